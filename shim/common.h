@@ -1,0 +1,44 @@
+/* common.h: what every file of the shim shares: hook families, the armed
+ * mask that keeps the pass-through path to one load and one branch, and the
+ * attributes of interposed symbols. Never include libc-hooking logic here. */
+#ifndef MC_COMMON_H
+#define MC_COMMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define mc_likely(x)   __builtin_expect(!!(x), 1)
+#define mc_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The interposed libc names are the only symbols libmlchaos.so exports
+ * (everything else is hidden by -fvisibility=hidden and shim.map). */
+#define MC_EXPORT __attribute__((visibility("default")))
+#define MC_COLD   __attribute__((noinline, cold))
+
+/* Hook families, as named by `hook =` in the INI language. */
+enum mc_hook {
+	MC_HOOK_READ,
+	MC_HOOK_SEND,
+	MC_HOOK_WRITE,
+	MC_HOOK_MALLOC,
+	MC_HOOK_MMAP,
+	MC_HOOK_SLEEP,
+	MC_HOOK_OPEN,
+	MC_HOOK_COUNT
+};
+
+#define MC_HOOK_BIT(h) (1u << (h))
+
+/* Bit h is set when family h has work to do: trace mode, or at least one
+ * rule for it. Written at init (and on reload); read with one relaxed load
+ * on every hooked call. Zero means pure pass-through. */
+extern _Atomic uint32_t mc_armed_mask;
+
+static inline bool mc_armed(uint32_t bits)
+{
+	return (atomic_load_explicit(&mc_armed_mask, memory_order_relaxed) & bits) != 0;
+}
+
+#endif

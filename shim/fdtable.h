@@ -1,0 +1,81 @@
+/* fdtable.h: what each file descriptor is, O(1) by fd, lock-free: a regular
+ * file (with its absolute path, interned once), a socket (family, local and
+ * peer port), or something else. Entries are one 64-bit word each, so a
+ * reader never sees a half-written entry; fork copies the table with the
+ * process, exec discards it with the fds' meaning. */
+#ifndef MC_FDTABLE_H
+#define MC_FDTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum mc_fd_kind {
+	MC_FD_UNKNOWN = 0, /* never seen, or closed since: classified on demand */
+	MC_FD_FILE,
+	MC_FD_TCP,
+	MC_FD_UDP,
+	MC_FD_UNIX,
+	MC_FD_SOCKET_OTHER,
+	MC_FD_OTHER,
+};
+
+enum mc_fd_role {
+	MC_ROLE_UNKNOWN = 0,
+	MC_ROLE_ACCEPTED,  /* server side: the local port names the service */
+	MC_ROLE_CONNECTED, /* client side: the peer port names the service */
+};
+
+struct mc_fd_info {
+	enum mc_fd_kind kind;
+	enum mc_fd_role role;
+	uint16_t local_port;
+	uint16_t peer_port;
+	uint32_t path_id; /* MC_FD_FILE: 0 when the path could not be interned */
+};
+
+/* The port that names a socket's service in traces and rules: the local
+ * port of an accepted socket, the peer port of a connected one. */
+uint16_t mc_fd_service_port(const struct mc_fd_info *info);
+
+/* Interns the absolute form of a path given to open/openat: relative to
+ * the working directory, or to dirfd for *at calls, lexically normalised.
+ * fd, when >= 0, is the opened file, asked for its path as a last resort.
+ * 0 when it cannot be named. */
+uint32_t mc_path_intern_at(int dirfd, const char *path, int fd);
+
+/* Records what fd is. */
+void mc_fd_set_file(int fd, uint32_t path_id);
+void mc_fd_set_socket(int fd, int domain, int type);
+void mc_fd_set_other(int fd);
+void mc_fd_forget(int fd);
+/* close() in two steps: take the entry before the real close, then clear
+ * it only if no other thread has meanwhile reused the fd for a new file. */
+uint64_t mc_fd_snapshot(int fd);
+void mc_fd_forget_snapshot(int fd, uint64_t snapshot);
+/* accept(): the new fd is a socket of the listening fd's kind. */
+void mc_fd_set_accepted(int listen_fd, int fd);
+/* connect(): the peer port comes from the address the program gave, since
+ * a non-blocking connect has no peer yet. */
+void mc_fd_set_connected(int fd, const void *addr, unsigned int addr_len);
+void mc_fd_forget_range(unsigned int first, unsigned int last);
+void mc_fd_copy(int from, int to);
+
+/* What fd is; classifies it with fstat/readlink/getsockname when unknown
+ * (fds opened before the shim, or by raw system calls). Async-signal-safe. */
+void mc_fd_lookup(int fd, struct mc_fd_info *ret);
+
+/* Maps the path registry; called once at init, before arming. */
+void mc_fd_init(void);
+
+/* The absolute path interned under id, or NULL. Valid for the life of the
+ * process. */
+const char *mc_path_of(uint32_t id);
+uint32_t mc_path_len(uint32_t id);
+/* A 64-bit identity of the path (xxh3 of its bytes): the same file has the
+ * same identity in every process. */
+uint64_t mc_path_hash(uint32_t id);
+
+/* Interns an absolute path; 0 when the registry is full. */
+uint32_t mc_path_intern(const char *abs_path, uint32_t len);
+
+#endif

@@ -1,0 +1,137 @@
+/* fmt.c: the text builders of fmt.h. No allocation, no locale, no stdio:
+ * callable from a signal handler and from inside malloc. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "real.h"
+
+void mc_buf_putn(struct mc_buf *b, const char *s, size_t n)
+{
+	if (b->cap == 0)
+		return;
+	size_t room = b->cap - 1 - b->len;
+	if (n > room) {
+		n = room;
+		b->truncated = true;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void mc_buf_puts(struct mc_buf *b, const char *s)
+{
+	mc_buf_putn(b, s, strlen(s));
+}
+
+void mc_buf_putc(struct mc_buf *b, char c)
+{
+	mc_buf_putn(b, &c, 1);
+}
+
+static size_t u64_digits(uint64_t v, char out[20])
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void mc_buf_u64(struct mc_buf *b, uint64_t v)
+{
+	char d[20];
+	mc_buf_putn(b, d, u64_digits(v, d));
+}
+
+void mc_buf_i64(struct mc_buf *b, int64_t v)
+{
+	if (v < 0) {
+		mc_buf_putc(b, '-');
+		mc_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		mc_buf_u64(b, (uint64_t)v);
+	}
+}
+
+static void pad(struct mc_buf *b, size_t n)
+{
+	while (n--)
+		mc_buf_putc(b, ' ');
+}
+
+void mc_buf_u64_w(struct mc_buf *b, uint64_t v, int width)
+{
+	char d[20];
+	size_t n = u64_digits(v, d);
+	size_t w = (size_t)(width < 0 ? -width : width);
+	if (width > 0 && n < w)
+		pad(b, w - n);
+	mc_buf_putn(b, d, n);
+	if (width < 0 && n < w)
+		pad(b, w - n);
+}
+
+void mc_buf_str_w(struct mc_buf *b, const char *s, int width)
+{
+	size_t n = strlen(s);
+	size_t w = (size_t)(width < 0 ? -width : width);
+	if (width > 0 && n < w)
+		pad(b, w - n);
+	mc_buf_putn(b, s, n);
+	if (width < 0 && n < w)
+		pad(b, w - n);
+}
+
+void mc_buf_json_str(struct mc_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+			mc_buf_putn(b, esc, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			mc_buf_putn(b, esc, 6);
+		} else {
+			mc_buf_putc(b, (char)c);
+		}
+	}
+}
+
+int mc_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = mc_real.write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void mc_say(const char *msg)
+{
+	char line[1024];
+	struct mc_buf b;
+	int saved = errno;
+	mc_buf_init(&b, line, sizeof(line));
+	mc_buf_puts(&b, "mlchaos: ");
+	mc_buf_puts(&b, msg);
+	if (b.truncated)
+		b.len = sizeof(line) - 2;
+	line[b.len++] = '\n';
+	(void)mc_write_all(2, line, b.len);
+	errno = saved;
+}

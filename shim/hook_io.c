@@ -1,0 +1,358 @@
+/* hook_io.c: the read family — read, pread, readv, preadv, recv, recvfrom,
+ * recvmsg, recvmmsg, fread and their fortified __*_chk twins. Every hook is
+ * a pass-through unless the read family is armed; all of them then share
+ * one slow path per shape (flat buffer, vector, stdio), so a fault applies
+ * alike whichever way a loader reads its weights. Not reached, by design of
+ * stdio: fgets, getc/fgetc, getline/getdelim, fscanf, which read through
+ * libc's internal buffer refill, not through a hookable symbol. */
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "hook.h"
+
+/* ---- flat buffers: read, pread, recv, recvfrom and their twins ---------- */
+
+struct read_args {
+	int fd;
+	int flags;
+	off64_t off;
+	size_t buflen; /* fortified twins: the size the compiler knew */
+	struct sockaddr *addr;
+	socklen_t *alen;
+};
+
+typedef ssize_t (*read_call_fn)(const struct read_args *a, void *buf, size_t n);
+
+static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct read_args *a,
+                                 void *buf, size_t n)
+{
+	struct mc_call c;
+	mc_call_begin(&c, fn, a->fd);
+	ssize_t r = call(a, buf, n);
+	mc_call_end_fd(&c, r);
+	return r;
+}
+
+static ssize_t call_read(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.read(a->fd, buf, n);
+}
+
+static ssize_t call_read_chk(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.__read_chk(a->fd, buf, n, a->buflen);
+}
+
+static ssize_t call_pread(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.pread(a->fd, buf, n, (off_t)a->off);
+}
+
+static ssize_t call_pread64(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.pread64(a->fd, buf, n, a->off);
+}
+
+static ssize_t call_pread_chk(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.__pread_chk(a->fd, buf, n, (off_t)a->off, a->buflen);
+}
+
+static ssize_t call_pread64_chk(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.__pread64_chk(a->fd, buf, n, a->off, a->buflen);
+}
+
+static ssize_t call_recv(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.recv(a->fd, buf, n, a->flags);
+}
+
+static ssize_t call_recv_chk(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.__recv_chk(a->fd, buf, n, a->buflen, a->flags);
+}
+
+static ssize_t call_recvfrom(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.recvfrom(a->fd, buf, n, a->flags, a->addr, a->alen);
+}
+
+static ssize_t call_recvfrom_chk(const struct read_args *a, void *buf, size_t n)
+{
+	return mc_real.__recvfrom_chk(a->fd, buf, n, a->buflen, a->flags, a->addr, a->alen);
+}
+
+MC_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.read(fd, buf, n);
+	struct read_args a = { .fd = fd, .off = -1 };
+	return read_slow(MC_FN_read, call_read, &a, buf, n);
+}
+
+MC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.__read_chk(fd, buf, n, buflen);
+	struct read_args a = { .fd = fd, .off = -1, .buflen = buflen };
+	return read_slow(MC_FN___read_chk, call_read_chk, &a, buf, n);
+}
+
+MC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.pread(fd, buf, n, off);
+	struct read_args a = { .fd = fd, .off = off };
+	return read_slow(MC_FN_pread, call_pread, &a, buf, n);
+}
+
+MC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.pread64(fd, buf, n, off);
+	struct read_args a = { .fd = fd, .off = off };
+	return read_slow(MC_FN_pread64, call_pread64, &a, buf, n);
+}
+
+MC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.__pread_chk(fd, buf, n, off, buflen);
+	struct read_args a = { .fd = fd, .off = off, .buflen = buflen };
+	return read_slow(MC_FN___pread_chk, call_pread_chk, &a, buf, n);
+}
+
+MC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.__pread64_chk(fd, buf, n, off, buflen);
+	struct read_args a = { .fd = fd, .off = off, .buflen = buflen };
+	return read_slow(MC_FN___pread64_chk, call_pread64_chk, &a, buf, n);
+}
+
+MC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.recv(fd, buf, n, flags);
+	struct read_args a = { .fd = fd, .off = -1, .flags = flags };
+	return read_slow(MC_FN_recv, call_recv, &a, buf, n);
+}
+
+MC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.__recv_chk(fd, buf, n, buflen, flags);
+	struct read_args a = { .fd = fd, .off = -1, .flags = flags, .buflen = buflen };
+	return read_slow(MC_FN___recv_chk, call_recv_chk, &a, buf, n);
+}
+
+MC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                           socklen_t *alen)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.recvfrom(fd, buf, n, flags, addr, alen);
+	struct read_args a = { .fd = fd, .off = -1, .flags = flags, .addr = addr, .alen = alen };
+	return read_slow(MC_FN_recvfrom, call_recvfrom, &a, buf, n);
+}
+
+MC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                                 struct sockaddr *addr, socklen_t *alen)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.__recvfrom_chk(fd, buf, n, buflen, flags, addr, alen);
+	struct read_args a = {
+		.fd = fd, .off = -1, .flags = flags, .buflen = buflen, .addr = addr, .alen = alen
+	};
+	return read_slow(MC_FN___recvfrom_chk, call_recvfrom_chk, &a, buf, n);
+}
+
+/* ---- vectors: readv, preadv*, recvmsg ------------------------------------ */
+
+struct readv_args {
+	int fd;
+	int flags;
+	off64_t off;
+	struct msghdr *msg; /* recvmsg: iov lives in msg */
+};
+
+typedef ssize_t (*readv_call_fn)(const struct readv_args *a, const struct iovec *iov, int cnt);
+
+static MC_COLD ssize_t readv_slow(enum mc_fn fn, readv_call_fn call, const struct readv_args *a,
+                                  const struct iovec *iov, int cnt)
+{
+	struct mc_call c;
+	mc_call_begin(&c, fn, a->fd);
+	ssize_t r = call(a, iov, cnt);
+	mc_call_end_fd(&c, r);
+	return r;
+}
+
+static ssize_t call_readv(const struct readv_args *a, const struct iovec *iov, int cnt)
+{
+	return mc_real.readv(a->fd, iov, cnt);
+}
+
+static ssize_t call_preadv(const struct readv_args *a, const struct iovec *iov, int cnt)
+{
+	return mc_real.preadv(a->fd, iov, cnt, (off_t)a->off);
+}
+
+static ssize_t call_preadv64(const struct readv_args *a, const struct iovec *iov, int cnt)
+{
+	return mc_real.preadv64(a->fd, iov, cnt, a->off);
+}
+
+static ssize_t call_preadv2(const struct readv_args *a, const struct iovec *iov, int cnt)
+{
+	return mc_real.preadv2(a->fd, iov, cnt, (off_t)a->off, a->flags);
+}
+
+static ssize_t call_preadv64v2(const struct readv_args *a, const struct iovec *iov, int cnt)
+{
+	return mc_real.preadv64v2(a->fd, iov, cnt, a->off, a->flags);
+}
+
+static ssize_t call_recvmsg(const struct readv_args *a, const struct iovec *iov, int cnt)
+{
+	(void)iov;
+	(void)cnt;
+	return mc_real.recvmsg(a->fd, a->msg, a->flags);
+}
+
+MC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.readv(fd, iov, cnt);
+	struct readv_args a = { .fd = fd, .off = -1 };
+	return readv_slow(MC_FN_readv, call_readv, &a, iov, cnt);
+}
+
+MC_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.preadv(fd, iov, cnt, off);
+	struct readv_args a = { .fd = fd, .off = off };
+	return readv_slow(MC_FN_preadv, call_preadv, &a, iov, cnt);
+}
+
+MC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off64_t off)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.preadv64(fd, iov, cnt, off);
+	struct readv_args a = { .fd = fd, .off = off };
+	return readv_slow(MC_FN_preadv64, call_preadv64, &a, iov, cnt);
+}
+
+MC_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.preadv2(fd, iov, cnt, off, flags);
+	struct readv_args a = { .fd = fd, .off = off, .flags = flags };
+	return readv_slow(MC_FN_preadv2, call_preadv2, &a, iov, cnt);
+}
+
+MC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.preadv64v2(fd, iov, cnt, off, flags);
+	struct readv_args a = { .fd = fd, .off = off, .flags = flags };
+	return readv_slow(MC_FN_preadv64v2, call_preadv64v2, &a, iov, cnt);
+}
+
+MC_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.recvmsg(fd, msg, flags);
+	struct readv_args a = { .fd = fd, .off = -1, .flags = flags, .msg = msg };
+	return readv_slow(MC_FN_recvmsg, call_recvmsg, &a, msg ? msg->msg_iov : NULL,
+	                  msg ? (int)msg->msg_iovlen : 0);
+}
+
+MC_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags,
+                       struct timespec *tmo)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.recvmmsg(fd, v, vlen, flags, tmo);
+	struct mc_call c;
+	mc_call_begin(&c, MC_FN_recvmmsg, fd);
+	int r = mc_real.recvmmsg(fd, v, vlen, flags, tmo);
+	uint64_t bytes = 0;
+	for (int i = 0; i < r; i++)
+		bytes += v[i].msg_len;
+	mc_call_end_fd(&c, r > 0 ? (long long)bytes : r);
+	return r;
+}
+
+/* ---- stdio: fread and its twins ------------------------------------------ */
+
+struct fread_args {
+	FILE *f;
+	size_t ptrlen;
+};
+
+typedef size_t (*fread_call_fn)(const struct fread_args *a, void *ptr, size_t size, size_t n);
+
+static MC_COLD size_t fread_slow(enum mc_fn fn, fread_call_fn call, const struct fread_args *a,
+                                 void *ptr, size_t size, size_t n)
+{
+	struct mc_call c;
+	/* fileno_unlocked: the stream's lock is not ours to take here. */
+	mc_call_begin(&c, fn, a->f ? fileno_unlocked(a->f) : -1);
+	size_t r = call(a, ptr, size, n);
+	mc_call_end_fd(&c, (long long)(r * size));
+	return r;
+}
+
+static size_t call_fread(const struct fread_args *a, void *ptr, size_t size, size_t n)
+{
+	return mc_real.fread(ptr, size, n, a->f);
+}
+
+static size_t call_fread_unlocked(const struct fread_args *a, void *ptr, size_t size, size_t n)
+{
+	return mc_real.fread_unlocked(ptr, size, n, a->f);
+}
+
+static size_t call_fread_chk(const struct fread_args *a, void *ptr, size_t size, size_t n)
+{
+	return mc_real.__fread_chk(ptr, a->ptrlen, size, n, a->f);
+}
+
+static size_t call_fread_unlocked_chk(const struct fread_args *a, void *ptr, size_t size, size_t n)
+{
+	return mc_real.__fread_unlocked_chk(ptr, a->ptrlen, size, n, a->f);
+}
+
+MC_EXPORT size_t fread(void *ptr, size_t size, size_t n, FILE *f)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.fread(ptr, size, n, f);
+	struct fread_args a = { .f = f };
+	return fread_slow(MC_FN_fread, call_fread, &a, ptr, size, n);
+}
+
+MC_EXPORT size_t fread_unlocked(void *ptr, size_t size, size_t n, FILE *f)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.fread_unlocked(ptr, size, n, f);
+	struct fread_args a = { .f = f };
+	return fread_slow(MC_FN_fread_unlocked, call_fread_unlocked, &a, ptr, size, n);
+}
+
+MC_EXPORT size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.__fread_chk(ptr, ptrlen, size, n, f);
+	struct fread_args a = { .f = f, .ptrlen = ptrlen };
+	return fread_slow(MC_FN___fread_chk, call_fread_chk, &a, ptr, size, n);
+}
+
+MC_EXPORT size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f)
+{
+	if (MC_PASS(MC_BIT_READ))
+		return mc_real.__fread_unlocked_chk(ptr, ptrlen, size, n, f);
+	struct fread_args a = { .f = f, .ptrlen = ptrlen };
+	return fread_slow(MC_FN___fread_unlocked_chk, call_fread_unlocked_chk, &a, ptr, size, n);
+}

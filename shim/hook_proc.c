@@ -1,0 +1,49 @@
+/* hook_proc.c: process-level exits and escapes: _exit and _Exit (which skip
+ * destructors, so a trace must be reported here: gunicorn and Python's
+ * os._exit leave this way) and libc's syscall(), which bypasses every hook:
+ * it is counted by number in a trace so the user learns that faults cannot
+ * reach those calls. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "hook.h"
+
+static MC_COLD void report_before_exit(void)
+{
+	mc_guard_enter();
+	mc_trace_report();
+	mc_guard_leave();
+}
+
+MC_EXPORT void _exit(int status)
+{
+	if (mc_unlikely(mc_trace_enabled))
+		report_before_exit();
+	mc_real._exit(status);
+}
+
+MC_EXPORT void _Exit(int status)
+{
+	if (mc_unlikely(mc_trace_enabled))
+		report_before_exit();
+	mc_real._Exit(status);
+}
+
+MC_EXPORT long syscall(long nr, ...)
+{
+	va_list ap;
+	va_start(ap, nr);
+	long a[6];
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (mc_unlikely(mc_trace_enabled) && !mc_guard_held()) {
+		int saved = errno;
+		mc_guard_enter();
+		mc_trace_target(MC_FN_syscall, MC_TGT_SYSCALL, (uint32_t)nr, 0);
+		mc_guard_leave();
+		errno = saved;
+	}
+	return mc_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}

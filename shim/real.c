@@ -1,0 +1,358 @@
+/* real.c: the only file that calls dlsym. Owns the table of real functions
+ * and the bootstrap arena that serves allocations made while this thread is
+ * inside dlsym (glibc's dlsym may calloc its error state). Never frees
+ * bootstrap memory: it is a few KiB for the life of the process. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <string.h>
+
+#include "common.h"
+#include "guard.h"
+#include "real.h"
+
+/* dlsym returns an object pointer that POSIX guarantees converts to a
+ * function pointer; ISO C does not, hence no -Wpedantic in this file. */
+#pragma GCC diagnostic ignored "-Wpedantic"
+
+/* ---- bootstrap arena ------------------------------------------------- */
+
+#define BOOT_ARENA_BYTES (256u * 1024u)
+#define BOOT_HEADER      16u
+
+static alignas(64) unsigned char boot_arena[BOOT_ARENA_BYTES];
+static _Atomic size_t boot_used;
+
+bool mc_boot_owns(const void *p)
+{
+	const unsigned char *c = p;
+	return c >= boot_arena && c < boot_arena + BOOT_ARENA_BYTES;
+}
+
+size_t mc_boot_size(const void *p)
+{
+	size_t n;
+	memcpy(&n, (const unsigned char *)p - BOOT_HEADER, sizeof(n));
+	return n;
+}
+
+/* Bump allocation, lock-free; the block size sits in the 16 bytes before
+ * the pointer. Exhaustion fails like malloc (ENOMEM), it never aborts. */
+static void *boot_alloc(size_t n, size_t align)
+{
+	if (align < BOOT_HEADER)
+		align = BOOT_HEADER;
+	if (n > BOOT_ARENA_BYTES || (align & (align - 1)) != 0 || align > 4096) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t want = n + BOOT_HEADER + align;
+	size_t start = atomic_fetch_add_explicit(&boot_used, want, memory_order_relaxed);
+	if (start + want > BOOT_ARENA_BYTES) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t base = (uintptr_t)(boot_arena + start + BOOT_HEADER);
+	uintptr_t user = (base + align - 1) & ~(uintptr_t)(align - 1);
+	memcpy((void *)(user - BOOT_HEADER), &n, sizeof(n));
+	return (void *)user; /* .bss: already zeroed, as calloc needs */
+}
+
+/* ---- resolution ------------------------------------------------------- */
+
+static __thread bool resolving_here __attribute__((tls_model("initial-exec")));
+static _Atomic bool resolved_all;
+
+static void *lookup(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+/* Failing replacements for functions this libc does not have. A host only
+ * calls them if it linked against them, so this is for odd libcs. */
+#define MC_FAIL_VALUE(ret) _Generic((ret)0, FILE * : (ret)0, size_t : (ret)0, default : (ret)-1)
+#define MISSING(ret, name, params, args)   \
+	static ret missing_##name params   \
+	{                                  \
+		errno = ENOSYS;            \
+		return MC_FAIL_VALUE(ret); \
+	}
+MC_REAL_FIXED(MISSING)
+#undef MISSING
+
+/* Stubs: the initial value of each entry. The first call through any of
+ * them resolves the whole table, then proceeds with the real function. */
+#define STUB(ret, name, params, args)                                                 \
+	static ret stub_##name params;                                                \
+	static ret stub_##name params                                                 \
+	{                                                                             \
+		mc_real_resolve();                                                    \
+		if (mc_real.name == stub_##name) { /* re-entered during resolution */ \
+			void *p = lookup(#name);                                      \
+			mc_real.name = p ? (ret(*) params)p : missing_##name;         \
+		}                                                                     \
+		return mc_real.name args;                                             \
+	}
+MC_REAL_FIXED(STUB)
+#undef STUB
+
+static void *stub_malloc(size_t n)
+{
+	if (resolving_here)
+		return boot_alloc(n, 16);
+	mc_real_resolve();
+	return mc_real.malloc(n);
+}
+
+static void *stub_calloc(size_t nmemb, size_t size)
+{
+	if (resolving_here) {
+		size_t n;
+		if (__builtin_mul_overflow(nmemb, size, &n)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_alloc(n, 16);
+	}
+	mc_real_resolve();
+	return mc_real.calloc(nmemb, size);
+}
+
+static void *stub_realloc(void *p, size_t n)
+{
+	if (resolving_here) {
+		void *q = boot_alloc(n, 16);
+		if (q && p) {
+			size_t old = mc_boot_owns(p) ? mc_boot_size(p) : 0;
+			memcpy(q, p, old < n ? old : n);
+		}
+		return q;
+	}
+	mc_real_resolve();
+	return mc_real.realloc(p, n);
+}
+
+static void *stub_reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (resolving_here)
+		return stub_realloc(p, n);
+	mc_real_resolve();
+	return mc_real.reallocarray(p, nmemb, size);
+}
+
+static int stub_posix_memalign(void **ret, size_t align, size_t n)
+{
+	if (resolving_here) {
+		void *p = boot_alloc(n, align);
+		if (!p)
+			return ENOMEM;
+		*ret = p;
+		return 0;
+	}
+	mc_real_resolve();
+	return mc_real.posix_memalign(ret, align, n);
+}
+
+static void *stub_aligned_alloc(size_t align, size_t n)
+{
+	if (resolving_here)
+		return boot_alloc(n, align);
+	mc_real_resolve();
+	return mc_real.aligned_alloc(align, n);
+}
+
+static void *stub_memalign(size_t align, size_t n)
+{
+	if (resolving_here)
+		return boot_alloc(n, align);
+	mc_real_resolve();
+	return mc_real.memalign(align, n);
+}
+
+static void *stub_valloc(size_t n)
+{
+	if (resolving_here)
+		return boot_alloc(n, 4096);
+	mc_real_resolve();
+	return mc_real.valloc(n);
+}
+
+static void *stub_pvalloc(size_t n)
+{
+	if (resolving_here)
+		return boot_alloc((n + 4095) & ~(size_t)4095, 4096);
+	mc_real_resolve();
+	return mc_real.pvalloc(n);
+}
+
+static size_t stub_malloc_usable_size(void *p)
+{
+	mc_real_resolve();
+	return mc_real.malloc_usable_size(p);
+}
+
+static void stub_free(void *p)
+{
+	if (resolving_here)
+		return; /* only bootstrap memory can exist on this path */
+	mc_real_resolve();
+	mc_real.free(p);
+}
+
+static __attribute__((noreturn)) void stub__exit(int status)
+{
+	mc_real_resolve();
+	mc_real._exit(status);
+}
+
+static __attribute__((noreturn)) void stub__Exit(int status)
+{
+	mc_real_resolve();
+	mc_real._Exit(status);
+}
+
+#define VARIADIC_STUB3(name, t0)                              \
+	static int stub_##name(t0 a0, int a1, ...)            \
+	{                                                     \
+		va_list ap;                                   \
+		va_start(ap, a1);                             \
+		unsigned long a2 = va_arg(ap, unsigned long); \
+		va_end(ap);                                   \
+		mc_real_resolve();                            \
+		return mc_real.name(a0, a1, a2);              \
+	}
+
+#include <stdarg.h>
+VARIADIC_STUB3(open, const char *)
+VARIADIC_STUB3(open64, const char *)
+VARIADIC_STUB3(fcntl, int)
+VARIADIC_STUB3(fcntl64, int)
+
+#define VARIADIC_STUB_AT(name)                                              \
+	static int stub_##name(int dirfd, const char *path, int flags, ...) \
+	{                                                                   \
+		va_list ap;                                                 \
+		va_start(ap, flags);                                        \
+		unsigned long mode = va_arg(ap, unsigned long);             \
+		va_end(ap);                                                 \
+		mc_real_resolve();                                          \
+		return mc_real.name(dirfd, path, flags, mode);              \
+	}
+VARIADIC_STUB_AT(openat)
+VARIADIC_STUB_AT(openat64)
+
+static void *stub_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	void *new_addr = va_arg(ap, void *);
+	va_end(ap);
+	mc_real_resolve();
+	return mc_real.mremap(old, old_len, new_len, flags, new_addr);
+}
+
+static long stub_syscall(long nr, ...)
+{
+	va_list ap;
+	va_start(ap, nr);
+	long a[6];
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	mc_real_resolve();
+	return mc_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+#define INIT(ret, name, params, args) .name = stub_##name,
+struct mc_real_fns mc_real = {
+	MC_REAL_FIXED(INIT) MC_REAL_ALLOC(INIT).free = stub_free,
+	._exit = stub__exit,
+	._Exit = stub__Exit,
+	.open = stub_open,
+	.open64 = stub_open64,
+	.openat = stub_openat,
+	.openat64 = stub_openat64,
+	.fcntl = stub_fcntl,
+	.fcntl64 = stub_fcntl64,
+	.mremap = stub_mremap,
+	.syscall = stub_syscall,
+};
+#undef INIT
+
+/* Stores with relaxed atomics: another thread may be reading the entry; it
+ * sees either the stub (which resolves again, harmlessly) or the real one. */
+#define SET(field, value) __atomic_store_n(&mc_real.field, (value), __ATOMIC_RELAXED)
+
+static void resolve_alloc_family(void)
+{
+#define RESOLVE_ALLOC(ret, name, params, args)       \
+	{                                            \
+		void *p = lookup(#name);             \
+		if (p)                               \
+			SET(name, (ret(*) params)p); \
+	}
+	MC_REAL_ALLOC(RESOLVE_ALLOC)
+#undef RESOLVE_ALLOC
+	void *p = lookup("free");
+	if (p)
+		SET(free, (void (*)(void *))p);
+}
+
+static void resolve_fixed(void)
+{
+#define RESOLVE_FIXED(ret, name, params, args)                    \
+	{                                                         \
+		void *p = lookup(#name);                          \
+		SET(name, p ? (ret(*) params)p : missing_##name); \
+	}
+	MC_REAL_FIXED(RESOLVE_FIXED)
+#undef RESOLVE_FIXED
+}
+
+static void resolve_variadic(void)
+{
+	void *p;
+	if ((p = lookup("_exit")))
+		SET(_exit, (void (*)(int))p);
+	if ((p = lookup("_Exit")))
+		SET(_Exit, (void (*)(int))p);
+	if ((p = lookup("open")))
+		SET(open, (int (*)(const char *, int, ...))p);
+	if ((p = lookup("open64")))
+		SET(open64, (int (*)(const char *, int, ...))p);
+	if ((p = lookup("openat")))
+		SET(openat, (int (*)(int, const char *, int, ...))p);
+	if ((p = lookup("openat64")))
+		SET(openat64, (int (*)(int, const char *, int, ...))p);
+	if ((p = lookup("fcntl")))
+		SET(fcntl, (int (*)(int, int, ...))p);
+	if ((p = lookup("fcntl64")))
+		SET(fcntl64, (int (*)(int, int, ...))p);
+	if ((p = lookup("mremap")))
+		SET(mremap, (void *(*)(void *, size_t, size_t, int, ...))p);
+	if ((p = lookup("syscall")))
+		SET(syscall, (long (*)(long, ...))p);
+}
+
+void mc_real_resolve(void)
+{
+	if (atomic_load_explicit(&resolved_all, memory_order_acquire) || resolving_here)
+		return;
+	int saved_errno = errno;
+	resolving_here = true;
+	mc_guard_enter();
+	/* The allocator first: once it is real, dlsym's own allocations in the
+	 * rest of the loop no longer need the arena. */
+	resolve_alloc_family();
+	resolving_here = false;
+	resolve_fixed();
+	resolve_variadic();
+	mc_guard_leave();
+	atomic_store_explicit(&resolved_all, true, memory_order_release);
+	errno = saved_errno;
+}

@@ -1,0 +1,186 @@
+/* real.h: the table of real libc functions, resolved with dlsym(RTLD_NEXT)
+ * in one place (real.c). Every pointer starts as a stub that resolves the
+ * whole table on first use, so hooks never test "resolved yet?". Calls that
+ * arrive while this thread is resolving (dlsym's own calloc) are served by a
+ * bootstrap arena whose memory is never handed to the real free. */
+#ifndef MC_REAL_H
+#define MC_REAL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+struct mmsghdr;
+
+/* glibc may define these as macros over the locked functions; the shim
+ * needs the real symbols. */
+#undef fread_unlocked
+#undef fwrite_unlocked
+
+/* The fortified twins that -D_FORTIFY_SOURCE builds call; glibc declares
+ * them only in its fortify headers. */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
+                       socklen_t *alen);
+size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f);
+size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f);
+
+/* X(return type, name, parameter list, argument list) for every function
+ * with a fixed parameter list. The variadic ones are listed apart. */
+#define MC_REAL_FIXED(X)                                                                           \
+	/* read family */                                                                          \
+	X(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))                              \
+	X(ssize_t, __read_chk, (int fd, void *buf, size_t n, size_t buflen), (fd, buf, n, buflen)) \
+	X(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off))             \
+	X(ssize_t, pread64, (int fd, void *buf, size_t n, off64_t off), (fd, buf, n, off))         \
+	X(ssize_t, __pread_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen),           \
+	  (fd, buf, n, off, buflen))                                                               \
+	X(ssize_t, __pread64_chk, (int fd, void *buf, size_t n, off64_t off, size_t buflen),       \
+	  (fd, buf, n, off, buflen))                                                               \
+	X(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))              \
+	X(ssize_t, preadv, (int fd, const struct iovec *iov, int cnt, off_t off),                  \
+	  (fd, iov, cnt, off))                                                                     \
+	X(ssize_t, preadv64, (int fd, const struct iovec *iov, int cnt, off64_t off),              \
+	  (fd, iov, cnt, off))                                                                     \
+	X(ssize_t, preadv2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags),      \
+	  (fd, iov, cnt, off, flags))                                                              \
+	X(ssize_t, preadv64v2, (int fd, const struct iovec *iov, int cnt, off64_t off, int flags), \
+	  (fd, iov, cnt, off, flags))                                                              \
+	X(size_t, fread, (void *ptr, size_t size, size_t n, FILE *f), (ptr, size, n, f))           \
+	X(size_t, fread_unlocked, (void *ptr, size_t size, size_t n, FILE *f), (ptr, size, n, f))  \
+	X(size_t, __fread_chk, (void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f),         \
+	  (ptr, ptrlen, size, n, f))                                                               \
+	X(size_t, __fread_unlocked_chk,                                                            \
+	  (void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f), (ptr, ptrlen, size, n, f))   \
+	X(ssize_t, recv, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags))            \
+	X(ssize_t, __recv_chk, (int fd, void *buf, size_t n, size_t buflen, int flags),            \
+	  (fd, buf, n, buflen, flags))                                                             \
+	X(ssize_t, recvfrom,                                                                       \
+	  (int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen),        \
+	  (fd, buf, n, flags, addr, alen))                                                         \
+	X(ssize_t, __recvfrom_chk,                                                                 \
+	  (int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,           \
+	   socklen_t *alen),                                                                       \
+	  (fd, buf, n, buflen, flags, addr, alen))                                                 \
+	X(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags))             \
+	X(int, recvmmsg,                                                                           \
+	  (int fd, struct mmsghdr *v, unsigned int vlen, int flags, struct timespec *tmo),         \
+	  (fd, v, vlen, flags, tmo))                                                               \
+	/* send family */                                                                          \
+	X(ssize_t, send, (int fd, const void *buf, size_t n, int flags), (fd, buf, n, flags))      \
+	X(ssize_t, sendto,                                                                         \
+	  (int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,              \
+	   socklen_t alen),                                                                        \
+	  (fd, buf, n, flags, addr, alen))                                                         \
+	X(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags))       \
+	X(int, sendmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags),                \
+	  (fd, v, vlen, flags))                                                                    \
+	/* write family */                                                                         \
+	X(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))                       \
+	X(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))             \
+	X(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off))      \
+	X(ssize_t, pwrite64, (int fd, const void *buf, size_t n, off64_t off), (fd, buf, n, off))  \
+	X(ssize_t, pwritev, (int fd, const struct iovec *iov, int cnt, off_t off),                 \
+	  (fd, iov, cnt, off))                                                                     \
+	X(ssize_t, pwritev64, (int fd, const struct iovec *iov, int cnt, off64_t off),             \
+	  (fd, iov, cnt, off))                                                                     \
+	X(ssize_t, pwritev2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags),     \
+	  (fd, iov, cnt, off, flags))                                                              \
+	X(ssize_t, pwritev64v2,                                                                    \
+	  (int fd, const struct iovec *iov, int cnt, off64_t off, int flags),                      \
+	  (fd, iov, cnt, off, flags))                                                              \
+	X(size_t, fwrite, (const void *ptr, size_t size, size_t n, FILE *f), (ptr, size, n, f))    \
+	X(size_t, fwrite_unlocked, (const void *ptr, size_t size, size_t n, FILE *f),              \
+	  (ptr, size, n, f))                                                                       \
+	/* mmap family */                                                                          \
+	X(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_t off),          \
+	  (addr, len, prot, flags, fd, off))                                                       \
+	X(void *, mmap64, (void *addr, size_t len, int prot, int flags, int fd, off64_t off),      \
+	  (addr, len, prot, flags, fd, off))                                                       \
+	X(int, munmap, (void *addr, size_t len), (addr, len))                                      \
+	/* sleep family */                                                                         \
+	X(int, clock_nanosleep,                                                                    \
+	  (clockid_t clk, int flags, const struct timespec *req, struct timespec *rem),            \
+	  (clk, flags, req, rem))                                                                  \
+	X(int, nanosleep, (const struct timespec *req, struct timespec *rem), (req, rem))          \
+	X(int, usleep, (useconds_t usec), (usec))                                                  \
+	X(unsigned int, sleep, (unsigned int sec), (sec))                                          \
+	/* open family and the fd table */                                                         \
+	X(int, __open_2, (const char *path, int flags), (path, flags))                             \
+	X(int, __open64_2, (const char *path, int flags), (path, flags))                           \
+	X(int, __openat_2, (int dirfd, const char *path, int flags), (dirfd, path, flags))         \
+	X(int, __openat64_2, (int dirfd, const char *path, int flags), (dirfd, path, flags))       \
+	X(int, creat, (const char *path, mode_t mode), (path, mode))                               \
+	X(int, creat64, (const char *path, mode_t mode), (path, mode))                             \
+	X(FILE *, fopen, (const char *path, const char *mode), (path, mode))                       \
+	X(FILE *, fopen64, (const char *path, const char *mode), (path, mode))                     \
+	X(FILE *, freopen, (const char *path, const char *mode, FILE *f), (path, mode, f))         \
+	X(FILE *, freopen64, (const char *path, const char *mode, FILE *f), (path, mode, f))       \
+	X(int, close, (int fd), (fd))                                                              \
+	X(int, fclose, (FILE * f), (f))                                                            \
+	X(int, dup, (int fd), (fd))                                                                \
+	X(int, dup2, (int fd, int fd2), (fd, fd2))                                                 \
+	X(int, dup3, (int fd, int fd2, int flags), (fd, fd2, flags))                               \
+	X(int, close_range, (unsigned int first, unsigned int last, int flags),                    \
+	  (first, last, flags))                                                                    \
+	X(int, socket, (int domain, int type, int proto), (domain, type, proto))                   \
+	X(int, socketpair, (int domain, int type, int proto, int sv[2]),                           \
+	  (domain, type, proto, sv))                                                               \
+	X(int, accept, (int fd, struct sockaddr *addr, socklen_t *alen), (fd, addr, alen))         \
+	X(int, accept4, (int fd, struct sockaddr *addr, socklen_t *alen, int flags),               \
+	  (fd, addr, alen, flags))                                                                 \
+	X(int, connect, (int fd, const struct sockaddr *addr, socklen_t alen), (fd, addr, alen))
+
+/* The malloc family: its stubs serve the bootstrap arena while this thread
+ * is resolving, instead of recursing into dlsym. */
+#define MC_REAL_ALLOC(X)                                                                \
+	X(void *, malloc, (size_t n), (n))                                              \
+	X(void *, calloc, (size_t nmemb, size_t size), (nmemb, size))                   \
+	X(void *, realloc, (void *p, size_t n), (p, n))                                 \
+	X(void *, reallocarray, (void *p, size_t nmemb, size_t size), (p, nmemb, size)) \
+	X(int, posix_memalign, (void **ret, size_t align, size_t n), (ret, align, n))   \
+	X(void *, aligned_alloc, (size_t align, size_t n), (align, n))                  \
+	X(void *, memalign, (size_t align, size_t n), (align, n))                       \
+	X(void *, valloc, (size_t n), (n))                                              \
+	X(void *, pvalloc, (size_t n), (n))                                             \
+	X(size_t, malloc_usable_size, (void *p), (p))
+
+#define MC_REAL_MEMBER(ret, name, params, args) ret(*name) params;
+
+struct mc_real_fns {
+	MC_REAL_FIXED(MC_REAL_MEMBER)
+	MC_REAL_ALLOC(MC_REAL_MEMBER)
+	void (*free)(void *p);
+	void (*_exit)(int status) __attribute__((noreturn));
+	void (*_Exit)(int status) __attribute__((noreturn));
+	/* variadic in libc: called with the optional argument always supplied */
+	int (*open)(const char *path, int flags, ...);
+	int (*open64)(const char *path, int flags, ...);
+	int (*openat)(int dirfd, const char *path, int flags, ...);
+	int (*openat64)(int dirfd, const char *path, int flags, ...);
+	int (*fcntl)(int fd, int cmd, ...);
+	int (*fcntl64)(int fd, int cmd, ...);
+	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, ...);
+	long (*syscall)(long nr, ...);
+};
+
+extern struct mc_real_fns mc_real;
+
+/* Resolves every entry of mc_real. Idempotent and safe from any thread;
+ * entries libc lacks become functions failing with ENOSYS. */
+void mc_real_resolve(void);
+
+/* True when p was served by the bootstrap arena (it must never reach the
+ * real free or realloc). */
+bool mc_boot_owns(const void *p);
+
+/* Usable size of a bootstrap block. */
+size_t mc_boot_size(const void *p);
+
+#endif
