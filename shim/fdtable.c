@@ -26,6 +26,7 @@
 
 struct path_rec {
 	uint64_t hash;
+	_Atomic uint64_t cache[MC_PATH_CACHE_WORDS]; /* the fault engine's, zero at first */
 	uint32_t len;
 	uint32_t reserved;
 	char path[];
@@ -70,6 +71,11 @@ uint32_t mc_path_len(uint32_t id)
 	return id && path_arena ? rec_of(id)->len : 0;
 }
 
+_Atomic uint64_t *mc_path_cache(uint32_t id)
+{
+	return id && path_arena ? rec_of(id)->cache : NULL;
+}
+
 uint64_t mc_path_hash(uint32_t id)
 {
 	return id && path_arena ? rec_of(id)->hash : 0;
@@ -83,6 +89,8 @@ static uint32_t path_new_record(const char *path, uint32_t len, uint64_t hash)
 		return 0;
 	struct path_rec *r = (struct path_rec *)(path_arena + off);
 	r->hash = hash;
+	for (unsigned i = 0; i < MC_PATH_CACHE_WORDS; i++)
+		atomic_init(&r->cache[i], 0);
 	r->len = len;
 	memcpy(r->path, path, len);
 	r->path[len] = '\0';

@@ -6,6 +6,7 @@
 #ifndef MC_FDTABLE_H
 #define MC_FDTABLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -74,6 +75,11 @@ uint32_t mc_path_len(uint32_t id);
 /* A 64-bit identity of the path (xxh3 of its bytes): the same file has the
  * same identity in every process. */
 uint64_t mc_path_hash(uint32_t id);
+
+/* Words kept with each interned path for the fault engine's use (which
+ * rules' globs match it), zero until written; NULL for id 0. */
+#define MC_PATH_CACHE_WORDS 4
+_Atomic uint64_t *mc_path_cache(uint32_t id);
 
 /* Interns an absolute path; 0 when the registry is full. */
 uint32_t mc_path_intern(const char *abs_path, uint32_t len);

@@ -26,13 +26,13 @@
 #define MC_BIT_OPEN   MC_HOOK_BIT(MC_HOOK_OPEN)
 
 /* One hooked call on its slow path. */
-struct mc_call {
+struct mc_hookcall {
 	enum mc_fn fn;
 	int fd; /* -1 when the call has none */
 	int saved_errno;
 };
 
-static inline void mc_call_begin(struct mc_call *c, enum mc_fn fn, int fd)
+static inline void mc_call_begin(struct mc_hookcall *c, enum mc_fn fn, int fd)
 {
 	c->fn = fn;
 	c->fd = fd;
@@ -41,7 +41,7 @@ static inline void mc_call_begin(struct mc_call *c, enum mc_fn fn, int fd)
 
 /* Ends an fd call that moved `ret` bytes (negative: failed). Leaves errno
  * exactly as the real call did. */
-static inline void mc_call_end_fd(struct mc_call *c, long long ret)
+static inline void mc_call_end_fd(struct mc_hookcall *c, long long ret)
 {
 	int e = errno;
 	if (mc_trace_enabled && c->fd >= 0)
@@ -50,7 +50,8 @@ static inline void mc_call_end_fd(struct mc_call *c, long long ret)
 	errno = e;
 }
 
-static inline void mc_call_end_target(struct mc_call *c, enum mc_target_kind kind, uint64_t bytes)
+static inline void mc_call_end_target(struct mc_hookcall *c, enum mc_target_kind kind,
+                                      uint64_t bytes)
 {
 	int e = errno;
 	if (mc_trace_enabled)

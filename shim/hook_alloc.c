@@ -6,29 +6,87 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "hook.h"
 
-static MC_COLD void count_alloc(enum mc_fn fn, size_t n)
+/* Families whose rules need to see allocations: malloc rules, and any
+ * budget (which counts the live heap). */
+#define ALLOC_BITS (MC_BIT_MALLOC | MC_ARM_HEAP)
+
+/* Before the real allocation: counts it (trace) and asks the rules.
+ * Returns false when it must fail: errno is ENOMEM (or the rule's). */
+static MC_COLD bool alloc_gate(struct mc_hookcall *c, enum mc_fn fn, size_t n)
 {
-	struct mc_call c;
-	mc_call_begin(&c, fn, -1);
-	mc_call_end_target(&c, MC_TGT_ANON, n);
+	mc_call_begin(c, fn, -1);
+	if (mc_trace_enabled)
+		mc_trace_target(fn, MC_TGT_ANON, 0, n);
+	struct mc_fault f;
+	if (mc_fault_has(MC_HOOK_MALLOC) && mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n) &&
+	    !mc_fault_before(&f, NULL)) {
+		c->saved_errno = errno;
+		return false;
+	}
+	return true;
+}
+
+/* After it: the live heap grows by what the allocator really gave. */
+static void alloc_done(struct mc_hookcall *c, void *p)
+{
+	int e = errno;
+	if (p && mc_armed(MC_ARM_HEAP))
+		mc_heap_note((int64_t)mc_real.malloc_usable_size(p));
+	mc_guard_leave();
+	errno = e;
+}
+
+static void *alloc_failed(struct mc_hookcall *c)
+{
+	mc_guard_leave();
+	errno = c->saved_errno;
+	return NULL;
+}
+
+static void heap_forget(void *p)
+{
+	if (p && mc_armed(MC_ARM_HEAP))
+		mc_heap_note(-(int64_t)mc_real.malloc_usable_size(p));
+}
+
+static MC_COLD void *malloc_slow(size_t n)
+{
+	struct mc_hookcall c;
+	if (!alloc_gate(&c, MC_FN_malloc, n))
+		return alloc_failed(&c);
+	void *p = mc_real.malloc(n);
+	alloc_done(&c, p);
+	return p;
 }
 
 MC_EXPORT void *malloc(size_t n)
 {
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.malloc(n);
-	count_alloc(MC_FN_malloc, n);
-	return mc_real.malloc(n);
+	return malloc_slow(n);
+}
+
+static MC_COLD void *calloc_slow(size_t nmemb, size_t size)
+{
+	struct mc_hookcall c;
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n))
+		n = SIZE_MAX; /* the real calloc fails it with ENOMEM */
+	if (!alloc_gate(&c, MC_FN_calloc, n))
+		return alloc_failed(&c);
+	void *p = mc_real.calloc(nmemb, size);
+	alloc_done(&c, p);
+	return p;
 }
 
 MC_EXPORT void *calloc(size_t nmemb, size_t size)
 {
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.calloc(nmemb, size);
-	count_alloc(MC_FN_calloc, nmemb * size);
-	return mc_real.calloc(nmemb, size);
+	return calloc_slow(nmemb, size);
 }
 
 /* Moves a bootstrap block to the real heap; the old block stays where it
@@ -43,76 +101,137 @@ static MC_COLD void *realloc_from_boot(void *p, size_t n)
 	return q;
 }
 
+/* A failed realloc leaves the old block untouched, as realloc(3) does. */
+static MC_COLD void *realloc_slow(void *p, size_t n)
+{
+	struct mc_hookcall c;
+	if (!alloc_gate(&c, MC_FN_realloc, n))
+		return alloc_failed(&c);
+	size_t old = p && mc_armed(MC_ARM_HEAP) ? mc_real.malloc_usable_size(p) : 0;
+	void *q = mc_real.realloc(p, n);
+	if (q || n == 0)
+		mc_heap_note(-(int64_t)old);
+	alloc_done(&c, q);
+	return q;
+}
+
 MC_EXPORT void *realloc(void *p, size_t n)
 {
 	if (mc_unlikely(p && mc_boot_owns(p)))
 		return realloc_from_boot(p, n);
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.realloc(p, n);
-	count_alloc(MC_FN_realloc, n);
-	return mc_real.realloc(p, n);
+	return realloc_slow(p, n);
 }
 
 MC_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 {
+	size_t n;
 	if (mc_unlikely(p && mc_boot_owns(p))) {
-		size_t n;
 		if (__builtin_mul_overflow(nmemb, size, &n)) {
 			errno = ENOMEM;
 			return NULL;
 		}
 		return realloc_from_boot(p, n);
 	}
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.reallocarray(p, nmemb, size);
-	count_alloc(MC_FN_reallocarray, nmemb * size);
-	return mc_real.reallocarray(p, nmemb, size);
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM; /* what reallocarray(3) does on overflow */
+		return NULL;
+	}
+	return realloc_slow(p, n);
+}
+
+static MC_COLD int posix_memalign_slow(void **ret, size_t align, size_t n)
+{
+	struct mc_hookcall c;
+	if (!alloc_gate(&c, MC_FN_posix_memalign, n)) {
+		int err = c.saved_errno;
+		alloc_failed(&c);
+		return err; /* posix_memalign returns the error, errno untouched */
+	}
+	int r = mc_real.posix_memalign(ret, align, n);
+	alloc_done(&c, r == 0 ? *ret : NULL);
+	return r;
 }
 
 MC_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 {
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.posix_memalign(ret, align, n);
-	count_alloc(MC_FN_posix_memalign, n);
-	return mc_real.posix_memalign(ret, align, n);
+	int saved = errno;
+	int r = posix_memalign_slow(ret, align, n);
+	errno = saved;
+	return r;
+}
+
+typedef void *(*aligned_fn)(size_t align, size_t n);
+
+static MC_COLD void *aligned_slow(enum mc_fn fn, aligned_fn real, size_t align, size_t n)
+{
+	struct mc_hookcall c;
+	if (!alloc_gate(&c, fn, n))
+		return alloc_failed(&c);
+	void *p = real(align, n);
+	alloc_done(&c, p);
+	return p;
 }
 
 MC_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.aligned_alloc(align, n);
-	count_alloc(MC_FN_aligned_alloc, n);
-	return mc_real.aligned_alloc(align, n);
+	return aligned_slow(MC_FN_aligned_alloc, mc_real.aligned_alloc, align, n);
 }
 
 MC_EXPORT void *memalign(size_t align, size_t n)
 {
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.memalign(align, n);
-	count_alloc(MC_FN_memalign, n);
-	return mc_real.memalign(align, n);
+	return aligned_slow(MC_FN_memalign, mc_real.memalign, align, n);
+}
+
+static void *call_valloc(size_t align, size_t n)
+{
+	(void)align;
+	return mc_real.valloc(n);
+}
+
+static void *call_pvalloc(size_t align, size_t n)
+{
+	(void)align;
+	return mc_real.pvalloc(n);
 }
 
 MC_EXPORT void *valloc(size_t n)
 {
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.valloc(n);
-	count_alloc(MC_FN_valloc, n);
-	return mc_real.valloc(n);
+	return aligned_slow(MC_FN_valloc, call_valloc, 0, n);
 }
 
 MC_EXPORT void *pvalloc(size_t n)
 {
-	if (MC_PASS(MC_BIT_MALLOC))
+	if (MC_PASS(ALLOC_BITS))
 		return mc_real.pvalloc(n);
-	count_alloc(MC_FN_pvalloc, n);
-	return mc_real.pvalloc(n);
+	return aligned_slow(MC_FN_pvalloc, call_pvalloc, 0, n);
+}
+
+static MC_COLD void free_slow(void *p)
+{
+	int saved = errno;
+	heap_forget(p);
+	errno = saved;
+	mc_real.free(p);
 }
 
 MC_EXPORT void free(void *p)
 {
 	if (mc_unlikely(mc_boot_owns(p)))
 		return;
+	if (mc_unlikely(mc_armed(MC_ARM_HEAP)) && !mc_guard_held())
+		return free_slow(p);
 	mc_real.free(p);
 }
 

@@ -9,7 +9,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "hook.h"
+#include "request.h"
 
 /* ---- flat buffers: read, pread, recv, recvfrom and their twins ---------- */
 
@@ -24,12 +26,37 @@ struct read_args {
 
 typedef ssize_t (*read_call_fn)(const struct read_args *a, void *buf, size_t n);
 
+static bool is_socket(const struct mc_fd_info *fdi)
+{
+	return fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
+}
+
+/* What arrived: damaged if a corrupt rule acted; shown to the request-key
+ * scanner if it came from a socket. */
+static void after_read(struct mc_fault *f, const struct mc_fd_info *fdi, int fd, void *buf,
+                       size_t got)
+{
+	mc_fault_corrupt(f, buf, got);
+	if (is_socket(fdi) && mc_request_wants_reads())
+		mc_request_on_read(fd, buf, got);
+}
+
 static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct read_args *a,
                                  void *buf, size_t n)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
-	ssize_t r = call(a, buf, n);
+	mc_fd_lookup(a->fd, &fdi);
+	uint64_t want = n;
+	if (!mc_fault_fd_gate(&f, MC_HOOK_READ, fn, a->fd, &fdi, &want, a->off)) {
+		mc_call_end_fd(&c, -1);
+		return -1;
+	}
+	ssize_t r = call(a, buf, (size_t)want);
+	if (r > 0)
+		after_read(&f, &fdi, a->fd, buf, (size_t)r);
 	mc_call_end_fd(&c, r);
 	return r;
 }
@@ -174,17 +201,72 @@ struct readv_args {
 	int fd;
 	int flags;
 	off64_t off;
-	struct msghdr *msg; /* recvmsg: iov lives in msg */
+	struct msghdr *msg;     /* recvmsg: iov lives in msg */
+	struct msghdr *msg_cut; /* recvmsg with a short read: the copy to pass */
 };
 
 typedef ssize_t (*readv_call_fn)(const struct readv_args *a, const struct iovec *iov, int cnt);
 
-static MC_COLD ssize_t readv_slow(enum mc_fn fn, readv_call_fn call, const struct readv_args *a,
+/* A short read on a vector: the first iovecs, the last one cut, so that
+ * they hold at most want bytes. Copies at most SHORT_IOV_MAX entries. */
+#define SHORT_IOV_MAX 64
+
+static int cut_iov(const struct iovec *iov, int cnt, uint64_t want, struct iovec *out)
+{
+	int k = 0;
+	for (int i = 0; i < cnt && k < SHORT_IOV_MAX && want > 0; i++) {
+		out[k] = iov[i];
+		if (out[k].iov_len > want)
+			out[k].iov_len = (size_t)want;
+		want -= out[k].iov_len;
+		k++;
+	}
+	return k;
+}
+
+static void after_readv(struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
+                        const struct iovec *iov, int cnt, size_t got)
+{
+	mc_fault_corrupt_iov(f, iov, cnt, got);
+	if (is_socket(fdi) && mc_request_wants_reads() && cnt > 0)
+		mc_request_on_read(fd, iov[0].iov_base,
+		                   got < iov[0].iov_len ? got : iov[0].iov_len);
+}
+
+static MC_COLD ssize_t readv_slow(enum mc_fn fn, readv_call_fn call, struct readv_args *a,
                                   const struct iovec *iov, int cnt)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
+	mc_fd_lookup(a->fd, &fdi);
+	uint64_t total = mc_iov_bytes(iov, cnt);
+	uint64_t want = total;
+	if (!mc_fault_fd_gate(&f, MC_HOOK_READ, fn, a->fd, &fdi, &want, a->off)) {
+		mc_call_end_fd(&c, -1);
+		return -1;
+	}
+	struct iovec cut[SHORT_IOV_MAX];
+	struct msghdr msg_copy;
+	if (want < total) {
+		cnt = cut_iov(iov, cnt, want, cut);
+		iov = cut;
+		if (a->msg) { /* recvmsg: the same header, the shorter vector */
+			msg_copy = *a->msg;
+			msg_copy.msg_iov = cut;
+			msg_copy.msg_iovlen = (size_t)cnt;
+			a->msg_cut = &msg_copy;
+		}
+	}
 	ssize_t r = call(a, iov, cnt);
+	if (a->msg_cut && r >= 0) { /* what the kernel reported back */
+		a->msg->msg_flags = msg_copy.msg_flags;
+		a->msg->msg_controllen = msg_copy.msg_controllen;
+		a->msg->msg_namelen = msg_copy.msg_namelen;
+	}
+	if (r > 0)
+		after_readv(&f, &fdi, a->fd, iov, cnt, (size_t)r);
 	mc_call_end_fd(&c, r);
 	return r;
 }
@@ -218,7 +300,7 @@ static ssize_t call_recvmsg(const struct readv_args *a, const struct iovec *iov,
 {
 	(void)iov;
 	(void)cnt;
-	return mc_real.recvmsg(a->fd, a->msg, a->flags);
+	return mc_real.recvmsg(a->fd, a->msg_cut ? a->msg_cut : a->msg, a->flags);
 }
 
 MC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -275,7 +357,7 @@ MC_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags,
 {
 	if (MC_PASS(MC_BIT_READ))
 		return mc_real.recvmmsg(fd, v, vlen, flags, tmo);
-	struct mc_call c;
+	struct mc_hookcall c;
 	mc_call_begin(&c, MC_FN_recvmmsg, fd);
 	int r = mc_real.recvmmsg(fd, v, vlen, flags, tmo);
 	uint64_t bytes = 0;
@@ -294,13 +376,50 @@ struct fread_args {
 
 typedef size_t (*fread_call_fn)(const struct fread_args *a, void *ptr, size_t size, size_t n);
 
+/* A failed fread sets the stream's error indicator, as a real read error
+ * would, so that ferror() tells the program what happened. */
+static void set_stream_error(FILE *f)
+{
+#ifdef _IO_ERR_SEEN
+	if (f)
+		f->_flags |= _IO_ERR_SEEN;
+#else
+	(void)f;
+#endif
+}
+
 static MC_COLD size_t fread_slow(enum mc_fn fn, fread_call_fn call, const struct fread_args *a,
                                  void *ptr, size_t size, size_t n)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
 	/* fileno_unlocked: the stream's lock is not ours to take here. */
-	mc_call_begin(&c, fn, a->f ? fileno_unlocked(a->f) : -1);
+	int fd = a->f ? fileno_unlocked(a->f) : -1;
+	mc_call_begin(&c, fn, fd);
+	mc_fd_lookup(fd, &fdi);
+	uint64_t bytes = (uint64_t)size * n;
+	uint64_t want = bytes;
+	/* The stream's logical position, not the fd's: stdio reads ahead. */
+	int64_t off = MC_OFF_UNKNOWN;
+	if (a->f && mc_fault_has(MC_HOOK_READ)) {
+		int saved = errno;
+		off = ftello(a->f);
+		errno = saved;
+		if (off < 0)
+			off = MC_OFF_UNKNOWN;
+	}
+	f.d.action = MC_ACTION_NONE;
+	if (size != 0 && !mc_fault_fd_gate(&f, MC_HOOK_READ, fn, fd, &fdi, &want, off)) {
+		set_stream_error(a->f);
+		mc_call_end_fd(&c, -1);
+		return 0;
+	}
+	if (want < bytes) /* short: fewer items, at least one */
+		n = want / size ? (size_t)(want / size) : 1;
 	size_t r = call(a, ptr, size, n);
+	if (r > 0)
+		mc_fault_corrupt(&f, ptr, r * size);
 	mc_call_end_fd(&c, (long long)(r * size));
 	return r;
 }

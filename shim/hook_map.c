@@ -1,19 +1,90 @@
 /* hook_map.c: mmap, mmap64 and mremap, file-backed and anonymous. A file
- * mapped MAP_SHARED with write permission is never altered by the shim
- * (invariant 3): corruption, when it comes, applies to private copies only. */
+ * mapped shared and writable is never altered (invariant 3): a corrupt rule
+ * leaves such a mapping alone. A shared read-only mapping that a corrupt
+ * rule selects is mapped private instead (same bytes, but the damage stays
+ * in this process's copy), then damaged through a temporary PROT_WRITE. */
 #include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "fault.h"
 #include "hook.h"
+
+static bool shared(int flags)
+{
+	int type = flags & MAP_TYPE;
+	return type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+}
+
+/* Decides for a file mapping; may turn flags private for corruption.
+ * Returns false when the mapping must fail (errno set). */
+static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, int fd, size_t len, int prot,
+                          int *flags, off64_t off)
+{
+	struct mc_fd_info fdi;
+	mc_fd_lookup(fd, &fdi);
+	uint64_t n = len;
+	if (!mc_fault_fd_gate(f, MC_HOOK_MMAP, fn, fd, &fdi, &n, off))
+		return false;
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
+		return true;
+	if (!(prot & PROT_READ) || (shared(*flags) && (prot & PROT_WRITE))) {
+		f->d.action = MC_ACTION_NONE; /* never damage what could reach the disk */
+		return true;
+	}
+	if (shared(*flags))
+		*flags = (*flags & ~MAP_TYPE) | MAP_PRIVATE;
+	return true;
+}
+
+/* Damages the mapped bytes that lie inside the file (pages past its end
+ * would fault with SIGBUS). */
+static void corrupt_mapping(struct mc_fault *f, int fd, void *addr, size_t len, int prot,
+                            off64_t off)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_size <= off)
+		return;
+	uint64_t avail = (uint64_t)(st.st_size - off);
+	size_t n = avail < len ? (size_t)avail : len;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t span = (n + page - 1) & ~(page - 1);
+	if (!(prot & PROT_WRITE) && mprotect(addr, span, prot | PROT_WRITE) != 0)
+		return;
+	f->file_offset = (uint64_t)off;
+	f->have_offset = true;
+	mc_fault_corrupt(f, addr, n);
+	if (!(prot & PROT_WRITE))
+		mprotect(addr, span, prot);
+}
+
+static void *call_mmap(enum mc_fn fn, void *addr, size_t len, int prot, int flags, int fd,
+                       off64_t off)
+{
+	return fn == MC_FN_mmap ? mc_real.mmap(addr, len, prot, flags, fd, (off_t)off)
+	                        : mc_real.mmap64(addr, len, prot, flags, fd, off);
+}
 
 static MC_COLD void *mmap_slow(enum mc_fn fn, void *addr, size_t len, int prot, int flags, int fd,
                                off64_t off)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
 	bool anon = (flags & MAP_ANONYMOUS) || fd < 0;
 	mc_call_begin(&c, fn, anon ? -1 : fd);
-	void *r = fn == MC_FN_mmap ? mc_real.mmap(addr, len, prot, flags, fd, (off_t)off)
-	                           : mc_real.mmap64(addr, len, prot, flags, fd, off);
+	f.d.action = MC_ACTION_NONE;
+	bool proceed = true;
+	if (anon && mc_fault_has(MC_HOOK_MMAP) && mc_fault_decide_anon(&f, MC_HOOK_MMAP, fn, len))
+		proceed = mc_fault_before(&f, NULL);
+	else if (!anon)
+		proceed = map_file_gate(&f, fn, fd, len, prot, &flags, off);
+	void *r = MAP_FAILED;
+	if (proceed) {
+		r = call_mmap(fn, addr, len, prot, flags, fd, off);
+		if (r != MAP_FAILED && !anon)
+			corrupt_mapping(&f, fd, r, len, prot, off);
+	}
 	if (anon)
 		mc_call_end_target(&c, MC_TGT_ANON, r == MAP_FAILED ? 0 : len);
 	else
@@ -38,9 +109,15 @@ MC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off6
 static MC_COLD void *mremap_slow(void *old, size_t old_len, size_t new_len, int flags,
                                  void *new_addr)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
 	mc_call_begin(&c, MC_FN_mremap, -1);
-	void *r = mc_real.mremap(old, old_len, new_len, flags, new_addr);
+	void *r = MAP_FAILED;
+	bool grows = new_len > old_len;
+	if (!grows || !mc_fault_has(MC_HOOK_MMAP) ||
+	    !mc_fault_decide_anon(&f, MC_HOOK_MMAP, MC_FN_mremap, new_len - old_len) ||
+	    mc_fault_before(&f, NULL))
+		r = mc_real.mremap(old, old_len, new_len, flags, new_addr);
 	mc_call_end_target(&c, MC_TGT_ANON, r == MAP_FAILED ? 0 : new_len);
 	return r;
 }

@@ -4,7 +4,9 @@
  * Never changes what the real call returns or the errno it left. */
 #include <sys/socket.h>
 
+#include "fault.h"
 #include "hook.h"
+#include "request.h"
 
 /* ---- send family ------------------------------------------------------------ */
 
@@ -14,16 +16,49 @@ struct send_args {
 	const struct sockaddr *addr;
 	socklen_t alen;
 	const struct msghdr *msg;
+	const struct msghdr *msg_cut; /* sendmsg with a short send: the copy to pass */
 };
 
 typedef ssize_t (*send_call_fn)(const struct send_args *a, const void *buf, size_t n);
 
-static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, const struct send_args *a,
+#define SHORT_IOV_MAX 64
+
+/* sendmsg cut short: the first iovecs covering at most want bytes. */
+static void cut_msg(const struct msghdr *msg, uint64_t want, struct msghdr *out, struct iovec *iov)
+{
+	*out = *msg;
+	size_t k = 0;
+	for (size_t i = 0; i < msg->msg_iovlen && k < SHORT_IOV_MAX && want > 0; i++) {
+		iov[k] = msg->msg_iov[i];
+		if (iov[k].iov_len > want)
+			iov[k].iov_len = (size_t)want;
+		want -= iov[k].iov_len;
+		k++;
+	}
+	out->msg_iov = iov;
+	out->msg_iovlen = k;
+}
+
+static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_args *a,
                                  const void *buf, size_t n)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
-	ssize_t r = call(a, buf, n);
+	mc_fd_lookup(a->fd, &fdi);
+	uint64_t want = n;
+	if (!mc_fault_fd_gate(&f, MC_HOOK_SEND, fn, a->fd, &fdi, &want, MC_OFF_UNKNOWN)) {
+		mc_call_end_fd(&c, -1);
+		return -1;
+	}
+	struct msghdr msg_copy;
+	struct iovec iov[SHORT_IOV_MAX];
+	if (want < n && a->msg) {
+		cut_msg(a->msg, want, &msg_copy, iov);
+		a->msg_cut = &msg_copy;
+	}
+	ssize_t r = call(a, buf, (size_t)want);
 	mc_call_end_fd(&c, r);
 	return r;
 }
@@ -42,7 +77,7 @@ static ssize_t call_sendmsg(const struct send_args *a, const void *buf, size_t n
 {
 	(void)buf;
 	(void)n;
-	return mc_real.sendmsg(a->fd, a->msg, a->flags);
+	return mc_real.sendmsg(a->fd, a->msg_cut ? a->msg_cut : a->msg, a->flags);
 }
 
 MC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -75,7 +110,7 @@ MC_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 {
 	if (MC_PASS(MC_BIT_SEND))
 		return mc_real.sendmmsg(fd, v, vlen, flags);
-	struct mc_call c;
+	struct mc_hookcall c;
 	mc_call_begin(&c, MC_FN_sendmmsg, fd);
 	int r = mc_real.sendmmsg(fd, v, vlen, flags);
 	uint64_t bytes = 0;
@@ -108,7 +143,7 @@ MC_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
 {
 	int nfd = mc_real.accept(fd, addr, alen);
 	if (nfd >= 0 && !MC_PASS(MC_BIT_OPEN))
-		FD_UPDATE(mc_fd_set_accepted(fd, nfd));
+		FD_UPDATE(mc_fd_set_accepted(fd, nfd); mc_request_on_accept(nfd));
 	return nfd;
 }
 
@@ -116,7 +151,7 @@ MC_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 {
 	int nfd = mc_real.accept4(fd, addr, alen, flags);
 	if (nfd >= 0 && !MC_PASS(MC_BIT_OPEN))
-		FD_UPDATE(mc_fd_set_accepted(fd, nfd));
+		FD_UPDATE(mc_fd_set_accepted(fd, nfd); mc_request_on_accept(nfd));
 	return nfd;
 }
 

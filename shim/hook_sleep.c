@@ -1,49 +1,89 @@
 /* hook_sleep.c: clock_nanosleep, nanosleep, usleep, sleep (glibc's usleep
- * and sleep call the kernel without going through the other two, so each
- * is hooked). Async-signal-safe: sleeps happen in signal handlers too. */
+ * and sleep reach the kernel without going through the other two, so each
+ * is hooked). A delay rule lengthens the sleep; a fail rule interrupts it
+ * at once with EINTR (or the rule's errno), as a signal would, reporting
+ * the whole request as remaining. Async-signal-safe. */
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "hook.h"
 
-static uint64_t ts_ns(const struct timespec *ts)
+/* Returns 0 to go on with the real sleep, or the error to report. */
+static MC_COLD int sleep_gate(enum mc_fn fn)
 {
-	return ts ? (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec : 0;
+	struct mc_hookcall c;
+	struct mc_fault f;
+	int err = 0;
+	mc_call_begin(&c, fn, -1);
+	if (mc_trace_enabled)
+		mc_trace_target(fn, MC_TGT_OTHER, 0, 0);
+	if (mc_fault_has(MC_HOOK_SLEEP) && mc_fault_decide_anon(&f, MC_HOOK_SLEEP, fn, 0) &&
+	    !mc_fault_before(&f, NULL))
+		err = errno;
+	mc_guard_leave();
+	return err;
 }
 
-static MC_COLD void count_sleep(enum mc_fn fn, uint64_t ns)
+static void whole_request_remains(const struct timespec *req, struct timespec *rem)
 {
-	struct mc_call c;
-	mc_call_begin(&c, fn, -1);
-	(void)ns; /* sleeps count calls; bytes stay 0 */
-	mc_call_end_target(&c, MC_TGT_OTHER, 0);
+	if (req && rem)
+		*rem = *req;
 }
 
 MC_EXPORT int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
                               struct timespec *rem)
 {
-	if (!MC_PASS(MC_BIT_SLEEP))
-		count_sleep(MC_FN_clock_nanosleep, ts_ns(req));
+	if (!MC_PASS(MC_BIT_SLEEP)) {
+		int saved = errno;
+		int err = sleep_gate(MC_FN_clock_nanosleep);
+		errno = saved; /* clock_nanosleep returns its error, errno untouched */
+		if (err) {
+			if (!(flags & TIMER_ABSTIME))
+				whole_request_remains(req, rem);
+			return err;
+		}
+	}
 	return mc_real.clock_nanosleep(clk, flags, req, rem);
 }
 
 MC_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	if (!MC_PASS(MC_BIT_SLEEP))
-		count_sleep(MC_FN_nanosleep, ts_ns(req));
+	if (!MC_PASS(MC_BIT_SLEEP)) {
+		int saved = errno;
+		int err = sleep_gate(MC_FN_nanosleep);
+		if (err) {
+			whole_request_remains(req, rem);
+			errno = err;
+			return -1;
+		}
+		errno = saved;
+	}
 	return mc_real.nanosleep(req, rem);
 }
 
 MC_EXPORT int usleep(useconds_t usec)
 {
-	if (!MC_PASS(MC_BIT_SLEEP))
-		count_sleep(MC_FN_usleep, (uint64_t)usec * 1000);
+	if (!MC_PASS(MC_BIT_SLEEP)) {
+		int saved = errno;
+		int err = sleep_gate(MC_FN_usleep);
+		if (err) {
+			errno = err;
+			return -1;
+		}
+		errno = saved;
+	}
 	return mc_real.usleep(usec);
 }
 
 MC_EXPORT unsigned int sleep(unsigned int sec)
 {
-	if (!MC_PASS(MC_BIT_SLEEP))
-		count_sleep(MC_FN_sleep, (uint64_t)sec * 1000000000ull);
+	if (!MC_PASS(MC_BIT_SLEEP)) {
+		int saved = errno;
+		int err = sleep_gate(MC_FN_sleep);
+		errno = saved;
+		if (err)
+			return sec; /* interrupted at once: every second remains */
+	}
 	return mc_real.sleep(sec);
 }

@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "hook.h"
 
 #define WRITE_OR_SEND (MC_BIT_WRITE | MC_BIT_SEND)
@@ -18,21 +19,59 @@ struct write_args {
 typedef ssize_t (*write_call_fn)(const struct write_args *a, const void *buf, size_t n);
 typedef ssize_t (*writev_call_fn)(const struct write_args *a, const struct iovec *iov, int cnt);
 
+/* The family a write belongs to: send on sockets, write on the rest. */
+static enum mc_hook family_of(const struct mc_fd_info *fdi)
+{
+	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
+	return socket ? MC_HOOK_SEND : MC_HOOK_WRITE;
+}
+
 static MC_COLD ssize_t write_slow(enum mc_fn fn, write_call_fn call, const struct write_args *a,
                                   const void *buf, size_t n)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
-	ssize_t r = call(a, buf, n);
+	mc_fd_lookup(a->fd, &fdi);
+	uint64_t want = n;
+	if (!mc_fault_fd_gate(&f, family_of(&fdi), fn, a->fd, &fdi, &want, MC_OFF_UNKNOWN)) {
+		mc_call_end_fd(&c, -1);
+		return -1;
+	}
+	ssize_t r = call(a, buf, (size_t)want);
 	mc_call_end_fd(&c, r);
 	return r;
 }
 
+#define SHORT_IOV_MAX 64
+
 static MC_COLD ssize_t writev_slow(enum mc_fn fn, writev_call_fn call, const struct write_args *a,
                                    const struct iovec *iov, int cnt)
 {
-	struct mc_call c;
+	struct mc_hookcall c;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
+	mc_fd_lookup(a->fd, &fdi);
+	uint64_t total = mc_iov_bytes(iov, cnt);
+	uint64_t want = total;
+	if (!mc_fault_fd_gate(&f, family_of(&fdi), fn, a->fd, &fdi, &want, MC_OFF_UNKNOWN)) {
+		mc_call_end_fd(&c, -1);
+		return -1;
+	}
+	struct iovec cut[SHORT_IOV_MAX];
+	if (want < total) { /* short: the first iovecs, the last one cut */
+		int k = 0;
+		for (int i = 0; i < cnt && k < SHORT_IOV_MAX && want > 0; i++, k++) {
+			cut[k] = iov[i];
+			if (cut[k].iov_len > want)
+				cut[k].iov_len = (size_t)want;
+			want -= cut[k].iov_len;
+		}
+		iov = cut;
+		cnt = k;
+	}
 	ssize_t r = call(a, iov, cnt);
 	mc_call_end_fd(&c, r);
 	return r;
@@ -147,8 +186,25 @@ MC_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t 
 static MC_COLD size_t fwrite_slow(enum mc_fn fn, const void *ptr, size_t size, size_t n, FILE *f,
                                   bool unlocked)
 {
-	struct mc_call c;
-	mc_call_begin(&c, fn, f ? fileno_unlocked(f) : -1);
+	struct mc_hookcall c;
+	struct mc_fault fault;
+	struct mc_fd_info fdi;
+	int fd = f ? fileno_unlocked(f) : -1;
+	mc_call_begin(&c, fn, fd);
+	mc_fd_lookup(fd, &fdi);
+	uint64_t bytes = (uint64_t)size * n;
+	uint64_t want = bytes;
+	if (size != 0 &&
+	    !mc_fault_fd_gate(&fault, family_of(&fdi), fn, fd, &fdi, &want, MC_OFF_UNKNOWN)) {
+#ifdef _IO_ERR_SEEN
+		if (f)
+			f->_flags |= _IO_ERR_SEEN; /* ferror() must see it, as after a real error */
+#endif
+		mc_call_end_fd(&c, -1);
+		return 0;
+	}
+	if (want < bytes) /* short: fewer items, at least one */
+		n = want / size ? (size_t)(want / size) : 1;
 	size_t r =
 	    unlocked ? mc_real.fwrite_unlocked(ptr, size, n, f) : mc_real.fwrite(ptr, size, n, f);
 	mc_call_end_fd(&c, (long long)(r * size));

@@ -7,6 +7,8 @@
 #include <sys/auxv.h>
 
 #include "common.h"
+#include "delay.h"
+#include "fault.h"
 #include "fdtable.h"
 #include "fmt.h"
 #include "guard.h"
@@ -42,11 +44,16 @@ void mc_init(void)
 		/* setuid/setgid/capabilities: the environment is not the
 		 * user's to trust; do nothing at all. */
 	} else if (env_flag("MLCHAOS_TRACE")) {
+		/* trace observes; it never injects, whatever the config says */
 		mc_fd_init();
 		if (mc_trace_init() == 0)
 			armed |= all_families();
 		else
 			mc_say("trace: cannot map the counter table; tracing is off");
+	} else {
+		armed |= mc_fault_init(mc_now_ns());
+		if (armed)
+			mc_fd_init();
 	}
 	atomic_store_explicit(&mc_armed_mask, armed, memory_order_release);
 	atomic_store(&init_state, 2);

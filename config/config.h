@@ -1,0 +1,170 @@
+/* config.h: the INI language of mlchaos: parse and validate a config file into a struct
+ * mc_config, shared by libmlchaos.so (in its constructor) and the mlchaos command.
+ * Never exits, never prints: every problem goes to the caller's diagnostic callback. */
+#ifndef MC_CONFIG_H
+#define MC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h" /* enum mc_hook */
+
+/* Limits. A line may hold MC_CFG_MAX_LINE bytes, not counting its newline; a config file at
+ * most MC_CFG_MAX_FILE bytes; a config at most MC_MAX_RULES rules (the engine keeps one bit
+ * per rule in the masks cached per file descriptor). */
+#define MC_CFG_MAX_LINE     1024
+#define MC_CFG_MAX_FILE     (1024 * 1024)
+#define MC_MAX_RULES        128
+#define MC_RULE_NAME_MAX    63
+#define MC_HEADER_NAME_MAX  64
+#define MC_MAX_ERRNOS       8
+#define MC_CFG_MAX_MESSAGES 200 /* diagnostics delivered per parse; the rest are counted */
+
+/* Rates are held in millionths: 100% is MC_RATE_ONE. */
+#define MC_RATE_ONE 1000000u
+
+/* "No limit" for times, max_faults, max_size, duration and offset ends. */
+#define MC_UNLIMITED UINT64_MAX
+
+enum mc_action {
+	MC_ACTION_NONE,
+	MC_ACTION_DELAY,
+	MC_ACTION_FAIL,
+	MC_ACTION_SHORT,
+	MC_ACTION_CORRUPT,
+	MC_ACTION_REDIRECT,
+	MC_ACTION_COUNT
+};
+
+enum mc_select { MC_SELECT_REQUEST, MC_SELECT_CALL };
+
+enum mc_request_key { MC_KEY_HEADER, MC_KEY_CONNECTION, MC_KEY_THREAD, MC_KEY_NONE };
+
+enum mc_on_error { MC_ON_ERROR_PASSTHROUGH, MC_ON_ERROR_ABORT };
+
+enum mc_corrupt_mode { MC_CORRUPT_BITFLIP, MC_CORRUPT_ZERO, MC_CORRUPT_RANDOM, MC_CORRUPT_BYTE };
+
+enum mc_scope { MC_SCOPE_FILE, MC_SCOPE_CALL };
+
+/* MC_PHASE_ANY first so that a zeroed call context means "phase not tracked". */
+enum mc_phase { MC_PHASE_ANY, MC_PHASE_LOAD, MC_PHASE_SERVE };
+
+enum mc_oom { MC_OOM_FAIL, MC_OOM_KILL };
+
+enum mc_diag_level { MC_DIAG_ERROR, MC_DIAG_WARNING };
+
+/* One [fault.<name>] section, as written (defaults filled in, all values validated). */
+struct mc_rule_spec {
+	char name[MC_RULE_NAME_MAX + 1];
+	int line; /* line of the section header */
+	enum mc_hook hook;
+	enum mc_action action;
+	/* targeting */
+	char *path;    /* glob on the absolute path, or NULL */
+	char *process; /* glob on comm or basename(argv[0]), or NULL */
+	uint16_t port; /* 0 = any */
+	uint64_t min_size, max_size;
+	enum mc_phase phase;
+	/* selection */
+	uint32_t rate_ppm;
+	enum mc_select select;
+	uint64_t after;
+	uint64_t times;    /* MC_UNLIMITED when absent */
+	uint64_t start_ns; /* window start, from process start */
+	uint64_t duration_ns;
+	bool shadow;
+	/* action parameters */
+	uint64_t delay_ns, jitter_ns;
+	int errnos[MC_MAX_ERRNOS];
+	unsigned n_errnos;     /* >= 1 for action = fail (the hook's default when not written) */
+	uint64_t budget_bytes; /* 0 = no budget */
+	enum mc_oom oom;
+	uint64_t max_bytes;
+	enum mc_corrupt_mode mode;
+	uint8_t byte; /* mode = byte:0xNN */
+	uint32_t count;
+	uint64_t offset_lo, offset_hi; /* half-open [lo, hi) */
+	enum mc_scope scope;
+	char *to;     /* redirect target, absolute */
+	char *damage; /* corrupt: the name damage is drawn from (default: the rule's) */
+};
+
+/* A whole config file: [mlchaos] and the rules in file order. */
+struct mc_config {
+	char *file; /* the name used in messages */
+	uint64_t seed;
+	bool enabled;
+	enum mc_request_key request_key;
+	char header[MC_HEADER_NAME_MAX + 1]; /* request_key = header:<Name> */
+	enum mc_on_error on_error;
+	char *log;           /* path with %p and %%, or NULL */
+	char *halt_file;     /* or NULL */
+	uint64_t max_faults; /* MC_UNLIMITED when absent */
+	bool shadow;
+	uint32_t halt_on_error_rate_ppm; /* 0 = off */
+	uint64_t halt_window_ns;
+	unsigned n_rules;
+	struct mc_rule_spec *rules;
+};
+
+/* Receives one diagnostic: msg is a complete "FILE:LINE: message" (or "FILE: message" when
+ * no line applies), without a trailing newline and without any "mlchaos:" prefix; warnings
+ * read "FILE:LINE: warning: message". msg is only valid during the call. */
+typedef void (*mc_cfg_diag_fn)(void *user, enum mc_diag_level level, const char *msg);
+
+/* Parse and validate the config file at path. Every problem found is passed to diag (when
+ * non-NULL), errors and warnings in line order, at most MC_CFG_MAX_MESSAGES of them; a
+ * missing or unreadable file is reported the same way. On success *ret_cfg is a new config
+ * to free with mc_cfg_free(). Returns 0 on success (warnings allowed), -EINVAL when at least
+ * one error was reported, -ENOMEM, or the negative errno of a file that could not be read
+ * (reported too); *ret_cfg is NULL on failure. Uses malloc and open/read; not for signal
+ * handlers. */
+int mc_cfg_parse_file(const char *path, mc_cfg_diag_fn diag, void *user,
+                      struct mc_config **ret_cfg);
+
+/* Same as mc_cfg_parse_file(), and also *ret_on_error: the file's on_error when its line was
+ * valid, even if the rest of the file is not (the library must honor on_error = abort for an
+ * invalid config); MC_ON_ERROR_PASSTHROUGH when the file could not be read or does not say. */
+int mc_cfg_parse_file_policy(const char *path, mc_cfg_diag_fn diag, void *user,
+                             struct mc_config **ret_cfg, enum mc_on_error *ret_on_error);
+
+/* Same as mc_cfg_parse_file(), on the NUL-terminated text; name is the file name used in
+ * messages. */
+int mc_cfg_parse_string(const char *name, const char *text, mc_cfg_diag_fn diag, void *user,
+                        struct mc_config **ret_cfg);
+
+/* Free a config from mc_cfg_parse_*(); NULL is allowed. */
+void mc_cfg_free(struct mc_config *cfg);
+
+/* Write "N rules (read:corrupt, malloc:fail), seed 42" into buf (always NUL-terminated when
+ * size > 0, cut if too small). Returns the length the full text needs, like snprintf. */
+size_t mc_cfg_describe(const struct mc_config *cfg, char *buf, size_t size);
+
+/* Names as written in the INI language; "?" for values out of range. */
+const char *mc_hook_name(enum mc_hook hook);
+const char *mc_action_name(enum mc_action action);
+
+/* The errno's symbolic name ("EIO"), or NULL when not in mlchaos's table. */
+const char *mc_errno_name(int err);
+
+/* Value parsers of the INI language, exposed for the command and the tests. Each returns 0,
+ * -EINVAL when the text is malformed, or -ERANGE when it is well-formed but too large.
+ * Sizes: a number with B, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of
+ * 1000), no unit = bytes, fractions allowed when the result is whole ("1.5KiB").
+ * Durations: a number with ns, us (or µs), ms, s, m, h; a unit is required except for "0".
+ * Rates: "5%", "12.5%" or a fraction "0.05"; more than 100% is -ERANGE. */
+int mc_cfg_parse_u64(const char *s, uint64_t *ret);
+int mc_cfg_parse_bool(const char *s, bool *ret);
+int mc_cfg_parse_size(const char *s, uint64_t *ret_bytes);
+int mc_cfg_parse_duration(const char *s, uint64_t *ret_ns);
+int mc_cfg_parse_rate(const char *s, uint32_t *ret_ppm);
+
+/* Glob matching, fnmatch-style without flags: '*' (which also matches '/'), '?', bracket
+ * classes "[a-z]", "[!0-9]" and backslash escapes. Pure: no allocation, no locale, safe in a
+ * signal handler. mc_glob_check() returns 0 or -EINVAL for an unterminated '[' or a trailing
+ * backslash. */
+bool mc_glob_match(const char *pattern, const char *str);
+int mc_glob_check(const char *pattern);
+
+#endif

@@ -1,0 +1,857 @@
+/* keys.c: the keys of [mlchaos] and [fault.<name>]: one table entry each, with the parser
+ * that turns its text into the field of struct mc_config or struct mc_rule_spec. Each parser
+ * reports its own problem, saying what was wrong and what to write instead. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef int (*rule_parser)(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v);
+typedef int (*global_parser)(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v);
+
+struct rule_key {
+	const char *name;
+	uint32_t hooks;   /* MC_HOOK_BIT mask it applies to */
+	uint32_t actions; /* MC_ACTION_BIT mask it applies to */
+	rule_parser parse;
+	bool text; /* free text (a path or glob): may contain '=' */
+};
+
+struct global_key {
+	const char *name;
+	global_parser parse;
+	bool text;
+};
+
+#define HOOK(h) MC_HOOK_BIT(MC_HOOK_##h)
+#define ACT(a)  MC_ACTION_BIT(MC_ACTION_##a)
+
+/* ---- shared helpers ---- */
+
+static int lookup(const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && strcmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* "unknown hook 'reed' (did you mean read?)" or "... (hooks: read, send, ...)". */
+static void unknown_word(struct mc_cfg_ctx *ctx, const char *what, const char *plural,
+                         const char *v, const char *const *names, int n)
+{
+	const char *hint = mc_cfg_suggest(v, names, (size_t)n);
+	char list[256];
+	size_t len = 0;
+
+	if (hint) {
+		mc_cfg_error(ctx, ctx->lineno, "unknown %s '%s' (did you mean %s?)", what, v, hint);
+		return;
+	}
+	list[0] = '\0';
+	for (int i = 0; i < n && len < sizeof(list); i++)
+		if (names[i])
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+			                        len ? ", " : "", names[i]);
+	mc_cfg_error(ctx, ctx->lineno, "unknown %s '%s' (%s: %s)", what, v, plural, list);
+}
+
+static int parse_word(struct mc_cfg_ctx *ctx, const char *v, const char *what, const char *plural,
+                      const char *const *names, int n, int *ret)
+{
+	int i = lookup(v, names, n);
+
+	if (i < 0) {
+		unknown_word(ctx, what, plural, v, names, n);
+		return -EINVAL;
+	}
+	*ret = i;
+	return 0;
+}
+
+static int size_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, uint64_t *ret)
+{
+	int r = mc_cfg_parse_size(v, ret);
+
+	if (r == -ERANGE)
+		mc_cfg_error(ctx, ctx->lineno, "%s '%s' is too large", key, v);
+	else if (r < 0)
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad size '%s' for %s (write a number with B, KiB, MiB, GiB, TiB, or "
+		             "KB, MB, GB, TB for powers of 1000)",
+		             v, key);
+	return r;
+}
+
+static int duration_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, uint64_t *ret)
+{
+	int r = mc_cfg_parse_duration(v, ret);
+
+	if (r == -ERANGE)
+		mc_cfg_error(ctx, ctx->lineno, "%s '%s' is too long", key, v);
+	else if (r < 0)
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad duration '%s' for %s (write a number with us, ms, s or m, "
+		             "such as 200ms)",
+		             v, key);
+	return r;
+}
+
+static int count_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, uint64_t min,
+                       uint64_t max, uint64_t *ret)
+{
+	int r = mc_cfg_parse_u64(v, ret);
+
+	if (r == -EINVAL) {
+		mc_cfg_error(ctx, ctx->lineno, "bad number '%s' for %s", v, key);
+		return r;
+	}
+	if (r == 0 && *ret < min) {
+		mc_cfg_error(ctx, ctx->lineno, "%s = %s: must be at least %llu", key, v,
+		             (unsigned long long)min);
+		return -ERANGE;
+	}
+	if (r < 0 || *ret > max) {
+		mc_cfg_error(ctx, ctx->lineno, "%s = %s: must be at most %llu", key, v,
+		             (unsigned long long)max);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+static int bool_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, bool *ret)
+{
+	int r = mc_cfg_parse_bool(v, ret);
+
+	if (r < 0)
+		mc_cfg_error(ctx, ctx->lineno, "bad value '%s' for %s (write true or false)", v,
+		             key);
+	return r;
+}
+
+static int rate_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, uint32_t *ret)
+{
+	int r = mc_cfg_parse_rate(v, ret);
+
+	if (r == -ERANGE || (r < 0 && v[0] == '-'))
+		mc_cfg_error(ctx, ctx->lineno, "%s '%s' is outside 0%%..100%%", key, v);
+	else if (r < 0)
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad %s '%s' (write a percentage such as 5%% or "
+		             "12.5%%, or a fraction such as 0.05)",
+		             key, v);
+	return r < 0 ? -EINVAL : 0;
+}
+
+static int string_value(struct mc_cfg_ctx *ctx, const char *v, char **ret)
+{
+	char *copy = strdup(v);
+
+	if (!copy) {
+		ctx->oom = true;
+		return -ENOMEM;
+	}
+	free(*ret);
+	*ret = copy;
+	return 0;
+}
+
+static int glob_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, char **ret)
+{
+	if (mc_glob_check(v) < 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad glob '%s' for %s: unterminated '[' or trailing '\\' (escape a "
+		             "literal '[' as '\\[')",
+		             v, key);
+		return -EINVAL;
+	}
+	return string_value(ctx, v, ret);
+}
+
+/* ---- [fault.<name>] ---- */
+
+static const char *const hook_words[MC_HOOK_COUNT] = {
+	[MC_HOOK_READ] = "read",     [MC_HOOK_SEND] = "send", [MC_HOOK_WRITE] = "write",
+	[MC_HOOK_MALLOC] = "malloc", [MC_HOOK_MMAP] = "mmap", [MC_HOOK_SLEEP] = "sleep",
+	[MC_HOOK_OPEN] = "open",
+};
+
+static const char *const action_words[MC_ACTION_COUNT] = {
+	[MC_ACTION_DELAY] = "delay",       [MC_ACTION_FAIL] = "fail",
+	[MC_ACTION_SHORT] = "short",       [MC_ACTION_CORRUPT] = "corrupt",
+	[MC_ACTION_REDIRECT] = "redirect",
+};
+
+static int parse_hook(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int i, ret = parse_word(ctx, v, "hook", "hooks", hook_words, MC_HOOK_COUNT, &i);
+
+	if (ret == 0)
+		r->hook = (enum mc_hook)i;
+	return ret;
+}
+
+static int parse_action(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int i, ret = parse_word(ctx, v, "action", "actions", action_words, MC_ACTION_COUNT, &i);
+
+	if (ret == 0)
+		r->action = (enum mc_action)i;
+	return ret;
+}
+
+static int parse_path(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	/* Paths are made absolute before matching: a glob that starts with a plain character
+	 * other than '/' could never match anything. */
+	if (v[0] != '/' && v[0] != '*' && v[0] != '?' && v[0] != '[') {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "path glob '%s' can never match: paths are absolute, start it with / "
+		             "or * (e.g. */%s)",
+		             v, v);
+		return -EINVAL;
+	}
+	return glob_value(ctx, "path", v, &r->path);
+}
+
+static int parse_process(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return glob_value(ctx, "process", v, &r->process);
+}
+
+static int parse_port(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	uint64_t port;
+	int ret = count_value(ctx, "port", v, 1, 65535, &port);
+
+	if (ret == 0)
+		r->port = (uint16_t)port;
+	return ret;
+}
+
+static int parse_min_size(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return size_value(ctx, "min_size", v, &r->min_size);
+}
+
+static int parse_max_size(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return size_value(ctx, "max_size", v, &r->max_size);
+}
+
+static int parse_phase(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = {
+		[MC_PHASE_ANY] = "any", [MC_PHASE_LOAD] = "load", [MC_PHASE_SERVE] = "serve"
+	};
+	int i, ret = parse_word(ctx, v, "phase", "phases", words, 3, &i);
+
+	if (ret == 0)
+		r->phase = (enum mc_phase)i;
+	return ret;
+}
+
+static int parse_rate(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int ret = rate_value(ctx, "rate", v, &r->rate_ppm);
+
+	if (ret == 0 && r->rate_ppm == 0)
+		mc_cfg_warning(ctx, ctx->lineno, "rate = %s never selects: rule '%s' does nothing",
+		               v, r->name);
+	return ret;
+}
+
+static int parse_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = {
+		[MC_SELECT_REQUEST] = "request", [MC_SELECT_CALL] = "call"
+	};
+	int i, ret = parse_word(ctx, v, "select", "choices", words, 2, &i);
+
+	if (ret == 0)
+		r->select = (enum mc_select)i;
+	return ret;
+}
+
+static int parse_after(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return count_value(ctx, "after", v, 0, UINT64_MAX - 1, &r->after);
+}
+
+static int parse_times(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	if (mc_cfg_parse_u64(v, &r->times) == 0 && r->times == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "times = %s would never inject: leave times out for no limit", v);
+		return -EINVAL;
+	}
+	return count_value(ctx, "times", v, 1, UINT64_MAX - 1, &r->times);
+}
+
+static int parse_start(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return duration_value(ctx, "start", v, &r->start_ns);
+}
+
+static int parse_duration(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int ret = duration_value(ctx, "duration", v, &r->duration_ns);
+
+	if (ret == 0 && r->duration_ns == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "duration = %s is an empty window (leave duration "
+		             "out for no end)",
+		             v);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_shadow(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return bool_value(ctx, "shadow", v, &r->shadow);
+}
+
+static int parse_delay(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int ret = duration_value(ctx, "delay", v, &r->delay_ns);
+
+	if (ret == 0 && r->delay_ns == 0) {
+		mc_cfg_error(ctx, ctx->lineno, "delay = %s adds nothing: give a positive duration",
+		             v);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_jitter(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return duration_value(ctx, "jitter", v, &r->jitter_ns);
+}
+
+static int errno_item(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *name)
+{
+	int err = mc_cfg_errno_value(name);
+
+	if (!*name) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "empty name in errno list (write errno = EIO,EINTR)");
+		return -EINVAL;
+	}
+	if (err == 0) {
+		const char *hint = mc_cfg_errno_suggest(name);
+
+		if (hint)
+			mc_cfg_error(ctx, ctx->lineno, "unknown errno '%s' (did you mean %s?)",
+			             name, hint);
+		else
+			mc_cfg_error(ctx, ctx->lineno,
+			             "unknown errno '%s' (write a name such as EIO or ENOMEM)",
+			             name);
+		return -EINVAL;
+	}
+	if (r->n_errnos == MC_MAX_ERRNOS) {
+		mc_cfg_error(ctx, ctx->lineno, "too many errnos: at most %d", MC_MAX_ERRNOS);
+		return -EINVAL;
+	}
+	r->errnos[r->n_errnos++] = err;
+	return 0;
+}
+
+/* "EIO, EINTR": names separated by commas, blanks around them ignored. */
+static int parse_errno(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	char name[64];
+	int ret = 0;
+
+	r->n_errnos = 0;
+	while (ret == 0) {
+		const char *end = strchr(v, ',');
+		size_t len = end ? (size_t)(end - v) : strlen(v);
+
+		while (len && (*v == ' ' || *v == '\t')) {
+			v++;
+			len--;
+		}
+		while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+			len--;
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, v, len);
+		name[len] = '\0';
+		ret = errno_item(ctx, r, name);
+		if (!end)
+			break;
+		v = end + 1;
+	}
+	return ret;
+}
+
+static int parse_budget(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int ret = size_value(ctx, "budget", v, &r->budget_bytes);
+
+	if (ret == 0 && r->budget_bytes == 0) {
+		mc_cfg_error(ctx, ctx->lineno, "budget = %s: give a positive size such as 512MiB",
+		             v);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_oom(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = { [MC_OOM_FAIL] = "fail", [MC_OOM_KILL] = "kill" };
+	int i, ret = parse_word(ctx, v, "oom", "choices", words, 2, &i);
+
+	if (ret == 0)
+		r->oom = (enum mc_oom)i;
+	return ret;
+}
+
+static int parse_max_bytes(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int ret = size_value(ctx, "max_bytes", v, &r->max_bytes);
+
+	if (ret == 0 && r->max_bytes == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "max_bytes = %s would make the call look like end of file: use at "
+		             "least 1",
+		             v);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_mode_byte(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	uint64_t byte;
+
+	if (mc_cfg_parse_u64(v + 5, &byte) < 0 || byte > 255) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad byte in mode '%s' (write byte:0x00 to byte:0xFF)", v);
+		return -EINVAL;
+	}
+	r->mode = MC_CORRUPT_BYTE;
+	r->byte = (uint8_t)byte;
+	return 0;
+}
+
+static int parse_mode(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = { [MC_CORRUPT_BITFLIP] = "bitflip",
+		                             [MC_CORRUPT_ZERO] = "zero",
+		                             [MC_CORRUPT_RANDOM] = "random",
+		                             [MC_CORRUPT_BYTE] = "byte:0xNN" };
+	int i;
+
+	if (strncmp(v, "byte:", 5) == 0)
+		return parse_mode_byte(ctx, r, v);
+	i = lookup(v, words, 3);
+	if (i < 0) {
+		unknown_word(ctx, "mode", "modes", v, words, 4);
+		return -EINVAL;
+	}
+	r->mode = (enum mc_corrupt_mode)i;
+	return 0;
+}
+
+static int parse_count(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	uint64_t count;
+	int ret = count_value(ctx, "count", v, 1, 4096 * 8, &count);
+
+	if (ret == 0)
+		r->count = (uint32_t)count;
+	return ret;
+}
+
+/* "LOW-HIGH", half-open, sizes with units allowed; "LOW-" runs to the end of the file. */
+static int parse_offset(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	const char *dash = strchr(v, '-');
+	char low[64];
+	uint64_t lo, hi = MC_UNLIMITED;
+	size_t len = dash ? (size_t)(dash - v) : 0;
+
+	if (!dash || len >= sizeof(low) || len == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad offset range '%s' (write LOW-HIGH, such as 0-4096 or 1MiB-2MiB)",
+		             v);
+		return -EINVAL;
+	}
+	memcpy(low, v, len);
+	while (len && (low[len - 1] == ' ' || low[len - 1] == '\t'))
+		len--;
+	low[len] = '\0';
+	for (dash++; *dash == ' ' || *dash == '\t'; dash++)
+		;
+	if (size_value(ctx, "offset", low, &lo) < 0 ||
+	    (*dash && size_value(ctx, "offset", dash, &hi) < 0))
+		return -EINVAL;
+	if (lo > hi) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "offset range '%s' is reversed (write LOW-HIGH, such as 0-4096)", v);
+		return -EINVAL;
+	}
+	if (lo == hi) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "offset range '%s' is empty (the end is excluded: 0-4096 is the first "
+		             "4 KiB)",
+		             v);
+		return -EINVAL;
+	}
+	r->offset_lo = lo;
+	r->offset_hi = hi;
+	return 0;
+}
+
+static int parse_scope(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = { [MC_SCOPE_FILE] = "file", [MC_SCOPE_CALL] = "call" };
+	int i, ret = parse_word(ctx, v, "scope", "scopes", words, 2, &i);
+
+	if (ret == 0)
+		r->scope = (enum mc_scope)i;
+	return ret;
+}
+
+static int parse_to(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	if (v[0] != '/') {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "to = %s is not an absolute path (write the full path, such as "
+		             "/models/previous.bin)",
+		             v);
+		return -EINVAL;
+	}
+	return string_value(ctx, v, &r->to);
+}
+
+/* damage = NAME: rules that share it damage the same bits of the same file,
+ * so a read rule and an mmap rule can model one bit-rotten file. */
+static int parse_damage(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	if (!*v || strlen(v) > MC_RULE_NAME_MAX) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "damage = '%s': give a name of 1 to %d characters, the same in every "
+		             "rule that must damage the same bits",
+		             v, MC_RULE_NAME_MAX);
+		return -EINVAL;
+	}
+	return string_value(ctx, v, &r->damage);
+}
+
+#define ALL MC_HOOKS_ALL
+#define ANY MC_ACTIONS_ALL
+static const struct rule_key rule_keys[MC_RKEY_N] = {
+	[MC_RKEY_HOOK] = { "hook", ALL, ANY, parse_hook, false },
+	[MC_RKEY_ACTION] = { "action", ALL, ANY, parse_action, false },
+	[MC_RKEY_PATH] = { "path", HOOK(READ) | HOOK(WRITE) | HOOK(MMAP) | HOOK(OPEN), ANY,
+	                   parse_path, true },
+	[MC_RKEY_PORT] = { "port", HOOK(READ) | HOOK(SEND), ANY, parse_port, false },
+	[MC_RKEY_MIN_SIZE] = { "min_size",
+	                       HOOK(READ) | HOOK(SEND) | HOOK(WRITE) | HOOK(MALLOC) | HOOK(MMAP),
+	                       ANY, parse_min_size, false },
+	[MC_RKEY_MAX_SIZE] = { "max_size",
+	                       HOOK(READ) | HOOK(SEND) | HOOK(WRITE) | HOOK(MALLOC) | HOOK(MMAP),
+	                       ANY, parse_max_size, false },
+	[MC_RKEY_PROCESS] = { "process", ALL, ANY, parse_process, true },
+	[MC_RKEY_PHASE] = { "phase", ALL, ANY, parse_phase, false },
+	[MC_RKEY_RATE] = { "rate", ALL, ANY, parse_rate, false },
+	[MC_RKEY_SELECT] = { "select", ALL, ANY, parse_select, false },
+	[MC_RKEY_AFTER] = { "after", ALL, ANY, parse_after, false },
+	[MC_RKEY_TIMES] = { "times", ALL, ANY, parse_times, false },
+	[MC_RKEY_START] = { "start", ALL, ANY, parse_start, false },
+	[MC_RKEY_DURATION] = { "duration", ALL, ANY, parse_duration, false },
+	[MC_RKEY_SHADOW] = { "shadow", ALL, ANY, parse_shadow, false },
+	[MC_RKEY_DELAY] = { "delay", ALL, ACT(DELAY), parse_delay, false },
+	[MC_RKEY_JITTER] = { "jitter", ALL, ACT(DELAY), parse_jitter, false },
+	[MC_RKEY_ERRNO] = { "errno", ALL, ACT(FAIL), parse_errno, false },
+	[MC_RKEY_BUDGET] = { "budget", HOOK(MALLOC) | HOOK(MMAP), ACT(FAIL), parse_budget, false },
+	[MC_RKEY_OOM] = { "oom", HOOK(MALLOC) | HOOK(MMAP), ACT(FAIL), parse_oom, false },
+	[MC_RKEY_MAX_BYTES] = { "max_bytes", HOOK(READ) | HOOK(SEND) | HOOK(WRITE), ACT(SHORT),
+	                        parse_max_bytes, false },
+	[MC_RKEY_MODE] = { "mode", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_mode, false },
+	[MC_RKEY_COUNT] = { "count", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_count, false },
+	[MC_RKEY_OFFSET] = { "offset", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_offset, false },
+	[MC_RKEY_SCOPE] = { "scope", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_scope, false },
+	[MC_RKEY_TO] = { "to", HOOK(OPEN), ACT(REDIRECT), parse_to, true },
+	[MC_RKEY_DAMAGE] = { "damage", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_damage, false },
+};
+#undef ALL
+#undef ANY
+
+const char *mc_cfg_rkey_name(enum mc_rkey k)
+{
+	return rule_keys[k].name;
+}
+
+uint32_t mc_cfg_rkey_hooks(enum mc_rkey k)
+{
+	return rule_keys[k].hooks;
+}
+
+uint32_t mc_cfg_rkey_actions(enum mc_rkey k)
+{
+	return rule_keys[k].actions;
+}
+
+void mc_cfg_rule_defaults(struct mc_rule_spec *rule)
+{
+	rule->hook = MC_HOOK_COUNT;    /* unset: reported by mc_cfg_validate() */
+	rule->action = MC_ACTION_NONE; /* same */
+	rule->max_size = MC_UNLIMITED;
+	rule->rate_ppm = MC_RATE_ONE;
+	rule->select = MC_SELECT_REQUEST; /* resolved against request_key later */
+	rule->times = MC_UNLIMITED;
+	rule->duration_ns = MC_UNLIMITED;
+	rule->oom = MC_OOM_FAIL;
+	rule->mode = MC_CORRUPT_BITFLIP;
+	rule->count = 1;
+	rule->offset_hi = MC_UNLIMITED;
+	rule->scope = MC_SCOPE_FILE;
+	rule->phase = MC_PHASE_ANY;
+}
+
+/* ---- [mlchaos] ---- */
+
+static int parse_seed(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	int r = mc_cfg_parse_u64(v, &cfg->seed);
+
+	if (r < 0)
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad seed '%s' (write a number from 0 to 18446744073709551615, or hex "
+		             "0x...)",
+		             v);
+	return r;
+}
+
+static int parse_enabled(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	return bool_value(ctx, "enabled", v, &cfg->enabled);
+}
+
+/* RFC 9110 token characters: what a header name may contain. */
+static bool header_name_ok(const char *name)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (!*name || strlen(name) > MC_HEADER_NAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(extra, c)))
+			return false;
+	}
+	return true;
+}
+
+static int parse_request_key(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	static const char *const words[] = { [MC_KEY_HEADER] = "header:<Name>",
+		                             [MC_KEY_CONNECTION] = "connection",
+		                             [MC_KEY_THREAD] = "thread",
+		                             [MC_KEY_NONE] = "none" };
+	int i;
+
+	if (strncmp(v, "header:", 7) == 0) {
+		const char *name = v + 7;
+
+		if (!header_name_ok(name)) {
+			mc_cfg_error(
+			    ctx, ctx->lineno,
+			    "bad header name in request_key = %s (write header:X-Request-Id: "
+			    "at most %d letters, digits or -_.!#$%%&'*+^`|~)",
+			    v, MC_HEADER_NAME_MAX);
+			return -EINVAL;
+		}
+		cfg->request_key = MC_KEY_HEADER;
+		memcpy(cfg->header, name, strlen(name) + 1);
+		return 0;
+	}
+	i = lookup(v, words, 4);
+	if (i <= 0) {
+		unknown_word(ctx, "request_key", "choices", v, words, 4);
+		return -EINVAL;
+	}
+	cfg->request_key = (enum mc_request_key)i;
+	return 0;
+}
+
+static int parse_on_error(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	static const char *const words[] = {
+		[MC_ON_ERROR_PASSTHROUGH] = "passthrough", [MC_ON_ERROR_ABORT] = "abort"
+	};
+	int i, ret = parse_word(ctx, v, "on_error", "choices", words, 2, &i);
+
+	if (ret == 0)
+		cfg->on_error = (enum mc_on_error)i;
+	return ret;
+}
+
+static int parse_log(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	for (const char *p = strchr(v, '%'); p; p = strchr(p + 2, '%')) {
+		if (p[1] != 'p' && p[1] != '%') {
+			mc_cfg_error(
+			    ctx, ctx->lineno,
+			    "bad log path '%s': unknown escape '%%%.1s' (use %%p for the pid, "
+			    "%%%% for a percent sign)",
+			    v, p + 1);
+			return -EINVAL;
+		}
+	}
+	return string_value(ctx, v, &cfg->log);
+}
+
+static int parse_halt_file(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	return string_value(ctx, v, &cfg->halt_file);
+}
+
+static int parse_max_faults(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	return count_value(ctx, "max_faults", v, 1, UINT64_MAX - 1, &cfg->max_faults);
+}
+
+static int parse_global_shadow(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	return bool_value(ctx, "shadow", v, &cfg->shadow);
+}
+
+static int parse_halt_rate(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	int r = rate_value(ctx, "halt_on_error_rate", v, &cfg->halt_on_error_rate_ppm);
+
+	if (r == 0 && cfg->halt_on_error_rate_ppm == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "halt_on_error_rate = %s would halt at once: give a positive rate", v);
+		return -EINVAL;
+	}
+	return r;
+}
+
+static int parse_halt_window(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
+{
+	int r = duration_value(ctx, "halt_window", v, &cfg->halt_window_ns);
+
+	if (r == 0 && cfg->halt_window_ns == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "halt_window = %s is empty: give a positive duration", v);
+		return -EINVAL;
+	}
+	return r;
+}
+
+static const struct global_key global_keys[MC_GKEY_N] = {
+	[MC_GKEY_SEED] = { "seed", parse_seed, false },
+	[MC_GKEY_ENABLED] = { "enabled", parse_enabled, false },
+	[MC_GKEY_REQUEST_KEY] = { "request_key", parse_request_key, false },
+	[MC_GKEY_ON_ERROR] = { "on_error", parse_on_error, false },
+	[MC_GKEY_LOG] = { "log", parse_log, true },
+	[MC_GKEY_HALT_FILE] = { "halt_file", parse_halt_file, true },
+	[MC_GKEY_MAX_FAULTS] = { "max_faults", parse_max_faults, false },
+	[MC_GKEY_SHADOW] = { "shadow", parse_global_shadow, false },
+	[MC_GKEY_HALT_ON_ERROR_RATE] = { "halt_on_error_rate", parse_halt_rate, false },
+	[MC_GKEY_HALT_WINDOW] = { "halt_window", parse_halt_window, false },
+};
+
+/* ---- dispatch ---- */
+
+/* What every value must be: not empty, not quoted (inih keeps quotes), and alone on its
+ * line ("delay = 200ms jitter = 50ms" is a common slip). */
+static bool value_ok(struct mc_cfg_ctx *ctx, const char *name, const char *value, bool text)
+{
+	size_t len = strlen(value);
+
+	if (len == 0) {
+		if (strcmp(name, "path") == 0 || strcmp(name, "process") == 0)
+			mc_cfg_error(ctx, ctx->lineno,
+			             "empty glob for %s (write a pattern such as */models/*.bin)",
+			             name);
+		else
+			mc_cfg_error(ctx, ctx->lineno, "empty value for %s", name);
+		return false;
+	}
+	if (len >= 2 && (value[0] == '"' || value[0] == '\'') && value[len - 1] == value[0]) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "%s = %s: quotes are kept as part of the value, remove them", name,
+		             value);
+		return false;
+	}
+	if (!text && strchr(value, '=')) {
+		mc_cfg_error(ctx, ctx->lineno, "%s = %s: only one 'key = value' per line, split it",
+		             name, value);
+		return false;
+	}
+	return true;
+}
+
+static void unknown_key(struct mc_cfg_ctx *ctx, const char *name, const char *where,
+                        const char *const *names, int n)
+{
+	const char *hint = mc_cfg_suggest(name, names, (size_t)n);
+
+	if (hint)
+		mc_cfg_error(ctx, ctx->lineno, "unknown key '%s' in %s (did you mean %s?)", name,
+		             where, hint);
+	else
+		mc_cfg_error(ctx, ctx->lineno, "unknown key '%s' in %s", name, where);
+}
+
+void mc_cfg_rule_key(struct mc_cfg_ctx *ctx, const char *name, const char *value)
+{
+	const char *names[MC_RKEY_N];
+	struct mc_rule_spec *rule = &ctx->cfg->rules[ctx->rule];
+	struct mc_rule_lines *lines = &ctx->rule_lines[ctx->rule];
+	char where[MC_RULE_NAME_MAX + 16];
+	int k;
+
+	for (int i = 0; i < MC_RKEY_N; i++)
+		names[i] = rule_keys[i].name;
+	k = lookup(name, names, MC_RKEY_N);
+	if (k < 0) {
+		snprintf(where, sizeof(where), "[fault.%s]", rule->name);
+		unknown_key(ctx, name, where, names, MC_RKEY_N);
+		return;
+	}
+	if (lines->key[k]) {
+		mc_cfg_error(ctx, ctx->lineno, "duplicate key '%s' (first set at line %d)", name,
+		             lines->key[k]);
+		return;
+	}
+	lines->key[k] = ctx->lineno;
+	if (!value_ok(ctx, name, value, rule_keys[k].text) ||
+	    rule_keys[k].parse(ctx, rule, value) < 0)
+		lines->bad |= 1u << k;
+}
+
+void mc_cfg_global_key(struct mc_cfg_ctx *ctx, const char *name, const char *value)
+{
+	const char *names[MC_GKEY_N];
+	int k;
+
+	for (int i = 0; i < MC_GKEY_N; i++)
+		names[i] = global_keys[i].name;
+	k = lookup(name, names, MC_GKEY_N);
+	if (k < 0) {
+		unknown_key(ctx, name, "[mlchaos]", names, MC_GKEY_N);
+		return;
+	}
+	if (ctx->global_key[k]) {
+		mc_cfg_error(ctx, ctx->lineno, "duplicate key '%s' (first set at line %d)", name,
+		             ctx->global_key[k]);
+		return;
+	}
+	ctx->global_key[k] = ctx->lineno;
+	if (!value_ok(ctx, name, value, global_keys[k].text) ||
+	    global_keys[k].parse(ctx, ctx->cfg, value) < 0)
+		ctx->global_bad |= 1u << k;
+}

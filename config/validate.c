@@ -1,0 +1,206 @@
+/* validate.c: the checks that need a whole section or the whole file: required keys, keys
+ * that do not fit the rule's hook or action, hook/action pairs that make no sense, errnos a
+ * hook cannot return, and defaults that depend on other keys. Reports, never stops early. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ACT(a) MC_ACTION_BIT(MC_ACTION_##a)
+
+#define DEFAULT_HALT_WINDOW_NS (10ull * 1000 * 1000 * 1000)
+
+uint32_t mc_cfg_hook_actions(enum mc_hook hook)
+{
+	static const uint32_t actions[MC_HOOK_COUNT] = {
+		[MC_HOOK_READ] = ACT(DELAY) | ACT(FAIL) | ACT(SHORT) | ACT(CORRUPT),
+		[MC_HOOK_SEND] = ACT(DELAY) | ACT(FAIL) | ACT(SHORT),
+		[MC_HOOK_WRITE] = ACT(DELAY) | ACT(FAIL) | ACT(SHORT),
+		[MC_HOOK_MALLOC] = ACT(DELAY) | ACT(FAIL),
+		[MC_HOOK_MMAP] = ACT(DELAY) | ACT(FAIL) | ACT(CORRUPT),
+		[MC_HOOK_SLEEP] = ACT(DELAY) | ACT(FAIL),
+		[MC_HOOK_OPEN] = ACT(DELAY) | ACT(FAIL) | ACT(REDIRECT),
+	};
+
+	return (unsigned)hook < MC_HOOK_COUNT ? actions[hook] : 0;
+}
+
+static uint32_t hooks_taking(enum mc_action action)
+{
+	uint32_t mask = 0;
+
+	for (int h = 0; h < MC_HOOK_COUNT; h++)
+		if (mc_cfg_hook_actions((enum mc_hook)h) & MC_ACTION_BIT(action))
+			mask |= MC_HOOK_BIT(h);
+	return mask;
+}
+
+static bool key_set(const struct mc_rule_lines *lines, enum mc_rkey k)
+{
+	return lines->key[k] != 0;
+}
+
+/* Set with a value that parsed: later checks may trust the field. */
+static bool key_ok(const struct mc_rule_lines *lines, enum mc_rkey k)
+{
+	return lines->key[k] != 0 && !(lines->bad & (1u << k));
+}
+
+static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                           const struct mc_rule_lines *lines)
+{
+	if (!key_set(lines, MC_RKEY_HOOK))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s' has no hook: add hook = read, send, write, malloc, mmap, "
+		             "sleep or open",
+		             r->name);
+	if (!key_set(lines, MC_RKEY_ACTION))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s' has no action: add action = delay, fail, short, corrupt or "
+		             "redirect",
+		             r->name);
+	if (!key_ok(lines, MC_RKEY_ACTION))
+		return;
+	if (r->action == MC_ACTION_DELAY && !key_set(lines, MC_RKEY_DELAY))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s': action = delay needs delay = <duration>, such as 200ms",
+		             r->name);
+	if (r->action == MC_ACTION_SHORT && !key_set(lines, MC_RKEY_MAX_BYTES))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s': action = short needs max_bytes = <size>, such as 1",
+		             r->name);
+	if (r->action == MC_ACTION_REDIRECT && !key_set(lines, MC_RKEY_TO))
+		mc_cfg_error(
+		    ctx, r->line,
+		    "rule '%s': action = redirect needs to = <absolute path> of the file to "
+		    "open instead",
+		    r->name);
+}
+
+/* Each key the rule sets must make sense for its hook and its action. */
+static void check_applicable(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                             const struct mc_rule_lines *lines, bool hook_ok, bool action_ok)
+{
+	char list[128];
+
+	for (int k = MC_RKEY_ACTION + 1; k < MC_RKEY_N; k++) {
+		uint32_t hooks = mc_cfg_rkey_hooks((enum mc_rkey)k);
+		uint32_t actions = mc_cfg_rkey_actions((enum mc_rkey)k);
+
+		if (!lines->key[k])
+			continue;
+		if (hook_ok && !(hooks & MC_HOOK_BIT(r->hook))) {
+			mc_cfg_hooks_text(hooks, list, sizeof(list));
+			mc_cfg_error(ctx, lines->key[k],
+			             "%s does not apply to hook = %s (only to hook = %s)",
+			             mc_cfg_rkey_name((enum mc_rkey)k), mc_hook_name(r->hook),
+			             list);
+		} else if (action_ok && !(actions & MC_ACTION_BIT(r->action))) {
+			mc_cfg_actions_text(actions, list, sizeof(list));
+			mc_cfg_error(ctx, lines->key[k],
+			             "%s does not apply to action = %s (only to action = %s)",
+			             mc_cfg_rkey_name((enum mc_rkey)k), mc_action_name(r->action),
+			             list);
+		}
+	}
+}
+
+static void check_errnos(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
+                         const struct mc_rule_lines *lines, bool hook_ok)
+{
+	char list[512];
+
+	if (!hook_ok)
+		return;
+	if (key_ok(lines, MC_RKEY_ERRNO)) {
+		for (unsigned i = 0; i < r->n_errnos; i++) {
+			if (mc_cfg_errno_allowed(r->hook, r->errnos[i]))
+				continue;
+			mc_cfg_errno_list(r->hook, list, sizeof(list));
+			mc_cfg_error(ctx, lines->key[MC_RKEY_ERRNO],
+			             "errno %s is not one that hook = %s functions return (use one "
+			             "of %s)",
+			             mc_errno_name(r->errnos[i]), mc_hook_name(r->hook), list);
+		}
+	}
+	if (r->action == MC_ACTION_FAIL && r->n_errnos == 0) {
+		r->errnos[0] = mc_cfg_default_errno(r->hook);
+		r->n_errnos = 1;
+	}
+}
+
+static void check_values(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
+                         const struct mc_rule_lines *lines)
+{
+	if (key_set(lines, MC_RKEY_OOM) && !key_set(lines, MC_RKEY_BUDGET))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_OOM],
+		             "oom needs budget = <size>: it says what happens when the budget is "
+		             "exceeded");
+	if (key_ok(lines, MC_RKEY_MIN_SIZE) && key_ok(lines, MC_RKEY_MAX_SIZE) &&
+	    r->min_size > r->max_size)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_MAX_SIZE],
+		             "max_size is smaller than min_size (line %d): no size can match",
+		             lines->key[MC_RKEY_MIN_SIZE]);
+	if (key_ok(lines, MC_RKEY_COUNT) && key_ok(lines, MC_RKEY_MODE) &&
+	    r->mode != MC_CORRUPT_BITFLIP && r->count > 4096)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_COUNT],
+		             "count = %u is more than the 4096 bytes of a 4 KiB page", r->count);
+}
+
+static void check_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
+                         const struct mc_rule_lines *lines)
+{
+	const struct mc_config *cfg = ctx->cfg;
+
+	if (!key_set(lines, MC_RKEY_SELECT)) {
+		r->select = cfg->request_key == MC_KEY_NONE ? MC_SELECT_CALL : MC_SELECT_REQUEST;
+		return;
+	}
+	if (key_ok(lines, MC_RKEY_SELECT) && r->select == MC_SELECT_REQUEST &&
+	    cfg->request_key == MC_KEY_NONE)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_SELECT],
+		             "select = request needs a request key, but [mlchaos] has "
+		             "request_key = none (line %d): use select = call",
+		             ctx->global_key[MC_GKEY_REQUEST_KEY]);
+}
+
+static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
+                          const struct mc_rule_lines *lines)
+{
+	bool hook_ok = key_ok(lines, MC_RKEY_HOOK);
+	bool action_ok = key_ok(lines, MC_RKEY_ACTION);
+	char list[128];
+
+	check_required(ctx, r, lines);
+	if (hook_ok && action_ok && !(mc_cfg_hook_actions(r->hook) & MC_ACTION_BIT(r->action))) {
+		mc_cfg_hooks_text(hooks_taking(r->action), list, sizeof(list));
+		mc_cfg_error(ctx, lines->key[MC_RKEY_ACTION],
+		             "hook = %s cannot take action = %s (%s works on hook = %s)",
+		             mc_hook_name(r->hook), mc_action_name(r->action),
+		             mc_action_name(r->action), list);
+		action_ok = false; /* no cascade of "does not apply to action" */
+	}
+	check_applicable(ctx, r, lines, hook_ok, action_ok);
+	check_errnos(ctx, r, lines, hook_ok);
+	check_values(ctx, r, lines);
+	check_select(ctx, r, lines);
+}
+
+static void validate_global(struct mc_cfg_ctx *ctx)
+{
+	struct mc_config *cfg = ctx->cfg;
+
+	if (ctx->global_key[MC_GKEY_HALT_WINDOW] && !ctx->global_key[MC_GKEY_HALT_ON_ERROR_RATE])
+		mc_cfg_error(ctx, ctx->global_key[MC_GKEY_HALT_WINDOW],
+		             "halt_window needs halt_on_error_rate: it is the window that rate is "
+		             "measured over");
+	if (cfg->halt_on_error_rate_ppm && !cfg->halt_window_ns)
+		cfg->halt_window_ns = DEFAULT_HALT_WINDOW_NS;
+}
+
+void mc_cfg_validate(struct mc_cfg_ctx *ctx)
+{
+	validate_global(ctx);
+	for (unsigned i = 0; i < ctx->cfg->n_rules; i++)
+		validate_rule(ctx, &ctx->cfg->rules[i], &ctx->rule_lines[i]);
+}

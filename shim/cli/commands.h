@@ -1,0 +1,13 @@
+/* commands.h: one entry point per mlchaos subcommand. Each takes the
+ * arguments after the subcommand name (argv[0] is the subcommand) and
+ * returns the process exit code: 0 ok, 1 the thing checked failed, 2 usage
+ * or config error (run/trace: the command's own status, 127 not found). */
+#ifndef MC_CLI_COMMANDS_H
+#define MC_CLI_COMMANDS_H
+
+int mc_cmd_run(int argc, char **argv);
+int mc_cmd_trace(int argc, char **argv);
+int mc_cmd_check(int argc, char **argv);
+int mc_cmd_select(int argc, char **argv);
+
+#endif

@@ -1,0 +1,17 @@
+/* delay.h: injected latency, accurate to the microsecond. */
+#ifndef MC_DELAY_H
+#define MC_DELAY_H
+
+#include <stdint.h>
+
+/* Sleeps ns nanoseconds on CLOCK_MONOTONIC, to an absolute deadline so
+ * signals do not stretch or cut it, with the thread's timer slack lowered
+ * to 1 ns for this sleep only (the default 50 us would swallow a 100 us
+ * delay) and restored after. Returns the nanoseconds actually slept.
+ * Async-signal-safe; errno is preserved. */
+uint64_t mc_delay_ns(uint64_t ns);
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+uint64_t mc_now_ns(void);
+
+#endif

@@ -1,0 +1,256 @@
+/* engine.c: compiling a config into an immutable rule set (one allocation, rules grouped by
+ * hook, `process =` settled once), path matching at open time, and accessors. Allocates
+ * only in mc_engine_build(); nothing here runs per hooked call except mc_engine_match_path. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL /* keep xxHash's symbols private: the host may have its own */
+#endif
+#include <xxhash.h>
+
+uint64_t mc_engine_mix64(uint64_t x)
+{
+	return mc_mix64(x);
+}
+
+uint64_t mc_engine_prng_next(struct mc_prng *p)
+{
+	return mc_prng_next(p);
+}
+
+void mc_engine_thread_init(struct mc_thread_state *ts, uint64_t seed, uint64_t thread_ordinal)
+{
+	memset(ts, 0, sizeof(*ts));
+	/* Mixing twice keeps thread 0 of seed s and thread 1 of seed s-1 apart. */
+	ts->prng.s = mc_mix64(seed ^ mc_mix64(thread_ordinal + 1));
+}
+
+void mc_engine_state_reset(struct mc_engine_state *st)
+{
+	atomic_store_explicit(&st->faults, 0, memory_order_relaxed);
+	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
+		atomic_store_explicit(&st->rule[i].skipped, 0, memory_order_relaxed);
+		atomic_store_explicit(&st->rule[i].selected, 0, memory_order_relaxed);
+		atomic_store_explicit(&st->rule[i].injected, 0, memory_order_relaxed);
+	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static bool process_matches(const char *glob, const struct mc_proc *proc)
+{
+	if (!glob || !proc)
+		return true;
+	if (proc->comm && mc_glob_match(glob, proc->comm))
+		return true;
+	return proc->argv0 && mc_glob_match(glob, base_name(proc->argv0));
+}
+
+static uint32_t rule_checks(const struct mc_rule_spec *s)
+{
+	uint32_t checks = 0;
+
+	if (s->hook == MC_HOOK_READ || s->hook == MC_HOOK_SEND || s->hook == MC_HOOK_WRITE)
+		checks |= MC_CHECK_NONZERO;
+	if (s->min_size > 0 || s->max_size != MC_UNLIMITED)
+		checks |= MC_CHECK_SIZE;
+	if (s->path)
+		checks |= MC_CHECK_PATH;
+	if (s->port)
+		checks |= MC_CHECK_PORT;
+	if (s->phase != MC_PHASE_ANY)
+		checks |= MC_CHECK_PHASE;
+	if (s->budget_bytes)
+		checks |= MC_CHECK_BUDGET;
+	if (s->start_ns > 0 || s->duration_ns != MC_UNLIMITED)
+		checks |= MC_CHECK_WINDOW;
+	if (s->after > 0)
+		checks |= MC_CHECK_AFTER;
+	return checks;
+}
+
+static char *put_string(char **pool, const char *s)
+{
+	char *at = *pool;
+	size_t len;
+
+	if (!s)
+		return NULL;
+	len = strlen(s) + 1;
+	memcpy(at, s, len);
+	*pool += len;
+	return at;
+}
+
+static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec *s, unsigned id,
+                         const struct mc_proc *proc, char **pool, struct mc_erule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->checks = rule_checks(s);
+	r->rate_ppm = s->rate_ppm;
+	r->id = (uint16_t)id;
+	r->hook = (uint8_t)s->hook;
+	r->action = (uint8_t)s->action;
+	r->select = (uint8_t)s->select;
+	r->phase = (uint8_t)s->phase;
+	r->port = s->port;
+	r->min_size = s->min_size;
+	r->max_size = s->max_size;
+	r->start_ns = s->start_ns;
+	r->duration_ns = s->duration_ns;
+	r->after = s->after;
+	r->times = s->times;
+	r->name_seed = cfg->seed ^ XXH3_64bits(s->name, strlen(s->name));
+	const char *damage = s->damage ? s->damage : s->name;
+	r->damage_seed = cfg->seed ^ XXH3_64bits(damage, strlen(damage));
+	r->budget_bytes = s->budget_bytes;
+	r->delay_ns = s->delay_ns;
+	r->jitter_ns = s->jitter_ns;
+	r->max_bytes = s->max_bytes;
+	r->offset_lo = s->offset_lo;
+	r->offset_hi = s->offset_hi;
+	memcpy(r->errnos, s->errnos, sizeof(r->errnos));
+	r->n_errnos = (uint8_t)s->n_errnos;
+	r->oom = (uint8_t)s->oom;
+	r->mode = (uint8_t)s->mode;
+	r->byte = s->byte;
+	r->scope = (uint8_t)s->scope;
+	r->shadow = s->shadow || cfg->shadow;
+	r->enabled =
+	    cfg->enabled && (unsigned)s->hook < MC_HOOK_COUNT && process_matches(s->process, proc);
+	r->count = s->count;
+	r->name = put_string(pool, s->name);
+	r->path = put_string(pool, s->path);
+	r->to = put_string(pool, s->to);
+}
+
+/* Group enabled rules by hook, keeping file order within each hook. */
+static void index_rules(struct mc_ruleset *rs)
+{
+	unsigned n = 0;
+
+	for (unsigned h = 0; h < MC_HOOK_COUNT; h++) {
+		rs->hook_start[h] = (uint16_t)n;
+		for (unsigned i = 0; i < rs->n_rules; i++) {
+			const struct mc_erule *r = &rs->rules[i];
+
+			if (r->enabled && r->hook == h) {
+				rs->slots[n++] =
+				    (struct mc_slot){ .checks = r->checks,
+					              .rate_ppm = r->rate_ppm,
+					              .call_threshold =
+					                  mc_call_threshold(r->rate_ppm),
+					              .id = r->id,
+					              .select = r->select };
+				rs->armed |= MC_HOOK_BIT(h);
+			}
+		}
+	}
+	rs->hook_start[MC_HOOK_COUNT] = (uint16_t)n;
+	for (unsigned i = 0; i < rs->n_rules; i++)
+		if (rs->rules[i].enabled && rs->rules[i].path)
+			rs->path_ids[rs->n_path++] = (uint16_t)i;
+}
+
+static size_t strings_size(const struct mc_config *cfg)
+{
+	size_t size = 0;
+
+	for (unsigned i = 0; i < cfg->n_rules; i++) {
+		const struct mc_rule_spec *s = &cfg->rules[i];
+
+		size += strlen(s->name) + 1;
+		size += s->path ? strlen(s->path) + 1 : 0;
+		size += s->to ? strlen(s->to) + 1 : 0;
+	}
+	return size;
+}
+
+int mc_engine_build(const struct mc_config *cfg, const struct mc_proc *proc,
+                    struct mc_ruleset **ret_rs)
+{
+	struct mc_ruleset *rs;
+	size_t size;
+	char *pool;
+
+	*ret_rs = NULL;
+	if (cfg->n_rules > MC_MAX_RULES)
+		return -EINVAL;
+	size = sizeof(*rs) + cfg->n_rules * sizeof(rs->rules[0]) + strings_size(cfg);
+	rs = calloc(1, size);
+	if (!rs)
+		return -ENOMEM;
+	rs->seed = cfg->seed;
+	rs->max_faults = cfg->max_faults;
+	rs->n_rules = cfg->n_rules;
+	pool = (char *)&rs->rules[cfg->n_rules];
+	for (unsigned i = 0; i < cfg->n_rules; i++)
+		compile_rule(cfg, &cfg->rules[i], i, proc, &pool, &rs->rules[i]);
+	index_rules(rs);
+	*ret_rs = rs;
+	return 0;
+}
+
+void mc_engine_free(struct mc_ruleset *rs)
+{
+	free(rs);
+}
+
+uint32_t mc_engine_armed_hooks(const struct mc_ruleset *rs)
+{
+	return rs->armed;
+}
+
+unsigned mc_engine_rule_count(const struct mc_ruleset *rs)
+{
+	return rs->n_rules;
+}
+
+const struct mc_erule *mc_engine_rule(const struct mc_ruleset *rs, unsigned id)
+{
+	return id < rs->n_rules ? &rs->rules[id] : NULL;
+}
+
+int mc_engine_rule_id(const struct mc_ruleset *rs, const char *name)
+{
+	for (unsigned i = 0; i < rs->n_rules; i++)
+		if (strcmp(rs->rules[i].name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+uint64_t mc_engine_seed(const struct mc_ruleset *rs)
+{
+	return rs->seed;
+}
+
+bool mc_engine_match_path(const struct mc_ruleset *rs, const char *abs_path,
+                          struct mc_rulemask *ret)
+{
+	bool any = false;
+
+	memset(ret, 0, sizeof(*ret));
+	for (unsigned i = 0; i < rs->n_path; i++) {
+		const struct mc_erule *r = &rs->rules[rs->path_ids[i]];
+
+		if (mc_glob_match(r->path, abs_path)) {
+			ret->w[r->id / 64] |= 1ull << (r->id % 64);
+			any = true;
+		}
+	}
+	return any;
+}
+
+uint64_t mc_engine_file_id(const char *abs_path)
+{
+	return XXH3_64bits(abs_path, strlen(abs_path));
+}

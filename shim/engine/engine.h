@@ -1,0 +1,213 @@
+/* engine.h: the pure fault engine: a compiled, immutable rule set, a call context and a clock
+ * in; a decision out. No libc hooks, no I/O, no global state: everything mutable (counters,
+ * per-thread selection state) lives in blocks the caller owns and passes in. */
+#ifndef MC_ENGINE_H
+#define MC_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Request keys longer than this are cut to this length before hashing, by the engine and by
+ * `mlchaos select` alike (the shim caps header values at the same length). */
+#define MC_KEY_MAX 128
+
+/* Corruption damage is drawn per page of this size of the file. */
+#define MC_CORRUPT_PAGE 4096
+
+/* One bit per rule id: which rules' path globs a file matched. */
+#define MC_MASK_WORDS (MC_MAX_RULES / 64)
+struct mc_rulemask {
+	uint64_t w[MC_MASK_WORDS];
+};
+
+/* A compiled rule: read-only once built. Field meanings are those of struct mc_rule_spec;
+ * times, max_size, offset_hi and the window end are MC_UNLIMITED when absent. */
+struct mc_erule {
+	uint32_t checks; /* internal: which targeting tests apply */
+	uint32_t rate_ppm;
+	uint16_t id; /* index in the rule set = position in the config file */
+	uint8_t hook, action, select, phase;
+	uint16_t port;
+	uint64_t min_size, max_size;
+	uint64_t start_ns, duration_ns;
+	uint64_t after, times;
+	uint64_t name_seed;   /* seed ^ XXH3_64bits(name): the selector's per-rule seed */
+	uint64_t damage_seed; /* seed ^ XXH3_64bits(damage, or name): corruption's seed */
+	uint64_t budget_bytes;
+	uint64_t delay_ns, jitter_ns;
+	uint64_t max_bytes;
+	uint64_t offset_lo, offset_hi;
+	int errnos[MC_MAX_ERRNOS];
+	uint8_t n_errnos;
+	uint8_t oom, mode, byte, scope;
+	bool shadow;  /* the rule's own shadow = true, or [mlchaos] shadow = true */
+	bool enabled; /* false: enabled = false, or process = did not match this process */
+	uint32_t count;
+	const char *name;
+	const char *path; /* or NULL */
+	const char *to;   /* or NULL */
+};
+
+struct mc_ruleset; /* opaque, immutable, one allocation */
+
+/* Per-rule counters, for one rule set. Relaxed atomics; lay them out in shared memory if you
+ * like: zero-filled memory is a valid initial state. Each rule has its own cache line so
+ * that rules never share a written line. */
+struct mc_rule_state {
+	_Atomic uint64_t skipped;  /* matching calls skipped by `after` (stops at after) */
+	_Atomic uint64_t selected; /* calls that matched, passed `after` and were selected */
+	_Atomic uint64_t injected; /* decisions returned (shadow ones included); <= times */
+} __attribute__((aligned(64)));
+
+struct mc_engine_state {
+	_Atomic uint64_t faults __attribute__((aligned(64))); /* all rules, <= max_faults */
+	struct mc_rule_state rule[MC_MAX_RULES];
+};
+
+/* select = call: a per-thread generator (wyrand). Never libc's rand(). */
+struct mc_prng {
+	uint64_t s;
+};
+
+/* Per-thread state the caller keeps (in TLS): the select = call generator and a memo of the
+ * request-key decisions for the current key, so that a hook called many times within one
+ * request hashes the key once per rule. */
+struct mc_thread_state {
+	struct mc_prng prng;
+	const struct mc_ruleset *memo_rs;
+	uint64_t memo_gen;
+	struct mc_rulemask memo_known, memo_selected;
+};
+
+/* What the hook knows about one call. Zero-fill it, then set what applies. */
+struct mc_call {
+	enum mc_hook hook;
+	enum mc_phase phase; /* MC_PHASE_ANY when not tracked: only phase = any rules match */
+	/* bytes asked (read, send, write: 0 means a zero-length call, which never matches);
+	 * size asked (malloc, mmap); unused for sleep and open */
+	uint64_t size;
+	/* malloc and mmap with a budget rule: live heap bytes before this call */
+	uint64_t heap_live_bytes;
+	/* rules whose path glob matched the file (from mc_engine_match_path(), cached per fd);
+	 * NULL when the fd is not a file with a known path: rules with `path` never match */
+	const struct mc_rulemask *path_rules;
+	/* local and peer TCP ports, 0 when not a TCP socket: rules with `port` never match */
+	uint16_t local_port, peer_port;
+	/* the current request key, NULL when none; key_gen identifies it: nonzero and
+	 * different for every new key (0 = do not memoize) */
+	const char *key;
+	size_t key_len;
+	uint64_t key_gen;
+	/* nanoseconds since process start; called only for rules with start or duration, at
+	 * most once per decision. NULL reads as time 0. */
+	uint64_t (*now_ns)(void *clock_arg);
+	void *clock_arg;
+};
+
+/* What to do. action == MC_ACTION_NONE: pass through. */
+struct mc_decision {
+	enum mc_action action;
+	const struct mc_erule *rule; /* the rule that acted */
+	bool shadow;                 /* log it, but do not apply it */
+	bool kill;                   /* fail + budget + oom = kill: SIGKILL the process */
+	int err;                     /* fail: the errno to set */
+	uint64_t delay_ns;           /* delay: sleep this long (jitter included) */
+	uint64_t max_bytes;          /* short: see mc_engine_short_len() */
+	uint64_t draw;               /* the selector's 64-bit value, for derived choices */
+	uint64_t nonce;              /* corrupt with scope = call: pass to mc_engine_corrupt() */
+	const char *to;              /* redirect: open this path instead */
+};
+
+/* The process a rule set is built for: rules with `process =` are kept only when the glob
+ * matches comm or the basename of argv0 (either may be NULL). Pass NULL for "no process"
+ * (mlchaos check/select): every rule is kept. */
+struct mc_proc {
+	const char *comm;
+	const char *argv0;
+};
+
+/* Compile cfg (valid, from mc_cfg_parse_*()) into a new immutable rule set: one allocation,
+ * freed with mc_engine_free(). Rule ids are positions in the file, the same in every
+ * process. Uses malloc; call it outside hot paths (init, reload). Returns 0, -ENOMEM or
+ * -EINVAL (more than MC_MAX_RULES rules). */
+int mc_engine_build(const struct mc_config *cfg, const struct mc_proc *proc,
+                    struct mc_ruleset **ret_rs);
+
+/* Free a rule set; NULL is allowed. No thread may still use it. */
+void mc_engine_free(struct mc_ruleset *rs);
+
+/* Hooks that have at least one enabled rule: bit MC_HOOK_BIT(h), for mc_armed_mask. */
+uint32_t mc_engine_armed_hooks(const struct mc_ruleset *rs);
+
+/* Rule access: count, rule by id (NULL when out of range), id by name (-ENOENT). */
+unsigned mc_engine_rule_count(const struct mc_ruleset *rs);
+const struct mc_erule *mc_engine_rule(const struct mc_ruleset *rs, unsigned id);
+int mc_engine_rule_id(const struct mc_ruleset *rs, const char *name);
+
+/* The seed the rule set was built with. */
+uint64_t mc_engine_seed(const struct mc_ruleset *rs);
+
+/* Seed a thread's state: the select = call generator from the experiment seed and the
+ * thread's ordinal (0 for the main thread, then 1, 2, ... in creation order), so that a
+ * single-threaded run is exactly reproducible. Clears the memo. */
+void mc_engine_thread_init(struct mc_thread_state *ts, uint64_t seed, uint64_t thread_ordinal);
+
+/* Zero all counters (e.g. after fork, for the child's own counts). */
+void mc_engine_state_reset(struct mc_engine_state *st);
+
+/* The rules whose path glob matches abs_path, as a mask into *ret (cleared first). Call it
+ * once per open() and cache the result with the fd. Returns whether any bit is set. Pure: no
+ * allocation, no locks, async-signal-safe. */
+bool mc_engine_match_path(const struct mc_ruleset *rs, const char *abs_path,
+                          struct mc_rulemask *ret);
+
+/* THE HOT PATH. The rules of call->hook, in file order: the first that matches (targeting,
+ * window, phase, budget), is past `after`, is selected, and still has `times` and
+ * max_faults left, decides. Returns true and fills *ret, or returns false with
+ * ret->action = MC_ACTION_NONE.
+ * Selection: select = request is selected iff
+ *   XXH3_64bits_withSeed(key, key_len, seed ^ XXH3_64bits(name)) % 1000000 < rate_ppm;
+ * with rate 100% the rule selects every call, with or without a key; below 100% a call
+ * without a request key is never selected; with key_gen set, each key is hashed once per rule
+ * (memo in ts), else on every call. select = call is selected iff the top 32 bits of the
+ * next ts->prng draw are below rate_ppm * 2^32 / 10^6 (ts NULL: never below 100%). A
+ * non-selected call of a rule with no targeting test costs about 2.5 ns (see
+ * test-harness/unit/bench_decide.c).
+ * Never allocates, locks, sleeps or calls libc: safe inside malloc and in signal handlers.
+ * Writes shared memory only past `after` bookkeeping and when selected. st must not be NULL;
+ * ts may be. */
+bool mc_engine_decide(const struct mc_ruleset *rs, struct mc_engine_state *st,
+                      struct mc_thread_state *ts, const struct mc_call *call,
+                      struct mc_decision *ret);
+
+/* Whether a select = request rule selects key: the formula above alone (no counters, no
+ * targeting), the function `mlchaos select` prints. Keys longer than MC_KEY_MAX are cut. */
+bool mc_engine_select_key(const struct mc_erule *rule, const void *key, size_t key_len);
+
+/* For action = short, the number of bytes the call may move out of n asked: between 1 and
+ * min(max_bytes, n), drawn from the selector; n when n == 0. Never 0 for n > 0. */
+uint64_t mc_engine_short_len(const struct mc_decision *d, uint64_t n);
+
+/* The file identity corruption is keyed on: a hash of the absolute path. */
+uint64_t mc_engine_file_id(const char *abs_path);
+
+/* Damage buf, which holds the file's bytes [file_offset, file_offset + len), as rule (action
+ * corrupt) dictates. Every 4 KiB page of the file, cut to the rule's [offset_lo, offset_hi),
+ * gets `count` distinct bit (bitflip) or byte positions, drawn from (seed, rule name,
+ * file_id, page index) and, for scope = call, nonce; the positions that fall inside buf are
+ * damaged. Nothing depends on buf's bounds, so any chunking of the same region, by read or
+ * mmap, sees the same damage. Returns the number of positions changed in buf. Pure;
+ * async-signal-safe. */
+size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t nonce,
+                         uint64_t file_offset, void *buf, size_t len);
+
+/* The generator's step (wyrand) and splitmix64's finalizer, for callers that need a nonce or
+ * a mixed value. */
+uint64_t mc_engine_prng_next(struct mc_prng *p);
+uint64_t mc_engine_mix64(uint64_t x);
+
+#endif

@@ -1,0 +1,355 @@
+/* fault.c: the glue of fault.h. Runs on the slow path of armed hooks with
+ * the guard held: no malloc, no lock, no stdio after init (the malloc
+ * family comes through here). The rule set is built once at init and only
+ * read afterwards. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "config.h"
+#include "delay.h"
+#include "fault.h"
+#include "fmt.h"
+#include "real.h"
+#include "request.h"
+
+static struct mc_ruleset *rules;
+static struct mc_engine_state *state;
+static uint32_t fault_hooks; /* families with at least one rule */
+static uint64_t started_ns;
+static uint64_t seed;
+
+static _Atomic uint64_t thread_ordinals = 1; /* 0 is the main thread's */
+static __thread struct mc_thread_state thread_state __attribute__((tls_model("initial-exec")));
+static __thread bool thread_ready __attribute__((tls_model("initial-exec")));
+
+/* Live heap: per-thread deltas folded into the shared total every 64 KiB,
+ * so a malloc/free pair does not write a shared cache line. */
+#define HEAP_FOLD_BYTES (64 * 1024)
+static _Atomic int64_t heap_live;
+static __thread int64_t heap_delta __attribute__((tls_model("initial-exec")));
+
+bool mc_fault_has(enum mc_hook h)
+{
+	return (fault_hooks & MC_HOOK_BIT(h)) != 0;
+}
+
+void mc_heap_note(int64_t delta)
+{
+	heap_delta += delta;
+	if (heap_delta > HEAP_FOLD_BYTES || heap_delta < -HEAP_FOLD_BYTES) {
+		atomic_fetch_add_explicit(&heap_live, heap_delta, memory_order_relaxed);
+		heap_delta = 0;
+	}
+}
+
+static uint64_t heap_live_bytes(void)
+{
+	int64_t v = atomic_load_explicit(&heap_live, memory_order_relaxed) + heap_delta;
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static uint64_t since_start_ns(void *unused)
+{
+	(void)unused;
+	return mc_now_ns() - started_ns;
+}
+
+static struct mc_thread_state *this_thread(void)
+{
+	if (mc_unlikely(!thread_ready)) {
+		uint64_t ordinal =
+		    gettid() == getpid()
+		        ? 0
+		        : atomic_fetch_add_explicit(&thread_ordinals, 1, memory_order_relaxed);
+		mc_engine_thread_init(&thread_state, seed, ordinal);
+		thread_ready = true;
+	}
+	return &thread_state;
+}
+
+/* Which rules' path globs match path id: computed once per path and rule
+ * set, kept in the path registry's cache words (generation, then mask). */
+static const struct mc_rulemask *path_rules(uint32_t id, struct mc_rulemask *scratch)
+{
+	_Atomic uint64_t *cache = mc_path_cache(id);
+	if (!cache)
+		return NULL;
+	_Static_assert(MC_MASK_WORDS + 1 <= MC_PATH_CACHE_WORDS, "cache too small for the mask");
+	uint64_t gen = (uint64_t)(uintptr_t)rules;
+	if (atomic_load_explicit(&cache[0], memory_order_acquire) == gen) {
+		for (unsigned i = 0; i < MC_MASK_WORDS; i++)
+			scratch->w[i] = atomic_load_explicit(&cache[1 + i], memory_order_relaxed);
+		return scratch;
+	}
+	mc_engine_match_path(rules, mc_path_of(id), scratch);
+	for (unsigned i = 0; i < MC_MASK_WORDS; i++)
+		atomic_store_explicit(&cache[1 + i], scratch->w[i], memory_order_relaxed);
+	atomic_store_explicit(&cache[0], gen, memory_order_release);
+	return scratch;
+}
+
+static bool decide(struct mc_fault *f, struct mc_call *call, struct mc_reqkey *key)
+{
+	call->phase = mc_request_serving() ? MC_PHASE_SERVE : MC_PHASE_LOAD;
+	call->now_ns = since_start_ns;
+	if (key->len) {
+		call->key = key->bytes;
+		call->key_len = key->len;
+		call->key_gen = key->gen;
+	}
+	return mc_engine_decide(rules, state, this_thread(), call, &f->d);
+}
+
+static void fault_reset(struct mc_fault *f, enum mc_fn fn, int fd, uint64_t size)
+{
+	memset(f, 0, sizeof(*f));
+	f->fn = fn;
+	f->fd = fd;
+	f->asked = size;
+}
+
+bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
+                        const struct mc_fd_info *fdi, uint64_t size)
+{
+	fault_reset(f, fn, fd, size);
+	f->fdi = *fdi;
+	struct mc_call call = { .hook = h, .size = size };
+	struct mc_rulemask mask;
+	if (fdi->kind == MC_FD_FILE && fdi->path_id)
+		call.path_rules = path_rules(fdi->path_id, &mask);
+	if (fdi->kind == MC_FD_TCP) {
+		call.local_port = fdi->local_port;
+		call.peer_port = fdi->peer_port;
+	}
+	struct mc_reqkey key;
+	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
+	mc_request_current(socket ? fd : -1, &key);
+	return decide(f, &call, &key);
+}
+
+bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
+{
+	fault_reset(f, fn, -1, size);
+	struct mc_call call = { .hook = h, .size = size, .heap_live_bytes = heap_live_bytes() };
+	struct mc_reqkey key;
+	mc_request_current(-1, &key);
+	return decide(f, &call, &key);
+}
+
+bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
+{
+	fault_reset(f, fn, -1, 0);
+	f->fdi.kind = MC_FD_FILE;
+	f->fdi.path_id = path_id;
+	struct mc_call call = { .hook = MC_HOOK_OPEN };
+	struct mc_rulemask mask;
+	if (path_id)
+		call.path_rules = path_rules(path_id, &mask);
+	struct mc_reqkey key;
+	mc_request_current(-1, &key);
+	return decide(f, &call, &key);
+}
+
+static void kill_like_the_oom_killer(void)
+{
+	kill(getpid(), SIGKILL);
+	for (;;)
+		pause();
+}
+
+bool mc_fault_before(struct mc_fault *f, uint64_t *n)
+{
+	if (f->d.shadow)
+		return true;
+	switch (f->d.action) {
+	case MC_ACTION_DELAY:
+		mc_delay_ns(f->d.delay_ns);
+		return true;
+	case MC_ACTION_FAIL:
+		if (f->d.kill)
+			kill_like_the_oom_killer();
+		errno = f->d.err;
+		return false;
+	case MC_ACTION_SHORT:
+		if (n)
+			*n = mc_engine_short_len(&f->d, *n);
+		return true;
+	default:
+		return true;
+	}
+}
+
+void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off)
+{
+	if (f->d.action != MC_ACTION_CORRUPT || f->fdi.kind != MC_FD_FILE)
+		return;
+	int64_t off = explicit_off;
+	if (off == MC_OFF_UNKNOWN)
+		return;
+	if (off < 0) {
+		int saved = errno;
+		off = lseek(f->fd, 0, SEEK_CUR);
+		errno = saved;
+	}
+	if (off >= 0) {
+		f->file_offset = (uint64_t)off;
+		f->have_offset = true;
+	}
+}
+
+bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
+                      const struct mc_fd_info *fdi, uint64_t *n, int64_t explicit_off)
+{
+	f->d.action = MC_ACTION_NONE;
+	if (!mc_fault_has(h) || (n && *n == 0))
+		return true;
+	if (!mc_fault_decide_fd(f, h, fn, fd, fdi, n ? *n : 0))
+		return true;
+	if (!mc_fault_before(f, n))
+		return false;
+	mc_fault_note_offset(f, explicit_off);
+	return true;
+}
+
+static uint64_t file_id(const struct mc_fault *f)
+{
+	const char *p = mc_path_of(f->fdi.path_id);
+	return p ? mc_engine_file_id(p) : 0;
+}
+
+void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len)
+{
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow || !f->have_offset || len == 0)
+		return;
+	mc_engine_corrupt(f->d.rule, file_id(f), f->d.nonce, f->file_offset, buf, len);
+}
+
+void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
+{
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow || !f->have_offset)
+		return;
+	uint64_t id = file_id(f);
+	uint64_t off = f->file_offset;
+	for (int i = 0; i < cnt && len > 0; i++) {
+		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+		mc_engine_corrupt(f->d.rule, id, f->d.nonce, off, iov[i].iov_base, n);
+		off += n;
+		len -= n;
+	}
+}
+
+/* ---- init -------------------------------------------------------------------- */
+
+static void print_diag(void *user, enum mc_diag_level level, const char *msg)
+{
+	(void)user;
+	(void)level;
+	mc_say(msg);
+}
+
+static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg)
+{
+	switch (cfg->request_key) {
+	case MC_KEY_HEADER:
+		return MC_REQ_HEADER;
+	case MC_KEY_CONNECTION:
+		return MC_REQ_CONNECTION;
+	case MC_KEY_THREAD:
+		return MC_REQ_THREAD;
+	default:
+		return MC_REQ_NONE;
+	}
+}
+
+static const char *base_name(const char *p)
+{
+	const char *slash = p ? strrchr(p, '/') : NULL;
+	return slash ? slash + 1 : p;
+}
+
+static uint32_t budget_bits(const struct mc_ruleset *rs)
+{
+	for (unsigned i = 0; i < mc_engine_rule_count(rs); i++) {
+		const struct mc_erule *r = mc_engine_rule(rs, i);
+		if (r->enabled && r->budget_bytes)
+			return MC_ARM_HEAP;
+	}
+	return 0;
+}
+
+/* after = N and times = N count per process: a forked child starts anew. */
+static void child_after_fork(void)
+{
+	if (state)
+		mc_engine_state_reset(state);
+	atomic_store(&heap_live, 0);
+	heap_delta = 0;
+}
+
+static void refuse_to_start(const char *path)
+{
+	char msg[512];
+	struct mc_buf b;
+	mc_buf_init(&b, msg, sizeof(msg));
+	mc_buf_puts(&b, path);
+	mc_buf_puts(&b, ": invalid config and on_error = abort: not starting (exit 78)");
+	mc_say(msg);
+	mc_real._exit(78);
+}
+
+uint32_t mc_fault_init(uint64_t start_ns)
+{
+	const char *path = getenv("MLCHAOS_CONFIG");
+	if (!path || !path[0])
+		return 0;
+	started_ns = start_ns;
+	struct mc_config *cfg = NULL;
+	enum mc_on_error on_error = MC_ON_ERROR_PASSTHROUGH;
+	int r = mc_cfg_parse_file_policy(path, print_diag, NULL, &cfg, &on_error);
+	if (r < 0) {
+		if (on_error == MC_ON_ERROR_ABORT)
+			refuse_to_start(path);
+		mc_say("the config is not valid: running without faults (on_error = passthrough)");
+		return 0;
+	}
+	if (!cfg->enabled) {
+		mc_cfg_free(cfg);
+		return 0;
+	}
+	struct mc_proc proc = { .comm = program_invocation_short_name,
+		                .argv0 = base_name(program_invocation_name) };
+	struct mc_ruleset *rs = NULL;
+	void *st = mc_real.mmap(NULL, sizeof(struct mc_engine_state), PROT_READ | PROT_WRITE,
+	                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED || mc_engine_build(cfg, &proc, &rs) < 0) {
+		mc_say("cannot build the rule set (out of memory): running without faults");
+		if (st != MAP_FAILED)
+			mc_real.munmap(st, sizeof(struct mc_engine_state));
+		mc_cfg_free(cfg);
+		return 0;
+	}
+	mc_request_configure(reqkey_mode(cfg), cfg->header);
+	seed = cfg->seed;
+	mc_cfg_free(cfg);
+	rules = rs;
+	state = st;
+	fault_hooks = mc_engine_armed_hooks(rs);
+	if (!fault_hooks)
+		return 0;
+	pthread_atfork(NULL, NULL, child_after_fork);
+	uint32_t armed = fault_hooks | budget_bits(rs);
+	/* The fd table names files and sockets for targeting: keep it; and
+	 * request keys arrive through reads on sockets: see them. */
+	armed |= MC_HOOK_BIT(MC_HOOK_OPEN);
+	if (mc_request_wants_reads())
+		armed |= MC_HOOK_BIT(MC_HOOK_READ);
+	return armed;
+}

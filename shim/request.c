@@ -1,0 +1,210 @@
+/* request.c: per-connection and per-thread request keys (request.h).
+ * Connection keys live in an mmap'd table indexed by fd, each slot behind a
+ * sequence counter so a reader on another thread never sees half a key; the
+ * thread's key is initial-exec TLS. No malloc, no lock: this runs inside
+ * recv() of a server under load, and inside malloc when a rule asks. */
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "real.h"
+#include "request.h"
+
+#define CONN_CHUNK_BITS 10
+#define CONN_CHUNK      (1u << CONN_CHUNK_BITS)
+#define CONN_CHUNKS     1024u
+
+struct conn_slot {
+	_Atomic uint32_t seq; /* odd while being written */
+	uint32_t len;
+	uint64_t gen;
+	char bytes[MC_REQKEY_MAX];
+};
+
+static enum mc_reqkey_mode mode;
+static char header_name[64];
+static size_t header_len;
+static _Atomic(struct conn_slot *) conn_chunks[CONN_CHUNKS];
+static _Atomic uint64_t accepted;
+static _Atomic bool serving;
+static _Atomic uint64_t key_generation;
+static __thread struct mc_reqkey thread_key __attribute__((tls_model("initial-exec")));
+
+void mc_request_configure(enum mc_reqkey_mode m, const char *header)
+{
+	mode = m;
+	header_len = 0;
+	if (m == MC_REQ_HEADER && header) {
+		header_len = strnlen(header, sizeof(header_name) - 1);
+		memcpy(header_name, header, header_len);
+		header_name[header_len] = '\0';
+	}
+}
+
+bool mc_request_wants_reads(void)
+{
+	return mode == MC_REQ_HEADER;
+}
+
+bool mc_request_serving(void)
+{
+	return atomic_load_explicit(&serving, memory_order_relaxed);
+}
+
+static struct conn_slot *conn_slot(int fd, bool create)
+{
+	if (fd < 0 || (unsigned)fd >= CONN_CHUNK * CONN_CHUNKS)
+		return NULL;
+	unsigned c = (unsigned)fd >> CONN_CHUNK_BITS;
+	struct conn_slot *chunk = atomic_load_explicit(&conn_chunks[c], memory_order_acquire);
+	if (!chunk && create) {
+		size_t bytes = CONN_CHUNK * sizeof(struct conn_slot);
+		void *fresh = mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (fresh == MAP_FAILED)
+			return NULL;
+		struct conn_slot *expected = NULL;
+		if (atomic_compare_exchange_strong_explicit(&conn_chunks[c], &expected, fresh,
+		                                            memory_order_acq_rel,
+		                                            memory_order_acquire)) {
+			chunk = fresh;
+		} else {
+			mc_real.munmap(fresh, bytes);
+			chunk = expected;
+		}
+	}
+	return chunk ? &chunk[(unsigned)fd & (CONN_CHUNK - 1)] : NULL;
+}
+
+static uint64_t next_gen(void)
+{
+	return atomic_fetch_add_explicit(&key_generation, 1, memory_order_relaxed) + 1;
+}
+
+static void conn_store(int fd, const char *key, size_t len, uint64_t gen)
+{
+	struct conn_slot *s = conn_slot(fd, len > 0);
+	if (!s)
+		return;
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	s->len = (uint32_t)len;
+	s->gen = gen;
+	memcpy(s->bytes, key, len);
+	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+/* A torn read (a writer was busy) is retried a few times, then treated as
+ * no key: the call is simply not selected by request. */
+static bool conn_load(int fd, struct mc_reqkey *ret)
+{
+	struct conn_slot *s = conn_slot(fd, false);
+	if (!s)
+		return false;
+	for (int tries = 0; tries < 4; tries++) {
+		uint32_t before = atomic_load_explicit(&s->seq, memory_order_acquire);
+		if (before & 1)
+			continue;
+		uint32_t len = s->len;
+		uint64_t gen = s->gen;
+		if (len > MC_REQKEY_MAX)
+			continue;
+		memcpy(ret->bytes, s->bytes, len);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == before) {
+			ret->len = len;
+			ret->gen = gen;
+			return len > 0;
+		}
+	}
+	return false;
+}
+
+static void set_thread_key(const char *key, size_t len, uint64_t gen)
+{
+	memcpy(thread_key.bytes, key, len);
+	thread_key.len = len;
+	thread_key.gen = gen;
+}
+
+void mc_request_on_accept(int fd)
+{
+	atomic_store_explicit(&serving, true, memory_order_relaxed);
+	if (mode != MC_REQ_CONNECTION) {
+		conn_store(fd, "", 0, 0);
+		return;
+	}
+	uint64_t ordinal = atomic_fetch_add_explicit(&accepted, 1, memory_order_relaxed) + 1;
+	char digits[24];
+	struct mc_buf b;
+	mc_buf_init(&b, digits, sizeof(digits));
+	mc_buf_u64(&b, ordinal);
+	conn_store(fd, digits, b.len, next_gen());
+}
+
+void mc_request_on_read(int fd, const void *buf, size_t n)
+{
+	if (mode != MC_REQ_HEADER || n == 0)
+		return;
+	char key[MC_REQKEY_MAX];
+	size_t len;
+	switch (mc_reqkey_scan(buf, n, header_name, header_len, key, &len)) {
+	case MC_REQKEY_FOUND: {
+		uint64_t gen = next_gen();
+		atomic_store_explicit(&serving, true, memory_order_relaxed);
+		conn_store(fd, key, len, gen);
+		set_thread_key(key, len, gen);
+		break;
+	}
+	case MC_REQKEY_NEW_NO_KEY:
+		atomic_store_explicit(&serving, true, memory_order_relaxed);
+		conn_store(fd, "", 0, 0);
+		set_thread_key("", 0, 0);
+		break;
+	case MC_REQKEY_NOTHING:
+		break;
+	}
+}
+
+void mc_request_on_close(int fd)
+{
+	struct conn_slot *s = conn_slot(fd, false);
+	if (s && s->len)
+		conn_store(fd, "", 0, 0);
+}
+
+static void thread_id_key(struct mc_reqkey *ret)
+{
+	struct mc_buf b;
+	mc_buf_init(&b, ret->bytes, sizeof(ret->bytes));
+	pid_t tid = gettid();
+	mc_buf_u64(&b, (uint64_t)tid);
+	ret->len = b.len;
+	ret->gen = (uint64_t)tid; /* the same thread always has the same key */
+}
+
+void mc_request_current(int fd, struct mc_reqkey *ret)
+{
+	ret->len = 0;
+	ret->gen = 0;
+	switch (mode) {
+	case MC_REQ_NONE:
+		return;
+	case MC_REQ_THREAD:
+		thread_id_key(ret);
+		return;
+	case MC_REQ_CONNECTION:
+	case MC_REQ_HEADER:
+		if (fd >= 0 && conn_load(fd, ret))
+			return;
+		if (mode == MC_REQ_HEADER && thread_key.len) {
+			memcpy(ret->bytes, thread_key.bytes, thread_key.len);
+			ret->len = thread_key.len;
+			ret->gen = thread_key.gen;
+		}
+		return;
+	}
+}

@@ -1,0 +1,50 @@
+/* request.h: which request a call belongs to. The key is taken from what
+ * the process reads on its sockets (a header), from the order of accepted
+ * connections, or from the thread, as `request_key` says; it is current for
+ * the connection it arrived on and for the thread that read it, until the
+ * next request on either. Lock-free and allocation-free. */
+#ifndef MC_REQUEST_H
+#define MC_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reqkey.h"
+
+enum mc_reqkey_mode {
+	MC_REQ_NONE,
+	MC_REQ_HEADER,
+	MC_REQ_CONNECTION,
+	MC_REQ_THREAD,
+};
+
+struct mc_reqkey {
+	size_t len;   /* 0: no key */
+	uint64_t gen; /* a number no other key seen by this process has had */
+	char bytes[MC_REQKEY_MAX];
+};
+
+/* Chooses how keys are found; header is the header's name (ignored unless
+ * mode is MC_REQ_HEADER). Called at init, before arming. */
+void mc_request_configure(enum mc_reqkey_mode mode, const char *header);
+
+/* True when reads on sockets must be shown to mc_request_on_read. */
+bool mc_request_wants_reads(void);
+
+/* A connection was accepted on fd. */
+void mc_request_on_accept(int fd);
+/* n bytes arrived on socket fd into buf. */
+void mc_request_on_read(int fd, const void *buf, size_t n);
+/* fd was closed: its key goes. */
+void mc_request_on_close(int fd);
+
+/* The key of the request a call on fd belongs to (fd < 0: the thread's);
+ * ret->len is 0 when there is none. */
+void mc_request_current(int fd, struct mc_reqkey *ret);
+
+/* True once the process has accepted a connection or seen a request key:
+ * the boundary between `phase = load` and `phase = serve`. */
+bool mc_request_serving(void);
+
+#endif
