@@ -740,14 +740,17 @@ static int parse_halt_rate(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const 
 
 static int parse_halt_window(struct mc_cfg_ctx *ctx, struct mc_config *cfg, const char *v)
 {
-	int r = duration_value(ctx, "halt_window", v, &cfg->halt_window_ns);
+	uint64_t n;
 
-	if (r == 0 && cfg->halt_window_ns == 0) {
+	if (mc_cfg_parse_u64(v, &n) < 0 || n == 0 || n > MC_HALT_WINDOW_MAX) {
 		mc_cfg_error(ctx, ctx->lineno,
-		             "halt_window = %s is empty: give a positive duration", v);
+		             "halt_window = %s: give the number of responses the error rate is "
+		             "measured over, from 1 to %d (such as 200)",
+		             v, MC_HALT_WINDOW_MAX);
 		return -EINVAL;
 	}
-	return r;
+	cfg->halt_window = (uint32_t)n;
+	return 0;
 }
 
 static const struct global_key global_keys[MC_GKEY_N] = {

@@ -8,7 +8,6 @@
 
 #define ACT(a) MC_ACTION_BIT(MC_ACTION_##a)
 
-#define DEFAULT_HALT_WINDOW_NS (10ull * 1000 * 1000 * 1000)
 
 uint32_t mc_cfg_hook_actions(enum mc_hook hook)
 {
@@ -194,8 +193,8 @@ static void validate_global(struct mc_cfg_ctx *ctx)
 		mc_cfg_error(ctx, ctx->global_key[MC_GKEY_HALT_WINDOW],
 		             "halt_window needs halt_on_error_rate: it is the window that rate is "
 		             "measured over");
-	if (cfg->halt_on_error_rate_ppm && !cfg->halt_window_ns)
-		cfg->halt_window_ns = DEFAULT_HALT_WINDOW_NS;
+	if (cfg->halt_on_error_rate_ppm && !cfg->halt_window)
+		cfg->halt_window = MC_HALT_WINDOW_DEFAULT;
 }
 
 void mc_cfg_validate(struct mc_cfg_ctx *ctx)

@@ -41,4 +41,10 @@ static inline bool mc_armed(uint32_t bits)
 	return (atomic_load_explicit(&mc_armed_mask, memory_order_relaxed) & bits) != 0;
 }
 
+/* True when the shim does anything at all in this process. */
+static inline bool mc_armed_mask_any(void)
+{
+	return atomic_load_explicit(&mc_armed_mask, memory_order_relaxed) != 0;
+}
+
 #endif

@@ -17,6 +17,7 @@
 #include "delay.h"
 #include "fault.h"
 #include "fmt.h"
+#include "record.h"
 #include "real.h"
 #include "request.h"
 
@@ -35,6 +36,13 @@ static __thread bool thread_ready __attribute__((tls_model("initial-exec")));
 #define HEAP_FOLD_BYTES (64 * 1024)
 static _Atomic int64_t heap_live;
 static __thread int64_t heap_delta __attribute__((tls_model("initial-exec")));
+
+void mc_fault_exit(void)
+{
+	if (state && thread_ready)
+		mc_engine_thread_flush(&thread_state, state);
+	mc_rec_exit();
+}
 
 bool mc_fault_has(enum mc_hook h)
 {
@@ -98,6 +106,8 @@ static const struct mc_rulemask *path_rules(uint32_t id, struct mc_rulemask *scr
 
 static bool decide(struct mc_fault *f, struct mc_call *call, struct mc_reqkey *key)
 {
+	if (mc_rec_halted())
+		return false; /* halted: no decision, so times/after are not consumed */
 	call->phase = mc_request_serving() ? MC_PHASE_SERVE : MC_PHASE_LOAD;
 	call->now_ns = since_start_ns;
 	if (key->len) {
@@ -165,26 +175,77 @@ static void kill_like_the_oom_killer(void)
 		pause();
 }
 
+static void record(const struct mc_fault *f, bool applied, const char *note)
+{
+	struct mc_rec_detail d = { .applied = applied, .note = note };
+	mc_rec_fault(f, &d);
+}
+
+static void delay(struct mc_fault *f)
+{
+	struct mc_rec_detail d = { .applied = true, .delay_asked_ns = f->d.delay_ns };
+	d.delay_slept_ns = mc_delay_ns(f->d.delay_ns);
+	mc_rec_apply_end();
+	mc_rec_fault(f, &d);
+}
+
+static void fail(struct mc_fault *f)
+{
+	struct mc_rec_detail d = { .applied = true, .err = f->d.err };
+	mc_rec_apply_end();
+	mc_rec_fault(f, &d);
+	if (f->d.kill)
+		kill_like_the_oom_killer();
+	errno = f->d.err;
+}
+
+static void cut(struct mc_fault *f, uint64_t *n)
+{
+	struct mc_rec_detail d = { .applied = true, .asked = n ? *n : 0 };
+	if (n)
+		*n = mc_engine_short_len(&f->d, *n);
+	d.allowed = n ? *n : 0;
+	mc_rec_apply_end();
+	mc_rec_fault(f, &d);
+}
+
 bool mc_fault_before(struct mc_fault *f, uint64_t *n)
 {
-	if (f->d.shadow)
-		return true;
-	switch (f->d.action) {
-	case MC_ACTION_DELAY:
-		mc_delay_ns(f->d.delay_ns);
-		return true;
-	case MC_ACTION_FAIL:
-		if (f->d.kill)
-			kill_like_the_oom_killer();
-		errno = f->d.err;
-		return false;
-	case MC_ACTION_SHORT:
-		if (n)
-			*n = mc_engine_short_len(&f->d, *n);
-		return true;
-	default:
+	if (f->d.shadow) {
+		record(f, false, NULL); /* would_inject: counted and logged, not applied */
 		return true;
 	}
+	enum mc_action a = f->d.action;
+	if (a != MC_ACTION_DELAY && a != MC_ACTION_FAIL && a != MC_ACTION_SHORT)
+		return true; /* corrupt and redirect apply later */
+	if (!mc_rec_apply_begin()) {
+		record(f, false, "halted");
+		f->d.action = MC_ACTION_NONE;
+		return true;
+	}
+	if (a == MC_ACTION_DELAY)
+		delay(f);
+	else if (a == MC_ACTION_SHORT)
+		cut(f, n);
+	else {
+		fail(f);
+		return false;
+	}
+	return true;
+}
+
+bool mc_fault_redirect(struct mc_fault *f)
+{
+	if (f->d.action != MC_ACTION_REDIRECT || f->d.shadow || !f->d.to)
+		return false;
+	if (!mc_rec_apply_begin()) {
+		record(f, false, "halted");
+		return false;
+	}
+	struct mc_rec_detail d = { .applied = true, .to = f->d.to };
+	mc_rec_apply_end();
+	mc_rec_fault(f, &d);
+	return true;
 }
 
 void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off)
@@ -227,23 +288,47 @@ static uint64_t file_id(const struct mc_fault *f)
 
 void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len)
 {
-	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow || !f->have_offset || len == 0)
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
-	mc_engine_corrupt(f->d.rule, file_id(f), f->d.nonce, f->file_offset, buf, len);
+	if (f->skip_note) {
+		record(f, false, f->skip_note);
+		return;
+	}
+	if (!mc_rec_apply_begin()) {
+		record(f, false, "halted");
+		return;
+	}
+	struct mc_rec_detail d = { .applied = true, .offset = f->file_offset, .bytes = len };
+	if (f->have_offset && len > 0)
+		d.changed =
+		    mc_engine_corrupt(f->d.rule, file_id(f), f->d.nonce, f->file_offset, buf, len);
+	else if (!f->have_offset)
+		d.note = "file offset unknown: nothing damaged";
+	mc_rec_apply_end();
+	mc_rec_fault(f, &d);
 }
 
 void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
 {
-	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow || !f->have_offset)
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
+	if (!mc_rec_apply_begin()) {
+		record(f, false, "halted");
+		return;
+	}
+	struct mc_rec_detail d = { .applied = true, .offset = f->file_offset, .bytes = len };
 	uint64_t id = file_id(f);
 	uint64_t off = f->file_offset;
-	for (int i = 0; i < cnt && len > 0; i++) {
+	for (int i = 0; f->have_offset && i < cnt && len > 0; i++) {
 		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
-		mc_engine_corrupt(f->d.rule, id, f->d.nonce, off, iov[i].iov_base, n);
+		d.changed += mc_engine_corrupt(f->d.rule, id, f->d.nonce, off, iov[i].iov_base, n);
 		off += n;
 		len -= n;
 	}
+	if (!f->have_offset)
+		d.note = "file offset unknown: nothing damaged";
+	mc_rec_apply_end();
+	mc_rec_fault(f, &d);
 }
 
 /* ---- init -------------------------------------------------------------------- */
@@ -288,8 +373,13 @@ static uint32_t budget_bits(const struct mc_ruleset *rs)
 /* after = N and times = N count per process: a forked child starts anew. */
 static void child_after_fork(void)
 {
+	struct mc_engine_state *mine = mc_rec_child_after_fork();
+	if (mine)
+		state = mine;
 	if (state)
 		mc_engine_state_reset(state);
+	if (thread_ready)
+		memset(thread_state.matched_pending, 0, sizeof(thread_state.matched_pending));
 	atomic_store(&heap_live, 0);
 	heap_delta = 0;
 }
@@ -327,23 +417,25 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	struct mc_proc proc = { .comm = program_invocation_short_name,
 		                .argv0 = base_name(program_invocation_name) };
 	struct mc_ruleset *rs = NULL;
-	void *st = mc_real.mmap(NULL, sizeof(struct mc_engine_state), PROT_READ | PROT_WRITE,
-	                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (st == MAP_FAILED || mc_engine_build(cfg, &proc, &rs) < 0) {
+	if (mc_engine_build(cfg, &proc, &rs) < 0) {
 		mc_say("cannot build the rule set (out of memory): running without faults");
-		if (st != MAP_FAILED)
-			mc_real.munmap(st, sizeof(struct mc_engine_state));
+		mc_cfg_free(cfg);
+		return 0;
+	}
+	uint32_t hooks = mc_engine_armed_hooks(rs);
+	struct mc_engine_state *st = hooks ? mc_rec_init(cfg, rs, path) : NULL;
+	if (!st) { /* no rule for this process, or no memory for counters */
+		mc_engine_free(rs);
 		mc_cfg_free(cfg);
 		return 0;
 	}
 	mc_request_configure(reqkey_mode(cfg), cfg->header);
 	seed = cfg->seed;
+	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
 	rules = rs;
 	state = st;
-	fault_hooks = mc_engine_armed_hooks(rs);
-	if (!fault_hooks)
-		return 0;
+	fault_hooks = hooks;
 	pthread_atfork(NULL, NULL, child_after_fork);
 	uint32_t armed = fault_hooks | budget_bits(rs);
 	/* The fd table names files and sockets for targeting: keep it; and
@@ -351,5 +443,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	armed |= MC_HOOK_BIT(MC_HOOK_OPEN);
 	if (mc_request_wants_reads())
 		armed |= MC_HOOK_BIT(MC_HOOK_READ);
+	if (watchdog) /* the watchdog reads the responses the process sends */
+		armed |= MC_HOOK_BIT(MC_HOOK_SEND);
 	return armed;
 }

@@ -25,6 +25,9 @@
  * exits the process with status 78 (the user's choice, before main runs). */
 uint32_t mc_fault_init(uint64_t start_ns);
 
+/* Process end: pending counts are published, the segment removed. */
+void mc_fault_exit(void);
+
 /* True when family h has rules (not just trace). */
 bool mc_fault_has(enum mc_hook h);
 
@@ -37,6 +40,7 @@ struct mc_fault {
 	uint64_t asked;       /* bytes or size asked */
 	uint64_t file_offset; /* corrupt: where the bytes start in the file */
 	bool have_offset;
+	const char *skip_note; /* corrupt decided but impossible: why (logged) */
 };
 
 /* Decides for a call of family h on fd (fdi: what fd is), asking `size`
@@ -55,9 +59,15 @@ bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id);
 bool mc_fault_before(struct mc_fault *f, uint64_t *n);
 
 /* Corruption after a read: buf holds the len bytes that arrived, starting
- * at f->file_offset in the file. */
+ * at f->file_offset in the file. Must be called once for every corrupt
+ * decision, even when nothing arrived (len 0), so that each decision has
+ * its log line. */
 void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len);
 void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len);
+
+/* Applies a redirect decision (logs it); true when the open must use
+ * f->d.to instead of the path asked. */
+bool mc_fault_redirect(struct mc_fault *f);
 
 /* The file offset a read on fd is about to start at (pread's explicit
  * offset, or the fd's current one); sets f->have_offset. */

@@ -94,15 +94,24 @@ void mc_buf_json_str(struct mc_buf *b, const char *s, size_t n)
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		char esc[6];
+		size_t len = 1;
+		esc[0] = (char)c;
 		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
-			mc_buf_putn(b, esc, 2);
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			len = 2;
 		} else if (c < 0x20 || c == 0x7f) {
-			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-			mc_buf_putn(b, esc, 6);
-		} else {
-			mc_buf_putc(b, (char)c);
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			len = 6;
 		}
+		if (b->cap == 0 || b->len + len > b->cap - 1) {
+			b->truncated = true; /* never half an escape: the JSON stays valid */
+			return;
+		}
+		mc_buf_putn(b, esc, len);
 	}
 }
 

@@ -37,7 +37,7 @@ static void after_read(struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
                        size_t got)
 {
 	mc_fault_corrupt(f, buf, got);
-	if (is_socket(fdi) && mc_request_wants_reads())
+	if (got > 0 && is_socket(fdi) && mc_request_wants_reads())
 		mc_request_on_read(fd, buf, got);
 }
 
@@ -55,8 +55,7 @@ static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct 
 		return -1;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
-	if (r > 0)
-		after_read(&f, &fdi, a->fd, buf, (size_t)r);
+	after_read(&f, &fdi, a->fd, buf, r > 0 ? (size_t)r : 0);
 	mc_call_end_fd(&c, r);
 	return r;
 }
@@ -228,7 +227,7 @@ static void after_readv(struct mc_fault *f, const struct mc_fd_info *fdi, int fd
                         const struct iovec *iov, int cnt, size_t got)
 {
 	mc_fault_corrupt_iov(f, iov, cnt, got);
-	if (is_socket(fdi) && mc_request_wants_reads() && cnt > 0)
+	if (got > 0 && is_socket(fdi) && mc_request_wants_reads() && cnt > 0)
 		mc_request_on_read(fd, iov[0].iov_base,
 		                   got < iov[0].iov_len ? got : iov[0].iov_len);
 }
@@ -265,8 +264,7 @@ static MC_COLD ssize_t readv_slow(enum mc_fn fn, readv_call_fn call, struct read
 		a->msg->msg_controllen = msg_copy.msg_controllen;
 		a->msg->msg_namelen = msg_copy.msg_namelen;
 	}
-	if (r > 0)
-		after_readv(&f, &fdi, a->fd, iov, cnt, (size_t)r);
+	after_readv(&f, &fdi, a->fd, iov, cnt, r > 0 ? (size_t)r : 0);
 	mc_call_end_fd(&c, r);
 	return r;
 }
@@ -418,8 +416,7 @@ static MC_COLD size_t fread_slow(enum mc_fn fn, fread_call_fn call, const struct
 	if (want < bytes) /* short: fewer items, at least one */
 		n = want / size ? (size_t)(want / size) : 1;
 	size_t r = call(a, ptr, size, n);
-	if (r > 0)
-		mc_fault_corrupt(&f, ptr, r * size);
+	mc_fault_corrupt(&f, ptr, r * size);
 	mc_call_end_fd(&c, (long long)(r * size));
 	return r;
 }

@@ -29,8 +29,13 @@ static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, int fd, size_t len,
 		return false;
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return true;
-	if (!(prot & PROT_READ) || (shared(*flags) && (prot & PROT_WRITE))) {
-		f->d.action = MC_ACTION_NONE; /* never damage what could reach the disk */
+	if (!(prot & PROT_READ)) {
+		f->skip_note = "mapping not readable: left alone";
+		return true;
+	}
+	if (shared(*flags) && (prot & PROT_WRITE)) {
+		/* never damage what could reach the disk */
+		f->skip_note = "shared writable mapping: left alone, the file is never altered";
 		return true;
 	}
 	if (shared(*flags))
@@ -43,17 +48,22 @@ static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, int fd, size_t len,
 static void corrupt_mapping(struct mc_fault *f, int fd, void *addr, size_t len, int prot,
                             off64_t off)
 {
+	f->file_offset = (uint64_t)off;
+	f->have_offset = true;
 	struct stat st;
-	if (fstat(fd, &st) != 0 || st.st_size <= off)
+	if (f->skip_note || fstat(fd, &st) != 0 || st.st_size <= off) {
+		mc_fault_corrupt(f, addr, 0); /* logged, nothing to damage */
 		return;
+	}
 	uint64_t avail = (uint64_t)(st.st_size - off);
 	size_t n = avail < len ? (size_t)avail : len;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t span = (n + page - 1) & ~(page - 1);
-	if (!(prot & PROT_WRITE) && mprotect(addr, span, prot | PROT_WRITE) != 0)
+	if (!(prot & PROT_WRITE) && mprotect(addr, span, prot | PROT_WRITE) != 0) {
+		f->skip_note = "mprotect refused: left alone";
+		mc_fault_corrupt(f, addr, 0);
 		return;
-	f->file_offset = (uint64_t)off;
-	f->have_offset = true;
+	}
 	mc_fault_corrupt(f, addr, n);
 	if (!(prot & PROT_WRITE))
 		mprotect(addr, span, prot);
@@ -82,8 +92,13 @@ static MC_COLD void *mmap_slow(enum mc_fn fn, void *addr, size_t len, int prot, 
 	void *r = MAP_FAILED;
 	if (proceed) {
 		r = call_mmap(fn, addr, len, prot, flags, fd, off);
-		if (r != MAP_FAILED && !anon)
+		if (!anon && f.d.action == MC_ACTION_CORRUPT) {
+			int e = errno;
+			if (r == MAP_FAILED)
+				f.skip_note = "mmap failed";
 			corrupt_mapping(&f, fd, r, len, prot, off);
+			errno = e;
+		}
 	}
 	if (anon)
 		mc_call_end_target(&c, MC_TGT_ANON, r == MAP_FAILED ? 0 : len);

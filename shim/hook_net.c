@@ -6,6 +6,7 @@
 
 #include "fault.h"
 #include "hook.h"
+#include "record.h"
 #include "request.h"
 
 /* ---- send family ------------------------------------------------------------ */
@@ -59,6 +60,14 @@ static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_a
 		a->msg_cut = &msg_copy;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
+	if (mc_rec_watches_responses()) {
+		int e = errno;
+		const struct msghdr *m = a->msg;
+		const void *head = m && m->msg_iovlen ? m->msg_iov[0].iov_base : buf;
+		size_t head_len = m && m->msg_iovlen ? m->msg_iov[0].iov_len : (size_t)want;
+		mc_rec_response(head, head_len, r, e);
+		errno = e;
+	}
 	mc_call_end_fd(&c, r);
 	return r;
 }

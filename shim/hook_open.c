@@ -97,7 +97,7 @@ static bool open_gate(const struct open_args *a, const char **path, uint32_t *id
 		return true;
 	if (!mc_fault_before(&f, NULL))
 		return false;
-	if (f.d.action == MC_ACTION_REDIRECT && !f.d.shadow && f.d.to) {
+	if (mc_fault_redirect(&f)) {
 		*path = f.d.to; /* absolute: the validator requires it */
 		*id = mc_path_intern_at(AT_FDCWD, f.d.to, -1);
 	}

@@ -7,26 +7,31 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "hook.h"
 
-static MC_COLD void report_before_exit(void)
+/* _exit skips destructors: the trace is reported and the counters'
+ * segment removed here, or they would be lost or left behind. */
+static MC_COLD void before_exit(void)
 {
 	mc_guard_enter();
-	mc_trace_report();
+	if (mc_trace_enabled)
+		mc_trace_report();
+	mc_fault_exit();
 	mc_guard_leave();
 }
 
 MC_EXPORT void _exit(int status)
 {
-	if (mc_unlikely(mc_trace_enabled))
-		report_before_exit();
+	if (mc_unlikely(mc_armed_mask_any()))
+		before_exit();
 	mc_real._exit(status);
 }
 
 MC_EXPORT void _Exit(int status)
 {
-	if (mc_unlikely(mc_trace_enabled))
-		report_before_exit();
+	if (mc_unlikely(mc_armed_mask_any()))
+		before_exit();
 	mc_real._Exit(status);
 }
 

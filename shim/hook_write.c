@@ -7,6 +7,7 @@
 
 #include "fault.h"
 #include "hook.h"
+#include "record.h"
 
 #define WRITE_OR_SEND (MC_BIT_WRITE | MC_BIT_SEND)
 
@@ -40,6 +41,11 @@ static MC_COLD ssize_t write_slow(enum mc_fn fn, write_call_fn call, const struc
 		return -1;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
+	if (family_of(&fdi) == MC_HOOK_SEND && mc_rec_watches_responses()) {
+		int e = errno;
+		mc_rec_response(buf, (size_t)want, r, e);
+		errno = e;
+	}
 	mc_call_end_fd(&c, r);
 	return r;
 }
@@ -73,6 +79,11 @@ static MC_COLD ssize_t writev_slow(enum mc_fn fn, writev_call_fn call, const str
 		cnt = k;
 	}
 	ssize_t r = call(a, iov, cnt);
+	if (family_of(&fdi) == MC_HOOK_SEND && mc_rec_watches_responses() && cnt > 0) {
+		int e = errno;
+		mc_rec_response(iov[0].iov_base, iov[0].iov_len, r, e);
+		errno = e;
+	}
 	mc_call_end_fd(&c, r);
 	return r;
 }

@@ -67,9 +67,11 @@ __attribute__((constructor)) static void mc_constructor(void)
 
 __attribute__((destructor)) static void mc_destructor(void)
 {
-	if (mc_trace_enabled) {
-		mc_guard_enter();
+	if (!mc_armed_mask_any())
+		return;
+	mc_guard_enter();
+	if (mc_trace_enabled)
 		mc_trace_report();
-		mc_guard_leave();
-	}
+	mc_fault_exit();
+	mc_guard_leave();
 }

@@ -15,6 +15,7 @@
 #include "fdtable.h"
 #include "fmt.h"
 #include "real.h"
+#include "target.h"
 #include "trace.h"
 
 #define TRACE_SLOTS    16384u /* distinct (function, target) pairs per process */
@@ -75,27 +76,11 @@ void mc_trace_file_path(enum mc_fn fn, uint32_t path_id, uint64_t bytes)
 void mc_trace_fd(enum mc_fn fn, int fd, uint64_t bytes)
 {
 	struct mc_fd_info info;
+	enum mc_target_kind kind;
+	uint32_t value;
 	mc_fd_lookup(fd, &info);
-	switch (info.kind) {
-	case MC_FD_FILE:
-		mc_trace_target(fn, MC_TGT_FILE, info.path_id, bytes);
-		break;
-	case MC_FD_TCP:
-		mc_trace_target(fn, MC_TGT_TCP, mc_fd_service_port(&info), bytes);
-		break;
-	case MC_FD_UDP:
-		mc_trace_target(fn, MC_TGT_UDP, mc_fd_service_port(&info), bytes);
-		break;
-	case MC_FD_UNIX:
-		mc_trace_target(fn, MC_TGT_UNIX, 0, bytes);
-		break;
-	case MC_FD_SOCKET_OTHER:
-		mc_trace_target(fn, MC_TGT_SOCKET_OTHER, 0, bytes);
-		break;
-	default:
-		mc_trace_target(fn, MC_TGT_OTHER, 0, bytes);
-		break;
-	}
+	mc_target_of_fd(&info, &kind, &value);
+	mc_trace_target(fn, kind, value, bytes);
 }
 
 /* ---- the report ------------------------------------------------------------ */
@@ -111,45 +96,7 @@ static enum mc_fn key_fn(uint64_t key)
 
 static void put_target(struct mc_buf *b, uint64_t key, bool json)
 {
-	enum mc_target_kind kind = (enum mc_target_kind)((key >> 40) & 0xff);
-	uint32_t value = (uint32_t)key;
-	switch (kind) {
-	case MC_TGT_FILE: {
-		const char *p = mc_path_of(value);
-		mc_buf_puts(b, "file:");
-		if (!p)
-			mc_buf_putc(b, '?');
-		else if (json)
-			mc_buf_json_str(b, p, mc_path_len(value));
-		else
-			mc_buf_puts(b, p);
-		break;
-	}
-	case MC_TGT_TCP:
-		mc_buf_puts(b, "socket:tcp:");
-		mc_buf_u64(b, value);
-		break;
-	case MC_TGT_UDP:
-		mc_buf_puts(b, "socket:udp:");
-		mc_buf_u64(b, value);
-		break;
-	case MC_TGT_UNIX:
-		mc_buf_puts(b, "socket:unix");
-		break;
-	case MC_TGT_SOCKET_OTHER:
-		mc_buf_puts(b, "socket:other");
-		break;
-	case MC_TGT_ANON:
-		mc_buf_puts(b, "anon");
-		break;
-	case MC_TGT_SYSCALL:
-		mc_buf_puts(b, "syscall:");
-		mc_buf_u64(b, value);
-		break;
-	default:
-		mc_buf_puts(b, "other");
-		break;
-	}
+	mc_target_put(b, (enum mc_target_kind)((key >> 40) & 0xff), (uint32_t)key, json);
 }
 
 /* Most bytes first, then most calls: what moved the data leads the table. */

@@ -8,17 +8,7 @@
 #include <stdint.h>
 
 #include "fn.h"
-
-enum mc_target_kind {
-	MC_TGT_FILE = 1, /* value: path id */
-	MC_TGT_TCP,      /* value: service port */
-	MC_TGT_UDP,      /* value: service port */
-	MC_TGT_UNIX,
-	MC_TGT_SOCKET_OTHER,
-	MC_TGT_ANON,
-	MC_TGT_OTHER,
-	MC_TGT_SYSCALL, /* value: system call number */
-};
+#include "target.h"
 
 /* Set once at init when MLCHAOS_TRACE is set; read by hooks. */
 extern bool mc_trace_enabled;

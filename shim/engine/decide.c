@@ -215,12 +215,26 @@ static void clear(struct mc_decision *d)
 
 enum quick { QUICK_REJECT, QUICK_SELECTED, QUICK_MAYBE };
 
+/* One more call matched rule id: a per-thread count, folded into the shared counter every
+ * MC_MATCHED_BATCH calls so that an unselected call writes no shared cache line. */
+static inline void note_matched(struct mc_thread_state *ts, struct mc_engine_state *st, unsigned id)
+{
+	if (!ts) {
+		atomic_fetch_add_explicit(&st->rule[id].matched, 1, RELAXED);
+		return;
+	}
+	if (++ts->matched_pending[id] == MC_MATCHED_BATCH) {
+		atomic_fetch_add_explicit(&st->rule[id].matched, MC_MATCHED_BATCH, RELAXED);
+		ts->matched_pending[id] = 0;
+	}
+}
+
 /* The common case in a few instructions, without side effects beyond the select = call
  * draw: a rule with no targeting test (or only "not zero-length") that is not selected.
  * QUICK_SELECTED carries the draw; QUICK_MAYBE means "ask decide_slow()", nothing drawn. */
-static inline enum quick quick_check(const struct mc_ruleset *rs, const struct mc_slot *slot,
-                                     struct mc_thread_state *ts, const struct mc_call *call,
-                                     uint64_t *ret_draw)
+static inline enum quick quick_check(const struct mc_ruleset *rs, struct mc_engine_state *st,
+                                     const struct mc_slot *slot, struct mc_thread_state *ts,
+                                     const struct mc_call *call, uint64_t *ret_draw)
 {
 	uint32_t checks = slot->checks;
 
@@ -230,6 +244,7 @@ static inline enum quick quick_check(const struct mc_ruleset *rs, const struct m
 		return QUICK_REJECT;
 	if (slot->rate_ppm >= MC_RATE_ONE)
 		return QUICK_MAYBE;
+	note_matched(ts, st, slot->id);
 	if (slot->select == MC_SELECT_CALL) {
 		if (!ts)
 			return QUICK_REJECT;
@@ -249,6 +264,12 @@ static inline enum quick quick_check(const struct mc_ruleset *rs, const struct m
 	return QUICK_MAYBE;
 }
 
+/* Whether quick_check() already counted slot as matched before answering QUICK_MAYBE. */
+static inline bool slot_counted(const struct mc_slot *slot)
+{
+	return !(slot->checks & ~(uint32_t)MC_CHECK_NONZERO) && slot->rate_ppm < MC_RATE_ONE;
+}
+
 /* The full decision, from slot onward: targeting, after, selection, limits. q is what
  * quick_check() said of the first slot (QUICK_SELECTED: its draw is in draw). Out of line so
  * that the hot loop of mc_engine_decide() needs no stack frame. */
@@ -260,12 +281,17 @@ decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_t
 	const struct mc_slot *end = &rs->slots[rs->hook_start[call->hook + 1]];
 	struct clock_memo memo = { false, 0 };
 
-	for (; slot < end; slot++, q = QUICK_MAYBE) {
+	/* Only the first slot went through quick_check(), which may have counted it. */
+	bool quick_counted = q == QUICK_SELECTED || slot_counted(slot);
+
+	for (; slot < end; slot++, q = QUICK_MAYBE, quick_counted = false) {
 		const struct mc_erule *r = &rs->rules[slot->id];
 
 		if (q != QUICK_SELECTED) {
 			if (r->checks && !targets(r, call, &memo))
 				continue;
+			if (!quick_counted)
+				note_matched(ts, st, r->id);
 			if ((r->checks & MC_CHECK_AFTER) && skip_after(r, &st->rule[r->id]))
 				continue;
 			if (!(r->select == MC_SELECT_CALL ? select_call(r, ts, &draw)
@@ -294,7 +320,7 @@ bool mc_engine_decide(const struct mc_ruleset *rs, struct mc_engine_state *st,
 
 		for (; slot < end; slot++) {
 			uint64_t draw = 0;
-			enum quick q = quick_check(rs, slot, ts, call, &draw);
+			enum quick q = quick_check(rs, st, slot, ts, call, &draw);
 
 			if (q != QUICK_REJECT)
 				return decide_slow(rs, st, ts, call, ret, slot, q, draw);

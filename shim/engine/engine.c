@@ -29,10 +29,22 @@ void mc_engine_thread_init(struct mc_thread_state *ts, uint64_t seed, uint64_t t
 	ts->prng.s = mc_mix64(seed ^ mc_mix64(thread_ordinal + 1));
 }
 
+void mc_engine_thread_flush(struct mc_thread_state *ts, struct mc_engine_state *st)
+{
+	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
+		if (ts->matched_pending[i]) {
+			atomic_fetch_add_explicit(&st->rule[i].matched, ts->matched_pending[i],
+			                          memory_order_relaxed);
+			ts->matched_pending[i] = 0;
+		}
+	}
+}
+
 void mc_engine_state_reset(struct mc_engine_state *st)
 {
 	atomic_store_explicit(&st->faults, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
+		atomic_store_explicit(&st->rule[i].matched, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].skipped, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].selected, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].injected, 0, memory_order_relaxed);

@@ -58,6 +58,10 @@ struct mc_ruleset; /* opaque, immutable, one allocation */
  * like: zero-filled memory is a valid initial state. Each rule has its own cache line so
  * that rules never share a written line. */
 struct mc_rule_state {
+	/* calls that matched the rule's targeting and window (before after/selection); counted
+	 * per thread and added here every MC_MATCHED_BATCH, so it lags by less than that per
+	 * thread until mc_engine_thread_flush() */
+	_Atomic uint64_t matched;
 	_Atomic uint64_t skipped;  /* matching calls skipped by `after` (stops at after) */
 	_Atomic uint64_t selected; /* calls that matched, passed `after` and were selected */
 	_Atomic uint64_t injected; /* decisions returned (shadow ones included); <= times */
@@ -76,11 +80,14 @@ struct mc_prng {
 /* Per-thread state the caller keeps (in TLS): the select = call generator and a memo of the
  * request-key decisions for the current key, so that a hook called many times within one
  * request hashes the key once per rule. */
+#define MC_MATCHED_BATCH 64
+
 struct mc_thread_state {
 	struct mc_prng prng;
 	const struct mc_ruleset *memo_rs;
 	uint64_t memo_gen;
 	struct mc_rulemask memo_known, memo_selected;
+	uint8_t matched_pending[MC_MAX_RULES]; /* matched calls not yet added to the state */
 };
 
 /* What the hook knows about one call. Zero-fill it, then set what applies. */
@@ -155,6 +162,10 @@ uint64_t mc_engine_seed(const struct mc_ruleset *rs);
  * thread's ordinal (0 for the main thread, then 1, 2, ... in creation order), so that a
  * single-threaded run is exactly reproducible. Clears the memo. */
 void mc_engine_thread_init(struct mc_thread_state *ts, uint64_t seed, uint64_t thread_ordinal);
+
+/* Add this thread's pending matched counts to st (at thread or process exit, or before
+ * reading the counters from this thread). */
+void mc_engine_thread_flush(struct mc_thread_state *ts, struct mc_engine_state *st);
 
 /* Zero all counters (e.g. after fork, for the child's own counts). */
 void mc_engine_state_reset(struct mc_engine_state *st);

@@ -1,0 +1,571 @@
+/* record.c: the event log and the shared-memory segment (record.h, shm.h).
+ * Every path that runs inside a hook is allocation-free, lock-free and
+ * async-signal-safe: lines are built in a stack buffer and written whole
+ * with one write(2) on an O_APPEND file, so a process killed at any moment
+ * leaves only whole lines. A full disk or a vanished directory drops lines
+ * (counted), never harms the host. Init may allocate (guard held). */
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "delay.h"
+#include "fault.h"
+#include "fmt.h"
+#include "real.h"
+#include "record.h"
+#include "request.h"
+#include "target.h"
+
+#define LINE_MAX_BYTES      4096u
+#define TARGET_MAX_BYTES    2048u
+#define HALT_FILE_PERIOD_NS (100u * 1000 * 1000)
+#define CONFIG_HASH_MAX     (1u << 20)
+
+static struct mc_shm *shm;
+static size_t shm_bytes;
+static char shm_path[64]; /* empty: private memory, nobody else sees it */
+static _Atomic int shm_removed;
+
+static int log_fd = -1;
+static char log_template[1024];
+static char halt_file[1024];
+static _Atomic uint64_t halt_file_checked_ns;
+
+static _Atomic uint8_t *ring; /* watchdog: 1 = that response was an error */
+static uint32_t ring_window;
+static _Atomic uint64_t ring_pos;
+static _Atomic uint64_t ring_errors;
+
+struct mc_shm *mc_rec_shm(void)
+{
+	return shm;
+}
+
+/* ---- the segment ------------------------------------------------------------- */
+
+static size_t segment_bytes(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return (sizeof(struct mc_shm) + page - 1) & ~(page - 1);
+}
+
+static void put_pid_path(char *buf, size_t cap, int pid)
+{
+	struct mc_buf b;
+	mc_buf_init(&b, buf, cap);
+	mc_buf_puts(&b, MC_SHM_DIR "/" MC_SHM_PREFIX);
+	mc_buf_u64(&b, (uint64_t)pid);
+}
+
+/* Creates /dev/shm/mlchaos.<pid>: 0600, never through a link. A file left
+ * by an earlier image of this pid (exec, or a SIGKILLed process whose pid
+ * came back) is replaced. */
+static struct mc_shm *map_segment(int pid)
+{
+	put_pid_path(shm_path, sizeof(shm_path), pid);
+	int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = mc_real.open(shm_path, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(shm_path) == 0)
+		fd = mc_real.open(shm_path, flags, 0600);
+	void *p = MAP_FAILED;
+	if (fd >= 0) {
+		if (ftruncate(fd, (off_t)shm_bytes) == 0)
+			p = mc_real.mmap(NULL, shm_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			                 0);
+		mc_real.close(fd);
+		if (p == MAP_FAILED)
+			unlink(shm_path);
+	}
+	if (p != MAP_FAILED)
+		return p;
+	shm_path[0] = '\0';
+	p = mc_real.mmap(NULL, shm_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+	                 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+static uint64_t hash_file(const char *path)
+{
+	int fd = mc_real.open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char *buf = malloc(CONFIG_HASH_MAX);
+	ssize_t n = buf ? mc_real.read(fd, buf, CONFIG_HASH_MAX) : -1;
+	uint64_t h = n > 0 ? XXH3_64bits(buf, (size_t)n) : 0;
+	free(buf);
+	mc_real.close(fd);
+	return h;
+}
+
+static uint64_t unix_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fill_rules(struct mc_shm *s, const struct mc_ruleset *rs)
+{
+	s->n_rules = mc_engine_rule_count(rs);
+	for (unsigned i = 0; i < s->n_rules; i++) {
+		const struct mc_erule *r = mc_engine_rule(rs, i);
+		copy_str(s->rules[i].name, sizeof(s->rules[i].name), r->name);
+		s->rules[i].hook = r->hook;
+		s->rules[i].action = r->action;
+		s->rules[i].shadow = r->shadow;
+		s->rules[i].enabled = r->enabled;
+	}
+}
+
+/* ---- the log --------------------------------------------------------------------- */
+
+/* The log path with %p (pid) and %% expanded. */
+static bool expand_log_path(char *out, size_t cap, int pid)
+{
+	struct mc_buf b;
+	mc_buf_init(&b, out, cap);
+	for (const char *c = log_template; *c; c++) {
+		if (c[0] == '%' && c[1] == 'p') {
+			mc_buf_u64(&b, (uint64_t)pid);
+			c++;
+		} else if (c[0] == '%' && c[1] == '%') {
+			mc_buf_putc(&b, '%');
+			c++;
+		} else {
+			mc_buf_putc(&b, *c);
+		}
+	}
+	return !b.truncated;
+}
+
+static void open_log(int pid, bool complain)
+{
+	char path[1100];
+	if (!log_template[0] || !expand_log_path(path, sizeof(path), pid))
+		return;
+	log_fd = mc_real.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log_fd < 0 && complain) {
+		char msg[1300];
+		struct mc_buf b;
+		mc_buf_init(&b, msg, sizeof(msg));
+		mc_buf_puts(&b, "cannot open the log ");
+		mc_buf_puts(&b, path);
+		mc_buf_puts(&b, ": ");
+		mc_buf_puts(&b, strerror(errno));
+		mc_buf_puts(&b,
+		            " (faults are injected but not logged; lines are counted as dropped)");
+		mc_say(msg);
+	}
+}
+
+/* ---- init and fork ------------------------------------------------------------ */
+
+struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc_ruleset *rs,
+                                    const char *config_path)
+{
+	shm_bytes = segment_bytes();
+	shm = map_segment(getpid());
+	if (!shm)
+		return NULL;
+	shm->version = MC_SHM_VERSION;
+	shm->size = (uint32_t)shm_bytes;
+	shm->pid = getpid();
+	shm->ppid = getppid();
+	shm->started_unix_ns = unix_ns();
+	copy_str(shm->argv0, sizeof(shm->argv0), program_invocation_name);
+	copy_str(shm->config_path, sizeof(shm->config_path), config_path);
+	shm->config_hash = hash_file(config_path);
+	shm->seed = cfg->seed;
+	shm->halt_window = cfg->halt_on_error_rate_ppm ? cfg->halt_window : 0;
+	shm->halt_on_error_rate_ppm = cfg->halt_on_error_rate_ppm;
+	fill_rules(shm, rs);
+	atomic_store_explicit((_Atomic uint64_t *)&shm->magic, MC_SHM_MAGIC, memory_order_release);
+
+	copy_str(log_template, sizeof(log_template), cfg->log);
+	copy_str(halt_file, sizeof(halt_file), cfg->halt_file);
+	open_log(getpid(), true);
+	if (shm->halt_window) {
+		void *p = mc_real.mmap(NULL, shm->halt_window, PROT_READ | PROT_WRITE,
+		                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			ring = p;
+			ring_window = shm->halt_window;
+		}
+	}
+	return &shm->engine;
+}
+
+struct mc_engine_state *mc_rec_child_after_fork(void)
+{
+	if (!shm)
+		return NULL;
+	struct mc_shm *parent = shm;
+	struct mc_shm *child = map_segment(getpid());
+	if (!child)
+		return NULL;
+	/* the static part is the parent's; the figures start at zero */
+	size_t static_part = offsetof(struct mc_shm, control);
+	memcpy(child, parent, static_part);
+	child->pid = getpid();
+	child->ppid = getppid();
+	child->started_unix_ns = unix_ns();
+	for (unsigned i = 0; i < child->n_rules; i++) {
+		struct mc_shm_rule *to = &child->rules[i];
+		const struct mc_shm_rule *from = &parent->rules[i];
+		memcpy(to->name, from->name, sizeof(to->name));
+		to->hook = from->hook;
+		to->action = from->action;
+		to->shadow = from->shadow;
+		to->enabled = from->enabled;
+	}
+	atomic_store(&child->control, atomic_load(&parent->control) & ~MC_CTL_WATCHDOG);
+	mc_real.munmap(parent, shm_bytes); /* the parent's stays the parent's */
+	shm = child;
+	atomic_store(&shm_removed, 0);
+	if (strstr(log_template, "%p")) { /* a log of its own */
+		if (log_fd >= 0)
+			mc_real.close(log_fd);
+		log_fd = -1;
+		open_log(getpid(), false);
+	}
+	if (ring) {
+		memset((void *)ring, 0, ring_window);
+		atomic_store(&ring_pos, 0);
+		atomic_store(&ring_errors, 0);
+	}
+	return &shm->engine;
+}
+
+void mc_rec_exit(void)
+{
+	if (shm_path[0] && atomic_exchange(&shm_removed, 1) == 0)
+		unlink(shm_path);
+}
+
+/* ---- halting ---------------------------------------------------------------------- */
+
+static void look_at_halt_file(void)
+{
+	uint64_t now = mc_now_ns();
+	uint64_t last = atomic_load_explicit(&halt_file_checked_ns, memory_order_relaxed);
+	if (now - last < HALT_FILE_PERIOD_NS)
+		return;
+	atomic_store_explicit(&halt_file_checked_ns, now, memory_order_relaxed);
+	int saved = errno;
+	bool exists = access(halt_file, F_OK) == 0;
+	errno = saved;
+	if (exists)
+		atomic_fetch_or(&shm->control, MC_CTL_HALT_FILE);
+	else
+		atomic_fetch_and(&shm->control, ~MC_CTL_HALT_FILE);
+}
+
+bool mc_rec_halted(void)
+{
+	if (!shm)
+		return false;
+	if (halt_file[0])
+		look_at_halt_file();
+	return atomic_load_explicit(&shm->control, memory_order_relaxed) != 0;
+}
+
+/* With `mlchaos halt`: the command sets the control word, then reads
+ * inflight; we raise inflight, then read the control word. Both sequentially
+ * consistent, so either we see the halt or the command sees us and waits. */
+bool mc_rec_apply_begin(void)
+{
+	if (!shm)
+		return true;
+	atomic_fetch_add(&shm->inflight, 1);
+	if (atomic_load(&shm->control) == 0)
+		return true;
+	atomic_fetch_sub(&shm->inflight, 1);
+	atomic_fetch_add_explicit(&shm->faults_suppressed, 1, memory_order_relaxed);
+	return false;
+}
+
+void mc_rec_apply_end(void)
+{
+	if (shm)
+		atomic_fetch_sub(&shm->inflight, 1);
+}
+
+/* ---- event lines ------------------------------------------------------------------ */
+
+/* RFC 3339 UTC with microseconds, from the civil-from-days algorithm:
+ * gmtime_r is not on the async-signal-safe list. */
+static void put_rfc3339(struct mc_buf *b, uint64_t unix_nanos)
+{
+	uint64_t secs = unix_nanos / 1000000000ull;
+	uint64_t micros = unix_nanos % 1000000000ull / 1000;
+	int64_t days = (int64_t)(secs / 86400);
+	uint64_t sod = secs % 86400;
+	int64_t z = days + 719468;
+	int64_t era = z / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t day = doy - (153 * mp + 2) / 5 + 1;
+	int64_t month = mp < 10 ? mp + 3 : mp - 9;
+	int64_t year = yoe + era * 400 + (month <= 2);
+	const uint64_t parts[] = { (uint64_t)month, (uint64_t)day, sod / 3600, sod / 60 % 60,
+		                   sod % 60 };
+	static const char seps[] = { '-', '-', 'T', ':', ':' };
+	mc_buf_u64(b, (uint64_t)year);
+	for (int i = 0; i < 5; i++) {
+		mc_buf_putc(b, seps[i]);
+		if (parts[i] < 10)
+			mc_buf_putc(b, '0');
+		mc_buf_u64(b, parts[i]);
+	}
+	mc_buf_putc(b, '.');
+	char digits[6];
+	for (int i = 5; i >= 0; i--) {
+		digits[i] = (char)('0' + micros % 10);
+		micros /= 10;
+	}
+	mc_buf_putn(b, digits, 6);
+	mc_buf_putc(b, 'Z');
+}
+
+static void put_field_str(struct mc_buf *b, const char *name, const char *value)
+{
+	mc_buf_puts(b, ",\"");
+	mc_buf_puts(b, name);
+	mc_buf_puts(b, "\":\"");
+	mc_buf_json_str(b, value, strlen(value));
+	mc_buf_putc(b, '"');
+}
+
+static void put_field_u64(struct mc_buf *b, const char *name, uint64_t value)
+{
+	mc_buf_puts(b, ",\"");
+	mc_buf_puts(b, name);
+	mc_buf_puts(b, "\":");
+	mc_buf_u64(b, value);
+}
+
+static const char *phase_name(void)
+{
+	return mc_request_serving() ? "serve" : "load";
+}
+
+static void put_target_of(struct mc_buf *b, const struct mc_fault *f)
+{
+	char tbuf[TARGET_MAX_BYTES];
+	struct mc_buf t;
+	mc_buf_init(&t, tbuf, sizeof(tbuf));
+	if (f->fdi.kind == MC_FD_UNKNOWN && f->fd < 0) {
+		mc_buf_puts(&t, "anon");
+	} else {
+		enum mc_target_kind kind;
+		uint32_t value;
+		mc_target_of_fd(&f->fdi, &kind, &value);
+		mc_target_put(&t, kind, value, true);
+	}
+	mc_buf_puts(b, ",\"target\":\"");
+	mc_buf_putn(b, t.p, t.len); /* already escaped */
+	mc_buf_putc(b, '"');
+}
+
+static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct mc_rec_detail *d)
+{
+	switch (f->d.action) {
+	case MC_ACTION_DELAY:
+		put_field_u64(b, "delay_ns", d->delay_asked_ns);
+		put_field_u64(b, "slept_ns", d->delay_slept_ns);
+		break;
+	case MC_ACTION_FAIL: {
+		const char *name = mc_errno_name(d->err);
+		if (name)
+			put_field_str(b, "errno", name);
+		else
+			put_field_u64(b, "errno", (uint64_t)d->err);
+		if (f->d.kill)
+			put_field_str(b, "oom", "kill");
+		break;
+	}
+	case MC_ACTION_SHORT:
+		put_field_u64(b, "asked", d->asked);
+		put_field_u64(b, "allowed", d->allowed);
+		put_field_u64(b, "bytes_cut", d->asked - d->allowed);
+		break;
+	case MC_ACTION_CORRUPT:
+		put_field_u64(b, "offset", d->offset);
+		put_field_u64(b, "bytes", d->bytes);
+		put_field_u64(b, "changed", d->changed);
+		break;
+	case MC_ACTION_REDIRECT:
+		if (d->to)
+			put_field_str(b, "to", d->to);
+		break;
+	default:
+		break;
+	}
+	if (d->note)
+		put_field_str(b, "note", d->note);
+}
+
+static void write_line(struct mc_buf *b)
+{
+	if (b->truncated || log_fd < 0) {
+		if (log_template[0] && shm)
+			atomic_fetch_add_explicit(&shm->events_dropped, 1, memory_order_relaxed);
+		return;
+	}
+	b->p[b->len++] = '\n'; /* room kept: mc_buf leaves one byte for the NUL */
+	int saved = errno;
+	ssize_t w;
+	do
+		w = mc_real.write(log_fd, b->p, b->len);
+	while (w < 0 && errno == EINTR);
+	errno = saved;
+	if (shm)
+		atomic_fetch_add_explicit(w == (ssize_t)b->len ? &shm->events_logged
+		                                               : &shm->events_dropped,
+		                          1, memory_order_relaxed);
+}
+
+static void begin_line(struct mc_buf *b, const char *event)
+{
+	mc_buf_puts(b, "{\"time\":\"");
+	put_rfc3339(b, unix_ns());
+	mc_buf_putc(b, '"');
+	put_field_u64(b, "mono_ns", mc_now_ns());
+	put_field_u64(b, "pid", (uint64_t)getpid());
+	put_field_u64(b, "tid", (uint64_t)gettid());
+	put_field_str(b, "event", event);
+}
+
+void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
+{
+	const struct mc_erule *r = f->d.rule;
+	if (shm && r) {
+		struct mc_shm_rule *sr = &shm->rules[r->id];
+		if (f->d.shadow)
+			atomic_fetch_add_explicit(&sr->would_inject, 1, memory_order_relaxed);
+		else if (d->applied) {
+			atomic_fetch_add_explicit(&sr->applied, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&shm->faults_injected, 1, memory_order_relaxed);
+		}
+	}
+	if (!log_template[0])
+		return;
+	char line[LINE_MAX_BYTES];
+	struct mc_buf b;
+	mc_buf_init(&b, line, sizeof(line) - 1);
+	begin_line(&b, f->d.shadow ? "would_inject" : "fault");
+	put_field_str(&b, "rule", r ? r->name : "?");
+	put_field_str(&b, "hook", mc_hook_name((enum mc_hook)(r ? r->hook : MC_HOOK_COUNT)));
+	put_field_str(&b, "fn", mc_fn_name(f->fn));
+	put_field_str(&b, "action", mc_action_name(f->d.action));
+	put_target_of(&b, f);
+	struct mc_reqkey key;
+	bool socket = f->fdi.kind >= MC_FD_TCP && f->fdi.kind <= MC_FD_SOCKET_OTHER;
+	mc_request_current(socket ? f->fd : -1, &key);
+	if (key.len) {
+		mc_buf_puts(&b, ",\"key\":\"");
+		mc_buf_json_str(&b, key.bytes, key.len);
+		mc_buf_putc(&b, '"');
+	} else {
+		mc_buf_puts(&b, ",\"key\":null");
+	}
+	put_field_str(&b, "phase", phase_name());
+	mc_buf_puts(&b, f->d.shadow ? ",\"shadow\":true" : ",\"shadow\":false");
+	mc_buf_puts(&b, d->applied ? ",\"applied\":true" : ",\"applied\":false");
+	put_detail(&b, f, d);
+	mc_buf_putc(&b, '}');
+	write_line(&b);
+}
+
+/* ---- the watchdog ----------------------------------------------------------------- */
+
+bool mc_rec_watches_responses(void)
+{
+	return ring != NULL;
+}
+
+static int status_class(const unsigned char *p, size_t len)
+{
+	if (len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
+		return -1;
+	if (p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9')
+		return -1;
+	return p[9] - '1';
+}
+
+static void trip(uint64_t errors)
+{
+	uint32_t before = atomic_fetch_or(&shm->control, MC_CTL_WATCHDOG);
+	if (before & MC_CTL_WATCHDOG)
+		return;
+	atomic_fetch_add(&shm->watchdog_trips, 1);
+	char reason[256];
+	struct mc_buf b;
+	mc_buf_init(&b, reason, sizeof(reason));
+	mc_buf_puts(&b, "watchdog: ");
+	mc_buf_u64(&b, errors);
+	mc_buf_puts(&b, " of the last ");
+	mc_buf_u64(&b, ring_window);
+	mc_buf_puts(&b, " responses were errors (5xx or reset), over halt_on_error_rate = ");
+	mc_buf_u64(&b, shm->halt_on_error_rate_ppm / 10000);
+	mc_buf_puts(&b, "%: injection halted");
+	copy_str(shm->halt_reason, sizeof(shm->halt_reason), reason);
+	mc_say(reason);
+	if (!log_template[0])
+		return;
+	char line[LINE_MAX_BYTES];
+	mc_buf_init(&b, line, sizeof(line) - 1);
+	begin_line(&b, "halt");
+	put_field_str(&b, "reason", "watchdog");
+	put_field_u64(&b, "errors", errors);
+	put_field_u64(&b, "window", ring_window);
+	put_field_u64(&b, "rate_ppm", shm->halt_on_error_rate_ppm);
+	mc_buf_putc(&b, '}');
+	write_line(&b);
+}
+
+void mc_rec_response(const void *buf, size_t len, long sent, int err)
+{
+	if (!ring || !shm)
+		return;
+	int cls;
+	if (sent < 0) {
+		if (err != ECONNRESET && err != EPIPE)
+			return;
+		cls = MC_HTTP_RESET;
+	} else {
+		cls = status_class(buf, (size_t)sent < len ? (size_t)sent : len);
+		if (cls < 0)
+			return;
+	}
+	atomic_fetch_add_explicit(&shm->http_responses[cls], 1, memory_order_relaxed);
+	uint8_t is_error = cls == MC_HTTP_5XX || cls == MC_HTTP_RESET;
+	uint64_t pos = atomic_fetch_add_explicit(&ring_pos, 1, memory_order_relaxed);
+	uint8_t old =
+	    atomic_exchange_explicit(&ring[pos % ring_window], is_error, memory_order_relaxed);
+	if (is_error > old)
+		atomic_fetch_add_explicit(&ring_errors, 1, memory_order_relaxed);
+	else if (is_error < old)
+		atomic_fetch_sub_explicit(&ring_errors, 1, memory_order_relaxed);
+	if (pos + 1 < ring_window)
+		return; /* not a full window yet */
+	uint64_t errors = atomic_load_explicit(&ring_errors, memory_order_relaxed);
+	if (errors * 1000000ull > (uint64_t)shm->halt_on_error_rate_ppm * ring_window)
+		trip(errors);
+}

@@ -1,0 +1,67 @@
+/* record.h: what the library records: one JSON line per fault in the log
+ * the user named, and live counters and a control word in a shared-memory
+ * segment per process (shm.h). Written by the hooks themselves with
+ * write(2): no allocation, no lock, usable inside malloc. */
+#ifndef MC_RECORD_H
+#define MC_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "shm.h"
+
+struct mc_fault;
+
+/* Sets up the segment (falling back to private memory when /dev/shm is not
+ * usable: counters then live, but no command can see or halt them) and
+ * opens the log. Returns the engine state to decide with (never NULL unless
+ * even private memory cannot be mapped). Called once at init. */
+struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc_ruleset *rs,
+                                    const char *config_path);
+
+/* In a forked child: a segment of its own (the parent's is unmapped, not
+ * touched), a log of its own when the path has %p. Returns the child's
+ * engine state (zeroed). */
+struct mc_engine_state *mc_rec_child_after_fork(void);
+
+/* The segment, or NULL before init. */
+struct mc_shm *mc_rec_shm(void);
+
+/* True while injection is halted (command, watchdog, halt file). One
+ * relaxed load, plus a look at the halt file at most every 100 ms when one
+ * is configured. */
+bool mc_rec_halted(void);
+
+/* Brackets the application of a decision: false when a halt came in
+ * between the decision and now (the fault is then dropped, and logged as
+ * not applied). `mlchaos halt` waits for the brackets open when it halted. */
+bool mc_rec_apply_begin(void);
+void mc_rec_apply_end(void);
+
+/* What one fault did, for its log line. */
+struct mc_rec_detail {
+	bool applied;
+	uint64_t delay_asked_ns, delay_slept_ns;
+	int err;
+	uint64_t asked, allowed;         /* short: bytes asked, bytes let through */
+	uint64_t offset, bytes, changed; /* corrupt: file offset, bytes seen, positions changed */
+	const char *to;                  /* redirect */
+	const char *note;                /* why a decision was not applied, or NULL */
+};
+
+/* Logs one fault (a decision of the engine, shadow or not) and counts it. */
+void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d);
+
+/* The watchdog: the process sent bytes on a socket (sent >= 0) or failed to
+ * (err). Looks at the status line of HTTP/1.x responses. */
+void mc_rec_response(const void *buf, size_t len, long sent, int err);
+
+/* True when the watchdog needs to see sends. */
+bool mc_rec_watches_responses(void);
+
+/* Process end: removes the segment. Idempotent, async-signal-safe. */
+void mc_rec_exit(void);
+
+#endif

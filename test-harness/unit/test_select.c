@@ -1,0 +1,257 @@
+/* test_select.c: selection. select = request is exactly the documented formula, computed here
+ * independently with xxHash; 10,000 keys at 10% give 9% to 11%; another seed or rule name
+ * gives another set; select = call is reproducible per (seed, thread ordinal); the per-key
+ * memo never changes an answer. */
+#include <stdlib.h>
+
+#include "cfg_util.h"
+#include "mc_test.h"
+
+#define N_KEYS 10000
+
+static const char config_seed42[] = "[mlchaos]\nseed = 42\n"
+                                    "[fault.pick]\nhook = read\naction = fail\nrate = 10%\n";
+static const char config_seed43[] = "[mlchaos]\nseed = 43\n"
+                                    "[fault.pick]\nhook = read\naction = fail\nrate = 10%\n";
+static const char config_other_name[] = "[mlchaos]\nseed = 42\n"
+                                        "[fault.pick2]\nhook = read\naction = fail\nrate = 10%\n";
+
+static void key_of(unsigned i, char *buf, size_t size)
+{
+	snprintf(buf, size, "req-%05u-%08x", i, i * 2654435761u);
+}
+
+/* The documented formula, written out independently of the engine. */
+static bool formula(uint64_t seed, const char *name, const char *key, uint32_t rate_ppm)
+{
+	uint64_t rule_seed = seed ^ hash_string(name);
+
+	return XXH3_64bits_withSeed(key, strlen(key), rule_seed) % 1000000 < rate_ppm;
+}
+
+/* Select every key through the hot path, as the shim would. */
+static unsigned select_all(const struct mc_ruleset *rs, bool *selected)
+{
+	static struct mc_engine_state st;
+	struct mc_thread_state ts;
+	unsigned count = 0;
+
+	mc_engine_thread_init(&ts, mc_engine_seed(rs), 0);
+	for (unsigned i = 0; i < N_KEYS; i++) {
+		struct mc_call call = { .hook = MC_HOOK_READ, .size = 100 };
+		struct mc_decision d;
+		char key[64];
+
+		key_of(i, key, sizeof(key));
+		call.key = key;
+		call.key_len = strlen(key);
+		call.key_gen = i + 1;
+		selected[i] = mc_engine_decide(rs, &st, &ts, &call, &d);
+		count += selected[i];
+	}
+	return count;
+}
+
+static void test_formula_and_rate(void)
+{
+	static bool a[N_KEYS], b[N_KEYS], c[N_KEYS], again[N_KEYS];
+	struct mc_ruleset *rs42 = build_rules(config_seed42);
+	struct mc_ruleset *rs42b = build_rules(config_seed42);
+	struct mc_ruleset *rs43 = build_rules(config_seed43);
+	struct mc_ruleset *rs_name = build_rules(config_other_name);
+	unsigned na, nb, nc, same_b = 0, same_c = 0, mismatches = 0;
+
+	MC_CHECK(rs42 && rs42b && rs43 && rs_name);
+	if (!rs42 || !rs42b || !rs43 || !rs_name)
+		return;
+	na = select_all(rs42, a);
+	nb = select_all(rs43, b);
+	nc = select_all(rs_name, c);
+	select_all(rs42b, again);
+	for (unsigned i = 0; i < N_KEYS; i++) {
+		char key[64];
+
+		key_of(i, key, sizeof(key));
+		if (a[i] != formula(42, "pick", key, 100000))
+			mismatches++;
+		if (a[i] != mc_engine_select_key(mc_engine_rule(rs42, 0), key, strlen(key)))
+			mismatches++;
+		if (a[i] != again[i])
+			mismatches++;
+		same_b += a[i] && b[i];
+		same_c += a[i] && c[i];
+	}
+	MC_CHECK_U64(mismatches, 0);
+	printf("seed 42: %u of %d selected; seed 43: %u (%u in common); other name: %u (%u)\n", na,
+	       N_KEYS, nb, same_b, nc, same_c);
+	MC_CHECK(na >= 900 && na <= 1100);
+	MC_CHECK(nb >= 900 && nb <= 1100);
+	MC_CHECK(nc >= 900 && nc <= 1100);
+	/* independent sets overlap by about 10% of 10%: far from identical */
+	MC_CHECK(same_b < na / 2);
+	MC_CHECK(same_c < na / 2);
+	mc_engine_free(rs42);
+	mc_engine_free(rs42b);
+	mc_engine_free(rs43);
+	mc_engine_free(rs_name);
+}
+
+/* At 100% every call is selected, key or not; below, a call without a key never is. */
+static void test_no_key(void)
+{
+	struct mc_ruleset *full = build_rules("[fault.a]\nhook = malloc\naction = fail\n");
+	struct mc_ruleset *part = build_rules("[fault.a]\nhook = malloc\naction = fail\n"
+	                                      "rate = 99.9999%\n");
+	struct mc_ruleset *zero = build_rules("[fault.a]\nhook = malloc\naction = fail\n"
+	                                      "rate = 0%\n");
+	static struct mc_engine_state st;
+	struct mc_call call = { .hook = MC_HOOK_MALLOC, .size = 16 };
+	struct mc_decision d;
+
+	MC_CHECK(full && part && zero);
+	if (!full || !part || !zero)
+		return;
+	MC_CHECK(mc_engine_decide(full, &st, NULL, &call, &d));
+	MC_CHECK(d.action == MC_ACTION_FAIL && d.err == ENOMEM);
+	MC_CHECK(!mc_engine_decide(part, &st, NULL, &call, &d));
+	MC_CHECK(d.action == MC_ACTION_NONE);
+	call.key = "some-request";
+	call.key_len = strlen(call.key);
+	MC_CHECK(mc_engine_decide(full, &st, NULL, &call, &d));
+	MC_CHECK(!mc_engine_decide(zero, &st, NULL, &call, &d));
+	mc_engine_free(full);
+	mc_engine_free(part);
+	mc_engine_free(zero);
+}
+
+/* Keys are cut at MC_KEY_MAX bytes, by the engine and by mc_engine_select_key alike. */
+static void test_long_keys(void)
+{
+	struct mc_ruleset *rs = build_rules("[fault.a]\nhook = read\naction = fail\nrate = 50%\n");
+	char key[300];
+	unsigned differ = 0;
+
+	MC_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	for (unsigned i = 0; i < 200; i++) {
+		const struct mc_erule *r = mc_engine_rule(rs, 0);
+
+		memset(key, 'k', sizeof(key));
+		snprintf(key, 16, "%u", i);
+		key[strlen(key)] = '-';
+		if (mc_engine_select_key(r, key, sizeof(key)) !=
+		    mc_engine_select_key(r, key, MC_KEY_MAX))
+			differ++;
+	}
+	MC_CHECK_U64(differ, 0);
+	mc_engine_free(rs);
+}
+
+/* The memo (key_gen) gives the same answers as hashing every time, across key changes,
+ * repeated calls within a key, and a change of rule set. */
+static void test_memo(void)
+{
+	struct mc_ruleset *rs = build_rules("[fault.a]\nhook = read\naction = fail\nrate = 30%\n"
+	                                    "[fault.b]\nhook = read\naction = delay\n"
+	                                    "delay = 1ms\nrate = 30%\n");
+	struct mc_ruleset *rs2 = build_rules("[mlchaos]\nseed = 9\n"
+	                                     "[fault.a]\nhook = read\naction = fail\nrate = 30%\n");
+	static struct mc_engine_state st;
+	struct mc_thread_state with, without;
+	unsigned mismatches = 0;
+
+	MC_CHECK(rs && rs2);
+	if (!rs || !rs2)
+		return;
+	mc_engine_thread_init(&with, 0, 0);
+	mc_engine_thread_init(&without, 0, 0);
+	for (unsigned i = 0; i < 3000; i++) {
+		const struct mc_ruleset *cur = (i / 7) % 2 ? rs2 : rs;
+		struct mc_call call = { .hook = MC_HOOK_READ, .size = 10 };
+		struct mc_decision d1, d2;
+		char key[32];
+		bool s1, s2;
+
+		snprintf(key, sizeof(key), "k%u", i / 3); /* three calls per request */
+		call.key = key;
+		call.key_len = strlen(key);
+		call.key_gen = i / 3 + 1;
+		s1 = mc_engine_decide(cur, &st, &with, &call, &d1);
+		call.key_gen = 0;
+		s2 = mc_engine_decide(cur, &st, &without, &call, &d2);
+		if (s1 != s2 || d1.action != d2.action || d1.rule != d2.rule || d1.draw != d2.draw)
+			mismatches++;
+	}
+	MC_CHECK_U64(mismatches, 0);
+	mc_engine_free(rs);
+	mc_engine_free(rs2);
+}
+
+static unsigned call_sequence(const struct mc_ruleset *rs, uint64_t seed, uint64_t ordinal,
+                              bool *out, unsigned n)
+{
+	static struct mc_engine_state st;
+	struct mc_thread_state ts;
+	unsigned count = 0;
+
+	mc_engine_thread_init(&ts, seed, ordinal);
+	for (unsigned i = 0; i < n; i++) {
+		struct mc_call call = { .hook = MC_HOOK_MALLOC, .size = 64 };
+		struct mc_decision d;
+
+		out[i] = mc_engine_decide(rs, &st, &ts, &call, &d);
+		count += out[i];
+	}
+	return count;
+}
+
+static void test_select_call(void)
+{
+	enum { N = 100000 };
+	static bool a[N], b[N], c[N], e[N];
+	struct mc_ruleset *rs =
+	    build_rules("[mlchaos]\nseed = 5\nrequest_key = none\n"
+	                "[fault.a]\nhook = malloc\naction = fail\nrate = 10%\n");
+	static struct mc_engine_state st;
+	unsigned na, same_c = 0, same_e = 0, diff_b = 0;
+
+	MC_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	MC_CHECK(mc_engine_rule(rs, 0)->select == MC_SELECT_CALL);
+	na = call_sequence(rs, 5, 0, a, N);
+	call_sequence(rs, 5, 0, b, N);
+	call_sequence(rs, 5, 1, c, N);
+	call_sequence(rs, 6, 0, e, N);
+	for (unsigned i = 0; i < N; i++) {
+		diff_b += a[i] != b[i];
+		same_c += a[i] && c[i];
+		same_e += a[i] && e[i];
+	}
+	MC_CHECK_U64(diff_b, 0); /* same seed and ordinal: the same calls */
+	MC_CHECK(na >= N * 9 / 100 && na <= N * 11 / 100);
+	MC_CHECK(same_c < na / 2); /* another thread draws another sequence */
+	MC_CHECK(same_e < na / 2); /* and so does another seed */
+	/* without a thread state, select = call never selects below 100% */
+	{
+		struct mc_call call = { .hook = MC_HOOK_MALLOC, .size = 64 };
+		struct mc_decision d;
+		unsigned hits = 0;
+
+		for (unsigned i = 0; i < 1000; i++)
+			hits += mc_engine_decide(rs, &st, NULL, &call, &d);
+		MC_CHECK_U64(hits, 0);
+	}
+	mc_engine_free(rs);
+}
+
+int main(void)
+{
+	test_formula_and_rate();
+	test_no_key();
+	test_long_keys();
+	test_memo();
+	test_select_call();
+	return mc_test_done("select");
+}
