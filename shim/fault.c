@@ -21,7 +21,10 @@
 #include "real.h"
 #include "request.h"
 
-static struct mc_ruleset *rules;
+/* The rule set in force; swapped whole by a reload, never freed (a thread
+ * may still be deciding with the old one: a few KiB per reload). */
+static _Atomic(struct mc_ruleset *) rules_now;
+static _Atomic uint64_t rules_generation; /* threads reseed when it moves */
 static struct mc_engine_state *state;
 static uint32_t fault_hooks; /* families with at least one rule */
 static uint64_t started_ns;
@@ -30,6 +33,8 @@ static uint64_t seed;
 static _Atomic uint64_t thread_ordinals = 1; /* 0 is the main thread's */
 static __thread struct mc_thread_state thread_state __attribute__((tls_model("initial-exec")));
 static __thread bool thread_ready __attribute__((tls_model("initial-exec")));
+static __thread uint64_t thread_generation __attribute__((tls_model("initial-exec")));
+static __thread uint64_t thread_ordinal __attribute__((tls_model("initial-exec")));
 
 /* Live heap: per-thread deltas folded into the shared total every 64 KiB,
  * so a malloc/free pair does not write a shared cache line. */
@@ -70,14 +75,24 @@ static uint64_t since_start_ns(void *unused)
 	return mc_now_ns() - started_ns;
 }
 
+static struct mc_ruleset *current_rules(void)
+{
+	return atomic_load_explicit(&rules_now, memory_order_acquire);
+}
+
 static struct mc_thread_state *this_thread(void)
 {
-	if (mc_unlikely(!thread_ready)) {
-		uint64_t ordinal =
-		    gettid() == getpid()
-		        ? 0
-		        : atomic_fetch_add_explicit(&thread_ordinals, 1, memory_order_relaxed);
-		mc_engine_thread_init(&thread_state, seed, ordinal);
+	uint64_t gen = atomic_load_explicit(&rules_generation, memory_order_relaxed);
+	if (mc_unlikely(!thread_ready || thread_generation != gen)) {
+		if (!thread_ready)
+			thread_ordinal = gettid() == getpid()
+			                     ? 0
+			                     : atomic_fetch_add_explicit(&thread_ordinals, 1,
+			                                                 memory_order_relaxed);
+		else if (state)
+			mc_engine_thread_flush(&thread_state, state);
+		mc_engine_thread_init(&thread_state, seed, thread_ordinal);
+		thread_generation = gen;
 		thread_ready = true;
 	}
 	return &thread_state;
@@ -85,26 +100,28 @@ static struct mc_thread_state *this_thread(void)
 
 /* Which rules' path globs match path id: computed once per path and rule
  * set, kept in the path registry's cache words (generation, then mask). */
-static const struct mc_rulemask *path_rules(uint32_t id, struct mc_rulemask *scratch)
+static const struct mc_rulemask *path_rules(const struct mc_ruleset *rs, uint32_t id,
+                                            struct mc_rulemask *scratch)
 {
 	_Atomic uint64_t *cache = mc_path_cache(id);
 	if (!cache)
 		return NULL;
 	_Static_assert(MC_MASK_WORDS + 1 <= MC_PATH_CACHE_WORDS, "cache too small for the mask");
-	uint64_t gen = (uint64_t)(uintptr_t)rules;
+	uint64_t gen = (uint64_t)(uintptr_t)rs;
 	if (atomic_load_explicit(&cache[0], memory_order_acquire) == gen) {
 		for (unsigned i = 0; i < MC_MASK_WORDS; i++)
 			scratch->w[i] = atomic_load_explicit(&cache[1 + i], memory_order_relaxed);
 		return scratch;
 	}
-	mc_engine_match_path(rules, mc_path_of(id), scratch);
+	mc_engine_match_path(rs, mc_path_of(id), scratch);
 	for (unsigned i = 0; i < MC_MASK_WORDS; i++)
 		atomic_store_explicit(&cache[1 + i], scratch->w[i], memory_order_relaxed);
 	atomic_store_explicit(&cache[0], gen, memory_order_release);
 	return scratch;
 }
 
-static bool decide(struct mc_fault *f, struct mc_call *call, struct mc_reqkey *key)
+static bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struct mc_call *call,
+                   struct mc_reqkey *key)
 {
 	if (mc_rec_halted())
 		return false; /* halted: no decision, so times/after are not consumed */
@@ -115,7 +132,76 @@ static bool decide(struct mc_fault *f, struct mc_call *call, struct mc_reqkey *k
 		call->key_len = key->len;
 		call->key_gen = key->gen;
 	}
-	return mc_engine_decide(rules, state, this_thread(), call, &f->d);
+	return mc_engine_decide(rs, state, this_thread(), call, &f->d);
+}
+
+static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
+static uint32_t budget_bits(const struct mc_ruleset *rs);
+
+/* ---- reload ------------------------------------------------------------------- */
+
+static _Atomic int reloading;
+
+struct reload_messages {
+	struct mc_buf b;
+};
+
+static void collect_diag(void *user, enum mc_diag_level level, const char *msg)
+{
+	struct reload_messages *m = user;
+	(void)level;
+	mc_buf_puts(&m->b, msg);
+	mc_buf_putc(&m->b, '\n');
+}
+
+/* `mlchaos reload`: re-reads the config and swaps the rule set whole. A
+ * config that does not validate is rejected with its messages and the
+ * running rules stay. Runs at a safe point: a hooked call outside the
+ * malloc and mmap families, with the guard held, so the parser's own
+ * allocations go straight to the allocator. */
+static MC_COLD void reload(struct mc_shm *s)
+{
+	if (atomic_exchange(&reloading, 1))
+		return; /* another thread is at it */
+	uint32_t want = atomic_load(&s->reload_requested);
+	struct reload_messages m;
+	mc_buf_init(&m.b, s->reload_message, sizeof(s->reload_message));
+	struct mc_config *cfg = NULL;
+	struct mc_ruleset *rs = NULL;
+	int r = mc_cfg_parse_file(s->config_path, collect_diag, &m, &cfg);
+	if (r == 0) {
+		struct mc_proc proc = { .comm = program_invocation_short_name,
+			                .argv0 = program_invocation_short_name };
+		r = mc_engine_build(cfg, &proc, &rs);
+	}
+	if (r == 0) {
+		seed = cfg->seed;
+		mc_request_configure(reqkey_mode(cfg), cfg->header);
+		mc_engine_state_reset(state);
+		mc_rec_rules_changed(rs, s->config_path);
+		fault_hooks = mc_engine_armed_hooks(rs);
+		/* families armed before stay armed: they keep a way to notice the
+		 * next reload; new ones are armed now */
+		atomic_fetch_or(&mc_armed_mask, fault_hooks | budget_bits(rs));
+		atomic_store_explicit(&rules_now, rs, memory_order_release);
+		atomic_fetch_add(&rules_generation, 1);
+	}
+	mc_cfg_free(cfg);
+	atomic_store(&s->reload_status, r);
+	atomic_store(&s->reload_done, want);
+	atomic_store(&reloading, 0);
+}
+
+/* The rule set to decide a call of family h with, after a pending reload
+ * when this is a safe point for it. */
+static const struct mc_ruleset *rules_for(enum mc_hook h)
+{
+	struct mc_shm *s = mc_rec_shm();
+	if (mc_unlikely(s && atomic_load_explicit(&s->reload_requested, memory_order_relaxed) !=
+	                         atomic_load_explicit(&s->reload_done, memory_order_relaxed)) &&
+	    h != MC_HOOK_MALLOC && h != MC_HOOK_MMAP)
+		reload(s);
+	return current_rules();
 }
 
 static void fault_reset(struct mc_fault *f, enum mc_fn fn, int fd, uint64_t size)
@@ -129,12 +215,13 @@ static void fault_reset(struct mc_fault *f, enum mc_fn fn, int fd, uint64_t size
 bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                         const struct mc_fd_info *fdi, uint64_t size)
 {
+	const struct mc_ruleset *rs = rules_for(h);
 	fault_reset(f, fn, fd, size);
 	f->fdi = *fdi;
 	struct mc_call call = { .hook = h, .size = size };
 	struct mc_rulemask mask;
 	if (fdi->kind == MC_FD_FILE && fdi->path_id)
-		call.path_rules = path_rules(fdi->path_id, &mask);
+		call.path_rules = path_rules(rs, fdi->path_id, &mask);
 	if (fdi->kind == MC_FD_TCP) {
 		call.local_port = fdi->local_port;
 		call.peer_port = fdi->peer_port;
@@ -142,30 +229,32 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
 	struct mc_reqkey key;
 	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
 	mc_request_current(socket ? fd : -1, &key);
-	return decide(f, &call, &key);
+	return decide(rs, f, &call, &key);
 }
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
 {
+	const struct mc_ruleset *rs = rules_for(h);
 	fault_reset(f, fn, -1, size);
 	struct mc_call call = { .hook = h, .size = size, .heap_live_bytes = heap_live_bytes() };
 	struct mc_reqkey key;
 	mc_request_current(-1, &key);
-	return decide(f, &call, &key);
+	return decide(rs, f, &call, &key);
 }
 
 bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
 {
+	const struct mc_ruleset *rs = rules_for(MC_HOOK_OPEN);
 	fault_reset(f, fn, -1, 0);
 	f->fdi.kind = MC_FD_FILE;
 	f->fdi.path_id = path_id;
 	struct mc_call call = { .hook = MC_HOOK_OPEN };
 	struct mc_rulemask mask;
 	if (path_id)
-		call.path_rules = path_rules(path_id, &mask);
+		call.path_rules = path_rules(rs, path_id, &mask);
 	struct mc_reqkey key;
 	mc_request_current(-1, &key);
-	return decide(f, &call, &key);
+	return decide(rs, f, &call, &key);
 }
 
 static void kill_like_the_oom_killer(void)
@@ -433,7 +522,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	seed = cfg->seed;
 	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
-	rules = rs;
+	atomic_store(&rules_now, rs);
 	state = st;
 	fault_hooks = hooks;
 	pthread_atfork(NULL, NULL, child_after_fork);

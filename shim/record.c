@@ -209,6 +209,19 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
 	return &shm->engine;
 }
 
+void mc_rec_rules_changed(const struct mc_ruleset *rs, const char *config_path)
+{
+	if (!shm)
+		return;
+	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
+		atomic_store(&shm->rules[i].would_inject, 0);
+		atomic_store(&shm->rules[i].applied, 0);
+	}
+	fill_rules(shm, rs);
+	shm->config_hash = hash_file(config_path);
+	shm->seed = mc_engine_seed(rs);
+}
+
 struct mc_engine_state *mc_rec_child_after_fork(void)
 {
 	if (!shm)

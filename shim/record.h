@@ -26,6 +26,9 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
  * engine state (zeroed). */
 struct mc_engine_state *mc_rec_child_after_fork(void);
 
+/* A reload swapped the rule set: the segment's rule table follows. */
+void mc_rec_rules_changed(const struct mc_ruleset *rs, const char *config_path);
+
 /* The segment, or NULL before init. */
 struct mc_shm *mc_rec_shm(void);
 
