@@ -365,6 +365,16 @@ void mc_fd_set_connected(int fd, const void *addr, unsigned int addr_len)
 	store(fd, &info);
 }
 
+void mc_fd_set_bound(int fd)
+{
+	struct mc_fd_info info;
+	mc_fd_lookup(fd, &info);
+	if (info.kind != MC_FD_TCP && info.kind != MC_FD_UDP)
+		return;
+	read_ports(fd, &info);
+	store(fd, &info);
+}
+
 uint64_t mc_fd_snapshot(int fd)
 {
 	_Atomic uint64_t *s = slot_of(fd, false);

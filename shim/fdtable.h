@@ -55,6 +55,8 @@ uint64_t mc_fd_snapshot(int fd);
 void mc_fd_forget_snapshot(int fd, uint64_t snapshot);
 /* accept(): the new fd is a socket of the listening fd's kind. */
 void mc_fd_set_accepted(int listen_fd, int fd);
+/* bind(): the local port is known from now on. */
+void mc_fd_set_bound(int fd);
 /* connect(): the peer port comes from the address the program gave, since
  * a non-blocking connect has no peer yet. */
 void mc_fd_set_connected(int fd, const void *addr, unsigned int addr_len);

@@ -102,10 +102,10 @@ static MC_COLD void *realloc_from_boot(void *p, size_t n)
 }
 
 /* A failed realloc leaves the old block untouched, as realloc(3) does. */
-static MC_COLD void *realloc_slow(void *p, size_t n)
+static MC_COLD void *realloc_slow(enum mc_fn fn, void *p, size_t n)
 {
 	struct mc_hookcall c;
-	if (!alloc_gate(&c, MC_FN_realloc, n))
+	if (!alloc_gate(&c, fn, n))
 		return alloc_failed(&c);
 	size_t old = p && mc_armed(MC_ARM_HEAP) ? mc_real.malloc_usable_size(p) : 0;
 	void *q = mc_real.realloc(p, n);
@@ -121,7 +121,7 @@ MC_EXPORT void *realloc(void *p, size_t n)
 		return realloc_from_boot(p, n);
 	if (MC_PASS(ALLOC_BITS))
 		return mc_real.realloc(p, n);
-	return realloc_slow(p, n);
+	return realloc_slow(MC_FN_realloc, p, n);
 }
 
 MC_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
@@ -140,7 +140,7 @@ MC_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 		errno = ENOMEM; /* what reallocarray(3) does on overflow */
 		return NULL;
 	}
-	return realloc_slow(p, n);
+	return realloc_slow(MC_FN_reallocarray, p, n);
 }
 
 static MC_COLD int posix_memalign_slow(void **ret, size_t align, size_t n)

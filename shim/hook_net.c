@@ -164,6 +164,14 @@ MC_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 	return nfd;
 }
 
+MC_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t alen)
+{
+	int r = mc_real.bind(fd, addr, alen);
+	if (r == 0 && !MC_PASS(MC_BIT_OPEN))
+		FD_UPDATE(mc_fd_set_bound(fd));
+	return r;
+}
+
 MC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
 {
 	int r = mc_real.connect(fd, addr, alen);

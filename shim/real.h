@@ -135,7 +135,8 @@ size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FIL
 	X(int, accept, (int fd, struct sockaddr *addr, socklen_t *alen), (fd, addr, alen))         \
 	X(int, accept4, (int fd, struct sockaddr *addr, socklen_t *alen, int flags),               \
 	  (fd, addr, alen, flags))                                                                 \
-	X(int, connect, (int fd, const struct sockaddr *addr, socklen_t alen), (fd, addr, alen))
+	X(int, connect, (int fd, const struct sockaddr *addr, socklen_t alen), (fd, addr, alen))   \
+	X(int, bind, (int fd, const struct sockaddr *addr, socklen_t alen), (fd, addr, alen))
 
 /* The malloc family: its stubs serve the bootstrap arena while this thread
  * is resolving, instead of recursing into dlsym. */

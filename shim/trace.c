@@ -162,12 +162,13 @@ static void print_table(const struct row *rows, size_t n, int pid, int ppid)
 	mc_buf_puts(&b, "): ");
 	mc_buf_u64(&b, n);
 	mc_buf_puts(&b, n == 1 ? " row\n" : " rows\n");
-	mc_buf_puts(&b, "  FUNCTION                  CALLS           BYTES  TARGET\n");
+	mc_buf_puts(&b, "  FUNCTION                  CALLS                BYTES  TARGET\n");
 	for (size_t i = 0; i < n && i < TABLE_MAX_ROWS; i++) {
 		mc_buf_puts(&b, "  ");
 		mc_buf_str_w(&b, mc_fn_name(key_fn(rows[i].key)), -20);
 		mc_buf_u64_w(&b, rows[i].calls, 11);
-		mc_buf_u64_w(&b, rows[i].bytes, 16);
+		mc_buf_putc(&b, ' '); /* columns stay apart even for 20-digit counts */
+		mc_buf_u64_w(&b, rows[i].bytes, 20);
 		mc_buf_puts(&b, "  ");
 		put_target(&b, rows[i].key, false);
 		mc_buf_putc(&b, '\n');
@@ -351,7 +352,12 @@ static void catch_fatal_signals(void)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_fatal_signal;
 		sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_RESTART;
+		/* The other fatal signals wait while one is handled, so the
+		 * first one decides how the process dies, as without the shim. */
 		sigemptyset(&sa.sa_mask);
+		for (size_t j = 0; j < sizeof(sigs) / sizeof(sigs[0]); j++)
+			if (j != i)
+				sigaddset(&sa.sa_mask, sigs[j]);
 		sigaction(sigs[i], &sa, NULL);
 	}
 }
