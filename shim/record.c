@@ -20,6 +20,7 @@
 #include "fmt.h"
 #include "real.h"
 #include "record.h"
+#include "reqkey.h"
 #include "request.h"
 #include "target.h"
 
@@ -513,15 +514,6 @@ bool mc_rec_watches_responses(void)
 	return ring != NULL;
 }
 
-static int status_class(const unsigned char *p, size_t len)
-{
-	if (len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
-		return -1;
-	if (p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9')
-		return -1;
-	return p[9] - '1';
-}
-
 static void trip(uint64_t errors)
 {
 	uint32_t before = atomic_fetch_or(&shm->control, MC_CTL_WATCHDOG);
@@ -563,7 +555,7 @@ void mc_rec_response(const void *buf, size_t len, long sent, int err)
 			return;
 		cls = MC_HTTP_RESET;
 	} else {
-		cls = status_class(buf, (size_t)sent < len ? (size_t)sent : len);
+		cls = mc_http_status_class(buf, (size_t)sent < len ? (size_t)sent : len);
 		if (cls < 0)
 			return;
 	}

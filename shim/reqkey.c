@@ -100,3 +100,13 @@ enum mc_reqkey_result mc_reqkey_scan(const char *buf, size_t len, const char *na
 	}
 	return MC_REQKEY_NEW_NO_KEY;
 }
+
+int mc_http_status_class(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	if (!p || len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
+		return -1;
+	if (p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9')
+		return -1;
+	return p[9] - '1';
+}

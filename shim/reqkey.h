@@ -1,4 +1,5 @@
-/* reqkey.h: finding the request key in bytes that arrived on a socket.
+/* reqkey.h: reading HTTP bytes that cross a socket: the request key in what
+ * arrives, the status class of what is sent.
  * Pure and bounded: it reads only buf[0, len), at most MC_REQKEY_SCAN_BYTES
  * of it, never writes past MC_REQKEY_MAX bytes, allocates nothing, and is
  * async-signal-safe. The bytes are the network's: untrusted. */
@@ -25,5 +26,10 @@ enum mc_reqkey_result {
  * is not used: the key would depend on how the bytes were split. */
 enum mc_reqkey_result mc_reqkey_scan(const char *buf, size_t len, const char *name, size_t name_len,
                                      char ret_key[MC_REQKEY_MAX], size_t *ret_len);
+
+/* The class of an HTTP/1.x response whose first bytes are buf[0, len):
+ * 0 for 1xx ... 4 for 5xx, or -1 when the bytes do not start with a status
+ * line ("HTTP/1.x DDD"). Reads at most 12 bytes, never past len. */
+int mc_http_status_class(const void *buf, size_t len);
 
 #endif

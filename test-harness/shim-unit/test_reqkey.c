@@ -46,7 +46,7 @@ static void test_not_a_request(void)
 	MC_CHECK_U64(n, 0);
 	MC_CHECK(scan_str("{\"features\":[1,2,3]}", key, &n) == MC_REQKEY_NOTHING);
 	MC_CHECK(scan_str("HTTP/1.1 200 OK\r\nX-Request-Id: r\r\n\r\n", key, &n) ==
-		 MC_REQKEY_NOTHING); /* a response, not a request */
+	         MC_REQKEY_NOTHING); /* a response, not a request */
 	MC_CHECK(scan_str("GET / SPDY/3\r\n\r\n", key, &n) == MC_REQKEY_NOTHING);
 	MC_CHECK(scan_str("GET / HTTP/1.1", key, &n) == MC_REQKEY_NOTHING); /* no line end */
 	MC_CHECK(scan("\0\0\0\0 / HTTP/1.1\r\n", 17, key, &n) == MC_REQKEY_NOTHING);
@@ -57,19 +57,19 @@ static void test_request_without_key(void)
 	char key[MC_REQKEY_MAX];
 	size_t n = 7;
 	MC_CHECK(scan_str("GET /health HTTP/1.1\r\nHost: x\r\n\r\n", key, &n) ==
-		 MC_REQKEY_NEW_NO_KEY);
+	         MC_REQKEY_NEW_NO_KEY);
 	MC_CHECK_U64(n, 0);
 	/* the header in the body does not count */
 	MC_CHECK(scan_str("POST / HTTP/1.1\r\n\r\nX-Request-Id: body\r\n", key, &n) ==
-		 MC_REQKEY_NEW_NO_KEY);
+	         MC_REQKEY_NEW_NO_KEY);
 	/* a header cut off by the end of the read is not used */
 	MC_CHECK(scan_str("POST / HTTP/1.1\r\nX-Request-Id: trunc", key, &n) ==
-		 MC_REQKEY_NEW_NO_KEY);
+	         MC_REQKEY_NEW_NO_KEY);
 	/* a name that only starts like ours */
 	MC_CHECK(scan_str("GET / HTTP/1.1\r\nX-Request-Identity: no\r\n\r\n", key, &n) ==
-		 MC_REQKEY_NEW_NO_KEY);
+	         MC_REQKEY_NEW_NO_KEY);
 	MC_CHECK(scan_str("GET / HTTP/1.1\r\nX-Request-Id:   \r\n\r\n", key, &n) ==
-		 MC_REQKEY_NEW_NO_KEY);
+	         MC_REQKEY_NEW_NO_KEY);
 }
 
 static void test_long_value_capped(void)
@@ -114,8 +114,23 @@ static void test_every_prefix_and_noise(void)
 	}
 }
 
+static void test_status_class(void)
+{
+	MC_CHECK(mc_http_status_class("HTTP/1.1 200 OK\r\n", 17) == 1);
+	MC_CHECK(mc_http_status_class("HTTP/1.0 503 Busy\r\n", 19) == 4);
+	MC_CHECK(mc_http_status_class("HTTP/1.1 101 Switching", 22) == 0);
+	MC_CHECK(mc_http_status_class("HTTP/1.1 404", 12) == 3);
+	MC_CHECK(mc_http_status_class("HTTP/1.1 50", 11) == -1); /* cut short */
+	MC_CHECK(mc_http_status_class("HTTP/2 200 OK", 13) == -1);
+	MC_CHECK(mc_http_status_class("HTTP/1.1 600 X", 14) == -1);
+	MC_CHECK(mc_http_status_class("HTTP/1.1 2x0 X", 14) == -1);
+	MC_CHECK(mc_http_status_class("{\"class\":1}", 11) == -1);
+	MC_CHECK(mc_http_status_class(NULL, 0) == -1);
+}
+
 int main(void)
 {
+	test_status_class();
 	test_found();
 	test_not_a_request();
 	test_request_without_key();
