@@ -26,7 +26,8 @@
 static _Atomic(struct mc_ruleset *) rules_now;
 static _Atomic uint64_t rules_generation; /* threads reseed when it moves */
 static struct mc_engine_state *state;
-static uint32_t fault_hooks; /* families with at least one rule */
+uint32_t mc_fault_hooks; /* families with at least one rule */
+#define fault_hooks mc_fault_hooks
 static uint64_t started_ns;
 static uint64_t seed;
 
@@ -47,11 +48,6 @@ void mc_fault_exit(void)
 	if (state && thread_ready)
 		mc_engine_thread_flush(&thread_state, state);
 	mc_rec_exit();
-}
-
-bool mc_fault_has(enum mc_hook h)
-{
-	return (fault_hooks & MC_HOOK_BIT(h)) != 0;
 }
 
 void mc_heap_note(int64_t delta)
@@ -80,7 +76,7 @@ static struct mc_ruleset *current_rules(void)
 	return atomic_load_explicit(&rules_now, memory_order_acquire);
 }
 
-static struct mc_thread_state *this_thread(void)
+static inline struct mc_thread_state *this_thread(void)
 {
 	uint64_t gen = atomic_load_explicit(&rules_generation, memory_order_relaxed);
 	if (mc_unlikely(!thread_ready || thread_generation != gen)) {
@@ -120,14 +116,17 @@ static const struct mc_rulemask *path_rules(const struct mc_ruleset *rs, uint32_
 	return scratch;
 }
 
-static bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struct mc_call *call,
-                   struct mc_reqkey *key)
+/* Asks the engine. Only the decision part of f is written here; the rest
+ * is filled by fault_fill() when a rule acted, so the common case (no rule
+ * selects the call) touches a few words of the stack. */
+static inline bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struct mc_call *call,
+                          const struct mc_reqkey *key)
 {
 	if (mc_rec_halted())
 		return false; /* halted: no decision, so times/after are not consumed */
 	call->phase = mc_request_serving() ? MC_PHASE_SERVE : MC_PHASE_LOAD;
 	call->now_ns = since_start_ns;
-	if (key->len) {
+	if (key && key->len) {
 		call->key = key->bytes;
 		call->key_len = key->len;
 		call->key_gen = key->gen;
@@ -194,9 +193,11 @@ static MC_COLD void reload(struct mc_shm *s)
 
 /* The rule set to decide a call of family h with, after a pending reload
  * when this is a safe point for it. */
-static const struct mc_ruleset *rules_for(enum mc_hook h)
+static inline const struct mc_ruleset *rules_for(enum mc_hook h)
 {
 	struct mc_shm *s = mc_rec_shm();
+	if (h == MC_HOOK_MALLOC || h == MC_HOOK_MMAP) /* never a safe point for a reload */
+		return current_rules();
 	if (mc_unlikely(s && atomic_load_explicit(&s->reload_requested, memory_order_relaxed) !=
 	                         atomic_load_explicit(&s->reload_done, memory_order_relaxed)) &&
 	    h != MC_HOOK_MALLOC && h != MC_HOOK_MMAP)
@@ -204,20 +205,20 @@ static const struct mc_ruleset *rules_for(enum mc_hook h)
 	return current_rules();
 }
 
-static void fault_reset(struct mc_fault *f, enum mc_fn fn, int fd, uint64_t size)
+static void fault_fill(struct mc_fault *f, enum mc_fn fn, int fd, uint64_t size)
 {
-	memset(f, 0, sizeof(*f));
 	f->fn = fn;
 	f->fd = fd;
 	f->asked = size;
+	f->file_offset = 0;
+	f->have_offset = false;
+	f->skip_note = NULL;
 }
 
 bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                         const struct mc_fd_info *fdi, uint64_t size)
 {
 	const struct mc_ruleset *rs = rules_for(h);
-	fault_reset(f, fn, fd, size);
-	f->fdi = *fdi;
 	struct mc_call call = { .hook = h, .size = size };
 	struct mc_rulemask mask;
 	if (fdi->kind == MC_FD_FILE && fdi->path_id)
@@ -226,35 +227,47 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
 		call.local_port = fdi->local_port;
 		call.peer_port = fdi->peer_port;
 	}
-	struct mc_reqkey key;
 	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
-	mc_request_current(socket ? fd : -1, &key);
-	return decide(rs, f, &call, &key);
+	struct mc_reqkey conn_key;
+	const struct mc_reqkey *key = mc_request_thread_key();
+	if (socket) {
+		mc_request_current(fd, &conn_key);
+		key = &conn_key;
+	}
+	if (!decide(rs, f, &call, key))
+		return false;
+	fault_fill(f, fn, fd, size);
+	f->fdi = *fdi;
+	return true;
 }
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
 {
 	const struct mc_ruleset *rs = rules_for(h);
-	fault_reset(f, fn, -1, size);
-	struct mc_call call = { .hook = h, .size = size, .heap_live_bytes = heap_live_bytes() };
-	struct mc_reqkey key;
-	mc_request_current(-1, &key);
-	return decide(rs, f, &call, &key);
+	struct mc_call call = { .hook = h, .size = size };
+	if (mc_armed(MC_ARM_HEAP))
+		call.heap_live_bytes = heap_live_bytes();
+	if (!decide(rs, f, &call, mc_request_thread_key()))
+		return false;
+	fault_fill(f, fn, -1, size);
+	memset(&f->fdi, 0, sizeof(f->fdi));
+	return true;
 }
 
 bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
 {
 	const struct mc_ruleset *rs = rules_for(MC_HOOK_OPEN);
-	fault_reset(f, fn, -1, 0);
-	f->fdi.kind = MC_FD_FILE;
-	f->fdi.path_id = path_id;
 	struct mc_call call = { .hook = MC_HOOK_OPEN };
 	struct mc_rulemask mask;
 	if (path_id)
 		call.path_rules = path_rules(rs, path_id, &mask);
-	struct mc_reqkey key;
-	mc_request_current(-1, &key);
-	return decide(rs, f, &call, &key);
+	if (!decide(rs, f, &call, mc_request_thread_key()))
+		return false;
+	fault_fill(f, fn, -1, 0);
+	memset(&f->fdi, 0, sizeof(f->fdi));
+	f->fdi.kind = MC_FD_FILE;
+	f->fdi.path_id = path_id;
+	return true;
 }
 
 static void kill_like_the_oom_killer(void)
@@ -463,6 +476,7 @@ static uint32_t budget_bits(const struct mc_ruleset *rs)
 static void child_after_fork(void)
 {
 	struct mc_engine_state *mine = mc_rec_child_after_fork();
+	mc_request_child_after_fork();
 	if (mine)
 		state = mine;
 	if (state)

@@ -29,7 +29,12 @@ uint32_t mc_fault_init(uint64_t start_ns);
 void mc_fault_exit(void);
 
 /* True when family h has rules (not just trace). */
-bool mc_fault_has(enum mc_hook h);
+extern uint32_t mc_fault_hooks;
+
+static inline bool mc_fault_has(enum mc_hook h)
+{
+	return (mc_fault_hooks & MC_HOOK_BIT(h)) != 0;
+}
 
 /* One decision, with what is needed to apply and record it. */
 struct mc_fault {

@@ -15,33 +15,42 @@
 
 /* Before the real allocation: counts it (trace) and asks the rules.
  * Returns false when it must fail: errno is ENOMEM (or the rule's). */
-static MC_COLD bool alloc_gate(struct mc_hookcall *c, enum mc_fn fn, size_t n)
+/* A rule acted on this allocation: apply it with the guard held (it may
+ * log, sleep or kill). False when the allocation must fail. */
+static MC_COLD bool alloc_fault(struct mc_hookcall *c, struct mc_fault *f)
 {
-	mc_call_begin(c, fn, -1);
-	if (mc_trace_enabled)
+	mc_guard_enter();
+	bool proceed = mc_fault_before(f, NULL);
+	c->saved_errno = errno;
+	mc_guard_leave();
+	return proceed;
+}
+
+/* Before the real allocation: counts it (trace) and asks the rules. Nothing
+ * here calls a hooked function or touches errno, so the common case (no
+ * rule selects it) needs neither the guard nor an errno save. Returns false
+ * when it must fail: c->saved_errno is then ENOMEM (or the rule's). */
+static inline bool alloc_gate(struct mc_hookcall *c, enum mc_fn fn, size_t n)
+{
+	if (mc_unlikely(mc_trace_enabled))
 		mc_trace_target(fn, MC_TGT_ANON, 0, n);
 	struct mc_fault f;
-	if (mc_fault_has(MC_HOOK_MALLOC) && mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n) &&
-	    !mc_fault_before(&f, NULL)) {
-		c->saved_errno = errno;
-		return false;
-	}
-	return true;
+	if (mc_likely(!mc_fault_has(MC_HOOK_MALLOC)) ||
+	    !mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n))
+		return true;
+	return alloc_fault(c, &f);
 }
 
 /* After it: the live heap grows by what the allocator really gave. */
-static void alloc_done(struct mc_hookcall *c, void *p)
+static inline void alloc_done(struct mc_hookcall *c, void *p)
 {
-	int e = errno;
-	if (p && mc_armed(MC_ARM_HEAP))
+	(void)c;
+	if (p && mc_unlikely(mc_armed(MC_ARM_HEAP)))
 		mc_heap_note((int64_t)mc_real.malloc_usable_size(p));
-	mc_guard_leave();
-	errno = e;
 }
 
 static void *alloc_failed(struct mc_hookcall *c)
 {
-	mc_guard_leave();
 	errno = c->saved_errno;
 	return NULL;
 }
@@ -147,9 +156,7 @@ static MC_COLD int posix_memalign_slow(void **ret, size_t align, size_t n)
 {
 	struct mc_hookcall c;
 	if (!alloc_gate(&c, MC_FN_posix_memalign, n)) {
-		int err = c.saved_errno;
-		alloc_failed(&c);
-		return err; /* posix_memalign returns the error, errno untouched */
+		return c.saved_errno; /* posix_memalign returns the error, errno untouched */
 	}
 	int r = mc_real.posix_memalign(ret, align, n);
 	alloc_done(&c, r == 0 ? *ret : NULL);

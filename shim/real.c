@@ -17,17 +17,12 @@
 
 /* ---- bootstrap arena ------------------------------------------------- */
 
-#define BOOT_ARENA_BYTES (256u * 1024u)
+#define BOOT_ARENA_BYTES MC_BOOT_ARENA_BYTES
 #define BOOT_HEADER      16u
 
-static alignas(64) unsigned char boot_arena[BOOT_ARENA_BYTES];
+alignas(64) unsigned char mc_boot_arena[BOOT_ARENA_BYTES];
+#define boot_arena mc_boot_arena
 static _Atomic size_t boot_used;
-
-bool mc_boot_owns(const void *p)
-{
-	const unsigned char *c = p;
-	return c >= boot_arena && c < boot_arena + BOOT_ARENA_BYTES;
-}
 
 size_t mc_boot_size(const void *p)
 {

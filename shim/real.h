@@ -7,6 +7,7 @@
 #define MC_REAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -178,8 +179,14 @@ extern struct mc_real_fns mc_real;
 void mc_real_resolve(void);
 
 /* True when p was served by the bootstrap arena (it must never reach the
- * real free or realloc). */
-bool mc_boot_owns(const void *p);
+ * real free or realloc). Inline: free() asks it on every call. */
+extern unsigned char mc_boot_arena[];
+#define MC_BOOT_ARENA_BYTES (256u * 1024u)
+
+static inline bool mc_boot_owns(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)mc_boot_arena < MC_BOOT_ARENA_BYTES;
+}
 
 /* Usable size of a bootstrap block. */
 size_t mc_boot_size(const void *p);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "common.h"
 #include "delay.h"
 #include "fault.h"
 #include "fmt.h"
@@ -29,7 +30,8 @@
 #define HALT_FILE_PERIOD_NS (100u * 1000 * 1000)
 #define CONFIG_HASH_MAX     (1u << 20)
 
-static struct mc_shm *shm;
+struct mc_shm *mc_rec_segment; /* read inline by mc_rec_halted() */
+#define shm mc_rec_segment
 static size_t shm_bytes;
 static char shm_path[64]; /* empty: private memory, nobody else sees it */
 static _Atomic int shm_removed;
@@ -37,6 +39,7 @@ static _Atomic int shm_removed;
 static int log_fd = -1;
 static char log_template[1024];
 static char halt_file[1024];
+bool mc_rec_has_halt_file;
 static _Atomic uint64_t halt_file_checked_ns;
 
 static _Atomic uint8_t *ring; /* watchdog: 1 = that response was an error */
@@ -198,6 +201,7 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
 
 	copy_str(log_template, sizeof(log_template), cfg->log);
 	copy_str(halt_file, sizeof(halt_file), cfg->halt_file);
+	mc_rec_has_halt_file = halt_file[0] != '\0';
 	open_log(getpid(), true);
 	if (shm->halt_window) {
 		void *p = mc_real.mmap(NULL, shm->halt_window, PROT_READ | PROT_WRITE,
@@ -272,7 +276,7 @@ void mc_rec_exit(void)
 
 /* ---- halting ---------------------------------------------------------------------- */
 
-static void look_at_halt_file(void)
+static MC_COLD void look_at_halt_file(void)
 {
 	uint64_t now = mc_now_ns();
 	uint64_t last = atomic_load_explicit(&halt_file_checked_ns, memory_order_relaxed);
@@ -288,11 +292,9 @@ static void look_at_halt_file(void)
 		atomic_fetch_and(&shm->control, ~MC_CTL_HALT_FILE);
 }
 
-bool mc_rec_halted(void)
+bool mc_rec_halted_slow(void)
 {
-	if (!shm)
-		return false;
-	if (halt_file[0])
+	if (mc_rec_has_halt_file)
 		look_at_halt_file();
 	return atomic_load_explicit(&shm->control, memory_order_relaxed) != 0;
 }

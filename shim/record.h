@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "config.h"
 #include "engine.h"
 #include "shm.h"
@@ -35,7 +36,18 @@ struct mc_shm *mc_rec_shm(void);
 /* True while injection is halted (command, watchdog, halt file). One
  * relaxed load, plus a look at the halt file at most every 100 ms when one
  * is configured. */
-bool mc_rec_halted(void);
+extern struct mc_shm *mc_rec_segment;
+extern bool mc_rec_has_halt_file;
+bool mc_rec_halted_slow(void);
+
+static inline bool mc_rec_halted(void)
+{
+	if (!mc_rec_segment)
+		return false;
+	if (mc_likely(!mc_rec_has_halt_file))
+		return atomic_load_explicit(&mc_rec_segment->control, memory_order_relaxed) != 0;
+	return mc_rec_halted_slow();
+}
 
 /* Brackets the application of a decision: false when a halt came in
  * between the decision and now (the fault is then dropped, and logged as

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "fmt.h"
 #include "real.h"
 #include "request.h"
@@ -16,11 +17,17 @@
 #define CONN_CHUNK      (1u << CONN_CHUNK_BITS)
 #define CONN_CHUNKS     1024u
 
+/* A sequence lock whose every access is atomic: data stores are release and
+ * data loads acquire, so no fence is needed and the reader's final check of
+ * seq cannot move above them (the scheme of Boehm's "Can seqlocks get along
+ * with programming language memory models?"); thread sanitizers follow it. */
+#define KEY_WORDS (MC_REQKEY_MAX / 8)
+
 struct conn_slot {
 	_Atomic uint32_t seq; /* odd while being written */
-	uint32_t len;
-	uint64_t gen;
-	char bytes[MC_REQKEY_MAX];
+	_Atomic uint32_t len;
+	_Atomic uint64_t gen;
+	_Atomic uint64_t words[KEY_WORDS];
 };
 
 static enum mc_reqkey_mode mode;
@@ -88,12 +95,14 @@ static void conn_store(int fd, const char *key, size_t len, uint64_t gen)
 	struct conn_slot *s = conn_slot(fd, len > 0);
 	if (!s)
 		return;
+	uint64_t words[KEY_WORDS] = { 0 };
+	memcpy(words, key, len);
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	s->len = (uint32_t)len;
-	s->gen = gen;
-	memcpy(s->bytes, key, len);
+	atomic_store_explicit(&s->len, (uint32_t)len, memory_order_release);
+	atomic_store_explicit(&s->gen, gen, memory_order_release);
+	for (size_t i = 0; i < (len + 7) / 8; i++)
+		atomic_store_explicit(&s->words[i], words[i], memory_order_release);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 }
 
@@ -108,13 +117,15 @@ static bool conn_load(int fd, struct mc_reqkey *ret)
 		uint32_t before = atomic_load_explicit(&s->seq, memory_order_acquire);
 		if (before & 1)
 			continue;
-		uint32_t len = s->len;
-		uint64_t gen = s->gen;
+		uint32_t len = atomic_load_explicit(&s->len, memory_order_acquire);
+		uint64_t gen = atomic_load_explicit(&s->gen, memory_order_acquire);
 		if (len > MC_REQKEY_MAX)
 			continue;
-		memcpy(ret->bytes, s->bytes, len);
-		atomic_thread_fence(memory_order_acquire);
+		uint64_t words[KEY_WORDS];
+		for (size_t i = 0; i < (len + 7) / 8; i++)
+			words[i] = atomic_load_explicit(&s->words[i], memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == before) {
+			memcpy(ret->bytes, words, len);
 			ret->len = len;
 			ret->gen = gen;
 			return len > 0;
@@ -172,7 +183,7 @@ void mc_request_on_read(int fd, const void *buf, size_t n)
 void mc_request_on_close(int fd)
 {
 	struct conn_slot *s = conn_slot(fd, false);
-	if (s && s->len)
+	if (s && atomic_load_explicit(&s->len, memory_order_relaxed))
 		conn_store(fd, "", 0, 0);
 }
 
@@ -186,6 +197,13 @@ static void thread_id_key(struct mc_reqkey *ret)
 	ret->gen = (uint64_t)tid; /* the same thread always has the same key */
 }
 
+const struct mc_reqkey *mc_request_thread_key(void)
+{
+	if (mc_unlikely(mode == MC_REQ_THREAD) && thread_key.len == 0)
+		thread_id_key(&thread_key); /* once per thread: gettid is a system call */
+	return mode == MC_REQ_HEADER || mode == MC_REQ_THREAD ? &thread_key : NULL;
+}
+
 void mc_request_current(int fd, struct mc_reqkey *ret)
 {
 	ret->len = 0;
@@ -194,7 +212,7 @@ void mc_request_current(int fd, struct mc_reqkey *ret)
 	case MC_REQ_NONE:
 		return;
 	case MC_REQ_THREAD:
-		thread_id_key(ret);
+		*ret = *mc_request_thread_key();
 		return;
 	case MC_REQ_CONNECTION:
 	case MC_REQ_HEADER:
@@ -207,4 +225,10 @@ void mc_request_current(int fd, struct mc_reqkey *ret)
 		}
 		return;
 	}
+}
+
+void mc_request_child_after_fork(void)
+{
+	thread_key.len = 0; /* a new process: a new thread id, no request yet */
+	thread_key.gen = 0;
 }

@@ -43,6 +43,14 @@ void mc_request_on_close(int fd);
  * ret->len is 0 when there is none. */
 void mc_request_current(int fd, struct mc_reqkey *ret);
 
+/* The calling thread's current key (the key for calls not on a socket),
+ * without a copy: valid until this thread reads its next request. With
+ * request_key = thread, the thread id. */
+const struct mc_reqkey *mc_request_thread_key(void);
+
+/* In a forked child: the thread's key is its parent's no more. */
+void mc_request_child_after_fork(void);
+
 /* True once the process has accepted a connection or seen a request key:
  * the boundary between `phase = load` and `phase = serve`. */
 bool mc_request_serving(void);

@@ -336,8 +336,9 @@ void mc_trace_report(void)
 static void on_fatal_signal(int sig)
 {
 	mc_trace_report();
-	/* SA_RESETHAND restored the default action: die by the same signal,
-	 * so the parent sees what it would have seen without the shim. */
+	/* SA_RESETHAND restored the default action: the signal raised here is
+	 * delivered as the handler returns, and the process dies by it, so the
+	 * parent sees what it would have seen without the shim. */
 	raise(sig);
 }
 
@@ -351,7 +352,10 @@ static void catch_fatal_signals(void)
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_fatal_signal;
-		sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_RESTART;
+		/* No SA_NODEFER: a second SIGTERM arriving while the report is
+		 * written waits for it; the raise() below is delivered when the
+		 * handler returns, with the default action restored. */
+		sa.sa_flags = SA_RESETHAND | SA_RESTART;
 		/* The other fatal signals wait while one is handled, so the
 		 * first one decides how the process dies, as without the shim. */
 		sigemptyset(&sa.sa_mask);

@@ -9,5 +9,12 @@ int mc_cmd_run(int argc, char **argv);
 int mc_cmd_trace(int argc, char **argv);
 int mc_cmd_check(int argc, char **argv);
 int mc_cmd_select(int argc, char **argv);
+int mc_cmd_stats(int argc, char **argv);
+int mc_cmd_top(int argc, char **argv);
+int mc_cmd_halt(int argc, char **argv);
+int mc_cmd_resume(int argc, char **argv);
+int mc_cmd_reload(int argc, char **argv);
+int mc_cmd_report(int argc, char **argv);
+int mc_cmd_metrics(int argc, char **argv);
 
 #endif

@@ -24,6 +24,13 @@ static const struct mc_command commands[] = {
 	{ "trace", mc_cmd_trace, "run a command and count the calls and bytes mlchaos can reach" },
 	{ "check", mc_cmd_check, "validate a config file" },
 	{ "select", mc_cmd_select, "show which request keys a rule selects" },
+	{ "stats", mc_cmd_stats, "show the live counters of processes running the library" },
+	{ "top", mc_cmd_top, "the counters of stats, refreshed every second" },
+	{ "halt", mc_cmd_halt, "stop fault injection in running processes, now" },
+	{ "resume", mc_cmd_resume, "let halted processes inject faults again" },
+	{ "reload", mc_cmd_reload, "make a running process re-read its config" },
+	{ "report", mc_cmd_report, "summarize event logs: faults per rule and function, halts" },
+	{ "metrics", mc_cmd_metrics, "the counters in Prometheus format, printed or served" },
 };
 
 #define MC_N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

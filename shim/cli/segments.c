@@ -145,8 +145,7 @@ static int hash_file(const char *path, uint64_t *ret)
 	char *buf = malloc(CONFIG_HASH_MAX);
 	size_t len = 0;
 	ssize_t n = 0;
-	while (buf && len < CONFIG_HASH_MAX &&
-	       (n = read(fd, buf + len, CONFIG_HASH_MAX - len)) > 0)
+	while (buf && len < CONFIG_HASH_MAX && (n = read(fd, buf + len, CONFIG_HASH_MAX - len)) > 0)
 		len += (size_t)n;
 	int r = !buf ? -ENOMEM : n < 0 ? -errno : 0;
 	if (r == 0)
@@ -161,7 +160,7 @@ static int hash_file(const char *path, uint64_t *ret)
 static uint32_t budget_spent(const struct mc_seg *seg)
 {
 	char path[1200];
-	uint64_t h;
+	uint64_t h = 0;
 	mc_seg_config_path(seg, path, sizeof(path));
 	if (!path[0] || hash_file(path, &h) < 0 || h != seg->shm->config_hash)
 		return 0;
@@ -195,8 +194,8 @@ static int check_header(const struct mc_shm *s, size_t bytes, int pid, char *why
 	}
 	if (s->size < sizeof(struct mc_shm) || s->size > bytes || s->pid != pid ||
 	    s->n_rules > MC_MAX_RULES) {
-		say(why, cap, "malformed segment (size %u of %zu, pid %d, %u rules)", s->size, bytes,
-		    (int)s->pid, s->n_rules);
+		say(why, cap, "malformed segment (size %u of %zu, pid %d, %u rules)", s->size,
+		    bytes, (int)s->pid, s->n_rules);
 		return -EPROTO;
 	}
 	return 0;
@@ -261,7 +260,8 @@ int mc_seg_open(int pid, enum mc_seg_mode mode, struct mc_seg *ret, char *why, s
 	memset(ret, 0, sizeof(*ret));
 	say(why, cap, "no segment");
 	/* O_NONBLOCK: a FIFO planted under our name must not hang us; it fails check_file */
-	int flags = (mode == MC_SEG_WRITE ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int flags =
+	    (mode == MC_SEG_WRITE ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
 	int fd = open(path, flags);
 	if (fd < 0) {
 		int e = errno;
@@ -387,8 +387,8 @@ void mc_seg_list_free(struct mc_seg_list *list)
 void mc_seg_list_note(const struct mc_seg_list *list, const char *cmd)
 {
 	if (list->cleaned)
-		fprintf(stderr, "mlchaos %s: cleaned %u stale segment%s in %s\n", cmd, list->cleaned,
-		        list->cleaned == 1 ? "" : "s", MC_SHM_DIR);
+		fprintf(stderr, "mlchaos %s: cleaned %u stale segment%s in %s\n", cmd,
+		        list->cleaned, list->cleaned == 1 ? "" : "s", MC_SHM_DIR);
 	if (list->foreign)
 		fprintf(stderr, "mlchaos %s: skipped %u segment%s of other users\n", cmd,
 		        list->foreign, list->foreign == 1 ? "" : "s");

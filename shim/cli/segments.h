@@ -95,7 +95,7 @@ static inline int mc_seg_strlen(const char *s, size_t cap)
 void mc_seg_config_path(const struct mc_seg *seg, char *buf, size_t cap);
 
 /* Output helpers shared by the commands that print segments and logs. */
-void mc_json_str(FILE *out, const char *s, size_t n); /* "..." with JSON escapes */
+void mc_json_str(FILE *out, const char *s, size_t n);     /* "..." with JSON escapes */
 void mc_rfc3339(char *buf, size_t cap, uint64_t unix_ns); /* UTC, seconds precision */
 
 #endif
