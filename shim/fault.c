@@ -176,14 +176,18 @@ static MC_COLD void reload(struct mc_shm *s)
 	if (r == 0) {
 		seed = cfg->seed;
 		mc_request_configure(reqkey_mode(cfg), cfg->header);
-		mc_engine_state_reset(state);
-		mc_rec_rules_changed(rs, s->config_path);
-		fault_hooks = mc_engine_armed_hooks(rs);
+		fault_hooks |= mc_engine_armed_hooks(rs);
 		/* families armed before stay armed: they keep a way to notice the
 		 * next reload; new ones are armed now */
 		atomic_fetch_or(&mc_armed_mask, fault_hooks | budget_bits(rs));
 		atomic_store_explicit(&rules_now, rs, memory_order_release);
 		atomic_fetch_add(&rules_generation, 1);
+		/* The counters start anew for the new rules. Faults of the old
+		 * ones still being applied (a delay asleep) are logged when they
+		 * end, but no longer counted (mc_fault_log), and any other
+		 * decision of theirs is dropped by begin(). */
+		mc_engine_state_reset(state);
+		mc_rec_rules_changed(rs, s->config_path);
 	}
 	mc_cfg_free(cfg);
 	atomic_store(&s->reload_status, r);
@@ -205,8 +209,10 @@ static inline const struct mc_ruleset *rules_for(enum mc_hook h)
 	return current_rules();
 }
 
-static void fault_fill(struct mc_fault *f, enum mc_fn fn, int fd, uint64_t size)
+static void fault_fill(struct mc_fault *f, const struct mc_ruleset *rs, enum mc_fn fn, int fd,
+                       uint64_t size)
 {
+	f->rs = rs;
 	f->fn = fn;
 	f->fd = fd;
 	f->asked = size;
@@ -236,7 +242,7 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
 	}
 	if (!decide(rs, f, &call, key))
 		return false;
-	fault_fill(f, fn, fd, size);
+	fault_fill(f, rs, fn, fd, size);
 	f->fdi = *fdi;
 	return true;
 }
@@ -249,7 +255,7 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 		call.heap_live_bytes = heap_live_bytes();
 	if (!decide(rs, f, &call, mc_request_thread_key()))
 		return false;
-	fault_fill(f, fn, -1, size);
+	fault_fill(f, rs, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	return true;
 }
@@ -263,7 +269,7 @@ bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
 		call.path_rules = path_rules(rs, path_id, &mask);
 	if (!decide(rs, f, &call, mc_request_thread_key()))
 		return false;
-	fault_fill(f, fn, -1, 0);
+	fault_fill(f, rs, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	f->fdi.kind = MC_FD_FILE;
 	f->fdi.path_id = path_id;
@@ -277,25 +283,54 @@ static void kill_like_the_oom_killer(void)
 		pause();
 }
 
+/* Logs a fault; one of a rule set that a reload has since replaced is
+ * logged but not counted, so the new rules' counters are theirs alone. */
+static void log_fault(const struct mc_fault *f, struct mc_rec_detail *d)
+{
+	d->stale = f->rs != current_rules();
+	mc_rec_fault(f, d);
+	uint64_t max = mc_engine_max_faults(f->rs);
+	if (d->applied && !d->stale && max != MC_UNLIMITED &&
+	    atomic_load_explicit(&state->faults, memory_order_relaxed) >= max)
+		mc_rec_control_set(MC_CTL_MAX_FAULTS); /* stats shows why nothing more comes */
+}
+
 static void record(const struct mc_fault *f, bool applied, const char *note)
 {
 	struct mc_rec_detail d = { .applied = applied, .note = note };
-	mc_rec_fault(f, &d);
+	log_fault(f, &d);
+}
+
+/* Opens the application of a decision: false when a halt came in since
+ * the decision, or a reload replaced the rule set that made it; the fault
+ * is then logged as not applied and dropped. */
+static bool begin(struct mc_fault *f)
+{
+	if (!mc_rec_apply_begin()) {
+		record(f, false, "halted");
+		return false;
+	}
+	if (f->rs != current_rules()) {
+		mc_rec_apply_end();
+		record(f, false, "rule set reloaded");
+		return false;
+	}
+	return true;
 }
 
 static void delay(struct mc_fault *f)
 {
 	struct mc_rec_detail d = { .applied = true, .delay_asked_ns = f->d.delay_ns };
 	d.delay_slept_ns = mc_delay_ns(f->d.delay_ns);
-	mc_rec_apply_end();
-	mc_rec_fault(f, &d);
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
 }
 
 static void fail(struct mc_fault *f)
 {
 	struct mc_rec_detail d = { .applied = true, .err = f->d.err };
-	mc_rec_apply_end();
-	mc_rec_fault(f, &d);
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
 	if (f->d.kill)
 		kill_like_the_oom_killer();
 	errno = f->d.err;
@@ -307,8 +342,8 @@ static void cut(struct mc_fault *f, uint64_t *n)
 	if (n)
 		*n = mc_engine_short_len(&f->d, *n);
 	d.allowed = n ? *n : 0;
-	mc_rec_apply_end();
-	mc_rec_fault(f, &d);
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
 }
 
 bool mc_fault_before(struct mc_fault *f, uint64_t *n)
@@ -320,8 +355,7 @@ bool mc_fault_before(struct mc_fault *f, uint64_t *n)
 	enum mc_action a = f->d.action;
 	if (a != MC_ACTION_DELAY && a != MC_ACTION_FAIL && a != MC_ACTION_SHORT)
 		return true; /* corrupt and redirect apply later */
-	if (!mc_rec_apply_begin()) {
-		record(f, false, "halted");
+	if (!begin(f)) {
 		f->d.action = MC_ACTION_NONE;
 		return true;
 	}
@@ -340,13 +374,11 @@ bool mc_fault_redirect(struct mc_fault *f)
 {
 	if (f->d.action != MC_ACTION_REDIRECT || f->d.shadow || !f->d.to)
 		return false;
-	if (!mc_rec_apply_begin()) {
-		record(f, false, "halted");
+	if (!begin(f))
 		return false;
-	}
 	struct mc_rec_detail d = { .applied = true, .to = f->d.to };
-	mc_rec_apply_end();
-	mc_rec_fault(f, &d);
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
 	return true;
 }
 
@@ -382,8 +414,15 @@ bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
 	return true;
 }
 
+/* The identity damage is keyed on: the canonical path of the open file, so
+ * that a symbolic link and its target, or two spellings of one path, see
+ * the same bits damaged; the path as opened when /proc cannot say. Asked
+ * once per corrupted call, not cached: a link may be re-pointed. */
 static uint64_t file_id(const struct mc_fault *f)
 {
+	char buf[4096];
+	if (f->fd >= 0 && mc_fd_real_path(f->fd, buf, sizeof(buf)) > 0)
+		return mc_engine_file_id(buf);
 	const char *p = mc_path_of(f->fdi.path_id);
 	return p ? mc_engine_file_id(p) : 0;
 }
@@ -396,28 +435,24 @@ void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len)
 		record(f, false, f->skip_note);
 		return;
 	}
-	if (!mc_rec_apply_begin()) {
-		record(f, false, "halted");
+	if (!begin(f))
 		return;
-	}
 	struct mc_rec_detail d = { .applied = true, .offset = f->file_offset, .bytes = len };
 	if (f->have_offset && len > 0)
 		d.changed =
 		    mc_engine_corrupt(f->d.rule, file_id(f), f->d.nonce, f->file_offset, buf, len);
 	else if (!f->have_offset)
 		d.note = "file offset unknown: nothing damaged";
-	mc_rec_apply_end();
-	mc_rec_fault(f, &d);
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
 }
 
 void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
 {
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
-	if (!mc_rec_apply_begin()) {
-		record(f, false, "halted");
+	if (!begin(f))
 		return;
-	}
 	struct mc_rec_detail d = { .applied = true, .offset = f->file_offset, .bytes = len };
 	uint64_t id = file_id(f);
 	uint64_t off = f->file_offset;
@@ -429,8 +464,8 @@ void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, 
 	}
 	if (!f->have_offset)
 		d.note = "file offset unknown: nothing damaged";
-	mc_rec_apply_end();
-	mc_rec_fault(f, &d);
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
 }
 
 /* ---- init -------------------------------------------------------------------- */

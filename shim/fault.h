@@ -39,6 +39,7 @@ static inline bool mc_fault_has(enum mc_hook h)
 /* One decision, with what is needed to apply and record it. */
 struct mc_fault {
 	struct mc_decision d;
+	const struct mc_ruleset *rs; /* the rule set that decided */
 	enum mc_fn fn;
 	int fd;
 	struct mc_fd_info fdi;

@@ -162,7 +162,7 @@ static size_t normalise(char *p, size_t len)
 }
 
 /* Writes the absolute path of an open fd (from /proc) into buf. */
-static ssize_t path_of_fd(int fd, char *buf, size_t cap)
+ssize_t mc_fd_real_path(int fd, char *buf, size_t cap)
 {
 	char link[32] = "/proc/self/fd/";
 	size_t n = strlen(link);
@@ -200,10 +200,10 @@ uint32_t mc_path_intern_at(int dirfd, const char *path, int fd)
 		if (dirfd == AT_FDCWD) {
 			base = getcwd(buf, sizeof(buf)) ? (ssize_t)strlen(buf) : -1;
 		} else {
-			base = path_of_fd(dirfd, buf, sizeof(buf));
+			base = mc_fd_real_path(dirfd, buf, sizeof(buf));
 		}
 		if (base < 0 || (size_t)base + 1 + plen >= sizeof(buf)) {
-			ssize_t n = fd >= 0 ? path_of_fd(fd, buf, sizeof(buf)) : -1;
+			ssize_t n = fd >= 0 ? mc_fd_real_path(fd, buf, sizeof(buf)) : -1;
 			if (n < 0)
 				return 0;
 			return mc_path_intern(buf, (uint32_t)n);
@@ -443,7 +443,7 @@ static void classify(int fd, struct mc_fd_info *info)
 		return; /* not open: stays unknown */
 	if (S_ISREG(st.st_mode)) {
 		char buf[PATH_MAX_BYTES];
-		ssize_t n = path_of_fd(fd, buf, sizeof(buf));
+		ssize_t n = mc_fd_real_path(fd, buf, sizeof(buf));
 		info->kind = MC_FD_FILE;
 		info->path_id = n > 0 ? mc_path_intern(buf, (uint32_t)n) : 0;
 	} else if (S_ISSOCK(st.st_mode)) {

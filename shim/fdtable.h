@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum mc_fd_kind {
 	MC_FD_UNKNOWN = 0, /* never seen, or closed since: classified on demand */
@@ -66,6 +67,10 @@ void mc_fd_copy(int from, int to);
 /* What fd is; classifies it with fstat/readlink/getsockname when unknown
  * (fds opened before the shim, or by raw system calls). Async-signal-safe. */
 void mc_fd_lookup(int fd, struct mc_fd_info *ret);
+
+/* The canonical absolute path of open fd (symbolic links resolved, from
+ * /proc/self/fd), NUL-terminated; its length, or -1. */
+ssize_t mc_fd_real_path(int fd, char *buf, size_t cap);
 
 /* Maps the path registry; called once at init, before arming. */
 void mc_fd_init(void);

@@ -1,8 +1,14 @@
 /* fmt.c: the text builders of fmt.h. No allocation, no locale, no stdio:
  * callable from a signal handler and from inside malloc. */
 #include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "fmt.h"
 #include "real.h"
@@ -128,6 +134,74 @@ int mc_write_all(int fd, const char *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* The file size limit, read once; RLIM_INFINITY on most systems. */
+static rlim_t fsize_limit(void)
+{
+	static _Atomic rlim_t cached; /* 0: not read yet */
+	rlim_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+	if (v == 0) {
+		struct rlimit rl;
+		v = getrlimit(RLIMIT_FSIZE, &rl) == 0 ? rl.rlim_cur : RLIM_INFINITY;
+		if (v == 0)
+			v = 1; /* a zero limit: nothing fits */
+		atomic_store_explicit(&cached, v, memory_order_relaxed);
+	}
+	return v;
+}
+
+static int append_limited(int fd, const char *p, size_t n, rlim_t limit)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if ((uint64_t)st.st_size + n > (uint64_t)limit)
+		return -EFBIG; /* would be cut and raise SIGXFSZ: drop it whole */
+	sigset_t xfsz, old;
+	sigemptyset(&xfsz);
+	sigaddset(&xfsz, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+	ssize_t w;
+	do
+		w = mc_real.write(fd, p, n);
+	while (w < 0 && errno == EINTR);
+	int err = w < 0 ? errno : 0;
+	if (w >= 0 && (size_t)w < n && fstat(fd, &st) == 0 && st.st_size >= w)
+		(void)ftruncate(fd, st.st_size - w); /* roll back the torn tail */
+	sigset_t pending;
+	struct timespec zero = { 0, 0 };
+	if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ) &&
+	    !sigismember(&old, SIGXFSZ))
+		sigtimedwait(&xfsz, NULL, &zero); /* ours: consume it before unblocking */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (w < 0)
+		return -err;
+	return (size_t)w == n ? 0 : -ENOSPC;
+}
+
+int mc_append_line(int fd, const char *p, size_t n)
+{
+	int saved = errno;
+	int r;
+	rlim_t limit = fsize_limit();
+	if (limit != RLIM_INFINITY) {
+		r = append_limited(fd, p, n, limit);
+	} else {
+		ssize_t w;
+		do
+			w = mc_real.write(fd, p, n);
+		while (w < 0 && errno == EINTR);
+		r = w < 0 ? -errno : 0;
+		if (w >= 0 && (size_t)w < n) {
+			struct stat st; /* a full disk cut the line: take it back */
+			if (fstat(fd, &st) == 0 && st.st_size >= w)
+				(void)ftruncate(fd, st.st_size - w);
+			r = -ENOSPC;
+		}
+	}
+	errno = saved;
+	return r;
 }
 
 void mc_say(const char *msg)

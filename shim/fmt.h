@@ -41,6 +41,14 @@ void mc_buf_json_str(struct mc_buf *b, const char *s, size_t n);
  * returns 0 or -errno. Uses the real write. */
 int mc_write_all(int fd, const char *p, size_t n);
 
+/* Appends one whole line (n bytes, ending in a newline) to a log file
+ * opened O_APPEND, or nothing: a write the disk cut short is rolled back
+ * with ftruncate so that no torn line is left, and under a file size limit
+ * (RLIMIT_FSIZE) a line that would not fit is dropped before it is written,
+ * with SIGXFSZ blocked, so the host is never killed by the shim's own log.
+ * Returns 0, or -errno (the line is then not in the file). */
+int mc_append_line(int fd, const char *p, size_t n);
+
 /* Prints "mlchaos: <msg>\n" on stderr through one write(2). */
 void mc_say(const char *msg);
 

@@ -11,6 +11,82 @@
 #include "fault.h"
 #include "hook.h"
 
+/* Anonymous mappings count toward a `budget`, as the kernel counts them
+ * toward memory use: while MC_ARM_HEAP is set, each one is remembered (by
+ * address, lock-free, in mmap'd memory) and given back by munmap of the
+ * same address. A partial munmap or a table full leaves the figure high:
+ * the budget errs on the side of failing early, never of missing it. */
+#define ANON_SLOTS 16384u
+#define ANON_PROBE 64u
+#define ANON_TOMB  ((uintptr_t)1)
+
+struct anon_slot {
+	_Atomic uintptr_t addr;
+	_Atomic size_t len;
+};
+
+static _Atomic(struct anon_slot *) anon_table;
+
+static struct anon_slot *anon_slots(void)
+{
+	struct anon_slot *t = atomic_load_explicit(&anon_table, memory_order_acquire);
+	if (t)
+		return t;
+	size_t bytes = ANON_SLOTS * sizeof(struct anon_slot);
+	void *p =
+	    mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	struct anon_slot *expected = NULL;
+	if (!atomic_compare_exchange_strong(&anon_table, &expected, p)) {
+		mc_real.munmap(p, bytes);
+		return expected;
+	}
+	return p;
+}
+
+static size_t anon_hash(uintptr_t addr)
+{
+	return (size_t)((addr >> 12) * 0x9E3779B97F4A7C15ull >> 40);
+}
+
+static void anon_remember(void *addr, size_t len)
+{
+	struct anon_slot *t = anon_slots();
+	if (!t)
+		return;
+	for (size_t i = 0, h = anon_hash((uintptr_t)addr); i < ANON_PROBE; i++) {
+		struct anon_slot *s = &t[(h + i) & (ANON_SLOTS - 1)];
+		uintptr_t a = atomic_load_explicit(&s->addr, memory_order_acquire);
+		if ((a == 0 || a == ANON_TOMB) &&
+		    atomic_compare_exchange_strong(&s->addr, &a, (uintptr_t)addr)) {
+			atomic_store_explicit(&s->len, len, memory_order_release);
+			mc_heap_note((int64_t)len);
+			return;
+		}
+	}
+	mc_heap_note((int64_t)len); /* counted, never given back: see above */
+}
+
+static void anon_forget(void *addr)
+{
+	struct anon_slot *t = atomic_load_explicit(&anon_table, memory_order_acquire);
+	if (!t)
+		return;
+	for (size_t i = 0, h = anon_hash((uintptr_t)addr); i < ANON_PROBE; i++) {
+		struct anon_slot *s = &t[(h + i) & (ANON_SLOTS - 1)];
+		uintptr_t a = atomic_load_explicit(&s->addr, memory_order_acquire);
+		if (a == 0)
+			return;
+		if (a == (uintptr_t)addr) {
+			size_t len = atomic_load_explicit(&s->len, memory_order_acquire);
+			if (atomic_compare_exchange_strong(&s->addr, &a, ANON_TOMB))
+				mc_heap_note(-(int64_t)len);
+			return;
+		}
+	}
+}
+
 static bool shared(int flags)
 {
 	int type = flags & MAP_TYPE;
@@ -100,6 +176,8 @@ static MC_COLD void *mmap_slow(enum mc_fn fn, void *addr, size_t len, int prot, 
 			errno = e;
 		}
 	}
+	if (anon && r != MAP_FAILED && mc_armed(MC_ARM_HEAP))
+		anon_remember(r, len);
 	if (anon)
 		mc_call_end_target(&c, MC_TGT_ANON, r == MAP_FAILED ? 0 : len);
 	else
@@ -107,16 +185,34 @@ static MC_COLD void *mmap_slow(enum mc_fn fn, void *addr, size_t len, int prot, 
 	return r;
 }
 
+static MC_COLD int munmap_slow(void *addr, size_t len)
+{
+	int r = mc_real.munmap(addr, len);
+	if (r == 0) {
+		int e = errno;
+		anon_forget(addr);
+		errno = e;
+	}
+	return r;
+}
+
+MC_EXPORT int munmap(void *addr, size_t len)
+{
+	if (MC_PASS(MC_ARM_HEAP))
+		return mc_real.munmap(addr, len);
+	return munmap_slow(addr, len);
+}
+
 MC_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (MC_PASS(MC_BIT_MMAP))
+	if (MC_PASS(MC_BIT_MMAP | MC_ARM_HEAP))
 		return mc_real.mmap(addr, len, prot, flags, fd, off);
 	return mmap_slow(MC_FN_mmap, addr, len, prot, flags, fd, off);
 }
 
 MC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-	if (MC_PASS(MC_BIT_MMAP))
+	if (MC_PASS(MC_BIT_MMAP | MC_ARM_HEAP))
 		return mc_real.mmap64(addr, len, prot, flags, fd, off);
 	return mmap_slow(MC_FN_mmap64, addr, len, prot, flags, fd, off);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,9 @@ struct mc_shm *mc_rec_segment; /* read inline by mc_rec_halted() */
 static size_t shm_bytes;
 static char shm_path[64]; /* empty: private memory, nobody else sees it */
 static _Atomic int shm_removed;
+
+static _Atomic int cached_pid; /* see my_pid() */
+static __thread int cached_tid __attribute__((tls_model("initial-exec")));
 
 static int log_fd = -1;
 static char log_template[1024];
@@ -75,7 +79,13 @@ static struct mc_shm *map_segment(int pid)
 {
 	put_pid_path(shm_path, sizeof(shm_path), pid);
 	int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-	int fd = mc_real.open(shm_path, flags, 0600);
+	struct rlimit fsize;
+	int fd = -1;
+	/* ftruncate past RLIMIT_FSIZE would kill the host with SIGXFSZ: under
+	 * such a limit the counters stay private. */
+	if (getrlimit(RLIMIT_FSIZE, &fsize) != 0 || fsize.rlim_cur == RLIM_INFINITY ||
+	    fsize.rlim_cur >= shm_bytes)
+		fd = mc_real.open(shm_path, flags, 0600);
 	if (fd < 0 && errno == EEXIST && unlink(shm_path) == 0)
 		fd = mc_real.open(shm_path, flags, 0600);
 	void *p = MAP_FAILED;
@@ -231,6 +241,8 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 {
 	if (!shm)
 		return NULL;
+	atomic_store(&cached_pid, 0);
+	cached_tid = 0; /* the forking thread is the child's only thread */
 	struct mc_shm *parent = shm;
 	struct mc_shm *child = map_segment(getpid());
 	if (!child)
@@ -297,6 +309,12 @@ bool mc_rec_halted_slow(void)
 	if (mc_rec_has_halt_file)
 		look_at_halt_file();
 	return atomic_load_explicit(&shm->control, memory_order_relaxed) != 0;
+}
+
+void mc_rec_control_set(uint32_t bits)
+{
+	if (shm)
+		atomic_fetch_or(&shm->control, bits);
 }
 
 /* With `mlchaos halt`: the command sets the control word, then reads
@@ -445,16 +463,30 @@ static void write_line(struct mc_buf *b)
 		return;
 	}
 	b->p[b->len++] = '\n'; /* room kept: mc_buf leaves one byte for the NUL */
-	int saved = errno;
-	ssize_t w;
-	do
-		w = mc_real.write(log_fd, b->p, b->len);
-	while (w < 0 && errno == EINTR);
-	errno = saved;
+	int r = mc_append_line(log_fd, b->p, b->len);
 	if (shm)
-		atomic_fetch_add_explicit(w == (ssize_t)b->len ? &shm->events_logged
-		                                               : &shm->events_dropped,
-		                          1, memory_order_relaxed);
+		atomic_fetch_add_explicit(r == 0 ? &shm->events_logged : &shm->events_dropped, 1,
+		                          memory_order_relaxed);
+}
+
+/* getpid and gettid are system calls in glibc: each line would pay two.
+ * Cached, and forgotten in a forked child (mc_rec_child_after_fork). */
+
+static int my_pid(void)
+{
+	int pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+	if (!pid) {
+		pid = getpid();
+		atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+	}
+	return pid;
+}
+
+static int my_tid(void)
+{
+	if (!cached_tid)
+		cached_tid = gettid();
+	return cached_tid;
 }
 
 static void begin_line(struct mc_buf *b, const char *event)
@@ -463,15 +495,15 @@ static void begin_line(struct mc_buf *b, const char *event)
 	put_rfc3339(b, unix_ns());
 	mc_buf_putc(b, '"');
 	put_field_u64(b, "mono_ns", mc_now_ns());
-	put_field_u64(b, "pid", (uint64_t)getpid());
-	put_field_u64(b, "tid", (uint64_t)gettid());
+	put_field_u64(b, "pid", (uint64_t)my_pid());
+	put_field_u64(b, "tid", (uint64_t)my_tid());
 	put_field_str(b, "event", event);
 }
 
 void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 {
 	const struct mc_erule *r = f->d.rule;
-	if (shm && r) {
+	if (shm && r && !d->stale) {
 		struct mc_shm_rule *sr = &shm->rules[r->id];
 		if (f->d.shadow)
 			atomic_fetch_add_explicit(&sr->would_inject, 1, memory_order_relaxed);

@@ -49,6 +49,9 @@ static inline bool mc_rec_halted(void)
 	return mc_rec_halted_slow();
 }
 
+/* Sets bits of the control word (MC_CTL_*) from inside the library. */
+void mc_rec_control_set(uint32_t bits);
+
 /* Brackets the application of a decision: false when a halt came in
  * between the decision and now (the fault is then dropped, and logged as
  * not applied). `mlchaos halt` waits for the brackets open when it halted. */
@@ -64,6 +67,7 @@ struct mc_rec_detail {
 	uint64_t offset, bytes, changed; /* corrupt: file offset, bytes seen, positions changed */
 	const char *to;                  /* redirect */
 	const char *note;                /* why a decision was not applied, or NULL */
+	bool stale; /* decided by a rule set since replaced: logged, not counted */
 };
 
 /* Logs one fault (a decision of the engine, shadow or not) and counts it. */

@@ -299,7 +299,7 @@ static void append_json(const struct row *rows, size_t n, int pid, int ppid)
 	if (fd >= 0) {
 		/* One write: O_APPEND keeps each process's line whole. */
 		if (!b.truncated)
-			(void)mc_write_all(fd, b.p, b.len);
+			(void)mc_append_line(fd, b.p, b.len);
 		mc_real.close(fd);
 	} else {
 		mc_say("trace: cannot open the --json file; its rows are on stderr only");

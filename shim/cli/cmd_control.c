@@ -51,14 +51,13 @@ static const char *argv0_of(const struct mc_seg *seg, int *ret_len)
 
 static void halt_usage(FILE *out)
 {
-	fputs("usage: mlchaos halt [--timeout SECONDS] [--all | PID...]\n"
+	fputs("usage: mlchaos halt [--timeout SECONDS] (--all | PID...)\n"
 	      "Stop fault injection in running processes, now: sets the halt bit of each\n"
 	      "process's control word, then waits until no fault that started before is still\n"
 	      "being applied (a delay in progress finishes first). When halt returns, none of\n"
-	      "the processes named injects another fault until `mlchaos resume`. Without PID:\n"
-	      "every live process of yours (as --all).\n"
+	      "the processes named injects another fault until `mlchaos resume`.\n"
 	      "  --timeout S   give up waiting after S seconds (default 10)\n"
-	      "  --all         every live process\n"
+	      "  --all         every live process of yours (needed when no PID is given)\n"
 	      "  -h, --help    this text\n"
 	      "Exit status: 0 all halted, 1 a PID has no segment or faults were still in\n"
 	      "flight at the timeout, 2 usage error.\n",
@@ -145,6 +144,11 @@ int mc_cmd_halt(int argc, char **argv)
 	int r = control_parse("halt", argc, argv, &o, halt_usage);
 	if (r >= 0)
 		return r;
+	if (!o.all && optind >= argc) {
+		fputs("mlchaos halt: say which processes: PID... or --all\n", stderr);
+		halt_usage(stderr);
+		return 2;
+	}
 	struct mc_seg_list list;
 	int status =
 	    mc_seg_open_args(argc - optind, argv + optind, o.all, MC_SEG_WRITE, "halt", &list);

@@ -194,7 +194,7 @@ static void json_figures(FILE *out, const struct mc_shm *s)
 	json_u64(out, "inflight", mc_seg_u64(&s->inflight), true);
 	json_u64(out, "faults_injected", mc_seg_u64(&s->faults_injected), true);
 	json_u64(out, "faults_suppressed", mc_seg_u64(&s->faults_suppressed), true);
-	json_u64(out, "faults_budgeted", mc_seg_u64(&s->engine.faults), true);
+	json_u64(out, "max_faults_used", mc_seg_u64(&s->engine.faults), true);
 	json_u64(out, "events_logged", mc_seg_u64(&s->events_logged), true);
 	json_u64(out, "events_dropped", mc_seg_u64(&s->events_dropped), true);
 	fputs("\"http_responses\":{", out);

@@ -240,6 +240,11 @@ int mc_engine_rule_id(const struct mc_ruleset *rs, const char *name)
 	return -ENOENT;
 }
 
+uint64_t mc_engine_max_faults(const struct mc_ruleset *rs)
+{
+	return rs->max_faults;
+}
+
 uint64_t mc_engine_seed(const struct mc_ruleset *rs)
 {
 	return rs->seed;

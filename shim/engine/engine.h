@@ -157,6 +157,7 @@ int mc_engine_rule_id(const struct mc_ruleset *rs, const char *name);
 
 /* The seed the rule set was built with. */
 uint64_t mc_engine_seed(const struct mc_ruleset *rs);
+uint64_t mc_engine_max_faults(const struct mc_ruleset *rs);
 
 /* Seed a thread's state: the select = call generator from the experiment seed and the
  * thread's ordinal (0 for the main thread, then 1, 2, ... in creation order), so that a

@@ -1,0 +1,263 @@
+/* experiment.h: `mlchaos experiment`, shared by its files: the experiment file as parsed
+ * (experiment_spec.c), the target and the run's clock and signals (experiment_target.c), the
+ * load (experiment_load.c), chaos control and fault counts (experiment_chaos.c) and the
+ * verdicts and report (experiment_report.c). Reaches the library only through its config,
+ * its halt file, its event logs and its shared-memory segment. */
+#ifndef MC_CLI_EXPERIMENT_H
+#define MC_CLI_EXPERIMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#define MC_EXP_MAX_HYPS  32  /* hypotheses per experiment */
+#define MC_EXP_MAX_ARGS  128 /* words of the target's command line */
+#define MC_EXP_TEXT_MAX  160 /* a hypothesis or a name, as printed */
+#define MC_EXP_URL_MAX   1024
+#define MC_EXP_EXIT_OK   0
+#define MC_EXP_EXIT_FAIL 1
+#define MC_EXP_EXIT_RUN  2 /* usage, a bad file, or the experiment could not run */
+
+enum mc_exp_phase { MC_EXP_BEFORE, MC_EXP_DURING, MC_EXP_AFTER, MC_EXP_PHASES };
+
+#define MC_EXP_ALL_PHASES ((1u << MC_EXP_PHASES) - 1)
+
+enum mc_exp_metric {
+	MC_EXP_SUCCESS_RATE,
+	MC_EXP_ERROR_RATE,
+	MC_EXP_ACCURACY,
+	MC_EXP_ERRORS,
+	MC_EXP_WRONG,
+	MC_EXP_TIMEOUTS,
+	MC_EXP_P50,
+	MC_EXP_P95,
+	MC_EXP_P99,
+	MC_EXP_MAX,
+	MC_EXP_MEAN,
+	MC_EXP_RPS,
+	MC_EXP_METRICS
+};
+
+/* How a metric's figures are written and compared. */
+enum mc_exp_kind {
+	MC_EXP_KIND_RATE,    /* a fraction, written as a percentage */
+	MC_EXP_KIND_LATENCY, /* milliseconds, written with a duration unit */
+	MC_EXP_KIND_COUNT,   /* a whole number of requests */
+	MC_EXP_KIND_RPS,     /* requests per second */
+};
+
+enum mc_exp_op { MC_EXP_LE, MC_EXP_LT, MC_EXP_GE, MC_EXP_GT, MC_EXP_EQ };
+
+struct mc_exp_hyp {
+	char text[MC_EXP_TEXT_MAX]; /* "p99 <= 50ms", as written */
+	int line;
+	enum mc_exp_metric metric;
+	enum mc_exp_op op;
+	double threshold; /* a fraction, ms, a count or req/s, by the metric's kind */
+	unsigned phases;  /* bit (1 << enum mc_exp_phase) for each phase it applies to */
+};
+
+/* An experiment file, parsed and checked. Strings are malloc'd. */
+struct mc_exp_spec {
+	char *file;
+	char name[MC_EXP_TEXT_MAX];
+	/* [experiment] */
+	char *argv[MC_EXP_MAX_ARGS + 1];
+	int argc;
+	char *workdir; /* or NULL */
+	char *ready;   /* an http:// URL, or a file path */
+	bool ready_is_url;
+	uint64_t ready_timeout_ns, stop_timeout_ns, settle_ns;
+	int signal; /* sent after chaos resumes and after it halts; 0 = none */
+	char *target_log;
+	/* [load] */
+	char *url; /* NULL: derived from the readiness probe; may hold ${PORT} */
+	uint64_t requests, concurrency, inputs, timeout_ns;
+	char *dataset, *id_prefix, *client;
+	/* [steady_state] */
+	struct mc_exp_hyp hyps[MC_EXP_MAX_HYPS];
+	unsigned n_hyps;
+	/* [mlchaos] and [fault.*]: the file's own lines at their own line numbers, the other
+	 * sections' lines left blank, variables expanded, log and halt_file taken out */
+	char *chaos_text;
+	int mlchaos_line; /* the [mlchaos] header in chaos_text, 0 when there is none */
+	struct mc_config *chaos;
+};
+
+/* What ${NAME} means besides the environment. */
+struct mc_exp_vars {
+	const char *run_dir; /* ${RUN_DIR}: the run's private directory */
+	const char *bin_dir; /* ${MLCHAOS_BIN}: where the mlchaos executable is */
+};
+
+/* ---- experiment_spec.c ---- */
+
+/* Reads, checks and expands the experiment file. Every problem is printed on stderr as
+ * "FILE:LINE: message" (all of them). Returns 0, or -EINVAL when the file is not valid,
+ * another -errno when it cannot be read. */
+int mc_exp_spec_load(const char *file, const struct mc_exp_vars *vars, struct mc_exp_spec *ret);
+void mc_exp_spec_free(struct mc_exp_spec *spec);
+
+/* Writes the config the target runs with: the chaos text with `halt_file` and `log` added
+ * to its [mlchaos] section. Created 0600, never through a link. 0 or -errno. */
+int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path,
+                            const char *halt_file, const char *log);
+
+/* s with ${PORT} replaced by port; malloc'd, or NULL when out of memory. */
+char *mc_exp_expand_port(const char *s, int port);
+
+const char *mc_exp_metric_name(enum mc_exp_metric m);
+enum mc_exp_kind mc_exp_metric_kind(enum mc_exp_metric m);
+const char *mc_exp_op_name(enum mc_exp_op op);
+const char *mc_exp_phase_name(enum mc_exp_phase p);
+
+/* Splits "http://HOST[:PORT][/PATH]": 0, or -EINVAL. */
+int mc_exp_url_split(const char *url, char *host, size_t host_cap, int *ret_port, char *path,
+                     size_t path_cap);
+
+/* ---- experiment_target.c ---- */
+
+/* Signals: SIGINT, SIGTERM and SIGHUP to mlchaos make every wait below return -EINTR, so the
+ * run can stop its target and clean up. Also makes mlchaos the subreaper of its descendants,
+ * so that none can outlive it unseen. 0 or -errno. */
+int mc_exp_signals_install(void);
+void mc_exp_signals_restore(void);
+/* The signal that interrupted the run, or 0. */
+int mc_exp_interrupted(void);
+/* The fd that becomes readable once the run is interrupted (for poll). */
+int mc_exp_wake_fd(void);
+/* Sleeps ns; -EINTR when interrupted first. */
+int mc_exp_sleep_ns(uint64_t ns);
+uint64_t mc_exp_now_ns(void);
+
+struct mc_exp_target {
+	pid_t pid; /* also its process group */
+	int port;  /* from the ready file or URL; 0 when unknown */
+	double ready_s;
+	bool exited;
+	int status;            /* as from waitpid, once exited */
+	int exited_in;         /* the phase it exited in by itself, or -1 */
+	int stop_signal;       /* what stopped it: SIGTERM, SIGKILL, or 0 */
+	unsigned others_reaped; /* descendants killed after it stopped */
+	/* the ready file as it was before the start: a leftover is not a ready signal */
+	bool ready_existed;
+	dev_t ready_dev;
+	ino_t ready_ino;
+	int64_t ready_mtime_ns;
+};
+
+/* Starts the target in its own process group, with libmlchaos.so (lib) preloaded ahead of any
+ * LD_PRELOAD entries (after sanitizer runtimes) and MLCHAOS_CONFIG = config; its stdout and
+ * stderr go to log_path. 0, or -errno after printing why (exec errors included). */
+int mc_exp_target_start(const struct mc_exp_spec *spec, const char *lib, const char *config,
+                        const char *log_path, struct mc_exp_target *t);
+
+/* Waits until the readiness probe answers. 0; -ETIMEDOUT; -ECHILD when the target exited
+ * first; -EINTR when the run was interrupted. */
+int mc_exp_target_wait_ready(const struct mc_exp_spec *spec, struct mc_exp_target *t);
+
+/* True once the target has exited (its status recorded), without waiting. */
+bool mc_exp_target_gone(struct mc_exp_target *t);
+
+/* Sends the spec's signal to the target (not its group). */
+void mc_exp_target_signal(const struct mc_exp_target *t, int sig);
+
+/* Stops the target: SIGTERM to its process group, SIGKILL after grace_ns, then kills and
+ * reaps every descendant left (the group's stragglers, and orphans that came to us as their
+ * subreaper). Always leaves no process of the run behind. Idempotent. */
+void mc_exp_target_stop(struct mc_exp_target *t, uint64_t grace_ns);
+
+/* "exited 0", "killed by SIGKILL", ... for the target's status. */
+void mc_exp_status_text(int status, char *buf, size_t cap);
+
+/* ---- experiment_load.c ---- */
+
+struct mc_exp_load {
+	bool ran;
+	char *json; /* the load client's JSON object, verbatim */
+	uint64_t requests, ok, wrong, errors, checked;
+	double value[MC_EXP_METRICS];
+	bool known[MC_EXP_METRICS]; /* false: null (no answer, nothing checked) */
+};
+
+/* Runs the load client against url; its per-request lines go to per_request, its stderr to
+ * err_path. 0; -EINTR when interrupted (the client is killed); another -errno after printing
+ * why the client could not run or said something unreadable. */
+int mc_exp_load_run(const struct mc_exp_spec *spec, const char *client, const char *url,
+                    const char *per_request, const char *err_path, struct mc_exp_load *ret);
+void mc_exp_load_free(struct mc_exp_load *l);
+
+/* The load client to run: the spec's `client`, $MLCHAOS_LOAD, then mlchaos-load beside the
+ * command (bin_dir/../test-harness, bin_dir), then "mlchaos-load" on $PATH. Writes into buf. */
+void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf,
+                        size_t cap);
+
+/* The number after "key": in a flat JSON object; false when absent or null. */
+bool mc_exp_json_number(const char *json, const char *key, double *ret);
+
+/* ---- experiment_chaos.c ---- */
+
+/* Resume: removes the halt file, clears the halt bits of every segment whose process runs
+ * config, and waits until every process has looked at the halt file again. Returns the
+ * processes found running config, -EINTR, or another -errno. */
+int mc_exp_chaos_resume(const char *halt_file, const char *config);
+
+/* Halt: recreates the halt file, sets the halt bit of every segment of config and waits for
+ * the faults in flight to finish (at most timeout_ns). Returns the processes halted, or
+ * -errno. */
+int mc_exp_chaos_halt(const char *halt_file, const char *config, uint64_t timeout_ns);
+
+struct mc_exp_faults {
+	uint64_t injected[MC_MAX_RULES]; /* applied faults, per rule of the config */
+	uint64_t shadow[MC_MAX_RULES];   /* would_inject decisions (shadow mode) */
+	uint64_t suppressed;             /* decided, then dropped by a halt */
+	uint64_t total;
+	unsigned processes; /* processes that injected at least one fault */
+	unsigned watchdog_halts;
+	unsigned unreadable; /* log lines that were not events */
+};
+
+/* Counts the faults logged in run_dir/events-*.jsonl. 0 or -errno. */
+int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg,
+                        struct mc_exp_faults *ret);
+
+/* ---- experiment_report.c ---- */
+
+enum mc_exp_verdict { MC_EXP_NA, MC_EXP_HELD, MC_EXP_FAILED };
+
+struct mc_exp_result {
+	const struct mc_exp_spec *spec;
+	const char *run_dir; /* NULL once removed */
+	struct mc_exp_load load[MC_EXP_PHASES];
+	struct mc_exp_target target;
+	struct mc_exp_faults faults;
+	char url[MC_EXP_URL_MAX];
+	int halted_processes;
+	/* filled by mc_exp_judge() */
+	enum mc_exp_verdict verdict[MC_EXP_MAX_HYPS][MC_EXP_PHASES];
+	unsigned held[MC_EXP_PHASES], applicable[MC_EXP_PHASES];
+	bool baseline_failed; /* the steady state did not hold before chaos: chaos was skipped */
+	int score;            /* 0..100 */
+	int exit_code;
+};
+
+/* Verdict per hypothesis and phase, the score and the exit code. */
+void mc_exp_judge(struct mc_exp_result *r);
+
+/* The verdict of hypothesis h on one phase's figures. */
+enum mc_exp_verdict mc_exp_check(const struct mc_exp_hyp *h, const struct mc_exp_load *l);
+
+/* The score from the share held during chaos and after it (each in [0, 1]). */
+int mc_exp_score(bool baseline_failed, double held_during, double held_after);
+
+void mc_exp_report_text(FILE *out, const struct mc_exp_result *r);
+void mc_exp_report_verdict_line(FILE *out, const struct mc_exp_result *r);
+void mc_exp_report_json(FILE *out, const struct mc_exp_result *r);
+
+/* A figure as the report writes it: "98.20%", "12.345ms", "17", "1234.5/s". */
+void mc_exp_figure(enum mc_exp_metric m, double v, char *buf, size_t cap);
+
+#endif

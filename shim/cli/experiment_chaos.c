@@ -1,0 +1,213 @@
+/* experiment_chaos.c: turning the target's faults on and off, and counting them afterwards.
+ * Control goes through the run's halt file (which covers processes not started yet) and the
+ * control word of the segments of the processes that run the run's own config (segments.h);
+ * never touches the segment of a process that runs another config. Counting reads the run's
+ * event logs only. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "experiment.h"
+#include "segments.h"
+
+/* The library looks at its halt file at most every 100 ms (record.c): after removing it, a
+ * little more than that guarantees every process has seen it gone at its next decision. */
+#define HALT_FILE_SETTLE_NS 150000000ull
+#define INFLIGHT_POLL_NS    1000000ull
+#define MAX_PIDS            256
+#define LINE_MAX_BYTES      8192
+
+/* The segments of the processes whose config is config; the others are closed. */
+static int run_segments(const char *config, struct mc_seg_list *list)
+{
+	int r = mc_seg_list_all(MC_SEG_WRITE, list);
+	size_t k = 0, want = strlen(config);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < list->n; i++) {
+		struct mc_seg *s = &list->segs[i];
+		size_t n = (size_t)mc_seg_strlen(s->shm->config_path, sizeof(s->shm->config_path));
+		if (n == want && memcmp(s->shm->config_path, config, n) == 0)
+			list->segs[k++] = *s;
+		else
+			mc_seg_close(s);
+	}
+	list->n = k;
+	return 0;
+}
+
+int mc_exp_chaos_resume(const char *halt_file, const char *config)
+{
+	struct mc_seg_list list;
+	int n = 0;
+
+	if (unlink(halt_file) < 0 && errno != ENOENT)
+		return -errno;
+	if (run_segments(config, &list) == 0) {
+		for (size_t i = 0; i < list.n; i++)
+			atomic_fetch_and(&list.segs[i].shm->control,
+			                 ~(MC_CTL_HALTED | MC_CTL_HALT_FILE));
+		n = (int)list.n;
+		mc_seg_list_free(&list);
+	}
+	/* A process that looked at the file just before it went may set its bit again: the
+	 * next look, after this wait, clears it for good. */
+	return mc_exp_sleep_ns(HALT_FILE_SETTLE_NS) < 0 ? -EINTR : n;
+}
+
+static int create_halt_file(const char *halt_file)
+{
+	int fd = open(halt_file, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Waits until no fault that started before the halt is still being applied. */
+static void wait_quiet(const struct mc_seg *seg, uint64_t deadline_ns)
+{
+	while (atomic_load(&seg->shm->inflight) != 0) {
+		if (kill(seg->pid, 0) < 0 && errno == ESRCH)
+			return;
+		if (mc_exp_now_ns() >= deadline_ns) {
+			fprintf(stderr,
+			        "mlchaos experiment: process %d still applies a fault after the halt "
+			        "(a long delay?); going on\n",
+			        seg->pid);
+			return;
+		}
+		struct timespec ts = { 0, (long)INFLIGHT_POLL_NS };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int mc_exp_chaos_halt(const char *halt_file, const char *config, uint64_t timeout_ns)
+{
+	struct mc_seg_list list;
+	int r = create_halt_file(halt_file);
+
+	if (r < 0)
+		return r;
+	r = run_segments(config, &list);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < list.n; i++)
+		atomic_fetch_or(&list.segs[i].shm->control, MC_CTL_HALTED);
+	uint64_t deadline = mc_exp_now_ns() + timeout_ns;
+	for (size_t i = 0; i < list.n; i++)
+		wait_quiet(&list.segs[i], deadline);
+	r = (int)list.n;
+	mc_seg_list_free(&list);
+	return r;
+}
+
+/* ---- counting ---- */
+
+/* The string value of "key":"..." in a log line, into buf; false when absent. Rule names
+ * are letters, digits, '_', '-' and '.': no escapes to decode. */
+static bool field(const char *line, const char *key, char *buf, size_t cap)
+{
+	char pat[64];
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	const char *at = strstr(line, pat);
+	if (!at)
+		return false;
+	at += strlen(pat);
+	size_t n = strcspn(at, "\"");
+	if (n >= cap)
+		return false;
+	memcpy(buf, at, n);
+	buf[n] = '\0';
+	return true;
+}
+
+static void note_pid(struct mc_exp_faults *f, long *pids, long pid)
+{
+	for (unsigned i = 0; i < f->processes; i++)
+		if (pids[i] == pid)
+			return;
+	if (f->processes < MAX_PIDS)
+		pids[f->processes++] = pid;
+}
+
+static void count_line(const char *line, const struct mc_config *cfg, struct mc_exp_faults *f,
+                       long *pids)
+{
+	char event[32], rule[MC_RULE_NAME_MAX + 1];
+
+	if (!field(line, "event", event, sizeof(event))) {
+		f->unreadable++;
+		return;
+	}
+	if (strcmp(event, "halt") == 0) {
+		char reason[32];
+		if (field(line, "reason", reason, sizeof(reason)) && strcmp(reason, "watchdog") == 0)
+			f->watchdog_halts++;
+		return;
+	}
+	if ((strcmp(event, "fault") != 0 && strcmp(event, "would_inject") != 0) ||
+	    !field(line, "rule", rule, sizeof(rule)))
+		return;
+	unsigned id = 0;
+	while (id < cfg->n_rules && strcmp(cfg->rules[id].name, rule) != 0)
+		id++;
+	if (id == cfg->n_rules)
+		return;
+	if (strcmp(event, "would_inject") == 0 || strstr(line, "\"shadow\":true")) {
+		f->shadow[id]++;
+	} else if (strstr(line, "\"applied\":true")) {
+		f->injected[id]++;
+		f->total++;
+		const char *pid = strstr(line, "\"pid\":");
+		if (pid)
+			note_pid(f, pids, strtol(pid + 6, NULL, 10));
+	} else {
+		f->suppressed++;
+	}
+}
+
+static void count_file(int dir_fd, const char *name, const struct mc_config *cfg,
+                       struct mc_exp_faults *f, long *pids)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
+	char line[LINE_MAX_BYTES];
+
+	if (!in) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (fgets(line, sizeof(line), in))
+		count_line(line, cfg, f, pids);
+	fclose(in);
+}
+
+int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg,
+                        struct mc_exp_faults *ret)
+{
+	long pids[MAX_PIDS];
+	DIR *d = opendir(run_dir);
+	struct dirent *e;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (strncmp(e->d_name, "events-", 7) == 0 && n > 6 &&
+		    strcmp(e->d_name + n - 6, ".jsonl") == 0)
+			count_file(dirfd(d), e->d_name, cfg, ret, pids);
+	}
+	closedir(d);
+	return 0;
+}

@@ -1,0 +1,284 @@
+/* experiment_load.c: one phase's load: runs the load client (mlchaos-load, test-harness/server
+ * FORMAT.md) with --json and reads its figures. The client never runs under the library and
+ * never outlives the call: an interrupted run kills it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "experiment.h"
+
+#define LOAD_CLIENT   "mlchaos-load"
+#define JSON_MAX      65536 /* the client's object is a few hundred bytes */
+#define ERR_TAIL_MAX  2048
+
+static bool executable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf,
+                        size_t cap)
+{
+	const char *env = getenv("MLCHAOS_LOAD");
+
+	if (spec->client) {
+		snprintf(buf, cap, "%s", spec->client);
+		return;
+	}
+	if (env && *env) {
+		snprintf(buf, cap, "%s", env);
+		return;
+	}
+	snprintf(buf, cap, "%s/../test-harness/%s", bin_dir, LOAD_CLIENT);
+	if (executable(buf))
+		return;
+	snprintf(buf, cap, "%s/%s", bin_dir, LOAD_CLIENT);
+	if (executable(buf))
+		return;
+	snprintf(buf, cap, "%s", LOAD_CLIENT);
+}
+
+bool mc_exp_json_number(const char *json, const char *key, double *ret)
+{
+	size_t n = strlen(key);
+
+	for (const char *at = strstr(json, key); at; at = strstr(at + 1, key)) {
+		/* a key: quoted, after '{' or ',' */
+		if (at - json < 2 || at[-1] != '"' || at[n] != '"' || at[n + 1] != ':')
+			continue;
+		const char *before = at - 2;
+		while (before > json && (*before == ' ' || *before == '\n'))
+			before--;
+		if (before < json || (*before != '{' && *before != ','))
+			continue;
+		const char *v = at + n + 2;
+		while (*v == ' ')
+			v++;
+		char *end;
+		double d = strtod(v, &end);
+		if (end == v)
+			return false; /* null, or not a number */
+		*ret = d;
+		return true;
+	}
+	return false;
+}
+
+static void count(const char *json, const char *key, uint64_t *ret)
+{
+	double v;
+
+	*ret = mc_exp_json_number(json, key, &v) && v >= 0 ? (uint64_t)v : 0;
+}
+
+/* The figures of the client's object; -EPROTO when it is not the object we know. */
+static int read_figures(struct mc_exp_load *l)
+{
+	static const struct {
+		enum mc_exp_metric m;
+		const char *key;
+	} direct[] = {
+		{ MC_EXP_SUCCESS_RATE, "success_rate" }, { MC_EXP_ACCURACY, "accuracy" },
+		{ MC_EXP_ERRORS, "error_total" },        { MC_EXP_WRONG, "wrong" },
+		{ MC_EXP_TIMEOUTS, "timeout" },          { MC_EXP_P50, "p50_ms" },
+		{ MC_EXP_P95, "p95_ms" },                { MC_EXP_P99, "p99_ms" },
+		{ MC_EXP_MAX, "max_ms" },                { MC_EXP_MEAN, "mean_ms" },
+		{ MC_EXP_RPS, "rps" },
+	};
+	double requests;
+
+	if (!mc_exp_json_number(l->json, "requests", &requests) || requests < 1)
+		return -EPROTO;
+	for (size_t i = 0; i < sizeof(direct) / sizeof(direct[0]); i++)
+		l->known[direct[i].m] =
+		    mc_exp_json_number(l->json, direct[i].key, &l->value[direct[i].m]);
+	count(l->json, "requests", &l->requests);
+	count(l->json, "ok", &l->ok);
+	count(l->json, "wrong", &l->wrong);
+	count(l->json, "error_total", &l->errors);
+	count(l->json, "checked", &l->checked);
+	if (!l->known[MC_EXP_SUCCESS_RATE] || !l->known[MC_EXP_ERRORS])
+		return -EPROTO;
+	l->value[MC_EXP_ERROR_RATE] = (double)l->errors / (double)l->requests;
+	l->known[MC_EXP_ERROR_RATE] = true;
+	return 0;
+}
+
+/* In the child: never returns. */
+static void exec_client(char **argv, int out_fd, int err_fd)
+{
+	sigset_t none;
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (devnull >= 0)
+		dup2(devnull, STDIN_FILENO);
+	dup2(out_fd, STDOUT_FILENO);
+	dup2(err_fd, STDERR_FILENO);
+	/* the client measures the target: it never runs the library itself */
+	unsetenv("LD_PRELOAD");
+	unsetenv("MLCHAOS_CONFIG");
+	execvp(argv[0], argv);
+	fprintf(stderr, "mlchaos experiment: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Reads the client's stdout until EOF; -EINTR when the run is interrupted first. */
+static int read_output(int fd, char *buf, size_t cap, size_t *ret_len)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+			                 { .fd = mc_exp_wake_fd(), .events = POLLIN } };
+		if (mc_exp_interrupted())
+			return -EINTR;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		char chunk[4096];
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		size_t take = (size_t)r < cap - 1 - len ? (size_t)r : cap - 1 - len;
+		memcpy(buf + len, chunk, take);
+		len += take;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	return 0;
+}
+
+static void show_tail(const char *path)
+{
+	char buf[ERR_TAIL_MAX + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > ERR_TAIL_MAX ? size - ERR_TAIL_MAX : 0;
+	ssize_t n = pread(fd, buf, ERR_TAIL_MAX, from);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		fputs(buf, stderr);
+		if (buf[n - 1] != '\n')
+			fputc('\n', stderr);
+	}
+}
+
+static void build_argv(const struct mc_exp_spec *spec, const char *client, const char *url,
+                       const char *per_request, char (*num)[32], char **argv)
+{
+	int a = 0;
+
+	snprintf(num[0], 32, "%llu", (unsigned long long)spec->requests);
+	snprintf(num[1], 32, "%llu", (unsigned long long)spec->concurrency);
+	snprintf(num[2], 32, "%llu", (unsigned long long)(spec->timeout_ns / 1000000));
+	snprintf(num[3], 32, "%llu", (unsigned long long)spec->inputs);
+	argv[a++] = (char *)client;
+	argv[a++] = (char *)"--url";
+	argv[a++] = (char *)url;
+	argv[a++] = (char *)"-n";
+	argv[a++] = num[0];
+	argv[a++] = (char *)"-c";
+	argv[a++] = num[1];
+	argv[a++] = (char *)"--timeout-ms";
+	argv[a++] = num[2];
+	argv[a++] = (char *)"--id-prefix";
+	argv[a++] = spec->id_prefix;
+	argv[a++] = (char *)"--per-request";
+	argv[a++] = (char *)per_request;
+	argv[a++] = (char *)"--json";
+	if (spec->dataset) {
+		argv[a++] = (char *)"--dataset";
+		argv[a++] = spec->dataset;
+	} else if (spec->inputs) {
+		argv[a++] = (char *)"--inputs";
+		argv[a++] = num[3];
+	}
+	argv[a] = NULL;
+}
+
+static int wait_client(pid_t pid, bool kill_it)
+{
+	int status = 0;
+
+	if (kill_it)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+int mc_exp_load_run(const struct mc_exp_spec *spec, const char *client, const char *url,
+                    const char *per_request, const char *err_path, struct mc_exp_load *ret)
+{
+	char num[4][32], *argv[24];
+	int out[2], err_fd, r;
+	size_t len;
+
+	memset(ret, 0, sizeof(*ret));
+	build_argv(spec, client, url, per_request, num, argv);
+	err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (err_fd < 0)
+		return -errno;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		r = -errno;
+		close(err_fd);
+		return r;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_client(argv, out[1], err_fd);
+	r = pid < 0 ? -errno : 0;
+	close(out[1]);
+	close(err_fd);
+	ret->json = r ? NULL : malloc(JSON_MAX);
+	if (!r && !ret->json)
+		r = -ENOMEM;
+	if (!r)
+		r = read_output(out[0], ret->json, JSON_MAX, &len);
+	close(out[0]);
+	int status = pid > 0 ? wait_client(pid, r < 0) : 0;
+	if (r < 0)
+		return r;
+	/* 0: the load ran; 1: no connection at all, which is a figure too (all errors) */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1 || read_figures(ret) < 0) {
+		char how[64];
+		mc_exp_status_text(status, how, sizeof(how));
+		fprintf(stderr, "mlchaos experiment: the load client %s failed (%s):\n", client, how);
+		show_tail(err_path);
+		return -EPROTO;
+	}
+	ret->ran = true;
+	return 0;
+}
+
+void mc_exp_load_free(struct mc_exp_load *l)
+{
+	free(l->json);
+	memset(l, 0, sizeof(*l));
+}

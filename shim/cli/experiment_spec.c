@@ -1,0 +1,1057 @@
+/* experiment_spec.c: the experiment file. [experiment], [load] and [steady_state] are parsed
+ * here; [mlchaos] and [fault.*] go to the config parser at their own line numbers, so its
+ * messages point into the experiment file. Never starts anything, never writes a file but the
+ * chaos config it is asked for. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "experiment.h"
+
+#define DEFAULT_REQUESTS      200
+#define DEFAULT_CONCURRENCY   4
+#define DEFAULT_TIMEOUT_NS    5000000000ull
+#define DEFAULT_READY_NS      10000000000ull
+#define DEFAULT_STOP_NS       5000000000ull
+#define MAX_REQUESTS          10000000ull
+#define MAX_CONCURRENCY       1024
+#define MAX_INPUTS            1024
+#define ID_PREFIX_MAX         64
+#define BUILTIN_VARS          "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${PORT}"
+
+enum section { SEC_NONE, SEC_EXPERIMENT, SEC_LOAD, SEC_STEADY, SEC_MLCHAOS, SEC_FAULT, SEC_BAD };
+
+enum key {
+	K_NAME,
+	K_COMMAND,
+	K_WORKDIR,
+	K_READY,
+	K_READY_TIMEOUT,
+	K_STOP_TIMEOUT,
+	K_SETTLE,
+	K_SIGNAL,
+	K_TARGET_LOG,
+	K_URL,
+	K_REQUESTS,
+	K_CONCURRENCY,
+	K_INPUTS,
+	K_TIMEOUT,
+	K_DATASET,
+	K_ID_PREFIX,
+	K_CLIENT,
+	K_COUNT
+};
+
+static const struct {
+	const char *name;
+	enum section section;
+} keys[K_COUNT] = {
+	[K_NAME] = { "name", SEC_EXPERIMENT },
+	[K_COMMAND] = { "command", SEC_EXPERIMENT },
+	[K_WORKDIR] = { "workdir", SEC_EXPERIMENT },
+	[K_READY] = { "ready", SEC_EXPERIMENT },
+	[K_READY_TIMEOUT] = { "ready_timeout", SEC_EXPERIMENT },
+	[K_STOP_TIMEOUT] = { "stop_timeout", SEC_EXPERIMENT },
+	[K_SETTLE] = { "settle", SEC_EXPERIMENT },
+	[K_SIGNAL] = { "signal", SEC_EXPERIMENT },
+	[K_TARGET_LOG] = { "target_log", SEC_EXPERIMENT },
+	[K_URL] = { "url", SEC_LOAD },
+	[K_REQUESTS] = { "requests", SEC_LOAD },
+	[K_CONCURRENCY] = { "concurrency", SEC_LOAD },
+	[K_INPUTS] = { "inputs", SEC_LOAD },
+	[K_TIMEOUT] = { "timeout", SEC_LOAD },
+	[K_DATASET] = { "dataset", SEC_LOAD },
+	[K_ID_PREFIX] = { "id_prefix", SEC_LOAD },
+	[K_CLIENT] = { "client", SEC_LOAD },
+};
+
+static const struct {
+	const char *name;
+	enum mc_exp_kind kind;
+} metrics[MC_EXP_METRICS] = {
+	[MC_EXP_SUCCESS_RATE] = { "success_rate", MC_EXP_KIND_RATE },
+	[MC_EXP_ERROR_RATE] = { "error_rate", MC_EXP_KIND_RATE },
+	[MC_EXP_ACCURACY] = { "accuracy", MC_EXP_KIND_RATE },
+	[MC_EXP_ERRORS] = { "errors", MC_EXP_KIND_COUNT },
+	[MC_EXP_WRONG] = { "wrong", MC_EXP_KIND_COUNT },
+	[MC_EXP_TIMEOUTS] = { "timeouts", MC_EXP_KIND_COUNT },
+	[MC_EXP_P50] = { "p50", MC_EXP_KIND_LATENCY },
+	[MC_EXP_P95] = { "p95", MC_EXP_KIND_LATENCY },
+	[MC_EXP_P99] = { "p99", MC_EXP_KIND_LATENCY },
+	[MC_EXP_MAX] = { "max", MC_EXP_KIND_LATENCY },
+	[MC_EXP_MEAN] = { "mean", MC_EXP_KIND_LATENCY },
+	[MC_EXP_RPS] = { "rps", MC_EXP_KIND_RPS },
+};
+
+/* Longest first, so that "<=" is not read as "<". */
+static const struct {
+	const char *text;
+	enum mc_exp_op op;
+} ops[] = {
+	{ "<=", MC_EXP_LE }, { ">=", MC_EXP_GE }, { "==", MC_EXP_EQ },
+	{ "<", MC_EXP_LT },  { ">", MC_EXP_GT },
+};
+
+static const char *const phase_names[MC_EXP_PHASES] = { "before", "during", "after" };
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM },
+};
+
+const char *mc_exp_metric_name(enum mc_exp_metric m)
+{
+	return (unsigned)m < MC_EXP_METRICS ? metrics[m].name : "?";
+}
+
+enum mc_exp_kind mc_exp_metric_kind(enum mc_exp_metric m)
+{
+	return (unsigned)m < MC_EXP_METRICS ? metrics[m].kind : MC_EXP_KIND_COUNT;
+}
+
+const char *mc_exp_op_name(enum mc_exp_op op)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (ops[i].op == op)
+			return ops[i].text;
+	return "?";
+}
+
+const char *mc_exp_phase_name(enum mc_exp_phase p)
+{
+	return (unsigned)p < MC_EXP_PHASES ? phase_names[p] : "?";
+}
+
+/* ---- a growing text buffer ---- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* ---- the parse ---- */
+
+struct parse {
+	const char *file;
+	const struct mc_exp_vars *vars;
+	char exp_dir[PATH_MAX];
+	struct mc_exp_spec *spec;
+	enum section section;
+	int lineno;
+	int errors;
+	int section_line[SEC_BAD]; /* first header line of each section kind */
+	int key_line[K_COUNT];
+	struct sbuf chaos;
+};
+
+static void say(struct parse *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "FILE:LINE: message" (or "FILE: message" when line is 0) on stderr; counts errors. */
+static void say(struct parse *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (line > 0)
+		fprintf(stderr, "%s:%d: ", p->file, line);
+	else
+		fprintf(stderr, "%s: ", p->file);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (strncmp(fmt, "warning:", 8) != 0)
+		p->errors++;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* Cuts a ` ;` comment: a ';' with whitespace before it, as in the INI language. */
+static void cut_comment(char *s)
+{
+	for (char *c = strchr(s, ';'); c; c = strchr(c + 1, ';')) {
+		if (c > s && isspace((unsigned char)c[-1])) {
+			*c = '\0';
+			return;
+		}
+	}
+}
+
+static const char *var_value(struct parse *p, const char *name, size_t n, bool keep_port,
+                             bool *ret_keep)
+{
+	static char env_name[128];
+
+	*ret_keep = false;
+	if (n == 7 && memcmp(name, "RUN_DIR", 7) == 0)
+		return p->vars->run_dir;
+	if (n == 14 && memcmp(name, "EXPERIMENT_DIR", 14) == 0)
+		return p->exp_dir;
+	if (n == 11 && memcmp(name, "MLCHAOS_BIN", 11) == 0)
+		return p->vars->bin_dir;
+	if (n == 4 && memcmp(name, "PORT", 4) == 0) {
+		if (!keep_port)
+			say(p, p->lineno,
+			    "${PORT} is known only once the target is ready: use it in [load] url");
+		*ret_keep = keep_port;
+		return NULL;
+	}
+	if (n >= sizeof(env_name)) {
+		say(p, p->lineno, "variable name too long: '%.20s...'", name);
+		return NULL;
+	}
+	memcpy(env_name, name, n);
+	env_name[n] = '\0';
+	const char *v = getenv(env_name);
+	if (!v)
+		say(p, p->lineno, "${%s} is not set in the environment (built in: %s)", env_name,
+		    BUILTIN_VARS);
+	return v;
+}
+
+/* s with ${NAME} expanded (NAME: letters, digits, '_'); ${PORT} kept as is when keep_port.
+ * malloc'd; NULL after reporting an unknown or malformed variable. */
+static char *expand(struct parse *p, const char *s, bool keep_port)
+{
+	struct sbuf b = { 0 };
+	bool bad = false;
+
+	sb_add(&b, "", 0);
+	while (*s) {
+		const char *open = strstr(s, "${");
+		if (!open) {
+			sb_str(&b, s);
+			break;
+		}
+		sb_add(&b, s, (size_t)(open - s));
+		const char *name = open + 2, *end = name;
+		while (isalnum((unsigned char)*end) || *end == '_')
+			end++;
+		if (*end != '}' || end == name) {
+			say(p, p->lineno, "malformed variable at '%.24s': write ${NAME}", open);
+			bad = true;
+			break;
+		}
+		bool keep;
+		const char *v = var_value(p, name, (size_t)(end - name), keep_port, &keep);
+		if (keep)
+			sb_add(&b, open, (size_t)(end + 1 - open));
+		else if (v)
+			sb_str(&b, v);
+		else
+			bad = true;
+		s = end + 1;
+	}
+	if (bad || b.oom) {
+		if (b.oom)
+			say(p, p->lineno, "out of memory");
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* One word of a command line; *s is advanced past it. Quotes: '...' literal, "..." where a
+ * backslash escapes " and \; outside quotes a backslash escapes any character. */
+static int next_word(struct parse *p, const char **s, struct sbuf *w)
+{
+	const char *c = *s;
+	char quote = 0;
+
+	sb_add(w, "", 0);
+	for (; *c; c++) {
+		if (quote == '\'' && *c != '\'') {
+			sb_add(w, c, 1);
+		} else if (quote == '"' && *c == '\\' && (c[1] == '"' || c[1] == '\\')) {
+			sb_add(w, ++c, 1);
+		} else if (quote && *c == quote) {
+			quote = 0;
+		} else if (quote) {
+			sb_add(w, c, 1);
+		} else if (*c == '\'' || *c == '"') {
+			quote = *c;
+		} else if (*c == '\\' && c[1]) {
+			sb_add(w, ++c, 1);
+		} else if (isspace((unsigned char)*c)) {
+			break;
+		} else {
+			sb_add(w, c, 1);
+		}
+	}
+	*s = c;
+	if (quote) {
+		say(p, p->lineno, "unterminated %c quote in command", quote);
+		return -EINVAL;
+	}
+	return w->oom ? -ENOMEM : 0;
+}
+
+static void set_command(struct parse *p, const char *value)
+{
+	struct mc_exp_spec *spec = p->spec;
+	const char *s = value;
+
+	while (*s) {
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s)
+			break;
+		struct sbuf w = { 0 };
+		if (next_word(p, &s, &w) < 0) {
+			free(w.p);
+			return;
+		}
+		if (spec->argc == MC_EXP_MAX_ARGS) {
+			say(p, p->lineno, "command has more than %d words", MC_EXP_MAX_ARGS);
+			free(w.p);
+			return;
+		}
+		char *word = expand(p, w.p, false);
+		free(w.p);
+		if (!word)
+			return;
+		spec->argv[spec->argc++] = word;
+	}
+	if (spec->argc == 0)
+		say(p, p->lineno, "command is empty: give the target's command line");
+}
+
+static void set_path(struct parse *p, char **slot, const char *value, bool keep_port)
+{
+	free(*slot);
+	*slot = expand(p, value, keep_port);
+}
+
+static void set_duration(struct parse *p, uint64_t *slot, const char *key, const char *value)
+{
+	if (mc_cfg_parse_duration(value, slot) < 0)
+		say(p, p->lineno, "%s = '%s': give a duration such as 500ms or 10s", key, value);
+}
+
+static void set_count(struct parse *p, uint64_t *slot, const char *key, const char *value,
+                      uint64_t max)
+{
+	if (mc_cfg_parse_u64(value, slot) < 0 || *slot == 0 || *slot > max)
+		say(p, p->lineno, "%s = '%s': give a whole number from 1 to %llu", key, value,
+		    (unsigned long long)max);
+}
+
+static void set_signal(struct parse *p, const char *value)
+{
+	const char *name = strncmp(value, "SIG", 3) == 0 ? value + 3 : value;
+
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+		if (strcmp(name, signals[i].name) == 0) {
+			p->spec->signal = signals[i].sig;
+			return;
+		}
+	}
+	say(p, p->lineno, "signal = '%s': one of HUP, INT, QUIT, USR1, USR2, TERM", value);
+}
+
+static void set_ready(struct parse *p, const char *value)
+{
+	struct mc_exp_spec *spec = p->spec;
+
+	set_path(p, &spec->ready, value, false);
+	if (!spec->ready)
+		return;
+	spec->ready_is_url = strncmp(spec->ready, "http://", 7) == 0;
+	if (strncmp(spec->ready, "https://", 8) == 0) {
+		say(p, p->lineno, "ready = '%s': https is not probed; give an http:// URL or a file",
+		    value);
+	} else if (spec->ready_is_url) {
+		char host[256], path[MC_EXP_URL_MAX];
+		int port;
+		if (mc_exp_url_split(spec->ready, host, sizeof(host), &port, path, sizeof(path)) < 0)
+			say(p, p->lineno, "ready = '%s': not a URL of the form http://HOST:PORT/PATH",
+			    value);
+	}
+}
+
+static void set_url(struct parse *p, const char *value)
+{
+	set_path(p, &p->spec->url, value, true);
+	if (p->spec->url && strncmp(p->spec->url, "http://", 7) != 0)
+		say(p, p->lineno, "url = '%s': give an http://HOST:PORT/PATH URL", value);
+}
+
+static void set_id_prefix(struct parse *p, const char *value)
+{
+	for (const char *c = value; *c; c++) {
+		if (!isgraph((unsigned char)*c)) {
+			say(p, p->lineno, "id_prefix = '%s': printable characters only, no spaces",
+			    value);
+			return;
+		}
+	}
+	if (strlen(value) > ID_PREFIX_MAX) {
+		say(p, p->lineno, "id_prefix is longer than %d bytes", ID_PREFIX_MAX);
+		return;
+	}
+	free(p->spec->id_prefix);
+	p->spec->id_prefix = strdup(value);
+}
+
+static void set_key(struct parse *p, enum key k, const char *value)
+{
+	struct mc_exp_spec *spec = p->spec;
+
+	switch (k) {
+	case K_NAME:
+		snprintf(spec->name, sizeof(spec->name), "%s", value);
+		break;
+	case K_COMMAND:
+		set_command(p, value);
+		break;
+	case K_WORKDIR:
+		set_path(p, &spec->workdir, value, false);
+		break;
+	case K_READY:
+		set_ready(p, value);
+		break;
+	case K_READY_TIMEOUT:
+		set_duration(p, &spec->ready_timeout_ns, keys[k].name, value);
+		break;
+	case K_STOP_TIMEOUT:
+		set_duration(p, &spec->stop_timeout_ns, keys[k].name, value);
+		break;
+	case K_SETTLE:
+		set_duration(p, &spec->settle_ns, keys[k].name, value);
+		break;
+	case K_SIGNAL:
+		set_signal(p, value);
+		break;
+	case K_TARGET_LOG:
+		set_path(p, &spec->target_log, value, false);
+		break;
+	case K_URL:
+		set_url(p, value);
+		break;
+	case K_REQUESTS:
+		set_count(p, &spec->requests, keys[k].name, value, MAX_REQUESTS);
+		break;
+	case K_CONCURRENCY:
+		set_count(p, &spec->concurrency, keys[k].name, value, MAX_CONCURRENCY);
+		break;
+	case K_INPUTS:
+		set_count(p, &spec->inputs, keys[k].name, value, MAX_INPUTS);
+		break;
+	case K_TIMEOUT:
+		set_duration(p, &spec->timeout_ns, keys[k].name, value);
+		if (spec->timeout_ns < 1000000)
+			say(p, p->lineno, "timeout = '%s': at least 1ms", value);
+		break;
+	case K_DATASET:
+		set_path(p, &spec->dataset, value, false);
+		break;
+	case K_ID_PREFIX:
+		set_id_prefix(p, value);
+		break;
+	case K_CLIENT:
+		set_path(p, &spec->client, value, false);
+		break;
+	case K_COUNT:
+		break;
+	}
+}
+
+static void unknown_key(struct parse *p, const char *key)
+{
+	fprintf(stderr, "%s:%d: unknown key '%s' in [%s] (keys:", p->file, p->lineno, key,
+	        p->section == SEC_EXPERIMENT ? "experiment" : "load");
+	for (int k = 0; k < K_COUNT; k++)
+		if (keys[k].section == p->section)
+			fprintf(stderr, " %s", keys[k].name);
+	fputs(")\n", stderr);
+	p->errors++;
+}
+
+/* A "key = value" line of [experiment] or [load]. */
+static void key_line(struct parse *p, char *text)
+{
+	char *eq = strpbrk(text, "=:");
+
+	if (!eq) {
+		say(p, p->lineno, "expected 'key = value', not '%s'", text);
+		return;
+	}
+	*eq = '\0';
+	char *key = trim(text), *value = trim(eq + 1);
+	for (int k = 0; k < K_COUNT; k++) {
+		if (keys[k].section != p->section || strcmp(keys[k].name, key) != 0)
+			continue;
+		if (p->key_line[k]) {
+			say(p, p->lineno, "'%s' given twice (first at line %d)", key, p->key_line[k]);
+		} else if (!*value) {
+			say(p, p->lineno, "'%s' has no value", key);
+		} else {
+			p->key_line[k] = p->lineno;
+			set_key(p, (enum key)k, value);
+		}
+		return;
+	}
+	unknown_key(p, key);
+}
+
+/* ---- hypotheses ---- */
+
+static int find_metric(const char *name, size_t n)
+{
+	for (int m = 0; m < MC_EXP_METRICS; m++)
+		if (strlen(metrics[m].name) == n && memcmp(metrics[m].name, name, n) == 0)
+			return m;
+	return -1;
+}
+
+static void list_metrics(void)
+{
+	for (int m = 0; m < MC_EXP_METRICS; m++)
+		fprintf(stderr, "%s%s", m ? ", " : "", metrics[m].name);
+}
+
+/* The threshold in the metric's unit; -EINVAL when value does not fit the metric. */
+static int parse_threshold(enum mc_exp_metric m, const char *value, double *ret)
+{
+	uint32_t ppm;
+	uint64_t v;
+	char *end;
+
+	switch (metrics[m].kind) {
+	case MC_EXP_KIND_RATE:
+		if (mc_cfg_parse_rate(value, &ppm) < 0)
+			return -EINVAL;
+		*ret = (double)ppm / MC_RATE_ONE;
+		return 0;
+	case MC_EXP_KIND_LATENCY:
+		if (mc_cfg_parse_duration(value, &v) < 0)
+			return -EINVAL;
+		*ret = (double)v / 1e6;
+		return 0;
+	case MC_EXP_KIND_COUNT:
+		if (mc_cfg_parse_u64(value, &v) < 0)
+			return -EINVAL;
+		*ret = (double)v;
+		return 0;
+	case MC_EXP_KIND_RPS:
+		*ret = strtod(value, &end);
+		if (end == value || !(*ret >= 0) || (*end && strcmp(end, "/s") != 0))
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const char *unit_hint(enum mc_exp_metric m)
+{
+	switch (metrics[m].kind) {
+	case MC_EXP_KIND_RATE:
+		return "a percentage such as 99% or a fraction such as 0.99";
+	case MC_EXP_KIND_LATENCY:
+		return "a duration such as 50ms";
+	case MC_EXP_KIND_COUNT:
+		return "a whole number of requests";
+	case MC_EXP_KIND_RPS:
+		return "requests per second, such as 500";
+	}
+	return "?";
+}
+
+/* "@before,after": the phases a hypothesis applies to. */
+static int parse_phases(struct parse *p, const char *s, unsigned *ret)
+{
+	*ret = 0;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		int found = -1;
+		for (int i = 0; i < MC_EXP_PHASES; i++)
+			if (strlen(phase_names[i]) == n && memcmp(phase_names[i], s, n) == 0)
+				found = i;
+		if (found < 0) {
+			say(p, p->lineno, "unknown phase '%.*s' (phases: before, during, after)",
+			    (int)n, s);
+			return -EINVAL;
+		}
+		*ret |= 1u << found;
+		s += n + (s[n] == ',');
+	}
+	if (!*ret)
+		say(p, p->lineno, "'@' must be followed by phases: before, during, after");
+	return *ret ? 0 : -EINVAL;
+}
+
+static const char *skip_blank(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* "METRIC OP VALUE [@PHASES]". */
+static void hypothesis_line(struct parse *p, const char *text)
+{
+	struct mc_exp_spec *spec = p->spec;
+	struct mc_exp_hyp h = { .line = p->lineno, .phases = MC_EXP_ALL_PHASES };
+	const char *s = text, *name = s;
+	size_t i;
+
+	while (isalnum((unsigned char)*s) || *s == '_')
+		s++;
+	int m = find_metric(name, (size_t)(s - name));
+	s = skip_blank(s);
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strncmp(s, ops[i].text, strlen(ops[i].text)) == 0)
+			break;
+	if (s == name || i == sizeof(ops) / sizeof(ops[0])) {
+		say(p, p->lineno, "expected a hypothesis 'METRIC OP VALUE', as in 'p99 <= 50ms', not '%s'",
+		    text);
+		return;
+	}
+	if (m < 0) {
+		fprintf(stderr, "%s:%d: unknown metric '%.*s' (metrics: ", p->file, p->lineno,
+		        (int)strcspn(name, " \t<>="), name);
+		list_metrics();
+		fputs(")\n", stderr);
+		p->errors++;
+		return;
+	}
+	h.metric = (enum mc_exp_metric)m;
+	h.op = ops[i].op;
+	s = skip_blank(s + strlen(ops[i].text));
+	char value[64];
+	size_t n = strcspn(s, " \t@");
+	if (n == 0 || n >= sizeof(value)) {
+		say(p, p->lineno, "%s: give %s after %s", metrics[m].name, unit_hint(h.metric),
+		    ops[i].text);
+		return;
+	}
+	memcpy(value, s, n);
+	value[n] = '\0';
+	if (parse_threshold(h.metric, value, &h.threshold) < 0) {
+		say(p, p->lineno, "%s %s '%s': give %s", metrics[m].name, ops[i].text, value,
+		    unit_hint(h.metric));
+		return;
+	}
+	s = skip_blank(s + n);
+	if (*s == '@' && parse_phases(p, s + 1, &h.phases) < 0)
+		return;
+	if (*s && *s != '@') {
+		say(p, p->lineno, "unexpected '%s' after the hypothesis (phases go after '@')", s);
+		return;
+	}
+	if (spec->n_hyps == MC_EXP_MAX_HYPS) {
+		say(p, p->lineno, "more than %d hypotheses", MC_EXP_MAX_HYPS);
+		return;
+	}
+	snprintf(h.text, sizeof(h.text), "%s %s %s%s%s", metrics[m].name, ops[i].text, value,
+	         *s ? " " : "", s);
+	spec->hyps[spec->n_hyps++] = h;
+}
+
+/* ---- sections and lines ---- */
+
+static enum section section_of(const char *name)
+{
+	if (strcmp(name, "experiment") == 0)
+		return SEC_EXPERIMENT;
+	if (strcmp(name, "load") == 0)
+		return SEC_LOAD;
+	if (strcmp(name, "steady_state") == 0)
+		return SEC_STEADY;
+	if (strcmp(name, "mlchaos") == 0)
+		return SEC_MLCHAOS;
+	if (strncmp(name, "fault", 5) == 0)
+		return SEC_FAULT; /* the config parser judges the rest of the name */
+	return SEC_BAD;
+}
+
+/* A "[name]" line. Chaos headers are copied as they are for the config parser. */
+static void header_line(struct parse *p, char *text, const char *raw)
+{
+	char *close = strchr(text, ']');
+
+	if (!close) {
+		say(p, p->lineno, "unterminated section header: missing ']'");
+		p->section = SEC_BAD;
+		return;
+	}
+	*close = '\0';
+	char *name = trim(text + 1);
+	enum section sec = section_of(name);
+	if (sec == SEC_BAD) {
+		say(p, p->lineno,
+		    "unknown section '[%s]' (sections are [experiment], [load], [steady_state], "
+		    "[mlchaos] and [fault.<name>])",
+		    name);
+	} else if (sec != SEC_FAULT && p->section_line[sec]) {
+		say(p, p->lineno, "second [%s] section (first at line %d): merge them", name,
+		    p->section_line[sec]);
+		sec = SEC_BAD;
+	} else if (sec != SEC_FAULT) {
+		p->section_line[sec] = p->lineno;
+	}
+	p->section = sec;
+	if (sec == SEC_MLCHAOS || sec == SEC_FAULT)
+		sb_str(&p->chaos, raw);
+	if (sec == SEC_MLCHAOS)
+		p->spec->mlchaos_line = p->lineno;
+}
+
+/* The key of a "key = value" line of the chaos part, lower case; "" when none. */
+static void chaos_key(const char *text, char *key, size_t cap)
+{
+	size_t n = strcspn(text, "=:");
+	size_t k = 0;
+
+	while (n > 0 && isspace((unsigned char)text[n - 1]))
+		n--;
+	for (size_t i = 0; i < n && k + 1 < cap; i++)
+		key[k++] = (char)tolower((unsigned char)text[i]);
+	key[k] = '\0';
+}
+
+static void chaos_line(struct parse *p, const char *text, const char *raw)
+{
+	char key[32];
+
+	if (p->section == SEC_MLCHAOS) {
+		chaos_key(text, key, sizeof(key));
+		if (strcmp(key, "log") == 0 || strcmp(key, "halt_file") == 0) {
+			say(p, p->lineno,
+			    "warning: '%s' is set by mlchaos experiment (the run's own %s); this "
+			    "line is not used",
+			    key, key[0] == 'l' ? "event log" : "halt file");
+			return;
+		}
+	}
+	char *line = expand(p, raw, false);
+	if (line)
+		sb_str(&p->chaos, line);
+	free(line);
+}
+
+static void one_line(struct parse *p, char *line)
+{
+	char raw[MC_CFG_MAX_LINE + 1];
+	size_t n = strlen(line);
+
+	if (n > MC_CFG_MAX_LINE) {
+		say(p, p->lineno, "line longer than %d bytes", MC_CFG_MAX_LINE);
+		return;
+	}
+	memcpy(raw, line, n + 1);
+	char *text = trim(line);
+	if (!*text || *text == ';' || *text == '#')
+		return;
+	if (*text == '[') {
+		header_line(p, text, raw);
+		return;
+	}
+	switch (p->section) {
+	case SEC_NONE:
+		say(p, p->lineno, "'%s' is outside any section: put it under [experiment], [load], "
+		    "[steady_state], [mlchaos] or [fault.<name>]", text);
+		break;
+	case SEC_EXPERIMENT:
+	case SEC_LOAD:
+		cut_comment(text);
+		key_line(p, text);
+		break;
+	case SEC_STEADY:
+		cut_comment(text);
+		hypothesis_line(p, trim(text));
+		break;
+	case SEC_MLCHAOS:
+	case SEC_FAULT:
+		chaos_line(p, text, raw);
+		break;
+	case SEC_BAD:
+		break; /* its header was reported */
+	}
+}
+
+static int read_file(const char *file, char **ret)
+{
+	FILE *f = fopen(file, "re");
+	struct sbuf b = { 0 };
+	char chunk[8192];
+	size_t n;
+
+	if (!f) {
+		int err = errno;
+		fprintf(stderr, "%s: cannot read: %s\n", file, strerror(err));
+		return -err;
+	}
+	sb_add(&b, "", 0);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= MC_CFG_MAX_FILE)
+		sb_add(&b, chunk, n);
+	int err = ferror(f) ? errno : 0;
+	fclose(f);
+	if (err || b.oom || b.len > MC_CFG_MAX_FILE) {
+		fprintf(stderr, "%s: %s\n", file,
+		        err ? strerror(err) : b.oom ? "out of memory" : "larger than 1 MiB");
+		free(b.p);
+		return err ? -err : b.oom ? -ENOMEM : -EFBIG;
+	}
+	*ret = b.p;
+	return 0;
+}
+
+/* Every line in order; each line's chaos text (or a blank) ends with one newline, so that
+ * the config parser sees every line at its own number. */
+static void each_line(struct parse *p, char *text)
+{
+	char *line = text;
+
+	while (*line) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		size_t n = strlen(line);
+		if (n && line[n - 1] == '\r')
+			line[n - 1] = '\0';
+		p->lineno++;
+		one_line(p, line);
+		sb_add(&p->chaos, "\n", 1);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+}
+
+static void print_diag(void *user, enum mc_diag_level level, const char *msg)
+{
+	struct parse *p = user;
+
+	fprintf(stderr, "%s\n", msg);
+	if (level == MC_DIAG_ERROR)
+		p->errors++;
+}
+
+static void set_defaults(struct mc_exp_spec *spec, const char *file)
+{
+	const char *base = strrchr(file, '/');
+
+	memset(spec, 0, sizeof(*spec));
+	snprintf(spec->name, sizeof(spec->name), "%s", base ? base + 1 : file);
+	spec->ready_timeout_ns = DEFAULT_READY_NS;
+	spec->stop_timeout_ns = DEFAULT_STOP_NS;
+	spec->requests = DEFAULT_REQUESTS;
+	spec->concurrency = DEFAULT_CONCURRENCY;
+	spec->timeout_ns = DEFAULT_TIMEOUT_NS;
+}
+
+/* What the whole file must have once every line is read. */
+static void final_checks(struct parse *p)
+{
+	struct mc_exp_spec *spec = p->spec;
+
+	if (!p->section_line[SEC_EXPERIMENT] || !p->key_line[K_COMMAND])
+		say(p, 0, "no target: give [experiment] command = the command line to start");
+	if (!p->key_line[K_READY])
+		say(p, 0, "no readiness probe: give [experiment] ready = an http:// URL that answers "
+		          "2xx once the target is up, or a file the target writes when ready");
+	if (spec->n_hyps == 0)
+		say(p, 0, "no hypothesis: give [steady_state] lines such as 'success_rate >= 99%%'");
+	for (unsigned i = 0; i < spec->n_hyps; i++)
+		if (spec->hyps[i].metric == MC_EXP_ACCURACY && !spec->dataset &&
+		    !p->key_line[K_DATASET])
+			say(p, spec->hyps[i].line,
+			    "accuracy needs answers to check: give [load] dataset = a data set "
+			    "with known answers");
+	if (!spec->id_prefix)
+		spec->id_prefix = strdup("req");
+}
+
+int mc_exp_spec_load(const char *file, const struct mc_exp_vars *vars, struct mc_exp_spec *ret)
+{
+	struct parse p = { .file = file, .vars = vars, .spec = ret };
+	char *text = NULL;
+	int r;
+
+	set_defaults(ret, file);
+	ret->file = strdup(file);
+	r = read_file(file, &text);
+	if (r < 0)
+		return r;
+	char *abs = realpath(file, NULL);
+	char *slash = abs ? strrchr(abs, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	snprintf(p.exp_dir, sizeof(p.exp_dir), "%s", slash ? (abs[0] ? abs : "/") : ".");
+	free(abs);
+	sb_add(&p.chaos, "", 0);
+	each_line(&p, text);
+	free(text);
+	final_checks(&p);
+	if (p.chaos.oom || !ret->file || !ret->id_prefix) {
+		fprintf(stderr, "%s: out of memory\n", file);
+		free(p.chaos.p);
+		return -ENOMEM;
+	}
+	ret->chaos_text = p.chaos.p;
+	if (mc_cfg_parse_string(file, ret->chaos_text, print_diag, &p, &ret->chaos) < 0 &&
+	    !p.errors)
+		p.errors++;
+	return p.errors ? -EINVAL : 0;
+}
+
+void mc_exp_spec_free(struct mc_exp_spec *spec)
+{
+	for (int i = 0; i < spec->argc; i++)
+		free(spec->argv[i]);
+	free(spec->file);
+	free(spec->workdir);
+	free(spec->ready);
+	free(spec->target_log);
+	free(spec->url);
+	free(spec->dataset);
+	free(spec->id_prefix);
+	free(spec->client);
+	free(spec->chaos_text);
+	mc_cfg_free(spec->chaos);
+	memset(spec, 0, sizeof(*spec));
+}
+
+/* ---- the config the target runs with ---- */
+
+int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path,
+                            const char *halt_file, const char *log)
+{
+	struct sbuf b = { 0 };
+	const char *text = spec->chaos_text, *split = text;
+	char own[2 * PATH_MAX + 64];
+
+	snprintf(own, sizeof(own), "halt_file = %s\nlog = %s\n", halt_file, log);
+	/* after the [mlchaos] header line, or a section of our own in front */
+	for (int line = 1; line <= spec->mlchaos_line && split; line++) {
+		split = strchr(split, '\n');
+		split = split ? split + 1 : NULL;
+	}
+	sb_add(&b, "", 0);
+	if (spec->mlchaos_line && split) {
+		sb_add(&b, text, (size_t)(split - text));
+		sb_str(&b, own);
+		sb_str(&b, split);
+	} else {
+		sb_str(&b, "[mlchaos]\n");
+		sb_str(&b, own);
+		sb_str(&b, text);
+	}
+	if (b.oom)
+		return -ENOMEM;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		free(b.p);
+		return -errno;
+	}
+	size_t done = 0;
+	while (done < b.len) {
+		ssize_t w = write(fd, b.p + done, b.len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int err = w < 0 ? errno : EIO;
+			close(fd);
+			free(b.p);
+			return -err;
+		}
+		done += (size_t)w;
+	}
+	free(b.p);
+	return close(fd) < 0 ? -errno : 0;
+}
+
+char *mc_exp_expand_port(const char *s, int port)
+{
+	struct sbuf b = { 0 };
+	char digits[16];
+
+	snprintf(digits, sizeof(digits), "%d", port);
+	sb_add(&b, "", 0);
+	for (const char *at; (at = strstr(s, "${PORT}")); s = at + 7) {
+		sb_add(&b, s, (size_t)(at - s));
+		sb_str(&b, digits);
+	}
+	sb_str(&b, s);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+int mc_exp_url_split(const char *url, char *host, size_t host_cap, int *ret_port, char *path,
+                     size_t path_cap)
+{
+	if (strncmp(url, "http://", 7) != 0)
+		return -EINVAL;
+	const char *h = url + 7;
+	size_t n = strcspn(h, ":/");
+	if (n == 0 || n >= host_cap)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	const char *rest = h + n;
+	*ret_port = 80;
+	if (*rest == ':') {
+		char *end;
+		long port = strtol(rest + 1, &end, 10);
+		if (end == rest + 1 || port < 1 || port > 65535)
+			return -EINVAL;
+		*ret_port = (int)port;
+		rest = end;
+	}
+	if (*rest && *rest != '/')
+		return -EINVAL;
+	if (strlen(*rest ? rest : "/") >= path_cap)
+		return -EINVAL;
+	snprintf(path, path_cap, "%s", *rest ? rest : "/");
+	return 0;
+}

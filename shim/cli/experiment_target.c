@@ -1,0 +1,473 @@
+/* experiment_target.c: the process under experiment: started in a process group of its own
+ * under the library, probed until ready, signalled, and stopped; plus the run's clock and
+ * its interruption by SIGINT/SIGTERM/SIGHUP. Whatever happens, stopping leaves no process of
+ * the run alive: mlchaos is the subreaper of everything the target starts. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "experiment.h"
+#include "preload.h"
+
+#define READY_POLL_NS   20000000ull  /* between two readiness probes */
+#define PROBE_TIMEOUT_MS 1000        /* one HTTP probe, connecting included */
+#define STOP_POLL_NS    10000000ull
+#define REAP_TIMEOUT_NS 5000000000ull /* orphans must be gone by then */
+
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+
+static volatile sig_atomic_t interrupted;
+static int wake_pipe[2] = { -1, -1 };
+static struct sigaction saved_actions[N_STOP_SIGNALS];
+static bool installed;
+
+/* Async-signal-safe: a flag and one write to a non-blocking pipe. */
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+
+	if (!interrupted)
+		interrupted = sig;
+	if (write(wake_pipe[1], "x", 1) < 0) {
+		/* the pipe is full: it is readable already */
+	}
+	errno = saved;
+}
+
+int mc_exp_signals_install(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+		if (sigaction(stop_signals[i], &sa, &saved_actions[i]) < 0)
+			return -errno;
+	installed = true;
+	/* Orphans of the target (daemons, workers whose parent died) come to us, so they can
+	 * be found and stopped instead of outliving the experiment. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return -errno;
+	return 0;
+}
+
+void mc_exp_signals_restore(void)
+{
+	if (!installed)
+		return;
+	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &saved_actions[i], NULL);
+	installed = false;
+}
+
+int mc_exp_interrupted(void)
+{
+	return interrupted;
+}
+
+int mc_exp_wake_fd(void)
+{
+	return wake_pipe[0];
+}
+
+uint64_t mc_exp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int mc_exp_sleep_ns(uint64_t ns)
+{
+	uint64_t end = mc_exp_now_ns() + ns;
+
+	for (;;) {
+		if (interrupted)
+			return -EINTR;
+		uint64_t now = mc_exp_now_ns();
+		if (now >= end)
+			return 0;
+		struct pollfd pfd = { .fd = wake_pipe[0], .events = POLLIN };
+		int ms = (int)((end - now + 999999) / 1000000);
+		poll(&pfd, wake_pipe[0] >= 0 ? 1 : 0, ms);
+	}
+}
+
+void mc_exp_status_text(int status, char *buf, size_t cap)
+{
+	if (WIFSIGNALED(status)) {
+		const char *name = sigabbrev_np(WTERMSIG(status));
+		if (name)
+			snprintf(buf, cap, "killed by SIG%s", name);
+		else
+			snprintf(buf, cap, "killed by signal %d", WTERMSIG(status));
+	} else {
+		snprintf(buf, cap, "exited %d", WEXITSTATUS(status));
+	}
+}
+
+/* ---- start ---- */
+
+static void snapshot_ready_file(const struct mc_exp_spec *spec, struct mc_exp_target *t)
+{
+	struct stat st;
+
+	t->ready_existed = !spec->ready_is_url && stat(spec->ready, &st) == 0;
+	if (t->ready_existed) {
+		t->ready_dev = st.st_dev;
+		t->ready_ino = st.st_ino;
+		t->ready_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	}
+}
+
+/* In the child: never returns. */
+static void exec_target(const struct mc_exp_spec *spec, const char *preload, const char *config,
+                        int log_fd, int err_fd)
+{
+	sigset_t none;
+	int err, devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	setpgid(0, 0);
+	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &saved_actions[i], NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (devnull >= 0)
+		dup2(devnull, STDIN_FILENO);
+	dup2(log_fd, STDOUT_FILENO);
+	dup2(log_fd, STDERR_FILENO);
+	if (spec->workdir && chdir(spec->workdir) < 0) {
+		err = errno;
+		goto fail;
+	}
+	/* mlchaos is single-threaded: setenv between fork and exec is safe here. */
+	setenv("LD_PRELOAD", preload, 1);
+	setenv("MLCHAOS_CONFIG", config, 1);
+	unsetenv("MLCHAOS_TRACE");
+	execvp(spec->argv[0], spec->argv);
+	err = errno;
+fail:
+	if (write(err_fd, &err, sizeof(err)) < 0) {
+		/* the parent sees EOF and reports a failed start anyway */
+	}
+	_exit(127);
+}
+
+static int read_exec_error(int fd)
+{
+	int err = 0;
+	ssize_t n;
+
+	do
+		n = read(fd, &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(err) ? err : 0;
+}
+
+int mc_exp_target_start(const struct mc_exp_spec *spec, const char *lib, const char *config,
+                        const char *log_path, struct mc_exp_target *t)
+{
+	char *preload = NULL;
+	int pipe_fd[2], log_fd, err;
+
+	memset(t, 0, sizeof(*t));
+	t->exited_in = -1;
+	if (mc_preload_compose(getenv("LD_PRELOAD"), lib, &preload) < 0)
+		return -ENOMEM;
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log_fd < 0) {
+		err = errno;
+		fprintf(stderr, "mlchaos experiment: cannot write the target's output to %s: %s\n",
+		        log_path, strerror(err));
+		free(preload);
+		return -err;
+	}
+	if (pipe2(pipe_fd, O_CLOEXEC) < 0) {
+		err = errno;
+		close(log_fd);
+		free(preload);
+		return -err;
+	}
+	snapshot_ready_file(spec, t);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_target(spec, preload, config, log_fd, pipe_fd[1]);
+	err = pid < 0 ? errno : 0;
+	close(pipe_fd[1]);
+	close(log_fd);
+	free(preload);
+	if (pid < 0) {
+		close(pipe_fd[0]);
+		fprintf(stderr, "mlchaos experiment: cannot start the target: fork: %s\n",
+		        strerror(err));
+		return -err;
+	}
+	setpgid(pid, pid); /* both sides: whichever runs first, the group exists before a kill */
+	t->pid = pid;
+	err = read_exec_error(pipe_fd[0]);
+	close(pipe_fd[0]);
+	if (err) {
+		waitpid(pid, &t->status, 0);
+		t->exited = true;
+		fprintf(stderr, "mlchaos experiment: cannot start %s: %s%s\n", spec->argv[0],
+		        strerror(err),
+		        err == ENOENT ? " (check [experiment] command and workdir)" : "");
+		return -err;
+	}
+	return 0;
+}
+
+/* ---- readiness ---- */
+
+bool mc_exp_target_gone(struct mc_exp_target *t)
+{
+	if (t->exited || t->pid <= 0)
+		return true;
+	pid_t r = waitpid(t->pid, &t->status, WNOHANG);
+	if (r == t->pid || (r < 0 && errno == ECHILD))
+		t->exited = true;
+	return t->exited;
+}
+
+static int connect_timeout(const char *host, int port, int timeout_ms)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res;
+	char service[16];
+	int fd = -1;
+
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return -1;
+	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int so_error = 0;
+		socklen_t len = sizeof(so_error);
+		if (errno != EINPROGRESS || poll(&pfd, 1, timeout_ms) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0 || so_error) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* The status code of GET url, or -1 when there is no HTTP answer within the timeout. */
+static int http_status(const char *url, int timeout_ms)
+{
+	char host[256], path[MC_EXP_URL_MAX], req[MC_EXP_URL_MAX + 512], resp[64];
+	int port, fd;
+	size_t got = 0;
+
+	if (mc_exp_url_split(url, host, sizeof(host), &port, path, sizeof(path)) < 0)
+		return -1;
+	fd = connect_timeout(host, port, timeout_ms);
+	if (fd < 0)
+		return -1;
+	int n = snprintf(req, sizeof(req),
+	                 "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path,
+	                 host, port);
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		close(fd);
+		return -1;
+	}
+	uint64_t end = mc_exp_now_ns() + (uint64_t)timeout_ms * 1000000;
+	while (got < 12 && mc_exp_now_ns() < end) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, 50) != 1)
+			continue;
+		ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	resp[got] = '\0';
+	if (got < 12 || strncmp(resp, "HTTP/1.", 7) != 0)
+		return -1;
+	return atoi(resp + 9);
+}
+
+/* The ready file was written since the start; its first number, if any, is the port. */
+static bool ready_file_written(const struct mc_exp_spec *spec, struct mc_exp_target *t)
+{
+	struct stat st;
+
+	if (stat(spec->ready, &st) < 0)
+		return false;
+	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (t->ready_existed && st.st_dev == t->ready_dev && st.st_ino == t->ready_ino &&
+	    mtime == t->ready_mtime_ns)
+		return false;
+	FILE *f = fopen(spec->ready, "re");
+	int port = 0;
+	if (f) {
+		if (fscanf(f, "%d", &port) != 1 || port < 1 || port > 65535)
+			port = 0;
+		fclose(f);
+	}
+	t->port = port;
+	return true;
+}
+
+static bool probe(const struct mc_exp_spec *spec, struct mc_exp_target *t)
+{
+	if (!spec->ready_is_url)
+		return ready_file_written(spec, t);
+	int status = http_status(spec->ready, PROBE_TIMEOUT_MS);
+	if (status < 200 || status > 299)
+		return false;
+	char host[256], path[MC_EXP_URL_MAX];
+	if (mc_exp_url_split(spec->ready, host, sizeof(host), &t->port, path, sizeof(path)) < 0)
+		t->port = 0;
+	return true;
+}
+
+int mc_exp_target_wait_ready(const struct mc_exp_spec *spec, struct mc_exp_target *t)
+{
+	uint64_t start = mc_exp_now_ns(), deadline = start + spec->ready_timeout_ns;
+
+	for (;;) {
+		if (mc_exp_target_gone(t))
+			return -ECHILD;
+		if (probe(spec, t)) {
+			t->ready_s = (double)(mc_exp_now_ns() - start) / 1e9;
+			return 0;
+		}
+		if (mc_exp_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		if (mc_exp_sleep_ns(READY_POLL_NS) < 0)
+			return -EINTR;
+	}
+}
+
+void mc_exp_target_signal(const struct mc_exp_target *t, int sig)
+{
+	if (!t->exited && t->pid > 0 && sig)
+		kill(t->pid, sig);
+}
+
+/* ---- stop ---- */
+
+/* Waits up to ns for the target to exit; a second interruption cuts the grace short. */
+static bool wait_exit(struct mc_exp_target *t, uint64_t ns)
+{
+	uint64_t end = mc_exp_now_ns() + ns;
+	int seen = mc_exp_interrupted();
+
+	while (!mc_exp_target_gone(t)) {
+		if (mc_exp_now_ns() >= end)
+			return false;
+		struct timespec ts = { 0, (long)STOP_POLL_NS };
+		nanosleep(&ts, NULL);
+		if (!seen && mc_exp_interrupted())
+			return false;
+	}
+	return true;
+}
+
+/* Our children other than those already reaped: with the subreaper bit, the target's
+ * orphans. Kills each; returns how many were found. */
+static unsigned kill_children(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	unsigned n = 0;
+	pid_t self = getpid();
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[64], buf[512];
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+		char *close_paren = strrchr(buf, ')');
+		int ppid;
+		char state;
+		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 &&
+		    ppid == self) {
+			kill(pid, SIGKILL);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Kills and reaps every remaining child until none is left (or REAP_TIMEOUT_NS). */
+static unsigned reap_all(void)
+{
+	uint64_t end = mc_exp_now_ns() + REAP_TIMEOUT_NS;
+	unsigned reaped = 0;
+
+	for (;;) {
+		int status;
+		pid_t r = waitpid(-1, &status, WNOHANG);
+		if (r > 0) {
+			reaped++;
+			continue;
+		}
+		if (r < 0 && errno == ECHILD)
+			return reaped;
+		kill_children();
+		if (mc_exp_now_ns() >= end) {
+			fputs("mlchaos experiment: a process of the run would not die\n", stderr);
+			return reaped;
+		}
+		struct timespec ts = { 0, (long)STOP_POLL_NS };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void mc_exp_target_stop(struct mc_exp_target *t, uint64_t grace_ns)
+{
+	if (t->pid <= 0)
+		return;
+	if (!mc_exp_target_gone(t)) {
+		t->stop_signal = SIGTERM;
+		kill(-t->pid, SIGTERM);
+		if (!wait_exit(t, grace_ns)) {
+			t->stop_signal = SIGKILL;
+			kill(-t->pid, SIGKILL);
+			while (waitpid(t->pid, &t->status, 0) < 0 && errno == EINTR)
+				;
+			t->exited = true;
+		}
+	}
+	kill(-t->pid, SIGKILL); /* what is left of its group */
+	t->others_reaped += reap_all();
+}

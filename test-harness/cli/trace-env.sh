@@ -1,0 +1,47 @@
+#!/bin/bash
+# shellcheck disable=SC2016 # single quotes: expanded by the child shell
+# trace-env.sh: trace sets MLCHAOS_TRACE=1, never passes a config, and with
+# --json gives an absolute path to a file it created 0600 and never
+# truncates; the command's status comes back as with run.
+set -eu
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+export MLCHAOS_LIB="$MC_PROBE"
+export MC_PROBE_LOG="$tmp/probe.log"
+show='printf "%s|%s|%s" "${MLCHAOS_TRACE-unset}" "${MLCHAOS_CONFIG-unset}" "${MLCHAOS_TRACE_JSON-unset}"'
+
+out=$(MLCHAOS_CONFIG=/some/x.ini MLCHAOS_TRACE_JSON=/elsewhere.json "$MLCHAOS" trace -- sh -c "$show")
+check_eq "trace: trace on, no config, no stale JSON path" "1|unset|unset" "$out"
+check_contains "trace: library preloaded" "loaded " "$(cat "$MC_PROBE_LOG")"
+
+mkdir "$tmp/w"
+out=$(cd "$tmp/w" && umask 022 && "$MLCHAOS" trace --json out.json -- sh -c "$show")
+check_eq "--json relative: absolute path exported" "1|unset|$tmp/w/out.json" "$out"
+check_eq "--json: file created 0600" "600" "$(stat -c %a "$tmp/w/out.json")"
+
+printf '{"previous":1}\n' >"$tmp/w/old.json"
+chmod 640 "$tmp/w/old.json"
+rc=0
+out=$("$MLCHAOS" trace -j "$tmp/w/old.json" sh -c 'printf "{\"new\":1}\n" >>"$MLCHAOS_TRACE_JSON"; exit 42') || rc=$?
+check_eq "trace: status passes through" 42 "$rc"
+check_eq "--json: never truncated" '{"previous":1}
+{"new":1}' "$(cat "$tmp/w/old.json")"
+check_eq "--json: an existing file keeps its mode" "640" "$(stat -c %a "$tmp/w/old.json")"
+
+ln -s "$tmp/w/old.json" "$tmp/w/link.json"
+run_mc trace --json "$tmp/w/link.json" touch "$tmp/ran"
+check_eq "--json symlink: refused" 2 "$rc"
+check_contains "--json symlink: message" "it is a symbolic link" "$err"
+run_mc trace --json "$tmp/w" touch "$tmp/ran"
+check_eq "--json directory: refused" 2 "$rc"
+run_mc trace --json "$tmp/no/such/dir/x.json" touch "$tmp/ran"
+check_eq "--json in a missing directory: refused" 2 "$rc"
+check_contains "--json in a missing directory: message" "cannot open $tmp/no/such/dir/x.json for appending" "$err"
+check_eq "refused --json: nothing ran" "no" "$([ -e "$tmp/ran" ] && echo yes || echo no)"
+
+run_mc trace sh -c 'kill -TERM $$'
+check_eq "trace: 128+N" 143 "$rc"
+run_mc trace mc-no-such-command-xyz
+check_eq "trace: not found" "127:mlchaos: mc-no-such-command-xyz: command not found" "$rc:$err"
+
+finish

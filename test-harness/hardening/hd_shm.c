@@ -1,0 +1,161 @@
+/* hd_shm.c: the tests' window on a running process's segment, /dev/shm/mlchaos.<pid>
+ * (shim/shm.h), independent of the mlchaos command. Prints the figures as one JSON object,
+ * or asks for a reload the way `mlchaos reload` does and waits for the answer. Only reads
+ * the segment, except the reload request word. Exit 0 done, 1 no such segment or timeout,
+ * 2 usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: hd-shm PID                   print the segment's figures as JSON\n"
+	                "       hd-shm --reload PID TIMEOUT-MS  request a reload, wait for it\n");
+	return 2;
+}
+
+static struct mc_shm *map_segment(long pid, int writable)
+{
+	char path[64];
+	snprintf(path, sizeof(path), MC_SHM_DIR "/" MC_SHM_PREFIX "%ld", pid);
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "hd-shm: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(struct mc_shm))
+		p = mmap(NULL, sizeof(struct mc_shm), PROT_READ | (writable ? PROT_WRITE : 0),
+		         MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "hd-shm: %s: too small or cannot be mapped\n", path);
+		return NULL;
+	}
+	struct mc_shm *s = p;
+	if (atomic_load((_Atomic uint64_t *)&s->magic) != MC_SHM_MAGIC ||
+	    s->version != MC_SHM_VERSION) {
+		fprintf(stderr, "hd-shm: %s: not a version %u segment\n", path, MC_SHM_VERSION);
+		munmap(p, sizeof(struct mc_shm));
+		return NULL;
+	}
+	return s;
+}
+
+/* A JSON string of the bytes up to the first NUL (names and messages the library wrote). */
+static void put_json_str(const char *s, size_t cap)
+{
+	putchar('"');
+	for (size_t i = 0; i < cap && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static uint64_t ld(_Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void print_rules(struct mc_shm *s)
+{
+	printf(",\"rules\":[");
+	unsigned n = s->n_rules < MC_MAX_RULES ? s->n_rules : MC_MAX_RULES;
+	for (unsigned i = 0; i < n; i++) {
+		struct mc_rule_state *e = &s->engine.rule[i];
+		printf("%s{\"name\":", i ? "," : "");
+		put_json_str(s->rules[i].name, sizeof(s->rules[i].name));
+		printf(",\"injected\":%" PRIu64 ",\"selected\":%" PRIu64 ",\"applied\":%" PRIu64
+		       ",\"would_inject\":%" PRIu64 "}",
+		       ld(&e->injected), ld(&e->selected), ld(&s->rules[i].applied),
+		       ld(&s->rules[i].would_inject));
+	}
+	printf("]");
+}
+
+static int print_figures(long pid)
+{
+	struct mc_shm *s = map_segment(pid, 0);
+	if (!s)
+		return 1;
+	printf("{\"pid\":%d,\"ppid\":%d,\"n_rules\":%u,\"control\":%u", s->pid, s->ppid,
+	       s->n_rules, atomic_load(&s->control));
+	printf(",\"faults_injected\":%" PRIu64 ",\"faults_suppressed\":%" PRIu64
+	       ",\"events_logged\":%" PRIu64 ",\"events_dropped\":%" PRIu64 ",\"engine_faults\":%" PRIu64,
+	       ld(&s->faults_injected), ld(&s->faults_suppressed), ld(&s->events_logged),
+	       ld(&s->events_dropped), ld(&s->engine.faults));
+	printf(",\"reload_requested\":%u,\"reload_done\":%u,\"reload_status\":%d,"
+	       "\"reload_message\":",
+	       atomic_load(&s->reload_requested), atomic_load(&s->reload_done),
+	       atomic_load(&s->reload_status));
+	put_json_str(s->reload_message, sizeof(s->reload_message));
+	printf(",\"config_path\":");
+	put_json_str(s->config_path, sizeof(s->config_path));
+	print_rules(s);
+	printf("}\n");
+	munmap(s, sizeof(*s));
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Asks for generation reload_requested + 1 and waits until the library says it handled it
+ * (it does so at its next hooked call outside malloc and mmap). */
+static int reload(long pid, long timeout_ms)
+{
+	struct mc_shm *s = map_segment(pid, 1);
+	if (!s)
+		return 1;
+	uint32_t want = atomic_fetch_add(&s->reload_requested, 1) + 1;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	while (atomic_load(&s->reload_done) != want && now_ms() < deadline) {
+		struct timespec pause_ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&pause_ts, NULL);
+	}
+	int done = atomic_load(&s->reload_done) == want;
+	printf("{\"generation\":%u,\"done\":%s,\"status\":%d,\"message\":", want,
+	       done ? "true" : "false", atomic_load(&s->reload_status));
+	put_json_str(s->reload_message, sizeof(s->reload_message));
+	printf("}\n");
+	munmap(s, sizeof(*s));
+	return done ? 0 : 1;
+}
+
+static long parse_long(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	return errno || *end || end == s || v <= 0 ? -1 : v;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && parse_long(argv[1]) > 0)
+		return print_figures(parse_long(argv[1]));
+	if (argc == 4 && strcmp(argv[1], "--reload") == 0 && parse_long(argv[2]) > 0 &&
+	    parse_long(argv[3]) > 0)
+		return reload(parse_long(argv[2]), parse_long(argv[3]));
+	return usage();
+}

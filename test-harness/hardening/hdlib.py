@@ -1,0 +1,211 @@
+"""What the hardening and real-process runners share: a clean environment for children, the
+preload list, reading a process's segment through hd-shm, reading JSON-lines logs, starting
+and stopping processes by pid with deadlines, and the skip convention (exit 77)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+}
+# TSan: any report fails the run (exit 66), and is printed whole.
+TSAN_ENV = {"TSAN_OPTIONS": "halt_on_error=1:exitcode=66:second_deadlock_stack=1"}
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",
+                   "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer: reported")
+
+
+def skip(reason):
+    print(f"skip: {reason}")
+    sys.stdout.flush()
+    sys.exit(77)
+
+
+class Checks:
+    """Counts failed checks; every check prints what it compared."""
+
+    def __init__(self):
+        self.failures = 0
+
+    def fail(self, msg):
+        print(f"FAIL: {msg}", file=sys.stderr)
+        sys.stderr.flush()
+        self.failures += 1
+
+    def check(self, cond, msg):
+        if cond:
+            print(f"ok: {msg}")
+        else:
+            self.fail(msg)
+        return cond
+
+    def status(self):
+        return 1 if self.failures else 0
+
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items()
+           if k != "LD_PRELOAD" and not k.startswith("MLCHAOS_")}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def preload(lib, before=""):
+    return ":".join([p for p in (before, lib) if p])
+
+
+def shm(tool, pid):
+    """The figures of process pid's segment, or None when it has none."""
+    p = subprocess.run([tool, str(pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=30)
+    if p.returncode != 0:
+        return None
+    return json.loads(p.stdout)
+
+
+def injected(fig):
+    return {r["name"]: r["injected"] for r in fig["rules"]}
+
+
+def read_log(path, fail):
+    """The objects of a JSON-lines log; a line that does not parse is a failure."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                if not raw.endswith(b"\n"):
+                    raise ValueError("no line end: a torn line")
+                out.append(json.loads(raw))
+            except ValueError as e:
+                fail(f"{path}:{n}: not a JSON line ({e}): {raw[:200]!r}")
+    return out
+
+
+def sanitizer_report(text):
+    return next((m for m in SANITIZER_MARKS if m in text), None)
+
+
+class Proc:
+    """A child process whose stdout lines are collected by a thread and whose stderr goes to a
+    file; stopped by pid (SIGTERM, then SIGKILL after a deadline) in every path."""
+
+    def __init__(self, argv, env, stderr_path, stdin=subprocess.DEVNULL, cwd=None,
+                 preexec_fn=None):
+        self.argv = argv
+        self.stderr_path = stderr_path
+        self.err = open(stderr_path, "wb")
+        self.p = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.PIPE,
+                                  stderr=self.err, cwd=cwd, preexec_fn=preexec_fn)
+        self.pid = self.p.pid
+        self.lines = []
+        self.pos = 0  # next_line() looks from here
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            with self.cond:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # end of output
+            self.cond.notify_all()
+
+    def wait_line(self, prefix, deadline_s):
+        """The first stdout line starting with prefix, or None at the deadline or the end."""
+        end = time.monotonic() + deadline_s
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if line is None:
+                        return None
+                    if line.startswith(prefix):
+                        return line
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.5))
+
+    def next_line(self, prefix, deadline_s):
+        """The next stdout line starting with prefix that next_line has not returned yet, or
+        None at the deadline or the end of the output."""
+        end = time.monotonic() + deadline_s
+        with self.cond:
+            while True:
+                for i in range(self.pos, len(self.lines)):
+                    line = self.lines[i]
+                    if line is None:
+                        return None
+                    if line.startswith(prefix):
+                        self.pos = i + 1
+                        return line
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.5))
+
+    def stdout(self):
+        with self.cond:
+            return "\n".join(l for l in self.lines if l is not None)
+
+    def stderr(self):
+        if not self.err.closed:
+            self.err.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def send(self, data):
+        """Writes to the child's stdin; False when it is gone."""
+        try:
+            self.p.stdin.write(data)
+            self.p.stdin.flush()
+            return True
+        except (BrokenPipeError, ValueError):
+            return False
+
+    def wait(self, deadline_s):
+        """The exit status, or None when still running at the deadline."""
+        try:
+            rc = self.p.wait(timeout=deadline_s)
+        except subprocess.TimeoutExpired:
+            return None
+        self.reader.join(timeout=5)
+        return rc
+
+    def stop(self, deadline_s=10):
+        """SIGTERM, then SIGKILL; returns the exit status."""
+        if self.p.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=deadline_s)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.p.wait(timeout=deadline_s)
+        self.reader.join(timeout=5)
+        self.err.close()
+        return self.p.returncode
+
+
+def wait_for(pred, deadline_s, step_s=0.05):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step_s)
+    return pred()

@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""gunicorn with 2 prefork workers serving a scikit-learn model (sk_app.py) under mlchaos.
+
+Each worker is a fork of the gunicorn master, with the library's state of its own: its own
+segment /dev/shm/mlchaos.<pid> and its own log (log = ...-%p.jsonl). A send delay with
+rate = 25 %, select = request is a pure function of the seed, the rule and X-Request-Id, so:
+the requests delayed are exactly those `mlchaos select` names, whichever worker served them,
+and both workers delay some; each worker's log holds exactly the keys it served that are
+selected, and its segment's injected count equals its log's line count. The answers are the
+model's own. Exit 77 when gunicorn or scikit-learn is not installed.
+"""
+
+import argparse
+import glob
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
+sys.path.insert(0, HERE)
+import hdlib  # noqa: E402
+import rsnet  # noqa: E402
+
+PY = "/usr/bin/python3"
+GUNICORN = "/usr/bin/gunicorn"
+DELAY_S = 0.25
+MAX_REQUESTS = 200
+CONFIG = """\
+[mlchaos]
+seed = 9
+log = {log}
+
+[fault.slow]
+hook = send
+action = delay
+delay = 250ms
+rate = 25%
+select = request
+"""
+
+
+def train(path):
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = make_classification(n_samples=300, n_features=16, random_state=0)
+    model = LogisticRegression(max_iter=500).fit(x, y)
+    with open(path, "wb") as f:
+        pickle.dump(model, f)
+    return model, x[:4].tolist()
+
+
+class Gunicorn:
+    def __init__(self, a, tmp):
+        self.a = a
+        self.tmp = tmp
+        self.c = hdlib.Checks()
+
+    def start(self, cfg, model_path):
+        env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in self.a.env))
+        env["SK_MODEL"] = model_path
+        argv = [self.a.mlchaos, "run", "-c", cfg, "--", GUNICORN, "--workers", "2",
+                "--bind", "127.0.0.1:0", "--chdir", HERE, "--log-level", "info",
+                "--graceful-timeout", "5", "sk_app:app"]
+        p = hdlib.Proc(argv, env, os.path.join(self.tmp, "gunicorn.stderr"))
+
+        def ready():
+            err = p.stderr()
+            m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+) \((\d+)\)", err)
+            workers = re.findall(r"Booting worker with pid: (\d+)", err)
+            if m and len(workers) == 2:
+                return int(m.group(1)), int(m.group(2)), [int(w) for w in workers]
+            return None if p.alive() else "dead"
+        got = hdlib.wait_for(ready, 120)
+        return p, (got if isinstance(got, tuple) else None), env
+
+    def main(self):
+        model_path = os.path.join(self.tmp, "model.pkl")
+        model, inputs = train(model_path)
+        want_pred = model.predict(inputs).tolist()
+        cfg = os.path.join(self.tmp, "chaos.ini")
+        log = os.path.join(self.tmp, "gu-%p.jsonl")
+        with open(cfg, "w") as f:
+            f.write(CONFIG.format(log=log))
+        p, started, env = self.start(cfg, model_path)
+        results, figures = {}, {}
+        try:
+            if not self.c.check(started is not None,
+                                f"gunicorn listening with 2 workers: {p.stderr()[-2000:]}"):
+                return
+            port, master, workers = started
+            print(f"gunicorn: port {port}, master {master}, workers {workers}")
+            # Warm both workers up (a worker's first answer is slow on its own), then
+            # measure.
+            warm = set()
+            for i in range(40):
+                st, out, _ = rsnet.request(port, "POST", "/predict", key=f"warm-{i}",
+                                           body={"inputs": inputs})
+                warm.add(out["pid"] if st == 200 else None)
+                if i >= 5 and warm == set(workers):
+                    break
+            served = set()
+            # Sequential requests (no queueing behind a delayed one), until both workers
+            # served some, within a bound.
+            for i in range(MAX_REQUESTS):
+                key = f"req-{i}"
+                results[key] = rsnet.request(port, "POST", "/predict", key=key,
+                                             body={"inputs": inputs})
+                st, out, _ = results[key]
+                if st == 200:
+                    served.add(out["pid"])
+                if i >= 59 and len(served) == 2:
+                    break
+            for w in workers:
+                figures[w] = hdlib.shm(self.a.shm_tool, w)
+        finally:
+            rc = p.stop(30)
+        self.c.check(rc == 0, f"gunicorn stopped by SIGTERM through mlchaos run, exit {rc}")
+        self.check(cfg, env, log, workers, results, figures, want_pred)
+
+    def check(self, cfg, env, log, workers, results, figures, want_pred):
+        ok = {k: r for k, r in results.items() if r[0] == 200}
+        self.c.check(len(ok) == len(results), f"{len(ok)} of {len(results)} requests answered 200")
+        self.c.check(all(r[1]["pred"] == want_pred for r in ok.values()),
+                     "every answer is the model's own prediction")
+        by_worker = {w: {k for k, r in ok.items() if r[1]["pid"] == w} for w in workers}
+        self.c.check(all(by_worker[w] for w in workers),
+                     f"both workers served: {[len(by_worker[w]) for w in workers]} requests")
+        want = rsnet.selected_keys(self.a.mlchaos, cfg, "slow", list(results), env)
+        slow = {k for k, r in ok.items() if r[2] >= DELAY_S}
+        self.c.check(slow == want, f"delayed requests == the {len(want)} `mlchaos select` "
+                                   f"names (extra {sorted(slow - want)}, missing "
+                                   f"{sorted(want - slow)})")
+        for w in workers:
+            sel = sorted(by_worker[w] & want)
+            self.c.check(len(sel) > 0, f"worker {w} delayed the selected keys it served: {sel}")
+            lines = hdlib.read_log(log.replace("%p", str(w)), self.c.fail)
+            keys = {l["key"] for l in lines if l["rule"] == "slow" and l["key"] in results}
+            self.c.check(keys == by_worker[w] & want,
+                         f"worker {w}'s own log holds exactly its selected keys")
+            fig = figures.get(w)
+            if self.c.check(fig is not None and fig["pid"] == w,
+                            f"worker {w} has its own segment"):
+                inj = hdlib.injected(fig)["slow"]
+                self.c.check(inj == len(lines) == fig["events_logged"],
+                             f"worker {w}: injected {inj} == log lines {len(lines)} == "
+                             f"events_logged {fig['events_logged']}")
+        left = [w for w in workers if os.path.exists(f"/dev/shm/mlchaos.{w}")]
+        self.c.check(not left, f"no worker segment left after the stop ({left})")
+        others = [pth for pth in glob.glob(log.replace("%p", "*"))
+                  if int(re.search(r"gu-(\d+)\.jsonl", pth).group(1)) not in workers]
+        for pth in others:  # the master never served: nothing injected there
+            self.c.check(not hdlib.read_log(pth, self.c.fail), f"{pth}: no fault in the master")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mlchaos", required=True)
+    ap.add_argument("--shm-tool", required=True)
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
+    a = ap.parse_args()
+    if not os.access(GUNICORN, os.X_OK):
+        hdlib.skip(f"{GUNICORN} is not installed (Debian: apt-get install gunicorn)")
+    probe = subprocess.run([PY, "-c", "import sklearn"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    if probe.returncode != 0:
+        hdlib.skip(f"{PY} cannot import sklearn (Debian: apt-get install python3-sklearn)")
+    tmp = tempfile.mkdtemp(prefix="mlchaos-rs-gunicorn-")
+    try:
+        g = Gunicorn(a, tmp)
+        g.main()
+        return g.c.status()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

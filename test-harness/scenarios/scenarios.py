@@ -1,0 +1,805 @@
+#!/usr/bin/python3
+"""The ready scenarios of config/ against the reference model server, under the real library,
+and `mlchaos experiment` / scripts/ci-smoke / scripts/demo end to end.
+
+    scenarios.py --mlchaos BIN --server BIN --load BIN --gen BIN --source DIR CASE
+
+Each case generates its model and data set in a private directory, runs real processes on
+127.0.0.1 with port 0 (ports come from --ready-file, polled against a deadline), and asserts
+the effect the scenario's comment promises. Every process started here is killed by pid when
+the case ends, whatever happened. Exit status: 0 passed, 1 failed, 77 skipped.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+DEADLINE_S = 10.0
+ARGS = None
+STARTED = []    # Popen objects, killed at the end
+PIDS = set()    # other pids of servers seen (GET /model), killed at the end too
+
+
+class Failed(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failed(what)
+
+
+def wait_for(pred, what, deadline_s=DEADLINE_S):
+    end = time.monotonic() + deadline_s
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise Failed("timed out waiting for " + what)
+        time.sleep(0.01)
+
+
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def config(name):
+    return os.path.join(ARGS.source, "config", name)
+
+
+def script(name):
+    return os.path.join(ARGS.source, "scripts", name)
+
+
+# ---- files ----
+
+def gen(tmp, seed=1, version=1, shape=None, samples=200, name="model.bin", dataset=True):
+    """A model under tmp/models/ (the scenarios match */models/*) and its data set."""
+    models = os.path.join(tmp, "models")
+    os.makedirs(models, exist_ok=True)
+    model = os.path.join(models, name)
+    cmd = [ARGS.gen, "--quiet", "--seed", str(seed), "--version", str(version), "-o", model]
+    if shape:
+        cmd += ["--shape", shape]
+    data = None
+    if dataset:
+        data = os.path.join(tmp, "data-%d.jsonl" % seed)
+        cmd += ["--dataset", data, "--samples", str(samples)]
+    subprocess.run(cmd, check=True)
+    return model, data
+
+
+def derived_config(tmp, src, name, edit):
+    """A copy of a scenario with edit(text) applied, for the variants a test needs."""
+    text = edit(open(src).read())
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def with_log(tmp, src, log):
+    """The scenario with an event log added to its [mlchaos] section."""
+    return derived_config(tmp, src, "logged.ini",
+                          lambda t: t.replace("[mlchaos]\n", "[mlchaos]\nlog = %s\n" % log, 1))
+
+
+# ---- the server ----
+
+class Server:
+    count = 0
+
+    def __init__(self, tmp, model, *extra, cfg=None, expect_ready=True):
+        Server.count += 1
+        n = Server.count
+        self.ready = os.path.join(tmp, "ready-%d" % n)
+        self.err_path = os.path.join(tmp, "server-%d.err" % n)
+        cmd = [ARGS.server, "--model", model, "--port", "0", "--ready-file", self.ready,
+               "--quiet"] + list(extra)
+        if cfg:
+            cmd = [ARGS.mlchaos, "run", "-q", "-c", cfg, "--"] + cmd
+        with open(self.err_path, "w") as err:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                                         stdin=subprocess.DEVNULL)
+        STARTED.append(self.proc)
+        self.port = None
+        if expect_ready:
+            wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None,
+                     "the ready file")
+            check(self.proc.poll() is None, "server exited at start: " + self.stderr())
+            self.port = int(open(self.ready).read())
+            PIDS.add(self.model()["pid"])
+
+    def stderr(self):
+        return open(self.err_path).read()
+
+    def wait_exit(self, deadline_s=DEADLINE_S):
+        try:
+            return self.proc.wait(timeout=deadline_s)
+        except subprocess.TimeoutExpired:
+            raise Failed("server did not exit")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.wait_exit()
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
+                                        timeout=DEADLINE_S) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def model(self):
+        status, doc = self.get("/model")
+        check(status == 200, "GET /model: %d" % status)
+        return doc
+
+
+def load(port, n, dataset=None, c=4, prefix="req", per_request=None, timeout_ms=5000):
+    cmd = [ARGS.load, "--port", str(port), "-n", str(n), "-c", str(c), "--json",
+           "--id-prefix", prefix, "--timeout-ms", str(timeout_ms)]
+    if dataset:
+        cmd += ["--dataset", dataset]
+    if per_request:
+        cmd += ["--per-request", per_request]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)
+    check(out.returncode in (0, 1), "mlchaos-load exited %d" % out.returncode)
+    return json.loads(out.stdout)
+
+
+def per_request_lines(path):
+    return [json.loads(l) for l in open(path) if l.strip()]
+
+
+def selected(cfg, rule, keys):
+    """The keys `mlchaos select` says rule selects."""
+    out = subprocess.run([ARGS.mlchaos, "select", "-c", cfg, rule, "-"], check=True,
+                         input="\n".join(keys) + "\n", stdout=subprocess.PIPE, text=True)
+    chosen = set()
+    for line in out.stdout.splitlines():
+        key, _, verdict = line.rpartition(" ")
+        if verdict == "selected":
+            chosen.add(key)
+    return chosen
+
+
+def events(log_glob_dir, prefix="ev-"):
+    lines = []
+    for name in sorted(os.listdir(log_glob_dir)):
+        if name.startswith(prefix) and name.endswith(".jsonl"):
+            lines += [json.loads(l) for l in open(os.path.join(log_glob_dir, name)) if l.strip()]
+    return lines
+
+
+def kill_all():
+    for p in STARTED:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for pid in PIDS:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def mlchaos_check(path):
+    out = subprocess.run([ARGS.mlchaos, "check", path], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    check(out.returncode == 0, "mlchaos check %s: %s" % (path, out.stdout))
+
+
+# ---- oom.ini ----
+
+def oom_run(tmp, cfg):
+    """The big model (its weights alone pass the budget), 400 requests: (per-request lines,
+    the ids the heap-budget rule selects, the server)."""
+    model, data = gen(tmp, seed=5, shape="256-2048-8", samples=400)
+    srv = Server(tmp, model, cfg=cfg)
+    per = os.path.join(tmp, "per.jsonl")
+    res = load(srv.port, 400, data, c=2, per_request=per)
+    lines = per_request_lines(per)
+    chosen = selected(cfg, "heap-budget", [l["id"] for l in lines])
+    return res, lines, chosen, srv
+
+
+def case_oom(tmp):
+    """Selected requests get 503 and the others are answered right; the server lives on.
+    Tolerated, and counted: a request whose connection is accepted right after a selected
+    request's connection closed may get a 503 before it is even read (see oom-exact)."""
+    cfg = config("oom.ini")
+    mlchaos_check(cfg)
+    res, lines, chosen, srv = oom_run(tmp, cfg)
+    check(20 <= len(chosen) <= 60, "10%% of 400 should select about 40, got %d" % len(chosen))
+    early = 0
+    for l in lines:
+        if l["id"] in chosen:
+            check(l["status"] == 503 and l["id_echoed"],
+                  "selected %s: %s" % (l["id"], json.dumps(l)))
+        elif l["status"] != 200:
+            check(l["status"] == 503 and not l["id_echoed"],
+                  "not selected %s failed: %s" % (l["id"], json.dumps(l)))
+            early += 1
+        else:
+            check(l["correct"], "wrong answer: %s" % json.dumps(l))
+    check(early <= len(chosen), "%d early failures for %d selected" % (early, len(chosen)))
+    check(res["wrong"] == 0 and res["errors"]["reset"] == 0 and res["errors"]["timeout"] == 0,
+          "unexpected errors: %s" % json.dumps(res))
+    status, health = srv.get("/health")
+    check(status == 200 and health["status"] == "ok", "after the load: %s" % health)
+    check(srv.stop() == 0, "server did not stop cleanly")
+    print("oom: %d selected -> 503; %d others failed before their request was read"
+          % (len(chosen), early))
+
+
+def case_oom_exact(tmp):
+    """Exactly the selected requests fail: the reproducibility the design promises. Fails
+    while the library attributes the allocations of a newly accepted connection to the
+    previous request of the accepting thread (request.c: accept does not clear the thread's
+    key)."""
+    cfg = config("oom.ini")
+    res, lines, chosen, srv = oom_run(tmp, cfg)
+    failed = {l["id"] for l in lines if l["status"] != 200}
+    extra = sorted(failed - chosen, key=lambda k: int(k.split("-")[1]))
+    check(not (chosen - failed), "selected but answered: %s" % sorted(chosen - failed))
+    check(not extra, "%d requests failed that the rule does not select (%s...): their "
+          "connection was accepted by a thread whose last request was selected"
+          % (len(extra), ", ".join(extra[:5])))
+    srv.stop()
+
+
+def case_oom_kill(tmp):
+    """With oom = kill the first selected request's allocation kills the server by SIGKILL."""
+    cfg = derived_config(tmp, config("oom.ini"), "oom-kill.ini",
+                         lambda t: t.replace("oom = fail", "oom = kill"))
+    check("oom = kill" in open(cfg).read(), "oom.ini has no 'oom = fail' line to turn")
+    model, data = gen(tmp, seed=5, shape="256-2048-8", samples=400)
+    srv = Server(tmp, model, cfg=cfg)
+    pid = srv.model()["pid"]
+    res = load(srv.port, 400, data, c=2, timeout_ms=2000)
+    status = srv.wait_exit()
+    check(status == 128 + signal.SIGKILL, "mlchaos run exited %d, not 137 (SIGKILL)" % status)
+    check(not alive(pid), "the server %d is still alive" % pid)
+    check(res["error_total"] > 0 and res["ok"] < 400, "no request failed: %s" % json.dumps(res))
+
+
+# ---- stale-model.ini ----
+
+def stale_check(tmp, extra):
+    cfg = config("stale-model.ini")
+    model, data = gen(tmp, seed=3, version=1)
+    srv = Server(tmp, model, "--watch-ms", "100", *extra, cfg=cfg)
+    check(load(srv.port, 50, data)["model_versions"] == {"1": 50}, "v1 not served")
+    gen(tmp, seed=3, version=2, dataset=False)  # rename into place, as a deployment does
+    doc = wait_for(lambda: (lambda d: d if d["reload_failures"] >= 1 else None)(srv.model()),
+                   "a failed reload")
+    check(doc["version"] == 1, "GET /model shows version %d, not the old 1" % doc["version"])
+    check(doc["last_error"], "no last_error: %s" % doc)
+    os.kill(doc["pid"], signal.SIGHUP)
+    wait_for(lambda: srv.model()["reload_failures"] >= 2, "the SIGHUP reload to fail")
+    res = load(srv.port, 200, data)
+    check(res["model_versions"] == {"1": 200} and res["accuracy"] == 1.0,
+          "old model not served intact: %s" % json.dumps(res))
+    check(srv.stop() == 0, "server did not stop cleanly")
+    return doc
+
+
+def case_stale_model(tmp):
+    """A failed reload keeps the old version serving, with read and with mmap loaders; the
+    same update without the library reloads (the effect is the scenario's)."""
+    mlchaos_check(config("stale-model.ini"))
+    for method in ("read", "mmap"):
+        d = os.path.join(tmp, method)
+        os.makedirs(d)
+        doc = stale_check(d, ["--load", method])
+        print("stale-model (%s): still version 1 after %d failed reloads: %s"
+              % (method, doc["reload_failures"], doc["last_error"]))
+    d = os.path.join(tmp, "control")
+    model, data = gen(d, seed=3, version=1)
+    srv = Server(d, model, "--watch-ms", "100")
+    gen(d, seed=3, version=2, dataset=False)
+    wait_for(lambda: srv.model()["version"] == 2, "the reload to version 2 without chaos")
+    srv.stop()
+
+
+def case_stale_redirect(tmp):
+    """The scenario's redirect variant: opening the new model opens the previous file, so the
+    server reports a successful reload and still serves version 1."""
+    prev, _ = gen(tmp, seed=3, version=1, name="model-previous.bin", dataset=False)
+    model, data = gen(tmp, seed=3, version=1)
+
+    def uncomment(text):
+        text = re.sub(r"(?m)^; (\[fault\.open-previous\]|hook = open|action = redirect|"
+                      r"path = .*|to = .*|phase = serve)$", r"\1", text)
+        text = re.sub(r"(?m)^to = .*$", "to = " + prev, text)
+        return re.sub(r"(?s)\[fault\.reload-read-fails\].*?(?=\[fault\.open-previous\])", "",
+                      text)
+
+    cfg = derived_config(tmp, config("stale-model.ini"), "redirect.ini", uncomment)
+    check("[fault.open-previous]" in open(cfg).read().split("\n"),
+          "stale-model.ini has no [fault.open-previous] example to uncomment")
+    mlchaos_check(cfg)
+    srv = Server(tmp, model, "--watch-ms", "100", cfg=cfg)
+    load(srv.port, 20, data)
+    gen(tmp, seed=3, version=2, dataset=False)
+    doc = wait_for(lambda: (lambda d: d if d["reloads"] >= 1 else None)(srv.model()),
+                   "the redirected reload")
+    check(doc["version"] == 1 and doc["reload_failures"] == 0,
+          "expected a 'successful' reload of version 1: %s" % doc)
+    srv.stop()
+
+
+# ---- corrupt-weights.ini ----
+
+def file_bytes(path):
+    return open(path, "rb").read()
+
+
+def case_corrupt_weights(tmp):
+    """Bit flips in the weights: without --verify, accuracy falls (the same for read and mmap:
+    one damage); with --verify the load is refused; the file on disk never changes."""
+    cfg = config("corrupt-weights.ini")
+    mlchaos_check(cfg)
+    model, data = gen(tmp, seed=11, samples=400)
+    before = file_bytes(model)
+    acc = {}
+    for method in ("read", "mmap", "fread"):
+        srv = Server(tmp, model, "--load", method, cfg=cfg)
+        doc = srv.model()
+        check(not doc["checksum_ok"], "%s: checksum_ok with corrupt weights" % method)
+        res = load(srv.port, 400, data)
+        acc[method] = res["accuracy"]
+        check(res["success_rate"] == 1.0, "%s: errors: %s" % (method, json.dumps(res)))
+        srv.stop()
+    check(acc["read"] <= 0.9, "accuracy %.3f: the flips cost too little" % acc["read"])
+    check(acc["read"] == acc["mmap"] == acc["fread"], "different damage per loader: %s" % acc)
+    srv = Server(tmp, model, "--verify", cfg=cfg, expect_ready=False)
+    check(srv.wait_exit() == 1, "--verify did not refuse the corrupt weights")
+    check("checksum" in srv.stderr(), "no checksum message: " + srv.stderr())
+    check(file_bytes(model) == before, "the model file changed on disk")
+    srv = Server(tmp, model, "--verify")
+    check(load(srv.port, 100, data)["accuracy"] == 1.0, "intact model without the library")
+    srv.stop()
+    print("corrupt-weights: accuracy %.1f%% (read, mmap, fread alike); --verify refuses"
+          % (100 * acc["read"]))
+
+
+# ---- short-reads.ini ----
+
+def case_short_reads(tmp):
+    """Short reads and EINTR on the model file: read, pread and fread loaders load the intact
+    model (--verify passes); the naive loader does not."""
+    cfg = config("short-reads.ini")
+    mlchaos_check(cfg)
+    model, data = gen(tmp, seed=13)
+    log = os.path.join(tmp, "ev-%p.jsonl")
+    logged = with_log(tmp, cfg, log)
+    for method in ("read", "pread", "fread"):
+        srv = Server(tmp, model, "--load", method, "--verify", cfg=logged)
+        doc = srv.model()
+        check(doc["checksum_ok"] and doc["load_method"] == method, "%s: %s" % (method, doc))
+        check(load(srv.port, 100, data)["accuracy"] == 1.0, "%s: wrong answers" % method)
+        srv.stop()
+    kinds = {(e["rule"], e["action"]) for e in events(tmp) if e.get("applied")}
+    check(("interrupted", "fail") in kinds and ("short", "short") in kinds,
+          "the faults did not all happen: %s" % kinds)
+    srv = Server(tmp, model, "--naive-loader", "--verify", cfg=cfg, expect_ready=False)
+    check(srv.wait_exit() == 1, "the naive loader loaded a verified model through short reads")
+    srv = Server(tmp, model, "--naive-loader", cfg=cfg, expect_ready=False)
+    wait_for(lambda: os.path.exists(srv.ready) or srv.proc.poll() is not None, "the start")
+    if srv.proc.poll() is None:
+        srv.port = int(open(srv.ready).read())
+        res = load(srv.port, 100, data)
+        check(res["accuracy"] is not None and res["accuracy"] < 1.0,
+              "the naive loader answered right: %s" % json.dumps(res))
+        srv.stop()
+    srv = Server(tmp, model, "--naive-loader", "--verify")
+    srv.stop()  # without the library the naive loader works: the faults made the difference
+
+
+# ---- slow-network.ini ----
+
+def case_slow_network(tmp):
+    """10% of requests get their answers 100 ms late: p99 rises by the delay, p50 does not,
+    and the delayed requests are exactly those `mlchaos select` names."""
+    cfg = config("slow-network.ini")
+    mlchaos_check(cfg)
+    text = open(cfg).read()
+    delay_ms = float(re.search(r"(?m)^delay = (\d+)ms", text).group(1))
+    model, data = gen(tmp, seed=17)
+    srv = Server(tmp, model)
+    base = load(srv.port, 400, data, prefix="slow")
+    srv.stop()
+    log = os.path.join(tmp, "ev-%p.jsonl")
+    srv = Server(tmp, model, cfg=with_log(tmp, cfg, log))
+    per = os.path.join(tmp, "per.jsonl")
+    res = load(srv.port, 400, data, prefix="slow", per_request=per)
+    srv.stop()
+    lines = per_request_lines(per)
+    chosen = selected(cfg, "slow-send", [l["id"] for l in lines])
+    delayed_keys = {e["key"] for e in events(tmp) if e["event"] == "fault" and e["applied"]}
+    slow = {l["id"] for l in lines if l["latency_ms"] >= 0.9 * delay_ms}
+    check(delayed_keys == chosen, "delayed %d ids, select names %d; differ by %s" % (
+        len(delayed_keys), len(chosen), sorted(delayed_keys ^ chosen)[:5]))
+    check(slow == chosen, "slow answers are not the selected ones: %s" % sorted(slow ^ chosen)[:5])
+    check(res["success_rate"] == 1.0 and res["accuracy"] == 1.0, json.dumps(res))
+    rise = res["p99_ms"] - base["p99_ms"]
+    check(0.9 * delay_ms <= rise <= delay_ms + 30, "p99 rose by %.1f ms for a %.0f ms delay"
+          % (rise, delay_ms))
+    check(res["p50_ms"] <= base["p50_ms"] + 2.0, "p50 rose: %.3f -> %.3f ms"
+          % (base["p50_ms"], res["p50_ms"]))
+    print("slow-network: %d of 400 delayed; p50 %.3f -> %.3f ms, p99 %.3f -> %.3f ms"
+          % (len(chosen), base["p50_ms"], res["p50_ms"], base["p99_ms"], res["p99_ms"]))
+
+
+# ---- ci-smoke.ini and scripts/ci-smoke ----
+
+def ci_smoke(tmp, *extra):
+    model, data = gen(tmp, seed=19, samples=256)
+    ready = os.path.join(tmp, "ready")
+    cmd = [script("ci-smoke"), "--mlchaos", ARGS.mlchaos,
+           "--server-cmd", "%s --model %s --port 0 --ready-file %s --quiet"
+           % (ARGS.server, model, ready),
+           "--ready", ready, "--config", config("ci-smoke.ini"), "--dataset", data,
+           "--requests", "500", "--json"] + list(extra)
+    env = dict(os.environ, MLCHAOS_LOAD=ARGS.load)
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, timeout=120)
+    try:
+        doc = json.loads(out.stdout)
+    except ValueError:
+        raise Failed("ci-smoke printed no JSON (exit %d): %s %s"
+                     % (out.returncode, out.stdout, out.stderr))
+    return out.returncode, doc, out.stderr
+
+
+def case_ci_smoke(tmp):
+    """The CI gate passes a healthy server under ci-smoke.ini, and exits 1 naming the failing
+    figure when a hypothesis is false."""
+    mlchaos_check(config("ci-smoke.ini"))
+    rc, doc, err = ci_smoke(tmp, "--hypothesis", "success_rate >= 95%",
+                            "--hypothesis", "accuracy >= 99%", "--hypothesis", "p99 <= 500ms")
+    check(rc == 0, "ci-smoke exited %d: %s %s" % (rc, json.dumps(doc), err))
+    check(doc["faults"]["total"] > 0, "no fault injected: %s" % json.dumps(doc["faults"]))
+    check(doc["score"] == 100, "score %d" % doc["score"])
+    tmp2 = os.path.join(tmp, "again")
+    os.makedirs(tmp2)
+    rc, doc, err = ci_smoke(tmp2, "--hypothesis", "p99 <= 5ms")
+    check(rc == 1, "a false hypothesis exited %d" % rc)
+    during = doc["hypotheses"][0]["phases"]["during"]
+    check(during["verdict"] == "failed" and during["value"] > 5, json.dumps(during))
+
+
+def case_ci_smoke_help(tmp):
+    out = subprocess.run([script("ci-smoke"), "--help"], stdout=subprocess.PIPE, text=True)
+    check(out.returncode == 0 and "--server-cmd" in out.stdout, out.stdout)
+    out = subprocess.run([script("ci-smoke"), "--ready", "x"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    check(out.returncode == 2 and "--server-cmd" in out.stderr, "usage error: %d %s"
+          % (out.returncode, out.stderr))
+
+
+# ---- mlchaos experiment ----
+
+EXPERIMENT = """\
+[experiment]
+name = {name}
+command = {server} --model {model} --port 0 --ready-file ${{RUN_DIR}}/ready --quiet{extra}
+ready = ${{RUN_DIR}}/ready
+ready_timeout = {ready_timeout}
+stop_timeout = 2s
+{experiment_extra}
+[load]
+url = http://127.0.0.1:${{PORT}}/predict
+requests = {requests}
+concurrency = 4
+dataset = {data}
+client = {load}
+id_prefix = exp
+
+[steady_state]
+{hyps}
+
+[mlchaos]
+seed = 42
+"""
+
+SLOW_RULE = """
+[fault.slow]
+hook = send
+action = delay
+rate = 10%
+delay = 30ms
+"""
+
+
+def rules_of(name):
+    """The [fault.*] sections of a scenario, without its [mlchaos] section."""
+    text = open(config(name)).read()
+    return text[text.index("[fault."):]
+
+
+def write_experiment(tmp, hyps, name="test", command=None, extra="", requests=300,
+                     ready_timeout="10s", faults=SLOW_RULE, experiment_extra=""):
+    model, data = gen(tmp, seed=23)
+    text = EXPERIMENT.format(name=name, server=ARGS.server, model=model, data=data,
+                             load=ARGS.load, hyps="\n".join(hyps), extra=extra,
+                             requests=requests, ready_timeout=ready_timeout,
+                             experiment_extra=experiment_extra) + faults
+    if command:
+        text = re.sub(r"(?m)^command = .*$", "command = " + command, text)
+    path = os.path.join(tmp, "exp.ini")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def experiment(path, *opts, timeout=90):
+    out = subprocess.run([ARGS.mlchaos, "experiment"] + list(opts) + [path],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=timeout)
+    return out.returncode, out.stdout, out.stderr
+
+
+def case_experiment_pass(tmp):
+    """Hypotheses that hold in every phase: exit 0, score 100, the faults counted per rule
+    and exactly the requests `mlchaos select` names were delayed."""
+    path = write_experiment(tmp, ["success_rate >= 99%", "accuracy >= 99%", "p99 <= 500ms",
+                                  "p50 <= 20ms @before,after"])
+    rc, out, err = experiment(path, "--json", "--keep")
+    check(rc == 0, "exit %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    check(doc["result"] == "passed" and doc["score"] == 100, out)
+    run_dir = doc["run_dir"]
+    try:
+        ids = ["exp-%d" % i for i in range(300)]
+        chosen = selected(os.path.join(run_dir, "chaos.ini"), "slow", ids)
+        rule = doc["faults"]["rules"][0]
+        check(rule["name"] == "slow" and rule["injected"] >= len(chosen) > 0,
+              "faults %s for %d selected" % (rule, len(chosen)))
+        keys = {e["key"] for e in events(run_dir, "events-") if e.get("applied")}
+        check(keys == chosen, "delayed keys differ from the selected: %s"
+              % sorted(keys ^ chosen)[:5])
+        during = doc["phases"]["during"]["load"]["p99_ms"]
+        before = doc["phases"]["before"]["load"]["p99_ms"]
+        check(during >= 30 > before, "p99 before %.3f during %.3f ms" % (before, during))
+        check(doc["phases"]["after"]["load"]["p99_ms"] < 30, "chaos not halted after")
+        p50 = doc["hypotheses"][3]
+        check(p50["phases"]["during"]["verdict"] == "n/a" and p50["held"], json.dumps(p50))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def case_experiment_fail(tmp):
+    """A false hypothesis exits 1, with the failing figure in the report."""
+    path = write_experiment(tmp, ["success_rate >= 99%", "p99 <= 10ms"])
+    rc, out, err = experiment(path)
+    check(rc == 1, "exit %d: %s %s" % (rc, out, err))
+    m = re.search(r"result: FAILED: p99 <= 10ms was ([0-9.]+)ms during chaos", out)
+    check(m and float(m.group(1)) >= 30, "no failing figure in:\n" + out)
+    check(re.search(r"(?m)^p99 <= 10ms +\S+ held +\S+ FAILED +\S+ held", out),
+          "the hypothesis row is not 'held FAILED held':\n" + out)
+    check("resilience score: 85/100" in out, "score: 70 x 1/2 + 30 x 2/2 = 85:\n" + out)
+    check(re.search(r"(?m)^  slow +send:delay +[1-9]", out), "faults per rule:\n" + out)
+    rc, out, err = experiment(path, "--quiet")
+    check(rc == 1 and out.startswith("result: FAILED") and out.count("\n") == 1, out)
+
+
+def case_experiment_baseline(tmp):
+    """A steady state that does not hold before chaos: chaos is not injected, score 0, exit 1."""
+    path = write_experiment(tmp, ["p99 <= 1us"])
+    rc, out, err = experiment(path, "--json")
+    check(rc == 1, "exit %d: %s" % (rc, err))
+    doc = json.loads(out)
+    check(doc["baseline_failed"] and doc["score"] == 0, out)
+    check(not doc["phases"]["during"]["ran"] and doc["faults"]["total"] == 0, out)
+
+
+def case_experiment_cannot_run(tmp):
+    """Could not run: exit 2 with a reason, for each way."""
+    base = os.path.join(tmp, "a")
+    os.makedirs(base)
+    path = write_experiment(base, ["success_rate >= 99%"], command="/nonexistent/server")
+    rc, out, err = experiment(path)
+    check(rc == 2 and "cannot start /nonexistent/server" in err, "missing command: %d %s"
+          % (rc, err))
+    b = os.path.join(tmp, "b")
+    os.makedirs(b)
+    path = write_experiment(b, ["success_rate >= 99%"], command="/bin/sleep 30",
+                            ready_timeout="500ms")
+    t0 = time.monotonic()
+    rc, out, err = experiment(path, "--json")
+    check(rc == 2 and "not ready after 0.5 s" in err, "not ready: %d %s" % (rc, err))
+    check(json.loads(out)["result"] == "error", out)
+    check(time.monotonic() - t0 < 8, "took too long to give up")
+    c = os.path.join(tmp, "c")
+    os.makedirs(c)
+    path = write_experiment(c, ["success_rate >= 99%"], command="/bin/false")
+    rc, out, err = experiment(path)
+    check(rc == 2 and "exited 1 before it was ready" in err, "exits: %d %s" % (rc, err))
+    d = os.path.join(tmp, "d")
+    os.makedirs(d)
+    path = write_experiment(d, ["success_rate >= 99%"],
+                            faults=SLOW_RULE + "\n[fault.bad]\nhook = reed\naction = delay\n")
+    rc, out, err = experiment(path)
+    lineno = open(path).read().split("\n").index("hook = reed") + 1
+    check(rc == 2 and ("%s:%d:" % (path, lineno)) in err, "bad fault: %d %s" % (rc, err))
+    rc, out, err = experiment(os.path.join(tmp, "missing.ini"))
+    check(rc == 2, "missing file: %d" % rc)
+    rc, out, err = experiment("--bogus")
+    check(rc == 2, "bad option: %d" % rc)
+
+
+def case_experiment_syntax(tmp):
+    """Every problem of the experiment's own sections, as FILE:LINE: message, all at once."""
+    path = os.path.join(tmp, "bad.ini")
+    with open(path, "w") as f:
+        f.write("[experiment]\ncommand = /bin/true\nready = ${RUN_DIR}/r\nbogus = 1\n"
+                "[load]\nrequests = -3\nurl = http://x:${PORT}/\n"
+                "[steady_state]\np99 <= fast\nlatency >= 3ms\naccuracy >= 99%\n"
+                "success_rate >= 99% @during,later\n[nonsense]\n")
+    rc, out, err = experiment(path)
+    check(rc == 2, "exit %d" % rc)
+    for line, what in ((4, "unknown key 'bogus'"), (6, "requests = '-3'"),
+                       (9, "p99 <= 'fast'"), (10, "unknown metric 'latency'"),
+                       (11, "accuracy needs answers"), (12, "unknown phase 'later'"),
+                       (13, "unknown section '[nonsense]'")):
+        check("%s:%d: %s" % (path, line, what) in err, "missing %s:%d: %s in:\n%s"
+              % (path, line, what, err))
+
+
+def children_of(pid):
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(name))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                pass
+    return kids
+
+
+LEAKY = """#!/bin/sh
+# a target that leaves a daemon behind and shrugs off SIGTERM
+trap '' TERM
+( trap '' TERM HUP; exec sleep 300 ) &
+echo $! > "{pids}/daemon"
+echo $$ > "{pids}/shell"
+exec {server} --model {model} --port 0 --ready-file "$1" --quiet
+"""
+
+
+def case_experiment_no_leftovers(tmp):
+    """Whatever the target starts, nothing of it is alive after the experiment, checked by
+    pid: a daemon that ignores SIGTERM included."""
+    model, _ = gen(tmp, seed=23)
+    wrapper = os.path.join(tmp, "leaky.sh")
+    with open(wrapper, "w") as f:
+        f.write(LEAKY.format(pids=tmp, server=ARGS.server, model=model))
+    os.chmod(wrapper, 0o755)
+    path = write_experiment(tmp, ["success_rate >= 99%"],
+                            command=wrapper + " ${RUN_DIR}/ready", requests=50)
+    rc, out, err = experiment(path, "--json")
+    check(rc == 0, "exit %d: %s" % (rc, err))
+    doc = json.loads(out)
+    pids = [doc["target"]["pid"], int(open(os.path.join(tmp, "daemon")).read())]
+    for pid in pids:
+        check(not alive(pid), "process %d is still alive after the experiment" % pid)
+    check(doc["target"]["others_killed"] >= 1, "the daemon was not reported: %s"
+          % json.dumps(doc["target"]))
+
+
+def case_experiment_interrupt(tmp):
+    """SIGINT or SIGTERM to mlchaos mid-run: exit 2, the target stopped, nothing left."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        d = os.path.join(tmp, sig.name)
+        os.makedirs(d)
+        path = write_experiment(d, ["success_rate >= 99%"], requests=100000)
+        p = subprocess.Popen([ARGS.mlchaos, "experiment", path], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        STARTED.append(p)
+        kids = wait_for(lambda: [k for k in children_of(p.pid)], "the target to start")
+        time.sleep(0.5)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=DEADLINE_S)
+        check(p.returncode == 2 and "interrupted by " + sig.name in err,
+              "%s: exit %d: %s" % (sig.name, p.returncode, err))
+        for k in kids:
+            check(not alive(k), "%s: child %d still alive" % (sig.name, k))
+        check(not children_of(p.pid), "children left")
+
+
+def case_experiment_reload(tmp):
+    """[experiment] signal: the model is reloaded under chaos and again after it. With the
+    corrupt-weights rules, accuracy falls during chaos and recovers after; with --verify the
+    corrupt reload is refused and accuracy never falls."""
+    for verify, expect in (("", 1), (" --verify", 0)):
+        d = os.path.join(tmp, "verify" if verify else "plain")
+        os.makedirs(d)
+        path = write_experiment(d, ["accuracy >= 99%"], extra=" --watch-ms 0" + verify,
+                                faults="\n" + rules_of("corrupt-weights.ini"),
+                                experiment_extra="signal = HUP\nsettle = 300ms\n")
+        rc, out, err = experiment(path, "--json")
+        check(rc == expect, "%s: exit %d: %s %s" % (verify or "no verify", rc, out, err))
+        doc = json.loads(out)
+        acc = [doc["phases"][p]["load"]["accuracy"] for p in ("before", "during", "after")]
+        if verify:
+            check(acc == [1.0, 1.0, 1.0], "with --verify: %s" % acc)
+        else:
+            check(acc[0] == 1.0 and acc[1] < 0.9 and acc[2] == 1.0, "accuracy %s" % acc)
+
+
+def case_configs_check(tmp):
+    """Every scenario passes `mlchaos check`; every shipped experiment parses."""
+    for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "short-reads.ini",
+                 "slow-network.ini", "ci-smoke.ini"):
+        mlchaos_check(config(name))
+        text = open(config(name)).read()
+        check(re.search(r"(?im)^; .*hypothesis", text), "%s states no hypothesis" % name)
+
+
+def case_demo(tmp):
+    """scripts/demo runs the default experiment and prints its report."""
+    env = dict(os.environ, MLCHAOS_BUILD_DIR=os.path.dirname(os.path.dirname(ARGS.mlchaos)))
+    out = subprocess.run([script("demo")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env, timeout=120)
+    check(out.returncode == 0, "demo exited %d: %s" % (out.returncode, out.stderr))
+    check("mlchaos experiment:" in out.stdout and "resilience score:" in out.stdout,
+          out.stdout)
+
+
+CASES = {name[5:].replace("_", "-"): fn for name, fn in globals().items()
+         if name.startswith("case_")}
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    for opt in ("--mlchaos", "--server", "--load", "--gen", "--source"):
+        ap.add_argument(opt, required=True)
+    ap.add_argument("case", choices=sorted(CASES))
+    ARGS = ap.parse_args()
+    for opt in ("mlchaos", "server", "load", "gen"):
+        setattr(ARGS, opt, os.path.abspath(getattr(ARGS, opt)))
+    tmp = tempfile.mkdtemp(prefix="mlchaos-scn-")
+    try:
+        CASES[ARGS.case](tmp)
+    except Skip as e:
+        print("SKIP: %s" % e)
+        return 77
+    except Failed as e:
+        print("FAIL: %s: %s" % (ARGS.case, e))
+        return 1
+    finally:
+        kill_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok: %s" % ARGS.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
