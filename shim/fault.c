@@ -225,20 +225,24 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
                         const struct mc_fd_info *fdi, uint64_t size)
 {
 	const struct mc_ruleset *rs = rules_for(h);
+	uint32_t needs = mc_engine_hook_needs(rs, h);
 	struct mc_call call = { .hook = h, .size = size };
 	struct mc_rulemask mask;
-	if (fdi->kind == MC_FD_FILE && fdi->path_id)
+	if ((needs & MC_NEEDS_PATH) && fdi->kind == MC_FD_FILE && fdi->path_id)
 		call.path_rules = path_rules(rs, fdi->path_id, &mask);
 	if (fdi->kind == MC_FD_TCP) {
 		call.local_port = fdi->local_port;
 		call.peer_port = fdi->peer_port;
 	}
-	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
 	struct mc_reqkey conn_key;
-	const struct mc_reqkey *key = mc_request_thread_key();
-	if (socket) {
-		mc_request_current(fd, &conn_key);
-		key = &conn_key;
+	const struct mc_reqkey *key = NULL;
+	if (needs & MC_NEEDS_KEY) {
+		bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
+		key = mc_request_thread_key();
+		if (socket) {
+			mc_request_current(fd, &conn_key);
+			key = &conn_key;
+		}
 	}
 	if (!decide(rs, f, &call, key))
 		return false;
@@ -253,7 +257,9 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	struct mc_call call = { .hook = h, .size = size };
 	if (mc_armed(MC_ARM_HEAP))
 		call.heap_live_bytes = heap_live_bytes();
-	if (!decide(rs, f, &call, mc_request_thread_key()))
+	const struct mc_reqkey *key =
+	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key() : NULL;
+	if (!decide(rs, f, &call, key))
 		return false;
 	fault_fill(f, rs, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
@@ -400,18 +406,20 @@ void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off)
 	}
 }
 
-bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
-                      const struct mc_fd_info *fdi, uint64_t *n, int64_t explicit_off)
+bool mc_fault_apply_before(struct mc_fault *f, uint64_t *n, int64_t explicit_off)
 {
-	f->d.action = MC_ACTION_NONE;
-	if (!mc_fault_has(h) || (n && *n == 0))
-		return true;
-	if (!mc_fault_decide_fd(f, h, fn, fd, fdi, n ? *n : 0))
-		return true;
 	if (!mc_fault_before(f, n))
 		return false;
 	mc_fault_note_offset(f, explicit_off);
 	return true;
+}
+
+bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
+                      const struct mc_fd_info *fdi, uint64_t *n, int64_t explicit_off)
+{
+	if (!mc_fault_fd_quick(f, h, fn, fd, fdi, n ? *n : 1))
+		return true;
+	return mc_fault_apply_before(f, n, explicit_off);
 }
 
 /* The identity damage is keyed on: the canonical path of the open file, so

@@ -91,6 +91,21 @@ void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off);
 bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                       const struct mc_fd_info *fdi, uint64_t *n, int64_t explicit_off);
 
+/* The first half of mc_fault_fd_gate: the decision alone, with no side
+ * effect, no guard needed. True when a rule acted (f is filled); false
+ * with f->d.action == MC_ACTION_NONE otherwise. */
+static inline bool mc_fault_fd_quick(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
+                                     const struct mc_fd_info *fdi, uint64_t n)
+{
+	f->d.action = MC_ACTION_NONE;
+	return n > 0 && mc_fault_has(h) && mc_fault_decide_fd(f, h, fn, fd, fdi, n);
+}
+
+/* The second half, for a decision mc_fault_fd_quick returned: delay, cut
+ * *n, or fail (false, errno set); the file offset for corruption. Call it
+ * with the guard held. */
+bool mc_fault_apply_before(struct mc_fault *f, uint64_t *n, int64_t explicit_off);
+
 /* Live heap accounting while MC_ARM_HEAP is set (signed deltas in bytes). */
 void mc_heap_note(int64_t delta);
 

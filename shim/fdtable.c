@@ -218,27 +218,18 @@ uint32_t mc_path_intern_at(int dirfd, const char *path, int fd)
 
 /* ---- the table ------------------------------------------------------------ */
 
-#define FD_CHUNK_BITS 10
-#define FD_CHUNK      (1u << FD_CHUNK_BITS)
-#define FD_CHUNKS     1024u /* fds 0 .. 1,048,575; higher ones are classified per call */
+#define FD_CHUNK_BITS MC_FD_CHUNK_BITS
+#define FD_CHUNK      MC_FD_CHUNK
+#define FD_CHUNKS     MC_FD_CHUNKS
 
-static _Atomic(_Atomic uint64_t *) fd_chunks[FD_CHUNKS];
+_Atomic(_Atomic uint64_t *) mc_fd_chunks[FD_CHUNKS];
+#define fd_chunks mc_fd_chunks
 
-/* Entry word: kind 0-3, role 4-5, local port 8-23, peer port 24-39, path id
- * 40-63. Zero means unknown. */
+/* The entry word of fdtable.h's mc_fd_decode. */
 static uint64_t encode(const struct mc_fd_info *i)
 {
 	return (uint64_t)i->kind | (uint64_t)i->role << 4 | (uint64_t)i->local_port << 8 |
 	       (uint64_t)i->peer_port << 24 | (uint64_t)(i->path_id & 0xffffffu) << 40;
-}
-
-static void decode(uint64_t w, struct mc_fd_info *i)
-{
-	i->kind = (enum mc_fd_kind)(w & 0xf);
-	i->role = (enum mc_fd_role)((w >> 4) & 0x3);
-	i->local_port = (uint16_t)(w >> 8);
-	i->peer_port = (uint16_t)(w >> 24);
-	i->path_id = (uint32_t)(w >> 40);
 }
 
 static _Atomic uint64_t *slot_of(int fd, bool create)
@@ -465,12 +456,12 @@ static void classify(int fd, struct mc_fd_info *info)
 	}
 }
 
-void mc_fd_lookup(int fd, struct mc_fd_info *ret)
+void mc_fd_lookup_slow(int fd, struct mc_fd_info *ret)
 {
 	_Atomic uint64_t *s = slot_of(fd, false);
 	uint64_t w = s ? atomic_load_explicit(s, memory_order_relaxed) : 0;
 	if (mc_likely(w != 0)) {
-		decode(w, ret);
+		mc_fd_decode(w, ret);
 		return;
 	}
 	int saved = errno;

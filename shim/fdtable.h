@@ -65,8 +65,42 @@ void mc_fd_forget_range(unsigned int first, unsigned int last);
 void mc_fd_copy(int from, int to);
 
 /* What fd is; classifies it with fstat/readlink/getsockname when unknown
- * (fds opened before the shim, or by raw system calls). Async-signal-safe. */
-void mc_fd_lookup(int fd, struct mc_fd_info *ret);
+ * (fds opened before the shim, or by raw system calls). Async-signal-safe.
+ * Inline: every armed hook asks it; the table lookup is two loads. */
+#define MC_FD_CHUNK_BITS 10
+#define MC_FD_CHUNK      (1u << MC_FD_CHUNK_BITS)
+#define MC_FD_CHUNKS     1024u /* fds 0 .. 1,048,575; higher ones are classified per call */
+
+extern _Atomic(_Atomic uint64_t *) mc_fd_chunks[MC_FD_CHUNKS];
+void mc_fd_lookup_slow(int fd, struct mc_fd_info *ret);
+
+/* Entry word: kind 0-3, role 4-5, local port 8-23, peer port 24-39, path id
+ * 40-63. Zero means unknown. */
+static inline void mc_fd_decode(uint64_t w, struct mc_fd_info *i)
+{
+	i->kind = (enum mc_fd_kind)(w & 0xf);
+	i->role = (enum mc_fd_role)((w >> 4) & 0x3);
+	i->local_port = (uint16_t)(w >> 8);
+	i->peer_port = (uint16_t)(w >> 24);
+	i->path_id = (uint32_t)(w >> 40);
+}
+
+static inline void mc_fd_lookup(int fd, struct mc_fd_info *ret)
+{
+	if (fd >= 0 && (unsigned)fd < MC_FD_CHUNK * MC_FD_CHUNKS) {
+		_Atomic uint64_t *chunk = atomic_load_explicit(
+		    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
+		if (chunk) {
+			uint64_t w = atomic_load_explicit(&chunk[(unsigned)fd & (MC_FD_CHUNK - 1)],
+			                                  memory_order_relaxed);
+			if (w) {
+				mc_fd_decode(w, ret);
+				return;
+			}
+		}
+	}
+	mc_fd_lookup_slow(fd, ret);
+}
 
 /* The canonical absolute path of open fd (symbolic links resolved, from
  * /proc/self/fd), NUL-terminated; its length, or -1. */

@@ -41,23 +41,36 @@ static void after_read(struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
 		mc_request_on_read(fd, buf, got);
 }
 
-static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct read_args *a,
-                                 void *buf, size_t n)
+/* A call a rule acted on, or that trace or the request-key scanner must
+ * see: the whole bracket, guard held, errno as the call left it. */
+static MC_COLD ssize_t read_full(enum mc_fn fn, read_call_fn call, const struct read_args *a,
+                                 void *buf, size_t n, struct mc_fault *f,
+                                 const struct mc_fd_info *fdi)
 {
 	struct mc_hookcall c;
-	struct mc_fault f;
-	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
-	mc_fd_lookup(a->fd, &fdi);
 	uint64_t want = n;
-	if (!mc_fault_fd_gate(&f, MC_HOOK_READ, fn, a->fd, &fdi, &want, a->off)) {
+	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, a->off)) {
 		mc_call_end_fd(&c, -1);
 		return -1;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
-	after_read(&f, &fdi, a->fd, buf, r > 0 ? (size_t)r : 0);
+	after_read(f, fdi, a->fd, buf, r > 0 ? (size_t)r : 0);
 	mc_call_end_fd(&c, r);
 	return r;
+}
+
+static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct read_args *a,
+                                 void *buf, size_t n)
+{
+	struct mc_fault f;
+	struct mc_fd_info fdi;
+	mc_fd_lookup(a->fd, &fdi);
+	bool acted = mc_fault_fd_quick(&f, MC_HOOK_READ, fn, a->fd, &fdi, n);
+	if (mc_likely(!acted && !mc_trace_enabled) &&
+	    !(is_socket(&fdi) && mc_request_wants_reads()))
+		return call(a, buf, n); /* armed, not selected: no bracket needed */
+	return read_full(fn, call, a, buf, n, &f, &fdi);
 }
 
 static ssize_t call_read(const struct read_args *a, void *buf, size_t n)

@@ -40,16 +40,13 @@ static void cut_msg(const struct msghdr *msg, uint64_t want, struct msghdr *out,
 	out->msg_iovlen = k;
 }
 
-static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_args *a,
-                                 const void *buf, size_t n)
+static MC_COLD ssize_t send_full(enum mc_fn fn, send_call_fn call, struct send_args *a,
+                                 const void *buf, size_t n, struct mc_fault *f)
 {
 	struct mc_hookcall c;
-	struct mc_fault f;
-	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
-	mc_fd_lookup(a->fd, &fdi);
 	uint64_t want = n;
-	if (!mc_fault_fd_gate(&f, MC_HOOK_SEND, fn, a->fd, &fdi, &want, MC_OFF_UNKNOWN)) {
+	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, MC_OFF_UNKNOWN)) {
 		mc_call_end_fd(&c, -1);
 		return -1;
 	}
@@ -70,6 +67,18 @@ static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_a
 	}
 	mc_call_end_fd(&c, r);
 	return r;
+}
+
+static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_args *a,
+                                 const void *buf, size_t n)
+{
+	struct mc_fault f;
+	struct mc_fd_info fdi;
+	mc_fd_lookup(a->fd, &fdi);
+	bool acted = mc_fault_fd_quick(&f, MC_HOOK_SEND, fn, a->fd, &fdi, n);
+	if (mc_likely(!acted && !mc_trace_enabled && !mc_rec_watches_responses()))
+		return call(a, buf, n); /* armed, not selected: no bracket needed */
+	return send_full(fn, call, a, buf, n, &f);
 }
 
 static ssize_t call_send(const struct send_args *a, const void *buf, size_t n)

@@ -27,27 +27,39 @@ static enum mc_hook family_of(const struct mc_fd_info *fdi)
 	return socket ? MC_HOOK_SEND : MC_HOOK_WRITE;
 }
 
-static MC_COLD ssize_t write_slow(enum mc_fn fn, write_call_fn call, const struct write_args *a,
-                                  const void *buf, size_t n)
+static MC_COLD ssize_t write_full(enum mc_fn fn, write_call_fn call, const struct write_args *a,
+                                  const void *buf, size_t n, struct mc_fault *f,
+                                  const struct mc_fd_info *fdi)
 {
 	struct mc_hookcall c;
-	struct mc_fault f;
-	struct mc_fd_info fdi;
 	mc_call_begin(&c, fn, a->fd);
-	mc_fd_lookup(a->fd, &fdi);
 	uint64_t want = n;
-	if (!mc_fault_fd_gate(&f, family_of(&fdi), fn, a->fd, &fdi, &want, MC_OFF_UNKNOWN)) {
+	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, MC_OFF_UNKNOWN)) {
 		mc_call_end_fd(&c, -1);
 		return -1;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
-	if (family_of(&fdi) == MC_HOOK_SEND && mc_rec_watches_responses()) {
+	if (family_of(fdi) == MC_HOOK_SEND && mc_rec_watches_responses()) {
 		int e = errno;
 		mc_rec_response(buf, (size_t)want, r, e);
 		errno = e;
 	}
 	mc_call_end_fd(&c, r);
 	return r;
+}
+
+static MC_COLD ssize_t write_slow(enum mc_fn fn, write_call_fn call, const struct write_args *a,
+                                  const void *buf, size_t n)
+{
+	struct mc_fault f;
+	struct mc_fd_info fdi;
+	mc_fd_lookup(a->fd, &fdi);
+	enum mc_hook h = family_of(&fdi);
+	bool acted = mc_fault_fd_quick(&f, h, fn, a->fd, &fdi, n);
+	if (mc_likely(!acted && !mc_trace_enabled) &&
+	    !(h == MC_HOOK_SEND && mc_rec_watches_responses()))
+		return call(a, buf, n); /* armed, not selected: no bracket needed */
+	return write_full(fn, call, a, buf, n, &f, &fdi);
 }
 
 #define SHORT_IOV_MAX 64

@@ -150,7 +150,7 @@ static void text_hypotheses(FILE *out, const struct mc_exp_result *r)
 {
 	const struct mc_exp_spec *spec = r->spec;
 
-	fprintf(out, "\n%-28s %-19s %-19s %-19s\n", "hypothesis", "before", "during", "after");
+	fprintf(out, "\n%-28s %-19s %-19s %s\n", "hypothesis", "before", "during", "after");
 	for (unsigned i = 0; i < spec->n_hyps; i++) {
 		fprintf(out, "%-28s", spec->hyps[i].text);
 		for (int p = 0; p < MC_EXP_PHASES; p++) {
@@ -161,7 +161,7 @@ static void text_hypotheses(FILE *out, const struct mc_exp_result *r)
 			else
 				snprintf(cell, sizeof(cell), "%s %s", fig,
 				         r->load[p].ran ? verdict_word(r->verdict[i][p]) : "");
-			fprintf(out, " %-19s", cell);
+			fprintf(out, p + 1 < MC_EXP_PHASES ? " %-19s" : " %s", cell);
 		}
 		fputc('\n', out);
 	}
@@ -258,8 +258,9 @@ void mc_exp_report_text(FILE *out, const struct mc_exp_result *r)
 	const struct mc_exp_spec *spec = r->spec;
 
 	fprintf(out, "mlchaos experiment: %s\n", spec->name);
-	fprintf(out, "  %s; target %s (pid %d), ready in %.2f s\n", spec->file, spec->argv[0],
-	        (int)r->target.pid, r->target.ready_s);
+	const char *slash = strrchr(spec->argv[0], '/');
+	fprintf(out, "  %s; target %s (pid %d), ready in %.2f s\n", spec->file,
+	        slash ? slash + 1 : spec->argv[0], (int)r->target.pid, r->target.ready_s);
 	fprintf(out, "  load per phase: %llu requests, concurrency %llu, %s\n",
 	        (unsigned long long)spec->requests, (unsigned long long)spec->concurrency, r->url);
 	text_phases(out, r);

@@ -146,6 +146,19 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */
+/* What a hook must gather for this rule before asking the engine. */
+static uint32_t needs_of(const struct mc_erule *r)
+{
+	uint32_t needs = 0;
+	if (r->checks & MC_CHECK_PATH)
+		needs |= MC_NEEDS_PATH;
+	if (r->checks & MC_CHECK_PORT)
+		needs |= MC_NEEDS_PORT;
+	if (r->select == MC_SELECT_REQUEST && r->rate_ppm < MC_RATE_ONE && r->rate_ppm > 0)
+		needs |= MC_NEEDS_KEY;
+	return needs;
+}
+
 static void index_rules(struct mc_ruleset *rs)
 {
 	unsigned n = 0;
@@ -164,6 +177,7 @@ static void index_rules(struct mc_ruleset *rs)
 					              .id = r->id,
 					              .select = r->select };
 				rs->armed |= MC_HOOK_BIT(h);
+				rs->hook_needs[h] |= needs_of(r);
 			}
 		}
 	}
@@ -238,6 +252,11 @@ int mc_engine_rule_id(const struct mc_ruleset *rs, const char *name)
 		if (strcmp(rs->rules[i].name, name) == 0)
 			return (int)i;
 	return -ENOENT;
+}
+
+uint32_t mc_engine_hook_needs(const struct mc_ruleset *rs, enum mc_hook h)
+{
+	return (unsigned)h < MC_HOOK_COUNT ? rs->hook_needs[h] : 0;
 }
 
 uint64_t mc_engine_max_faults(const struct mc_ruleset *rs)

@@ -159,6 +159,14 @@ int mc_engine_rule_id(const struct mc_ruleset *rs, const char *name);
 uint64_t mc_engine_seed(const struct mc_ruleset *rs);
 uint64_t mc_engine_max_faults(const struct mc_ruleset *rs);
 
+/* What the rules of hook h look at, so that a hook gathers only that: the
+ * path mask of the file, the socket's ports, the request key. A call
+ * context without them is then decided the same. */
+#define MC_NEEDS_PATH (1u << 0)
+#define MC_NEEDS_PORT (1u << 1)
+#define MC_NEEDS_KEY  (1u << 2)
+uint32_t mc_engine_hook_needs(const struct mc_ruleset *rs, enum mc_hook h);
+
 /* Seed a thread's state: the select = call generator from the experiment seed and the
  * thread's ordinal (0 for the main thread, then 1, 2, ... in creation order), so that a
  * single-threaded run is exactly reproducible. Clears the memo. */

@@ -71,6 +71,7 @@ struct mc_ruleset {
 	uint32_t armed;
 	/* the enabled rules of hook h, in file order: slots[hook_start[h] .. hook_start[h + 1]) */
 	uint16_t hook_start[MC_HOOK_COUNT + 1];
+	uint32_t hook_needs[MC_HOOK_COUNT]; /* MC_NEEDS_* of the enabled rules of each hook */
 	struct mc_slot slots[MC_MAX_RULES];
 	/* ids of the enabled rules with a path glob */
 	uint16_t n_path;
