@@ -4,10 +4,11 @@
 
 #include <stdint.h>
 
-/* Sleeps ns nanoseconds on CLOCK_MONOTONIC, to an absolute deadline so
- * signals do not stretch or cut it, with the thread's timer slack lowered
- * to 1 ns for this sleep only (the default 50 us would swallow a 100 us
- * delay) and restored after. Returns the nanoseconds actually slept.
+/* Waits ns nanoseconds on CLOCK_MONOTONIC, to an absolute deadline so
+ * signals do not stretch or cut it: sleeps until 50 us before it, with the
+ * thread's timer slack lowered to 1 ns for this sleep only (the default
+ * 50 us would swallow a 100 us delay) and restored after, then spins the
+ * rest (a late wake-up would). Returns the nanoseconds actually waited.
  * Async-signal-safe; errno is preserved. */
 uint64_t mc_delay_ns(uint64_t ns);
 

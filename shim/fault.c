@@ -390,8 +390,15 @@ bool mc_fault_redirect(struct mc_fault *f)
 
 void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off)
 {
-	if (f->d.action != MC_ACTION_CORRUPT || f->fdi.kind != MC_FD_FILE)
+	if (f->d.action != MC_ACTION_CORRUPT)
 		return;
+	if (f->fdi.kind != MC_FD_FILE) {
+		/* A socket or pipe has no file offset: damage is placed relative to
+		 * each read's own buffer, the same for the same read every run. */
+		f->file_offset = 0;
+		f->have_offset = true;
+		return;
+	}
 	int64_t off = explicit_off;
 	if (off == MC_OFF_UNKNOWN)
 		return;
@@ -429,6 +436,8 @@ bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
 static uint64_t file_id(const struct mc_fault *f)
 {
 	char buf[4096];
+	if (f->fdi.kind != MC_FD_FILE)
+		return 0; /* streams: see mc_fault_note_offset */
 	if (f->fd >= 0 && mc_fd_real_path(f->fd, buf, sizeof(buf)) > 0)
 		return mc_engine_file_id(buf);
 	const char *p = mc_path_of(f->fdi.path_id);

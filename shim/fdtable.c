@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "fdtable.h"
+#include "lazymap.h"
 #include "real.h"
 
 /* ---- path registry ------------------------------------------------------ */
@@ -222,7 +223,7 @@ uint32_t mc_path_intern_at(int dirfd, const char *path, int fd)
 #define FD_CHUNK      MC_FD_CHUNK
 #define FD_CHUNKS     MC_FD_CHUNKS
 
-_Atomic(_Atomic uint64_t *) mc_fd_chunks[FD_CHUNKS];
+_Atomic(void *) mc_fd_chunks[FD_CHUNKS];
 #define fd_chunks mc_fd_chunks
 
 /* The entry word of fdtable.h's mc_fd_decode. */
@@ -236,25 +237,9 @@ static _Atomic uint64_t *slot_of(int fd, bool create)
 {
 	if (fd < 0 || (unsigned)fd >= FD_CHUNK * FD_CHUNKS)
 		return NULL;
-	unsigned c = (unsigned)fd >> FD_CHUNK_BITS;
-	_Atomic uint64_t *chunk = atomic_load_explicit(&fd_chunks[c], memory_order_acquire);
-	if (!chunk) {
-		if (!create)
-			return NULL;
-		_Atomic uint64_t *fresh = map_anon(FD_CHUNK * sizeof(uint64_t));
-		if (!fresh)
-			return NULL;
-		_Atomic uint64_t *expected = NULL;
-		if (atomic_compare_exchange_strong_explicit(&fd_chunks[c], &expected, fresh,
-		                                            memory_order_acq_rel,
-		                                            memory_order_acquire)) {
-			chunk = fresh;
-		} else {
-			mc_real.munmap((void *)fresh, FD_CHUNK * sizeof(uint64_t));
-			chunk = expected;
-		}
-	}
-	return &chunk[(unsigned)fd & (FD_CHUNK - 1)];
+	_Atomic uint64_t *chunk = mc_lazy_map(&fd_chunks[(unsigned)fd >> FD_CHUNK_BITS],
+	                                      FD_CHUNK * sizeof(uint64_t), create);
+	return chunk ? &chunk[(unsigned)fd & (FD_CHUNK - 1)] : NULL;
 }
 
 static void store(int fd, const struct mc_fd_info *info)

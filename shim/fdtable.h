@@ -71,7 +71,7 @@ void mc_fd_copy(int from, int to);
 #define MC_FD_CHUNK      (1u << MC_FD_CHUNK_BITS)
 #define MC_FD_CHUNKS     1024u /* fds 0 .. 1,048,575; higher ones are classified per call */
 
-extern _Atomic(_Atomic uint64_t *) mc_fd_chunks[MC_FD_CHUNKS];
+extern _Atomic(void *) mc_fd_chunks[MC_FD_CHUNKS];
 void mc_fd_lookup_slow(int fd, struct mc_fd_info *ret);
 
 /* Entry word: kind 0-3, role 4-5, local port 8-23, peer port 24-39, path id
@@ -88,7 +88,7 @@ static inline void mc_fd_decode(uint64_t w, struct mc_fd_info *i)
 static inline void mc_fd_lookup(int fd, struct mc_fd_info *ret)
 {
 	if (fd >= 0 && (unsigned)fd < MC_FD_CHUNK * MC_FD_CHUNKS) {
-		_Atomic uint64_t *chunk = atomic_load_explicit(
+		_Atomic uint64_t *chunk = (_Atomic uint64_t *)atomic_load_explicit(
 		    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
 		if (chunk) {
 			uint64_t w = atomic_load_explicit(&chunk[(unsigned)fd & (MC_FD_CHUNK - 1)],

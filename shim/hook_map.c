@@ -10,6 +10,7 @@
 
 #include "fault.h"
 #include "hook.h"
+#include "lazymap.h"
 
 /* Anonymous mappings count toward a `budget`, as the kernel counts them
  * toward memory use: while MC_ARM_HEAP is set, each one is remembered (by
@@ -25,24 +26,11 @@ struct anon_slot {
 	_Atomic size_t len;
 };
 
-static _Atomic(struct anon_slot *) anon_table;
+static _Atomic(void *) anon_table;
 
 static struct anon_slot *anon_slots(void)
 {
-	struct anon_slot *t = atomic_load_explicit(&anon_table, memory_order_acquire);
-	if (t)
-		return t;
-	size_t bytes = ANON_SLOTS * sizeof(struct anon_slot);
-	void *p =
-	    mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	struct anon_slot *expected = NULL;
-	if (!atomic_compare_exchange_strong(&anon_table, &expected, p)) {
-		mc_real.munmap(p, bytes);
-		return expected;
-	}
-	return p;
+	return mc_lazy_map(&anon_table, ANON_SLOTS * sizeof(struct anon_slot), true);
 }
 
 static size_t anon_hash(uintptr_t addr)
@@ -70,7 +58,8 @@ static void anon_remember(void *addr, size_t len)
 
 static void anon_forget(void *addr)
 {
-	struct anon_slot *t = atomic_load_explicit(&anon_table, memory_order_acquire);
+	struct anon_slot *t =
+	    mc_lazy_map(&anon_table, ANON_SLOTS * sizeof(struct anon_slot), false);
 	if (!t)
 		return;
 	for (size_t i = 0, h = anon_hash((uintptr_t)addr); i < ANON_PROBE; i++) {

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "fmt.h"
+#include "lazymap.h"
 #include "real.h"
 #include "request.h"
 
@@ -33,7 +34,7 @@ struct conn_slot {
 static enum mc_reqkey_mode mode;
 static char header_name[64];
 static size_t header_len;
-static _Atomic(struct conn_slot *) conn_chunks[CONN_CHUNKS];
+static _Atomic(void *) conn_chunks[CONN_CHUNKS];
 static _Atomic uint64_t accepted;
 static _Atomic bool serving;
 static _Atomic uint64_t key_generation;
@@ -64,24 +65,8 @@ static struct conn_slot *conn_slot(int fd, bool create)
 {
 	if (fd < 0 || (unsigned)fd >= CONN_CHUNK * CONN_CHUNKS)
 		return NULL;
-	unsigned c = (unsigned)fd >> CONN_CHUNK_BITS;
-	struct conn_slot *chunk = atomic_load_explicit(&conn_chunks[c], memory_order_acquire);
-	if (!chunk && create) {
-		size_t bytes = CONN_CHUNK * sizeof(struct conn_slot);
-		void *fresh = mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (fresh == MAP_FAILED)
-			return NULL;
-		struct conn_slot *expected = NULL;
-		if (atomic_compare_exchange_strong_explicit(&conn_chunks[c], &expected, fresh,
-		                                            memory_order_acq_rel,
-		                                            memory_order_acquire)) {
-			chunk = fresh;
-		} else {
-			mc_real.munmap(fresh, bytes);
-			chunk = expected;
-		}
-	}
+	struct conn_slot *chunk = mc_lazy_map(&conn_chunks[(unsigned)fd >> CONN_CHUNK_BITS],
+	                                      CONN_CHUNK * sizeof(struct conn_slot), create);
 	return chunk ? &chunk[(unsigned)fd & (CONN_CHUNK - 1)] : NULL;
 }
 

@@ -1,7 +1,8 @@
 /* ft_alloc.c: allocation failure under the real library: fail on malloc, calloc, realloc (the
  * old block intact), posix_memalign, aligned_alloc, memalign, valloc, reallocarray; a budget
  * on the live heap (first failure within 5% of it); oom = kill; the same on anonymous mmap.
- * Built with -fno-builtin: the compiler must not pair away the allocations it can see. */
+ * Built with -fno-builtin: the compiler must not pair away the allocations it can see. Never
+ * touches the memory it maps: the budget is on what is asked, not on what is resident. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>

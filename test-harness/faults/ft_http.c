@@ -97,7 +97,9 @@ static void child_server(int argc, char **argv)
 {
 	int lfd = (int)ft_arg_ll(argc, argv, 1);
 	log_responses = argc > 2 && strcmp(argv[2], "log") == 0;
-	alarm(0); /* the parent ends the server */
+	/* The parent ends the server; if the parent dies first, so does the server. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+		exit(2);
 	if (argc > 2 && strcmp(argv[2], "prefork") == 0) {
 		pid_t parent = getpid();
 		pid_t pid = fork();

@@ -1,6 +1,7 @@
 /* ft_open.c: the open family under the real library: redirect (a stale model: the program
  * reads the other file's bytes) and fail on open, openat and fopen, with `path` globs choosing
- * the files; a file the glob does not match is untouched. */
+ * the files; a file the glob does not match is untouched. Never writes the model files: the
+ * parent checks they still hold what it put there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

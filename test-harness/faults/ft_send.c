@@ -1,6 +1,7 @@
 /* ft_send.c: the send family under the real library: delay, fail and short on send, sendto,
  * sendmsg, and on write/writev when the fd is a socket; and the border between the send and
- * write families (a send rule leaves files alone, a write rule leaves sockets alone). */
+ * write families (a send rule leaves files alone, a write rule leaves sockets alone). Only
+ * socketpairs and 127.0.0.1, never another address. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

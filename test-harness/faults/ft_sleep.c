@@ -1,6 +1,7 @@
 /* ft_sleep.c: the sleep family under the real library: a delay lengthens nanosleep,
  * clock_nanosleep and usleep; a failure interrupts nanosleep, clock_nanosleep, usleep and
- * sleep at once with EINTR, the whole request remaining, as a signal would. */
+ * sleep at once with EINTR, the whole request remaining, as a signal would. Bounds are wide:
+ * never a check that a loaded machine could miss. */
 #include <errno.h>
 #include <time.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 /* ft_target.c: which calls a rule acts on, through the real library: after/times (exact, per
  * process), start/duration windows, process globs (comm or argv[0]), min_size/max_size, port,
  * zero-length calls, enabled = false. The children print what each call saw; the parent holds
- * the expectations. */
+ * the expectations. Only time windows depend on the clock, with 100 ms margins. */
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /* ft_write.c: the write family under the real library: fail (ENOSPC by default) and short on
  * write, pwrite, writev and fwrite to files (checkpoint saves), with ferror() set by a failed
- * fwrite; files the rule's path does not match are written normally. */
+ * fwrite; files the rule's path does not match are written normally. Writes only inside the
+ * test's own directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
