@@ -141,6 +141,19 @@ static uint32_t budget_bits(const struct mc_ruleset *rs);
 
 static _Atomic int reloading;
 
+/* Rule sets replaced by a reload: another thread may still be deciding with
+ * one, so they are never freed, but they stay reachable from here (leak
+ * checkers then see kept memory, not lost memory). */
+#define RETIRED_MAX 64
+static struct mc_ruleset *retired[RETIRED_MAX];
+static unsigned n_retired;
+
+static void retire(struct mc_ruleset *old)
+{
+	if (old && n_retired < RETIRED_MAX)
+		retired[n_retired++] = old; /* past that, a few KiB per reload stay lost */
+}
+
 struct reload_messages {
 	struct mc_buf b;
 };
@@ -180,7 +193,7 @@ static MC_COLD void reload(struct mc_shm *s)
 		/* families armed before stay armed: they keep a way to notice the
 		 * next reload; new ones are armed now */
 		atomic_fetch_or(&mc_armed_mask, fault_hooks | budget_bits(rs));
-		atomic_store_explicit(&rules_now, rs, memory_order_release);
+		retire(atomic_exchange_explicit(&rules_now, rs, memory_order_acq_rel));
 		atomic_fetch_add(&rules_generation, 1);
 		/* The counters start anew for the new rules. Faults of the old
 		 * ones still being applied (a delay asleep) are logged when they
