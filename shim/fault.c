@@ -40,6 +40,7 @@ static __thread uint64_t thread_ordinal __attribute__((tls_model("initial-exec")
 /* Live heap: per-thread deltas folded into the shared total every 64 KiB,
  * so a malloc/free pair does not write a shared cache line. */
 #define HEAP_FOLD_BYTES (64 * 1024)
+static int64_t heap_fold_bytes = HEAP_FOLD_BYTES; /* smaller for small budgets */
 static _Atomic int64_t heap_live;
 static __thread int64_t heap_delta __attribute__((tls_model("initial-exec")));
 
@@ -53,7 +54,7 @@ void mc_fault_exit(void)
 void mc_heap_note(int64_t delta)
 {
 	heap_delta += delta;
-	if (heap_delta > HEAP_FOLD_BYTES || heap_delta < -HEAP_FOLD_BYTES) {
+	if (heap_delta > heap_fold_bytes || heap_delta < -heap_fold_bytes) {
 		atomic_fetch_add_explicit(&heap_live, heap_delta, memory_order_relaxed);
 		heap_delta = 0;
 	}
@@ -527,14 +528,22 @@ static const char *base_name(const char *p)
 	return slash ? slash + 1 : p;
 }
 
+/* Arms heap tracking when a rule has a budget, and sizes the per-thread
+ * batches so that they cannot hide more than 1/32 of the smallest budget
+ * (a 1 KiB budget folds every 32 bytes; large ones every 64 KiB). */
 static uint32_t budget_bits(const struct mc_ruleset *rs)
 {
+	uint64_t smallest = 0;
 	for (unsigned i = 0; i < mc_engine_rule_count(rs); i++) {
 		const struct mc_erule *r = mc_engine_rule(rs, i);
-		if (r->enabled && r->budget_bytes)
-			return MC_ARM_HEAP;
+		if (r->enabled && r->budget_bytes && (!smallest || r->budget_bytes < smallest))
+			smallest = r->budget_bytes;
 	}
-	return 0;
+	if (!smallest)
+		return 0;
+	if (smallest / 32 < HEAP_FOLD_BYTES)
+		heap_fold_bytes = (int64_t)(smallest / 32);
+	return MC_ARM_HEAP;
 }
 
 /* after = N and times = N count per process: a forked child starts anew. */

@@ -425,6 +425,8 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		put_field_u64(b, "slept_ns", d->delay_slept_ns);
 		break;
 	case MC_ACTION_FAIL: {
+		if (f->fd < 0 && f->asked)
+			put_field_u64(b, "size", f->asked); /* malloc, mmap: the size asked */
 		const char *name = mc_errno_name(d->err);
 		if (name)
 			put_field_str(b, "errno", name);

@@ -129,6 +129,10 @@ static void set_thread_key(const char *key, size_t len, uint64_t gen)
 void mc_request_on_accept(int fd)
 {
 	atomic_store_explicit(&serving, true, memory_order_relaxed);
+	/* The thread that accepts is done with its last request: what it does
+	 * for the new connection before reading its request is nobody's. */
+	if (mode == MC_REQ_HEADER)
+		set_thread_key("", 0, 0);
 	if (mode != MC_REQ_CONNECTION) {
 		conn_store(fd, "", 0, 0);
 		return;

@@ -1,7 +1,6 @@
-/* cmd_experiment.c: `mlchaos experiment FILE.ini`: one run: the target started under the
- * library with chaos halted, the steady state measured (before), chaos resumed under load
- * (during), halted, recovery measured (after), the report. Owns the run's private directory
- * and removes it; never returns with the target, or anything it started, still running. */
+/* cmd_experiment.c: `mlchaos experiment FILE.ini`: target started with chaos halted, steady
+ * state (before), chaos under load (during), recovery (after), report. Owns the run directory;
+ * never returns with the target, or anything it started, still running. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -267,20 +266,22 @@ static int load_url(struct run *r)
 	char *url = NULL;
 
 	if (r->spec.url) {
-		url = mc_exp_expand_port(r->spec.url, r->res.target.port);
-		if (url && strstr(r->spec.url, "${PORT}") && !r->res.target.port)
+		if (strstr(r->spec.url, "${PORT}") && !r->res.target.port)
 			return fail(r, "[load] url uses ${PORT}, but the ready probe gave no port");
+		url = mc_exp_expand_port(r->spec.url, r->res.target.port);
 	} else if (r->res.target.port) {
 		char host[256] = "127.0.0.1", path[MC_EXP_URL_MAX];
 		int port;
 		if (r->spec.ready_is_url &&
-		    mc_exp_url_split(r->spec.ready, host, sizeof(host), &port, path, sizeof(path)) == 0 &&
+		    mc_exp_url_split(r->spec.ready, host, sizeof(host), &port, path,
+		                     sizeof(path)) == 0 &&
 		    strcmp(host, "localhost") == 0)
 			snprintf(host, sizeof(host), "127.0.0.1");
 		if (asprintf(&url, "http://%s:%d/predict", host, r->res.target.port) < 0)
 			url = NULL;
 	} else {
-		return fail(r, "no [load] url, and the ready file held no port number to derive it");
+		return fail(r,
+		            "no [load] url, and the ready file held no port number to derive it");
 	}
 	if (!url)
 		return fail(r, "out of memory");
@@ -299,8 +300,7 @@ static int run_phase(struct run *r, enum mc_exp_phase p)
 	snprintf(per_request, sizeof(per_request), "%s/requests-%s.jsonl", r->run_dir,
 	         mc_exp_phase_name(p));
 	snprintf(err_path, sizeof(err_path), "%s/load-%s.err", r->run_dir, mc_exp_phase_name(p));
-	progress(r, "phase %d/3 (%s chaos): %llu requests", p + 1,
-	         p == MC_EXP_DURING ? "during" : p == MC_EXP_BEFORE ? "before" : "after",
+	progress(r, "phase %d/3 (%s chaos): %llu requests", p + 1, mc_exp_phase_name(p),
 	         (unsigned long long)r->spec.requests);
 	int err = mc_exp_load_run(&r->spec, r->client, r->res.url, per_request, err_path,
 	                          &r->res.load[p]);
@@ -339,7 +339,7 @@ static int chaos_phases(struct run *r)
 		return interrupted(r);
 	if (n < 0)
 		return fail(r, "cannot resume chaos: %s", strerror(-n));
-	if (n == 0 && !r->quiet)
+	if (n == 0 && !r->quiet && !mc_exp_target_gone(&r->res.target))
 		fprintf(stderr, "mlchaos experiment: warning: no process of the target runs the "
 		                "library (static binary, setuid, LD_PRELOAD dropped?): nothing can "
 		                "be injected\n");
@@ -379,13 +379,14 @@ static int report(struct run *r)
 
 static int run(struct run *r)
 {
-	int st = prepare(r);
+	int st = mc_exp_signals_install();
 
+	if (st < 0)
+		return fail(r, "cannot set up signal handling: %s", strerror(-st));
+	st = prepare(r);
 	if (st)
 		return st;
 	r->res.spec = &r->spec;
-	if (mc_exp_signals_install() < 0)
-		return fail(r, "cannot set up signal handling: %s", strerror(errno));
 	st = start_target(r);
 	if (st == 0)
 		st = load_url(r);
@@ -430,7 +431,8 @@ static int parse_options(struct run *r, int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mlchaos experiment: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos experiment: unknown option '%s'\n",
+			        argv[optind - 1]);
 			usage(stderr);
 			return MC_EXP_EXIT_RUN;
 		}

@@ -1,8 +1,6 @@
-/* experiment.h: `mlchaos experiment`, shared by its files: the experiment file as parsed
- * (experiment_spec.c), the target and the run's clock and signals (experiment_target.c), the
- * load (experiment_load.c), chaos control and fault counts (experiment_chaos.c) and the
- * verdicts and report (experiment_report.c). Reaches the library only through its config,
- * its halt file, its event logs and its shared-memory segment. */
+/* experiment.h: `mlchaos experiment`, shared by cmd_experiment.c and experiment_*.c (spec,
+ * target, load, chaos, report). Reaches the library only through its config, its halt file,
+ * its event logs and its shared-memory segment. */
 #ifndef MC_CLI_EXPERIMENT_H
 #define MC_CLI_EXPERIMENT_H
 
@@ -103,8 +101,8 @@ void mc_exp_spec_free(struct mc_exp_spec *spec);
 
 /* Writes the config the target runs with: the chaos text with `halt_file` and `log` added
  * to its [mlchaos] section. Created 0600, never through a link. 0 or -errno. */
-int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path,
-                            const char *halt_file, const char *log);
+int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path, const char *halt_file,
+                            const char *log);
 
 /* s with ${PORT} replaced by port; malloc'd, or NULL when out of memory. */
 char *mc_exp_expand_port(const char *s, int port);
@@ -125,6 +123,8 @@ int mc_exp_url_split(const char *url, char *host, size_t host_cap, int *ret_port
  * so that none can outlive it unseen. 0 or -errno. */
 int mc_exp_signals_install(void);
 void mc_exp_signals_restore(void);
+/* In a child about to exec: the signal dispositions and mask mlchaos started with. */
+void mc_exp_signals_child(void);
 /* The signal that interrupted the run, or 0. */
 int mc_exp_interrupted(void);
 /* The fd that becomes readable once the run is interrupted (for poll). */
@@ -138,9 +138,9 @@ struct mc_exp_target {
 	int port;  /* from the ready file or URL; 0 when unknown */
 	double ready_s;
 	bool exited;
-	int status;            /* as from waitpid, once exited */
-	int exited_in;         /* the phase it exited in by itself, or -1 */
-	int stop_signal;       /* what stopped it: SIGTERM, SIGKILL, or 0 */
+	int status;             /* as from waitpid, once exited */
+	int exited_in;          /* the phase it exited in by itself, or -1 */
+	int stop_signal;        /* what stopped it: SIGTERM, SIGKILL, or 0 */
 	unsigned others_reaped; /* descendants killed after it stopped */
 	/* the ready file as it was before the start: a leftover is not a ready signal */
 	bool ready_existed;
@@ -192,8 +192,7 @@ void mc_exp_load_free(struct mc_exp_load *l);
 
 /* The load client to run: the spec's `client`, $MLCHAOS_LOAD, then mlchaos-load beside the
  * command (bin_dir/../test-harness, bin_dir), then "mlchaos-load" on $PATH. Writes into buf. */
-void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf,
-                        size_t cap);
+void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf, size_t cap);
 
 /* The number after "key": in a flat JSON object; false when absent or null. */
 bool mc_exp_json_number(const char *json, const char *key, double *ret);

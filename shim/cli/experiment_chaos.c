@@ -1,8 +1,6 @@
-/* experiment_chaos.c: turning the target's faults on and off, and counting them afterwards.
- * Control goes through the run's halt file (which covers processes not started yet) and the
- * control word of the segments of the processes that run the run's own config (segments.h);
- * never touches the segment of a process that runs another config. Counting reads the run's
- * event logs only. */
+/* experiment_chaos.c: chaos on and off (the run's halt file, and the control word of the
+ * segments running the run's own config), and the faults counted from the run's event logs.
+ * Never touches the segment of a process that runs another config. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,10 +76,11 @@ static void wait_quiet(const struct mc_seg *seg, uint64_t deadline_ns)
 		if (kill(seg->pid, 0) < 0 && errno == ESRCH)
 			return;
 		if (mc_exp_now_ns() >= deadline_ns) {
-			fprintf(stderr,
-			        "mlchaos experiment: process %d still applies a fault after the halt "
-			        "(a long delay?); going on\n",
-			        seg->pid);
+			fprintf(
+			    stderr,
+			    "mlchaos experiment: process %d still applies a fault after the halt "
+			    "(a long delay?); going on\n",
+			    seg->pid);
 			return;
 		}
 		struct timespec ts = { 0, (long)INFLIGHT_POLL_NS };
@@ -106,6 +105,9 @@ int mc_exp_chaos_halt(const char *halt_file, const char *config, uint64_t timeou
 		wait_quiet(&list.segs[i], deadline);
 	r = (int)list.n;
 	mc_seg_list_free(&list);
+	/* a process whose segment was not found (not published yet, or no /dev/shm) halts
+	 * when it next looks at the halt file */
+	mc_exp_sleep_ns(HALT_FILE_SETTLE_NS);
 	return r;
 }
 
@@ -150,7 +152,8 @@ static void count_line(const char *line, const struct mc_config *cfg, struct mc_
 	}
 	if (strcmp(event, "halt") == 0) {
 		char reason[32];
-		if (field(line, "reason", reason, sizeof(reason)) && strcmp(reason, "watchdog") == 0)
+		if (field(line, "reason", reason, sizeof(reason)) &&
+		    strcmp(reason, "watchdog") == 0)
 			f->watchdog_halts++;
 		return;
 	}
@@ -192,8 +195,7 @@ static void count_file(int dir_fd, const char *name, const struct mc_config *cfg
 	fclose(in);
 }
 
-int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg,
-                        struct mc_exp_faults *ret)
+int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg, struct mc_exp_faults *ret)
 {
 	long pids[MAX_PIDS];
 	DIR *d = opendir(run_dir);

@@ -14,9 +14,9 @@
 
 #include "experiment.h"
 
-#define LOAD_CLIENT   "mlchaos-load"
-#define JSON_MAX      65536 /* the client's object is a few hundred bytes */
-#define ERR_TAIL_MAX  2048
+#define LOAD_CLIENT  "mlchaos-load"
+#define JSON_MAX     65536 /* the client's object is a few hundred bytes */
+#define ERR_TAIL_MAX 2048
 
 static bool executable(const char *path)
 {
@@ -25,8 +25,7 @@ static bool executable(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf,
-                        size_t cap)
+void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf, size_t cap)
 {
 	const char *env = getenv("MLCHAOS_LOAD");
 
@@ -87,11 +86,16 @@ static int read_figures(struct mc_exp_load *l)
 		enum mc_exp_metric m;
 		const char *key;
 	} direct[] = {
-		{ MC_EXP_SUCCESS_RATE, "success_rate" }, { MC_EXP_ACCURACY, "accuracy" },
-		{ MC_EXP_ERRORS, "error_total" },        { MC_EXP_WRONG, "wrong" },
-		{ MC_EXP_TIMEOUTS, "timeout" },          { MC_EXP_P50, "p50_ms" },
-		{ MC_EXP_P95, "p95_ms" },                { MC_EXP_P99, "p99_ms" },
-		{ MC_EXP_MAX, "max_ms" },                { MC_EXP_MEAN, "mean_ms" },
+		{ MC_EXP_SUCCESS_RATE, "success_rate" },
+		{ MC_EXP_ACCURACY, "accuracy" },
+		{ MC_EXP_ERRORS, "error_total" },
+		{ MC_EXP_WRONG, "wrong" },
+		{ MC_EXP_TIMEOUTS, "timeout" },
+		{ MC_EXP_P50, "p50_ms" },
+		{ MC_EXP_P95, "p95_ms" },
+		{ MC_EXP_P99, "p99_ms" },
+		{ MC_EXP_MAX, "max_ms" },
+		{ MC_EXP_MEAN, "mean_ms" },
 		{ MC_EXP_RPS, "rps" },
 	};
 	double requests;
@@ -116,14 +120,9 @@ static int read_figures(struct mc_exp_load *l)
 /* In the child: never returns. */
 static void exec_client(char **argv, int out_fd, int err_fd)
 {
-	sigset_t none;
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	mc_exp_signals_child();
 	if (devnull >= 0)
 		dup2(devnull, STDIN_FILENO);
 	dup2(out_fd, STDOUT_FILENO);
@@ -269,7 +268,8 @@ int mc_exp_load_run(const struct mc_exp_spec *spec, const char *client, const ch
 	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1 || read_figures(ret) < 0) {
 		char how[64];
 		mc_exp_status_text(status, how, sizeof(how));
-		fprintf(stderr, "mlchaos experiment: the load client %s failed (%s):\n", client, how);
+		fprintf(stderr, "mlchaos experiment: the load client %s failed (%s):\n", client,
+		        how);
 		show_tail(err_path);
 		return -EPROTO;
 	}

@@ -76,7 +76,8 @@ void mc_exp_judge(struct mc_exp_result *r)
 		}
 	}
 	r->baseline_failed = r->held[MC_EXP_BEFORE] < r->applicable[MC_EXP_BEFORE];
-	r->score = mc_exp_score(r->baseline_failed, share(r, MC_EXP_DURING), share(r, MC_EXP_AFTER));
+	r->score =
+	    mc_exp_score(r->baseline_failed, share(r, MC_EXP_DURING), share(r, MC_EXP_AFTER));
 	r->exit_code = all_held ? MC_EXP_EXIT_OK : MC_EXP_EXIT_FAIL;
 }
 
@@ -158,9 +159,11 @@ static void text_hypotheses(FILE *out, const struct mc_exp_result *r)
 			figure_of(&r->load[p], spec->hyps[i].metric, fig, sizeof(fig));
 			if (!(spec->hyps[i].phases & (1u << p)))
 				snprintf(cell, sizeof(cell), "%s (n/a)", fig);
+			else if (!r->load[p].ran)
+				snprintf(cell, sizeof(cell), "%s", fig);
 			else
 				snprintf(cell, sizeof(cell), "%s %s", fig,
-				         r->load[p].ran ? verdict_word(r->verdict[i][p]) : "");
+				         verdict_word(r->verdict[i][p]));
 			fprintf(out, p + 1 < MC_EXP_PHASES ? " %-19s" : " %s", cell);
 		}
 		fputc('\n', out);
@@ -217,11 +220,13 @@ static void text_target(FILE *out, const struct mc_exp_result *r)
 static void text_score(FILE *out, const struct mc_exp_result *r)
 {
 	if (r->baseline_failed) {
-		fprintf(out, "resilience score: 0/100 (the steady state did not hold before chaos)\n");
+		fprintf(out,
+		        "resilience score: 0/100 (the steady state did not hold before chaos)\n");
 		return;
 	}
-	fprintf(out, "resilience score: %d/100 = %d x %u/%u held during chaos + %d x %u/%u held "
-	             "after\n",
+	fprintf(out,
+	        "resilience score: %d/100 = %d x %u/%u held during chaos + %d x %u/%u held "
+	        "after\n",
 	        r->score, WEIGHT_DURING, r->held[MC_EXP_DURING], r->applicable[MC_EXP_DURING],
 	        WEIGHT_AFTER, r->held[MC_EXP_AFTER], r->applicable[MC_EXP_AFTER]);
 }
@@ -232,8 +237,9 @@ void mc_exp_report_verdict_line(FILE *out, const struct mc_exp_result *r)
 	const char *sep = "";
 
 	if (r->exit_code == MC_EXP_EXIT_OK) {
-		fprintf(out, "result: PASSED: every hypothesis held before, during and after chaos "
-		             "(score %d/100)\n",
+		fprintf(out,
+		        "result: PASSED: every hypothesis held before, during and after chaos "
+		        "(score %d/100)\n",
 		        r->score);
 		return;
 	}
@@ -244,7 +250,8 @@ void mc_exp_report_verdict_line(FILE *out, const struct mc_exp_result *r)
 				continue;
 			char fig[24];
 			figure_of(&r->load[p], spec->hyps[i].metric, fig, sizeof(fig));
-			fprintf(out, "%s%s was %s %s", sep, spec->hyps[i].text, fig, phase_label(p));
+			fprintf(out, "%s%s was %s %s", sep, spec->hyps[i].text, fig,
+			        phase_label(p));
 			sep = "; ";
 		}
 	}
@@ -342,6 +349,16 @@ static void json_phases(FILE *out, const struct mc_exp_result *r)
 	fputc('}', out);
 }
 
+/* held, failed; skipped when the phase did not run; n/a when it does not apply. */
+static const char *json_verdict(enum mc_exp_verdict v, bool applies)
+{
+	if (v == MC_EXP_HELD)
+		return "held";
+	if (v == MC_EXP_FAILED)
+		return "failed";
+	return applies ? "skipped" : "n/a";
+}
+
 static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i)
 {
 	const struct mc_exp_hyp *h = &r->spec->hyps[i];
@@ -349,8 +366,9 @@ static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i
 
 	fputs("{\"text\":", out);
 	json_str(out, h->text);
-	fprintf(out, ",\"metric\":\"%s\",\"op\":\"%s\",\"threshold\":%.9g,\"unit\":\"%s\",\"line\":%d,"
-	             "\"phases\":{",
+	fprintf(out,
+	        ",\"metric\":\"%s\",\"op\":\"%s\",\"threshold\":%.9g,\"unit\":\"%s\",\"line\":%d,"
+	        "\"phases\":{",
 	        mc_exp_metric_name(h->metric), mc_exp_op_name(h->op), h->threshold,
 	        unit_name(h->metric), h->line);
 	for (int p = 0; p < MC_EXP_PHASES; p++) {
@@ -363,7 +381,7 @@ static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i
 		else
 			fputs("null", out);
 		fprintf(out, ",\"applies\":%s,\"verdict\":\"%s\"}", applies ? "true" : "false",
-		        v == MC_EXP_HELD ? "held" : v == MC_EXP_FAILED ? "failed" : applies ? "skipped" : "n/a");
+		        json_verdict(v, applies));
 		if (applies && v != MC_EXP_HELD)
 			held = false;
 	}
@@ -383,7 +401,8 @@ static void json_faults(FILE *out, const struct mc_exp_result *r)
 	for (unsigned i = 0; i < cfg->n_rules; i++) {
 		fprintf(out, "%s{\"name\":", i ? "," : "");
 		json_str(out, cfg->rules[i].name);
-		fprintf(out, ",\"hook\":\"%s\",\"action\":\"%s\",\"injected\":%llu,\"shadow\":%llu}",
+		fprintf(out,
+		        ",\"hook\":\"%s\",\"action\":\"%s\",\"injected\":%llu,\"shadow\":%llu}",
 		        mc_hook_name(cfg->rules[i].hook), mc_action_name(cfg->rules[i].action),
 		        (unsigned long long)f->injected[i], (unsigned long long)f->shadow[i]);
 	}
@@ -401,8 +420,9 @@ void mc_exp_report_json(FILE *out, const struct mc_exp_result *r)
 	fprintf(out, ",\"result\":\"%s\",\"exit\":%d,\"score\":%d,\"baseline_failed\":%s,",
 	        r->exit_code == MC_EXP_EXIT_OK ? "passed" : "failed", r->exit_code, r->score,
 	        r->baseline_failed ? "true" : "false");
-	fprintf(out, "\"score_formula\":\"%d x (held during chaos / applicable) + %d x (held after "
-	             "/ applicable); 0 when the steady state failed before chaos\",",
+	fprintf(out,
+	        "\"score_formula\":\"%d x (held during chaos / applicable) + %d x (held after "
+	        "/ applicable); 0 when the steady state failed before chaos\",",
 	        WEIGHT_DURING, WEIGHT_AFTER);
 	fputs("\"url\":", out);
 	json_str(out, r->url);

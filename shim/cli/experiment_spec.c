@@ -1,7 +1,6 @@
-/* experiment_spec.c: the experiment file. [experiment], [load] and [steady_state] are parsed
- * here; [mlchaos] and [fault.*] go to the config parser at their own line numbers, so its
- * messages point into the experiment file. Never starts anything, never writes a file but the
- * chaos config it is asked for. */
+/* experiment_spec.c: the experiment file: [experiment], [load], [steady_state] parsed here,
+ * [mlchaos] and [fault.*] handed to the config parser at their own line numbers. Never starts
+ * anything; writes no file but the chaos config it is asked for. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,16 +13,16 @@
 
 #include "experiment.h"
 
-#define DEFAULT_REQUESTS      200
-#define DEFAULT_CONCURRENCY   4
-#define DEFAULT_TIMEOUT_NS    5000000000ull
-#define DEFAULT_READY_NS      10000000000ull
-#define DEFAULT_STOP_NS       5000000000ull
-#define MAX_REQUESTS          10000000ull
-#define MAX_CONCURRENCY       1024
-#define MAX_INPUTS            1024
-#define ID_PREFIX_MAX         64
-#define BUILTIN_VARS          "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${PORT}"
+#define DEFAULT_REQUESTS    200
+#define DEFAULT_CONCURRENCY 4
+#define DEFAULT_TIMEOUT_NS  5000000000ull
+#define DEFAULT_READY_NS    10000000000ull
+#define DEFAULT_STOP_NS     5000000000ull
+#define MAX_REQUESTS        10000000ull
+#define MAX_CONCURRENCY     1024
+#define MAX_INPUTS          1024
+#define ID_PREFIX_MAX       64
+#define BUILTIN_VARS        "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${PORT}"
 
 enum section { SEC_NONE, SEC_EXPERIMENT, SEC_LOAD, SEC_STEADY, SEC_MLCHAOS, SEC_FAULT, SEC_BAD };
 
@@ -180,7 +179,8 @@ struct parse {
 	struct sbuf chaos;
 };
 
-static void say(struct parse *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct parse *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* "FILE:LINE: message" (or "FILE: message" when line is 0) on stderr; counts errors. */
 static void say(struct parse *p, int line, const char *fmt, ...)
@@ -404,14 +404,15 @@ static void set_ready(struct parse *p, const char *value)
 		return;
 	spec->ready_is_url = strncmp(spec->ready, "http://", 7) == 0;
 	if (strncmp(spec->ready, "https://", 8) == 0) {
-		say(p, p->lineno, "ready = '%s': https is not probed; give an http:// URL or a file",
-		    value);
+		say(p, p->lineno,
+		    "ready = '%s': https is not probed; give an http:// URL or a file", value);
 	} else if (spec->ready_is_url) {
 		char host[256], path[MC_EXP_URL_MAX];
 		int port;
-		if (mc_exp_url_split(spec->ready, host, sizeof(host), &port, path, sizeof(path)) < 0)
-			say(p, p->lineno, "ready = '%s': not a URL of the form http://HOST:PORT/PATH",
-			    value);
+		if (mc_exp_url_split(spec->ready, host, sizeof(host), &port, path, sizeof(path)) <
+		    0)
+			say(p, p->lineno,
+			    "ready = '%s': not a URL of the form http://HOST:PORT/PATH", value);
 	}
 }
 
@@ -528,7 +529,8 @@ static void key_line(struct parse *p, char *text)
 		if (keys[k].section != p->section || strcmp(keys[k].name, key) != 0)
 			continue;
 		if (p->key_line[k]) {
-			say(p, p->lineno, "'%s' given twice (first at line %d)", key, p->key_line[k]);
+			say(p, p->lineno, "'%s' given twice (first at line %d)", key,
+			    p->key_line[k]);
 		} else if (!*value) {
 			say(p, p->lineno, "'%s' has no value", key);
 		} else {
@@ -649,8 +651,8 @@ static void hypothesis_line(struct parse *p, const char *text)
 		if (strncmp(s, ops[i].text, strlen(ops[i].text)) == 0)
 			break;
 	if (s == name || i == sizeof(ops) / sizeof(ops[0])) {
-		say(p, p->lineno, "expected a hypothesis 'METRIC OP VALUE', as in 'p99 <= 50ms', not '%s'",
-		    text);
+		say(p, p->lineno,
+		    "expected a hypothesis 'METRIC OP VALUE', as in 'p99 <= 50ms', not '%s'", text);
 		return;
 	}
 	if (m < 0) {
@@ -795,8 +797,10 @@ static void one_line(struct parse *p, char *line)
 	}
 	switch (p->section) {
 	case SEC_NONE:
-		say(p, p->lineno, "'%s' is outside any section: put it under [experiment], [load], "
-		    "[steady_state], [mlchaos] or [fault.<name>]", text);
+		say(p, p->lineno,
+		    "'%s' is outside any section: put it under [experiment], [load], "
+		    "[steady_state], [mlchaos] or [fault.<name>]",
+		    text);
 		break;
 	case SEC_EXPERIMENT:
 	case SEC_LOAD:
@@ -835,7 +839,9 @@ static int read_file(const char *file, char **ret)
 	fclose(f);
 	if (err || b.oom || b.len > MC_CFG_MAX_FILE) {
 		fprintf(stderr, "%s: %s\n", file,
-		        err ? strerror(err) : b.oom ? "out of memory" : "larger than 1 MiB");
+		        err     ? strerror(err)
+		        : b.oom ? "out of memory"
+		                : "larger than 1 MiB");
 		free(b.p);
 		return err ? -err : b.oom ? -ENOMEM : -EFBIG;
 	}
@@ -895,10 +901,12 @@ static void final_checks(struct parse *p)
 	if (!p->section_line[SEC_EXPERIMENT] || !p->key_line[K_COMMAND])
 		say(p, 0, "no target: give [experiment] command = the command line to start");
 	if (!p->key_line[K_READY])
-		say(p, 0, "no readiness probe: give [experiment] ready = an http:// URL that answers "
-		          "2xx once the target is up, or a file the target writes when ready");
+		say(p, 0,
+		    "no readiness probe: give [experiment] ready = an http:// URL that answers "
+		    "2xx once the target is up, or a file the target writes when ready");
 	if (spec->n_hyps == 0)
-		say(p, 0, "no hypothesis: give [steady_state] lines such as 'success_rate >= 99%%'");
+		say(p, 0,
+		    "no hypothesis: give [steady_state] lines such as 'success_rate >= 99%%'");
 	for (unsigned i = 0; i < spec->n_hyps; i++)
 		if (spec->hyps[i].metric == MC_EXP_ACCURACY && !spec->dataset &&
 		    !p->key_line[K_DATASET])
@@ -961,8 +969,8 @@ void mc_exp_spec_free(struct mc_exp_spec *spec)
 
 /* ---- the config the target runs with ---- */
 
-int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path,
-                            const char *halt_file, const char *log)
+int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path, const char *halt_file,
+                            const char *log)
 {
 	struct sbuf b = { 0 };
 	const char *text = spec->chaos_text, *split = text;

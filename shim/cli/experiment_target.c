@@ -1,7 +1,6 @@
-/* experiment_target.c: the process under experiment: started in a process group of its own
- * under the library, probed until ready, signalled, and stopped; plus the run's clock and
- * its interruption by SIGINT/SIGTERM/SIGHUP. Whatever happens, stopping leaves no process of
- * the run alive: mlchaos is the subreaper of everything the target starts. */
+/* experiment_target.c: the target (own process group, under the library, probed, signalled,
+ * stopped), the run's clock and its interruption. Stopping never leaves a process of the run
+ * alive: mlchaos is the subreaper of everything the target starts. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +19,10 @@
 #include "experiment.h"
 #include "preload.h"
 
-#define READY_POLL_NS   20000000ull  /* between two readiness probes */
+#define READY_POLL_NS    20000000ull /* between two readiness probes */
 #define PROBE_TIMEOUT_MS 1000        /* one HTTP probe, connecting included */
-#define STOP_POLL_NS    10000000ull
-#define REAP_TIMEOUT_NS 5000000000ull /* orphans must be gone by then */
+#define STOP_POLL_NS     10000000ull
+#define REAP_TIMEOUT_NS  5000000000ull /* orphans must be gone by then */
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 #define N_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
@@ -31,6 +30,7 @@ static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 static volatile sig_atomic_t interrupted;
 static int wake_pipe[2] = { -1, -1 };
 static struct sigaction saved_actions[N_STOP_SIGNALS];
+static struct sigaction saved_pipe; /* SIGPIPE: ignored while the run writes its report */
 static bool installed;
 
 /* Async-signal-safe: a flag and one write to a non-blocking pipe. */
@@ -58,6 +58,10 @@ int mc_exp_signals_install(void)
 	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
 		if (sigaction(stop_signals[i], &sa, &saved_actions[i]) < 0)
 			return -errno;
+	/* A closed stdout must not kill mlchaos before it has stopped the target. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, &saved_pipe) < 0)
+		return -errno;
 	installed = true;
 	/* Orphans of the target (daemons, workers whose parent died) come to us, so they can
 	 * be found and stopped instead of outliving the experiment. */
@@ -66,12 +70,22 @@ int mc_exp_signals_install(void)
 	return 0;
 }
 
+void mc_exp_signals_child(void)
+{
+	sigset_t none;
+
+	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &saved_actions[i], NULL);
+	sigaction(SIGPIPE, &saved_pipe, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 void mc_exp_signals_restore(void)
 {
 	if (!installed)
 		return;
-	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
-		sigaction(stop_signals[i], &saved_actions[i], NULL);
+	mc_exp_signals_child();
 	installed = false;
 }
 
@@ -140,14 +154,10 @@ static void snapshot_ready_file(const struct mc_exp_spec *spec, struct mc_exp_ta
 static void exec_target(const struct mc_exp_spec *spec, const char *preload, const char *config,
                         int log_fd, int err_fd)
 {
-	sigset_t none;
 	int err, devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	setpgid(0, 0);
-	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
-		sigaction(stop_signals[i], &saved_actions[i], NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	mc_exp_signals_child();
 	if (devnull >= 0)
 		dup2(devnull, STDIN_FILENO);
 	dup2(log_fd, STDOUT_FILENO);
@@ -288,8 +298,8 @@ static int http_status(const char *url, int timeout_ms)
 	if (fd < 0)
 		return -1;
 	int n = snprintf(req, sizeof(req),
-	                 "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path,
-	                 host, port);
+	                 "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path, host,
+	                 port);
 	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		close(fd);
 		return -1;

@@ -46,7 +46,7 @@ static void usage(FILE *out)
 	      "commands:\n",
 	      out);
 	for (size_t i = 0; i < MC_N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
 	      "options:\n"
 	      "  -h, --help     show this help\n"

@@ -173,10 +173,11 @@ static bool claim(const struct mc_ruleset *rs, const struct mc_erule *r, struct 
 	return false;
 }
 
+/* Every field is set: callers may keep a decision around and read any of them. */
 static void fill(struct mc_decision *d, const struct mc_erule *r, struct mc_thread_state *ts,
                  uint64_t draw)
 {
-	d->action = (enum mc_action)r->action;
+	*d = (struct mc_decision){ .action = (enum mc_action)r->action };
 	d->rule = r;
 	d->shadow = r->shadow;
 	d->draw = draw;
@@ -213,8 +214,6 @@ static void clear(struct mc_decision *d)
 	*d = (struct mc_decision){ .action = MC_ACTION_NONE };
 }
 
-enum quick { QUICK_REJECT, QUICK_SELECTED, QUICK_MAYBE };
-
 /* One more call matched rule id: a per-thread count, folded into the shared counter every
  * MC_MATCHED_BATCH calls so that an unselected call writes no shared cache line. */
 static inline void note_matched(struct mc_thread_state *ts, struct mc_engine_state *st, unsigned id)
@@ -229,103 +228,321 @@ static inline void note_matched(struct mc_thread_state *ts, struct mc_engine_sta
 	}
 }
 
-/* The common case in a few instructions, without side effects beyond the select = call
- * draw: a rule with no targeting test (or only "not zero-length") that is not selected.
- * QUICK_SELECTED carries the draw; QUICK_MAYBE means "ask decide_slow()", nothing drawn. */
-static inline enum quick quick_check(const struct mc_ruleset *rs, struct mc_engine_state *st,
-                                     const struct mc_slot *slot, struct mc_thread_state *ts,
-                                     const struct mc_call *call, uint64_t *ret_draw)
-{
-	uint32_t checks = slot->checks;
+/* What the hot loop already did for the first candidate it hands to decide_slow(). */
+enum first { FIRST_FRESH, FIRST_COUNTED, FIRST_SELECTED };
 
-	if (checks & ~(uint32_t)MC_CHECK_NONZERO)
-		return QUICK_MAYBE;
-	if (checks && call->size == 0)
-		return QUICK_REJECT;
-	if (slot->rate_ppm >= MC_RATE_ONE)
-		return QUICK_MAYBE;
-	note_matched(ts, st, slot->id);
-	if (slot->select == MC_SELECT_CALL) {
-		if (!ts)
-			return QUICK_REJECT;
-		*ret_draw = mc_prng_next(&ts->prng);
-		return call_selects(*ret_draw, slot->call_threshold) ? QUICK_SELECTED
-		                                                     : QUICK_REJECT;
-	}
-	if (!call->key || slot->rate_ppm == 0)
-		return QUICK_REJECT;
-	if (ts && call->key_gen && ts->memo_rs == rs && ts->memo_gen == call->key_gen) {
-		uint64_t bit = 1ull << (slot->id % 64);
-		unsigned word = slot->id / 64;
-
-		if ((ts->memo_known.w[word] & bit) && !(ts->memo_selected.w[word] & bit))
-			return QUICK_REJECT;
-	}
-	return QUICK_MAYBE;
-}
-
-/* Whether quick_check() already counted slot as matched before answering QUICK_MAYBE. */
-static inline bool slot_counted(const struct mc_slot *slot)
-{
-	return !(slot->checks & ~(uint32_t)MC_CHECK_NONZERO) && slot->rate_ppm < MC_RATE_ONE;
-}
-
-/* The full decision, from slot onward: targeting, after, selection, limits. q is what
- * quick_check() said of the first slot (QUICK_SELECTED: its draw is in draw). Out of line so
- * that the hot loop of mc_engine_decide() needs no stack frame. */
+/* The full decision over the candidates c[0], c[1] from the lowest set bit on: targeting,
+ * matched count, after, selection, limits, for each in file order. first says what the hot
+ * loop did for the first one (FIRST_SELECTED: its draw is in draw). */
 static __attribute__((noinline)) bool
 decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
-            const struct mc_call *call, struct mc_decision *ret, const struct mc_slot *slot,
-            enum quick q, uint64_t draw)
+            const struct mc_call *call, struct mc_decision *ret, uint64_t c0, uint64_t c1,
+            enum first first, uint64_t draw)
 {
-	const struct mc_slot *end = &rs->slots[rs->hook_start[call->hook + 1]];
 	struct clock_memo memo = { false, 0 };
+	uint64_t c[MC_MASK_WORDS] = { c0, c1 };
 
-	/* Only the first slot went through quick_check(), which may have counted it. */
-	bool quick_counted = q == QUICK_SELECTED || slot_counted(slot);
+	_Static_assert(MC_MASK_WORDS == 2, "two mask words");
+	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
+		for (uint64_t m = c[w]; m; m &= m - 1, first = FIRST_FRESH) {
+			const struct mc_erule *r =
+			    &rs->rules[w * 64 + (unsigned)__builtin_ctzll(m)];
 
-	for (; slot < end; slot++, q = QUICK_MAYBE, quick_counted = false) {
-		const struct mc_erule *r = &rs->rules[slot->id];
-
-		if (q != QUICK_SELECTED) {
-			if (r->checks && !targets(r, call, &memo))
+			if (first != FIRST_SELECTED) {
+				if (r->checks && !targets(r, call, &memo))
+					continue;
+				if (first != FIRST_COUNTED)
+					note_matched(ts, st, r->id);
+				if ((r->checks & MC_CHECK_AFTER) && skip_after(r, &st->rule[r->id]))
+					continue;
+				if (!(r->select == MC_SELECT_CALL
+				          ? select_call(r, ts, &draw)
+				          : select_request(rs, r, ts, call, &draw)))
+					continue;
+			}
+			atomic_fetch_add_explicit(&st->rule[r->id].selected, 1, RELAXED);
+			if (!claim(rs, r, st))
 				continue;
-			if (!quick_counted)
-				note_matched(ts, st, r->id);
-			if ((r->checks & MC_CHECK_AFTER) && skip_after(r, &st->rule[r->id]))
-				continue;
-			if (!(r->select == MC_SELECT_CALL ? select_call(r, ts, &draw)
-			                                  : select_request(rs, r, ts, call, &draw)))
-				continue;
+			fill(ret, r, ts, draw);
+			return true;
 		}
-		atomic_fetch_add_explicit(&st->rule[r->id].selected, 1, RELAXED);
-		if (!claim(rs, r, st))
-			continue;
-		fill(ret, r, ts, draw);
-		return true;
 	}
 	clear(ret);
 	return false;
 }
 
+/* The masks that depend on the call beyond its size: phase, path globs, ports, on word w. */
+static uint64_t narrow(const struct mc_ruleset *rs, const struct mc_hook_index *hx,
+                       const struct mc_call *call, unsigned w, uint64_t c)
+{
+	unsigned phase = (uint8_t)call->phase; /* the cast targets() compares with */
+
+	if (phase > MC_PHASE_SERVE)
+		phase = MC_PHASE_ANY; /* no rule has such a phase: only rules without one pass */
+	if (hx->flags & MC_HX_PHASE)
+		c &= rs->phase_ok[phase].w[w];
+	if (hx->flags & MC_HX_PATH)
+		c &= ~hx->path.w[w] | (call->path_rules ? call->path_rules->w[w] : 0);
+	/* A port rule matches when either port equals its own, never when both are 0. */
+	if ((hx->flags & MC_HX_PORT) && call->local_port == 0 && call->peer_port == 0)
+		c &= ~hx->port.w[w];
+	return c;
+}
+
+static inline bool fast_targets(const struct mc_fast *f, const struct mc_call *call)
+{
+	if ((f->tests & MC_FAST_SIZE) && call->size - f->size_lo > f->size_span)
+		return false;
+	return !(f->tests & MC_FAST_PORT) || call->local_port == f->port ||
+	       call->peer_port == f->port;
+}
+
+/* select = request with the current key's decision for this rule already memoized as "not
+ * selected": rejected without hashing. */
+static inline bool memo_rejects(const struct mc_ruleset *rs, const struct mc_thread_state *ts,
+                                const struct mc_call *call, unsigned id)
+{
+	uint64_t bit = 1ull << (id % 64);
+
+	return ts && call->key_gen && ts->memo_rs == rs && ts->memo_gen == call->key_gen &&
+	       (ts->memo_known.w[id / 64] & bit) && !(ts->memo_selected.w[id / 64] & bit);
+}
+
+#define SCAN_DONE (-1)
+
+/* The candidates of one mask word (rule ids base + bit, upward), any kind: each passes its
+ * remaining tests, is counted and drawn for when its kind allows, else is handed to the full
+ * path. Returns SCAN_DONE when none needs the full path; else the enum first for
+ * decide_slow(), with *ret_m the word from that candidate on and *ret_draw its draw. */
+static inline __attribute__((always_inline)) int
+scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
+          const struct mc_call *call, uint64_t m, unsigned base, uint64_t *ret_m,
+          uint64_t *ret_draw)
+{
+	for (; m; m &= m - 1) {
+		unsigned id = base + (unsigned)__builtin_ctzll(m);
+		const struct mc_fast *f = &rs->fast[id];
+
+		if (f->tests && !fast_targets(f, call))
+			continue;
+		*ret_m = m;
+		if (f->kind == MC_FAST_FULL)
+			return FIRST_FRESH;
+		note_matched(ts, st, id);
+		if (f->kind == MC_FAST_CALL) {
+			if (!ts)
+				continue;
+			*ret_draw = mc_prng_next(&ts->prng);
+			if ((*ret_draw >> 32) < f->call_threshold)
+				return FIRST_SELECTED;
+			continue;
+		}
+		if (f->kind == MC_FAST_REQUEST && call->key && !memo_rejects(rs, ts, call, id))
+			return FIRST_COUNTED;
+	}
+	return SCAN_DONE;
+}
+
+/* Everything but the plain case: a rule set not indexed, a hook with path, port or phase
+ * rules, several candidates, a candidate of another kind than a plain select = call rule, or
+ * no thread state. Nothing was counted or drawn for this call before it comes here. */
+static __attribute__((noinline)) bool
+decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
+               const struct mc_call *call, struct mc_decision *ret)
+{
+	const struct mc_hook_index *hx;
+	uint64_t c[MC_MASK_WORDS] = { 0 }, draw = 0;
+
+	if ((unsigned)call->hook >= MC_HOOK_COUNT) {
+		clear(ret);
+		return false;
+	}
+	hx = &rs->hooks[call->hook];
+	if (!(hx->flags & MC_HX_INDEXED)) {
+		/* Not indexed: every enabled rule of the hook, each fully tested. */
+		for (unsigned i = rs->hook_start[call->hook]; i < rs->hook_start[call->hook + 1];
+		     i++)
+			c[rs->slots[i].id / 64] |= 1ull << (rs->slots[i].id % 64);
+		return decide_slow(rs, st, ts, call, ret, c[0], c[1], FIRST_FRESH, 0);
+	}
+	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
+		c[w] = hx->rules.w[w] & rs->size_class[mc_size_class(call->size)].w[w];
+		c[w] = narrow(rs, hx, call, w, c[w]);
+	}
+	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
+		int first = scan_word(rs, st, ts, call, c[w], w * 64, &c[w], &draw);
+
+		if (first != SCAN_DONE)
+			return decide_slow(rs, st, ts, call, ret, w ? 0 : c[0], c[1],
+			                   (enum first)first, draw);
+	}
+	clear(ret);
+	return false;
+}
+
+/* The plain path's candidate id was selected; its draw is in ret->draw (six arguments keep
+ * the plain path's calls tail calls). */
+static __attribute__((noinline)) bool
+decide_selected(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
+                const struct mc_call *call, struct mc_decision *ret, unsigned id)
+{
+	uint64_t bit = 1ull << (id % 64);
+
+	return decide_slow(rs, st, ts, call, ret, id < 64 ? bit : 0, id < 64 ? 0 : bit,
+	                   FIRST_SELECTED, ret->draw);
+}
+
+/* The plain case: the candidates (m0: ids 0..63, m1: 64..127) are at most one, a select =
+ * call rule with nothing left to test (a rule armed on malloc, read or send at some rate,
+ * whatever other rules the hook has that this call cannot match). It costs a bit scan, one
+ * per-thread byte and one draw: rules that cannot match cost nothing. Anything else goes to
+ * decide_general() before any side effect. */
+static inline __attribute__((always_inline)) bool
+decide_plain(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
+             const struct mc_call *call, struct mc_decision *ret, uint64_t m0, uint64_t m1)
+{
+	uint64_t m = m0 ? m0 : m1;
+	const struct mc_fast *f;
+	unsigned id;
+
+	if (!m) {
+		clear(ret);
+		return false;
+	}
+	id = (m0 ? 0 : 64) + (unsigned)__builtin_ctzll(m);
+	f = &rs->fast[id];
+	if (mc_unlikely(f->plain != MC_FAST_PLAIN) || mc_unlikely(m & (m - 1)) ||
+	    mc_unlikely(m0 && m1) || mc_unlikely(!ts))
+		return decide_general(rs, st, ts, call, ret);
+	if (mc_unlikely(++ts->matched_pending[id] == MC_MATCHED_BATCH)) {
+		atomic_fetch_add_explicit(&st->rule[id].matched, MC_MATCHED_BATCH, RELAXED);
+		ts->matched_pending[id] = 0;
+	}
+	ret->draw = mc_prng_next(&ts->prng);
+	if (mc_unlikely((ret->draw >> 32) < f->call_threshold))
+		return decide_selected(rs, st, ts, call, ret, id);
+	clear(ret);
+	return false;
+}
+
+/* The plain case on a hook with rule ids past 63 (out of line: the second word would cost
+ * every other hook registers). */
+static __attribute__((noinline)) bool
+decide_wide(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
+            const struct mc_call *call, struct mc_decision *ret)
+{
+	const struct mc_rulemask *sc = &rs->size_class[mc_size_class(call->size)];
+	const struct mc_hook_index *hx = &rs->hooks[call->hook];
+
+	return decide_plain(rs, st, ts, call, ret, hx->rules.w[0] & sc->w[0],
+	                    hx->rules.w[1] & sc->w[1]);
+}
+
+/* THE HOT PATH: the masks of the call's hook and size class give the candidates; the plain
+ * case on one mask word is decided inline. */
 bool mc_engine_decide(const struct mc_ruleset *rs, struct mc_engine_state *st,
                       struct mc_thread_state *ts, const struct mc_call *call,
                       struct mc_decision *ret)
 {
 	unsigned hook = (unsigned)call->hook;
+	const struct mc_rulemask *sc = &rs->size_class[mc_size_class(call->size)];
+	const struct mc_hook_index *hx;
 
-	if (hook < MC_HOOK_COUNT) {
-		const struct mc_slot *slot = &rs->slots[rs->hook_start[hook]];
-		const struct mc_slot *end = &rs->slots[rs->hook_start[hook + 1]];
+	if (mc_unlikely(hook >= MC_HOOK_COUNT))
+		return decide_general(rs, st, ts, call, ret);
+	hx = &rs->hooks[hook];
+	if (mc_likely(hx->flags == MC_HX_INDEXED))
+		return decide_plain(rs, st, ts, call, ret, hx->rules.w[0] & sc->w[0], 0);
+	if (hx->flags == (MC_HX_INDEXED | MC_HX_WIDE))
+		return decide_wide(rs, st, ts, call, ret);
+	return decide_general(rs, st, ts, call, ret);
+}
 
-		for (; slot < end; slot++) {
-			uint64_t draw = 0;
-			enum quick q = quick_check(rs, st, slot, ts, call, &draw);
+/* ---- the index ------------------------------------------------------------------------- */
 
-			if (q != QUICK_REJECT)
-				return decide_slow(rs, st, ts, call, ret, slot, q, draw);
-		}
+static void mask_set(struct mc_rulemask *m, unsigned id)
+{
+	m->w[id / 64] |= 1ull << (id % 64);
+}
+
+/* The sizes r's targeting accepts, as [*lo, *hi]; false when none (min_size > max_size). */
+static bool size_range(const struct mc_erule *r, uint64_t *lo, uint64_t *hi)
+{
+	*lo = (r->checks & MC_CHECK_SIZE) ? r->min_size : 0;
+	*hi = (r->checks & MC_CHECK_SIZE) ? r->max_size : UINT64_MAX;
+	if ((r->checks & MC_CHECK_NONZERO) && *lo == 0)
+		*lo = 1;
+	return *lo <= *hi;
+}
+
+static bool is_class_start(uint64_t v)
+{
+	return (v & (v - 1)) == 0; /* 0 or a power of two */
+}
+
+static bool is_class_end(uint64_t v)
+{
+	return v == UINT64_MAX || is_class_start(v + 1);
+}
+
+static void index_size(struct mc_ruleset *rs, const struct mc_erule *r, struct mc_fast *f,
+                       uint64_t lo, uint64_t hi)
+{
+	for (unsigned cl = mc_size_class(lo); cl <= mc_size_class(hi); cl++)
+		mask_set(&rs->size_class[cl], r->id);
+	f->size_lo = lo;
+	f->size_span = hi - lo;
+	if (!is_class_start(lo) || !is_class_end(hi))
+		f->tests |= MC_FAST_SIZE;
+}
+
+static uint8_t fast_kind(const struct mc_erule *r)
+{
+	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER)) ||
+	    r->rate_ppm >= MC_RATE_ONE)
+		return MC_FAST_FULL;
+	if (r->select == MC_SELECT_CALL)
+		return MC_FAST_CALL;
+	return r->rate_ppm ? MC_FAST_REQUEST : MC_FAST_COUNT;
+}
+
+static void index_rule(struct mc_ruleset *rs, const struct mc_erule *r)
+{
+	struct mc_hook_index *hx = &rs->hooks[r->hook];
+	struct mc_fast *f = &rs->fast[r->id];
+	uint64_t lo, hi;
+
+	if (!size_range(r, &lo, &hi))
+		return; /* matches no call: never a candidate */
+	mask_set(&hx->rules, r->id);
+	index_size(rs, r, f, lo, hi);
+	for (unsigned p = 0; p <= MC_PHASE_SERVE; p++)
+		if (!(r->checks & MC_CHECK_PHASE) || r->phase == p)
+			mask_set(&rs->phase_ok[p], r->id);
+	if (r->checks & MC_CHECK_PHASE)
+		hx->flags |= MC_HX_PHASE;
+	if (r->id >= 64)
+		hx->flags |= MC_HX_WIDE;
+	if (r->checks & MC_CHECK_PATH) {
+		mask_set(&hx->path, r->id);
+		hx->flags |= MC_HX_PATH;
 	}
-	clear(ret);
-	return false;
+	if (r->checks & MC_CHECK_PORT) {
+		mask_set(&hx->port, r->id);
+		hx->flags |= MC_HX_PORT;
+		f->tests |= MC_FAST_PORT;
+		f->port = r->port;
+	}
+	f->kind = fast_kind(r);
+	f->plain = f->kind == MC_FAST_CALL && !f->tests ? MC_FAST_PLAIN : 0;
+	f->call_threshold = f->kind == MC_FAST_CALL ? (uint32_t)mc_call_threshold(r->rate_ppm) : 0;
+}
+
+void mc_engine_index(struct mc_ruleset *rs)
+{
+	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
+		rs->hooks[h].flags = MC_HX_INDEXED;
+	for (unsigned i = 0; i < rs->n_rules; i++)
+		if (rs->rules[i].enabled && rs->rules[i].hook < MC_HOOK_COUNT)
+			index_rule(rs, &rs->rules[i]);
 }

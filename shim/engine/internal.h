@@ -53,8 +53,8 @@ static inline uint64_t mc_call_threshold(uint32_t rate_ppm)
 	return (((uint64_t)rate_ppm << 32) + MC_RATE_ONE - 1) / MC_RATE_ONE;
 }
 
-/* What the hot loop of mc_engine_decide() reads per rule, 24 bytes, packed by hook so
- * that the rules of one hook share a cache line or two; the rest lives in rules[id]. */
+/* The enabled rules of each hook in file order, as mc_engine_build() lists them; read by the
+ * full path only when the index below was not built. */
 struct mc_slot {
 	uint32_t checks;
 	uint32_t rate_ppm;
@@ -63,6 +63,66 @@ struct mc_slot {
 	uint8_t select;
 	uint8_t pad[5];
 };
+
+/* The index mc_engine_decide() reads first (filled by mc_engine_index()): it turns "which
+ * rules could match this call" into a few AND operations on bit masks indexed by rule id, so
+ * that rules a call cannot match cost nothing per rule. Rule ids are file order, so walking
+ * the set bits upward visits candidates in file order. A rule left out of a mask is one that
+ * targets() would reject: leaving it out changes no decision, count or draw. */
+
+/* Size classes: class 0 is size 0, class c (1..64) holds [2^(c-1), 2^c - 1]. */
+#define MC_SIZE_CLASSES 65
+
+static inline unsigned mc_size_class(uint64_t size)
+{
+	return size ? 64u - (unsigned)__builtin_clzll(size) : 0u;
+}
+
+/* mc_hook_index.flags: the index was built, and which call-dependent masks apply. */
+enum {
+	MC_HX_INDEXED = 1u << 0,
+	MC_HX_PATH = 1u << 1,  /* some rule of the hook has a path glob */
+	MC_HX_PORT = 1u << 2,  /* some rule has a port */
+	MC_HX_PHASE = 1u << 3, /* some rule has a phase */
+	MC_HX_WIDE = 1u << 4,  /* some rule id is 64 or more: the second mask word is used */
+};
+
+struct mc_hook_index {
+	struct mc_rulemask rules; /* enabled rules of the hook that can match some call */
+	struct mc_rulemask path;  /* of those, the ones with a path glob */
+	struct mc_rulemask port;  /* the ones with a port */
+	uint32_t flags;
+	uint32_t pad[3]; /* 64 bytes: indexing by hook is a shift */
+};
+
+/* mc_fast.kind: what the hot loop does with a candidate that passed its tests. */
+enum {
+	MC_FAST_CALL,    /* select = call, rate < 100%: count matched, draw, compare */
+	MC_FAST_REQUEST, /* select = request, 0 < rate < 100%: count, then the memo or the hash */
+	MC_FAST_COUNT,   /* select = request, rate 0: count matched, never selected */
+	MC_FAST_FULL,    /* budget, window, after or rate 100%: the full path decides */
+};
+
+/* mc_fast.tests: what the size class and the masks did not settle. */
+enum {
+	MC_FAST_SIZE = 1u << 0, /* size_lo/size_span: a bound is not a class boundary */
+	MC_FAST_PORT = 1u << 1, /* the local or the peer port must equal port */
+};
+
+/* Per rule id, 32 bytes, two to a cache line. */
+struct mc_fast {
+	uint64_t size_lo;        /* the call's size s matches iff s - size_lo <= size_span */
+	uint64_t size_span;      /* (unsigned arithmetic; the zero-length test is folded in) */
+	uint32_t call_threshold; /* MC_FAST_CALL: mc_call_threshold(rate_ppm), below 2^32 */
+	uint16_t port;
+	uint8_t kind;
+	uint8_t tests;
+	uint8_t plain; /* MC_FAST_PLAIN: kind MC_FAST_CALL and no tests, the hot path's case */
+	uint8_t pad[7];
+};
+
+/* Not 0, so that a zero-filled (unindexed) entry is never taken for plain. */
+#define MC_FAST_PLAIN 0xa5
 
 struct mc_ruleset {
 	uint64_t seed;
@@ -76,7 +136,17 @@ struct mc_ruleset {
 	/* ids of the enabled rules with a path glob */
 	uint16_t n_path;
 	uint16_t path_ids[MC_MAX_RULES];
+	/* mc_engine_index(): all zero until it runs, which mc_engine_decide() notices */
+	struct mc_hook_index hooks[MC_HOOK_COUNT];
+	struct mc_rulemask size_class[MC_SIZE_CLASSES];  /* rules whose size range meets class c */
+	struct mc_rulemask phase_ok[MC_PHASE_SERVE + 1]; /* rules a call in phase p passes */
+	struct mc_fast fast[MC_MAX_RULES];
 	struct mc_erule rules[]; /* n_rules, then their strings */
 };
+
+/* Fill the index of rs (hooks, size_class, phase_ok, fast) from its compiled rules; call it
+ * once, at the end of mc_engine_build(), before rs is shared. A rule set without it is decided
+ * correctly by the full path, only more slowly. */
+void mc_engine_index(struct mc_ruleset *rs);
 
 #endif
