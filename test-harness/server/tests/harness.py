@@ -532,7 +532,9 @@ def case_load_client(tmp):
     data = os.path.join(tmp, "d.jsonl")
     srv = Server(tmp, model)
     rep = load(srv.port, tmp, "-n", "300", "-c", "3", "--dataset", data)
-    check(rep["connections"] == 3, "keep-alive: %d connections" % rep["connections"])
+    # keep-alive: at most one connection per client thread for 300 requests (on a busy
+    # machine one thread may serve them all before the others connect)
+    check(1 <= rep["connections"] <= 3, "keep-alive: %d connections" % rep["connections"])
     check(rep["model_versions"] == {"1": 300}, "versions: %s" % rep["model_versions"])
     check(0 < rep["p50_ms"] <= rep["p95_ms"] <= rep["p99_ms"] <= rep["max_ms"], "latency order")
     check(rep["rps"] > 0 and rep["duration_s"] > 0, "throughput")
