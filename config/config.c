@@ -682,9 +682,11 @@ size_t mc_cfg_describe(const struct mc_config *cfg, char *buf, size_t size)
 {
 	size_t len = 0;
 
+/* buf may be NULL when size is 0 (to measure, as with snprintf): no
+ * pointer arithmetic on it then. */
 #define APPEND(...)                                                                            \
-	(len += (size_t)snprintf(buf + (len < size ? len : size), len < size ? size - len : 0, \
-	                         __VA_ARGS__))
+	(len += (size_t)snprintf(buf ? buf + (len < size ? len : size) : NULL,                 \
+	                         len < size ? size - len : 0, __VA_ARGS__))
 	if (size)
 		buf[0] = '\0';
 	APPEND("%u rule%s", cfg->n_rules, cfg->n_rules == 1 ? "" : "s");

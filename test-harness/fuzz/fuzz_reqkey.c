@@ -135,7 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		FZ_CHECK(key_len == 0);
 	if (r == MC_REQKEY_NEW_NO_KEY)
-		FZ_CHECK(has_request_line(buf, len < MC_REQKEY_SCAN_BYTES ? len : MC_REQKEY_SCAN_BYTES));
+		FZ_CHECK(
+		    has_request_line(buf, len < MC_REQKEY_SCAN_BYTES ? len : MC_REQKEY_SCAN_BYTES));
 
 	/* The same answer with the name in upper case, and with the input cut to what is
 	 * scanned. */

@@ -239,7 +239,15 @@ class Case:
     def case_config_deleted(self):
         log = os.path.join(self.tmp, "hd-%p.jsonl")
         self.write_config(log)
-        p = self.start(self.host("serve", self.data))
+        env = self.env()
+        if self.a.sanitize:
+            # A reload retires the old rule set without freeing it (another thread may still
+            # be deciding with it: shim/fault.c); LeakSanitizer sees it as lost.
+            supp = os.path.join(self.tmp, "lsan.supp")
+            with open(supp, "w") as f:
+                f.write("leak:mc_engine_build\n")
+            env["LSAN_OPTIONS"] = "suppressions=" + supp
+        p = self.start(self.host("serve", self.data), env=env)
         try:
             if not self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
                 return
@@ -287,8 +295,11 @@ class Case:
         parent = hdlib.read_log(log.replace("%p", str(p.pid)), self.c.fail)
         self.c.check(parent and all(l["pid"] == p.pid for l in parent),
                      f"the parent's log: {len(parent)} whole lines, all its own")
-        self.c.check(any(l["rule"] == "malloc-half" for l in parent),
-                     "the parent's thread logged from inside malloc too")
+        if self.a.sanitize:
+            print("malloc-half: not reached under ASan, whose allocator comes first")
+        else:
+            self.c.check(any(l["rule"] == "malloc-half" for l in parent),
+                         "the parent's thread logged from inside malloc too")
         bad = []
         for pid in children:
             lines = hdlib.read_log(log.replace("%p", str(pid)), self.c.fail)

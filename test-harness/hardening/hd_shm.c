@@ -94,10 +94,11 @@ static int print_figures(long pid)
 	struct mc_shm *s = map_segment(pid, 0);
 	if (!s)
 		return 1;
-	printf("{\"pid\":%d,\"ppid\":%d,\"n_rules\":%u,\"control\":%u", s->pid, s->ppid,
-	       s->n_rules, atomic_load(&s->control));
+	printf("{\"pid\":%d,\"ppid\":%d,\"n_rules\":%u,\"control\":%u", s->pid, s->ppid, s->n_rules,
+	       atomic_load(&s->control));
 	printf(",\"faults_injected\":%" PRIu64 ",\"faults_suppressed\":%" PRIu64
-	       ",\"events_logged\":%" PRIu64 ",\"events_dropped\":%" PRIu64 ",\"engine_faults\":%" PRIu64,
+	       ",\"events_logged\":%" PRIu64 ",\"events_dropped\":%" PRIu64
+	       ",\"engine_faults\":%" PRIu64,
 	       ld(&s->faults_injected), ld(&s->faults_suppressed), ld(&s->events_logged),
 	       ld(&s->events_dropped), ld(&s->engine.faults));
 	printf(",\"reload_requested\":%u,\"reload_done\":%u,\"reload_status\":%d,"

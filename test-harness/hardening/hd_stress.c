@@ -34,9 +34,8 @@ enum seen {
 	SEEN_SEND_SHORT,
 	SEEN_COUNT
 };
-static const char *const seen_names[SEEN_COUNT] = { "read_eio",     "read_short",
-	                                            "open_enoent",  "mmap_enomem",
-	                                            "malloc_null",  "send_short" };
+static const char *const seen_names[SEEN_COUNT] = { "read_eio",    "read_short",  "open_enoent",
+	                                            "mmap_enomem", "malloc_null", "send_short" };
 
 struct worker {
 	pthread_t tid;
@@ -69,8 +68,8 @@ static void failed(struct worker *w, const char *what, long long detail)
 {
 	int e = errno;
 	if (w->failures++ == 0)
-		snprintf(w->first_failure, sizeof(w->first_failure), "thread %u: %s (%lld, errno %d)",
-		         w->index, what, detail, e);
+		snprintf(w->first_failure, sizeof(w->first_failure),
+		         "thread %u: %s (%lld, errno %d)", w->index, what, detail, e);
 }
 
 static bool bytes_ok(const unsigned char *b, size_t n, size_t off)
@@ -344,7 +343,9 @@ int main(int argc, char **argv)
 	}
 	static struct worker ws[MAX_THREADS];
 	for (long i = 0; i < threads; i++) {
-		ws[i] = (struct worker){ .index = (unsigned)i, .calls_wanted = calls, .path = path,
+		ws[i] = (struct worker){ .index = (unsigned)i,
+			                 .calls_wanted = calls,
+			                 .path = path,
 			                 .rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1) };
 		if (pthread_create(&ws[i].tid, NULL, run, &ws[i]) != 0) {
 			fprintf(stderr, "hd-stress: pthread_create failed\n");

@@ -57,7 +57,9 @@ def clean_env(extra=None):
 
 
 def preload(lib, before=""):
-    return ":".join([p for p in (before, lib) if p])
+    """The LD_PRELOAD value: a sanitizer runtime first if any, then the library; absolute, so
+    that a child that changes directory still finds them."""
+    return ":".join(os.path.abspath(p) for p in (before, lib) if p)
 
 
 def shm(tool, pid):

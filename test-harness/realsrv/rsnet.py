@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import socket
+import subprocess
 import time
 
 import hdlib
@@ -59,7 +60,6 @@ def start_server(argv, env, tmp, name, ready, deadline_s=120):
 
 def selected_keys(mlchaos, config, rule, keys, env):
     """The keys `mlchaos select` says rule selects."""
-    import subprocess
     p = subprocess.run([mlchaos, "select", "-c", config, rule, "-"], input="\n".join(keys) + "\n",
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                        timeout=60)

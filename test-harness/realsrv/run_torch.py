@@ -16,6 +16,7 @@ Exit 77 when torch is not installed.
 import argparse
 import glob
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -128,7 +129,8 @@ class Torch:
                     got = self.predictions(port)
                     self.c.check(got is not None and got != clean,
                                  f"run {run}: predictions changed by the corrupted weights")
-                    outcomes.append(("changed", got))
+                    # as text: a flipped exponent may make a NaN, which equals nothing
+                    outcomes.append(("changed", json.dumps(got)))
             finally:
                 if port is not None:
                     self.stop(p, f"corrupt run {run}")
@@ -139,7 +141,7 @@ class Torch:
             self.c.check(changed > 0, f"run {run}: {len(lines)} corrupt faults, {changed} bits "
                                       "flipped")
         print(f"corrupt: outcomes {[o for o, _ in outcomes]}; clean {clean[0]}; "
-              f"corrupted {outcomes[0][1][0] if outcomes[0][1] else None}")
+              f"corrupted {(outcomes[0][1] or '')[:120]}")
         self.c.check(outcomes[0] == outcomes[1], "the same damage, the same outcome, twice")
         self.c.check(sha256(self.model) == disk, "the model file on disk is unchanged")
 
@@ -161,8 +163,10 @@ class Torch:
             for k in keys[:20]:
                 results[k] = rsnet.request(port, "POST", "/predict", key=k,
                                            body={"inputs": INPUTS})
-            big = [rsnet.request(port, "POST", "/predict", key=f"big-{i}",
-                                 body={"batch": 1 << 25}) for i in range(3)]
+            big = []
+            if not self.a.sanitize:
+                big = [rsnet.request(port, "POST", "/predict", key=f"big-{i}",
+                                     body={"batch": 1 << 25}) for i in range(3)]
             for k in keys[20:]:
                 results[k] = rsnet.request(port, "POST", "/predict", key=k,
                                            body={"inputs": INPUTS})
@@ -188,6 +192,10 @@ class Torch:
         self.c.check(logged == want | ({"big-0", "big-1", "big-2", "h-0"} & logged),
                      f"the log's delayed keys are the selected ones ({sorted(logged)})")
         budget = [l for l in lines if l["rule"] == "budget"]
+        if self.a.sanitize:
+            print("budget: not checked under ASan: its runtime, preloaded first, serves "
+                  "PyTorch's posix_memalign before the library (the normal build checks it)")
+            return
         self.c.check(len(budget) >= 3 and all(l["phase"] == "serve" and l["key"].startswith("big-")
                                               for l in budget),
                      f"{len(budget)} budget faults, all in big requests, phase serve")
@@ -203,6 +211,8 @@ def main():
     ap.add_argument("--mlchaos", required=True)
     ap.add_argument("--case", choices=("corrupt", "serve"), required=True)
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
+    ap.add_argument("--sanitize", action="store_true",
+                    help="ASan build: no malloc rule can be reached")
     a = ap.parse_args()
     probe = subprocess.run([PY, "-c", "import torch"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
