@@ -213,9 +213,9 @@ static MC_COLD void reload(struct mc_shm *s)
  * when this is a safe point for it. */
 static inline const struct mc_ruleset *rules_for(enum mc_hook h)
 {
-	struct mc_shm *s = mc_rec_shm();
 	if (h == MC_HOOK_MALLOC || h == MC_HOOK_MMAP) /* never a safe point for a reload */
 		return current_rules();
+	struct mc_shm *s = mc_rec_shm();
 	if (mc_unlikely(s && atomic_load_explicit(&s->reload_requested, memory_order_relaxed) !=
 	                         atomic_load_explicit(&s->reload_done, memory_order_relaxed)) &&
 	    h != MC_HOOK_MALLOC && h != MC_HOOK_MMAP)

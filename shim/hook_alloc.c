@@ -30,7 +30,8 @@ static MC_COLD bool alloc_fault(struct mc_hookcall *c, struct mc_fault *f)
  * here calls a hooked function or touches errno, so the common case (no
  * rule selects it) needs neither the guard nor an errno save. Returns false
  * when it must fail: c->saved_errno is then ENOMEM (or the rule's). */
-static inline bool alloc_gate(struct mc_hookcall *c, enum mc_fn fn, size_t n)
+static inline __attribute__((always_inline)) bool alloc_gate(struct mc_hookcall *c, enum mc_fn fn,
+                                                             size_t n)
 {
 	if (mc_unlikely(mc_trace_enabled))
 		mc_trace_target(fn, MC_TGT_ANON, 0, n);

@@ -1,6 +1,6 @@
-/* decide.c: the per-call decision, run on every call of an armed hook, inside malloc and
- * possibly in signal handlers. It must never allocate, lock, sleep or call into libc, and
- * must write no shared cache line on the common not-selected path. */
+/* decide.c: the per-call decision and the index that keeps it cheap, run on every call of
+ * an armed hook, inside malloc and in signal handlers. It must never allocate, lock, sleep or
+ * call into libc, nor write shared memory on a not-selected call but the matched-count fold. */
 #include "internal.h"
 
 #ifndef XXH_INLINE_ALL
@@ -215,7 +215,7 @@ static void clear(struct mc_decision *d)
 }
 
 /* One more call matched rule id: a per-thread count, folded into the shared counter every
- * MC_MATCHED_BATCH calls so that an unselected call writes no shared cache line. */
+ * MC_MATCHED_BATCH calls, so that unselected calls write a shared line only that often. */
 static inline void note_matched(struct mc_thread_state *ts, struct mc_engine_state *st, unsigned id)
 {
 	if (!ts) {
@@ -271,30 +271,49 @@ decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_t
 	return false;
 }
 
-/* The masks that depend on the call beyond its size: phase, path globs, ports, on word w. */
-static uint64_t narrow(const struct mc_ruleset *rs, const struct mc_hook_index *hx,
-                       const struct mc_call *call, unsigned w, uint64_t c)
+/* What the call passes of the phase, path glob and port tests, as a mask for word w. */
+static inline uint64_t narrow(const struct mc_ruleset *rs, const struct mc_hook_index *hx,
+                              uint32_t flags, const struct mc_call *call, unsigned w)
 {
 	unsigned phase = (uint8_t)call->phase; /* the cast targets() compares with */
+	uint64_t keep = ~0ull;
 
-	if (phase > MC_PHASE_SERVE)
-		phase = MC_PHASE_ANY; /* no rule has such a phase: only rules without one pass */
-	if (hx->flags & MC_HX_PHASE)
-		c &= rs->phase_ok[phase].w[w];
-	if (hx->flags & MC_HX_PATH)
-		c &= ~hx->path.w[w] | (call->path_rules ? call->path_rules->w[w] : 0);
+	if (flags & MC_HX_PHASE) {
+		/* No rule has a phase past SERVE: then only rules without one pass. */
+		keep &= rs->phase_ok[phase > MC_PHASE_SERVE ? MC_PHASE_ANY : phase].w[w];
+	}
+	if (flags & MC_HX_PATH)
+		keep &= ~hx->path.w[w] | (call->path_rules ? call->path_rules->w[w] : 0);
 	/* A port rule matches when either port equals its own, never when both are 0. */
-	if ((hx->flags & MC_HX_PORT) && call->local_port == 0 && call->peer_port == 0)
-		c &= ~hx->port.w[w];
-	return c;
+	if ((flags & MC_HX_PORT) && call->local_port == 0 && call->peer_port == 0)
+		keep &= ~hx->port.w[w];
+	return keep;
 }
 
-static inline bool fast_targets(const struct mc_fast *f, const struct mc_call *call)
+static inline bool port_matches(const struct mc_fast *f, const struct mc_call *call)
 {
-	if ((f->tests & MC_FAST_SIZE) && call->size - f->size_lo > f->size_span)
-		return false;
-	return !(f->tests & MC_FAST_PORT) || call->local_port == f->port ||
-	       call->peer_port == f->port;
+	return !f->port || call->local_port == f->port || call->peer_port == f->port;
+}
+
+/* The stretch of a class with cuts that holds size: after the last cut at or below it. */
+static __attribute__((noinline)) const struct mc_rulemask *
+size_rules_cut(const struct mc_ruleset *rs, const struct mc_size_class *sc, uint64_t size)
+{
+	const struct mc_size_cut *cut = &rs->cuts[sc->first_cut];
+	const struct mc_rulemask *m = &sc->rules;
+
+	for (const struct mc_size_cut *end = cut + sc->n_cuts; cut < end && size >= cut->from;
+	     cut++)
+		m = &cut->rules;
+	return m;
+}
+
+/* The rules whose size range holds size. */
+static inline const struct mc_rulemask *size_rules(const struct mc_ruleset *rs, uint64_t size)
+{
+	const struct mc_size_class *sc = &rs->size_class[mc_size_class(size)];
+
+	return mc_likely(!sc->n_cuts) ? &sc->rules : size_rules_cut(rs, sc, size);
 }
 
 /* select = request with the current key's decision for this rule already memoized as "not
@@ -323,7 +342,7 @@ scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thr
 		unsigned id = base + (unsigned)__builtin_ctzll(m);
 		const struct mc_fast *f = &rs->fast[id];
 
-		if (f->tests && !fast_targets(f, call))
+		if (!port_matches(f, call))
 			continue;
 		*ret_m = m;
 		if (f->kind == MC_FAST_FULL)
@@ -343,6 +362,24 @@ scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thr
 	return SCAN_DONE;
 }
 
+static uint32_t hook_flags(const struct mc_hook_index *hx)
+{
+	/* Acquire: the masks were written before the flags that publish them. */
+	return atomic_load_explicit(&hx->flags, memory_order_acquire);
+}
+
+/* A rule set's index is built the first time a call needs it, unless mc_engine_build() did
+ * it. The rule set was allocated writable by mc_engine_build(); indexing writes only memory
+ * that no thread reads before the flags publishing it (the full path reads the rules and
+ * the slots, which indexing does not touch). Returns the hook's flags. */
+static __attribute__((cold)) uint32_t index_now(const struct mc_ruleset *rs,
+                                                const struct mc_hook_index *hx)
+{
+	if (atomic_load_explicit(&rs->index_state, memory_order_relaxed) == MC_INDEX_NONE)
+		mc_engine_index((struct mc_ruleset *)rs);
+	return hook_flags(hx);
+}
+
 /* Everything but the plain case: a rule set not indexed, a hook with path, port or phase
  * rules, several candidates, a candidate of another kind than a plain select = call rule, or
  * no thread state. Nothing was counted or drawn for this call before it comes here. */
@@ -351,23 +388,32 @@ decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
                const struct mc_call *call, struct mc_decision *ret)
 {
 	const struct mc_hook_index *hx;
+	const struct mc_rulemask *sizes;
 	uint64_t c[MC_MASK_WORDS] = { 0 }, draw = 0;
+	uint32_t flags;
 
 	if ((unsigned)call->hook >= MC_HOOK_COUNT) {
 		clear(ret);
 		return false;
 	}
 	hx = &rs->hooks[call->hook];
-	if (!(hx->flags & MC_HX_INDEXED)) {
-		/* Not indexed: every enabled rule of the hook, each fully tested. */
+	flags = hook_flags(hx);
+	if (mc_unlikely(!(flags & MC_HX_INDEXED)))
+		flags = index_now(rs, hx);
+	if (!(flags & MC_HX_INDEXED)) {
+		/* Another thread is indexing: every enabled rule of the hook, each fully tested. */
 		for (unsigned i = rs->hook_start[call->hook]; i < rs->hook_start[call->hook + 1];
 		     i++)
 			c[rs->slots[i].id / 64] |= 1ull << (rs->slots[i].id % 64);
 		return decide_slow(rs, st, ts, call, ret, c[0], c[1], FIRST_FRESH, 0);
 	}
-	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
-		c[w] = hx->rules.w[w] & rs->size_class[mc_size_class(call->size)].w[w];
-		c[w] = narrow(rs, hx, call, w, c[w]);
+	sizes = size_rules(rs, call->size);
+	c[0] = hx->rules.w[0] & sizes->w[0] & narrow(rs, hx, flags, call, 0);
+	if (flags & MC_HX_WIDE)
+		c[1] = hx->rules.w[1] & sizes->w[1] & narrow(rs, hx, flags, call, 1);
+	if (!(c[0] | c[1])) {
+		clear(ret); /* the common case here: the call matches none of the hook's rules */
+		return false;
 	}
 	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
 		int first = scan_word(rs, st, ts, call, c[w], w * 64, &c[w], &draw);
@@ -403,13 +449,13 @@ decide_plain(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_
 {
 	uint64_t m = m0 ? m0 : m1;
 	const struct mc_fast *f;
-	unsigned id;
+	uint64_t id; /* 64 bits: no widening on the way to an address */
 
 	if (!m) {
 		clear(ret);
 		return false;
 	}
-	id = (m0 ? 0 : 64) + (unsigned)__builtin_ctzll(m);
+	id = (m0 ? 0 : 64) + (uint64_t)__builtin_ctzll(m);
 	f = &rs->fast[id];
 	if (mc_unlikely(f->plain != MC_FAST_PLAIN) || mc_unlikely(m & (m - 1)) ||
 	    mc_unlikely(m0 && m1) || mc_unlikely(!ts))
@@ -420,7 +466,7 @@ decide_plain(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_
 	}
 	ret->draw = mc_prng_next(&ts->prng);
 	if (mc_unlikely((ret->draw >> 32) < f->call_threshold))
-		return decide_selected(rs, st, ts, call, ret, id);
+		return decide_selected(rs, st, ts, call, ret, (unsigned)id);
 	clear(ret);
 	return false;
 }
@@ -431,7 +477,7 @@ static __attribute__((noinline)) bool
 decide_wide(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
             const struct mc_call *call, struct mc_decision *ret)
 {
-	const struct mc_rulemask *sc = &rs->size_class[mc_size_class(call->size)];
+	const struct mc_rulemask *sc = size_rules(rs, call->size);
 	const struct mc_hook_index *hx = &rs->hooks[call->hook];
 
 	return decide_plain(rs, st, ts, call, ret, hx->rules.w[0] & sc->w[0],
@@ -445,15 +491,18 @@ bool mc_engine_decide(const struct mc_ruleset *rs, struct mc_engine_state *st,
                       struct mc_decision *ret)
 {
 	unsigned hook = (unsigned)call->hook;
-	const struct mc_rulemask *sc = &rs->size_class[mc_size_class(call->size)];
+	const struct mc_size_class *sc = &rs->size_class[mc_size_class(call->size)];
 	const struct mc_hook_index *hx;
+	uint32_t flags;
 
 	if (mc_unlikely(hook >= MC_HOOK_COUNT))
 		return decide_general(rs, st, ts, call, ret);
 	hx = &rs->hooks[hook];
-	if (mc_likely(hx->flags == MC_HX_INDEXED))
-		return decide_plain(rs, st, ts, call, ret, hx->rules.w[0] & sc->w[0], 0);
-	if (hx->flags == (MC_HX_INDEXED | MC_HX_WIDE))
+	flags = hook_flags(hx);
+	/* Every way out is a return or a tail call: no call in the middle to save values around. */
+	if (mc_likely(flags == MC_HX_INDEXED) && mc_likely(!sc->n_cuts))
+		return decide_plain(rs, st, ts, call, ret, hx->rules.w[0] & sc->rules.w[0], 0);
+	if (flags == (MC_HX_INDEXED | MC_HX_WIDE))
 		return decide_wide(rs, st, ts, call, ret);
 	return decide_general(rs, st, ts, call, ret);
 }
@@ -475,25 +524,73 @@ static bool size_range(const struct mc_erule *r, uint64_t *lo, uint64_t *hi)
 	return *lo <= *hi;
 }
 
-static bool is_class_start(uint64_t v)
+static uint64_t class_start(unsigned c)
 {
-	return (v & (v - 1)) == 0; /* 0 or a power of two */
+	return c ? 1ull << c : 0;
 }
 
-static bool is_class_end(uint64_t v)
+static uint64_t class_end(unsigned c)
 {
-	return v == UINT64_MAX || is_class_start(v + 1);
+	return c == 63 ? UINT64_MAX : (2ull << c) - 1;
 }
 
-static void index_size(struct mc_ruleset *rs, const struct mc_erule *r, struct mc_fast *f,
-                       uint64_t lo, uint64_t hi)
+/* The rules of rs whose size range meets [lo, hi], into *ret. */
+static void rules_meeting(const struct mc_ruleset *rs, uint64_t lo, uint64_t hi,
+                          struct mc_rulemask *ret)
 {
-	for (unsigned cl = mc_size_class(lo); cl <= mc_size_class(hi); cl++)
-		mask_set(&rs->size_class[cl], r->id);
-	f->size_lo = lo;
-	f->size_span = hi - lo;
-	if (!is_class_start(lo) || !is_class_end(hi))
-		f->tests |= MC_FAST_SIZE;
+	*ret = (struct mc_rulemask){ { 0 } };
+	for (unsigned i = 0; i < rs->n_rules; i++) {
+		const struct mc_erule *r = &rs->rules[i];
+		uint64_t rlo, rhi;
+
+		if (r->enabled && size_range(r, &rlo, &rhi) && rlo <= hi && rhi >= lo)
+			mask_set(ret, r->id);
+	}
+}
+
+/* Add v to the ascending, duplicate-free cuts of class sc, the last ones of rs->cuts. */
+static void add_cut(struct mc_ruleset *rs, struct mc_size_class *sc, uint64_t v)
+{
+	struct mc_size_cut *cut = &rs->cuts[sc->first_cut];
+	unsigned i = 0;
+
+	while (i < sc->n_cuts && cut[i].from < v)
+		i++;
+	if (i < sc->n_cuts && cut[i].from == v)
+		return;
+	for (unsigned j = sc->n_cuts; j > i; j--)
+		cut[j].from = cut[j - 1].from;
+	cut[i].from = v;
+	sc->n_cuts++;
+	rs->n_cuts++;
+}
+
+/* Class c: where rule ranges start (lo) or end (hi + 1) strictly inside it, and the mask of
+ * each stretch between. */
+static void index_class(struct mc_ruleset *rs, unsigned c)
+{
+	struct mc_size_class *sc = &rs->size_class[c];
+	uint64_t cs = class_start(c), ce = class_end(c);
+
+	sc->first_cut = rs->n_cuts;
+	sc->n_cuts = 0;
+	for (unsigned i = 0; i < rs->n_rules; i++) {
+		uint64_t lo, hi;
+
+		if (!rs->rules[i].enabled || !size_range(&rs->rules[i], &lo, &hi))
+			continue;
+		if (lo > cs && lo <= ce)
+			add_cut(rs, sc, lo);
+		if (hi >= cs && hi < ce)
+			add_cut(rs, sc, hi + 1);
+	}
+	for (unsigned k = 0; k < sc->n_cuts; k++) {
+		struct mc_size_cut *cut = &rs->cuts[sc->first_cut + k];
+		uint64_t last = k + 1 < sc->n_cuts ? cut[1].from - 1 : ce;
+
+		rules_meeting(rs, cut->from, last, &cut->rules);
+	}
+	rules_meeting(rs, cs, sc->n_cuts ? rs->cuts[sc->first_cut].from - 1 : ce, &sc->rules);
 }
 
 static uint8_t fast_kind(const struct mc_erule *r)
@@ -506,7 +603,7 @@ static uint8_t fast_kind(const struct mc_erule *r)
 	return r->rate_ppm ? MC_FAST_REQUEST : MC_FAST_COUNT;
 }
 
-static void index_rule(struct mc_ruleset *rs, const struct mc_erule *r)
+static void index_rule(struct mc_ruleset *rs, const struct mc_erule *r, uint32_t *flags)
 {
 	struct mc_hook_index *hx = &rs->hooks[r->hook];
 	struct mc_fast *f = &rs->fast[r->id];
@@ -515,34 +612,44 @@ static void index_rule(struct mc_ruleset *rs, const struct mc_erule *r)
 	if (!size_range(r, &lo, &hi))
 		return; /* matches no call: never a candidate */
 	mask_set(&hx->rules, r->id);
-	index_size(rs, r, f, lo, hi);
 	for (unsigned p = 0; p <= MC_PHASE_SERVE; p++)
 		if (!(r->checks & MC_CHECK_PHASE) || r->phase == p)
 			mask_set(&rs->phase_ok[p], r->id);
 	if (r->checks & MC_CHECK_PHASE)
-		hx->flags |= MC_HX_PHASE;
+		*flags |= MC_HX_PHASE;
 	if (r->id >= 64)
-		hx->flags |= MC_HX_WIDE;
+		*flags |= MC_HX_WIDE;
 	if (r->checks & MC_CHECK_PATH) {
 		mask_set(&hx->path, r->id);
-		hx->flags |= MC_HX_PATH;
+		*flags |= MC_HX_PATH;
 	}
 	if (r->checks & MC_CHECK_PORT) {
 		mask_set(&hx->port, r->id);
-		hx->flags |= MC_HX_PORT;
-		f->tests |= MC_FAST_PORT;
+		*flags |= MC_HX_PORT;
 		f->port = r->port;
 	}
 	f->kind = fast_kind(r);
-	f->plain = f->kind == MC_FAST_CALL && !f->tests ? MC_FAST_PLAIN : 0;
+	f->plain = f->kind == MC_FAST_CALL && !f->port ? MC_FAST_PLAIN : 0;
 	f->call_threshold = f->kind == MC_FAST_CALL ? (uint32_t)mc_call_threshold(r->rate_ppm) : 0;
 }
 
 void mc_engine_index(struct mc_ruleset *rs)
 {
+	uint32_t flags[MC_HOOK_COUNT];
+	uint32_t none = MC_INDEX_NONE;
+
+	/* One indexer; the others keep to the full path until the flags are published. */
+	if (!atomic_compare_exchange_strong_explicit(&rs->index_state, &none, MC_INDEX_BUILDING,
+	                                             memory_order_relaxed, memory_order_relaxed))
+		return;
 	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
-		rs->hooks[h].flags = MC_HX_INDEXED;
+		flags[h] = MC_HX_INDEXED;
 	for (unsigned i = 0; i < rs->n_rules; i++)
 		if (rs->rules[i].enabled && rs->rules[i].hook < MC_HOOK_COUNT)
-			index_rule(rs, &rs->rules[i]);
+			index_rule(rs, &rs->rules[i], &flags[rs->rules[i].hook]);
+	for (unsigned c = 0; c < MC_SIZE_CLASSES; c++)
+		index_class(rs, c);
+	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
+		atomic_store_explicit(&rs->hooks[h].flags, flags[h], memory_order_release);
+	atomic_store_explicit(&rs->index_state, MC_INDEX_BUILT, memory_order_release);
 }

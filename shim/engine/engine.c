@@ -222,6 +222,7 @@ int mc_engine_build(const struct mc_config *cfg, const struct mc_proc *proc,
 	for (unsigned i = 0; i < cfg->n_rules; i++)
 		compile_rule(cfg, &cfg->rules[i], i, proc, &pool, &rs->rules[i]);
 	index_rules(rs);
+	mc_engine_index(rs); /* built once here: the rule set is immutable from now on */
 	*ret_rs = rs;
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* internal.h: the layout of a compiled rule set, shared by the files of shim/engine/ only.
- * Everything here is immutable once mc_engine_build() returns. */
+ * Everything here is immutable once mc_engine_build() returns, except the index, written
+ * once (by mc_engine_build() or by the first decision needing it) and published by flags. */
 #ifndef MC_ENGINE_INTERNAL_H
 #define MC_ENGINE_INTERNAL_H
 
@@ -70,13 +71,33 @@ struct mc_slot {
  * the set bits upward visits candidates in file order. A rule left out of a mask is one that
  * targets() would reject: leaving it out changes no decision, count or draw. */
 
-/* Size classes: class 0 is size 0, class c (1..64) holds [2^(c-1), 2^c - 1]. */
-#define MC_SIZE_CLASSES 65
+/* Size classes: class 0 holds sizes 0 and 1, class c (1..63) holds [2^c, 2^(c+1) - 1]: the
+ * index of the top bit, two instructions. Zero-length calls differ from 1-byte ones by a cut
+ * in class 0. */
+#define MC_SIZE_CLASSES 64
 
 static inline unsigned mc_size_class(uint64_t size)
 {
-	return size ? 64u - (unsigned)__builtin_clzll(size) : 0u;
+	return 63u - (unsigned)__builtin_clzll(size | 1);
 }
+
+/* The rules whose size range (min_size..max_size, 1.. for the zero-length test) holds the
+ * call's size, exactly: per class, the mask of its first stretch, and when some range starts
+ * or ends inside the class, the cuts where the mask changes (first_cut..first_cut+n_cuts-1
+ * in mc_ruleset.cuts, ascending). Each rule makes at most two cuts in all. */
+struct mc_size_class {
+	struct mc_rulemask rules;
+	uint16_t first_cut, n_cuts;
+	uint32_t pad[3];
+};
+
+struct mc_size_cut {
+	uint64_t from; /* sizes from here up to the next cut, or the end of the class */
+	struct mc_rulemask rules;
+};
+
+/* mc_ruleset.index_state */
+enum { MC_INDEX_NONE, MC_INDEX_BUILDING, MC_INDEX_BUILT };
 
 /* mc_hook_index.flags: the index was built, and which call-dependent masks apply. */
 enum {
@@ -91,8 +112,8 @@ struct mc_hook_index {
 	struct mc_rulemask rules; /* enabled rules of the hook that can match some call */
 	struct mc_rulemask path;  /* of those, the ones with a path glob */
 	struct mc_rulemask port;  /* the ones with a port */
-	uint32_t flags;
-	uint32_t pad[3]; /* 64 bytes: indexing by hook is a shift */
+	_Atomic uint32_t flags;   /* published last, with release: 0 until indexed */
+	uint32_t pad[3];          /* 64 bytes: indexing by hook is a shift */
 };
 
 /* mc_fast.kind: what the hot loop does with a candidate that passed its tests. */
@@ -103,22 +124,13 @@ enum {
 	MC_FAST_FULL,    /* budget, window, after or rate 100%: the full path decides */
 };
 
-/* mc_fast.tests: what the size class and the masks did not settle. */
-enum {
-	MC_FAST_SIZE = 1u << 0, /* size_lo/size_span: a bound is not a class boundary */
-	MC_FAST_PORT = 1u << 1, /* the local or the peer port must equal port */
-};
-
-/* Per rule id, 32 bytes, two to a cache line. */
+/* Per rule id, 16 bytes, four to a cache line. */
 struct mc_fast {
-	uint64_t size_lo;        /* the call's size s matches iff s - size_lo <= size_span */
-	uint64_t size_span;      /* (unsigned arithmetic; the zero-length test is folded in) */
 	uint32_t call_threshold; /* MC_FAST_CALL: mc_call_threshold(rate_ppm), below 2^32 */
-	uint16_t port;
+	uint16_t port;           /* nonzero: the local or the peer port must equal it */
 	uint8_t kind;
-	uint8_t tests;
-	uint8_t plain; /* MC_FAST_PLAIN: kind MC_FAST_CALL and no tests, the hot path's case */
-	uint8_t pad[7];
+	uint8_t plain; /* MC_FAST_PLAIN: kind MC_FAST_CALL and no port, the hot path's case */
+	uint8_t pad[8];
 };
 
 /* Not 0, so that a zero-filled (unindexed) entry is never taken for plain. */
@@ -137,16 +149,21 @@ struct mc_ruleset {
 	uint16_t n_path;
 	uint16_t path_ids[MC_MAX_RULES];
 	/* mc_engine_index(): all zero until it runs, which mc_engine_decide() notices */
+	_Atomic uint32_t index_state; /* MC_INDEX_* */
 	struct mc_hook_index hooks[MC_HOOK_COUNT];
-	struct mc_rulemask size_class[MC_SIZE_CLASSES];  /* rules whose size range meets class c */
+	struct mc_size_class size_class[MC_SIZE_CLASSES];
+	uint16_t n_cuts;
+	struct mc_size_cut cuts[2 * MC_MAX_RULES];
 	struct mc_rulemask phase_ok[MC_PHASE_SERVE + 1]; /* rules a call in phase p passes */
 	struct mc_fast fast[MC_MAX_RULES];
 	struct mc_erule rules[]; /* n_rules, then their strings */
 };
 
-/* Fill the index of rs (hooks, size_class, phase_ok, fast) from its compiled rules; call it
- * once, at the end of mc_engine_build(), before rs is shared. A rule set without it is decided
- * correctly by the full path, only more slowly. */
+/* Fill the index of rs (hooks, size_class, phase_ok, fast) from its compiled rules, once:
+ * later calls, and calls racing with the first, return at once. mc_engine_build() may call
+ * it before rs is shared; otherwise mc_engine_decide() does on the first call that needs it,
+ * and calls decided meanwhile on other threads take the full path. Pure: no allocation, no
+ * lock, async-signal-safe. */
 void mc_engine_index(struct mc_ruleset *rs);
 
 #endif

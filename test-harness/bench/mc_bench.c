@@ -3,6 +3,8 @@
  * never links the library itself and never decides a verdict: it only counts and times. */
 #include <errno.h>
 #include <getopt.h>
+#include <link.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +24,8 @@
 #define MCB_FILE_PAGES  256u /* the read loop rewinds after this many 4 KiB reads */
 #define MCB_SEND_BATCH  64u  /* sends between two untimed drains; fits SO_SNDBUF */
 #define MCB_DRAIN_BYTES (64u * 1024u)
+#define MCB_MAX_THREADS 64u
+#define MCB_MAX_BATCHES 65536u /* batch times kept per repetition (--threads) */
 
 enum mcb_loop {
 	MCB_LOOP_MALLOC64,
@@ -50,6 +54,9 @@ static const struct mcb_loop_desc mcb_loops[MCB_LOOP_COUNT] = {
 };
 
 struct mcb_ctx {
+	/* With --threads: the time of each batch of a repetition, of which the median counts */
+	uint64_t *batch_ns;
+	unsigned long batch_ns_len;
 	int file_fd;
 	int sock_tx;
 	int sock_rx;
@@ -64,6 +71,8 @@ struct mcb_opts {
 	double scale;
 	unsigned reps;
 	long cpu;
+	unsigned threads; /* 0: the loops run in the main thread, timed by the wall clock */
+	int maps;         /* print the preloaded library's shared memory (scripts/bench) */
 	const char *tmpdir;
 };
 
@@ -206,9 +215,10 @@ static int mcb_between_batches(enum mcb_loop loop, struct mcb_ctx *ctx)
 }
 
 struct mcb_result {
-	unsigned long calls;  /* timed calls per repetition */
-	unsigned long failed; /* over all repetitions */
-	uint64_t ns;          /* the fastest repetition */
+	unsigned long executed; /* all calls of the loop, warm-up included */
+	unsigned long calls;    /* timed calls per repetition */
+	unsigned long failed;   /* over all repetitions */
+	uint64_t ns;            /* the fastest repetition */
 };
 
 static int mcb_warm_up(enum mcb_loop loop, struct mcb_ctx *ctx, unsigned long batches)
@@ -225,6 +235,24 @@ static int mcb_warm_up(enum mcb_loop loop, struct mcb_ctx *ctx, unsigned long ba
 	return 0;
 }
 
+static int mcb_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Threads outnumbering CPUs are descheduled now and then: a batch that was ends up far
+ * slower than the others. The median batch is the time of a batch that ran through, which
+ * is what a call costs while its thread runs (shared cache lines included). */
+static uint64_t mcb_median_batch_ns(struct mcb_ctx *ctx, unsigned long batches)
+{
+	unsigned long n = batches < ctx->batch_ns_len ? batches : ctx->batch_ns_len;
+
+	qsort(ctx->batch_ns, n, sizeof(ctx->batch_ns[0]), mcb_cmp_u64);
+	return ctx->batch_ns[n / 2];
+}
+
 static int mcb_time_once(enum mcb_loop loop, struct mcb_ctx *ctx, unsigned long batches,
                          uint64_t *ret_ns, unsigned long *ret_failed)
 {
@@ -233,27 +261,37 @@ static int mcb_time_once(enum mcb_loop loop, struct mcb_ctx *ctx, unsigned long 
 	*ret_ns = 0;
 	for (unsigned long i = 0; i < batches; i++) {
 		uint64_t t0 = mcb_now_ns();
+		uint64_t dt;
 		int r;
 
 		*ret_failed += mcb_timed_batch(loop, ctx, batch);
-		*ret_ns += mcb_now_ns() - t0;
+		dt = mcb_now_ns() - t0;
+		*ret_ns += dt;
+		if (ctx->batch_ns && i < ctx->batch_ns_len)
+			ctx->batch_ns[i] = dt;
 		r = mcb_between_batches(loop, ctx);
 		if (r < 0)
 			return r;
 	}
+	if (ctx->batch_ns)
+		*ret_ns = mcb_median_batch_ns(ctx, batches) * batches;
 	return 0;
 }
 
 /* The fastest of `reps` repetitions: a preemption or a burst from a neighbour
  * only ever adds time, so the minimum is the figure least touched by them. */
 static int mcb_run_loop(enum mcb_loop loop, struct mcb_ctx *ctx, unsigned long calls, unsigned reps,
-                        struct mcb_result *ret)
+                        pthread_barrier_t *start, struct mcb_result *ret)
 {
 	unsigned batch = mcb_loops[loop].batch_calls;
 	unsigned long batches = (calls + batch - 1) / batch;
 	int r = mcb_warm_up(loop, ctx, batches / 10 + 1);
 
-	*ret = (struct mcb_result){ batches * batch, 0, UINT64_MAX };
+	/* Threads wait for each other even after a failed warm-up, or the others hang. */
+	if (start)
+		pthread_barrier_wait(start);
+	*ret = (struct mcb_result){ (batches / 10 + 1 + reps * batches) * batch, batches * batch, 0,
+		                    UINT64_MAX };
 	for (unsigned i = 0; i < reps && r == 0; i++) {
 		uint64_t ns;
 
@@ -343,11 +381,18 @@ static void mcb_usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: mc-bench [--loops NAME,...] [--scale F] [--reps N] [--cpu N] [--tmpdir DIR]\n"
+	    "                [--threads T] [--maps]\n"
 	    "       mc-bench --list\n"
 	    "Runs each loop: a warm-up, then N timed repetitions of default_calls * F calls.\n"
 	    "Prints one line per loop (calls per repetition, failures over all of them,\n"
 	    "nanoseconds of the fastest repetition):\n"
 	    "  loop=NAME calls=N reps=N failed=N ns=N\n"
+	    "With --threads T, T threads run the loop at once; a repetition counts as its\n"
+	    "median batch times its batches; calls and ns are per thread (ns: the median\n"
+	    "thread's fastest repetition):\n"
+	    "  loop=NAME calls=N reps=N failed=N ns=N threads=T wall_ns=N\n"
+	    "--maps adds executed=N (all calls, warm-up included) and, at the end, the\n"
+	    "writable memory of a preloaded libmlchaos: map=library|shm lo=ADDR hi=ADDR\n"
 	    "Loops:");
 	for (int i = 0; i < MCB_LOOP_COUNT; i++)
 		fprintf(out, " %s", mcb_loops[i].name);
@@ -395,6 +440,8 @@ static int mcb_parse_args(int argc, char **argv, struct mcb_opts *opts)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "tmpdir", required_argument, NULL, 't' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "maps", no_argument, NULL, 'M' },
 		{ "list", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -429,6 +476,15 @@ static int mcb_parse_args(int argc, char **argv, struct mcb_opts *opts)
 		case 't':
 			opts->tmpdir = optarg;
 			break;
+		case 'T':
+			l = strtol(optarg, &end, 10);
+			if (!end || *end || l < 1 || l > (long)MCB_MAX_THREADS)
+				return -1;
+			opts->threads = (unsigned)l;
+			break;
+		case 'M':
+			opts->maps = 1;
+			break;
 		case 'L':
 			mcb_list();
 			return 1;
@@ -442,11 +498,145 @@ static int mcb_parse_args(int argc, char **argv, struct mcb_opts *opts)
 	return optind == argc ? 0 : -1;
 }
 
-static int mcb_run_all(const struct mcb_opts *opts, struct mcb_ctx *ctx)
+static int mcb_setup(struct mcb_ctx *ctx, const char *tmpdir)
+{
+	int r = mcb_open_file(ctx, tmpdir);
+
+	if (r == 0)
+		r = mcb_open_socket(ctx);
+	if (r == 0)
+		r = mcb_pick_mmap_hint(ctx);
+	return r;
+}
+
+/* One thread of a --threads run: its own file, socket pair and mapping spot, so that the
+ * threads share nothing of the bench's own; timed by the median of its batches. */
+struct mcb_worker {
+	pthread_t tid;
+	struct mcb_ctx *ctx;
+	enum mcb_loop loop;
+	unsigned long calls;
+	unsigned reps;
+	pthread_barrier_t *start;
+	struct mcb_result res;
+	int err;
+};
+
+/* The rule under test may fail any allocation of this process at its rate, those of the
+ * setup and of pthread_create too: try again, as the loops' own failures are counted. */
+#define MCB_RETRIES 100
+
+static void *mcb_calloc(size_t n, size_t size)
+{
+	void *p = NULL;
+
+	for (int i = 0; i < MCB_RETRIES && !p; i++)
+		p = calloc(n, size);
+	return p;
+}
+
+static int mcb_start_thread(struct mcb_worker *w, void *(*fn)(void *))
+{
+	int r = EAGAIN;
+
+	for (int i = 0; i < MCB_RETRIES && r != 0; i++)
+		r = pthread_create(&w->tid, NULL, fn, w);
+	return r;
+}
+
+static void *mcb_worker_main(void *arg)
+{
+	struct mcb_worker *w = arg;
+
+	w->err = mcb_run_loop(w->loop, w->ctx, w->calls, w->reps, w->start, &w->res);
+	return NULL;
+}
+
+/* Runs loop in n threads at once; *ret gets the sum of failures and, as ns, the median over
+ * the threads of each one's fastest repetition; *ret_wall_ns the wall time of it all. */
+static int mcb_run_threads(enum mcb_loop loop, struct mcb_worker *w, unsigned n,
+                           unsigned long calls, unsigned reps, struct mcb_result *ret,
+                           uint64_t *ret_wall_ns)
+{
+	pthread_barrier_t start;
+	uint64_t ns[MCB_MAX_THREADS];
+	uint64_t t0 = mcb_now_ns();
+	unsigned started = 0;
+	int r = 0;
+
+	if (pthread_barrier_init(&start, NULL, n) != 0)
+		return -EAGAIN;
+	for (unsigned i = 0; i < n; i++) {
+		w[i] = (struct mcb_worker){
+			.ctx = w[i].ctx, .loop = loop, .calls = calls, .reps = reps, .start = &start
+		};
+		if (mcb_start_thread(&w[i], mcb_worker_main) != 0)
+			break;
+		started++;
+	}
+	if (started < n) {
+		/* The started ones wait at the barrier forever: nothing to do but leave. */
+		fprintf(stderr, "mc-bench: cannot start %u threads\n", n);
+		exit(2);
+	}
+	*ret = (struct mcb_result){ 0, 0, 0, 0 };
+	for (unsigned i = 0; i < n; i++) {
+		pthread_join(w[i].tid, NULL);
+		if (w[i].err < 0)
+			r = w[i].err;
+		ret->calls = w[i].res.calls;
+		ret->executed += w[i].res.executed;
+		ret->failed += w[i].res.failed;
+		ns[i] = w[i].res.ns;
+	}
+	*ret_wall_ns = mcb_now_ns() - t0;
+	pthread_barrier_destroy(&start);
+	qsort(ns, n, sizeof(ns[0]), mcb_cmp_u64);
+	ret->ns = ns[n / 2];
+	return r;
+}
+
+static int mcb_print_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	if (!info->dlpi_name || !strstr(info->dlpi_name, "libmlchaos"))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		unsigned long lo = (unsigned long)(info->dlpi_addr + ph->p_vaddr);
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
+			printf("map=library lo=%#lx hi=%#lx\n", lo,
+			       lo + (unsigned long)ph->p_memsz);
+	}
+	return 0;
+}
+
+/* --maps: the memory of the preloaded library that every thread shares, its writable
+ * segments and its shared-memory segment, for the store census of scripts/bench. */
+static void mcb_print_maps(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	dl_iterate_phdr(mcb_print_object, NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (strstr(line, "/dev/shm/mlchaos") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			printf("map=shm lo=%#lx hi=%#lx\n", lo, hi);
+	}
+	if (f)
+		fclose(f);
+}
+
+static int mcb_run_all(const struct mcb_opts *opts, struct mcb_ctx *ctx, struct mcb_worker *w)
 {
 	for (int i = 0; i < MCB_LOOP_COUNT; i++) {
 		struct mcb_result res;
 		unsigned long calls;
+		uint64_t wall_ns = 0;
 		int r;
 
 		if (!(opts->loop_mask & (1u << i)))
@@ -454,23 +644,36 @@ static int mcb_run_all(const struct mcb_opts *opts, struct mcb_ctx *ctx)
 		calls = (unsigned long)(mcb_loops[i].default_calls * opts->scale);
 		if (calls < 1)
 			calls = 1;
-		r = mcb_run_loop((enum mcb_loop)i, ctx, calls, opts->reps, &res);
+		if (opts->threads)
+			r = mcb_run_threads((enum mcb_loop)i, w, opts->threads, calls, opts->reps,
+			                    &res, &wall_ns);
+		else
+			r = mcb_run_loop((enum mcb_loop)i, ctx, calls, opts->reps, NULL, &res);
 		if (r < 0) {
 			fprintf(stderr, "mc-bench: %s: %s\n", mcb_loops[i].name, strerror(-r));
 			return r;
 		}
-		printf("loop=%s calls=%lu reps=%u failed=%lu ns=%llu\n", mcb_loops[i].name,
-		       res.calls, opts->reps, res.failed, (unsigned long long)res.ns);
+		printf("loop=%s calls=%lu reps=%u failed=%lu ns=%llu", mcb_loops[i].name, res.calls,
+		       opts->reps, res.failed, (unsigned long long)res.ns);
+		if (opts->threads)
+			printf(" threads=%u wall_ns=%llu", opts->threads,
+			       (unsigned long long)wall_ns);
+		if (opts->maps)
+			printf(" executed=%lu", res.executed);
+		printf("\n");
 		fflush(stdout);
 	}
+	if (opts->maps)
+		mcb_print_maps();
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct mcb_opts opts = { (1u << MCB_LOOP_COUNT) - 1, 1.0, 1, -1, NULL };
+	struct mcb_opts opts = { (1u << MCB_LOOP_COUNT) - 1, 1.0, 1, -1, 0, 0, NULL };
 	static struct mcb_ctx ctx;
-	int r;
+	static struct mcb_worker workers[MCB_MAX_THREADS];
+	int r = 0;
 
 	r = mcb_parse_args(argc, argv, &opts);
 	if (r != 0) {
@@ -483,15 +686,24 @@ int main(int argc, char **argv)
 	mcb_pin(opts.cpu);
 	/* A zero sleep would otherwise wait out the default 50 us timer slack and
 	 * hide any per-call cost; 1 ns keeps it a bare syscall in every configuration. */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-	r = mcb_open_file(&ctx, opts.tmpdir);
-	if (r == 0)
-		r = mcb_open_socket(&ctx);
-	if (r == 0)
-		r = mcb_pick_mmap_hint(&ctx);
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* threads inherit it */
+	if (!opts.threads)
+		r = mcb_setup(&ctx, opts.tmpdir);
+	for (unsigned i = 0; i < opts.threads && r == 0; i++) {
+		workers[i].ctx = mcb_calloc(1, sizeof(*workers[i].ctx));
+		if (workers[i].ctx) {
+			workers[i].ctx->batch_ns_len = MCB_MAX_BATCHES;
+			workers[i].ctx->batch_ns =
+			    mcb_calloc(MCB_MAX_BATCHES, sizeof(workers[i].ctx->batch_ns[0]));
+		}
+		if (!workers[i].ctx || !workers[i].ctx->batch_ns)
+			r = -ENOMEM;
+		if (r == 0)
+			r = mcb_setup(workers[i].ctx, opts.tmpdir);
+	}
 	if (r < 0) {
 		fprintf(stderr, "mc-bench: setup: %s\n", strerror(-r));
 		return 2;
 	}
-	return mcb_run_all(&opts, &ctx) < 0 ? 2 : 0;
+	return mcb_run_all(&opts, &ctx, workers) < 0 ? 2 : 0;
 }
