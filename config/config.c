@@ -684,8 +684,8 @@ size_t mc_cfg_describe(const struct mc_config *cfg, char *buf, size_t size)
 
 /* buf may be NULL when size is 0 (to measure, as with snprintf): no
  * pointer arithmetic on it then. */
-#define APPEND(...)                                                                            \
-	(len += (size_t)snprintf(buf ? buf + (len < size ? len : size) : NULL,                 \
+#define APPEND(...)                                                            \
+	(len += (size_t)snprintf(buf ? buf + (len < size ? len : size) : NULL, \
 	                         len < size ? size - len : 0, __VA_ARGS__))
 	if (size)
 		buf[0] = '\0';

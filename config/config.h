@@ -13,15 +13,15 @@
 /* Limits. A line may hold MC_CFG_MAX_LINE bytes, not counting its newline; a config file at
  * most MC_CFG_MAX_FILE bytes; a config at most MC_MAX_RULES rules (the engine keeps one bit
  * per rule in the masks cached per file descriptor). */
-#define MC_CFG_MAX_LINE     1024
-#define MC_CFG_MAX_FILE     (1024 * 1024)
-#define MC_MAX_RULES        128
-#define MC_RULE_NAME_MAX    63
-#define MC_HEADER_NAME_MAX  64
-#define MC_MAX_ERRNOS       8
-#define MC_CFG_MAX_MESSAGES 200
-#define MC_HALT_WINDOW_MAX  100000 /* responses */
-#define MC_HALT_WINDOW_DEFAULT 200 /* diagnostics delivered per parse; the rest are counted */
+#define MC_CFG_MAX_LINE        1024
+#define MC_CFG_MAX_FILE        (1024 * 1024)
+#define MC_MAX_RULES           128
+#define MC_RULE_NAME_MAX       63
+#define MC_HEADER_NAME_MAX     64
+#define MC_MAX_ERRNOS          8
+#define MC_CFG_MAX_MESSAGES    200
+#define MC_HALT_WINDOW_MAX     100000 /* responses */
+#define MC_HALT_WINDOW_DEFAULT 200    /* diagnostics delivered per parse; the rest are counted */
 
 /* Rates are held in millionths: 100% is MC_RATE_ONE. */
 #define MC_RATE_ONE 1000000u
@@ -105,7 +105,7 @@ struct mc_config {
 	uint64_t max_faults; /* MC_UNLIMITED when absent */
 	bool shadow;
 	uint32_t halt_on_error_rate_ppm; /* 0 = off */
-	uint32_t halt_window; /* responses the error rate is measured over */
+	uint32_t halt_window;            /* responses the error rate is measured over */
 	unsigned n_rules;
 	struct mc_rule_spec *rules;
 };

@@ -8,7 +8,6 @@
 
 #define ACT(a) MC_ACTION_BIT(MC_ACTION_##a)
 
-
 uint32_t mc_cfg_hook_actions(enum mc_hook hook)
 {
 	static const uint32_t actions[MC_HOOK_COUNT] = {
