@@ -5,6 +5,7 @@
 #define MC_HOOK_H
 
 #include <errno.h>
+#include <sys/uio.h>
 
 #include "common.h"
 #include "fdtable.h"
@@ -70,6 +71,24 @@ static inline void mc_call_end_target(struct mc_hookcall *c, enum mc_target_kind
 		mc_guard_leave();         \
 		errno = saved_errno_;     \
 	} while (0)
+
+/* A short call on a vector: the first iovecs of iov[0, cnt), the last one
+ * cut, so that they hold at most want bytes; copied into out, at most
+ * MC_SHORT_IOV_MAX entries. Returns how many. */
+#define MC_SHORT_IOV_MAX 64
+
+static inline int mc_iov_cut(const struct iovec *iov, size_t cnt, uint64_t want,
+                             struct iovec out[MC_SHORT_IOV_MAX])
+{
+	int k = 0;
+	for (size_t i = 0; i < cnt && k < MC_SHORT_IOV_MAX && want > 0; i++, k++) {
+		out[k] = iov[i];
+		if (out[k].iov_len > want)
+			out[k].iov_len = (size_t)want;
+		want -= out[k].iov_len;
+	}
+	return k;
+}
 
 /* Bytes described by an iovec array (saturating). */
 static inline uint64_t mc_iov_bytes(const struct iovec *iov, int cnt)

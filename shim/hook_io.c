@@ -219,23 +219,6 @@ struct readv_args {
 
 typedef ssize_t (*readv_call_fn)(const struct readv_args *a, const struct iovec *iov, int cnt);
 
-/* A short read on a vector: the first iovecs, the last one cut, so that
- * they hold at most want bytes. Copies at most SHORT_IOV_MAX entries. */
-#define SHORT_IOV_MAX 64
-
-static int cut_iov(const struct iovec *iov, int cnt, uint64_t want, struct iovec *out)
-{
-	int k = 0;
-	for (int i = 0; i < cnt && k < SHORT_IOV_MAX && want > 0; i++) {
-		out[k] = iov[i];
-		if (out[k].iov_len > want)
-			out[k].iov_len = (size_t)want;
-		want -= out[k].iov_len;
-		k++;
-	}
-	return k;
-}
-
 static void after_readv(struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
                         const struct iovec *iov, int cnt, size_t got)
 {
@@ -259,10 +242,10 @@ static MC_COLD ssize_t readv_slow(enum mc_fn fn, readv_call_fn call, struct read
 		mc_call_end_fd(&c, -1);
 		return -1;
 	}
-	struct iovec cut[SHORT_IOV_MAX];
+	struct iovec cut[MC_SHORT_IOV_MAX];
 	struct msghdr msg_copy;
 	if (want < total) {
-		cnt = cut_iov(iov, cnt, want, cut);
+		cnt = mc_iov_cut(iov, (size_t)cnt, want, cut);
 		iov = cut;
 		if (a->msg) { /* recvmsg: the same header, the shorter vector */
 			msg_copy = *a->msg;

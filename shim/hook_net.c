@@ -22,22 +22,12 @@ struct send_args {
 
 typedef ssize_t (*send_call_fn)(const struct send_args *a, const void *buf, size_t n);
 
-#define SHORT_IOV_MAX 64
-
 /* sendmsg cut short: the first iovecs covering at most want bytes. */
 static void cut_msg(const struct msghdr *msg, uint64_t want, struct msghdr *out, struct iovec *iov)
 {
 	*out = *msg;
-	size_t k = 0;
-	for (size_t i = 0; i < msg->msg_iovlen && k < SHORT_IOV_MAX && want > 0; i++) {
-		iov[k] = msg->msg_iov[i];
-		if (iov[k].iov_len > want)
-			iov[k].iov_len = (size_t)want;
-		want -= iov[k].iov_len;
-		k++;
-	}
 	out->msg_iov = iov;
-	out->msg_iovlen = k;
+	out->msg_iovlen = (size_t)mc_iov_cut(msg->msg_iov, msg->msg_iovlen, want, iov);
 }
 
 static MC_COLD ssize_t send_full(enum mc_fn fn, send_call_fn call, struct send_args *a,
@@ -51,7 +41,7 @@ static MC_COLD ssize_t send_full(enum mc_fn fn, send_call_fn call, struct send_a
 		return -1;
 	}
 	struct msghdr msg_copy;
-	struct iovec iov[SHORT_IOV_MAX];
+	struct iovec iov[MC_SHORT_IOV_MAX];
 	if (want < n && a->msg) {
 		cut_msg(a->msg, want, &msg_copy, iov);
 		a->msg_cut = &msg_copy;

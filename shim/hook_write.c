@@ -62,8 +62,6 @@ static MC_COLD ssize_t write_slow(enum mc_fn fn, write_call_fn call, const struc
 	return write_full(fn, call, a, buf, n, &f, &fdi);
 }
 
-#define SHORT_IOV_MAX 64
-
 static MC_COLD ssize_t writev_slow(enum mc_fn fn, writev_call_fn call, const struct write_args *a,
                                    const struct iovec *iov, int cnt)
 {
@@ -78,17 +76,10 @@ static MC_COLD ssize_t writev_slow(enum mc_fn fn, writev_call_fn call, const str
 		mc_call_end_fd(&c, -1);
 		return -1;
 	}
-	struct iovec cut[SHORT_IOV_MAX];
+	struct iovec cut[MC_SHORT_IOV_MAX];
 	if (want < total) { /* short: the first iovecs, the last one cut */
-		int k = 0;
-		for (int i = 0; i < cnt && k < SHORT_IOV_MAX && want > 0; i++, k++) {
-			cut[k] = iov[i];
-			if (cut[k].iov_len > want)
-				cut[k].iov_len = (size_t)want;
-			want -= cut[k].iov_len;
-		}
+		cnt = mc_iov_cut(iov, (size_t)cnt, want, cut);
 		iov = cut;
-		cnt = k;
 	}
 	ssize_t r = call(a, iov, cnt);
 	if (family_of(&fdi) == MC_HOOK_SEND && mc_rec_watches_responses() && cnt > 0) {
