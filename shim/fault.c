@@ -27,7 +27,6 @@ static _Atomic(struct mc_ruleset *) rules_now;
 static _Atomic uint64_t rules_generation; /* threads reseed when it moves */
 static struct mc_engine_state *state;
 uint32_t mc_fault_hooks; /* families with at least one rule */
-#define fault_hooks mc_fault_hooks
 static uint64_t started_ns;
 static uint64_t seed;
 
@@ -190,10 +189,10 @@ static MC_COLD void reload(struct mc_shm *s)
 	if (r == 0) {
 		seed = cfg->seed;
 		mc_request_configure(reqkey_mode(cfg), cfg->header);
-		fault_hooks |= mc_engine_armed_hooks(rs);
+		mc_fault_hooks |= mc_engine_armed_hooks(rs);
 		/* families armed before stay armed: they keep a way to notice the
 		 * next reload; new ones are armed now */
-		atomic_fetch_or(&mc_armed_mask, fault_hooks | budget_bits(rs));
+		atomic_fetch_or(&mc_armed_mask, mc_fault_hooks | budget_bits(rs));
 		retire(atomic_exchange_explicit(&rules_now, rs, memory_order_acq_rel));
 		atomic_fetch_add(&rules_generation, 1);
 		/* The counters start anew for the new rules. Faults of the old
@@ -612,9 +611,9 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	mc_cfg_free(cfg);
 	atomic_store(&rules_now, rs);
 	state = st;
-	fault_hooks = hooks;
+	mc_fault_hooks = hooks;
 	pthread_atfork(NULL, NULL, child_after_fork);
-	uint32_t armed = fault_hooks | budget_bits(rs);
+	uint32_t armed = mc_fault_hooks | budget_bits(rs);
 	/* The fd table names files and sockets for targeting: keep it; and
 	 * request keys arrive through reads on sockets: see them. */
 	armed |= MC_HOOK_BIT(MC_HOOK_OPEN);

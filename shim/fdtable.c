@@ -224,7 +224,6 @@ uint32_t mc_path_intern_at(int dirfd, const char *path, int fd)
 #define FD_CHUNKS     MC_FD_CHUNKS
 
 _Atomic(void *) mc_fd_chunks[FD_CHUNKS];
-#define fd_chunks mc_fd_chunks
 
 /* The entry word of fdtable.h's mc_fd_decode. */
 static uint64_t encode(const struct mc_fd_info *i)
@@ -237,7 +236,7 @@ static _Atomic uint64_t *slot_of(int fd, bool create)
 {
 	if (fd < 0 || (unsigned)fd >= FD_CHUNK * FD_CHUNKS)
 		return NULL;
-	_Atomic uint64_t *chunk = mc_lazy_map(&fd_chunks[(unsigned)fd >> FD_CHUNK_BITS],
+	_Atomic uint64_t *chunk = mc_lazy_map(&mc_fd_chunks[(unsigned)fd >> FD_CHUNK_BITS],
 	                                      FD_CHUNK * sizeof(uint64_t), create);
 	return chunk ? &chunk[(unsigned)fd & (FD_CHUNK - 1)] : NULL;
 }

@@ -21,7 +21,6 @@
 #define BOOT_HEADER      16u
 
 alignas(64) unsigned char mc_boot_arena[BOOT_ARENA_BYTES];
-#define boot_arena mc_boot_arena
 static _Atomic size_t boot_used;
 
 size_t mc_boot_size(const void *p)
@@ -47,7 +46,7 @@ static void *boot_alloc(size_t n, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	uintptr_t base = (uintptr_t)(boot_arena + start + BOOT_HEADER);
+	uintptr_t base = (uintptr_t)(mc_boot_arena + start + BOOT_HEADER);
 	uintptr_t user = (base + align - 1) & ~(uintptr_t)(align - 1);
 	memcpy((void *)(user - BOOT_HEADER), &n, sizeof(n));
 	return (void *)user; /* .bss: already zeroed, as calloc needs */

@@ -32,7 +32,6 @@
 #define CONFIG_HASH_MAX     (1u << 20)
 
 struct mc_shm *mc_rec_segment; /* read inline by mc_rec_halted() */
-#define shm mc_rec_segment
 static size_t shm_bytes;
 static char shm_path[64]; /* empty: private memory, nobody else sees it */
 static _Atomic int shm_removed;
@@ -53,7 +52,7 @@ static _Atomic uint64_t ring_errors;
 
 struct mc_shm *mc_rec_shm(void)
 {
-	return shm;
+	return mc_rec_segment;
 }
 
 /* ---- the segment ------------------------------------------------------------- */
@@ -192,58 +191,59 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
                                     const char *config_path)
 {
 	shm_bytes = segment_bytes();
-	shm = map_segment(getpid());
-	if (!shm)
+	mc_rec_segment = map_segment(getpid());
+	if (!mc_rec_segment)
 		return NULL;
-	shm->version = MC_SHM_VERSION;
-	shm->size = (uint32_t)shm_bytes;
-	shm->pid = getpid();
-	shm->ppid = getppid();
-	shm->started_unix_ns = unix_ns();
-	copy_str(shm->argv0, sizeof(shm->argv0), program_invocation_name);
-	copy_str(shm->config_path, sizeof(shm->config_path), config_path);
-	shm->config_hash = hash_file(config_path);
-	shm->seed = cfg->seed;
-	shm->halt_window = cfg->halt_on_error_rate_ppm ? cfg->halt_window : 0;
-	shm->halt_on_error_rate_ppm = cfg->halt_on_error_rate_ppm;
-	fill_rules(shm, rs);
-	atomic_store_explicit((_Atomic uint64_t *)&shm->magic, MC_SHM_MAGIC, memory_order_release);
+	mc_rec_segment->version = MC_SHM_VERSION;
+	mc_rec_segment->size = (uint32_t)shm_bytes;
+	mc_rec_segment->pid = getpid();
+	mc_rec_segment->ppid = getppid();
+	mc_rec_segment->started_unix_ns = unix_ns();
+	copy_str(mc_rec_segment->argv0, sizeof(mc_rec_segment->argv0), program_invocation_name);
+	copy_str(mc_rec_segment->config_path, sizeof(mc_rec_segment->config_path), config_path);
+	mc_rec_segment->config_hash = hash_file(config_path);
+	mc_rec_segment->seed = cfg->seed;
+	mc_rec_segment->halt_window = cfg->halt_on_error_rate_ppm ? cfg->halt_window : 0;
+	mc_rec_segment->halt_on_error_rate_ppm = cfg->halt_on_error_rate_ppm;
+	fill_rules(mc_rec_segment, rs);
+	atomic_store_explicit((_Atomic uint64_t *)&mc_rec_segment->magic, MC_SHM_MAGIC,
+	                      memory_order_release);
 
 	copy_str(log_template, sizeof(log_template), cfg->log);
 	copy_str(halt_file, sizeof(halt_file), cfg->halt_file);
 	mc_rec_has_halt_file = halt_file[0] != '\0';
 	open_log(getpid(), true);
-	if (shm->halt_window) {
-		void *p = mc_real.mmap(NULL, shm->halt_window, PROT_READ | PROT_WRITE,
+	if (mc_rec_segment->halt_window) {
+		void *p = mc_real.mmap(NULL, mc_rec_segment->halt_window, PROT_READ | PROT_WRITE,
 		                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != MAP_FAILED) {
 			ring = p;
-			ring_window = shm->halt_window;
+			ring_window = mc_rec_segment->halt_window;
 		}
 	}
-	return &shm->engine;
+	return &mc_rec_segment->engine;
 }
 
 void mc_rec_rules_changed(const struct mc_ruleset *rs, const char *config_path)
 {
-	if (!shm)
+	if (!mc_rec_segment)
 		return;
 	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
-		atomic_store(&shm->rules[i].would_inject, 0);
-		atomic_store(&shm->rules[i].applied, 0);
+		atomic_store(&mc_rec_segment->rules[i].would_inject, 0);
+		atomic_store(&mc_rec_segment->rules[i].applied, 0);
 	}
-	fill_rules(shm, rs);
-	shm->config_hash = hash_file(config_path);
-	shm->seed = mc_engine_seed(rs);
+	fill_rules(mc_rec_segment, rs);
+	mc_rec_segment->config_hash = hash_file(config_path);
+	mc_rec_segment->seed = mc_engine_seed(rs);
 }
 
 struct mc_engine_state *mc_rec_child_after_fork(void)
 {
-	if (!shm)
+	if (!mc_rec_segment)
 		return NULL;
 	atomic_store(&cached_pid, 0);
 	cached_tid = 0; /* the forking thread is the child's only thread */
-	struct mc_shm *parent = shm;
+	struct mc_shm *parent = mc_rec_segment;
 	struct mc_shm *child = map_segment(getpid());
 	if (!child)
 		return NULL;
@@ -264,7 +264,7 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 	}
 	atomic_store(&child->control, atomic_load(&parent->control) & ~MC_CTL_WATCHDOG);
 	mc_real.munmap(parent, shm_bytes); /* the parent's stays the parent's */
-	shm = child;
+	mc_rec_segment = child;
 	atomic_store(&shm_removed, 0);
 	if (strstr(log_template, "%p")) { /* a log of its own */
 		if (log_fd >= 0)
@@ -277,7 +277,7 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 		atomic_store(&ring_pos, 0);
 		atomic_store(&ring_errors, 0);
 	}
-	return &shm->engine;
+	return &mc_rec_segment->engine;
 }
 
 void mc_rec_exit(void)
@@ -299,22 +299,22 @@ static MC_COLD void look_at_halt_file(void)
 	bool exists = access(halt_file, F_OK) == 0;
 	errno = saved;
 	if (exists)
-		atomic_fetch_or(&shm->control, MC_CTL_HALT_FILE);
+		atomic_fetch_or(&mc_rec_segment->control, MC_CTL_HALT_FILE);
 	else
-		atomic_fetch_and(&shm->control, ~MC_CTL_HALT_FILE);
+		atomic_fetch_and(&mc_rec_segment->control, ~MC_CTL_HALT_FILE);
 }
 
 bool mc_rec_halted_slow(void)
 {
 	if (mc_rec_has_halt_file)
 		look_at_halt_file();
-	return atomic_load_explicit(&shm->control, memory_order_relaxed) != 0;
+	return atomic_load_explicit(&mc_rec_segment->control, memory_order_relaxed) != 0;
 }
 
 void mc_rec_control_set(uint32_t bits)
 {
-	if (shm)
-		atomic_fetch_or(&shm->control, bits);
+	if (mc_rec_segment)
+		atomic_fetch_or(&mc_rec_segment->control, bits);
 }
 
 /* With `mlchaos halt`: the command sets the control word, then reads
@@ -322,20 +322,20 @@ void mc_rec_control_set(uint32_t bits)
  * consistent, so either we see the halt or the command sees us and waits. */
 bool mc_rec_apply_begin(void)
 {
-	if (!shm)
+	if (!mc_rec_segment)
 		return true;
-	atomic_fetch_add(&shm->inflight, 1);
-	if (atomic_load(&shm->control) == 0)
+	atomic_fetch_add(&mc_rec_segment->inflight, 1);
+	if (atomic_load(&mc_rec_segment->control) == 0)
 		return true;
-	atomic_fetch_sub(&shm->inflight, 1);
-	atomic_fetch_add_explicit(&shm->faults_suppressed, 1, memory_order_relaxed);
+	atomic_fetch_sub(&mc_rec_segment->inflight, 1);
+	atomic_fetch_add_explicit(&mc_rec_segment->faults_suppressed, 1, memory_order_relaxed);
 	return false;
 }
 
 void mc_rec_apply_end(void)
 {
-	if (shm)
-		atomic_fetch_sub(&shm->inflight, 1);
+	if (mc_rec_segment)
+		atomic_fetch_sub(&mc_rec_segment->inflight, 1);
 }
 
 /* ---- event lines ------------------------------------------------------------------ */
@@ -460,15 +460,17 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 static void write_line(struct mc_buf *b)
 {
 	if (b->truncated || log_fd < 0) {
-		if (log_template[0] && shm)
-			atomic_fetch_add_explicit(&shm->events_dropped, 1, memory_order_relaxed);
+		if (log_template[0] && mc_rec_segment)
+			atomic_fetch_add_explicit(&mc_rec_segment->events_dropped, 1,
+			                          memory_order_relaxed);
 		return;
 	}
 	b->p[b->len++] = '\n'; /* room kept: mc_buf leaves one byte for the NUL */
 	int r = mc_append_line(log_fd, b->p, b->len);
-	if (shm)
-		atomic_fetch_add_explicit(r == 0 ? &shm->events_logged : &shm->events_dropped, 1,
-		                          memory_order_relaxed);
+	if (mc_rec_segment)
+		atomic_fetch_add_explicit(r == 0 ? &mc_rec_segment->events_logged
+		                                 : &mc_rec_segment->events_dropped,
+		                          1, memory_order_relaxed);
 }
 
 /* getpid and gettid are system calls in glibc: each line would pay two.
@@ -505,13 +507,14 @@ static void begin_line(struct mc_buf *b, const char *event)
 void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 {
 	const struct mc_erule *r = f->d.rule;
-	if (shm && r && !d->stale) {
-		struct mc_shm_rule *sr = &shm->rules[r->id];
+	if (mc_rec_segment && r && !d->stale) {
+		struct mc_shm_rule *sr = &mc_rec_segment->rules[r->id];
 		if (f->d.shadow)
 			atomic_fetch_add_explicit(&sr->would_inject, 1, memory_order_relaxed);
 		else if (d->applied) {
 			atomic_fetch_add_explicit(&sr->applied, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&shm->faults_injected, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&mc_rec_segment->faults_injected, 1,
+			                          memory_order_relaxed);
 		}
 	}
 	if (!log_template[0])
@@ -552,10 +555,10 @@ bool mc_rec_watches_responses(void)
 
 static void trip(uint64_t errors)
 {
-	uint32_t before = atomic_fetch_or(&shm->control, MC_CTL_WATCHDOG);
+	uint32_t before = atomic_fetch_or(&mc_rec_segment->control, MC_CTL_WATCHDOG);
 	if (before & MC_CTL_WATCHDOG)
 		return;
-	atomic_fetch_add(&shm->watchdog_trips, 1);
+	atomic_fetch_add(&mc_rec_segment->watchdog_trips, 1);
 	char reason[256];
 	struct mc_buf b;
 	mc_buf_init(&b, reason, sizeof(reason));
@@ -564,9 +567,9 @@ static void trip(uint64_t errors)
 	mc_buf_puts(&b, " of the last ");
 	mc_buf_u64(&b, ring_window);
 	mc_buf_puts(&b, " responses were errors (5xx or reset), over halt_on_error_rate = ");
-	mc_buf_u64(&b, shm->halt_on_error_rate_ppm / 10000);
+	mc_buf_u64(&b, mc_rec_segment->halt_on_error_rate_ppm / 10000);
 	mc_buf_puts(&b, "%: injection halted");
-	copy_str(shm->halt_reason, sizeof(shm->halt_reason), reason);
+	copy_str(mc_rec_segment->halt_reason, sizeof(mc_rec_segment->halt_reason), reason);
 	mc_say(reason);
 	if (!log_template[0])
 		return;
@@ -576,14 +579,14 @@ static void trip(uint64_t errors)
 	put_field_str(&b, "reason", "watchdog");
 	put_field_u64(&b, "errors", errors);
 	put_field_u64(&b, "window", ring_window);
-	put_field_u64(&b, "rate_ppm", shm->halt_on_error_rate_ppm);
+	put_field_u64(&b, "rate_ppm", mc_rec_segment->halt_on_error_rate_ppm);
 	mc_buf_putc(&b, '}');
 	write_line(&b);
 }
 
 void mc_rec_response(const void *buf, size_t len, long sent, int err)
 {
-	if (!ring || !shm)
+	if (!ring || !mc_rec_segment)
 		return;
 	int cls;
 	if (sent < 0) {
@@ -595,7 +598,7 @@ void mc_rec_response(const void *buf, size_t len, long sent, int err)
 		if (cls < 0)
 			return;
 	}
-	atomic_fetch_add_explicit(&shm->http_responses[cls], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mc_rec_segment->http_responses[cls], 1, memory_order_relaxed);
 	uint8_t is_error = cls == MC_HTTP_5XX || cls == MC_HTTP_RESET;
 	uint64_t pos = atomic_fetch_add_explicit(&ring_pos, 1, memory_order_relaxed);
 	uint8_t old =
@@ -607,6 +610,6 @@ void mc_rec_response(const void *buf, size_t len, long sent, int err)
 	if (pos + 1 < ring_window)
 		return; /* not a full window yet */
 	uint64_t errors = atomic_load_explicit(&ring_errors, memory_order_relaxed);
-	if (errors * 1000000ull > (uint64_t)shm->halt_on_error_rate_ppm * ring_window)
+	if (errors * 1000000ull > (uint64_t)mc_rec_segment->halt_on_error_rate_ppm * ring_window)
 		trip(errors);
 }
