@@ -1,0 +1,90 @@
+/* tensors.h: where the tensors of a model file lie. A recogniser reads the first bytes of a
+ * file (safetensors, GGUF, NumPy .npy, PyTorch zip checkpoint), parses its header with
+ * bounded, defensive code and returns the byte ranges of tensor data: the rest of the file
+ * (headers, metadata, key-values, pickles, zip records) is what `region = tensors` leaves
+ * alone. Pure: no libc hook, no global state; all reading and allocation goes through the
+ * callbacks the caller passes, so the library can run it inside a hooked open() and the unit
+ * tests and fuzzers on plain memory. */
+#ifndef MC_FORMATS_TENSORS_H
+#define MC_FORMATS_TENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum mc_tensor_format {
+	MC_TF_NONE, /* not a format we know: no map */
+	MC_TF_SAFETENSORS,
+	MC_TF_GGUF,
+	MC_TF_NPY,
+	MC_TF_TORCH_ZIP,
+};
+
+/* Element types; only the float ones take the value modes (nan, inf, exponent, sign, zero). */
+enum mc_dtype {
+	MC_DT_OTHER, /* integers, bool, quantized blocks, unknown: byte modes only */
+	MC_DT_F32,
+	MC_DT_F16,
+	MC_DT_BF16,
+	MC_DT_F64,
+};
+
+struct mc_tensor {
+	uint64_t off;       /* file offset of the first byte of its data */
+	uint64_t len;       /* bytes of data */
+	uint32_t name;      /* offset of its NUL-terminated name in mc_tensor_map.names */
+	uint8_t dtype;      /* enum mc_dtype */
+	uint8_t big_endian; /* 1 when its elements are stored big-endian (.npy '>f4') */
+	uint8_t pad[2];
+};
+
+/* The result: tensors sorted by off, non-overlapping, each inside the file (off + len <=
+ * file size), len > 0. One allocation (the struct, then t[], then names). */
+struct mc_tensor_map {
+	uint32_t format; /* enum mc_tensor_format */
+	uint32_t n;
+	uint64_t file_size; /* the size the map was built for */
+	const struct mc_tensor *t;
+	const char *names;
+};
+
+/* The file to recognise: read_at() reads up to len bytes at off into buf and returns the
+ * count read (short only at end of file) or -1. */
+struct mc_tensor_src {
+	int64_t (*read_at)(void *ctx, uint64_t off, void *buf, size_t len);
+	void *ctx;
+	uint64_t size; /* the file's size */
+};
+
+/* Memory for the map and for the parser's scratch (a header is read whole). alloc returns
+ * NULL on failure; the parser then gives up cleanly. */
+struct mc_tensor_alloc {
+	void *(*alloc)(void *ctx, size_t n);
+	void (*free)(void *ctx, void *p);
+	void *ctx;
+};
+
+/* Limits: past them a file is "not recognised" with a reason, never read further. */
+#define MC_TENSOR_HEADER_MAX (100u << 20) /* bytes of header read and parsed */
+#define MC_TENSOR_MAX        (1u << 20)   /* tensors in one file */
+#define MC_TENSOR_NAME_MAX   1024         /* bytes of one name; longer names are cut */
+
+/* Recognise src. Returns:
+ *   1  a known format, well formed: *ret is the map (free it with mc_tensor_map_free)
+ *   0  not a format we know (no magic matched): *ret = NULL, why = ""
+ *  -1  a known format that is malformed, truncated, too large or out of memory: *ret =
+ *      NULL, and why holds one line saying what is wrong (for the event log)
+ * Never reads outside [0, src->size), never trusts a length or count from the file. */
+int mc_tensor_recognize(const struct mc_tensor_src *src, const struct mc_tensor_alloc *a,
+                        struct mc_tensor_map **ret, char *why, size_t why_len);
+
+void mc_tensor_map_free(struct mc_tensor_map *map, const struct mc_tensor_alloc *a);
+
+/* The index of the first tensor whose data ends after off (binary search), or map->n. */
+uint32_t mc_tensor_at_or_after(const struct mc_tensor_map *map, uint64_t off);
+
+/* Bytes per element of a dtype (0 for MC_DT_OTHER), and the format's name ("safetensors",
+ * "gguf", "npy", "torch-zip"). */
+unsigned mc_dtype_size(enum mc_dtype dt);
+const char *mc_tensor_format_name(enum mc_tensor_format f);
+
+#endif
