@@ -115,6 +115,39 @@ static void deliver_diags(struct mc_cfg_ctx *ctx, mc_cfg_diag_fn diag, void *use
 	ctx->n_diags = 0;
 }
 
+/* ---- keys as written ---- */
+
+void mc_cfg_pairs_add(struct mc_cfg_ctx *ctx, struct mc_cfg_pairs *pairs, const char *name,
+                      const char *value)
+{
+	struct mc_cfg_pair *grown;
+	char *key = strdup(name), *val = strdup(value);
+
+	/* the capacity doubles when n reaches a power of two: n + 1 entries fit otherwise */
+	grown = pairs->n & (pairs->n - 1)
+	            ? pairs->v
+	            : realloc(pairs->v, (pairs->n ? pairs->n * 2 : 1) * sizeof(*grown));
+	if (!key || !val || !grown) {
+		free(key);
+		free(val);
+		ctx->oom = true;
+		return;
+	}
+	pairs->v = grown;
+	pairs->v[pairs->n++] = (struct mc_cfg_pair){ key, val, ctx->lineno };
+}
+
+void mc_cfg_pairs_free(struct mc_cfg_pairs *pairs)
+{
+	for (unsigned i = 0; i < pairs->n; i++) {
+		free(pairs->v[i].key);
+		free(pairs->v[i].value);
+	}
+	free(pairs->v);
+	pairs->v = NULL;
+	pairs->n = 0;
+}
+
 /* ---- names ---- */
 
 static const char *const hook_names[MC_HOOK_COUNT] = {
@@ -670,7 +703,11 @@ void mc_cfg_free(struct mc_config *cfg)
 		free(cfg->rules[i].process);
 		free(cfg->rules[i].to);
 		free(cfg->rules[i].damage);
+		free(cfg->rules[i].replay_calls);
+		free(cfg->rules[i].replay_keys);
+		mc_cfg_pairs_free(&cfg->rules[i].written);
 	}
+	mc_cfg_pairs_free(&cfg->written);
 	free(cfg->rules);
 	free(cfg->file);
 	free(cfg->log);

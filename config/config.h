@@ -56,6 +56,40 @@ enum mc_oom { MC_OOM_FAIL, MC_OOM_KILL };
 
 enum mc_diag_level { MC_DIAG_ERROR, MC_DIAG_WARNING };
 
+/* One `key = value` line as written: the key, and the value as the parser saw it (blanks
+ * around it and an inline comment removed). */
+struct mc_cfg_pair {
+	char *key, *value;
+	int line;
+};
+
+/* The keys of one section as written, in file order; a repeated key has one entry per line.
+ * Only keys the section knows are kept (an unknown key is an error anyway). */
+struct mc_cfg_pairs {
+	unsigned n;
+	struct mc_cfg_pair *v;
+};
+
+/* Request keys longer than this are cut to it before hashing (the engine's MC_KEY_MAX). */
+#define MC_REPLAY_KEY_MAX 128
+
+/* replay = THREAD:CALL:DRAW: the rule acts on call number `call` (1, 2, ...) of the calls it
+ * matched on thread `thread` (0 the main thread, then creation order), and the decision gets
+ * `draw` as its 64-bit draw. */
+struct mc_replay_call {
+	uint64_t call;
+	uint64_t draw;
+	uint32_t thread;
+	int line;
+};
+
+/* replay_key = KEY: the rule acts on the calls of the requests with this key. */
+struct mc_replay_key {
+	uint32_t len;
+	int line;
+	char bytes[MC_REPLAY_KEY_MAX];
+};
+
 /* One [fault.<name>] section, as written (defaults filled in, all values validated). */
 struct mc_rule_spec {
 	char name[MC_RULE_NAME_MAX + 1];
@@ -90,6 +124,13 @@ struct mc_rule_spec {
 	enum mc_scope scope;
 	char *to;     /* redirect target, absolute */
 	char *damage; /* corrupt: the name damage is drawn from (default: the rule's) */
+	/* replay lists: a rule with either acts on the listed calls only. replay_calls is
+	 * sorted by (thread, call) without duplicates; replay_keys has no duplicates. */
+	struct mc_replay_call *replay_calls;
+	unsigned n_replay_calls;
+	struct mc_replay_key *replay_keys;
+	unsigned n_replay_keys;
+	struct mc_cfg_pairs written; /* the section's keys as written */
 };
 
 /* A whole config file: [mlchaos] and the rules in file order. */
@@ -108,6 +149,7 @@ struct mc_config {
 	uint32_t halt_window;            /* responses the error rate is measured over */
 	unsigned n_rules;
 	struct mc_rule_spec *rules;
+	struct mc_cfg_pairs written; /* [mlchaos]'s keys as written */
 };
 
 /* Receives one diagnostic: msg is a complete "FILE:LINE: message" (or "FILE: message" when
@@ -161,6 +203,12 @@ int mc_cfg_parse_bool(const char *s, bool *ret);
 int mc_cfg_parse_size(const char *s, uint64_t *ret_bytes);
 int mc_cfg_parse_duration(const char *s, uint64_t *ret_ns);
 int mc_cfg_parse_rate(const char *s, uint32_t *ret_ppm);
+
+/* Writes request key (len bytes) as a replay_key value reads it: printable ASCII as it is,
+ * every other byte and \ ; # = " ' as \xHH (so that the value has no blank, no comment
+ * and no quote). out (cap bytes) is always NUL-terminated when cap > 0, cut if too small;
+ * returns the length the whole text needs (at most 4 * len). */
+size_t mc_cfg_replay_key_escape(const void *key, size_t len, char *out, size_t cap);
 
 /* Glob matching, fnmatch-style without flags: '*' (which also matches '/'), '?', bracket
  * classes "[a-z]", "[!0-9]" and backslash escapes. Pure: no allocation, no locale, safe in a

@@ -36,6 +36,8 @@ enum mc_rkey {
 	MC_RKEY_SCOPE,
 	MC_RKEY_TO,
 	MC_RKEY_DAMAGE,
+	MC_RKEY_REPLAY,
+	MC_RKEY_REPLAY_KEY,
 	MC_RKEY_N
 };
 
@@ -103,6 +105,18 @@ void mc_cfg_warning(struct mc_cfg_ctx *ctx, int line, const char *fmt, ...) MC_P
 /* A key = value of the current section; reports its own problems. */
 void mc_cfg_global_key(struct mc_cfg_ctx *ctx, const char *name, const char *value);
 void mc_cfg_rule_key(struct mc_cfg_ctx *ctx, const char *name, const char *value);
+
+/* Keep name = value in pairs (the section's keys as written). */
+void mc_cfg_pairs_add(struct mc_cfg_ctx *ctx, struct mc_cfg_pairs *pairs, const char *name,
+                      const char *value);
+void mc_cfg_pairs_free(struct mc_cfg_pairs *pairs);
+
+/* The replay keys (replay.c): each parses one line's list into the rule's own; the checks
+ * that need the whole rule run from mc_cfg_validate(). */
+int mc_cfg_parse_replay(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v);
+int mc_cfg_parse_replay_key(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v);
+void mc_cfg_validate_replay(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
+                            const struct mc_rule_lines *lines);
 
 /* Set the rule defaults, and resolve what depends on the whole file once it is read. */
 void mc_cfg_rule_defaults(struct mc_rule_spec *rule);

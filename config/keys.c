@@ -16,7 +16,8 @@ struct rule_key {
 	uint32_t hooks;   /* MC_HOOK_BIT mask it applies to */
 	uint32_t actions; /* MC_ACTION_BIT mask it applies to */
 	rule_parser parse;
-	bool text; /* free text (a path or glob): may contain '=' */
+	bool text;       /* free text (a path or glob): may contain '=' */
+	bool repeatable; /* may be written on several lines: each adds to a list */
 };
 
 struct global_key {
@@ -580,6 +581,8 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_SCOPE] = { "scope", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_scope, false },
 	[MC_RKEY_TO] = { "to", HOOK(OPEN), ACT(REDIRECT), parse_to, true },
 	[MC_RKEY_DAMAGE] = { "damage", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_damage, false },
+	[MC_RKEY_REPLAY] = { "replay", ALL, ANY, mc_cfg_parse_replay, false, true },
+	[MC_RKEY_REPLAY_KEY] = { "replay_key", ALL, ANY, mc_cfg_parse_replay_key, false, true },
 };
 #undef ALL
 #undef ANY
@@ -825,12 +828,14 @@ void mc_cfg_rule_key(struct mc_cfg_ctx *ctx, const char *name, const char *value
 		unknown_key(ctx, name, where, names, MC_RKEY_N);
 		return;
 	}
-	if (lines->key[k]) {
+	if (lines->key[k] && !rule_keys[k].repeatable) {
 		mc_cfg_error(ctx, ctx->lineno, "duplicate key '%s' (first set at line %d)", name,
 		             lines->key[k]);
 		return;
 	}
-	lines->key[k] = ctx->lineno;
+	if (!lines->key[k])
+		lines->key[k] = ctx->lineno;
+	mc_cfg_pairs_add(ctx, &rule->written, name, value);
 	if (!value_ok(ctx, name, value, rule_keys[k].text) ||
 	    rule_keys[k].parse(ctx, rule, value) < 0)
 		lines->bad |= 1u << k;
@@ -854,6 +859,7 @@ void mc_cfg_global_key(struct mc_cfg_ctx *ctx, const char *name, const char *val
 		return;
 	}
 	ctx->global_key[k] = ctx->lineno;
+	mc_cfg_pairs_add(ctx, &ctx->cfg->written, name, value);
 	if (!value_ok(ctx, name, value, global_keys[k].text) ||
 	    global_keys[k].parse(ctx, ctx->cfg, value) < 0)
 		ctx->global_bad |= 1u << k;

@@ -182,6 +182,7 @@ static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	check_errnos(ctx, r, lines, hook_ok);
 	check_values(ctx, r, lines);
 	check_select(ctx, r, lines);
+	mc_cfg_validate_replay(ctx, r, lines);
 }
 
 static void validate_global(struct mc_cfg_ctx *ctx)

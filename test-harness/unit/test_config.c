@@ -429,6 +429,90 @@ static void test_names(void)
 	MC_CHECK(mc_errno_name(4095) == NULL);
 }
 
+/* The keys of each section as written, in file order, repeated keys once per line. */
+static void test_written(void)
+{
+	struct mc_config *cfg = parse_ok("[mlchaos]\nseed = 0x2a\nrequest_key = none\n"
+	                                 "[fault.a]\nhook = read ; a comment\naction = fail\n"
+	                                 "errno = EIO,  EINTR\nreplay = 0:1:ff\n"
+	                                 "replay = 0:2:0 1:1:1\n");
+
+	if (!cfg)
+		return;
+	MC_CHECK_U64(cfg->written.n, 2);
+	MC_CHECK_STR(cfg->written.v[0].key, "seed");
+	MC_CHECK_STR(cfg->written.v[0].value, "0x2a");
+	MC_CHECK_U64(cfg->written.v[1].line, 3);
+	MC_CHECK_U64(cfg->rules[0].written.n, 5);
+	MC_CHECK_STR(cfg->rules[0].written.v[0].value, "read");
+	MC_CHECK_STR(cfg->rules[0].written.v[2].value, "EIO,  EINTR");
+	MC_CHECK_STR(cfg->rules[0].written.v[4].key, "replay");
+	MC_CHECK_STR(cfg->rules[0].written.v[4].value, "0:2:0 1:1:1");
+	MC_CHECK_U64(cfg->rules[0].written.v[4].line, 9);
+	mc_cfg_free(cfg);
+}
+
+/* replay lists: every entry of every line, sorted by (thread, call); keys decoded. */
+static void test_replay_lists(void)
+{
+	struct mc_config *cfg = parse_ok("[mlchaos]\nseed = 1\n"
+	                                 "[fault.c]\nhook = read\naction = fail\nselect = call\n"
+	                                 "replay = 1:1:0xA 0:9:ffffffffffffffff\n"
+	                                 "replay =  0:2:0\t\ntimes = 3\n"
+	                                 "[fault.k]\nhook = send\naction = delay\ndelay = 1ms\n"
+	                                 "replay_key = req-2 a\\x20b\\\\c req-1\n"
+	                                 "replay = 0:1:5\n");
+	const struct mc_rule_spec *c, *k;
+
+	if (!cfg)
+		return;
+	c = &cfg->rules[0];
+	k = &cfg->rules[1];
+	MC_CHECK_U64(c->n_replay_calls, 3);
+	MC_CHECK_U64(c->replay_calls[0].thread, 0);
+	MC_CHECK_U64(c->replay_calls[0].call, 2);
+	MC_CHECK_U64(c->replay_calls[1].call, 9);
+	MC_CHECK_U64(c->replay_calls[1].draw, UINT64_MAX);
+	MC_CHECK_U64(c->replay_calls[2].thread, 1);
+	MC_CHECK_U64(c->replay_calls[2].draw, 10);
+	MC_CHECK_U64(c->rate_ppm, MC_RATE_ONE);
+	MC_CHECK_U64(k->n_replay_keys, 3);
+	MC_CHECK_U64(k->n_replay_calls, 1);
+	/* sorted by length, then bytes */
+	MC_CHECK(k->replay_keys[0].len == 5 && memcmp(k->replay_keys[0].bytes, "a b\\c", 5) == 0);
+	MC_CHECK(k->replay_keys[1].len == 5 && memcmp(k->replay_keys[1].bytes, "req-1", 5) == 0);
+	MC_CHECK(k->replay_keys[2].len == 5 && memcmp(k->replay_keys[2].bytes, "req-2", 5) == 0);
+	mc_cfg_free(cfg);
+}
+
+/* Any key, written by mc_cfg_replay_key_escape(), reads back the same through the parser. */
+static void test_replay_key_escape(void)
+{
+	unsigned char key[MC_REPLAY_KEY_MAX];
+	char text[4 * MC_REPLAY_KEY_MAX + 1], ini[1024];
+	struct mc_config *cfg;
+
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)(i * 37 + 1); /* every kind of byte, NUL excepted... */
+	key[5] = 0;                                   /* ...and NUL too */
+	MC_CHECK_U64(mc_cfg_replay_key_escape(key, sizeof(key), text, sizeof(text)), strlen(text));
+	MC_CHECK(strpbrk(text, " \t;#=\"'") == NULL);
+	snprintf(ini, sizeof(ini),
+	         "[fault.k]\nhook = send\naction = delay\ndelay = 1ms\n"
+	         "replay_key = %s\n",
+	         text);
+	cfg = parse_ok(ini);
+	if (!cfg)
+		return;
+	MC_CHECK_U64(cfg->rules[0].n_replay_keys, 1);
+	MC_CHECK(cfg->rules[0].replay_keys[0].len == sizeof(key) &&
+	         memcmp(cfg->rules[0].replay_keys[0].bytes, key, sizeof(key)) == 0);
+	mc_cfg_free(cfg);
+	/* cut to the buffer, still terminated, the full length returned */
+	MC_CHECK_U64(mc_cfg_replay_key_escape("a;b", 3, text, 4), 6);
+	MC_CHECK_STR(text, "a\\x");
+}
+
 int main(void)
 {
 	test_full();
@@ -445,5 +529,8 @@ int main(void)
 	test_missing_file();
 	test_policy();
 	test_names();
+	test_written();
+	test_replay_lists();
+	test_replay_key_escape();
 	return mc_test_done("config");
 }
