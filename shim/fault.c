@@ -222,10 +222,11 @@ static inline const struct mc_ruleset *rules_for(enum mc_hook h)
 	return current_rules();
 }
 
-static void fault_fill(struct mc_fault *f, const struct mc_ruleset *rs, enum mc_fn fn, int fd,
-                       uint64_t size)
+static void fault_fill(struct mc_fault *f, const struct mc_ruleset *rs, const struct mc_call *call,
+                       enum mc_fn fn, int fd, uint64_t size)
 {
 	f->rs = rs;
+	f->phase = call->phase;
 	f->fn = fn;
 	f->fd = fd;
 	f->asked = size;
@@ -259,7 +260,7 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
 	}
 	if (!decide(rs, f, &call, key))
 		return false;
-	fault_fill(f, rs, fn, fd, size);
+	fault_fill(f, rs, &call, fn, fd, size);
 	f->fdi = *fdi;
 	return true;
 }
@@ -274,7 +275,7 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key() : NULL;
 	if (!decide(rs, f, &call, key))
 		return false;
-	fault_fill(f, rs, fn, -1, size);
+	fault_fill(f, rs, &call, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	return true;
 }
@@ -288,7 +289,7 @@ bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
 		call.path_rules = path_rules(rs, path_id, &mask);
 	if (!decide(rs, f, &call, mc_request_thread_key()))
 		return false;
-	fault_fill(f, rs, fn, -1, 0);
+	fault_fill(f, rs, &call, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	f->fdi.kind = MC_FD_FILE;
 	f->fdi.path_id = path_id;

@@ -40,6 +40,7 @@ static inline bool mc_fault_has(enum mc_hook h)
 struct mc_fault {
 	struct mc_decision d;
 	const struct mc_ruleset *rs; /* the rule set that decided */
+	enum mc_phase phase;         /* of the host when it decided: load or serve */
 	enum mc_fn fn;
 	int fd;
 	struct mc_fd_info fdi;

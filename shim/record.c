@@ -229,8 +229,13 @@ void mc_rec_rules_changed(const struct mc_ruleset *rs, const char *config_path)
 	if (!mc_rec_segment)
 		return;
 	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
-		atomic_store(&mc_rec_segment->rules[i].would_inject, 0);
-		atomic_store(&mc_rec_segment->rules[i].applied, 0);
+		struct mc_shm_rule *r = &mc_rec_segment->rules[i];
+		atomic_store(&r->would_inject, 0);
+		atomic_store(&r->applied, 0);
+		for (unsigned p = 0; p < MC_SHM_PHASES; p++) {
+			atomic_store(&r->by_phase[p].would_inject, 0);
+			atomic_store(&r->by_phase[p].applied, 0);
+		}
 	}
 	fill_rules(mc_rec_segment, rs);
 	mc_rec_segment->config_hash = hash_file(config_path);
@@ -394,9 +399,9 @@ static void put_field_u64(struct mc_buf *b, const char *name, uint64_t value)
 	mc_buf_u64(b, value);
 }
 
-static const char *phase_name(void)
+static const char *phase_name(enum mc_phase phase)
 {
-	return mc_request_serving() ? "serve" : "load";
+	return phase == MC_PHASE_SERVE ? "serve" : "load";
 }
 
 static void put_target_of(struct mc_buf *b, const struct mc_fault *f)
@@ -509,10 +514,15 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 	const struct mc_erule *r = f->d.rule;
 	if (mc_rec_segment && r && !d->stale) {
 		struct mc_shm_rule *sr = &mc_rec_segment->rules[r->id];
-		if (f->d.shadow)
+		unsigned phase = f->phase == MC_PHASE_SERVE ? MC_SHM_SERVE : MC_SHM_LOAD;
+		if (f->d.shadow) {
 			atomic_fetch_add_explicit(&sr->would_inject, 1, memory_order_relaxed);
-		else if (d->applied) {
+			atomic_fetch_add_explicit(&sr->by_phase[phase].would_inject, 1,
+			                          memory_order_relaxed);
+		} else if (d->applied) {
 			atomic_fetch_add_explicit(&sr->applied, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&sr->by_phase[phase].applied, 1,
+			                          memory_order_relaxed);
 			atomic_fetch_add_explicit(&mc_rec_segment->faults_injected, 1,
 			                          memory_order_relaxed);
 		}
@@ -538,7 +548,7 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 	} else {
 		mc_buf_puts(&b, ",\"key\":null");
 	}
-	put_field_str(&b, "phase", phase_name());
+	put_field_str(&b, "phase", phase_name(f->phase));
 	mc_buf_puts(&b, f->d.shadow ? ",\"shadow\":true" : ",\"shadow\":false");
 	mc_buf_puts(&b, d->applied ? ",\"applied\":true" : ",\"applied\":false");
 	put_detail(&b, f, d);

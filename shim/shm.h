@@ -14,7 +14,7 @@
 #define MC_SHM_DIR     "/dev/shm"
 #define MC_SHM_PREFIX  "mlchaos."
 #define MC_SHM_MAGIC   0x31736f6168636c6dull /* "mlchaos1" */
-#define MC_SHM_VERSION 1u
+#define MC_SHM_VERSION 2u                    /* 2: faults counted per phase */
 
 /* Bits of the control word. Injection stops while any is set. */
 #define MC_CTL_HALTED     (1u << 0) /* `mlchaos halt` */
@@ -33,12 +33,20 @@ enum mc_http_class {
 	MC_HTTP_CLASSES
 };
 
+/* The phase of the host a fault was decided in (see `phase =`): the index of by_phase. */
+enum mc_shm_phase { MC_SHM_LOAD, MC_SHM_SERVE, MC_SHM_PHASES };
+
 struct mc_shm_rule {
 	char name[64];
 	uint8_t hook, action, shadow, enabled;
 	uint32_t reserved;
 	_Atomic uint64_t would_inject; /* shadow decisions */
 	_Atomic uint64_t applied;      /* decisions applied (not halted in between) */
+	/* the same two, split by the phase the decision was made in; each pair sums to the
+	 * total above */
+	struct {
+		_Atomic uint64_t would_inject, applied;
+	} by_phase[MC_SHM_PHASES];
 };
 
 struct mc_shm {

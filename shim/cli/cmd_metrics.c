@@ -51,42 +51,55 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void rule_labels(FILE *out, const struct mc_seg *seg, uint32_t i)
+/* The labels of rule i; phase ("load", "serve") or NULL for figures not split by phase. */
+static void rule_labels(FILE *out, const struct mc_seg *seg, uint32_t i, const char *phase)
 {
 	const struct mc_shm_rule *r = &seg->shm->rules[i];
 	fputs("{rule=", out);
 	label_value(out, r->name, (size_t)mc_seg_strlen(r->name, sizeof(r->name)));
-	fprintf(out, ",hook=\"%s\",action=\"%s\",pid=\"%d\"} ", mc_hook_name((enum mc_hook)r->hook),
+	fprintf(out, ",hook=\"%s\",action=\"%s\",pid=\"%d\"", mc_hook_name((enum mc_hook)r->hook),
 	        mc_action_name((enum mc_action)r->action), seg->pid);
+	if (phase)
+		fprintf(out, ",phase=\"%s\"", phase);
+	fputs("} ", out);
 }
 
 enum rule_figure { FIG_APPLIED, FIG_MATCHED, FIG_SELECTED, FIG_WOULD };
 
-static uint64_t rule_figure(const struct mc_seg *seg, uint32_t i, enum rule_figure f)
+/* Figure f of rule i; for FIG_APPLIED and FIG_WOULD, in phase p (MC_SHM_PHASES: in all). */
+static uint64_t rule_figure(const struct mc_seg *seg, uint32_t i, enum rule_figure f, unsigned p)
 {
-	const struct mc_shm *s = seg->shm;
+	const struct mc_shm_rule *r = &seg->shm->rules[i];
 	switch (f) {
 	case FIG_APPLIED:
-		return mc_seg_u64(&s->rules[i].applied);
+		return mc_seg_u64(p < MC_SHM_PHASES ? &r->by_phase[p].applied : &r->applied);
 	case FIG_MATCHED:
-		return mc_seg_u64(&s->engine.rule[i].matched);
+		return mc_seg_u64(&seg->shm->engine.rule[i].matched);
 	case FIG_SELECTED:
-		return mc_seg_u64(&s->engine.rule[i].selected);
+		return mc_seg_u64(&seg->shm->engine.rule[i].selected);
 	default:
-		return mc_seg_u64(&s->rules[i].would_inject);
+		return mc_seg_u64(p < MC_SHM_PHASES ? &r->by_phase[p].would_inject
+		                                    : &r->would_inject);
 	}
 }
 
+/* A counter per rule; by_phase: one series per phase, labelled phase="load" or "serve". */
 static void per_rule(FILE *out, const struct mc_seg_list *list, const char *name, const char *help,
-                     enum rule_figure f)
+                     enum rule_figure f, bool by_phase)
 {
 	family(out, name, "counter", help);
 	for (size_t p = 0; p < list->n; p++) {
 		const struct mc_seg *seg = &list->segs[p];
 		for (uint32_t i = 0; i < seg->shm->n_rules; i++) {
-			fputs(name, out);
-			rule_labels(out, seg, i);
-			fprintf(out, "%" PRIu64 "\n", rule_figure(seg, i, f));
+			for (unsigned ph = 0; ph < (by_phase ? MC_SHM_PHASES : 1); ph++) {
+				fputs(name, out);
+				rule_labels(out, seg, i,
+				            !by_phase           ? NULL
+				            : ph == MC_SHM_LOAD ? "load"
+				                                : "serve");
+				fprintf(out, "%" PRIu64 "\n",
+				        rule_figure(seg, i, f, by_phase ? ph : MC_SHM_PHASES));
+			}
 		}
 	}
 }
@@ -151,15 +164,18 @@ static void exposition(FILE *out, const struct mc_seg_list *list)
 {
 	process_info(out, list);
 	per_rule(out, list, "mlchaos_faults_injected_total",
-	         "Faults the rule injected (applied) in the process.", FIG_APPLIED);
+	         "Faults the rule injected (applied) in the process, by the phase of the process "
+	         "(load or serve) they were decided in.",
+	         FIG_APPLIED, true);
 	per_rule(out, list, "mlchaos_calls_matched_total",
 	         "Calls that matched the rule's targeting and window (lags by less than 64 per "
 	         "thread).",
-	         FIG_MATCHED);
+	         FIG_MATCHED, false);
 	per_rule(out, list, "mlchaos_calls_selected_total",
-	         "Matching calls the rule's selector chose.", FIG_SELECTED);
+	         "Matching calls the rule's selector chose.", FIG_SELECTED, false);
 	per_rule(out, list, "mlchaos_would_inject_total",
-	         "Faults a shadow rule decided but did not inject.", FIG_WOULD);
+	         "Faults a shadow rule decided but did not inject, by phase (load or serve).",
+	         FIG_WOULD, true);
 	per_process(out, list, "mlchaos_faults_suppressed_total",
 	            "Faults decided, then dropped because a halt came in between.",
 	            offsetof(struct mc_shm, faults_suppressed));
@@ -394,7 +410,8 @@ static void metrics_usage(FILE *out)
 	      "Print the counters of every live process of yours in the Prometheus text\n"
 	      "exposition format (version 0.0.4): mlchaos_faults_injected_total,\n"
 	      "mlchaos_calls_matched_total, mlchaos_calls_selected_total,\n"
-	      "mlchaos_would_inject_total (labels rule, hook, action, pid), mlchaos_halted\n"
+	      "mlchaos_would_inject_total (labels rule, hook, action, pid; injected and\n"
+	      "would_inject also phase: load or serve), mlchaos_halted\n"
 	      "(pid, reason), mlchaos_http_responses_total (class, pid),\n"
 	      "mlchaos_events_dropped_total, mlchaos_watchdog_trips_total, ...\n"
 	      "  --listen ADDR        serve them at http://ADDR/metrics from this process, one\n"

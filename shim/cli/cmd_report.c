@@ -9,331 +9,66 @@
 #include <xxhash.h>
 
 #include "commands.h"
+#include "json.h"
 #include "segments.h"
 
-#define JSON_MAX_DEPTH 32
 #define TIME_MAX       40
 #define NAME_MAX_BYTES 64
 #define KEY_MAX_BYTES  1024 /* decoded request key; the library caps keys at 128 bytes */
 
-/* ---- a flat JSON object reader ------------------------------------------------------------ */
+/* ---- events ------------------------------------------------------------------------------ */
 
 /* The fields of an event line report looks at; strings decoded, cut to their buffers. */
 struct ev {
 	char time[TIME_MAX], event[NAME_MAX_BYTES], rule[NAME_MAX_BYTES], fn[NAME_MAX_BYTES];
 	char hook[NAME_MAX_BYTES], action[NAME_MAX_BYTES], reason[NAME_MAX_BYTES];
+	char phase[NAME_MAX_BYTES];
 	char key[KEY_MAX_BYTES];
 	size_t key_len;
 	bool has_key, applied;
 	uint64_t pid, errors, window, rate_ppm;
 };
 
-struct jp {
-	const char *p, *end;
-	int depth;
-};
-
-static void skip_ws(struct jp *j)
+static void copy_member(const struct mc_json *o, const char *name, char *dst, size_t cap)
 {
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
-		j->p++;
-}
-
-static bool lit(struct jp *j, const char *word)
-{
-	size_t n = strlen(word);
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-		return false;
-	j->p += n;
-	return true;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool hex4(struct jp *j, unsigned *ret)
-{
-	unsigned v = 0;
-	if (j->end - j->p < 4)
-		return false;
-	for (int i = 0; i < 4; i++) {
-		int h = hexval(j->p[i]);
-		if (h < 0)
-			return false;
-		v = v << 4 | (unsigned)h;
-	}
-	j->p += 4;
-	*ret = v;
-	return true;
-}
-
-static void put_byte(char *out, size_t cap, size_t *len, unsigned char c)
-{
-	if (out && *len + 1 < cap)
-		out[*len] = (char)c;
-	(*len)++;
-}
-
-static void put_utf8(char *out, size_t cap, size_t *len, unsigned cp)
-{
-	if (cp < 0x80) {
-		put_byte(out, cap, len, (unsigned char)cp);
-	} else if (cp < 0x800) {
-		put_byte(out, cap, len, (unsigned char)(0xc0 | cp >> 6));
-		put_byte(out, cap, len, (unsigned char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		put_byte(out, cap, len, (unsigned char)(0xe0 | cp >> 12));
-		put_byte(out, cap, len, (unsigned char)(0x80 | (cp >> 6 & 0x3f)));
-		put_byte(out, cap, len, (unsigned char)(0x80 | (cp & 0x3f)));
-	} else {
-		put_byte(out, cap, len, (unsigned char)(0xf0 | cp >> 18));
-		put_byte(out, cap, len, (unsigned char)(0x80 | (cp >> 12 & 0x3f)));
-		put_byte(out, cap, len, (unsigned char)(0x80 | (cp >> 6 & 0x3f)));
-		put_byte(out, cap, len, (unsigned char)(0x80 | (cp & 0x3f)));
-	}
-}
-
-static bool escape(struct jp *j, char *out, size_t cap, size_t *len)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	char c = *j->p++;
-	const char *k = c ? strchr(from, c) : NULL;
-	if (k) {
-		put_byte(out, cap, len, (unsigned char)to[k - from]);
-		return true;
-	}
-	unsigned cp, lo;
-	if (c != 'u' || !hex4(j, &cp))
-		return false;
-	if (cp >= 0xd800 && cp < 0xdc00 && lit(j, "\\u") && hex4(j, &lo) && lo >= 0xdc00 &&
-	    lo < 0xe000)
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-	put_utf8(out, cap, len, cp);
-	return true;
-}
-
-/* A string at j->p (after its opening quote was seen), decoded into out (cap bytes, cut,
- * NUL-terminated); *ret_len the full decoded length. out may be NULL to skip it. */
-static bool string(struct jp *j, char *out, size_t cap, size_t *ret_len)
-{
-	size_t len = 0;
-	while (j->p < j->end) {
-		unsigned char c = (unsigned char)*j->p++;
-		if (c == '"') {
-			if (out && cap)
-				out[len < cap ? len : cap - 1] = '\0';
-			if (ret_len)
-				*ret_len = len < cap ? len : cap - 1;
-			return true;
-		}
-		if (c < 0x20)
-			return false;
-		if (c == '\\') {
-			if (j->p >= j->end || !escape(j, out, cap, &len))
-				return false;
-		} else {
-			put_byte(out, cap, &len, c);
-		}
-	}
-	return false;
-}
-
-/* A JSON number; *ret is its value when it is a whole number that fits, else 0. */
-static bool number(struct jp *j, uint64_t *ret)
-{
-	const char *s = j->p;
-	if (j->p < j->end && *j->p == '-')
-		j->p++;
-	const char *digits = j->p;
-	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-		j->p++;
-	if (j->p == digits || (*digits == '0' && j->p - digits > 1))
-		return false;
-	bool whole = true;
-	if (j->p < j->end && *j->p == '.') {
-		whole = false;
-		const char *f = ++j->p;
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-		if (j->p == f)
-			return false;
-	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		whole = false;
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
-		const char *e = j->p;
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-		if (j->p == e)
-			return false;
-	}
-	*ret = 0;
-	if (whole && *s != '-')
-		*ret = strtoull(s, NULL, 10);
-	return true;
-}
-
-static bool value(struct jp *j);
-
-static bool container(struct jp *j, char close, bool keys)
-{
-	if (++j->depth > JSON_MAX_DEPTH)
-		return false;
-	skip_ws(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		j->depth--;
-		return true;
-	}
-	for (;;) {
-		skip_ws(j);
-		if (keys) {
-			if (j->p >= j->end || *j->p++ != '"' || !string(j, NULL, 0, NULL))
-				return false;
-			skip_ws(j);
-			if (j->p >= j->end || *j->p++ != ':')
-				return false;
-		}
-		if (!value(j))
-			return false;
-		skip_ws(j);
-		if (j->p >= j->end)
-			return false;
-		char c = *j->p++;
-		if (c == close)
-			break;
-		if (c != ',')
-			return false;
-	}
-	j->depth--;
-	return true;
-}
-
-/* Any JSON value, skipped. */
-static bool value(struct jp *j)
-{
-	uint64_t n;
-	skip_ws(j);
-	if (j->p >= j->end)
-		return false;
-	switch (*j->p) {
-	case '{':
-		j->p++;
-		return container(j, '}', true);
-	case '[':
-		j->p++;
-		return container(j, ']', false);
-	case '"':
-		j->p++;
-		return string(j, NULL, 0, NULL);
-	case 't':
-		return lit(j, "true");
-	case 'f':
-		return lit(j, "false");
-	case 'n':
-		return lit(j, "null");
-	default:
-		return number(j, &n);
-	}
-}
-
-struct field {
-	const char *name;
-	size_t off, cap; /* a string field of struct ev */
-};
-
-#define STR_FIELD(n)                                                    \
-	{                                                               \
-#n, offsetof(struct ev, n), sizeof(((struct ev *)0)->n) \
-	}
-static const struct field str_fields[] = {
-	STR_FIELD(time), STR_FIELD(event),  STR_FIELD(rule),   STR_FIELD(fn),
-	STR_FIELD(hook), STR_FIELD(action), STR_FIELD(reason),
-};
-
-static uint64_t *num_field(struct ev *e, const char *name)
-{
-	if (!strcmp(name, "pid"))
-		return &e->pid;
-	if (!strcmp(name, "errors"))
-		return &e->errors;
-	if (!strcmp(name, "window"))
-		return &e->window;
-	if (!strcmp(name, "rate_ppm"))
-		return &e->rate_ppm;
-	return NULL;
-}
-
-/* One member's value, kept when it is a field report uses. */
-static bool member(struct jp *j, struct ev *e, const char *name)
-{
-	skip_ws(j);
-	if (j->p >= j->end)
-		return false;
-	if (*j->p == '"') {
-		j->p++;
-		if (!strcmp(name, "key")) {
-			e->has_key = true;
-			return string(j, e->key, sizeof(e->key), &e->key_len);
-		}
-		for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++)
-			if (!strcmp(name, str_fields[i].name))
-				return string(j, (char *)e + str_fields[i].off, str_fields[i].cap,
-				              NULL);
-		return string(j, NULL, 0, NULL);
-	}
-	uint64_t *num = num_field(e, name);
-	if (num && (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')))
-		return number(j, num);
-	if (!strcmp(name, "applied") && lit(j, "true")) {
-		e->applied = true;
-		return true;
-	}
-	return value(j);
+	const char *v = mc_json_get_str(o, name);
+	snprintf(dst, cap, "%s", v ? v : "");
 }
 
 /* Parses one line as a JSON object into *e; false when it is not one. */
 static bool parse_event(const char *line, size_t len, struct ev *e)
 {
-	struct jp j = { line, line + len, 1 };
+	struct mc_json *o;
+	const struct mc_json *key;
+
 	memset(e, 0, sizeof(*e));
-	skip_ws(&j);
-	if (j.p >= j.end || *j.p++ != '{')
+	if (mc_json_parse(line, len, &o, NULL, NULL) < 0)
 		return false;
-	skip_ws(&j);
-	if (j.p < j.end && *j.p == '}') {
-		j.p++;
-	} else {
-		for (;;) {
-			char name[NAME_MAX_BYTES];
-			skip_ws(&j);
-			if (j.p >= j.end || *j.p++ != '"' || !string(&j, name, sizeof(name), NULL))
-				return false;
-			skip_ws(&j);
-			if (j.p >= j.end || *j.p++ != ':' || !member(&j, e, name))
-				return false;
-			skip_ws(&j);
-			if (j.p >= j.end)
-				return false;
-			char c = *j.p++;
-			if (c == '}')
-				break;
-			if (c != ',')
-				return false;
-		}
+	if (o->type != MC_JSON_OBJECT) {
+		mc_json_free(o);
+		return false;
 	}
-	skip_ws(&j);
-	return j.p == j.end;
+	copy_member(o, "time", e->time, sizeof(e->time));
+	copy_member(o, "event", e->event, sizeof(e->event));
+	copy_member(o, "rule", e->rule, sizeof(e->rule));
+	copy_member(o, "fn", e->fn, sizeof(e->fn));
+	copy_member(o, "hook", e->hook, sizeof(e->hook));
+	copy_member(o, "action", e->action, sizeof(e->action));
+	copy_member(o, "reason", e->reason, sizeof(e->reason));
+	copy_member(o, "phase", e->phase, sizeof(e->phase));
+	key = mc_json_get(o, "key");
+	if (key && key->type == MC_JSON_STRING) {
+		e->has_key = true;
+		e->key_len = key->len < sizeof(e->key) ? key->len : sizeof(e->key) - 1;
+		memcpy(e->key, key->str, e->key_len);
+	}
+	e->applied = mc_json_get_true(o, "applied");
+	mc_json_get_u64(o, "pid", &e->pid);
+	mc_json_get_u64(o, "errors", &e->errors);
+	mc_json_get_u64(o, "window", &e->window);
+	mc_json_get_u64(o, "rate_ppm", &e->rate_ppm);
+	mc_json_free(o);
+	return true;
 }
 
 /* ---- aggregation ---------------------------------------------------------------------- */
@@ -378,6 +113,8 @@ struct tally {
 	char name[NAME_MAX_BYTES]; /* rule, or function */
 	char hook[NAME_MAX_BYTES], action[NAME_MAX_BYTES];
 	uint64_t injected, not_applied, would_inject;
+	/* injected and would_inject by the phase the process was in: 0 load, 1 serve */
+	uint64_t injected_in[2], would_inject_in[2];
 	struct keyset requests, would_requests;
 	char first[TIME_MAX], last[TIME_MAX];
 };
@@ -407,6 +144,7 @@ struct report {
 	struct log_info *logs;
 	size_t n_logs;
 	struct keyset pids;
+	uint64_t rule_sets; /* "rules" lines: the rule set at start and at each reload */
 	uint64_t other_events;
 	bool oom;
 };
@@ -459,12 +197,18 @@ static int count(struct tally *t, const struct ev *e, bool shadow)
 		copy(t->hook, sizeof(t->hook), e->hook);
 	if (!t->action[0])
 		copy(t->action, sizeof(t->action), e->action);
-	if (shadow)
+	int phase = !strcmp(e->phase, "serve") ? 1 : !strcmp(e->phase, "load") ? 0 : -1;
+	if (shadow) {
 		t->would_inject++;
-	else if (e->applied)
+		if (phase >= 0)
+			t->would_inject_in[phase]++;
+	} else if (e->applied) {
 		t->injected++;
-	else
+		if (phase >= 0)
+			t->injected_in[phase]++;
+	} else {
 		t->not_applied++;
+	}
 	if (e->has_key && (shadow || e->applied))
 		r = keyset_add(shadow ? &t->would_requests : &t->requests, e->key, e->key_len);
 	/* RFC 3339 UTC with a fixed number of digits: text order is time order */
@@ -510,7 +254,10 @@ static int add_event(struct report *r, const struct ev *e)
 		return add_fault(r, e, !strcmp(e->event, "would_inject"));
 	if (!strcmp(e->event, "halt"))
 		return add_halt(r, e);
-	r->other_events++;
+	if (!strcmp(e->event, "rules"))
+		r->rule_sets++;
+	else
+		r->other_events++;
 	return 0;
 }
 
@@ -555,10 +302,13 @@ static int read_log(struct report *r, struct log_info *li)
 
 static void text_tally(FILE *out, const struct tally *t, bool indent)
 {
-	fprintf(out, "%s%-*s %-6s %-8s %10" PRIu64 " %11" PRIu64 " %12" PRIu64 " %9zu  %-27s %s\n",
+	fprintf(out,
+	        "%s%-*s %-6s %-8s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %11" PRIu64 " %12" PRIu64
+	        " %9zu  %-27s %s\n",
 	        indent ? "  " : "", indent ? 22 : 24, t->name, indent ? "" : t->hook,
-	        indent ? "" : t->action, t->injected, t->not_applied, t->would_inject,
-	        t->requests.n + t->would_requests.n, t->first, t->last);
+	        indent ? "" : t->action, t->injected, t->injected_in[0], t->injected_in[1],
+	        t->not_applied, t->would_inject, t->requests.n + t->would_requests.n, t->first,
+	        t->last);
 }
 
 static void text_summary(FILE *out, const struct report *r)
@@ -593,9 +343,9 @@ static void print_text(FILE *out, const struct report *r)
 {
 	text_summary(out, r);
 	if (r->n_rules) {
-		fprintf(out, "\n%-24s %-6s %-8s %10s %11s %12s %9s  %-27s %s\n", "rule / function",
-		        "hook", "action", "injected", "not_applied", "would_inject", "requests",
-		        "first", "last");
+		fprintf(out, "\n%-24s %-6s %-8s %10s %8s %8s %11s %12s %9s  %-27s %s\n",
+		        "rule / function", "hook", "action", "injected", "at_load", "at_serve",
+		        "not_applied", "would_inject", "requests", "first", "last");
 		for (size_t i = 0; i < r->n_rules; i++) {
 			text_tally(out, &r->rules[i].all, false);
 			for (size_t k = 0; k < r->rules[i].n_fns; k++)
@@ -629,6 +379,10 @@ static void json_tally(FILE *out, const struct tally *t, const char *name_key)
 	        ",\"requests\":%zu,\"would_requests\":%zu,\"first\":\"%s\",\"last\":\"%s\"",
 	        t->injected, t->not_applied, t->would_inject, t->requests.n, t->would_requests.n,
 	        t->first, t->last);
+	fprintf(out,
+	        ",\"by_phase\":{\"load\":{\"injected\":%" PRIu64 ",\"would_inject\":%" PRIu64
+	        "},\"serve\":{\"injected\":%" PRIu64 ",\"would_inject\":%" PRIu64 "}}",
+	        t->injected_in[0], t->would_inject_in[0], t->injected_in[1], t->would_inject_in[1]);
 }
 
 static void json_logs(FILE *out, const struct report *r)
@@ -644,8 +398,8 @@ static void json_logs(FILE *out, const struct report *r)
 		        li->lines, li->events, li->non_json, li->truncated ? "true" : "false",
 		        li->unreadable ? "false" : "true");
 	}
-	fprintf(out, "],\"processes\":%zu,\"other_events\":%" PRIu64 ",", r->pids.n,
-	        r->other_events);
+	fprintf(out, "],\"processes\":%zu,\"rule_sets\":%" PRIu64 ",\"other_events\":%" PRIu64 ",",
+	        r->pids.n, r->rule_sets, r->other_events);
 }
 
 static void print_json(FILE *out, const struct report *r)
@@ -702,7 +456,8 @@ static void report_usage(FILE *out)
 {
 	fputs("usage: mlchaos report [--json] LOG...\n"
 	      "Summarize event logs ([mlchaos] log = PATH): per rule and per function, the\n"
-	      "faults injected, decided but not applied (a halt came in between), would-inject\n"
+	      "faults injected (in all, then while the process was loading and serving),\n"
+	      "decided but not applied (a halt came in between), would-inject\n"
 	      "(shadow), the distinct requests affected (request keys; for shadow rules, those\n"
 	      "that would have been), the first and last time; then the halts with their\n"
 	      "figures. Lines that are not JSON are counted and skipped; a last line without\n"

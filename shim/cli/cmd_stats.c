@@ -81,21 +81,22 @@ static void print_rules(FILE *out, const struct mc_seg *seg, const struct rates 
 {
 	const struct mc_shm *s = seg->shm;
 	const struct top_prev *prev = prev_of(rt, seg);
-	fprintf(out, "  %-24s %-6s %-8s %10s %10s %10s %10s %12s%s\n", "rule", "hook", "action",
-	        "matched", "selected", "injected", "applied", "would_inject",
-	        rt ? "  applied/s" : "");
+	fprintf(out, "  %-24s %-6s %-8s %10s %10s %10s %10s %10s %10s %12s%s\n", "rule", "hook",
+	        "action", "matched", "selected", "injected", "applied", "at_load", "at_serve",
+	        "would_inject", rt ? "  applied/s" : "");
 	for (uint32_t i = 0; i < s->n_rules; i++) {
 		const struct mc_shm_rule *r = &s->rules[i];
 		const struct mc_rule_state *e = &s->engine.rule[i];
 		uint64_t applied = mc_seg_u64(&r->applied);
-		fprintf(out,
-		        "  %-24.*s %-6s %-8s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-		        " %12" PRIu64,
-		        mc_seg_strlen(r->name, sizeof(r->name)), r->name,
-		        mc_hook_name((enum mc_hook)r->hook),
-		        mc_action_name((enum mc_action)r->action), mc_seg_u64(&e->matched),
-		        mc_seg_u64(&e->selected), mc_seg_u64(&e->injected), applied,
-		        mc_seg_u64(&r->would_inject));
+		fprintf(
+		    out,
+		    "  %-24.*s %-6s %-8s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+		    " %10" PRIu64 " %10" PRIu64 " %12" PRIu64,
+		    mc_seg_strlen(r->name, sizeof(r->name)), r->name,
+		    mc_hook_name((enum mc_hook)r->hook), mc_action_name((enum mc_action)r->action),
+		    mc_seg_u64(&e->matched), mc_seg_u64(&e->selected), mc_seg_u64(&e->injected),
+		    applied, mc_seg_u64(&r->by_phase[MC_SHM_LOAD].applied),
+		    mc_seg_u64(&r->by_phase[MC_SHM_SERVE].applied), mc_seg_u64(&r->would_inject));
 		if (rt) {
 			double d = prev && applied >= prev->applied[i] && rt->seconds > 0
 			               ? (double)(applied - prev->applied[i]) / rt->seconds
@@ -185,8 +186,15 @@ static void json_rule(FILE *out, const struct mc_seg *seg, uint32_t i)
 	json_u64(out, "selected", mc_seg_u64(&e->selected), true);
 	json_u64(out, "injected", mc_seg_u64(&e->injected), true);
 	json_u64(out, "applied", mc_seg_u64(&r->applied), true);
-	json_u64(out, "would_inject", mc_seg_u64(&r->would_inject), false);
-	fputc('}', out);
+	json_u64(out, "would_inject", mc_seg_u64(&r->would_inject), true);
+	fputs("\"by_phase\":{", out);
+	for (unsigned p = 0; p < MC_SHM_PHASES; p++) {
+		fprintf(out, "%s\"%s\":{", p ? "," : "", p == MC_SHM_LOAD ? "load" : "serve");
+		json_u64(out, "applied", mc_seg_u64(&r->by_phase[p].applied), true);
+		json_u64(out, "would_inject", mc_seg_u64(&r->by_phase[p].would_inject), false);
+		fputc('}', out);
+	}
+	fputs("}}", out);
 }
 
 static void json_figures(FILE *out, const struct mc_shm *s)
@@ -251,7 +259,8 @@ static void stats_usage(FILE *out)
 	      "Show the live counters of processes running libmlchaos.so: config and seed, state\n"
 	      "(running, or halted by command / watchdog / halt_file / max_faults), and per rule\n"
 	      "the calls matched (may lag by less than 64 per thread), selected, injected\n"
-	      "(decisions, shadow ones included), applied, would_inject; totals, event log\n"
+	      "(decisions, shadow ones included), applied (in all, then while loading and while\n"
+	      "serving: see phase = in reference.ini), would_inject; totals, event log\n"
 	      "lines logged and dropped, HTTP responses by class. Without PID: every live\n"
 	      "process of yours (as --all). Stale segments of dead processes are removed.\n"
 	      "  --json        one JSON object: {\"processes\": [...], \"stale_cleaned\": N}\n"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "experiment.h"
+#include "json.h"
 #include "segments.h"
 
 /* The library looks at its halt file at most every 100 ms (record.c): after removing it, a
@@ -18,7 +19,6 @@
 #define HALT_FILE_SETTLE_NS 150000000ull
 #define INFLIGHT_POLL_NS    1000000ull
 #define MAX_PIDS            256
-#define LINE_MAX_BYTES      8192
 
 /* The segments of the processes whose config is config; the others are closed. */
 static int run_segments(const char *config, struct mc_seg_list *list)
@@ -113,25 +113,6 @@ int mc_exp_chaos_halt(const char *halt_file, const char *config, uint64_t timeou
 
 /* ---- counting ---- */
 
-/* The string value of "key":"..." in a log line, into buf; false when absent. Rule names
- * are letters, digits, '_', '-' and '.': no escapes to decode. */
-static bool field(const char *line, const char *key, char *buf, size_t cap)
-{
-	char pat[64];
-
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	const char *at = strstr(line, pat);
-	if (!at)
-		return false;
-	at += strlen(pat);
-	size_t n = strcspn(at, "\"");
-	if (n >= cap)
-		return false;
-	memcpy(buf, at, n);
-	buf[n] = '\0';
-	return true;
-}
-
 static void note_pid(struct mc_exp_faults *f, long *pids, long pid)
 {
 	for (unsigned i = 0; i < f->processes; i++)
@@ -141,41 +122,42 @@ static void note_pid(struct mc_exp_faults *f, long *pids, long pid)
 		pids[f->processes++] = pid;
 }
 
-static void count_line(const char *line, const struct mc_config *cfg, struct mc_exp_faults *f,
-                       long *pids)
+static void count_line(const char *line, size_t len, const struct mc_config *cfg,
+                       struct mc_exp_faults *f, long *pids)
 {
-	char event[32], rule[MC_RULE_NAME_MAX + 1];
+	struct mc_json *e;
+	const char *event, *rule;
+	uint64_t pid;
 
-	if (!field(line, "event", event, sizeof(event))) {
+	if (mc_json_parse(line, len, &e, NULL, NULL) < 0 ||
+	    !(event = mc_json_get_str(e, "event"))) {
 		f->unreadable++;
+		mc_json_free(e);
 		return;
 	}
+	rule = mc_json_get_str(e, "rule");
 	if (strcmp(event, "halt") == 0) {
-		char reason[32];
-		if (field(line, "reason", reason, sizeof(reason)) &&
-		    strcmp(reason, "watchdog") == 0)
+		const char *reason = mc_json_get_str(e, "reason");
+		if (reason && strcmp(reason, "watchdog") == 0)
 			f->watchdog_halts++;
-		return;
+	} else if ((strcmp(event, "fault") == 0 || strcmp(event, "would_inject") == 0) && rule) {
+		unsigned id = 0;
+		while (id < cfg->n_rules && strcmp(cfg->rules[id].name, rule) != 0)
+			id++;
+		if (id == cfg->n_rules) {
+			/* a rule of another config */
+		} else if (strcmp(event, "would_inject") == 0 || mc_json_get_true(e, "shadow")) {
+			f->shadow[id]++;
+		} else if (mc_json_get_true(e, "applied")) {
+			f->injected[id]++;
+			f->total++;
+			if (mc_json_get_u64(e, "pid", &pid))
+				note_pid(f, pids, (long)pid);
+		} else {
+			f->suppressed++;
+		}
 	}
-	if ((strcmp(event, "fault") != 0 && strcmp(event, "would_inject") != 0) ||
-	    !field(line, "rule", rule, sizeof(rule)))
-		return;
-	unsigned id = 0;
-	while (id < cfg->n_rules && strcmp(cfg->rules[id].name, rule) != 0)
-		id++;
-	if (id == cfg->n_rules)
-		return;
-	if (strcmp(event, "would_inject") == 0 || strstr(line, "\"shadow\":true")) {
-		f->shadow[id]++;
-	} else if (strstr(line, "\"applied\":true")) {
-		f->injected[id]++;
-		f->total++;
-		const char *pid = strstr(line, "\"pid\":");
-		if (pid)
-			note_pid(f, pids, strtol(pid + 6, NULL, 10));
-	} else {
-		f->suppressed++;
-	}
+	mc_json_free(e);
 }
 
 static void count_file(int dir_fd, const char *name, const struct mc_config *cfg,
@@ -183,15 +165,19 @@ static void count_file(int dir_fd, const char *name, const struct mc_config *cfg
 {
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
-	char line[LINE_MAX_BYTES];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
 
 	if (!in) {
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	while (fgets(line, sizeof(line), in))
-		count_line(line, cfg, f, pids);
+	/* whole lines only: a last line without its newline was cut by a crash */
+	while ((n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n')
+		count_line(line, (size_t)n - 1, cfg, f, pids);
+	free(line);
 	fclose(in);
 }
 

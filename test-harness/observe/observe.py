@@ -301,6 +301,9 @@ def test_log_count(ctx):
     for name, r in rules.items():
         check(lines.get(name, 0) == r["applied"],
               "rule %s: %d log lines, applied %d" % (name, lines.get(name, 0), r["applied"]))
+        # obs_target never accepts a connection nor reads a request: all of it is loading
+        check(r["by_phase"]["load"]["applied"] == r["applied"] and
+              r["by_phase"]["serve"]["applied"] == 0, "rule %s: %s" % (name, r))
     check(rules["read-eio"]["applied"] == seen["read_fail"],
           "read-eio applied %d, process saw %d failed reads" % (rules["read-eio"]["applied"],
                                                                 seen["read_fail"]))
@@ -850,8 +853,11 @@ def test_metrics(ctx):
     check(injected == len(events) and injected >= 1000, "faults_injected_total %d, log %d lines"
           % (injected, len(events)))
     for n, d, v in mine:
-        if n == "mlchaos_faults_injected_total":
-            check(set(d) == {"rule", "hook", "action", "pid"}, "labels %s" % d)
+        if n in ("mlchaos_faults_injected_total", "mlchaos_would_inject_total"):
+            check(set(d) == {"rule", "hook", "action", "pid", "phase"}, "labels %s" % d)
+            # obs_target never accepts a connection: every fault is of the load phase
+            check(d["phase"] in ("load", "serve") and (d["phase"] == "load" or v == 0),
+                  "%s %s = %g" % (n, d, v))
     info = [d for n, d, v in mine if n == "mlchaos_process_info"]
     check(info and info[0]["config"] == cfg, "config label %r, expected %r"
           % (info and info[0].get("config"), cfg))
@@ -970,6 +976,10 @@ def test_report(ctx):
     for name, n in want.items():
         check(rules[name]["injected"] == n, "rule %s: report %d, log %d"
               % (name, rules[name]["injected"], n))
+        by_phase = {p: sum(1 for e in events if e["rule"] == name and e.get("applied") and
+                           e["phase"] == p) for p in ("load", "serve")}
+        check({p: rules[name]["by_phase"][p]["injected"] for p in by_phase} == by_phase,
+              "rule %s by phase: report %s, log %s" % (name, rules[name]["by_phase"], by_phase))
         fns = {}
         for e in events:
             if e["rule"] == name:
