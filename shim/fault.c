@@ -200,7 +200,7 @@ static MC_COLD void reload(struct mc_shm *s)
 		 * end, but no longer counted (mc_fault_log), and any other
 		 * decision of theirs is dropped by begin(). */
 		mc_engine_state_reset(state);
-		mc_rec_rules_changed(rs, s->config_path);
+		mc_rec_rules_changed(cfg, rs, s->config_path);
 	}
 	mc_cfg_free(cfg);
 	atomic_store(&s->reload_status, r);

@@ -50,6 +50,10 @@ static uint32_t ring_window;
 static _Atomic uint64_t ring_pos;
 static _Atomic uint64_t ring_errors;
 
+static void rules_line_build(const struct mc_config *cfg, const struct mc_ruleset *rs,
+                             const char *config_path);
+static void rules_line_write(void);
+
 struct mc_shm *mc_rec_shm(void)
 {
 	return mc_rec_segment;
@@ -213,6 +217,8 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
 	copy_str(halt_file, sizeof(halt_file), cfg->halt_file);
 	mc_rec_has_halt_file = halt_file[0] != '\0';
 	open_log(getpid(), true);
+	rules_line_build(cfg, rs, config_path);
+	rules_line_write();
 	if (mc_rec_segment->halt_window) {
 		void *p = mc_real.mmap(NULL, mc_rec_segment->halt_window, PROT_READ | PROT_WRITE,
 		                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -224,10 +230,13 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
 	return &mc_rec_segment->engine;
 }
 
-void mc_rec_rules_changed(const struct mc_ruleset *rs, const char *config_path)
+void mc_rec_rules_changed(const struct mc_config *cfg, const struct mc_ruleset *rs,
+                          const char *config_path)
 {
 	if (!mc_rec_segment)
 		return;
+	rules_line_build(cfg, rs, config_path);
+	rules_line_write();
 	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
 		struct mc_shm_rule *r = &mc_rec_segment->rules[i];
 		atomic_store(&r->would_inject, 0);
@@ -277,6 +286,7 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 		log_fd = -1;
 		open_log(getpid(), false);
 	}
+	rules_line_write(); /* the child's lines need its own: the log alone describes them */
 	if (ring) {
 		memset((void *)ring, 0, ring_window);
 		atomic_store(&ring_pos, 0);
@@ -554,6 +564,141 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 	put_detail(&b, f, d);
 	mc_buf_putc(&b, '}');
 	write_line(&b);
+}
+
+/* ---- the rule set line ------------------------------------------------------------ */
+
+/* At start, at each reload and in a forked child: one line describing the rule set in force
+ * completely (every key of every section as written, in file order), so that the log alone is
+ * enough to rebuild the config (`mlchaos replay`). Built once per rule set, off any hook path
+ * (init, reload, guard held), into a private mapping kept until the next one: a forked child
+ * writes it again without allocating. */
+
+#define RULES_PREFIX_ROOM 256 /* begin_line's fields, written just before the body */
+
+static char *rules_map; /* RULES_PREFIX_ROOM bytes, then the body, then room for '\n' */
+static size_t rules_map_bytes, rules_body_len;
+static uint64_t rules_generation; /* 0 at start, then one more per reload */
+
+/* Bytes a JSON string of s takes at most, quotes included. */
+static size_t json_bound(const char *s)
+{
+	return 6 * (s ? strlen(s) : 0) + 2;
+}
+
+static size_t pairs_bound(const struct mc_cfg_pairs *pairs)
+{
+	size_t n = 2;
+	for (unsigned i = 0; i < pairs->n; i++)
+		n += 4 + json_bound(pairs->v[i].key) + json_bound(pairs->v[i].value);
+	return n;
+}
+
+static size_t rules_body_bound(const struct mc_config *cfg, const char *config_path)
+{
+	size_t n =
+	    256 + json_bound(config_path) + json_bound(cfg->header) + pairs_bound(&cfg->written);
+	for (unsigned i = 0; i < cfg->n_rules; i++)
+		n += 128 + json_bound(cfg->rules[i].name) + pairs_bound(&cfg->rules[i].written);
+	return n;
+}
+
+/* [["key","value"],...] */
+static void put_pairs(struct mc_buf *b, const struct mc_cfg_pairs *pairs)
+{
+	mc_buf_putc(b, '[');
+	for (unsigned i = 0; i < pairs->n; i++) {
+		mc_buf_puts(b, i ? ",[\"" : "[\"");
+		mc_buf_json_str(b, pairs->v[i].key, strlen(pairs->v[i].key));
+		mc_buf_puts(b, "\",\"");
+		mc_buf_json_str(b, pairs->v[i].value, strlen(pairs->v[i].value));
+		mc_buf_puts(b, "\"]");
+	}
+	mc_buf_putc(b, ']');
+}
+
+static void put_request_key(struct mc_buf *b, const struct mc_config *cfg)
+{
+	static const char *const words[] = { [MC_KEY_HEADER] = "header:",
+		                             [MC_KEY_CONNECTION] = "connection",
+		                             [MC_KEY_THREAD] = "thread",
+		                             [MC_KEY_NONE] = "none" };
+	mc_buf_puts(b, ",\"request_key\":\"");
+	mc_buf_puts(b, words[cfg->request_key]);
+	if (cfg->request_key == MC_KEY_HEADER)
+		mc_buf_json_str(b, cfg->header, strlen(cfg->header));
+	mc_buf_putc(b, '"');
+}
+
+static void put_rules(struct mc_buf *b, const struct mc_config *cfg, const struct mc_ruleset *rs)
+{
+	mc_buf_puts(b, ",\"rules\":[");
+	for (unsigned i = 0; i < cfg->n_rules; i++) {
+		const struct mc_rule_spec *spec = &cfg->rules[i];
+		const struct mc_erule *r = mc_engine_rule(rs, i);
+		mc_buf_puts(b, i ? ",{\"name\":\"" : "{\"name\":\"");
+		mc_buf_json_str(b, spec->name, strlen(spec->name));
+		mc_buf_putc(b, '"');
+		put_field_u64(b, "line", (uint64_t)spec->line);
+		mc_buf_puts(b, r && r->enabled ? ",\"enabled\":true" : ",\"enabled\":false");
+		mc_buf_puts(b, r && r->shadow ? ",\"shadow\":true" : ",\"shadow\":false");
+		mc_buf_puts(b, ",\"keys\":");
+		put_pairs(b, &spec->written);
+		mc_buf_putc(b, '}');
+	}
+	mc_buf_putc(b, ']');
+}
+
+static void rules_line_build(const struct mc_config *cfg, const struct mc_ruleset *rs,
+                             const char *config_path)
+{
+	if (rules_map) { /* the previous rule set's: a reload */
+		mc_real.munmap(rules_map, rules_map_bytes);
+		rules_map = NULL;
+		rules_generation++;
+	}
+	if (!log_template[0])
+		return;
+	size_t bytes = RULES_PREFIX_ROOM + rules_body_bound(cfg, config_path) + 2;
+	void *p =
+	    mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return; /* the line is missing from the log: replay says so */
+	struct mc_buf b;
+	mc_buf_init(&b, (char *)p + RULES_PREFIX_ROOM, bytes - RULES_PREFIX_ROOM - 1);
+	put_field_str(&b, "config", config_path);
+	put_field_u64(&b, "generation", rules_generation);
+	put_field_u64(&b, "seed", cfg->seed);
+	put_request_key(&b, cfg);
+	mc_buf_puts(&b, ",\"mlchaos\":");
+	put_pairs(&b, &cfg->written);
+	put_rules(&b, cfg, rs);
+	mc_buf_putc(&b, '}');
+	if (b.truncated) { /* cannot happen: the bound counts every byte */
+		mc_real.munmap(p, bytes);
+		return;
+	}
+	rules_map = p;
+	rules_map_bytes = bytes;
+	rules_body_len = b.len;
+}
+
+static void rules_line_write(void)
+{
+	if (!rules_map)
+		return;
+	char prefix[RULES_PREFIX_ROOM];
+	struct mc_buf pb;
+	mc_buf_init(&pb, prefix, sizeof(prefix));
+	begin_line(&pb, "rules");
+	if (pb.truncated)
+		return;
+	char *start = rules_map + RULES_PREFIX_ROOM - pb.len;
+	memcpy(start, prefix, pb.len);
+	struct mc_buf line = { .p = start,
+		               .len = pb.len + rules_body_len,
+		               .cap = pb.len + rules_body_len + 2 };
+	write_line(&line);
 }
 
 /* ---- the watchdog ----------------------------------------------------------------- */

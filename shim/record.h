@@ -16,9 +16,9 @@
 struct mc_fault;
 
 /* Sets up the segment (falling back to private memory when /dev/shm is not
- * usable: counters then live, but no command can see or halt them) and
- * opens the log. Returns the engine state to decide with (never NULL unless
- * even private memory cannot be mapped). Called once at init. */
+ * usable: counters then live, but no command can see or halt them), opens
+ * the log and writes the rule set's "rules" line. Returns the engine state to decide with (never
+ * NULL unless even private memory cannot be mapped). Called once at init. */
 struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc_ruleset *rs,
                                     const char *config_path);
 
@@ -27,8 +27,10 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
  * engine state (zeroed). */
 struct mc_engine_state *mc_rec_child_after_fork(void);
 
-/* A reload swapped the rule set: the segment's rule table follows. */
-void mc_rec_rules_changed(const struct mc_ruleset *rs, const char *config_path);
+/* A reload swapped the rule set (built from cfg): the segment's rule table follows, and the
+ * log gets the new rule set's "rules" line. */
+void mc_rec_rules_changed(const struct mc_config *cfg, const struct mc_ruleset *rs,
+                          const char *config_path);
 
 /* The segment, or NULL before init. */
 struct mc_shm *mc_rec_shm(void);

@@ -75,8 +75,10 @@ def injected(fig):
     return {r["name"]: r["injected"] for r in fig["rules"]}
 
 
-def read_log(path, fail):
-    """The objects of a JSON-lines log; a line that does not parse is a failure."""
+def read_log(path, fail, rule_sets=False):
+    """The objects of a JSON-lines log; a line that does not parse is a failure. The "rules"
+    lines (the rule set in force, written at start, at each reload and in a forked child) are
+    left out unless rule_sets is true."""
     out = []
     if not os.path.exists(path):
         return out
@@ -85,7 +87,9 @@ def read_log(path, fail):
             try:
                 if not raw.endswith(b"\n"):
                     raise ValueError("no line end: a torn line")
-                out.append(json.loads(raw))
+                e = json.loads(raw)
+                if rule_sets or e.get("event") != "rules":
+                    out.append(e)
             except ValueError as e:
                 fail(f"{path}:{n}: not a JSON line ({e}): {raw[:200]!r}")
     return out

@@ -174,8 +174,10 @@ class Proc:
         check(status == 0, "pid %d exited with %d" % (self.pid, status))
 
 
-def read_log(path, allow_missing=False):
-    """Every line of the log as a dict; each must end with a newline and parse."""
+def read_log(path, allow_missing=False, rule_sets=False):
+    """Every line of the log as a dict; each must end with a newline and parse. The "rules"
+    lines (the rule set in force, at start and at each reload) are left out unless
+    rule_sets is true."""
     if allow_missing and not os.path.exists(path):
         return []
     with open(path, "rb") as f:
@@ -186,9 +188,11 @@ def read_log(path, allow_missing=False):
     events = []
     for i, raw in enumerate(data.split(b"\n")[:-1], 1):
         try:
-            events.append(json.loads(raw))
+            e = json.loads(raw)
         except ValueError as e:
             raise Failure("%s:%d: not JSON (%s): %r" % (path, i, e, raw[:200]))
+        if rule_sets or e.get("event") != "rules":
+            events.append(e)
     return events
 
 
@@ -288,6 +292,7 @@ def test_log_count(ctx):
     seen = t.done()
     st = ctx.stats(t.pid)
     events = read_log(log.replace("%p", str(t.pid)))
+    all_lines = read_log(log.replace("%p", str(t.pid)), rule_sets=True)
     rules = rules_by_name(st)
     lines = by_rule(events, event="fault", applied=True)
     note("pid %d: %d log lines; applied %s; process saw %s"
@@ -295,9 +300,11 @@ def test_log_count(ctx):
     check(len(events) == total(st, "injected") == total(st, "applied") == st["faults_injected"],
           "log lines %d, injected %d, applied %d, faults_injected %d"
           % (len(events), total(st, "injected"), total(st, "applied"), st["faults_injected"]))
-    check(st["events_logged"] == len(events) and st["events_dropped"] == 0,
+    check(st["events_logged"] == len(all_lines) and st["events_dropped"] == 0,
           "events logged %d dropped %d, log has %d" % (st["events_logged"], st["events_dropped"],
-                                                        len(events)))
+                                                        len(all_lines)))
+    check([e["event"] for e in all_lines].count("rules") == 1 and
+          all_lines[0]["event"] == "rules", "one rules line, the first")
     for name, r in rules.items():
         check(lines.get(name, 0) == r["applied"],
               "rule %s: %d log lines, applied %d" % (name, lines.get(name, 0), r["applied"]))
