@@ -17,5 +17,6 @@ int mc_cmd_reload(int argc, char **argv);
 int mc_cmd_report(int argc, char **argv);
 int mc_cmd_metrics(int argc, char **argv);
 int mc_cmd_experiment(int argc, char **argv);
+int mc_cmd_replay(int argc, char **argv);
 
 #endif

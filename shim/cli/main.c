@@ -31,6 +31,7 @@ static const struct mc_command commands[] = {
 	{ "reload", mc_cmd_reload, "make a running process re-read its config" },
 	{ "report", mc_cmd_report, "summarize event logs: faults per rule and function, halts" },
 	{ "metrics", mc_cmd_metrics, "the counters in Prometheus format, printed or served" },
+	{ "replay", mc_cmd_replay, "write a config that injects an event log's faults again" },
 	{ "experiment", mc_cmd_experiment,
 	  "run a chaos experiment: steady state, chaos, recovery, score" },
 };
