@@ -41,6 +41,16 @@ static inline bool mc_armed(uint32_t bits)
 	return (atomic_load_explicit(&mc_armed_mask, memory_order_relaxed) & bits) != 0;
 }
 
+/* Moves whenever something the express memos of the hooks depend on changes
+ * (a reload of the rules, the host's phase): every memo of every thread is
+ * then stale. Never 0 once rules are armed, so a zeroed memo never holds. */
+extern _Atomic uint32_t mc_express_epoch;
+
+static inline void mc_express_invalidate(void)
+{
+	atomic_fetch_add_explicit(&mc_express_epoch, 1, memory_order_release);
+}
+
 /* True when the shim does anything at all in this process. */
 static inline bool mc_armed_mask_any(void)
 {

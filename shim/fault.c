@@ -31,7 +31,10 @@ static uint64_t started_ns;
 static uint64_t seed;
 
 static _Atomic uint64_t thread_ordinals = 1; /* 0 is the main thread's */
-static __thread struct mc_thread_state thread_state __attribute__((tls_model("initial-exec")));
+static __thread struct mc_thread_state mc_fault_thread __attribute__((tls_model("initial-exec")));
+__thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
+    __attribute__((tls_model("initial-exec")));
+_Atomic uint32_t mc_express_epoch;
 static __thread bool thread_ready __attribute__((tls_model("initial-exec")));
 static __thread uint64_t thread_generation __attribute__((tls_model("initial-exec")));
 static __thread uint64_t thread_ordinal __attribute__((tls_model("initial-exec")));
@@ -43,10 +46,54 @@ static int64_t heap_fold_bytes = HEAP_FOLD_BYTES; /* smaller for small budgets *
 static _Atomic int64_t heap_live;
 static __thread int64_t heap_delta __attribute__((tls_model("initial-exec")));
 
+/* ---- the express lane (fault.h) ----------------------------------------------- */
+
+/* Empties family h's memo: the calls it passed are counted as the rule's
+ * matched calls, the ones it did not use go back to the rule's gap. The
+ * exchanges keep a signal handler that runs in between from counting a
+ * reservation twice. */
+static void express_settle(enum mc_hook h)
+{
+	struct mc_express_memo *m = &mc_express_memo[h];
+	uint32_t left = atomic_exchange_explicit(&m->left, 0, memory_order_relaxed);
+	uint32_t taken = atomic_exchange_explicit(&m->taken, 0, memory_order_relaxed);
+	if (taken && m->express >= MC_EXPRESS_RULE)
+		mc_engine_express_return(&mc_fault_thread, m->express - MC_EXPRESS_RULE,
+		                         taken - left, left);
+}
+
+void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f)
+{
+	if (f->d.express == MC_EXPRESS_NO ||
+	    f->epoch != atomic_load_explicit(&mc_express_epoch, memory_order_acquire))
+		return; /* no hint, or a reload or the phase moved since the decision */
+	struct mc_express_memo *m = &mc_express_memo[h];
+	express_settle(h);
+	uint32_t n = MC_EXPRESS_CALLS;
+	if (f->d.express >= MC_EXPRESS_RULE) {
+		n = mc_engine_express_reserve(&mc_fault_thread, f->d.express - MC_EXPRESS_RULE, n);
+		atomic_store_explicit(&m->taken, n, memory_order_relaxed);
+	}
+	m->word = word;
+	m->lo = f->d.express_lo;
+	m->span = f->d.express_hi - f->d.express_lo;
+	m->express = f->d.express;
+	atomic_signal_fence(memory_order_release); /* the memo whole before it opens */
+	atomic_store_explicit(&m->left, n, memory_order_relaxed);
+}
+
+static void express_drop_all(void)
+{
+	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
+		express_settle((enum mc_hook)h);
+}
+
 void mc_fault_exit(void)
 {
-	if (state && thread_ready)
-		mc_engine_thread_flush(&thread_state, state);
+	if (state && thread_ready) {
+		express_drop_all();
+		mc_engine_thread_flush(&mc_fault_thread, state);
+	}
 	mc_rec_exit();
 }
 
@@ -86,12 +133,12 @@ static inline struct mc_thread_state *this_thread(void)
 			                     : atomic_fetch_add_explicit(&thread_ordinals, 1,
 			                                                 memory_order_relaxed);
 		else if (state)
-			mc_engine_thread_flush(&thread_state, state);
-		mc_engine_thread_init(&thread_state, seed, thread_ordinal);
+			mc_engine_thread_flush(&mc_fault_thread, state);
+		mc_engine_thread_init(&mc_fault_thread, seed, thread_ordinal);
 		thread_generation = gen;
 		thread_ready = true;
 	}
-	return &thread_state;
+	return &mc_fault_thread;
 }
 
 /* Which rules' path globs match path id: computed once per path and rule
@@ -122,8 +169,10 @@ static const struct mc_rulemask *path_rules(const struct mc_ruleset *rs, uint32_
 static inline bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struct mc_call *call,
                           const struct mc_reqkey *key)
 {
-	if (mc_rec_halted())
+	if (mc_rec_halted()) {
+		f->d.express = MC_EXPRESS_NO;
 		return false; /* halted: no decision, so times/after are not consumed */
+	}
 	call->phase = mc_request_serving() ? MC_PHASE_SERVE : MC_PHASE_LOAD;
 	call->now_ns = since_start_ns;
 	if (key && key->len) {
@@ -195,6 +244,9 @@ static MC_COLD void reload(struct mc_shm *s)
 		atomic_fetch_or(&mc_armed_mask, mc_fault_hooks | budget_bits(rs));
 		retire(atomic_exchange_explicit(&rules_now, rs, memory_order_acq_rel));
 		atomic_fetch_add(&rules_generation, 1);
+		mc_express_invalidate(); /* after the generation: a decision of the new
+		                          * epoch is of a thread that saw it */
+		express_drop_all();      /* this thread: the new rules from its next call on */
 		/* The counters start anew for the new rules. Faults of the old
 		 * ones still being applied (a delay asleep) are logged when they
 		 * end, but no longer counted (mc_fault_log), and any other
@@ -209,16 +261,16 @@ static MC_COLD void reload(struct mc_shm *s)
 }
 
 /* The rule set to decide a call of family h with, after a pending reload
- * when this is a safe point for it. */
-static inline const struct mc_ruleset *rules_for(enum mc_hook h)
+ * when this is a safe point for it; the express epoch read before it. */
+static inline const struct mc_ruleset *rules_for(enum mc_hook h, uint32_t *epoch)
 {
-	if (h == MC_HOOK_MALLOC || h == MC_HOOK_MMAP) /* never a safe point for a reload */
-		return current_rules();
 	struct mc_shm *s = mc_rec_shm();
-	if (mc_unlikely(s && atomic_load_explicit(&s->reload_requested, memory_order_relaxed) !=
-	                         atomic_load_explicit(&s->reload_done, memory_order_relaxed)) &&
-	    h != MC_HOOK_MALLOC && h != MC_HOOK_MMAP)
+	/* malloc and mmap are never a safe point for a reload */
+	if (h != MC_HOOK_MALLOC && h != MC_HOOK_MMAP && s &&
+	    mc_unlikely(atomic_load_explicit(&s->reload_requested, memory_order_relaxed) !=
+	                atomic_load_explicit(&s->reload_done, memory_order_relaxed)))
 		reload(s);
+	*epoch = atomic_load_explicit(&mc_express_epoch, memory_order_acquire);
 	return current_rules();
 }
 
@@ -238,7 +290,8 @@ static void fault_fill(struct mc_fault *f, const struct mc_ruleset *rs, const st
 bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                         const struct mc_fd_info *fdi, uint64_t size)
 {
-	const struct mc_ruleset *rs = rules_for(h);
+	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
+	const struct mc_ruleset *rs = rules_for(h, &f->epoch);
 	uint32_t needs = mc_engine_hook_needs(rs, h);
 	struct mc_call call = { .hook = h, .size = size };
 	struct mc_rulemask mask;
@@ -267,7 +320,8 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
 {
-	const struct mc_ruleset *rs = rules_for(h);
+	express_settle(h);
+	const struct mc_ruleset *rs = rules_for(h, &f->epoch);
 	struct mc_call call = { .hook = h, .size = size };
 	if (mc_armed(MC_ARM_HEAP))
 		call.heap_live_bytes = heap_live_bytes();
@@ -282,7 +336,8 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 
 bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
 {
-	const struct mc_ruleset *rs = rules_for(MC_HOOK_OPEN);
+	express_settle(MC_HOOK_OPEN);
+	const struct mc_ruleset *rs = rules_for(MC_HOOK_OPEN, &f->epoch);
 	struct mc_call call = { .hook = MC_HOOK_OPEN };
 	struct mc_rulemask mask;
 	if (path_id)
@@ -555,8 +610,9 @@ static void child_after_fork(void)
 		state = mine;
 	if (state)
 		mc_engine_state_reset(state);
-	if (thread_ready)
-		memset(thread_state.matched_pending, 0, sizeof(thread_state.matched_pending));
+	if (thread_ready) /* the child's counts start at zero; its draws go on */
+		for (unsigned i = 0; i < MC_MAX_RULES; i++)
+			mc_fault_thread.rule[i].calls = mc_fault_thread.rule[i].counted = 0;
 	atomic_store(&heap_live, 0);
 	heap_delta = 0;
 }
@@ -611,6 +667,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
 	atomic_store(&rules_now, rs);
+	atomic_store(&mc_express_epoch, 1); /* memos may hold from now on */
 	state = st;
 	mc_fault_hooks = hooks;
 	pthread_atfork(NULL, NULL, child_after_fork);

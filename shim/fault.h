@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "common.h"
 #include "engine.h"
 #include "fdtable.h"
 #include "fn.h"
@@ -41,6 +42,7 @@ struct mc_fault {
 	struct mc_decision d;
 	const struct mc_ruleset *rs; /* the rule set that decided */
 	enum mc_phase phase;         /* of the host when it decided: load or serve */
+	uint32_t epoch;              /* mc_express_epoch before rs was read */
 	enum mc_fn fn;
 	int fd;
 	struct mc_fd_info fdi;
@@ -49,6 +51,71 @@ struct mc_fault {
 	bool have_offset;
 	const char *skip_note; /* corrupt decided but impossible: why (logged) */
 };
+
+/* ---- the express lane ----------------------------------------------------
+ * Most calls of an armed hook are not selected, and most are like the call
+ * before: same fd (so same file, path rules, ports), a size in the same
+ * stretch of the rules' size index, same phase. The engine says, with a
+ * not-selected decision, when every such call has the same candidates: none,
+ * or one select = call rule whose per-thread gap to its next selected call
+ * decides it. The thread then keeps, per family, a memo: which calls are
+ * alike, and how many of them may pass straight to libc (at most
+ * MC_EXPRESS_CALLS, and for a rule no more than its gap holds: taken off the
+ * gap when kept, what is left given back at the next slow call of the
+ * family, so the engine's counts and draws come out as if it had decided
+ * each call). The check is a few compares on the thread's own memory; the
+ * slow path comes back every MC_EXPRESS_CALLS calls at least, which folds
+ * the counters and sees a pending reload: a reload made by another thread
+ * reaches this one within that many calls of each family. The phase is no
+ * matter: a hook with phase rules gets no hint while loading. */
+#define MC_EXPRESS_CALLS 256
+
+struct mc_express_memo {
+	uint64_t lo, span;      /* sizes lo .. lo + span */
+	uint64_t word;          /* fd table word of the calls' fd; 0 for calls without one */
+	_Atomic uint32_t left;  /* calls that may still pass; 0: the memo is empty */
+	_Atomic uint32_t taken; /* calls taken off the rule's gap when kept */
+	uint32_t express;       /* MC_EXPRESS_NONE, or MC_EXPRESS_RULE + the rule's id */
+};
+
+extern __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
+    __attribute__((tls_model("initial-exec")));
+
+/* True when the call (family h, fd entry word, size) may go straight to
+ * libc: it is like the calls of the family's memo, which has calls left. */
+static inline bool mc_fault_express(enum mc_hook h, uint64_t word, uint64_t size)
+{
+	struct mc_express_memo *m = &mc_express_memo[h];
+	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
+	if (left == 0 || m->word != word || size - m->lo > m->span)
+		return false;
+	atomic_store_explicit(&m->left, left - 1, memory_order_relaxed);
+	return true;
+}
+
+/* The same for calls without an fd (malloc, mmap): the word is 0. */
+static inline bool mc_fault_express_anon(enum mc_hook h, uint64_t size)
+{
+	struct mc_express_memo *m = &mc_express_memo[h];
+	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
+	if (left == 0 || size - m->lo > m->span)
+		return false;
+	atomic_store_explicit(&m->left, left - 1, memory_order_relaxed);
+	return true;
+}
+
+/* The same for a call on fd: an fd the table does not know yet never. */
+static inline bool mc_fault_express_fd(enum mc_hook h, int fd, uint64_t size)
+{
+	uint64_t w = mc_fd_word(fd);
+	return w && mc_fault_express(h, w, size);
+}
+
+/* After a decision f (that selected nothing, or whose fault was applied)
+ * for a call that needed nothing else (no trace, no bracket): keeps its
+ * express hint for the next calls of family h on the fd whose entry word is
+ * word (0: calls without fd). */
+void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f);
 
 /* Decides for a call of family h on fd (fdi: what fd is), asking `size`
  * bytes. False when nothing applies (f->d.action == MC_ACTION_NONE). */
@@ -99,7 +166,19 @@ static inline bool mc_fault_fd_quick(struct mc_fault *f, enum mc_hook h, enum mc
                                      const struct mc_fd_info *fdi, uint64_t n)
 {
 	f->d.action = MC_ACTION_NONE;
-	return n > 0 && mc_fault_has(h) && mc_fault_decide_fd(f, h, fn, fd, fdi, n);
+	f->d.express = MC_EXPRESS_NO;
+	if (n == 0)
+		return false;
+	f->epoch = atomic_load_explicit(&mc_express_epoch, memory_order_acquire);
+	if (!mc_fault_has(h)) {
+		/* armed for another reason (request keys, the other half of write):
+		 * no call of h is a candidate until a reload moves the epoch */
+		f->d.express = MC_EXPRESS_NONE;
+		f->d.express_lo = 0;
+		f->d.express_hi = UINT64_MAX;
+		return false;
+	}
+	return mc_fault_decide_fd(f, h, fn, fd, fdi, n);
 }
 
 /* The second half, for a decision mc_fault_fd_quick returned: delay, cut

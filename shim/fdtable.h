@@ -85,21 +85,33 @@ static inline void mc_fd_decode(uint64_t w, struct mc_fd_info *i)
 	i->path_id = (uint32_t)(w >> 40);
 }
 
+/* fd's entry word, 0 when unknown (or past the table). Two loads. */
+static inline uint64_t mc_fd_word(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= MC_FD_CHUNK * MC_FD_CHUNKS)
+		return 0;
+	_Atomic uint64_t *chunk = (_Atomic uint64_t *)atomic_load_explicit(
+	    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
+	return chunk ? atomic_load_explicit(&chunk[(unsigned)fd & (MC_FD_CHUNK - 1)],
+	                                    memory_order_relaxed)
+	             : 0;
+}
+
+/* What fd is, and its entry word (0 when it had to be classified now:
+ * then it is not the word of any table entry). */
+static inline uint64_t mc_fd_lookup_word(int fd, struct mc_fd_info *ret)
+{
+	uint64_t w = mc_fd_word(fd);
+	if (w)
+		mc_fd_decode(w, ret);
+	else
+		mc_fd_lookup_slow(fd, ret);
+	return w;
+}
+
 static inline void mc_fd_lookup(int fd, struct mc_fd_info *ret)
 {
-	if (fd >= 0 && (unsigned)fd < MC_FD_CHUNK * MC_FD_CHUNKS) {
-		_Atomic uint64_t *chunk = (_Atomic uint64_t *)atomic_load_explicit(
-		    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
-		if (chunk) {
-			uint64_t w = atomic_load_explicit(&chunk[(unsigned)fd & (MC_FD_CHUNK - 1)],
-			                                  memory_order_relaxed);
-			if (w) {
-				mc_fd_decode(w, ret);
-				return;
-			}
-		}
-	}
-	mc_fd_lookup_slow(fd, ret);
+	(void)mc_fd_lookup_word(fd, ret);
 }
 
 /* The canonical absolute path of open fd (symbolic links resolved, from

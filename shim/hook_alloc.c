@@ -36,11 +36,22 @@ static inline __attribute__((always_inline)) bool alloc_gate(struct mc_hookcall 
 	if (mc_unlikely(mc_trace_enabled))
 		mc_trace_target(fn, MC_TGT_ANON, 0, n);
 	struct mc_fault f;
-	if (mc_likely(!mc_fault_has(MC_HOOK_MALLOC)) ||
-	    !mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n))
+	if (mc_likely(!mc_fault_has(MC_HOOK_MALLOC)))
 		return true;
-	return alloc_fault(c, &f);
+	bool acted = mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n);
+	bool proceed = !acted || alloc_fault(c, &f);
+	if (!mc_armed(MC_ARM_HEAP)) /* with a budget, every allocation is counted */
+		mc_fault_express_keep(MC_HOOK_MALLOC, 0, &f);
+	return proceed;
 }
+
+/* Calls that need neither the rules nor the heap count go straight to libc.
+ * The express lane comes before the guard: the library's own allocations
+ * (with the guard held) pass either way, and the common call is spared a
+ * second thread-local load. */
+#define ALLOC_PASS(n)                                                                    \
+	(mc_likely(!mc_armed(ALLOC_BITS)) || mc_fault_express_anon(MC_HOOK_MALLOC, n) || \
+	 mc_guard_held())
 
 /* After it: the live heap grows by what the allocator really gave. */
 static inline void alloc_done(struct mc_hookcall *c, void *p)
@@ -74,17 +85,14 @@ static MC_COLD void *malloc_slow(size_t n)
 
 MC_EXPORT void *malloc(size_t n)
 {
-	if (MC_PASS(ALLOC_BITS))
+	if (ALLOC_PASS(n))
 		return mc_real.malloc(n);
 	return malloc_slow(n);
 }
 
-static MC_COLD void *calloc_slow(size_t nmemb, size_t size)
+static MC_COLD void *calloc_slow(size_t nmemb, size_t size, size_t n)
 {
 	struct mc_hookcall c;
-	size_t n;
-	if (__builtin_mul_overflow(nmemb, size, &n))
-		n = SIZE_MAX; /* the real calloc fails it with ENOMEM */
 	if (!alloc_gate(&c, MC_FN_calloc, n))
 		return alloc_failed(&c);
 	void *p = mc_real.calloc(nmemb, size);
@@ -94,9 +102,12 @@ static MC_COLD void *calloc_slow(size_t nmemb, size_t size)
 
 MC_EXPORT void *calloc(size_t nmemb, size_t size)
 {
-	if (MC_PASS(ALLOC_BITS))
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n))
+		n = SIZE_MAX; /* the real calloc fails it with ENOMEM */
+	if (ALLOC_PASS(n))
 		return mc_real.calloc(nmemb, size);
-	return calloc_slow(nmemb, size);
+	return calloc_slow(nmemb, size, n);
 }
 
 /* Moves a bootstrap block to the real heap; the old block stays where it
@@ -129,7 +140,7 @@ MC_EXPORT void *realloc(void *p, size_t n)
 {
 	if (mc_unlikely(p && mc_boot_owns(p)))
 		return realloc_from_boot(p, n);
-	if (MC_PASS(ALLOC_BITS))
+	if (ALLOC_PASS(n))
 		return mc_real.realloc(p, n);
 	return realloc_slow(MC_FN_realloc, p, n);
 }
@@ -166,7 +177,7 @@ static MC_COLD int posix_memalign_slow(void **ret, size_t align, size_t n)
 
 MC_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 {
-	if (MC_PASS(ALLOC_BITS))
+	if (ALLOC_PASS(n))
 		return mc_real.posix_memalign(ret, align, n);
 	int saved = errno;
 	int r = posix_memalign_slow(ret, align, n);
@@ -188,14 +199,14 @@ static MC_COLD void *aligned_slow(enum mc_fn fn, aligned_fn real, size_t align, 
 
 MC_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	if (MC_PASS(ALLOC_BITS))
+	if (ALLOC_PASS(n))
 		return mc_real.aligned_alloc(align, n);
 	return aligned_slow(MC_FN_aligned_alloc, mc_real.aligned_alloc, align, n);
 }
 
 MC_EXPORT void *memalign(size_t align, size_t n)
 {
-	if (MC_PASS(ALLOC_BITS))
+	if (ALLOC_PASS(n))
 		return mc_real.memalign(align, n);
 	return aligned_slow(MC_FN_memalign, mc_real.memalign, align, n);
 }
@@ -214,14 +225,14 @@ static void *call_pvalloc(size_t align, size_t n)
 
 MC_EXPORT void *valloc(size_t n)
 {
-	if (MC_PASS(ALLOC_BITS))
+	if (ALLOC_PASS(n))
 		return mc_real.valloc(n);
 	return aligned_slow(MC_FN_valloc, call_valloc, 0, n);
 }
 
 MC_EXPORT void *pvalloc(size_t n)
 {
-	if (MC_PASS(ALLOC_BITS))
+	if (ALLOC_PASS(n))
 		return mc_real.pvalloc(n);
 	return aligned_slow(MC_FN_pvalloc, call_pvalloc, 0, n);
 }

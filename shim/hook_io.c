@@ -65,11 +65,14 @@ static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct 
 {
 	struct mc_fault f;
 	struct mc_fd_info fdi;
-	mc_fd_lookup(a->fd, &fdi);
+	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
 	bool acted = mc_fault_fd_quick(&f, MC_HOOK_READ, fn, a->fd, &fdi, n);
 	if (mc_likely(!acted && !mc_trace_enabled) &&
-	    !(is_socket(&fdi) && mc_request_wants_reads()))
+	    !(is_socket(&fdi) && mc_request_wants_reads())) {
+		if (word) /* calls like this one need nothing either while its hint holds */
+			mc_fault_express_keep(MC_HOOK_READ, word, &f);
 		return call(a, buf, n); /* armed, not selected: no bracket needed */
+	}
 	return read_full(fn, call, a, buf, n, &f, &fdi);
 }
 
@@ -125,7 +128,7 @@ static ssize_t call_recvfrom_chk(const struct read_args *a, void *buf, size_t n)
 
 MC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.read(fd, buf, n);
 	struct read_args a = { .fd = fd, .off = -1 };
 	return read_slow(MC_FN_read, call_read, &a, buf, n);
@@ -133,7 +136,7 @@ MC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 MC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.__read_chk(fd, buf, n, buflen);
 	struct read_args a = { .fd = fd, .off = -1, .buflen = buflen };
 	return read_slow(MC_FN___read_chk, call_read_chk, &a, buf, n);
@@ -141,7 +144,7 @@ MC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 MC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.pread(fd, buf, n, off);
 	struct read_args a = { .fd = fd, .off = off };
 	return read_slow(MC_FN_pread, call_pread, &a, buf, n);
@@ -149,7 +152,7 @@ MC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 MC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.pread64(fd, buf, n, off);
 	struct read_args a = { .fd = fd, .off = off };
 	return read_slow(MC_FN_pread64, call_pread64, &a, buf, n);
@@ -157,7 +160,7 @@ MC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
 
 MC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.__pread_chk(fd, buf, n, off, buflen);
 	struct read_args a = { .fd = fd, .off = off, .buflen = buflen };
 	return read_slow(MC_FN___pread_chk, call_pread_chk, &a, buf, n);
@@ -165,7 +168,7 @@ MC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buf
 
 MC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.__pread64_chk(fd, buf, n, off, buflen);
 	struct read_args a = { .fd = fd, .off = off, .buflen = buflen };
 	return read_slow(MC_FN___pread64_chk, call_pread64_chk, &a, buf, n);
@@ -173,7 +176,7 @@ MC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t
 
 MC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.recv(fd, buf, n, flags);
 	struct read_args a = { .fd = fd, .off = -1, .flags = flags };
 	return read_slow(MC_FN_recv, call_recv, &a, buf, n);
@@ -181,7 +184,7 @@ MC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 MC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.__recv_chk(fd, buf, n, buflen, flags);
 	struct read_args a = { .fd = fd, .off = -1, .flags = flags, .buflen = buflen };
 	return read_slow(MC_FN___recv_chk, call_recv_chk, &a, buf, n);
@@ -190,7 +193,7 @@ MC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int fla
 MC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *alen)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.recvfrom(fd, buf, n, flags, addr, alen);
 	struct read_args a = { .fd = fd, .off = -1, .flags = flags, .addr = addr, .alen = alen };
 	return read_slow(MC_FN_recvfrom, call_recvfrom, &a, buf, n);
@@ -199,7 +202,7 @@ MC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 MC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
                                  struct sockaddr *addr, socklen_t *alen)
 {
-	if (MC_PASS(MC_BIT_READ))
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))
 		return mc_real.__recvfrom_chk(fd, buf, n, buflen, flags, addr, alen);
 	struct read_args a = {
 		.fd = fd, .off = -1, .flags = flags, .buflen = buflen, .addr = addr, .alen = alen

@@ -64,10 +64,13 @@ static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_a
 {
 	struct mc_fault f;
 	struct mc_fd_info fdi;
-	mc_fd_lookup(a->fd, &fdi);
+	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
 	bool acted = mc_fault_fd_quick(&f, MC_HOOK_SEND, fn, a->fd, &fdi, n);
-	if (mc_likely(!acted && !mc_trace_enabled && !mc_rec_watches_responses()))
+	if (mc_likely(!acted && !mc_trace_enabled && !mc_rec_watches_responses())) {
+		if (word) /* calls like this one need nothing either while its hint holds */
+			mc_fault_express_keep(MC_HOOK_SEND, word, &f);
 		return call(a, buf, n); /* armed, not selected: no bracket needed */
+	}
 	return send_full(fn, call, a, buf, n, &f);
 }
 
@@ -90,7 +93,7 @@ static ssize_t call_sendmsg(const struct send_args *a, const void *buf, size_t n
 
 MC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	if (MC_PASS(MC_BIT_SEND))
+	if (MC_PASS(MC_BIT_SEND) || mc_fault_express_fd(MC_HOOK_SEND, fd, n))
 		return mc_real.send(fd, buf, n, flags);
 	struct send_args a = { .fd = fd, .flags = flags };
 	return send_slow(MC_FN_send, call_send, &a, buf, n);
@@ -99,7 +102,7 @@ MC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 MC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
                          socklen_t alen)
 {
-	if (MC_PASS(MC_BIT_SEND))
+	if (MC_PASS(MC_BIT_SEND) || mc_fault_express_fd(MC_HOOK_SEND, fd, n))
 		return mc_real.sendto(fd, buf, n, flags, addr, alen);
 	struct send_args a = { .fd = fd, .flags = flags, .addr = addr, .alen = alen };
 	return send_slow(MC_FN_sendto, call_sendto, &a, buf, n);

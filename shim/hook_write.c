@@ -27,6 +27,17 @@ static enum mc_hook family_of(const struct mc_fd_info *fdi)
 	return socket ? MC_HOOK_SEND : MC_HOOK_WRITE;
 }
 
+/* The express lane of write and pwrite: the family is the fd's. */
+static inline bool write_express(int fd, size_t n)
+{
+	uint64_t w = mc_fd_word(fd);
+	struct mc_fd_info fdi;
+	if (!w)
+		return false;
+	mc_fd_decode(w, &fdi);
+	return mc_fault_express(family_of(&fdi), w, n);
+}
+
 static MC_COLD ssize_t write_full(enum mc_fn fn, write_call_fn call, const struct write_args *a,
                                   const void *buf, size_t n, struct mc_fault *f,
                                   const struct mc_fd_info *fdi)
@@ -53,12 +64,15 @@ static MC_COLD ssize_t write_slow(enum mc_fn fn, write_call_fn call, const struc
 {
 	struct mc_fault f;
 	struct mc_fd_info fdi;
-	mc_fd_lookup(a->fd, &fdi);
+	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
 	enum mc_hook h = family_of(&fdi);
 	bool acted = mc_fault_fd_quick(&f, h, fn, a->fd, &fdi, n);
 	if (mc_likely(!acted && !mc_trace_enabled) &&
-	    !(h == MC_HOOK_SEND && mc_rec_watches_responses()))
+	    !(h == MC_HOOK_SEND && mc_rec_watches_responses())) {
+		if (word) /* calls like this one need nothing either while its hint holds */
+			mc_fault_express_keep(h, word, &f);
 		return call(a, buf, n); /* armed, not selected: no bracket needed */
+	}
 	return write_full(fn, call, a, buf, n, &f, &fdi);
 }
 
@@ -133,7 +147,7 @@ static ssize_t call_pwritev64v2(const struct write_args *a, const struct iovec *
 
 MC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (MC_PASS(WRITE_OR_SEND))
+	if (MC_PASS(WRITE_OR_SEND) || write_express(fd, n))
 		return mc_real.write(fd, buf, n);
 	struct write_args a = { .fd = fd, .off = -1 };
 	return write_slow(MC_FN_write, call_write, &a, buf, n);
@@ -141,7 +155,7 @@ MC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 MC_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	if (MC_PASS(MC_BIT_WRITE))
+	if (MC_PASS(MC_BIT_WRITE) || write_express(fd, n))
 		return mc_real.pwrite(fd, buf, n, off);
 	struct write_args a = { .fd = fd, .off = off };
 	return write_slow(MC_FN_pwrite, call_pwrite, &a, buf, n);
@@ -149,7 +163,7 @@ MC_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 
 MC_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
-	if (MC_PASS(MC_BIT_WRITE))
+	if (MC_PASS(MC_BIT_WRITE) || write_express(fd, n))
 		return mc_real.pwrite64(fd, buf, n, off);
 	struct write_args a = { .fd = fd, .off = off };
 	return write_slow(MC_FN_pwrite64, call_pwrite64, &a, buf, n);

@@ -119,6 +119,13 @@ static bool conn_load(int fd, struct mc_reqkey *ret)
 	return false;
 }
 
+/* The host leaves its load phase, for good. */
+static void become_serving(void)
+{
+	if (!atomic_load_explicit(&serving, memory_order_relaxed))
+		atomic_store_explicit(&serving, true, memory_order_relaxed);
+}
+
 static void set_thread_key(const char *key, size_t len, uint64_t gen)
 {
 	memcpy(thread_key.bytes, key, len);
@@ -128,7 +135,7 @@ static void set_thread_key(const char *key, size_t len, uint64_t gen)
 
 void mc_request_on_accept(int fd)
 {
-	atomic_store_explicit(&serving, true, memory_order_relaxed);
+	become_serving();
 	/* The thread that accepts is done with its last request: what it does
 	 * for the new connection before reading its request is nobody's. */
 	if (mode == MC_REQ_HEADER)
@@ -154,13 +161,13 @@ void mc_request_on_read(int fd, const void *buf, size_t n)
 	switch (mc_reqkey_scan(buf, n, header_name, header_len, key, &len)) {
 	case MC_REQKEY_FOUND: {
 		uint64_t gen = next_gen();
-		atomic_store_explicit(&serving, true, memory_order_relaxed);
+		become_serving();
 		conn_store(fd, key, len, gen);
 		set_thread_key(key, len, gen);
 		break;
 	}
 	case MC_REQKEY_NEW_NO_KEY:
-		atomic_store_explicit(&serving, true, memory_order_relaxed);
+		become_serving();
 		conn_store(fd, "", 0, 0);
 		set_thread_key("", 0, 0);
 		break;

@@ -99,13 +99,6 @@ static bool memo_usable(const struct mc_ruleset *rs, struct mc_thread_state *ts,
 	return true;
 }
 
-/* select = call: the top 32 bits of the thread's next draw against a precomputed threshold
- * (no division or scaling on the hot path). */
-static inline bool call_selects(uint64_t draw, uint64_t threshold)
-{
-	return (draw >> 32) < threshold;
-}
-
 static bool select_request(const struct mc_ruleset *rs, const struct mc_erule *r,
                            struct mc_thread_state *ts, const struct mc_call *call,
                            uint64_t *ret_draw)
@@ -139,14 +132,31 @@ static bool select_request(const struct mc_ruleset *rs, const struct mc_erule *r
 	return selected;
 }
 
+/* select = call, one matched call of rule id on thread ts: whether it is selected, by the
+ * rule's gap (drawn on the first call, then after each selected one). A selected call takes
+ * one more draw, the decision's own, for the choices derived from it. */
+static bool gap_selects(struct mc_thread_state *ts, unsigned id, double log_keep,
+                        uint64_t *ret_draw)
+{
+	struct mc_thread_rule *tr = &ts->rule[id];
+	uint64_t v = tr->gap ? tr->gap : 1 + mc_gap_draw(&ts->prng, log_keep);
+
+	if (v > 1) {
+		tr->gap = v - 1;
+		return false;
+	}
+	*ret_draw = mc_prng_next(&ts->prng);
+	tr->gap = 1 + mc_gap_draw(&ts->prng, log_keep);
+	return true;
+}
+
 static bool select_call(const struct mc_erule *r, struct mc_thread_state *ts, uint64_t *ret_draw)
 {
 	if (!ts) {
 		*ret_draw = mc_mix64(r->name_seed);
 		return r->rate_ppm >= MC_RATE_ONE;
 	}
-	*ret_draw = mc_prng_next(&ts->prng);
-	return call_selects(*ret_draw, mc_call_threshold(r->rate_ppm));
+	return gap_selects(ts, r->id, mc_log_keep(mc_call_threshold(r->rate_ppm)), ret_draw);
 }
 
 /* Count the matching calls `after` skips; true while skipping. Stops writing once past. */
@@ -181,6 +191,8 @@ static void fill(struct mc_decision *d, const struct mc_erule *r, struct mc_thre
 	d->rule = r;
 	d->shadow = r->shadow;
 	d->draw = draw;
+	d->ordinal = ts ? ts->rule[r->id].calls : 0;
+	d->thread = ts ? ts->thread : 0;
 	switch (r->action) {
 	case MC_ACTION_DELAY: {
 		uint64_t jitter = r->jitter_ns ? mc_mix64(draw ^ MC_SALT_JITTER) % r->jitter_ns : 0;
@@ -198,8 +210,9 @@ static void fill(struct mc_decision *d, const struct mc_erule *r, struct mc_thre
 		d->max_bytes = r->max_bytes;
 		break;
 	case MC_ACTION_CORRUPT:
+		/* from the draw alone, so that a decision replayed with its draw damages alike */
 		if (r->scope == MC_SCOPE_CALL)
-			d->nonce = ts ? mc_prng_next(&ts->prng) : mc_mix64(draw ^ MC_SALT_NONCE);
+			d->nonce = mc_mix64(draw ^ MC_SALT_NONCE);
 		break;
 	case MC_ACTION_REDIRECT:
 		d->to = r->to;
@@ -211,20 +224,88 @@ static void fill(struct mc_decision *d, const struct mc_erule *r, struct mc_thre
 
 static void clear(struct mc_decision *d)
 {
-	*d = (struct mc_decision){ .action = MC_ACTION_NONE };
+	*d = (struct mc_decision){ .action = MC_ACTION_NONE, .express = MC_EXPRESS_NO };
 }
 
-/* One more call matched rule id: a per-thread count, folded into the shared counter every
- * MC_MATCHED_BATCH calls, so that unselected calls write a shared line only that often. */
+static uint64_t class_start(unsigned c)
+{
+	return c ? 1ull << c : 0;
+}
+
+static uint64_t class_end(unsigned c)
+{
+	return c == 63 ? UINT64_MAX : (2ull << c) - 1;
+}
+
+/* The sizes around size that the size index gives the same rules: the stretch of its class
+ * between two cuts, or the run of classes without cuts and with the same rules. */
+static void size_stretch(const struct mc_ruleset *rs, uint64_t size, uint64_t *lo, uint64_t *hi)
+{
+	unsigned c = mc_size_class(size);
+	const struct mc_size_class *sc = &rs->size_class[c];
+	const struct mc_size_cut *cut = &rs->cuts[sc->first_cut];
+
+	if (!sc->n_cuts) {
+		*lo = class_start(sc->run_first);
+		*hi = class_end(sc->run_last);
+		return;
+	}
+	*lo = class_start(c);
+	*hi = class_end(c);
+	for (unsigned k = 0; k < sc->n_cuts; k++) {
+		if (size < cut[k].from) {
+			*hi = cut[k].from - 1;
+			break;
+		}
+		*lo = cut[k].from;
+	}
+}
+
+/* Whether calls like this one stay like it: not while a hook with phase rules is in the
+ * load phase, which ends at a moment no hint can foresee (serve is for good). */
+static bool hint_lasts(const struct mc_ruleset *rs, const struct mc_call *call)
+{
+	uint32_t flags = atomic_load_explicit(&rs->hooks[call->hook].flags, memory_order_relaxed);
+
+	return !(flags & MC_HX_PHASE) || (uint8_t)call->phase == MC_PHASE_SERVE;
+}
+
+/* Sets the express hint express (MC_EXPRESS_NONE or MC_EXPRESS_RULE + id) for the calls of
+ * the call's context whose size is in its stretch, when it lasts. */
+static void set_hint(const struct mc_ruleset *rs, const struct mc_call *call,
+                     struct mc_decision *ret, uint32_t express)
+{
+	if (!hint_lasts(rs, call))
+		return;
+	ret->express = express;
+	size_stretch(rs, call->size, &ret->express_lo, &ret->express_hi);
+}
+
+/* Not selected, with the express hint express. */
+static __attribute__((noinline)) bool pass_express(const struct mc_ruleset *rs,
+                                                   const struct mc_call *call,
+                                                   struct mc_decision *ret, uint32_t express)
+{
+	clear(ret);
+	set_hint(rs, call, ret, express);
+	return false;
+}
+
+/* One more call matched rule id: an exact per-thread count, folded into the shared counter
+ * once MC_MATCHED_BATCH calls (or more: express calls count without folding) are pending,
+ * so that unselected calls write a shared line only that often. */
 static inline void note_matched(struct mc_thread_state *ts, struct mc_engine_state *st, unsigned id)
 {
+	struct mc_thread_rule *tr;
+
 	if (!ts) {
 		atomic_fetch_add_explicit(&st->rule[id].matched, 1, RELAXED);
 		return;
 	}
-	if (++ts->matched_pending[id] == MC_MATCHED_BATCH) {
-		atomic_fetch_add_explicit(&st->rule[id].matched, MC_MATCHED_BATCH, RELAXED);
-		ts->matched_pending[id] = 0;
+	tr = &ts->rule[id];
+	if (mc_unlikely(++tr->calls - tr->counted >= MC_MATCHED_BATCH)) {
+		atomic_fetch_add_explicit(&st->rule[id].matched, tr->calls - tr->counted, RELAXED);
+		tr->counted = tr->calls;
 	}
 }
 
@@ -349,10 +430,7 @@ scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thr
 			return FIRST_FRESH;
 		note_matched(ts, st, id);
 		if (f->kind == MC_FAST_CALL) {
-			if (!ts)
-				continue;
-			*ret_draw = mc_prng_next(&ts->prng);
-			if ((*ret_draw >> 32) < f->call_threshold)
+			if (ts && gap_selects(ts, id, f->log_keep, ret_draw))
 				return FIRST_SELECTED;
 			continue;
 		}
@@ -360,6 +438,34 @@ scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thr
 			return FIRST_COUNTED;
 	}
 	return SCAN_DONE;
+}
+
+/* Not selected after a scan of candidates: the express hint is NONE when the call's ports
+ * admit none of them, RULE + id when they admit one and it is a select = call rule (the
+ * index tested all it has), else NO (a rule to count or a key to look at on every call). */
+static __attribute__((noinline)) bool pass_scanned(const struct mc_ruleset *rs,
+                                                   const struct mc_call *call,
+                                                   struct mc_decision *ret,
+                                                   const struct mc_rulemask *candidates)
+{
+	unsigned n = 0, id = 0;
+
+	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
+		for (uint64_t m = candidates->w[w]; m; m &= m - 1) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
+
+			if (port_matches(&rs->fast[i], call)) {
+				n++;
+				id = i;
+			}
+		}
+	}
+	if (n == 0)
+		return pass_express(rs, call, ret, MC_EXPRESS_NONE);
+	if (n == 1 && rs->fast[id].kind == MC_FAST_CALL)
+		return pass_express(rs, call, ret, MC_EXPRESS_RULE + id);
+	clear(ret);
+	return false;
 }
 
 static uint32_t hook_flags(const struct mc_hook_index *hx)
@@ -389,6 +495,7 @@ decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
 {
 	const struct mc_hook_index *hx;
 	const struct mc_rulemask *sizes;
+	struct mc_rulemask candidates;
 	uint64_t c[MC_MASK_WORDS] = { 0 }, draw = 0;
 	uint32_t flags;
 
@@ -411,10 +518,9 @@ decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
 	c[0] = hx->rules.w[0] & sizes->w[0] & narrow(rs, hx, flags, call, 0);
 	if (flags & MC_HX_WIDE)
 		c[1] = hx->rules.w[1] & sizes->w[1] & narrow(rs, hx, flags, call, 1);
-	if (!(c[0] | c[1])) {
-		clear(ret); /* the common case here: the call matches none of the hook's rules */
-		return false;
-	}
+	if (!(c[0] | c[1])) /* the common case here: the call matches none of the hook's rules */
+		return pass_express(rs, call, ret, MC_EXPRESS_NONE);
+	candidates = (struct mc_rulemask){ { c[0], c[1] } };
 	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
 		int first = scan_word(rs, st, ts, call, c[w], w * 64, &c[w], &draw);
 
@@ -422,8 +528,7 @@ decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
 			return decide_slow(rs, st, ts, call, ret, w ? 0 : c[0], c[1],
 			                   (enum first)first, draw);
 	}
-	clear(ret);
-	return false;
+	return pass_scanned(rs, call, ret, &candidates);
 }
 
 /* The plain path's candidate id was selected; its draw is in ret->draw (six arguments keep
@@ -434,8 +539,13 @@ decide_selected(const struct mc_ruleset *rs, struct mc_engine_state *st, struct 
 {
 	uint64_t bit = 1ull << (id % 64);
 
-	return decide_slow(rs, st, ts, call, ret, id < 64 ? bit : 0, id < 64 ? 0 : bit,
-	                   FIRST_SELECTED, ret->draw);
+	if (!decide_slow(rs, st, ts, call, ret, id < 64 ? bit : 0, id < 64 ? 0 : bit,
+	                 FIRST_SELECTED, ret->draw))
+		return pass_express(rs, call, ret,
+		                    MC_EXPRESS_RULE + id); /* times or max_faults spent */
+	/* The calls after it are as before: the hint holds for them (its gap was drawn anew). */
+	set_hint(rs, call, ret, MC_EXPRESS_RULE + id);
+	return true;
 }
 
 /* The plain case: the candidates (m0: ids 0..63, m1: 64..127) are at most one, a select =
@@ -451,24 +561,17 @@ decide_plain(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_
 	const struct mc_fast *f;
 	uint64_t id; /* 64 bits: no widening on the way to an address */
 
-	if (!m) {
-		clear(ret);
-		return false;
-	}
+	if (!m)
+		return pass_express(rs, call, ret, MC_EXPRESS_NONE);
 	id = (m0 ? 0 : 64) + (uint64_t)__builtin_ctzll(m);
 	f = &rs->fast[id];
 	if (mc_unlikely(f->plain != MC_FAST_PLAIN) || mc_unlikely(m & (m - 1)) ||
 	    mc_unlikely(m0 && m1) || mc_unlikely(!ts))
 		return decide_general(rs, st, ts, call, ret);
-	if (mc_unlikely(++ts->matched_pending[id] == MC_MATCHED_BATCH)) {
-		atomic_fetch_add_explicit(&st->rule[id].matched, MC_MATCHED_BATCH, RELAXED);
-		ts->matched_pending[id] = 0;
-	}
-	ret->draw = mc_prng_next(&ts->prng);
-	if (mc_unlikely((ret->draw >> 32) < f->call_threshold))
+	note_matched(ts, st, (unsigned)id);
+	if (mc_unlikely(gap_selects(ts, (unsigned)id, f->log_keep, &ret->draw)))
 		return decide_selected(rs, st, ts, call, ret, (unsigned)id);
-	clear(ret);
-	return false;
+	return pass_express(rs, call, ret, MC_EXPRESS_RULE + (uint32_t)id);
 }
 
 /* The plain case on a hook with rule ids past 63 (out of line: the second word would cost
@@ -522,16 +625,6 @@ static bool size_range(const struct mc_erule *r, uint64_t *lo, uint64_t *hi)
 	if ((r->checks & MC_CHECK_NONZERO) && *lo == 0)
 		*lo = 1;
 	return *lo <= *hi;
-}
-
-static uint64_t class_start(unsigned c)
-{
-	return c ? 1ull << c : 0;
-}
-
-static uint64_t class_end(unsigned c)
-{
-	return c == 63 ? UINT64_MAX : (2ull << c) - 1;
 }
 
 /* The rules of rs whose size range meets [lo, hi], into *ret. */
@@ -593,6 +686,38 @@ static void index_class(struct mc_ruleset *rs, unsigned c)
 	rules_meeting(rs, cs, sc->n_cuts ? rs->cuts[sc->first_cut].from - 1 : ce, &sc->rules);
 }
 
+static bool same_rules(const struct mc_size_class *a, const struct mc_size_class *b)
+{
+	for (unsigned i = 0; i < MC_MASK_WORDS; i++)
+		if (a->rules.w[i] != b->rules.w[i])
+			return false;
+	return true;
+}
+
+/* The runs of adjacent classes without cuts and with the same rules: an express hint covers
+ * a whole run (one memo for every size a rule without size limits sees). */
+static void index_runs(struct mc_ruleset *rs)
+{
+	unsigned first = 0;
+
+	for (unsigned c = 0; c < MC_SIZE_CLASSES; c++) {
+		struct mc_size_class *sc = &rs->size_class[c];
+
+		if (sc->n_cuts || c == 0 || rs->size_class[c - 1].n_cuts ||
+		    !same_rules(sc, &rs->size_class[c - 1]))
+			first = c;
+		sc->run_first = (uint8_t)first;
+	}
+	for (unsigned c = MC_SIZE_CLASSES; c-- > 0;) {
+		struct mc_size_class *sc = &rs->size_class[c];
+
+		sc->run_last = (uint8_t)(c + 1 < MC_SIZE_CLASSES &&
+		                                 rs->size_class[c + 1].run_first == sc->run_first
+		                             ? rs->size_class[c + 1].run_last
+		                             : c);
+	}
+}
+
 static uint8_t fast_kind(const struct mc_erule *r)
 {
 	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER)) ||
@@ -631,6 +756,7 @@ static void index_rule(struct mc_ruleset *rs, const struct mc_erule *r, uint32_t
 	f->kind = fast_kind(r);
 	f->plain = f->kind == MC_FAST_CALL && !f->port ? MC_FAST_PLAIN : 0;
 	f->call_threshold = f->kind == MC_FAST_CALL ? (uint32_t)mc_call_threshold(r->rate_ppm) : 0;
+	f->log_keep = f->kind == MC_FAST_CALL ? mc_log_keep(f->call_threshold) : 0;
 }
 
 void mc_engine_index(struct mc_ruleset *rs)
@@ -649,6 +775,7 @@ void mc_engine_index(struct mc_ruleset *rs)
 			index_rule(rs, &rs->rules[i], &flags[rs->rules[i].hook]);
 	for (unsigned c = 0; c < MC_SIZE_CLASSES; c++)
 		index_class(rs, c);
+	index_runs(rs);
 	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
 		atomic_store_explicit(&rs->hooks[h].flags, flags[h], memory_order_release);
 	atomic_store_explicit(&rs->index_state, MC_INDEX_BUILT, memory_order_release);

@@ -22,9 +22,71 @@ uint64_t mc_engine_prng_next(struct mc_prng *p)
 	return mc_prng_next(p);
 }
 
+/* Natural logarithm of x in (0, 1], to double precision: x = m * 2^e with m in [sqrt(2)/2,
+ * sqrt(2)], ln m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...) with s = (m - 1) / (m + 1), |s| <
+ * 0.172. Our own, so that the engine needs no libm and gives the same gaps everywhere. */
+static const double inverse_odd[11] = { 1.0,      1.0 / 3,  1.0 / 5,  1.0 / 7,  1.0 / 9, 1.0 / 11,
+	                                1.0 / 13, 1.0 / 15, 1.0 / 17, 1.0 / 19, 1.0 / 21 };
+
+static double ln_unit(double x)
+{
+	union {
+		double d;
+		uint64_t u;
+	} v = { .d = x };
+	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+	double m, s, s2, sum = 0;
+
+	v.u = (v.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+	m = v.d;
+	if (m > 1.4142135623730951) {
+		m *= 0.5;
+		e++;
+	}
+	s = (m - 1) / (m + 1);
+	s2 = s * s;
+	/* s^2 < 0.0295: eleven terms reach double precision; Horner's form, no division */
+	for (unsigned k = 21;; k -= 2) {
+		sum = sum * s2 + inverse_odd[k / 2];
+		if (k == 1)
+			break;
+	}
+	return 2 * s * sum + e * 0.6931471805599453;
+}
+
+#define GAP_NEVER     (1ull << 62)
+#define LOG_KEEP_NONE (-1e300) /* every call selected: any gap rounds down to 0 */
+
+double mc_log_keep(uint64_t threshold)
+{
+	if (threshold >= 1ull << 32)
+		return LOG_KEEP_NONE;
+	return threshold ? ln_unit(1.0 - (double)threshold * 0x1.0p-32) : 0;
+}
+
+uint64_t mc_gap_draw(struct mc_prng *p, double log_keep)
+{
+	double u, gap;
+
+	if (log_keep == 0)
+		return GAP_NEVER; /* never selected: no draw */
+	if (log_keep == LOG_KEEP_NONE)
+		return 0; /* always selected: no draw either */
+	/* 53 bits, plus one: U in (0, 1], so ln U is finite */
+	u = (double)((mc_prng_next(p) >> 11) + 1) * 0x1.0p-53;
+	gap = ln_unit(u) / log_keep;
+	return gap >= (double)GAP_NEVER ? GAP_NEVER : (uint64_t)gap;
+}
+
+uint64_t mc_engine_call_gap(struct mc_prng *p, uint64_t threshold)
+{
+	return mc_gap_draw(p, mc_log_keep(threshold));
+}
+
 void mc_engine_thread_init(struct mc_thread_state *ts, uint64_t seed, uint64_t thread_ordinal)
 {
 	memset(ts, 0, sizeof(*ts));
+	ts->thread = thread_ordinal;
 	/* Mixing twice keeps thread 0 of seed s and thread 1 of seed s-1 apart. */
 	ts->prng.s = mc_mix64(seed ^ mc_mix64(thread_ordinal + 1));
 }
@@ -32,10 +94,12 @@ void mc_engine_thread_init(struct mc_thread_state *ts, uint64_t seed, uint64_t t
 void mc_engine_thread_flush(struct mc_thread_state *ts, struct mc_engine_state *st)
 {
 	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
-		if (ts->matched_pending[i]) {
-			atomic_fetch_add_explicit(&st->rule[i].matched, ts->matched_pending[i],
+		struct mc_thread_rule *tr = &ts->rule[i];
+
+		if (tr->calls != tr->counted) {
+			atomic_fetch_add_explicit(&st->rule[i].matched, tr->calls - tr->counted,
 			                          memory_order_relaxed);
-			ts->matched_pending[i] = 0;
+			tr->counted = tr->calls;
 		}
 	}
 }

@@ -77,17 +77,28 @@ struct mc_prng {
 	uint64_t s;
 };
 
-/* Per-thread state the caller keeps (in TLS): the select = call generator and a memo of the
+/* Per-thread state the caller keeps (in TLS): the select = call generator, per rule the
+ * thread's exact count of matched calls and its select = call gap, and a memo of the
  * request-key decisions for the current key, so that a hook called many times within one
  * request hashes the key once per rule. */
 #define MC_MATCHED_BATCH 64
 
+struct mc_thread_rule {
+	uint64_t
+	    calls; /* calls of this thread that matched the rule, since mc_engine_thread_init */
+	uint64_t counted; /* of them, added to mc_rule_state.matched (in batches of 64 or more) */
+	/* select = call: 0 before the first draw, else 1 + the matched calls still to pass
+	 * before the next selected one */
+	uint64_t gap;
+};
+
 struct mc_thread_state {
 	struct mc_prng prng;
+	uint64_t thread; /* the thread's ordinal, as given to mc_engine_thread_init() */
 	const struct mc_ruleset *memo_rs;
 	uint64_t memo_gen;
 	struct mc_rulemask memo_known, memo_selected;
-	uint8_t matched_pending[MC_MAX_RULES]; /* matched calls not yet added to the state */
+	struct mc_thread_rule rule[MC_MAX_RULES];
 };
 
 /* What the hook knows about one call. Zero-fill it, then set what applies. */
@@ -127,7 +138,44 @@ struct mc_decision {
 	uint64_t draw;               /* the selector's 64-bit value, for derived choices */
 	uint64_t nonce;              /* corrupt with scope = call: pass to mc_engine_corrupt() */
 	const char *to;              /* redirect: open this path instead */
+	uint64_t ordinal; /* the rule's matched calls on this thread so far, this one included */
+	uint64_t thread;  /* the thread's ordinal (mc_engine_thread_init) */
+	/* Not selected: whether calls like this one may skip the engine. Every call of the same
+	 * hook, phase, path (its rules' glob matches) and ports with a size in [express_lo,
+	 * express_hi] has the same candidate rules: none (MC_EXPRESS_NONE: it passes), or one
+	 * select = call rule with nothing else to test (MC_EXPRESS_RULE + its id: as many as
+	 * mc_engine_express_reserve() gives pass). MC_EXPRESS_NO: ask the engine. */
+	uint32_t express;
+	uint64_t express_lo, express_hi;
 };
+
+enum { MC_EXPRESS_NO, MC_EXPRESS_NONE, MC_EXPRESS_RULE };
+
+/* For the calls a not-selected decision's express hint (MC_EXPRESS_RULE + id) covers: takes
+ * up to max of rule id's coming not-selected calls off its gap, for the caller to pass
+ * without asking the engine, and returns how many (0 when the next call is the selected
+ * one). Give back what was not used, and count what was, with mc_engine_express_return()
+ * before the engine decides another call of that rule on this thread. */
+static inline uint32_t mc_engine_express_reserve(struct mc_thread_state *ts, unsigned id,
+                                                 uint32_t max)
+{
+	struct mc_thread_rule *tr = &ts->rule[id];
+	uint64_t k = tr->gap > 1 ? tr->gap - 1 : 0;
+
+	if (k > max)
+		k = max;
+	tr->gap -= k;
+	return (uint32_t)k;
+}
+
+static inline void mc_engine_express_return(struct mc_thread_state *ts, unsigned id, uint32_t used,
+                                            uint32_t unused)
+{
+	struct mc_thread_rule *tr = &ts->rule[id];
+
+	tr->calls += used;
+	tr->gap += unused;
+}
 
 /* The process a rule set is built for: rules with `process =` are kept only when the glob
  * matches comm or the basename of argv0 (either may be NULL). Pass NULL for "no process"
@@ -193,10 +241,12 @@ bool mc_engine_match_path(const struct mc_ruleset *rs, const char *abs_path,
  *   XXH3_64bits_withSeed(key, key_len, seed ^ XXH3_64bits(name)) % 1000000 < rate_ppm;
  * with rate 100% the rule selects every call, with or without a key; below 100% a call
  * without a request key is never selected; with key_gen set, each key is hashed once per rule
- * (memo in ts), else on every call. select = call is selected iff the top 32 bits of the
- * next ts->prng draw are below rate_ppm * 2^32 / 10^6 (ts NULL: never below 100%). A
- * non-selected call of a rule with no targeting test costs about 2.5 ns (see
- * test-harness/unit/bench_decide.c).
+ * (memo in ts), else on every call. select = call: each matched call of the thread is
+ * selected with probability p = mc_call_threshold(rate_ppm) / 2^32 (about rate_ppm / 10^6),
+ * independently: the gaps between selected calls are drawn from ts->prng, geometric with
+ * parameter p (mc_engine_call_gap()), one draw per selected call rather than one per call
+ * (ts NULL: never selected below 100%). A non-selected call of a rule with no targeting test
+ * costs about 2.5 ns (see test-harness/unit/bench_decide.c).
  * Never allocates, locks, sleeps or calls libc: safe inside malloc and in signal handlers.
  * Writes shared memory only past `after` bookkeeping and when selected. st must not be NULL;
  * ts may be. */
@@ -229,5 +279,11 @@ size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t
  * a mixed value. */
 uint64_t mc_engine_prng_next(struct mc_prng *p);
 uint64_t mc_engine_mix64(uint64_t x);
+
+/* A select = call gap: how many matched calls pass before the next selected one, when each
+ * is selected with probability threshold / 2^32 (the rule's mc_call_threshold()), from one
+ * draw of p: floor(ln U / ln(1 - threshold / 2^32)) with U uniform in (0, 1]. Threshold 0:
+ * never (2^62); 2^32 or more: 0. */
+uint64_t mc_engine_call_gap(struct mc_prng *p, uint64_t threshold);
 
 #endif

@@ -54,6 +54,11 @@ static inline uint64_t mc_call_threshold(uint32_t rate_ppm)
 	return (((uint64_t)rate_ppm << 32) + MC_RATE_ONE - 1) / MC_RATE_ONE;
 }
 
+/* select = call gaps (mc_engine_call_gap()): ln(1 - threshold / 2^32), the log of a call's
+ * chance not to be selected, computed once per rule; and a gap drawn with it. */
+double mc_log_keep(uint64_t threshold);
+uint64_t mc_gap_draw(struct mc_prng *p, double log_keep);
+
 /* The enabled rules of each hook in file order, as mc_engine_build() lists them; read by the
  * full path only when the index below was not built. */
 struct mc_slot {
@@ -88,7 +93,9 @@ static inline unsigned mc_size_class(uint64_t size)
 struct mc_size_class {
 	struct mc_rulemask rules;
 	uint16_t first_cut, n_cuts;
-	uint32_t pad[3];
+	/* without cuts: the classes around this one, without cuts and with the same rules */
+	uint8_t run_first, run_last;
+	uint8_t pad[10];
 };
 
 struct mc_size_cut {
@@ -129,8 +136,8 @@ struct mc_fast {
 	uint32_t call_threshold; /* MC_FAST_CALL: mc_call_threshold(rate_ppm), below 2^32 */
 	uint16_t port;           /* nonzero: the local or the peer port must equal it */
 	uint8_t kind;
-	uint8_t plain; /* MC_FAST_PLAIN: kind MC_FAST_CALL and no port, the hot path's case */
-	uint8_t pad[8];
+	uint8_t plain;   /* MC_FAST_PLAIN: kind MC_FAST_CALL and no port, the hot path's case */
+	double log_keep; /* MC_FAST_CALL: mc_log_keep(call_threshold) */
 };
 
 /* Not 0, so that a zero-filled (unindexed) entry is never taken for plain. */

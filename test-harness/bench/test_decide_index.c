@@ -39,7 +39,9 @@ struct ref_state {
 	uint64_t faults;
 };
 
-static bool ref_targets(const struct mc_erule *r, const struct mc_call *call, uint64_t now)
+/* The targeting that depends on the call's context alone (size, port, path, phase): what an
+ * express hint may rely on. */
+static bool ref_context_matches(const struct mc_erule *r, const struct mc_call *call)
 {
 	bool sized = r->hook == MC_HOOK_READ || r->hook == MC_HOOK_SEND || r->hook == MC_HOOK_WRITE;
 	uint64_t id_bit = 1ull << (r->id % 64);
@@ -52,7 +54,12 @@ static bool ref_targets(const struct mc_erule *r, const struct mc_call *call, ui
 		return false;
 	if (r->path && (!call->path_rules || !(call->path_rules->w[r->id / 64] & id_bit)))
 		return false;
-	if (r->phase != MC_PHASE_ANY && (uint8_t)call->phase != r->phase)
+	return r->phase == MC_PHASE_ANY || (uint8_t)call->phase == r->phase;
+}
+
+static bool ref_targets(const struct mc_erule *r, const struct mc_call *call, uint64_t now)
+{
+	if (!ref_context_matches(r, call))
 		return false;
 	if (r->budget_bytes && call->heap_live_bytes + call->size <= r->budget_bytes)
 		return false;
@@ -61,7 +68,9 @@ static bool ref_targets(const struct mc_erule *r, const struct mc_call *call, ui
 	return true;
 }
 
-/* select = call: floor(top32 * 10^6 / 2^32) < rate_ppm, as engine.h states it. */
+/* select = call: each matched call selected with probability threshold / 2^32, threshold =
+ * ceil(rate_ppm * 2^32 / 10^6), as engine.h states it: the thread's gap to the next selected
+ * call drawn first and after each selected call, the selected call drawing its own value. */
 static bool ref_select(const struct mc_erule *r, struct mc_thread_state *ts,
                        const struct mc_call *call, uint64_t *draw)
 {
@@ -72,8 +81,19 @@ static bool ref_select(const struct mc_erule *r, struct mc_thread_state *ts,
 			*draw = mc_engine_mix64(r->name_seed);
 			return r->rate_ppm >= MC_RATE_ONE;
 		}
+		uint64_t threshold =
+		    (((uint64_t)r->rate_ppm << 32) + MC_RATE_ONE - 1) / MC_RATE_ONE;
+		uint64_t *gap = &ts->rule[r->id].gap;
+
+		if (*gap == 0)
+			*gap = 1 + mc_engine_call_gap(&ts->prng, threshold);
+		if (*gap > 1) {
+			--*gap;
+			return false;
+		}
 		*draw = mc_engine_prng_next(&ts->prng);
-		return (((*draw >> 32) * MC_RATE_ONE) >> 32) < r->rate_ppm;
+		*gap = 1 + mc_engine_call_gap(&ts->prng, threshold);
+		return true;
 	}
 	if (r->rate_ppm >= MC_RATE_ONE) {
 		if (call->key)
@@ -122,8 +142,7 @@ static void ref_fill(struct mc_decision *d, const struct mc_erule *r, struct mc_
 	} else if (r->action == MC_ACTION_SHORT) {
 		d->max_bytes = r->max_bytes;
 	} else if (r->action == MC_ACTION_CORRUPT && r->scope == MC_SCOPE_CALL) {
-		d->nonce =
-		    ts ? mc_engine_prng_next(&ts->prng) : mc_engine_mix64(draw ^ MC_SALT_NONCE);
+		d->nonce = mc_engine_mix64(draw ^ MC_SALT_NONCE);
 	} else if (r->action == MC_ACTION_REDIRECT) {
 		d->to = r->to;
 	}
@@ -150,6 +169,7 @@ static bool ref_decide(const struct mc_ruleset *rs, struct ref_state *st,
 		if (!ref_claim(rs, r, st))
 			continue;
 		ref_fill(d, r, ts, draw);
+		d->ordinal = ts ? st->matched[id] : 0; /* one thread: its count is the process's */
 		return true;
 	}
 	*d = (struct mc_decision){ .action = MC_ACTION_NONE };
@@ -337,8 +357,8 @@ static bool same_decision(bool a, const struct mc_decision *da, bool b,
 		return false;
 	if (!a)
 		return true;
-	return da->draw == db->draw && da->err == db->err && da->kill == db->kill &&
-	       da->shadow == db->shadow && da->delay_ns == db->delay_ns &&
+	return da->draw == db->draw && da->ordinal == db->ordinal && da->err == db->err &&
+	       da->kill == db->kill && da->shadow == db->shadow && da->delay_ns == db->delay_ns &&
 	       da->max_bytes == db->max_bytes && da->nonce == db->nonce && da->to == db->to;
 }
 
@@ -361,7 +381,48 @@ static bool same_counters(const struct mc_engine_state *st, const struct ref_sta
 
 struct run_stats {
 	unsigned configs, calls, decisions, mismatches, counter_mismatches, prng_mismatches;
+	unsigned hints, hint_rules, bad_hints;
 };
+
+/* A decision's express hint, against the reference: for sizes at both ends of
+ * its stretch and inside, the same context must give no candidate (NONE) or exactly the
+ * hinted rule, a select = call rule with nothing but its context to test (RULE). */
+static bool hint_holds(const struct mc_ruleset *rs, const struct mc_call *call,
+                       const struct mc_decision *d)
+{
+	uint64_t span = d->express_hi - d->express_lo;
+	uint64_t inside = span == UINT64_MAX ? rnd() : d->express_lo + rnd() % (span + 1);
+	uint64_t sizes[3] = { d->express_lo, d->express_hi, inside };
+
+	if (call->size < d->express_lo || call->size > d->express_hi)
+		return false;
+	for (unsigned k = 0; k < 3; k++) {
+		struct mc_call c2 = *call;
+		unsigned n = 0, id = 0;
+
+		c2.size = sizes[k];
+		for (unsigned i = 0; i < mc_engine_rule_count(rs); i++) {
+			const struct mc_erule *r = mc_engine_rule(rs, i);
+
+			if (r->enabled && r->hook == call->hook && ref_context_matches(r, &c2)) {
+				n++;
+				id = i;
+			}
+		}
+		if (d->express == MC_EXPRESS_NONE && n != 0)
+			return false;
+		if (d->express >= MC_EXPRESS_RULE) {
+			const struct mc_erule *r = mc_engine_rule(rs, id);
+
+			if (n != 1 || id != d->express - MC_EXPRESS_RULE ||
+			    r->select != MC_SELECT_CALL || r->after || r->budget_bytes ||
+			    r->start_ns || r->duration_ns != MC_UNLIMITED ||
+			    r->rate_ppm >= MC_RATE_ONE)
+				return false;
+		}
+	}
+	return true;
+}
 
 static struct mc_engine_state engine_st;
 
@@ -395,6 +456,11 @@ static void run_one(const struct mc_ruleset *rs, bool use_ts, uint64_t calls_see
 		stats->decisions += b;
 		stats->mismatches += !same_decision(a, &d, b, &dr);
 		stats->prng_mismatches += use_ts && ts.prng.s != ts_ref.prng.s;
+		if (d.express != MC_EXPRESS_NO) { /* selected or not: the calls after it */
+			stats->hints++;
+			stats->hint_rules += d.express >= MC_EXPRESS_RULE;
+			stats->bad_hints += !hint_holds(rs, &call, &d);
+		}
 		if (i % 97 == 0 || i == CALLS_PER_CFG - 1) {
 			if (use_ts)
 				mc_engine_thread_flush(&ts, &engine_st);
@@ -446,14 +512,19 @@ static void check_random(void)
 		run_one(rs, use_ts, calls_seed, &unindexed);
 		mc_engine_free(rs);
 	}
-	printf("indexed: %u configs, %u calls, %u decisions; unindexed: %u configs\n",
-	       indexed.configs, indexed.calls, indexed.decisions, unindexed.configs);
+	printf("indexed: %u configs, %u calls, %u decisions, %u express hints (%u for a rule); "
+	       "unindexed: %u configs\n",
+	       indexed.configs, indexed.calls, indexed.decisions, indexed.hints, indexed.hint_rules,
+	       unindexed.configs);
 	MC_CHECK(indexed.configs >= N_CONFIGS / 2);
 	MC_CHECK_U64(lazily_indexed, indexed.configs);
 	MC_CHECK(indexed.decisions >= indexed.calls / 50);
 	MC_CHECK_U64(indexed.mismatches, 0);
 	MC_CHECK_U64(indexed.counter_mismatches, 0);
 	MC_CHECK_U64(indexed.prng_mismatches, 0);
+	MC_CHECK(indexed.hint_rules >= 100 && indexed.hints >= 1000);
+	MC_CHECK_U64(indexed.bad_hints, 0);
+	MC_CHECK_U64(unindexed.hints, 0); /* no index, no hint */
 	MC_CHECK_U64(unindexed.mismatches, 0);
 	MC_CHECK_U64(unindexed.counter_mismatches, 0);
 	MC_CHECK_U64(unindexed.prng_mismatches, 0);

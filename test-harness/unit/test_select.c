@@ -2,6 +2,7 @@
  * independently with xxHash; 10,000 keys at 10% give 9% to 11%; another seed or rule name
  * gives another set; select = call is reproducible per (seed, thread ordinal); the per-key
  * memo never changes an answer. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "cfg_util.h"
@@ -246,8 +247,99 @@ static void test_select_call(void)
 	mc_engine_free(rs);
 }
 
+/* The gaps between selected calls follow the law of independent per-call draws: for each
+ * threshold, P(gap >= k) = (1 - p)^k, checked at the mean and at three points. */
+static void test_call_gaps(void)
+{
+	static const uint64_t thresholds[] = { 42950, 42949673, 1288490189, 4294967295u };
+	enum { N = 400000 };
+
+	for (unsigned t = 0; t < sizeof(thresholds) / sizeof(thresholds[0]); t++) {
+		double p = (double)thresholds[t] / 4294967296.0, sum = 0;
+		double mean = (1 - p) / p, k[3] = { mean / 4, mean, 2 * mean };
+		unsigned at_least[3] = { 0, 0, 0 };
+		struct mc_prng prng = { 7 + t };
+
+		for (unsigned i = 0; i < N; i++) {
+			uint64_t g = mc_engine_call_gap(&prng, thresholds[t]);
+
+			sum += (double)g;
+			for (unsigned j = 0; j < 3; j++)
+				at_least[j] += (double)g >= k[j];
+		}
+		/* the standard error of the mean is mean / sqrt(N) = 0.16% of it */
+		MC_CHECK(fabs(sum / N - mean) <= 0.01 * mean + 0.01);
+		for (unsigned j = 0; j < 3; j++) {
+			double want = pow(1 - p, ceil(k[j]));
+
+			MC_CHECK(fabs((double)at_least[j] / N - want) <= 0.005);
+		}
+	}
+	{
+		struct mc_prng prng = { 1 };
+
+		MC_CHECK_U64(mc_engine_call_gap(&prng, 0), 1ull << 62); /* rate 0: never */
+		MC_CHECK_U64(mc_engine_call_gap(&prng, 1ull << 32), 0); /* 100%: every call */
+		MC_CHECK_U64(prng.s, 1);                                /* neither draws */
+	}
+}
+
+/* Calls an express hint passes (reserved off the gap, then given back in part) leave the
+ * thread's counts and its next selected call where deciding each call would have: the same
+ * sequence of selected calls, the same ordinals. */
+static void test_express_reservation(void)
+{
+	enum { N = 20000 };
+	struct mc_ruleset *rs = build_rules("[mlchaos]\nseed = 9\nrequest_key = none\n"
+	                                    "[fault.a]\nhook = malloc\naction = fail\nrate = 2%\n");
+	static struct mc_engine_state st;
+	struct mc_thread_state plain, express;
+	uint64_t picked_plain[1000], picked_express[1000];
+	unsigned n_plain = 0, n_express = 0, hints = 0;
+
+	MC_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	mc_engine_thread_init(&plain, 9, 0);
+	mc_engine_thread_init(&express, 9, 0);
+	for (unsigned i = 0; i < N; i++) {
+		struct mc_call call = { .hook = MC_HOOK_MALLOC, .size = 64 };
+		struct mc_decision d;
+
+		if (mc_engine_decide(rs, &st, &plain, &call, &d) && n_plain < 1000)
+			picked_plain[n_plain++] = d.ordinal;
+	}
+	for (unsigned i = 0; i < N;) {
+		struct mc_call call = { .hook = MC_HOOK_MALLOC, .size = 64 };
+		struct mc_decision d;
+		uint32_t k, used;
+
+		i++;
+		if (mc_engine_decide(rs, &st, &express, &call, &d) && n_express < 1000)
+			picked_express[n_express++] = d.ordinal;
+		if (d.express < MC_EXPRESS_RULE)
+			continue;
+		MC_CHECK(d.express_lo <= 64 && d.express_hi >= 64);
+		hints++;
+		/* pass up to 37 calls without the engine, then give back what was not used */
+		k = mc_engine_express_reserve(&express, d.express - MC_EXPRESS_RULE, 37);
+		used = k < N - i ? k / 2 + (i % 2) * (k - k / 2) : 0;
+		i += used;
+		mc_engine_express_return(&express, d.express - MC_EXPRESS_RULE, used, k - used);
+	}
+	MC_CHECK(hints > 100);
+	MC_CHECK(n_plain > N / 100 && n_plain < N / 25);
+	MC_CHECK_U64(n_express, n_plain);
+	for (unsigned i = 0; i < n_plain && i < n_express; i++)
+		MC_CHECK_U64(picked_express[i], picked_plain[i]);
+	MC_CHECK_U64(express.rule[0].calls, plain.rule[0].calls);
+	mc_engine_free(rs);
+}
+
 int main(void)
 {
+	test_call_gaps();
+	test_express_reservation();
 	test_formula_and_rate();
 	test_no_key();
 	test_long_keys();
