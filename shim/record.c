@@ -401,6 +401,20 @@ static void put_field_str(struct mc_buf *b, const char *name, const char *value)
 	mc_buf_putc(b, '"');
 }
 
+/* "name":"0123456789abcdef": 16 hex digits, as a string (JSON numbers lose 64-bit values). */
+static void put_field_hex(struct mc_buf *b, const char *name, uint64_t value)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[16];
+	for (int i = 15; i >= 0; i--, value >>= 4)
+		digits[i] = hex[value & 15];
+	mc_buf_puts(b, ",\"");
+	mc_buf_puts(b, name);
+	mc_buf_puts(b, "\":\"");
+	mc_buf_putn(b, digits, sizeof(digits));
+	mc_buf_putc(b, '"');
+}
+
 static void put_field_u64(struct mc_buf *b, const char *name, uint64_t value)
 {
 	mc_buf_puts(b, ",\"");
@@ -559,6 +573,11 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 		mc_buf_puts(&b, ",\"key\":null");
 	}
 	put_field_str(&b, "phase", phase_name(f->phase));
+	/* what `mlchaos replay` needs to make this decision again: which call of the rule on
+	 * which thread, and the draw every choice of the decision came from */
+	put_field_u64(&b, "thread", f->d.thread);
+	put_field_u64(&b, "call", f->d.ordinal);
+	put_field_hex(&b, "draw", f->d.draw);
 	mc_buf_puts(&b, f->d.shadow ? ",\"shadow\":true" : ",\"shadow\":false");
 	mc_buf_puts(&b, d->applied ? ",\"applied\":true" : ",\"applied\":false");
 	put_detail(&b, f, d);

@@ -16,9 +16,9 @@
 #include "config.h"
 #include "json.h"
 
-#define EXIT_NOTHING    1  /* nothing to replay, or the log cannot say how */
-#define EXIT_USAGE      2  /* usage, an unreadable log, an unwritable output */
-#define MAX_PROBLEMS    20 /* problems of the log printed; the rest are counted */
+#define EXIT_NOTHING    1    /* nothing to replay, or the log cannot say how */
+#define EXIT_USAGE      2    /* usage, an unreadable log, an unwritable output */
+#define MAX_PROBLEMS    20   /* problems of the log printed; the rest are counted */
 #define MAX_LINE_BYTES  1000 /* of a written list line: the parser takes 1024 */
 #define RULE_NAME_BYTES (MC_RULE_NAME_MAX + 1)
 
@@ -75,14 +75,16 @@ static int each_event(const char *log, bool report, event_fn fn, void *ctx)
 		line++;
 		if (text[n - 1] != '\n') {
 			if (report)
-				problem(log, line, "the last line has no newline (cut by a crash or a "
-				                   "full disk): skipped");
+				problem(log, line,
+				        "the last line has no newline (cut by a crash or a "
+				        "full disk): skipped");
 			break;
 		}
 		r = mc_json_parse(text, (size_t)n - 1, &ev, &why, &at);
 		if (r == -EINVAL) {
 			if (report)
-				problem(log, line, "not JSON (%s, at byte %zu): skipped", why, at + 1);
+				problem(log, line, "not JSON (%s, at byte %zu): skipped", why,
+				        at + 1);
 			r = 0;
 			continue;
 		}
@@ -163,7 +165,8 @@ static int pick_process(const struct options *o, const struct procs *ps, uint64_
 		}
 	}
 	if (o->have_pid) {
-		fprintf(stderr, "mlchaos replay: %s has no line of pid %" PRIu64 "\n", o->log, o->pid);
+		fprintf(stderr, "mlchaos replay: %s has no line of pid %" PRIu64 "\n", o->log,
+		        o->pid);
 	} else if (with_faults == 1) {
 		*ret = ps->v[last].pid;
 		return 0;
@@ -171,13 +174,15 @@ static int pick_process(const struct options *o, const struct procs *ps, uint64_
 		fprintf(stderr, "mlchaos replay: %s holds no fault: nothing to replay\n", o->log);
 		return EXIT_NOTHING;
 	} else {
-		fprintf(stderr,
-		        "mlchaos replay: %s holds the faults of %zu processes: choose one with --pid "
-		        "(pid: faults)",
-		        o->log, with_faults);
+		fprintf(
+		    stderr,
+		    "mlchaos replay: %s holds the faults of %zu processes: choose one with --pid "
+		    "(pid: faults)",
+		    o->log, with_faults);
 		for (size_t i = 0; i < ps->n; i++)
 			if (ps->v[i].faults)
-				fprintf(stderr, " %" PRIu64 ":%" PRIu64, ps->v[i].pid, ps->v[i].faults);
+				fprintf(stderr, " %" PRIu64 ":%" PRIu64, ps->v[i].pid,
+				        ps->v[i].faults);
 		fputc('\n', stderr);
 	}
 	return EXIT_USAGE;
@@ -241,7 +246,8 @@ static bool load_rules(struct replay *rp)
 	const char *request_key = mc_json_get_str(rp->rules_ev, "request_key");
 
 	if (!rules || rules->type != MC_JSON_ARRAY || !request_key) {
-		problem(rp->o->log, rp->rules_line, "a \"rules\" line without rules or request_key");
+		problem(rp->o->log, rp->rules_line,
+		        "a \"rules\" line without rules or request_key");
 		return false;
 	}
 	rp->rules = calloc(rules->len ? rules->len : 1, sizeof(*rp->rules));
@@ -264,8 +270,8 @@ static bool load_rules(struct replay *rp)
 		select = pair_value(keys, "select");
 		/* request_key = thread keys requests by thread id, which differs in every run:
 		 * such faults are listed by thread ordinal and call number */
-		r->select_call = select ? strcmp(select, "call") == 0
-		                        : strcmp(request_key, "none") == 0;
+		r->select_call =
+		    select ? strcmp(select, "call") == 0 : strcmp(request_key, "none") == 0;
 		r->select_call |= strcmp(request_key, "thread") == 0;
 		r->wanted = rp->o->n_rules == 0;
 		for (int k = 0; k < rp->o->n_rules; k++)
@@ -473,8 +479,8 @@ static void write_calls(FILE *f, struct rrule *r)
 
 		if (i && by_thread_call(c, c - 1) == 0)
 			continue; /* one decision per call: the log cannot hold two */
-		snprintf(item, sizeof(item), "%" PRIu64 ":%" PRIu64 ":%016" PRIx64, c->thread, c->call,
-		         c->draw);
+		snprintf(item, sizeof(item), "%" PRIu64 ":%" PRIu64 ":%016" PRIx64, c->thread,
+		         c->call, c->draw);
 		list_add(&l, item);
 	}
 	list_end(&l);
@@ -522,12 +528,12 @@ static void write_rule(FILE *f, const struct replay *rp, struct rrule *r)
 	/* the list decides which calls: these would only get in its way */
 	static const char *const skip[] = { "rate", "after", "replay", "replay_key", NULL };
 
-	fprintf(f,
-	        "\n; %" PRIu64 " fault%s of pid %" PRIu64 ", %s lines %lu-%lu: %zu call%s by thread "
-	        "and number, %zu request key%s\n[fault.%s]\n",
-	        r->faults, r->faults == 1 ? "" : "s", rp->pid, rp->o->log, r->first_line,
-	        r->last_line, r->n_calls, r->n_calls == 1 ? "" : "s", r->n_keys,
-	        r->n_keys == 1 ? "" : "s", r->name);
+	fprintf(
+	    f,
+	    "\n; %" PRIu64 " fault%s of pid %" PRIu64 ", %s lines %lu-%lu: %zu call%s by thread "
+	    "and number, %zu request key%s\n[fault.%s]\n",
+	    r->faults, r->faults == 1 ? "" : "s", rp->pid, rp->o->log, r->first_line, r->last_line,
+	    r->n_calls, r->n_calls == 1 ? "" : "s", r->n_keys, r->n_keys == 1 ? "" : "s", r->name);
 	write_pairs(f, r->keys, skip, NULL);
 	write_calls(f, r);
 	write_keys(f, r);
@@ -537,8 +543,8 @@ static void write_config(FILE *f, const struct replay *rp, size_t n_rules, uint6
 {
 	/* what makes the same decisions; the brakes (halt_file, max_faults, the watchdog) are
 	 * left out: a replay injects the listed faults, as many as the run logged did */
-	static const char *const globals[] = { "seed", "request_key", "on_error", "shadow",
-		                               "enabled", NULL };
+	static const char *const globals[] = { "seed",   "request_key", "on_error",
+		                               "shadow", "enabled",     NULL };
 	const char *config = mc_json_get_str(rp->rules_ev, "config");
 	const struct mc_json *mlchaos = mc_json_get(rp->rules_ev, "mlchaos");
 	const char *log = rp->o->log_key ? rp->o->log_key : pair_value(mlchaos, "log");
@@ -594,14 +600,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+ho:", options, NULL)) != -1) {
+	/* options may come after LOG, as in `mlchaos replay LOG -o FILE` */
+	while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
 		if (opt == 'o') {
 			o->out = optarg;
 		} else if (opt == 'p') {
 			errno = 0;
 			o->pid = strtoull(optarg, &end, 10);
 			if (errno || end == optarg || *end || optarg[0] == '-') {
-				fprintf(stderr, "mlchaos replay: --pid '%s' is not a pid\n", optarg);
+				fprintf(stderr, "mlchaos replay: --pid '%s' is not a pid\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			o->have_pid = true;
@@ -624,7 +632,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind != argc - 1 || !o->out) {
-		fputs(optind >= argc ? "mlchaos replay: no log given\n"
+		fputs(optind >= argc      ? "mlchaos replay: no log given\n"
 		      : optind < argc - 1 ? "mlchaos replay: give one log\n"
 		                          : "mlchaos replay: no output given (-o FILE)\n",
 		      stderr);
@@ -695,12 +703,14 @@ static int emit(struct replay *rp)
 	}
 	f = fopen(rp->o->out, "we");
 	if (!f) {
-		fprintf(stderr, "mlchaos replay: cannot write %s: %s\n", rp->o->out, strerror(errno));
+		fprintf(stderr, "mlchaos replay: cannot write %s: %s\n", rp->o->out,
+		        strerror(errno));
 		return EXIT_USAGE;
 	}
 	write_config(f, rp, n_rules, n_faults);
 	if (fclose(f) != 0) {
-		fprintf(stderr, "mlchaos replay: cannot write %s: %s\n", rp->o->out, strerror(errno));
+		fprintf(stderr, "mlchaos replay: cannot write %s: %s\n", rp->o->out,
+		        strerror(errno));
 		return EXIT_USAGE;
 	}
 	r = mc_cfg_parse_file(rp->o->out, say_diag, NULL, &cfg);

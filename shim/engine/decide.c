@@ -336,7 +336,8 @@ decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_t
 					note_matched(ts, st, r->id);
 				if ((r->checks & MC_CHECK_AFTER) && skip_after(r, &st->rule[r->id]))
 					continue;
-				if (!(r->select == MC_SELECT_CALL
+				if (!(r->replay ? mc_replay_select(r, ts, call, &draw)
+				      : r->select == MC_SELECT_CALL
 				          ? select_call(r, ts, &draw)
 				          : select_request(rs, r, ts, call, &draw)))
 					continue;
@@ -721,7 +722,7 @@ static void index_runs(struct mc_ruleset *rs)
 static uint8_t fast_kind(const struct mc_erule *r)
 {
 	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER)) ||
-	    r->rate_ppm >= MC_RATE_ONE)
+	    r->rate_ppm >= MC_RATE_ONE || r->replay)
 		return MC_FAST_FULL;
 	if (r->select == MC_SELECT_CALL)
 		return MC_FAST_CALL;

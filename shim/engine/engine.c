@@ -220,6 +220,8 @@ static uint32_t needs_of(const struct mc_erule *r)
 		needs |= MC_NEEDS_PORT;
 	if (r->select == MC_SELECT_REQUEST && r->rate_ppm < MC_RATE_ONE && r->rate_ppm > 0)
 		needs |= MC_NEEDS_KEY;
+	if (r->replay && r->replay->n_keys) /* replay_key: the key says which calls */
+		needs |= MC_NEEDS_KEY;
 	return needs;
 }
 
@@ -269,22 +271,29 @@ int mc_engine_build(const struct mc_config *cfg, const struct mc_proc *proc,
                     struct mc_ruleset **ret_rs)
 {
 	struct mc_ruleset *rs;
-	size_t size;
-	char *pool;
+	size_t size, replay_bytes = 0;
+	char *pool, *replay_pool;
 
 	*ret_rs = NULL;
 	if (cfg->n_rules > MC_MAX_RULES)
 		return -EINVAL;
-	size = sizeof(*rs) + cfg->n_rules * sizeof(rs->rules[0]) + strings_size(cfg);
-	rs = calloc(1, size);
+	size = sizeof(*rs) + cfg->n_rules * sizeof(rs->rules[0]);
+	for (unsigned i = 0; i < cfg->n_rules; i++)
+		replay_bytes += mc_replay_size(&cfg->rules[i]);
+	rs = calloc(1, size + replay_bytes + strings_size(cfg));
 	if (!rs)
 		return -ENOMEM;
 	rs->seed = cfg->seed;
 	rs->max_faults = cfg->max_faults;
 	rs->n_rules = cfg->n_rules;
-	pool = (char *)&rs->rules[cfg->n_rules];
-	for (unsigned i = 0; i < cfg->n_rules; i++)
+	/* the replay lists (8-aligned, as the rules end), then the strings */
+	replay_pool = (char *)&rs->rules[cfg->n_rules];
+	pool = replay_pool + replay_bytes;
+	for (unsigned i = 0; i < cfg->n_rules; i++) {
 		compile_rule(cfg, &cfg->rules[i], i, proc, &pool, &rs->rules[i]);
+		rs->rules[i].replay =
+		    mc_replay_compile(&cfg->rules[i], rs->rules[i].name_seed, &replay_pool);
+	}
 	index_rules(rs);
 	mc_engine_index(rs); /* built once here: the rule set is immutable from now on */
 	*ret_rs = rs;

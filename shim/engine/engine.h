@@ -50,9 +50,13 @@ struct mc_erule {
 	const char *name;
 	const char *path; /* or NULL */
 	const char *to;   /* or NULL */
+	/* replay = / replay_key =: the rule acts on the listed calls and requests only, with
+	 * their draws (see replay.c); NULL without them */
+	const struct mc_replay_list *replay;
 };
 
-struct mc_ruleset; /* opaque, immutable, one allocation */
+struct mc_ruleset;     /* opaque, immutable, one allocation */
+struct mc_replay_list; /* a rule's replay lists, in its rule set's allocation */
 
 /* Per-rule counters, for one rule set. Relaxed atomics; lay them out in shared memory if you
  * like: zero-filled memory is a valid initial state. Each rule has its own cache line so

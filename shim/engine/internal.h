@@ -166,6 +166,35 @@ struct mc_ruleset {
 	struct mc_erule rules[]; /* n_rules, then their strings */
 };
 
+/* A rule's replay lists (replay.c), laid out after the rules in the rule set's allocation. */
+struct mc_replay_hkey {
+	uint64_t hash;     /* the key's selector hash: XXH3_64bits_withSeed(key, len, name_seed) */
+	const char *bytes; /* the key, len bytes */
+	uint32_t len;
+};
+
+struct mc_replay_list {
+	uint32_t n_calls, n_keys;
+	const struct mc_replay_call *calls; /* sorted by (thread, call), no duplicates */
+	const struct mc_replay_hkey *keys;  /* sorted by hash */
+};
+
+/* Bytes a rule's lists take in a rule set (0 without lists); a multiple of 8. */
+size_t mc_replay_size(const struct mc_rule_spec *s);
+
+/* Lays out the lists of s at *pool (advanced past them, mc_replay_size(s) bytes, 8-aligned)
+ * for the rule whose selector seed is name_seed; NULL without lists. */
+const struct mc_replay_list *mc_replay_compile(const struct mc_rule_spec *s, uint64_t name_seed,
+                                               char **pool);
+
+/* The selection of a rule with replay lists (r->replay set): a call with a request key is
+ * selected iff the rule has replay keys and lists that key (draw: the key's hash, as
+ * select = request draws it); any other call iff (thread, the rule's call number on it) is
+ * listed (draw: the listed one). Without thread state nothing is selected. Pure: no
+ * allocation, no libc. */
+bool mc_replay_select(const struct mc_erule *r, const struct mc_thread_state *ts,
+                      const struct mc_call *call, uint64_t *ret_draw);
+
 /* Fill the index of rs (hooks, size_class, phase_ok, fast) from its compiled rules, once:
  * later calls, and calls racing with the first, return at once. mc_engine_build() may call
  * it before rs is shared; otherwise mc_engine_decide() does on the first call that needs it,
