@@ -74,8 +74,9 @@ struct mc_cfg_pairs {
 #define MC_REPLAY_KEY_MAX 128
 
 /* replay = THREAD:CALL:DRAW: the rule acts on call number `call` (1, 2, ...) of the calls it
- * matched on thread `thread` (0 the main thread, then creation order), and the decision gets
- * `draw` as its 64-bit draw. */
+ * matched on thread `thread` (the engine's thread ordinal: 0 the main thread, then 1, 2, ...
+ * in the order threads first had a call decided), and the decision gets `draw` as its
+ * 64-bit draw. */
 struct mc_replay_call {
 	uint64_t call;
 	uint64_t draw;

@@ -340,12 +340,12 @@ static int start(struct replay *rp, unsigned long line)
 		        "fault (line %lu): the log does not say which rules made it (a log of an "
 		        "older mlchaos, or one whose start is missing)\n",
 		        rp->o->log, rp->pid, line);
-		return -ENOENT;
+		return -ECANCELED;
 	}
 	rp->rules_ev = rp->latest;
 	rp->rules_line = rp->latest_line;
 	rp->latest = NULL;
-	return load_rules(rp) ? 0 : -EBADMSG;
+	return load_rules(rp) ? 0 : -ECANCELED;
 }
 
 static int take_fault(struct replay *rp, unsigned long line, const struct mc_json *ev,
@@ -760,10 +760,11 @@ static void free_replay(struct replay *rp)
 	mc_json_free(rp->latest);
 }
 
+/* -ECANCELED: the log cannot say what to replay, and that was said */
 static int read_failed(const char *log, int err)
 {
-	if (err == -ENOENT || err == -EBADMSG)
-		return EXIT_NOTHING; /* said already */
+	if (err == -ECANCELED)
+		return EXIT_NOTHING;
 	fprintf(stderr, "mlchaos replay: cannot read %s: %s\n", log, strerror(-err));
 	return EXIT_USAGE;
 }
