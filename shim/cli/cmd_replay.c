@@ -300,33 +300,38 @@ static bool parse_draw(const char *s, uint64_t *ret)
 	return errno == 0 && *end == '\0';
 }
 
+/* Room for one more element after the n of *v (each size bytes): the array doubles when n
+ * reaches a power of two. */
+static int room_for_one(void *v, size_t n, size_t size)
+{
+	void **array = v, *grown;
+
+	if (n & (n - 1))
+		return 0;
+	grown = realloc(*array, (n ? n * 2 : 1) * size);
+	if (!grown)
+		return -ENOMEM;
+	*array = grown;
+	return 0;
+}
+
 static int add_call(struct rrule *r, uint64_t thread, uint64_t call, uint64_t draw)
 {
-	struct call_entry *v;
-
-	if (!(r->n_calls & (r->n_calls - 1))) {
-		v = realloc(r->calls, (r->n_calls ? r->n_calls * 2 : 1) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		r->calls = v;
-	}
+	if (room_for_one(&r->calls, r->n_calls, sizeof(r->calls[0])) < 0)
+		return -ENOMEM;
 	r->calls[r->n_calls++] = (struct call_entry){ thread, call, draw };
 	return 0;
 }
 
 static int add_key(struct rrule *r, const struct mc_json *key)
 {
-	struct key_entry *v;
+	struct key_entry *k;
 
-	if (!(r->n_keys & (r->n_keys - 1))) {
-		v = realloc(r->keys_seen, (r->n_keys ? r->n_keys * 2 : 1) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		r->keys_seen = v;
-	}
-	v = &r->keys_seen[r->n_keys++];
-	v->len = (uint32_t)(key->len < MC_REPLAY_KEY_MAX ? key->len : MC_REPLAY_KEY_MAX);
-	memcpy(v->bytes, key->str, v->len);
+	if (room_for_one(&r->keys_seen, r->n_keys, sizeof(r->keys_seen[0])) < 0)
+		return -ENOMEM;
+	k = &r->keys_seen[r->n_keys++];
+	k->len = (uint32_t)(key->len < MC_REPLAY_KEY_MAX ? key->len : MC_REPLAY_KEY_MAX);
+	memcpy(k->bytes, key->str, k->len);
 	return 0;
 }
 

@@ -40,30 +40,19 @@ static bool lit(struct reader *r, const char *word)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
+/* Four hex digits, as \u escapes have them. */
 static bool hex4(struct reader *r, unsigned *ret)
 {
-	unsigned v = 0;
+	char digits[5];
+
 	if (r->end - r->p < 4)
 		return false;
-	for (int i = 0; i < 4; i++) {
-		int h = hexval(r->p[i]);
-		if (h < 0)
-			return false;
-		v = v << 4 | (unsigned)h;
-	}
+	memcpy(digits, r->p, 4);
+	digits[4] = '\0';
+	if (strspn(digits, "0123456789abcdefABCDEF") != 4)
+		return false;
+	*ret = (unsigned)strtoul(digits, NULL, 16);
 	r->p += 4;
-	*ret = v;
 	return true;
 }
 

@@ -1049,6 +1049,23 @@ TESTS = {
 }
 
 
+def run_named(ctx, name, fn):
+    """Runs test fn: its exit status (0 pass, 1 fail, 77 skip); the processes it started are
+    killed and its directory removed, whatever happens."""
+    try:
+        fn()
+    except Skip as e:
+        note("SKIP %s: %s" % (name, e))
+        return SKIP
+    except Failure as e:
+        note("FAIL %s: %s" % (name, e))
+        return 1
+    finally:
+        ctx.cleanup()
+    note("PASS %s" % name)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -1059,18 +1076,7 @@ def main():
     ap.add_argument("test", choices=sorted(TESTS))
     args = ap.parse_args()
     ctx = Ctx(args)
-    try:
-        TESTS[args.test](ctx)
-    except Skip as e:
-        note("SKIP %s: %s" % (args.test, e))
-        return SKIP
-    except Failure as e:
-        note("FAIL %s: %s" % (args.test, e))
-        return 1
-    finally:
-        ctx.cleanup()
-    note("PASS %s" % args.test)
-    return 0
+    return run_named(ctx, args.test, lambda: TESTS[args.test](ctx))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import observe  # noqa: E402  (the same directory: Ctx, read_log, check)
-from observe import Failure, Skip, check, note, read_log  # noqa: E402
+from observe import check, note, read_log  # noqa: E402
 
 DEADLINE_S = 20
 REQUESTS = 160
@@ -379,18 +379,7 @@ def main():
     ap.add_argument("test", choices=sorted(TESTS))
     args = ap.parse_args()
     ctx = observe.Ctx(args)
-    try:
-        TESTS[args.test](ctx, args)
-    except Skip as e:
-        note("SKIP replay-%s: %s" % (args.test, e))
-        return observe.SKIP
-    except Failure as e:
-        note("FAIL replay-%s: %s" % (args.test, e))
-        return 1
-    finally:
-        ctx.cleanup()
-    note("PASS replay-%s" % args.test)
-    return 0
+    return observe.run_named(ctx, "replay-" + args.test, lambda: TESTS[args.test](ctx, args))
 
 
 if __name__ == "__main__":

@@ -106,8 +106,8 @@ static void replay_lines(const struct outcome *out, int id, char *buf, size_t ca
 			len += (size_t)snprintf(buf + len, cap - len, "\n");
 			line = 0;
 		}
-		len += (size_t)snprintf(buf + len, cap - len, "%s%s", line ? " " : "replay =",
-		                        line ? "" : " ");
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+		                        line ? " " : "replay =", line ? "" : " ");
 		line += line ? 1 : 9;
 		len += (size_t)snprintf(buf + len, cap - len, "%s", item);
 		line += (size_t)n;
@@ -148,7 +148,8 @@ static void test_calls_round_trip(void)
 	for (unsigned i = 0; i < N_CALLS; i++) {
 		acted += run[i].acted;
 		if (!same(&run[i], rs, &again[i], replayed) && differ++ < 5)
-			fprintf(stderr, "call %u: run rule %d #%" PRIu64 ", replay rule %d #%" PRIu64 "\n",
+			fprintf(stderr,
+			        "call %u: run rule %d #%" PRIu64 ", replay rule %d #%" PRIu64 "\n",
 			        i, run[i].rule, run[i].ordinal, again[i].rule, again[i].ordinal);
 	}
 	MC_CHECK_U64(differ, 0);
