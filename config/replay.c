@@ -252,6 +252,8 @@ static int by_bytes(const void *a, const void *b)
 /* Sorted by (thread, call); a call listed twice is an error (which draw would it get?). */
 static void check_calls(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r)
 {
+	if (!r->n_replay_calls) /* NULL then: not for qsort */
+		return;
 	qsort(r->replay_calls, r->n_replay_calls, sizeof(r->replay_calls[0]), by_thread_call);
 	for (unsigned i = 1; i < r->n_replay_calls; i++) {
 		const struct mc_replay_call *a = &r->replay_calls[i - 1], *b = &r->replay_calls[i];
@@ -269,6 +271,8 @@ static void check_keys(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r)
 {
 	unsigned n = 0;
 
+	if (!r->n_replay_keys)
+		return;
 	qsort(r->replay_keys, r->n_replay_keys, sizeof(r->replay_keys[0]), by_bytes);
 	for (unsigned i = 0; i < r->n_replay_keys; i++) {
 		const struct mc_replay_key *k = &r->replay_keys[i];

@@ -478,7 +478,8 @@ static void write_calls(FILE *f, struct rrule *r)
 	struct list_line l = { f, "replay", 0 };
 	char item[64];
 
-	qsort(r->calls, r->n_calls, sizeof(r->calls[0]), by_thread_call);
+	if (r->n_calls) /* qsort wants a valid pointer even for no element */
+		qsort(r->calls, r->n_calls, sizeof(r->calls[0]), by_thread_call);
 	for (size_t i = 0; i < r->n_calls; i++) {
 		const struct call_entry *c = &r->calls[i];
 
@@ -496,7 +497,8 @@ static void write_keys(FILE *f, struct rrule *r)
 	struct list_line l = { f, "replay_key", 0 };
 	char item[4 * MC_REPLAY_KEY_MAX + 1];
 
-	qsort(r->keys_seen, r->n_keys, sizeof(r->keys_seen[0]), by_key);
+	if (r->n_keys)
+		qsort(r->keys_seen, r->n_keys, sizeof(r->keys_seen[0]), by_key);
 	for (size_t i = 0; i < r->n_keys; i++) {
 		if (i && by_key(&r->keys_seen[i], &r->keys_seen[i - 1]) == 0)
 			continue; /* every call of a request: one key */

@@ -55,7 +55,8 @@ const struct mc_replay_list *mc_replay_compile(const struct mc_rule_spec *s, uin
 	keys =
 	    (struct mc_replay_hkey *)((char *)calls + ALIGN8(s->n_replay_calls * sizeof(*calls)));
 	bytes = (char *)keys + ALIGN8(s->n_replay_keys * sizeof(*keys));
-	memcpy(calls, s->replay_calls, s->n_replay_calls * sizeof(*calls));
+	if (s->n_replay_calls) /* the list may be NULL when empty */
+		memcpy(calls, s->replay_calls, s->n_replay_calls * sizeof(*calls));
 	for (unsigned i = 0; i < s->n_replay_keys; i++) {
 		const struct mc_replay_key *k = &s->replay_keys[i];
 
