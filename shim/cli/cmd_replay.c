@@ -222,8 +222,7 @@ struct replay {
 	bool started; /* the first fault was seen: the rule set is fixed */
 	struct rrule *rules;
 	size_t n_rules;
-	uint64_t after_reload, not_applied, foreign, unusable, halts;
-	int status; /* EXIT_NOTHING once a fault cannot be replayed */
+	uint64_t after_reload, not_applied, unusable, halts;
 };
 
 static const char *pair_value(const struct mc_json *pairs, const char *key)
@@ -251,8 +250,10 @@ static bool load_rules(struct replay *rp)
 		return false;
 	}
 	rp->rules = calloc(rules->len ? rules->len : 1, sizeof(*rp->rules));
-	if (!rp->rules)
+	if (!rp->rules) {
+		fputs("mlchaos replay: out of memory\n", stderr);
 		return false;
+	}
 	for (size_t i = 0; i < rules->len; i++) {
 		const char *name = mc_json_get_str(&rules->at[i], "name");
 		const struct mc_json *keys = mc_json_get(&rules->at[i], "keys");
@@ -376,7 +377,6 @@ static int take_fault(struct replay *rp, unsigned long line, const struct mc_jso
 	if (!r) {
 		problem(rp->o->log, line, "rule '%s' is not in the rule set of line %lu: skipped",
 		        name ? name : "?", rp->rules_line);
-		rp->foreign++;
 		return 0;
 	}
 	if (!shadow && !mc_json_get_true(ev, "applied")) {
@@ -518,8 +518,11 @@ static void write_pairs(FILE *f, const struct mc_json *pairs, const char *const 
 		const struct mc_json *p = &pairs->at[i];
 		bool keep = only == NULL;
 
+		/* a line end cannot come from a config file: such a pair is not written, and the
+		 * parser then says what is missing */
 		if (p->type != MC_JSON_ARRAY || p->len != 2 || p->at[0].type != MC_JSON_STRING ||
-		    p->at[1].type != MC_JSON_STRING)
+		    p->at[1].type != MC_JSON_STRING || strpbrk(p->at[0].str, "\n\r") ||
+		    strpbrk(p->at[1].str, "\n\r") || strlen(p->at[1].str) != p->at[1].len)
 			continue;
 		for (const char *const *s = skip; s && *s; s++)
 			keep &= strcmp(*s, p->at[0].str) != 0;
@@ -530,17 +533,25 @@ static void write_pairs(FILE *f, const struct mc_json *pairs, const char *const 
 	}
 }
 
+/* s inside a comment line: a control character (a newline in a file name) would end it. */
+static void put_text(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
 static void write_rule(FILE *f, const struct replay *rp, struct rrule *r)
 {
 	/* the list decides which calls: these would only get in its way */
 	static const char *const skip[] = { "rate", "after", "replay", "replay_key", NULL };
 
-	fprintf(
-	    f,
-	    "\n; %" PRIu64 " fault%s of pid %" PRIu64 ", %s lines %lu-%lu: %zu call%s by thread "
-	    "and number, %zu request key%s\n[fault.%s]\n",
-	    r->faults, r->faults == 1 ? "" : "s", rp->pid, rp->o->log, r->first_line, r->last_line,
-	    r->n_calls, r->n_calls == 1 ? "" : "s", r->n_keys, r->n_keys == 1 ? "" : "s", r->name);
+	fprintf(f, "\n; %" PRIu64 " fault%s of pid %" PRIu64 ", ", r->faults,
+	        r->faults == 1 ? "" : "s", rp->pid);
+	put_text(f, rp->o->log);
+	fprintf(f, " lines %lu-%lu: %zu call%s by thread and number, %zu request key%s\n",
+	        r->first_line, r->last_line, r->n_calls, r->n_calls == 1 ? "" : "s", r->n_keys,
+	        r->n_keys == 1 ? "" : "s");
+	fprintf(f, "[fault.%s]\n", r->name);
 	write_pairs(f, r->keys, skip, NULL);
 	write_calls(f, r);
 	write_keys(f, r);
@@ -556,13 +567,17 @@ static void write_config(FILE *f, const struct replay *rp, size_t n_rules, uint6
 	const struct mc_json *mlchaos = mc_json_get(rp->rules_ev, "mlchaos");
 	const char *log = rp->o->log_key ? rp->o->log_key : pair_value(mlchaos, "log");
 
+	fputs("; Written by `mlchaos replay ", f);
+	put_text(f, rp->o->log);
 	fprintf(f,
-	        "; Written by `mlchaos replay %s`: the %" PRIu64 " fault%s of pid %" PRIu64
-	        " in %zu rule%s,\n; from the rule set of line %lu (config %s), injected again on "
-	        "the same calls and\n; requests with the same draws, and nothing else.\n",
-	        rp->o->log, n_faults, n_faults == 1 ? "" : "s", rp->pid, n_rules,
-	        n_rules == 1 ? "" : "s", rp->rules_line, config ? config : "?");
-	fputs("[mlchaos]\n", f);
+	        "`: the %" PRIu64 " fault%s of pid %" PRIu64 " in %zu rule%s,\n; from the rule "
+	        "set of line %lu (config ",
+	        n_faults, n_faults == 1 ? "" : "s", rp->pid, n_rules, n_rules == 1 ? "" : "s",
+	        rp->rules_line);
+	put_text(f, config ? config : "?");
+	fputs("), injected again on the same calls and\n; requests with the same draws, and "
+	      "nothing else.\n[mlchaos]\n",
+	      f);
 	write_pairs(f, mlchaos, NULL, globals);
 	if (log)
 		fprintf(f, "log = %s\n", log);
@@ -627,6 +642,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->rules = v;
 			o->rules[o->n_rules++] = optarg;
 		} else if (opt == 'l') {
+			if (strpbrk(optarg, "\n\r") || !*optarg) {
+				fputs("mlchaos replay: --log wants a path on one line\n", stderr);
+				return EXIT_USAGE;
+			}
 			o->log_key = optarg;
 		} else if (opt == 'h') {
 			replay_usage(stdout);
