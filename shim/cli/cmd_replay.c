@@ -21,6 +21,8 @@
 #define MAX_PROBLEMS    20   /* problems of the log printed; the rest are counted */
 #define MAX_LINE_BYTES  1000 /* of a written list line: the parser takes 1024 */
 #define RULE_NAME_BYTES (MC_RULE_NAME_MAX + 1)
+#define NAME_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-." /* of rule names */
 
 struct options {
 	const char *log, *out, *log_key;
@@ -260,7 +262,8 @@ static bool load_rules(struct replay *rp)
 		struct rrule *r = &rp->rules[rp->n_rules++];
 		const char *select;
 
-		if (!name || strlen(name) >= sizeof(r->name) || !keys ||
+		if (!name || !*name || strlen(name) >= sizeof(r->name) ||
+		    strspn(name, NAME_CHARS) != strlen(name) || !keys ||
 		    keys->type != MC_JSON_ARRAY) {
 			problem(rp->o->log, rp->rules_line, "rule %zu of the rule set is malformed",
 			        i + 1);
