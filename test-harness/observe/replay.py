@@ -288,6 +288,9 @@ def test_log(ctx, args):
     mc("replay", expect=2)
     mc("replay", "x.jsonl", expect=2)  # no -o
     check("Exit status" in mc("replay", "--help", expect=0).stdout, "replay --help")
+    check("usage: mlchaos replay" in mc("help", "replay", expect=0).stdout, "help replay")
+    check("  replay " in mc("--help", expect=0).stdout, "mlchaos --help lists replay")
+    mc("replay", "x.jsonl", "-o", ctx.path("r.ini"), "--log", "a\nb", expect=2)
     out = ctx.path("r.ini")
     mc("replay", ctx.path("missing.jsonl"), "-o", out, expect=2)
 
