@@ -727,6 +727,14 @@ def watchdog_config(ctx, name, log, rule):
                               ("halt_window", "100")], [rule])
 
 
+def counted_responses(ctx, pid, n):
+    """The stats of pid once its watchdog has counted n responses: a response is counted when
+    the server's send returns, which may be after the client has read it."""
+    wait_until("%d responses counted" % n,
+               lambda: sum(ctx.stats(pid)["http_responses"].values()) >= n)
+    return ctx.stats(pid)
+
+
 def test_watchdog(ctx):
     """A server answering 5xx under injected read faults is halted by the watchdog, with the
     halt logged and shown; later requests succeed. A healthy one is not halted."""
@@ -737,7 +745,7 @@ def test_watchdog(ctx):
         ("rate", "30%"), ("select", "call")]))
     srv = Server(ctx, cfg, data)
     statuses = srv.get(300)
-    st = ctx.stats(srv.pid)
+    st = counted_responses(ctx, srv.pid, 300)
     events = read_log(log)
     halts = [e for e in events if e["event"] == "halt"]
     last_500 = max((i for i, s in enumerate(statuses) if s == 500), default=-1)
@@ -773,7 +781,7 @@ def test_watchdog(ctx):
         ("rate", "100%"), ("select", "call")]))
     srv2 = Server(ctx, cfg2, data)
     statuses = srv2.get(300)
-    st = ctx.stats(srv2.pid)
+    st = counted_responses(ctx, srv2.pid, 300)
     check(statuses == [200] * 300, "healthy server failed requests")
     check(st["state"] == "running" and st["watchdog"]["trips"] == 0, "healthy server halted: %s"
           % st["halted_by"])
