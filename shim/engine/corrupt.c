@@ -373,12 +373,14 @@ uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_
 	struct mc_corrupt_report scratch;
 	const struct mc_tensor_map *map = tv ? tv->map : NULL;
 	bool value = mc_cfg_mode_is_value((enum mc_corrupt_mode)rule->mode);
-	uint64_t lo, hi;
+	uint64_t lo, hi, before;
 
-	if (!rep)
+	if (!rep) {
+		scratch.changed = 0;
+		scratch.n = 0;
 		rep = &scratch;
-	rep->changed = 0;
-	rep->n = 0;
+	}
+	before = rep->changed;
 	if (!map || rule->action != MC_ACTION_CORRUPT || len == 0 ||
 	    !held_range(rule, file_offset, len, &lo, &hi))
 		return 0;
@@ -395,5 +397,5 @@ uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_
 			corrupt_tensor_bytes(rule, t, i, file_id, nonce, lo, hi, buf, file_offset,
 			                     rep);
 	}
-	return rep->changed;
+	return rep->changed - before;
 }

@@ -287,8 +287,10 @@ struct mc_corrupt_report {
  * - Byte modes (bitflip, random, byte:0xNN, and zero on tensors that are not float) damage
  *   `count` positions per 4 KiB of each tensor's data (counted from the tensor's first
  *   byte, cut to the offset range), drawn from the same inputs.
- * Only changes are counted and reported (zeroing a zero is not one). rep may be NULL.
- * Returns rep->changed. Pure; async-signal-safe. */
+ * Only changes are counted and reported (zeroing a zero is not one). They are added to rep
+ * (zero it before the first call; calls for the parts of one read, such as the buffers of a
+ * readv, add up), which may be NULL. Returns the number this call changed. Pure;
+ * async-signal-safe. */
 uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_tensor_view *tv,
                                    uint64_t file_id, uint64_t nonce, uint64_t file_offset,
                                    void *buf, size_t len, struct mc_corrupt_report *rep);

@@ -368,6 +368,12 @@ static void test_glob(void)
 
 /* The report lists exactly the values that changed, with their bits; an element split by
  * two buffers is reported by both, each with the bytes it held. */
+static void clear(struct mc_corrupt_report *rep)
+{
+	rep->changed = 0;
+	rep->n = 0;
+}
+
 static void test_report(void)
 {
 	static uint8_t out[FILE_SIZE];
@@ -380,7 +386,9 @@ static void test_report(void)
 	if (!r)
 		return;
 	memcpy(out, original, FILE_SIZE);
+	clear(&rep);
 	MC_CHECK_U64(mc_engine_corrupt_tensors(r, &tv, 42, 0, 0, out, FILE_SIZE, &rep), 20);
+	MC_CHECK_U64(rep.changed, 20);
 	MC_CHECK_U64(rep.n, 20); /* 3 in each of 6 float tensors, 2 in tiny */
 	for (uint32_t k = 0; k < rep.n; k++) {
 		const struct mc_tensor_change *c = &rep.change[k];
@@ -392,12 +400,21 @@ static void test_report(void)
 		           c->after == element(out, i, c->index) && c->before != c->after;
 	}
 	MC_CHECK_U64(matched, rep.n);
+	/* the parts of one read (a readv's buffers) add up in one report */
+	memcpy(out, original, FILE_SIZE);
+	clear(&rep);
+	MC_CHECK_U64(mc_engine_corrupt_tensors(r, &tv, 42, 0, 0, out, 20000, &rep) +
+	                 mc_engine_corrupt_tensors(r, &tv, 42, 0, 20000, out + 20000,
+	                                           FILE_SIZE - 20000, &rep),
+	             rep.changed);
+	MC_CHECK(rep.changed >= 20 && rep.n == rep.changed); /* an element cut counts twice */
 	/* report past its capacity: counted, not listed */
 	mc_engine_free(rs);
 	rs = rules_for("sign", 50, "");
 	if (!rs)
 		return;
 	memcpy(out, original, FILE_SIZE);
+	clear(&rep);
 	MC_CHECK_U64(
 	    mc_engine_corrupt_tensors(mc_engine_rule(rs, 0), &tv, 42, 0, 0, out, FILE_SIZE, &rep),
 	    50 * 4 + 32 + 2 + 3); /* the bias has 32 values, tiny 2, odd.f16 3 */
@@ -407,6 +424,8 @@ static void test_report(void)
 	uint64_t first = 0, second = 0;
 	struct mc_corrupt_report rep2;
 	for (uint64_t off = 25000; off < 33000; off += 8) {
+		clear(&rep);
+		clear(&rep2);
 		first += mc_engine_corrupt_tensors(mc_engine_rule(rs, 0), &tv, 42, 0, off,
 		                                   out + off, 4, &rep);
 		second += mc_engine_corrupt_tensors(mc_engine_rule(rs, 0), &tv, 42, 0, off + 4,
