@@ -102,26 +102,26 @@ static inline uint64_t mc_le64(const void *p)
 
 /* ---- JSON (safetensors headers): a bounded scanner over [p, end) ---- */
 
-#define MC_JSON_DEPTH_MAX 64 /* nesting skipped inside a value; deeper is malformed */
+#define MC_TF_JSON_DEPTH_MAX 64 /* nesting skipped inside a value; deeper is malformed */
 
-struct mc_json {
+struct mc_tf_json {
 	const char *start, *p, *end;
 	const char *err; /* what was wrong, at p */
 };
 
 /* Skips blanks; true when the next byte is c (then consumed). */
-bool mc_json_eat(struct mc_json *j, char c);
+bool mc_tf_json_eat(struct mc_tf_json *j, char c);
 /* A string: *ret_raw points at its body (escapes still in), validated. 0 or -1. */
-int mc_json_string(struct mc_json *j, const char **ret_raw, size_t *ret_raw_len);
+int mc_tf_json_string(struct mc_tf_json *j, const char **ret_raw, size_t *ret_raw_len);
 /* Decodes a validated string body into out (at most cap bytes, cut at a character); returns
  * the bytes written. \u0000 becomes '?' so names stay C strings. */
-size_t mc_json_unescape(const char *raw, size_t raw_len, char *out, size_t cap);
+size_t mc_tf_json_unescape(const char *raw, size_t raw_len, char *out, size_t cap);
 /* True when a validated body equals the plain ASCII word s (no escapes in s). */
-bool mc_json_is(const char *raw, size_t raw_len, const char *s);
+bool mc_tf_json_is(const char *raw, size_t raw_len, const char *s);
 /* A non-negative integer that fits in 64 bits (no sign, fraction or exponent). 0 or -1. */
-int mc_json_u64(struct mc_json *j, uint64_t *ret);
-/* Any value, nested at most MC_JSON_DEPTH_MAX deep. 0 or -1. */
-int mc_json_skip(struct mc_json *j);
+int mc_tf_json_u64(struct mc_tf_json *j, uint64_t *ret);
+/* Any value, nested at most MC_TF_JSON_DEPTH_MAX deep. 0 or -1. */
+int mc_tf_json_skip(struct mc_tf_json *j);
 
 /* ---- pickle (PyTorch data.pkl): a walk over the opcodes that executes nothing ---- */
 

@@ -1,23 +1,23 @@
 /* json.c: a bounded JSON scanner for safetensors headers: strings (validated, decoded on
- * demand), non-negative integers, and skipping any value at most MC_JSON_DEPTH_MAX deep. It
+ * demand), non-negative integers, and skipping any value at most MC_TF_JSON_DEPTH_MAX deep. It
  * never reads past end and never allocates; every error leaves j->err and j->p at the fault. */
 #include <string.h>
 
 #include "internal.h"
 
-static void skip_blanks(struct mc_json *j)
+static void skip_blanks(struct mc_tf_json *j)
 {
 	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
 		j->p++;
 }
 
-static int fail(struct mc_json *j, const char *what)
+static int fail(struct mc_tf_json *j, const char *what)
 {
 	j->err = what;
 	return -1;
 }
 
-bool mc_json_eat(struct mc_json *j, char c)
+bool mc_tf_json_eat(struct mc_tf_json *j, char c)
 {
 	skip_blanks(j);
 	if (j->p < j->end && *j->p == c) {
@@ -53,9 +53,9 @@ static bool hex4(const char *p, const char *end, unsigned *ret)
 	return true;
 }
 
-int mc_json_string(struct mc_json *j, const char **ret_raw, size_t *ret_raw_len)
+int mc_tf_json_string(struct mc_tf_json *j, const char **ret_raw, size_t *ret_raw_len)
 {
-	if (!mc_json_eat(j, '"'))
+	if (!mc_tf_json_eat(j, '"'))
 		return fail(j, "expected a string");
 	const char *body = j->p;
 	while (j->p < j->end && *j->p != '"') {
@@ -130,7 +130,7 @@ static unsigned unescape_one(const char *raw, size_t raw_len, size_t *i)
 	return cp == 0 ? '?' : cp;
 }
 
-size_t mc_json_unescape(const char *raw, size_t raw_len, char *out, size_t cap)
+size_t mc_tf_json_unescape(const char *raw, size_t raw_len, char *out, size_t cap)
 {
 	size_t n = 0, i = 0;
 	while (i < raw_len) {
@@ -150,12 +150,12 @@ size_t mc_json_unescape(const char *raw, size_t raw_len, char *out, size_t cap)
 	return n;
 }
 
-bool mc_json_is(const char *raw, size_t raw_len, const char *s)
+bool mc_tf_json_is(const char *raw, size_t raw_len, const char *s)
 {
 	return strlen(s) == raw_len && memcmp(raw, s, raw_len) == 0;
 }
 
-int mc_json_u64(struct mc_json *j, uint64_t *ret)
+int mc_tf_json_u64(struct mc_tf_json *j, uint64_t *ret)
 {
 	skip_blanks(j);
 	uint64_t v = 0;
@@ -177,7 +177,7 @@ int mc_json_u64(struct mc_json *j, uint64_t *ret)
 	return 0;
 }
 
-static int skip_number(struct mc_json *j)
+static int skip_number(struct mc_tf_json *j)
 {
 	const char *start = j->p;
 	if (j->p < j->end && *j->p == '-')
@@ -194,7 +194,7 @@ static int skip_number(struct mc_json *j)
 	return 0;
 }
 
-static int skip_word(struct mc_json *j, const char *w)
+static int skip_word(struct mc_tf_json *j, const char *w)
 {
 	size_t n = strlen(w);
 	if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0)
@@ -203,34 +203,34 @@ static int skip_word(struct mc_json *j, const char *w)
 	return 0;
 }
 
-static int skip_value(struct mc_json *j, int depth);
+static int skip_value(struct mc_tf_json *j, int depth);
 
 /* The members of an object or the items of an array, after its opening bracket. */
-static int skip_members(struct mc_json *j, int depth, bool object)
+static int skip_members(struct mc_tf_json *j, int depth, bool object)
 {
 	char close = object ? '}' : ']';
-	if (mc_json_eat(j, close))
+	if (mc_tf_json_eat(j, close))
 		return 0;
 	do {
 		const char *raw;
 		size_t len;
-		if (object && mc_json_string(j, &raw, &len) < 0)
+		if (object && mc_tf_json_string(j, &raw, &len) < 0)
 			return -1;
-		if (object && !mc_json_eat(j, ':'))
+		if (object && !mc_tf_json_eat(j, ':'))
 			return fail(j, "expected ':'");
 		if (skip_value(j, depth + 1) < 0)
 			return -1;
-	} while (mc_json_eat(j, ','));
-	if (!mc_json_eat(j, close))
+	} while (mc_tf_json_eat(j, ','));
+	if (!mc_tf_json_eat(j, close))
 		return fail(j, object ? "expected ',' or '}'" : "expected ',' or ']'");
 	return 0;
 }
 
-static int skip_value(struct mc_json *j, int depth)
+static int skip_value(struct mc_tf_json *j, int depth)
 {
 	const char *raw;
 	size_t len;
-	if (depth > MC_JSON_DEPTH_MAX)
+	if (depth > MC_TF_JSON_DEPTH_MAX)
 		return fail(j, "nested too deep");
 	skip_blanks(j);
 	if (j->p >= j->end)
@@ -240,7 +240,7 @@ static int skip_value(struct mc_json *j, int depth)
 	case '[':
 		return skip_members(j, depth, *j->p++ == '{');
 	case '"':
-		return mc_json_string(j, &raw, &len);
+		return mc_tf_json_string(j, &raw, &len);
 	case 't':
 		return skip_word(j, "true");
 	case 'f':
@@ -252,7 +252,7 @@ static int skip_value(struct mc_json *j, int depth)
 	}
 }
 
-int mc_json_skip(struct mc_json *j)
+int mc_tf_json_skip(struct mc_tf_json *j)
 {
 	return skip_value(j, 0);
 }

@@ -31,7 +31,7 @@ struct st_entry {
 
 struct st_parse {
 	struct mc_tf *tf;
-	struct mc_json j;
+	struct mc_tf_json j;
 	uint64_t data_start;
 };
 
@@ -43,7 +43,7 @@ static int json_fail(struct st_parse *sp, const char *what)
 static const struct st_dtype *find_dtype(const char *raw, size_t len)
 {
 	for (size_t i = 0; i < sizeof(st_dtypes) / sizeof(st_dtypes[0]); i++)
-		if (mc_json_is(raw, len, st_dtypes[i].name))
+		if (mc_tf_json_is(raw, len, st_dtypes[i].name))
 			return &st_dtypes[i];
 	return NULL;
 }
@@ -52,20 +52,20 @@ static const struct st_dtype *find_dtype(const char *raw, size_t len)
  * when no dimension is zero). */
 static int parse_shape(struct st_parse *sp, struct st_entry *e)
 {
-	struct mc_json *j = &sp->j;
+	struct mc_tf_json *j = &sp->j;
 	uint64_t product = 1;
 	bool overflow = false, zero = false;
-	if (!mc_json_eat(j, '['))
+	if (!mc_tf_json_eat(j, '['))
 		return json_fail(sp, "\"shape\" is not an array");
-	if (!mc_json_eat(j, ']')) {
+	if (!mc_tf_json_eat(j, ']')) {
 		do {
 			uint64_t d;
-			if (mc_json_u64(j, &d) < 0)
+			if (mc_tf_json_u64(j, &d) < 0)
 				return json_fail(sp, j->err);
 			zero |= d == 0;
 			overflow |= d != 0 && __builtin_mul_overflow(product, d, &product);
-		} while (mc_json_eat(j, ','));
-		if (!mc_json_eat(j, ']'))
+		} while (mc_tf_json_eat(j, ','));
+		if (!mc_tf_json_eat(j, ']'))
 			return json_fail(sp, "expected ',' or ']' in \"shape\"");
 	}
 	e->elements = zero ? 0 : product;
@@ -76,12 +76,13 @@ static int parse_shape(struct st_parse *sp, struct st_entry *e)
 
 static int parse_offsets(struct st_parse *sp, struct st_entry *e)
 {
-	struct mc_json *j = &sp->j;
-	if (!mc_json_eat(j, '['))
+	struct mc_tf_json *j = &sp->j;
+	if (!mc_tf_json_eat(j, '['))
 		return json_fail(sp, "\"data_offsets\" is not [begin, end]");
-	if (mc_json_u64(j, &e->begin) < 0 || !mc_json_eat(j, ',') || mc_json_u64(j, &e->end) < 0)
+	if (mc_tf_json_u64(j, &e->begin) < 0 || !mc_tf_json_eat(j, ',') ||
+	    mc_tf_json_u64(j, &e->end) < 0)
 		return json_fail(sp, j->err ? j->err : "\"data_offsets\" is not [begin, end]");
-	if (!mc_json_eat(j, ']'))
+	if (!mc_tf_json_eat(j, ']'))
 		return json_fail(sp, "\"data_offsets\" is not [begin, end]");
 	e->has_offsets = true;
 	return 0;
@@ -91,22 +92,22 @@ static int parse_field(struct st_parse *sp, struct st_entry *e)
 {
 	const char *key, *val;
 	size_t key_len, val_len;
-	if (mc_json_string(&sp->j, &key, &key_len) < 0)
+	if (mc_tf_json_string(&sp->j, &key, &key_len) < 0)
 		return json_fail(sp, sp->j.err);
-	if (!mc_json_eat(&sp->j, ':'))
+	if (!mc_tf_json_eat(&sp->j, ':'))
 		return json_fail(sp, "expected ':'");
-	if (mc_json_is(key, key_len, "dtype")) {
-		if (mc_json_string(&sp->j, &val, &val_len) < 0)
+	if (mc_tf_json_is(key, key_len, "dtype")) {
+		if (mc_tf_json_string(&sp->j, &val, &val_len) < 0)
 			return json_fail(sp, "\"dtype\" is not a string");
 		e->dtype = find_dtype(val, val_len);
 		e->has_dtype = true;
 		return 0;
 	}
-	if (mc_json_is(key, key_len, "shape"))
+	if (mc_tf_json_is(key, key_len, "shape"))
 		return parse_shape(sp, e);
-	if (mc_json_is(key, key_len, "data_offsets"))
+	if (mc_tf_json_is(key, key_len, "data_offsets"))
 		return parse_offsets(sp, e);
-	return mc_json_skip(&sp->j) < 0 ? json_fail(sp, sp->j.err) : 0;
+	return mc_tf_json_skip(&sp->j) < 0 ? json_fail(sp, sp->j.err) : 0;
 }
 
 /* Checks one entry against the file and adds it to the map. */
@@ -145,14 +146,14 @@ static int add_entry(struct st_parse *sp, const char *name, size_t name_len,
 static int parse_tensor(struct st_parse *sp, const char *name, size_t name_len)
 {
 	struct st_entry e = { 0 };
-	if (!mc_json_eat(&sp->j, '{'))
+	if (!mc_tf_json_eat(&sp->j, '{'))
 		return json_fail(sp, "a tensor entry is not an object");
-	if (!mc_json_eat(&sp->j, '}')) {
+	if (!mc_tf_json_eat(&sp->j, '}')) {
 		do {
 			if (parse_field(sp, &e) < 0)
 				return -1;
-		} while (mc_json_eat(&sp->j, ','));
-		if (!mc_json_eat(&sp->j, '}'))
+		} while (mc_tf_json_eat(&sp->j, ','));
+		if (!mc_tf_json_eat(&sp->j, '}'))
 			return json_fail(sp, "expected ',' or '}' in a tensor entry");
 	}
 	return add_entry(sp, name, name_len, &e);
@@ -163,28 +164,28 @@ static int parse_member(struct st_parse *sp)
 	const char *raw;
 	size_t raw_len;
 	char name[MC_TENSOR_NAME_MAX + 1];
-	if (mc_json_string(&sp->j, &raw, &raw_len) < 0)
+	if (mc_tf_json_string(&sp->j, &raw, &raw_len) < 0)
 		return json_fail(sp, sp->j.err);
-	if (!mc_json_eat(&sp->j, ':'))
+	if (!mc_tf_json_eat(&sp->j, ':'))
 		return json_fail(sp, "expected ':'");
-	if (mc_json_is(raw, raw_len, "__metadata__"))
-		return mc_json_skip(&sp->j) < 0 ? json_fail(sp, sp->j.err) : 0;
-	size_t n = mc_json_unescape(raw, raw_len, name, MC_TENSOR_NAME_MAX);
+	if (mc_tf_json_is(raw, raw_len, "__metadata__"))
+		return mc_tf_json_skip(&sp->j) < 0 ? json_fail(sp, sp->j.err) : 0;
+	size_t n = mc_tf_json_unescape(raw, raw_len, name, MC_TENSOR_NAME_MAX);
 	name[n] = '\0';
 	return parse_tensor(sp, name, n);
 }
 
 static int parse_header(struct st_parse *sp)
 {
-	struct mc_json *j = &sp->j;
-	if (!mc_json_eat(j, '{'))
+	struct mc_tf_json *j = &sp->j;
+	if (!mc_tf_json_eat(j, '{'))
 		return json_fail(sp, "the header is not a JSON object");
-	if (!mc_json_eat(j, '}')) {
+	if (!mc_tf_json_eat(j, '}')) {
 		do {
 			if (parse_member(sp) < 0)
 				return -1;
-		} while (mc_json_eat(j, ','));
-		if (!mc_json_eat(j, '}'))
+		} while (mc_tf_json_eat(j, ','));
+		if (!mc_tf_json_eat(j, '}'))
 			return json_fail(sp, "expected ',' or '}'");
 	}
 	/* Writers pad the header with spaces to align the data. */

@@ -118,14 +118,23 @@ void mc_tf_free(struct mc_tf *tf, void *p)
 		tf->a->free(tf->a->ctx, p);
 }
 
-int mc_tf_read(struct mc_tf *tf, uint64_t off, void *buf, size_t len, const char *what)
+/* 0 when [off, off + len) lies inside the file; else -1, why says it does not. */
+static int inside_file(struct mc_tf *tf, uint64_t off, uint64_t len, const char *what)
 {
 	uint64_t size = tf->src->size;
-	if (off > size || len > size - off)
-		return mc_tf_fail(tf,
-		                  "truncated: %s (%zu bytes at offset %llu) is past the end of the "
-		                  "file (%llu bytes)",
-		                  what, len, (unsigned long long)off, (unsigned long long)size);
+	if (off <= size && len <= size - off)
+		return 0;
+	return mc_tf_fail(tf,
+	                  "truncated: %s (%llu bytes at offset %llu) is past the end of the file "
+	                  "(%llu bytes)",
+	                  what, (unsigned long long)len, (unsigned long long)off,
+	                  (unsigned long long)size);
+}
+
+int mc_tf_read(struct mc_tf *tf, uint64_t off, void *buf, size_t len, const char *what)
+{
+	if (inside_file(tf, off, len, what) < 0)
+		return -1;
 	size_t done = 0;
 	while (done < len) {
 		int64_t r =
@@ -140,10 +149,9 @@ int mc_tf_read(struct mc_tf *tf, uint64_t off, void *buf, size_t len, const char
 
 char *mc_tf_read_alloc(struct mc_tf *tf, uint64_t off, uint64_t len, const char *what)
 {
-	if (len >= SIZE_MAX) {
-		mc_tf_fail(tf, "%s of %llu bytes is too large", what, (unsigned long long)len);
+	/* Checked before allocating: a length from the file sizes nothing the file cannot hold. */
+	if (inside_file(tf, off, len, what) < 0)
 		return NULL;
-	}
 	char *p = mc_tf_alloc(tf, (size_t)len + 1);
 	if (!p)
 		return NULL;

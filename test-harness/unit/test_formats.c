@@ -212,50 +212,50 @@ static void test_json(void)
 	char out[16];
 	const char *raw;
 	size_t len;
-	struct mc_json j = { 0 };
+	struct mc_tf_json j = { 0 };
 	const char *s = " \"a\\u00e9\\ud83d\\ude00\\n\" ";
-	j = (struct mc_json){ s, s, s + strlen(s), NULL };
-	MC_CHECK_U64(mc_json_string(&j, &raw, &len), 0);
-	size_t n = mc_json_unescape(raw, len, out, sizeof(out));
+	j = (struct mc_tf_json){ s, s, s + strlen(s), NULL };
+	MC_CHECK_U64(mc_tf_json_string(&j, &raw, &len), 0);
+	size_t n = mc_tf_json_unescape(raw, len, out, sizeof(out));
 	MC_CHECK_U64(n, 8);
 	MC_CHECK(memcmp(out, "a\xc3\xa9\xf0\x9f\x98\x80\n", 8) == 0);
 	/* Cut at a whole character. */
-	MC_CHECK_U64(mc_json_unescape(raw, len, out, 4), 3);
+	MC_CHECK_U64(mc_tf_json_unescape(raw, len, out, 4), 3);
 	/* A lone surrogate and \u0000 stay printable and NUL-free. */
 	s = "\"\\ud800x\\u0000\"";
-	j = (struct mc_json){ s, s, s + strlen(s), NULL };
-	MC_CHECK_U64(mc_json_string(&j, &raw, &len), 0);
-	n = mc_json_unescape(raw, len, out, sizeof(out));
+	j = (struct mc_tf_json){ s, s, s + strlen(s), NULL };
+	MC_CHECK_U64(mc_tf_json_string(&j, &raw, &len), 0);
+	n = mc_tf_json_unescape(raw, len, out, sizeof(out));
 	MC_CHECK_U64(n, 5);
 	MC_CHECK(memchr(out, '\0', n) == NULL);
 
 	uint64_t v;
 	s = "18446744073709551615";
-	j = (struct mc_json){ s, s, s + strlen(s), NULL };
-	MC_CHECK_U64(mc_json_u64(&j, &v), 0);
+	j = (struct mc_tf_json){ s, s, s + strlen(s), NULL };
+	MC_CHECK_U64(mc_tf_json_u64(&j, &v), 0);
 	MC_CHECK_U64(v, UINT64_MAX);
 	s = "18446744073709551616";
-	j = (struct mc_json){ s, s, s + strlen(s), NULL };
-	MC_CHECK_U64(mc_json_u64(&j, &v), (uint64_t)-1);
+	j = (struct mc_tf_json){ s, s, s + strlen(s), NULL };
+	MC_CHECK_U64(mc_tf_json_u64(&j, &v), (uint64_t)-1);
 
 	/* Skipping: every kind of value, and the depth limit exactly. */
 	s = "{\"a\":[1,-2.5e-3,true,false,null,\"x\",{},[]],\"b\":{\"c\":\"\\\"\"}} rest";
-	j = (struct mc_json){ s, s, s + strlen(s), NULL };
-	MC_CHECK_U64(mc_json_skip(&j), 0);
+	j = (struct mc_tf_json){ s, s, s + strlen(s), NULL };
+	MC_CHECK_U64(mc_tf_json_skip(&j), 0);
 	MC_CHECK_STR(j.p, " rest");
-	char deep[2 * (MC_JSON_DEPTH_MAX + 2) + 1];
-	for (int depth = MC_JSON_DEPTH_MAX; depth <= MC_JSON_DEPTH_MAX + 1; depth++) {
+	char deep[2 * (MC_TF_JSON_DEPTH_MAX + 2) + 1];
+	for (int depth = MC_TF_JSON_DEPTH_MAX; depth <= MC_TF_JSON_DEPTH_MAX + 1; depth++) {
 		size_t k = 0;
 		for (int i = 0; i <= depth; i++)
 			deep[k++] = '[';
 		for (int i = 0; i <= depth; i++)
 			deep[k++] = ']';
-		j = (struct mc_json){ deep, deep, deep + k, NULL };
-		MC_CHECK_U64(mc_json_skip(&j), depth == MC_JSON_DEPTH_MAX ? 0 : (uint64_t)-1);
+		j = (struct mc_tf_json){ deep, deep, deep + k, NULL };
+		MC_CHECK_U64(mc_tf_json_skip(&j), depth == MC_TF_JSON_DEPTH_MAX ? 0 : (uint64_t)-1);
 	}
 	s = "[1,]";
-	j = (struct mc_json){ s, s, s + strlen(s), NULL };
-	MC_CHECK_U64(mc_json_skip(&j), (uint64_t)-1);
+	j = (struct mc_tf_json){ s, s, s + strlen(s), NULL };
+	MC_CHECK_U64(mc_tf_json_skip(&j), (uint64_t)-1);
 }
 
 static void test_names_and_sizes(void)

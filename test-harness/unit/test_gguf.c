@@ -396,8 +396,45 @@ static void test_bad_preamble(void)
 	bytes_free(&b);
 }
 
+/* A header longer than the reader's 64 KiB window, with a value straddling its edge: the
+ * window refills and the bytes on both sides join. */
+static void test_long_header(void)
+{
+	struct bytes b;
+	preamble(&b, 3, 2, 2);
+	gstr(&b, "tokenizer.blob");
+	put_u32(&b, STRING);
+	size_t edge = 64u << 10;
+	size_t len = edge - 3 - (b.n + 8);
+	put_u64(&b, len);
+	put_fill(&b, 'v', len);
+	MC_CHECK_U64(b.n, edge - 3); /* the next key's length straddles the edge */
+	gstr(&b, "general.alignment");
+	put_u32(&b, U32);
+	put_u32(&b, 128);
+	struct ti t1 = { "first", 1, { 4 }, G_F32, 0 }, t2 = { "second", 1, { 64 }, G_Q8_0, 128 };
+	tensor_info(&b, &t1);
+	tensor_info(&b, &t2);
+	pad_to(&b, 128, 0);
+	uint64_t data = b.n;
+	put_fill(&b, 9, 128 + 68);
+	struct recog g;
+	recognize(&g, &b);
+	CHECK_CONTRACT(&g);
+	MC_CHECK_U64(g.r, 1);
+	if (g.map) {
+		MC_CHECK_U64(g.map->n, 2);
+		CHECK_TENSOR(g.map, 0, data, 16, "first", MC_DT_F32);
+		CHECK_TENSOR(g.map, 1, data + 128, 68, "second", MC_DT_OTHER);
+	}
+	MC_CHECK(g.count.largest <= (64u << 10)); /* the window, not the header, in memory */
+	recog_done(&g);
+	bytes_free(&b);
+}
+
 int main(void)
 {
+	test_long_header();
 	test_valid();
 	test_defaults();
 	test_bad_kvs();
