@@ -148,6 +148,19 @@ static struct tmap_file *claim_file(uint32_t *ret_index)
 	return &t[n];
 }
 
+/* The format a recogniser's message names: a malformed file has no map to say it, and its
+ * message starts with the format's name ("safetensors: ..."). */
+static uint32_t format_of_why(const char *why)
+{
+	for (uint32_t f = MC_TF_SAFETENSORS; f <= MC_TF_TORCH_ZIP; f++) {
+		const char *name = mc_tensor_format_name((enum mc_tensor_format)f);
+		size_t n = strlen(name);
+		if (strncmp(why, name, n) == 0 && why[n] == ':')
+			return f;
+	}
+	return MC_TF_NONE;
+}
+
 /* Recognises the file open on fd (st: its status) and returns its tag. Two threads that
  * recognise the same new file at once each publish an entry: a duplicate, never a wrong map. */
 static uint16_t recognise(int fd, const struct stat *st)
@@ -171,7 +184,7 @@ static uint16_t recognise(int fd, const struct stat *st)
 	e->size = (uint64_t)st->st_size;
 	e->mtime_ns = mtime_ns(st);
 	e->map = map;
-	e->format = map ? map->format : MC_TF_NONE;
+	e->format = map ? map->format : format_of_why(why);
 	memcpy(e->why, why, sizeof(why));
 	e->why[WHY_MAX - 1] = '\0';
 	atomic_store_explicit(&e->state, r > 0 ? FILE_READY : FILE_MALFORMED, memory_order_release);
