@@ -11,11 +11,14 @@
  *   fork    read() half the file, fork; the child reads the rest through the same fd and
  *           writes OUT.child (the same bytes the parent got in its first half, then its own)
  *   raw     open through syscall(SYS_openat), which no hook sees, then read()
+ *   threads 8 threads open the file at once and pread() it each through its own fd; OUT
+ *           gets the first thread's bytes, and the exit status is 1 unless all agree
  *   many    PATH is a directory: each of its files, in name order, opened, read() and
  *           closed; OUT gets them one after the other
  * Exit 0 loaded, 1 a call failed, 2 usage. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +133,48 @@ static int load_fork(int fd, unsigned char *buf, size_t size, const char *out)
 	return lseek(fd, (off_t)half, SEEK_SET) < 0 ? -1 : read_range(fd, buf, half, size);
 }
 
+#define THREADS 8
+
+struct reader {
+	pthread_t thread;
+	const char *path;
+	unsigned char *buf;
+	size_t size;
+	int result;
+};
+
+static void *read_alone(void *arg)
+{
+	struct reader *r = arg;
+	int fd = open(r->path, O_RDONLY);
+	r->result = fd < 0 ? -1 : load_pread(fd, r->buf, r->size);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* threads: one file recognised, matched and damaged by several threads at once. */
+static int load_threads(const char *path, unsigned char *buf, size_t size)
+{
+	struct reader r[THREADS];
+	int started = 0, bad = 0;
+	for (int i = 0; i < THREADS; i++) {
+		r[i] = (struct reader){ .path = path, .size = size, .result = -1 };
+		r[i].buf = i == 0 ? buf : malloc(size ? size : 1);
+		if (r[i].buf && pthread_create(&r[i].thread, NULL, read_alone, &r[i]) == 0)
+			started++;
+		else
+			break;
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(r[i].thread, NULL);
+		bad += r[i].result < 0 || memcmp(r[i].buf, buf, size) != 0;
+	}
+	for (int i = 1; i < THREADS && i <= started; i++)
+		free(r[i].buf);
+	return started == THREADS && bad == 0 ? 0 : -1;
+}
+
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
@@ -172,8 +217,10 @@ static int load_many(const char *dir, const char *out)
 int main(int argc, char **argv)
 {
 	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: ft-tensorload read|pread|readv|fread|mmap|dup|fork|raw "
-		                "PATH OUT [CHUNK]\n");
+		fprintf(
+		    stderr,
+		    "usage: ft-tensorload read|pread|readv|fread|mmap|dup|fork|raw|threads|many "
+		    "PATH OUT [CHUNK]\n");
 		return 2;
 	}
 	const char *way = argv[1], *path = argv[2], *out = argv[3];
@@ -208,6 +255,8 @@ int main(int argc, char **argv)
 		close(fd);
 		fd = copy;
 		r = copy < 0 ? -1 : read_range(copy, buf, 0, size);
+	} else if (strcmp(way, "threads") == 0) {
+		r = load_threads(path, buf, size);
 	} else if (strcmp(way, "fork") == 0) {
 		r = load_fork(fd, buf, size, out);
 	} else {

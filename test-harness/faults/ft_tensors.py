@@ -2,8 +2,8 @@
 """region = tensors through the real library on safetensors and GGUF files that
 mlchaos-tensorgen wrote, loaded by the harness's strict reader (mlchaos-tensorcat) and by
 ft-tensorload (each way a loader takes bytes: read, pread, readv, fread, mmap, through a dup'ed
-fd, across fork, and through an fd opened behind the library's back), in chunks of 999 bytes so
-that buffer edges cut elements in two.
+fd, across fork, through an fd opened behind the library's back, and by 8 threads at once), in
+chunks of 999 bytes so that buffer edges cut elements in two.
 
   values      every way gets the same bytes, in two processes; the elements that differ from
               the file are exactly the (tensor, index) pairs the log lists, with its bits; the
@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
 import hdlib  # noqa: E402
 
-WAYS = ("read", "pread", "readv", "fread", "mmap", "dup", "fork", "raw")
+WAYS = ("read", "pread", "readv", "fread", "mmap", "dup", "fork", "raw", "threads")
 CHUNK = 999
 WIDTH = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}  # the float types; others: no value modes
 CONTRAST_SEEDS = 8
@@ -92,8 +92,9 @@ class Tensors:
             with open(cfg, "w") as f:
                 f.write(config.replace("{log}", os.path.join(rundir, "log-%p.jsonl")))
             argv = [self.a.mlchaos, "run", "-c", cfg, "--"] + argv
+        # a damaged header may put any byte in a message: decoded leniently
         p = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=120)
+                           encoding="utf-8", errors="replace", timeout=120)
         if hdlib.sanitizer_report(p.stderr):
             self.c.fail(f"{argv}: a sanitizer report\n{p.stderr[-3000:]}")
         lines = []
@@ -234,6 +235,15 @@ class Tensors:
                          f"{want} ({err.strip()})")
             got_nan = {ch["tensor"] for l in lines for ch in l.get("changes", [])}
             self.c.check(got_nan == set(want), f"{name} glob {how}: the log names {got_nan}")
+        # 8 threads at once: one recognition, one match bitmap of the glob, shared
+        got, _, lines = self.load("threads", path, cfg)
+        if got is not None:
+            diff = self.check_logged(f"{name} glob threads", layout, read_bytes(path), got,
+                                     lines)
+            per = {}
+            for d in diff:
+                per[d[0]] = per.get(d[0], 0) + 1
+            self.c.check(per == want, f"{name} glob threads: changed per tensor {per}")
 
     def case_bytes(self, path):
         name = os.path.basename(path)

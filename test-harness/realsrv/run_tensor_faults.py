@@ -101,7 +101,8 @@ class Tensors:
             argv = [self.a.mlchaos, "run", "-c", cfg, "--"] + argv
         try:
             p = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, timeout=TIMEOUT_S)
+                               stderr=subprocess.PIPE, encoding="utf-8", errors="replace",
+                               timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return None, None, []
         lines = []
