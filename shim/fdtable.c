@@ -232,13 +232,20 @@ static uint64_t encode(const struct mc_fd_info *i)
 	       (uint64_t)i->peer_port << 24 | (uint64_t)(i->path_id & 0xffffffu) << 40;
 }
 
-static _Atomic uint64_t *slot_of(int fd, bool create)
+/* Element fd of a lazily mapped table of FD_CHUNKS chunks of FD_CHUNK elements of elem
+ * bytes; NULL for an fd out of range, or a chunk not mapped (and create false, or no
+ * memory). */
+static void *element_of(_Atomic(void *) *chunks, int fd, size_t elem, bool create)
 {
 	if (fd < 0 || (unsigned)fd >= FD_CHUNK * FD_CHUNKS)
 		return NULL;
-	_Atomic uint64_t *chunk = mc_lazy_map(&mc_fd_chunks[(unsigned)fd >> FD_CHUNK_BITS],
-	                                      FD_CHUNK * sizeof(uint64_t), create);
-	return chunk ? &chunk[(unsigned)fd & (FD_CHUNK - 1)] : NULL;
+	char *chunk = mc_lazy_map(&chunks[(unsigned)fd >> FD_CHUNK_BITS], FD_CHUNK * elem, create);
+	return chunk ? chunk + ((unsigned)fd & (FD_CHUNK - 1)) * elem : NULL;
+}
+
+static _Atomic uint64_t *slot_of(int fd, bool create)
+{
+	return element_of(mc_fd_chunks, fd, sizeof(uint64_t), create);
 }
 
 /* ---- tags: one 16-bit word per fd, in chunks like the entries -------------------- */
@@ -247,11 +254,7 @@ static _Atomic(void *) tag_chunks[FD_CHUNKS];
 
 static _Atomic uint16_t *tag_of(int fd, bool create)
 {
-	if (fd < 0 || (unsigned)fd >= FD_CHUNK * FD_CHUNKS)
-		return NULL;
-	_Atomic uint16_t *chunk = mc_lazy_map(&tag_chunks[(unsigned)fd >> FD_CHUNK_BITS],
-	                                      FD_CHUNK * sizeof(uint16_t), create);
-	return chunk ? &chunk[(unsigned)fd & (FD_CHUNK - 1)] : NULL;
+	return element_of(tag_chunks, fd, sizeof(uint16_t), create);
 }
 
 uint16_t mc_fd_tag(int fd)

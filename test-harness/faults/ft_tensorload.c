@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,13 @@ static int fail(const char *what)
 	return 1;
 }
 
-/* read() from fd into buf[from, to) in chunks. */
-static int read_range(int fd, unsigned char *buf, size_t from, size_t to)
+/* read() (or pread() at each chunk's own offset) from fd into buf[from, to) in chunks. */
+static int chunks(int fd, unsigned char *buf, size_t from, size_t to, bool positioned)
 {
 	for (size_t off = from; off < to;) {
 		size_t n = to - off < chunk ? to - off : chunk;
-		ssize_t r = read(fd, buf + off, n);
+		ssize_t r =
+		    positioned ? pread(fd, buf + off, n, (off_t)off) : read(fd, buf + off, n);
 		if (r <= 0)
 			return -1;
 		off += (size_t)r;
@@ -50,16 +52,14 @@ static int read_range(int fd, unsigned char *buf, size_t from, size_t to)
 	return 0;
 }
 
+static int read_range(int fd, unsigned char *buf, size_t from, size_t to)
+{
+	return chunks(fd, buf, from, to, false);
+}
+
 static int load_pread(int fd, unsigned char *buf, size_t size)
 {
-	for (size_t off = 0; off < size;) {
-		size_t n = size - off < chunk ? size - off : chunk;
-		ssize_t r = pread(fd, buf + off, n, (off_t)off);
-		if (r <= 0)
-			return -1;
-		off += (size_t)r;
-	}
-	return 0;
+	return chunks(fd, buf, 0, size, true);
 }
 
 static int load_readv(int fd, unsigned char *buf, size_t size)

@@ -22,7 +22,6 @@ chunks of 999 bytes so that buffer edges cut elements in two.
 """
 
 import argparse
-import glob
 import hashlib
 import json
 import os
@@ -68,43 +67,28 @@ def read_bytes(path):
         return f.read()
 
 
-class Tensors:
+class Tensors(hdlib.ChaosRuns):
     def __init__(self, a, tmp):
+        super().__init__(a.mlchaos, tmp, a.env)
         self.a = a
-        self.tmp = tmp
-        self.c = hdlib.Checks()
-        self.env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
-        self.runs = 0
 
     def config(self, path_glob, mode, count, seed=5, region="tensors", extra=""):
         return HEAD.format(seed=seed, log="{log}") + "".join(
             RULE.format(hook=h, path=path_glob, region=region, mode=mode, count=count,
                         extra=extra) for h in ("read", "mmap"))
 
-    def run(self, argv, config=None):
-        """Runs argv (under `mlchaos run` with config); returns (exit status, stderr, log
-        lines, run directory)."""
-        self.runs += 1
-        rundir = os.path.join(self.tmp, f"run-{self.runs}")
-        os.mkdir(rundir)
-        if config is not None:
-            cfg = os.path.join(rundir, "chaos.ini")
-            with open(cfg, "w") as f:
-                f.write(config.replace("{log}", os.path.join(rundir, "log-%p.jsonl")))
-            argv = [self.a.mlchaos, "run", "-c", cfg, "--"] + argv
-        # a damaged header may put any byte in a message: decoded leniently
-        p = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           encoding="utf-8", errors="replace", timeout=120)
-        if hdlib.sanitizer_report(p.stderr):
-            self.c.fail(f"{argv}: a sanitizer report\n{p.stderr[-3000:]}")
-        lines = []
-        for log in sorted(glob.glob(os.path.join(rundir, "log-*.jsonl"))):
-            lines += hdlib.read_log(log, self.c.fail)
-        return p.returncode, p.stdout, p.stderr, lines, rundir
+    def run_status(self, argv, config=None):
+        """(exit status, stdout, stderr, log lines) of argv under `mlchaos run` with config;
+        a run that timed out is a failure."""
+        p, lines, _ = self.run(argv, config)
+        if p is None:
+            self.c.fail(f"{argv}: no exit in time")
+            return -1, "", "timeout", lines
+        return p.returncode, p.stdout, p.stderr, lines
 
     def load(self, way, path, config):
         """ft-tensorload's bytes (and the fork child's), and the log."""
-        status, _, err, lines, rundir = self.run(
+        status, _, err, lines = self.run_status(
             [self.a.load, way, path, os.path.join(self.tmp, "out"), str(CHUNK)], config)
         out = os.path.join(self.tmp, "out")
         got = read_bytes(out) if status == 0 else None
@@ -124,7 +108,7 @@ class Tensors:
 
     def tensorcat(self, path, how, config):
         """The strict reader under the library: (exit status, its tensors)."""
-        status, out, err, lines, _ = self.run(
+        status, out, err, lines = self.run_status(
             [self.a.tensorcat, "--json", "--load", how, path], config)
         tensors = [json.loads(l) for l in out.splitlines()] if status == 0 else []
         return status, tensors, err, lines
@@ -316,7 +300,7 @@ class Tensors:
         layout = self.layout(good)
         clean = read_bytes(good)
         cfg = self.config("*/many/*", "sign", 1)
-        status, _, err, lines, _ = self.run(
+        status, _, err, lines = self.run_status(
             [self.a.load, "many", many, os.path.join(self.tmp, "out-many")], cfg)
         if not self.c.check(status == 0, f"full: loaded ({err[-300:]})"):
             return

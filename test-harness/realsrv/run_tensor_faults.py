@@ -23,7 +23,6 @@ Exit 77 when numpy or torch is missing.
 """
 
 import argparse
-import glob
 import hashlib
 import json
 import os
@@ -46,19 +45,9 @@ CONTRAST_SEEDS = 8
 CONTRAST_COUNT = 256  # bit flips per 4 KiB: the heavy rot of config/corrupt-weights.ini
 
 HEAD = "[mlchaos]\nseed = {seed}\nrequest_key = none\nlog = {log}\n"
-RULES = """
-[fault.tensors-read]
-hook = read
-action = corrupt
-path = */{name}
-region = {region}
-mode = {mode}
-count = {count}
-damage = weights
-select = call
-{extra}
-[fault.tensors-map]
-hook = mmap
+RULE = """
+[fault.tensors-{hook}]
+hook = {hook}
 action = corrupt
 path = */{name}
 region = {region}
@@ -74,14 +63,7 @@ def sha256_file(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-class Tensors:
-    def __init__(self, a, tmp):
-        self.a = a
-        self.tmp = tmp
-        self.c = hdlib.Checks()
-        self.env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
-        self.runs = 0
-
+class Tensors(hdlib.ChaosRuns):
     # ---- running the loader ------------------------------------------------------------
 
     def load(self, kind, way, path, config=None):
@@ -89,37 +71,24 @@ class Tensors:
         log lines). answer None: the process itself failed (crash, timeout)."""
         import numpy as np
 
-        self.runs += 1
-        rundir = os.path.join(self.tmp, f"run-{self.runs}")
-        os.mkdir(rundir)
-        out = os.path.join(rundir, "bits.npz")
-        argv = [PY, LOADER, kind, way, path, out]
-        if config is not None:
-            cfg = os.path.join(rundir, "chaos.ini")
-            with open(cfg, "w") as f:
-                f.write(config.replace("{log}", os.path.join(rundir, "log-%p.jsonl")))
-            argv = [self.a.mlchaos, "run", "-c", cfg, "--"] + argv
-        try:
-            p = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, encoding="utf-8", errors="replace",
-                               timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            return None, None, []
-        lines = []
-        for log in sorted(glob.glob(os.path.join(rundir, "log-*.jsonl"))):
-            lines += hdlib.read_log(log, self.c.fail)
-        if p.returncode != 0 or hdlib.sanitizer_report(p.stderr) or not p.stdout.strip():
+        out = os.path.join(self.tmp, f"bits-{self.runs + 1}.npz")
+        p, lines, _ = self.run([PY, LOADER, kind, way, path, out], config, TIMEOUT_S)
+        if p is None:
+            return None, None, lines
+        if p.returncode != 0 or not p.stdout.strip():
             return {"ok": False, "error": f"exit {p.returncode}: {p.stderr[-300:]}"}, None, lines
         answer = json.loads(p.stdout.strip().splitlines()[-1])
         got = None
         if answer["ok"]:
             with np.load(out) as z:
                 got = {k: z[k] for k in z.files}
+            os.unlink(out)
         return answer, got, lines
 
     def config(self, name, mode, count, seed=11, region="tensors", extra=""):
-        return (HEAD.format(seed=seed, log="{log}") +
-                RULES.format(name=name, region=region, mode=mode, count=count, extra=extra))
+        return HEAD.format(seed=seed, log="{log}") + "".join(
+            RULE.format(hook=h, name=name, region=region, mode=mode, count=count, extra=extra)
+            for h in ("read", "mmap"))
 
     # ---- what the log says against what the loader got ------------------------------------
 
@@ -312,7 +281,7 @@ def main():
             hdlib.skip(f"{PY} cannot import {module} (Debian: apt-get install {package})")
     tmp = tempfile.mkdtemp(prefix="mlchaos-rs-tensors-")
     try:
-        t = Tensors(a, tmp)
+        t = Tensors(a.mlchaos, tmp, a.env)
         t.main()
         return t.c.status()
     finally:
