@@ -220,6 +220,34 @@ static void zip_file(struct bytes *z, const struct rec *r, size_t n, const struc
 	end_records(z, n, cd_off, z->n - cd_off, o);
 }
 
+/* An archive of <archive>/data.pkl and one storage <archive>/data/0 of len bytes; *ret_at is
+ * where the storage's bytes start. */
+static void one_storage_archive(struct bytes *z, const char *pkl_name, const char *storage_name,
+                                const uint8_t *pickle, size_t n, size_t len, uint64_t *ret_at)
+{
+	static const uint8_t zeros[64];
+	struct rec r[] = { { pkl_name, pickle, n, 0, 0 }, { storage_name, zeros, len, 0, 0 } };
+	struct zip_opts o = { false, 0, NULL };
+	uint64_t at[2];
+	zip_file(z, r, 2, &o, at);
+	*ret_at = at[1];
+}
+
+/* Recognises the archive and expects one tensor: this name, type and place. */
+static void expect_one_tensor(const struct bytes *z, uint64_t at, uint64_t len, const char *name,
+                              enum mc_dtype dt)
+{
+	struct recog g;
+	recognize(&g, z);
+	CHECK_CONTRACT(&g);
+	MC_CHECK_U64(g.r, 1);
+	if (g.map) {
+		MC_CHECK_U64(g.map->n, 1);
+		CHECK_TENSOR(g.map, 0, at, len, name, dt);
+	}
+	recog_done(&g);
+}
+
 /* ---- the checkpoint most tests start from ---- */
 
 static const struct entry sd_entries[] = {
@@ -336,21 +364,10 @@ static void test_bare_tensor(void)
 	p_op(&p, '0');
 	p_tensor(&p, "FloatStorage", "0", &a, &b, 10);
 	p_op(&p, '.');
-	uint8_t data[16] = { 1 };
-	struct rec r[] = { { "bare/data.pkl", p.p, p.n, 0, 0 }, { "bare/data/0", data, 16, 0, 0 } };
-	struct zip_opts o = { false, 0, NULL };
-	uint64_t at[2];
 	struct bytes z;
-	zip_file(&z, r, 2, &o, at);
-	struct recog g;
-	recognize(&g, &z);
-	CHECK_CONTRACT(&g);
-	MC_CHECK_U64(g.r, 1);
-	if (g.map) {
-		MC_CHECK_U64(g.map->n, 1);
-		CHECK_TENSOR(g.map, 0, at[1], 16, "data/0", MC_DT_F32);
-	}
-	recog_done(&g);
+	uint64_t at;
+	one_storage_archive(&z, "bare/data.pkl", "bare/data/0", p.p, p.n, 16, &at);
+	expect_one_tensor(&z, at, 16, "data/0", MC_DT_F32);
 	bytes_free(&z);
 	bytes_free(&p);
 }
@@ -565,13 +582,9 @@ static void test_bad_archives(void)
 /* An archive whose data.pkl is the given bytes. */
 static void expect_pickle_rejected(const char *pickle, size_t n, const char *why)
 {
-	uint8_t d[4] = { 0 };
-	struct rec r[] = { { "a/data.pkl", (const uint8_t *)pickle, n, 0, 0 },
-		           { "a/data/0", d, 4, 0, 0 } };
-	struct zip_opts o = { false, 0, NULL };
-	uint64_t at[2];
 	struct bytes z;
-	zip_file(&z, r, 2, &o, at);
+	uint64_t at;
+	one_storage_archive(&z, "a/data.pkl", "a/data/0", (const uint8_t *)pickle, n, 4, &at);
 	CHECK_REJECTS(&z, why);
 	bytes_free(&z);
 }
@@ -621,19 +634,10 @@ static void test_memo_limits(void)
 	put_str(&p, "(Vstorage\nctorch\nFloatStorage\nr\xff\xff\xff\x7f"
 	            "0j\xff\xff\xff\x7f");
 	put_str(&p, "V0\nVcpu\nK\x01tQu.");
-	uint8_t d[4] = { 0 };
-	struct rec r[] = { { "a/data.pkl", p.p, p.n, 0, 0 }, { "a/data/0", d, 4, 0, 0 } };
-	struct zip_opts o = { false, 0, NULL };
-	uint64_t at[2];
 	struct bytes z;
-	zip_file(&z, r, 2, &o, at);
-	struct recog g;
-	recognize(&g, &z);
-	CHECK_CONTRACT(&g);
-	MC_CHECK_U64(g.r, 1);
-	if (g.map)
-		CHECK_TENSOR(g.map, 0, at[1], 4, "data/0", MC_DT_OTHER);
-	recog_done(&g);
+	uint64_t at;
+	one_storage_archive(&z, "a/data.pkl", "a/data/0", p.p, p.n, 4, &at);
+	expect_one_tensor(&z, at, 4, "data/0", MC_DT_OTHER);
 	bytes_free(&z);
 	bytes_free(&p);
 }
