@@ -569,8 +569,15 @@ static void begin_line(struct mc_buf *b, const char *event)
 	put_field_str(b, "event", event);
 }
 
-static void fault_line(struct mc_buf *b, const struct mc_fault *f, const struct mc_rec_detail *d);
-static void fault_line_tensors(const struct mc_fault *f, const struct mc_rec_detail *d);
+static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, char *line,
+                       size_t cap);
+
+/* A tensor line lists its changes: a larger buffer, on the stack of this call only. */
+static MC_COLD void fault_line_tensors(const struct mc_fault *f, const struct mc_rec_detail *d)
+{
+	char line[TENSOR_LINE_BYTES];
+	fault_line(f, d, line, sizeof(line));
+}
 
 void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 {
@@ -592,45 +599,38 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 		return;
 	}
 	char line[LINE_MAX_BYTES];
-	struct mc_buf b;
-	mc_buf_init(&b, line, sizeof(line) - 1);
-	fault_line(&b, f, d);
+	fault_line(f, d, line, sizeof(line));
 }
 
-/* A tensor line lists its changes: a larger buffer, on the stack of this call only. */
-static MC_COLD void fault_line_tensors(const struct mc_fault *f, const struct mc_rec_detail *d)
-{
-	char line[TENSOR_LINE_BYTES];
-	struct mc_buf b;
-	mc_buf_init(&b, line, sizeof(line) - 1);
-	fault_line(&b, f, d);
-}
-
-static void fault_line(struct mc_buf *b, const struct mc_fault *f, const struct mc_rec_detail *d)
+/* One fault's line, built in line[cap]. */
+static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, char *line,
+                       size_t cap)
 {
 	const struct mc_erule *r = f->d.rule;
-	begin_line(b, f->d.shadow ? "would_inject" : "fault");
-	put_field_str(b, "rule", r ? r->name : "?");
-	put_field_str(b, "hook", mc_hook_name((enum mc_hook)(r ? r->hook : MC_HOOK_COUNT)));
-	put_field_str(b, "fn", mc_fn_name(f->fn));
-	put_field_str(b, "action", mc_action_name(f->d.action));
-	put_target_of(b, f);
+	struct mc_buf b;
+	mc_buf_init(&b, line, cap - 1);
+	begin_line(&b, f->d.shadow ? "would_inject" : "fault");
+	put_field_str(&b, "rule", r ? r->name : "?");
+	put_field_str(&b, "hook", mc_hook_name((enum mc_hook)(r ? r->hook : MC_HOOK_COUNT)));
+	put_field_str(&b, "fn", mc_fn_name(f->fn));
+	put_field_str(&b, "action", mc_action_name(f->d.action));
+	put_target_of(&b, f);
 	struct mc_reqkey key;
 	bool socket = f->fdi.kind >= MC_FD_TCP && f->fdi.kind <= MC_FD_SOCKET_OTHER;
 	mc_request_current(socket ? f->fd : -1, &key);
 	if (key.len) {
-		mc_buf_puts(b, ",\"key\":\"");
-		mc_buf_json_str(b, key.bytes, key.len);
-		mc_buf_putc(b, '"');
+		mc_buf_puts(&b, ",\"key\":\"");
+		mc_buf_json_str(&b, key.bytes, key.len);
+		mc_buf_putc(&b, '"');
 	} else {
-		mc_buf_puts(b, ",\"key\":null");
+		mc_buf_puts(&b, ",\"key\":null");
 	}
-	put_field_str(b, "phase", phase_name());
-	mc_buf_puts(b, f->d.shadow ? ",\"shadow\":true" : ",\"shadow\":false");
-	mc_buf_puts(b, d->applied ? ",\"applied\":true" : ",\"applied\":false");
-	put_detail(b, f, d);
-	mc_buf_putc(b, '}');
-	write_line(b);
+	put_field_str(&b, "phase", phase_name());
+	mc_buf_puts(&b, f->d.shadow ? ",\"shadow\":true" : ",\"shadow\":false");
+	mc_buf_puts(&b, d->applied ? ",\"applied\":true" : ",\"applied\":false");
+	put_detail(&b, f, d);
+	mc_buf_putc(&b, '}');
+	write_line(&b);
 }
 
 /* ---- the watchdog ----------------------------------------------------------------- */
