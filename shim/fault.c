@@ -706,10 +706,10 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
 	atomic_store(&rules_now, rs);
-	note_tensor_rules(rs);
 	state = st;
 	mc_fault_hooks = hooks;
 	pthread_atfork(NULL, NULL, child_after_fork);
+	note_tensor_rules(rs); /* opens of model files look at their tensors */
 	uint32_t armed = mc_fault_hooks | budget_bits(rs);
 	/* The fd table names files and sockets for targeting: keep it; and
 	 * request keys arrive through reads on sockets: see them. */
