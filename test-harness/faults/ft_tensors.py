@@ -26,10 +26,8 @@ import hashlib
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,7 +67,7 @@ def read_bytes(path):
 
 class Tensors(hdlib.ChaosRuns):
     def __init__(self, a, tmp):
-        super().__init__(a.mlchaos, tmp, a.env)
+        super().__init__(a.mlchaos, a.env, tmp)
         self.a = a
 
     def config(self, path_glob, mode, count, seed=5, region="tensors", extra=""):
@@ -340,15 +338,7 @@ def main():
     for opt in ("--mlchaos", "--tensorgen", "--tensorcat", "--load"):
         ap.add_argument(opt, required=True)
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
-    a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="mlchaos-ft-tensors-")
-    try:
-        t = Tensors(a, tmp)
-        t.main()
-        return t.c.status()
-    finally:
-        if not os.environ.get("FT_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
+    return Tensors.run_all("mlchaos-ft-tensors-", ap.parse_args())
 
 
 if __name__ == "__main__":

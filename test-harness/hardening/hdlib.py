@@ -4,9 +4,11 @@ and stopping processes by pid with deadlines, and the skip convention (exit 77).
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -99,12 +101,25 @@ class ChaosRuns:
     """Commands run under `mlchaos run`, each in a fresh directory of tmp holding its config
     and its event logs: what the tests that compare a run's faults with its log share."""
 
-    def __init__(self, mlchaos, tmp, env_pairs):
+    def __init__(self, mlchaos, env_pairs, tmp):
         self.mlchaos = mlchaos
         self.tmp = tmp
         self.c = Checks()
         self.env = clean_env(dict(kv.partition("=")[::2] for kv in env_pairs))
         self.runs = 0
+
+    @classmethod
+    def run_all(cls, prefix, *args):
+        """Makes cls(*args, tmp) in a fresh temporary directory (removed after, unless
+        FT_KEEP is set), calls its main() and returns the exit status of its checks."""
+        tmp = tempfile.mkdtemp(prefix=prefix)
+        try:
+            t = cls(*args, tmp)
+            t.main()
+            return t.c.status()
+        finally:
+            if not os.environ.get("FT_KEEP"):
+                shutil.rmtree(tmp, ignore_errors=True)
 
     def run(self, argv, config=None, timeout_s=120):
         """Runs argv, under `mlchaos run` when config (INI text, with "{log}" where the log

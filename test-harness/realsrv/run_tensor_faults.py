@@ -26,10 +26,8 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -279,13 +277,7 @@ def main():
                                stderr=subprocess.DEVNULL)
         if probe.returncode != 0:
             hdlib.skip(f"{PY} cannot import {module} (Debian: apt-get install {package})")
-    tmp = tempfile.mkdtemp(prefix="mlchaos-rs-tensors-")
-    try:
-        t = Tensors(a.mlchaos, tmp, a.env)
-        t.main()
-        return t.c.status()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return Tensors.run_all("mlchaos-rs-tensors-", a.mlchaos, a.env)
 
 
 if __name__ == "__main__":
