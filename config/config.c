@@ -670,6 +670,7 @@ void mc_cfg_free(struct mc_config *cfg)
 		free(cfg->rules[i].process);
 		free(cfg->rules[i].to);
 		free(cfg->rules[i].damage);
+		free(cfg->rules[i].tensor);
 	}
 	free(cfg->rules);
 	free(cfg->file);

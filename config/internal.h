@@ -36,6 +36,8 @@ enum mc_rkey {
 	MC_RKEY_SCOPE,
 	MC_RKEY_TO,
 	MC_RKEY_DAMAGE,
+	MC_RKEY_REGION,
+	MC_RKEY_TENSOR,
 	MC_RKEY_N
 };
 
