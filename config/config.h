@@ -45,7 +45,24 @@ enum mc_request_key { MC_KEY_HEADER, MC_KEY_CONNECTION, MC_KEY_THREAD, MC_KEY_NO
 
 enum mc_on_error { MC_ON_ERROR_PASSTHROUGH, MC_ON_ERROR_ABORT };
 
-enum mc_corrupt_mode { MC_CORRUPT_BITFLIP, MC_CORRUPT_ZERO, MC_CORRUPT_RANDOM, MC_CORRUPT_BYTE };
+/* Byte modes (bitflip, zero, random, byte) change bytes; the value modes (nan, inf, exponent,
+ * sign) change whole elements of float tensors and need region = tensors, where zero also
+ * zeroes whole float elements (mc_cfg_mode_is_value()). */
+enum mc_corrupt_mode {
+	MC_CORRUPT_BITFLIP,
+	MC_CORRUPT_ZERO,
+	MC_CORRUPT_RANDOM,
+	MC_CORRUPT_BYTE,
+	MC_CORRUPT_NAN,
+	MC_CORRUPT_INF,
+	MC_CORRUPT_EXPONENT,
+	MC_CORRUPT_SIGN,
+	MC_CORRUPT_MODE_COUNT
+};
+
+/* Where corruption may land: anywhere in the bytes read, or only inside the tensor data of a
+ * model file whose format is recognised (safetensors, GGUF, .npy, PyTorch zip). */
+enum mc_region { MC_REGION_ANY, MC_REGION_TENSORS };
 
 enum mc_scope { MC_SCOPE_FILE, MC_SCOPE_CALL };
 
@@ -125,6 +142,8 @@ struct mc_rule_spec {
 	enum mc_scope scope;
 	char *to;     /* redirect target, absolute */
 	char *damage; /* corrupt: the name damage is drawn from (default: the rule's) */
+	enum mc_region region;
+	char *tensor; /* region = tensors: glob on tensor names, or NULL for every tensor */
 	/* replay lists: a rule with either acts on the listed calls only. replay_calls is
 	 * sorted by (thread, call) without duplicates; replay_keys has no duplicates. */
 	struct mc_replay_call *replay_calls;
@@ -189,6 +208,11 @@ size_t mc_cfg_describe(const struct mc_config *cfg, char *buf, size_t size);
 /* Names as written in the INI language; "?" for values out of range. */
 const char *mc_hook_name(enum mc_hook hook);
 const char *mc_action_name(enum mc_action action);
+const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode); /* "byte" for byte:0xNN */
+
+/* Whether a corrupt mode changes whole values of float tensors under region = tensors (nan,
+ * inf, exponent, sign, zero) rather than bytes. */
+bool mc_cfg_mode_is_value(enum mc_corrupt_mode mode);
 
 /* The errno's symbolic name ("EIO"), or NULL when not in mlchaos's table. */
 const char *mc_errno_name(int err);

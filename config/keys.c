@@ -440,19 +440,35 @@ static int parse_mode_byte(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const
 	return 0;
 }
 
+/* The words of mode =, by enum mc_corrupt_mode; byte:0xNN is parsed apart. */
+static const char *const mode_words[MC_CORRUPT_MODE_COUNT] = {
+	[MC_CORRUPT_BITFLIP] = "bitflip",   [MC_CORRUPT_ZERO] = "zero",
+	[MC_CORRUPT_RANDOM] = "random",     [MC_CORRUPT_BYTE] = "byte:0xNN",
+	[MC_CORRUPT_NAN] = "nan",           [MC_CORRUPT_INF] = "inf",
+	[MC_CORRUPT_EXPONENT] = "exponent", [MC_CORRUPT_SIGN] = "sign",
+};
+
+const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode)
+{
+	if (mode == MC_CORRUPT_BYTE)
+		return "byte";
+	return (unsigned)mode < MC_CORRUPT_MODE_COUNT ? mode_words[mode] : "?";
+}
+
+bool mc_cfg_mode_is_value(enum mc_corrupt_mode mode)
+{
+	return mode == MC_CORRUPT_ZERO || mode >= MC_CORRUPT_NAN;
+}
+
 static int parse_mode(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
-	static const char *const words[] = { [MC_CORRUPT_BITFLIP] = "bitflip",
-		                             [MC_CORRUPT_ZERO] = "zero",
-		                             [MC_CORRUPT_RANDOM] = "random",
-		                             [MC_CORRUPT_BYTE] = "byte:0xNN" };
 	int i;
 
 	if (strncmp(v, "byte:", 5) == 0)
 		return parse_mode_byte(ctx, r, v);
-	i = lookup(v, words, 3);
-	if (i < 0) {
-		unknown_word(ctx, "mode", "modes", v, words, 4);
+	i = lookup(v, mode_words, MC_CORRUPT_MODE_COUNT);
+	if (i < 0 || i == MC_CORRUPT_BYTE) {
+		unknown_word(ctx, "mode", "modes", v, mode_words, MC_CORRUPT_MODE_COUNT);
 		return -EINVAL;
 	}
 	r->mode = (enum mc_corrupt_mode)i;
@@ -545,6 +561,23 @@ static int parse_damage(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const ch
 	return string_value(ctx, v, &r->damage);
 }
 
+static int parse_region(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = {
+		[MC_REGION_ANY] = "any", [MC_REGION_TENSORS] = "tensors"
+	};
+	int i, ret = parse_word(ctx, v, "region", "regions", words, 2, &i);
+
+	if (ret == 0)
+		r->region = (enum mc_region)i;
+	return ret;
+}
+
+static int parse_tensor(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return glob_value(ctx, "tensor", v, &r->tensor);
+}
+
 #define ALL MC_HOOKS_ALL
 #define ANY MC_ACTIONS_ALL
 static const struct rule_key rule_keys[MC_RKEY_N] = {
@@ -581,6 +614,8 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_SCOPE] = { "scope", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_scope, false },
 	[MC_RKEY_TO] = { "to", HOOK(OPEN), ACT(REDIRECT), parse_to, true },
 	[MC_RKEY_DAMAGE] = { "damage", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_damage, false },
+	[MC_RKEY_REGION] = { "region", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_region, false },
+	[MC_RKEY_TENSOR] = { "tensor", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_tensor, true },
 	[MC_RKEY_REPLAY] = { "replay", ALL, ANY, mc_cfg_parse_replay, false, true },
 	[MC_RKEY_REPLAY_KEY] = { "replay_key", ALL, ANY, mc_cfg_parse_replay_key, false, true },
 };
@@ -617,6 +652,7 @@ void mc_cfg_rule_defaults(struct mc_rule_spec *rule)
 	rule->offset_hi = MC_UNLIMITED;
 	rule->scope = MC_SCOPE_FILE;
 	rule->phase = MC_PHASE_ANY;
+	rule->region = MC_REGION_ANY;
 }
 
 /* ---- [mlchaos] ---- */
@@ -782,6 +818,11 @@ static bool value_ok(struct mc_cfg_ctx *ctx, const char *name, const char *value
 			mc_cfg_error(ctx, ctx->lineno,
 			             "empty glob for %s (write a pattern such as */models/*.bin)",
 			             name);
+		else if (strcmp(name, "tensor") == 0)
+			mc_cfg_error(ctx, ctx->lineno,
+			             "empty glob for tensor (write a pattern on tensor names such "
+			             "as *.attn.* or layers.0.*, or leave tensor out for every "
+			             "tensor)");
 		else
 			mc_cfg_error(ctx, ctx->lineno, "empty value for %s", name);
 		return false;

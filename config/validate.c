@@ -139,10 +139,43 @@ static void check_values(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 		mc_cfg_error(ctx, lines->key[MC_RKEY_MAX_SIZE],
 		             "max_size is smaller than min_size (line %d): no size can match",
 		             lines->key[MC_RKEY_MIN_SIZE]);
+	/* value modes count values per tensor (up to the parser's limit); byte modes count
+	 * bytes per 4 KiB, and so does zero on the tensors that are not float */
 	if (key_ok(lines, MC_RKEY_COUNT) && key_ok(lines, MC_RKEY_MODE) &&
-	    r->mode != MC_CORRUPT_BITFLIP && r->count > 4096)
+	    r->mode != MC_CORRUPT_BITFLIP && r->mode < MC_CORRUPT_NAN && r->count > 4096)
 		mc_cfg_error(ctx, lines->key[MC_RKEY_COUNT],
-		             "count = %u is more than the 4096 bytes of a 4 KiB page", r->count);
+		             "count = %u is more than the 4096 bytes of a 4 KiB page%s", r->count,
+		             r->mode == MC_CORRUPT_ZERO && r->region == MC_REGION_TENSORS
+		                 ? " (mode = zero also counts bytes in the tensors that are "
+		                   "not float)"
+		                 : "");
+}
+
+/* region = tensors and what only it allows: a tensor glob, and the value modes, which need a
+ * tensor map to find whole float elements. */
+static void check_region(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                         const struct mc_rule_lines *lines)
+{
+	bool tensors = key_ok(lines, MC_RKEY_REGION) && r->region == MC_REGION_TENSORS;
+
+	if (!key_ok(lines, MC_RKEY_ACTION) || r->action != MC_ACTION_CORRUPT)
+		return; /* region, tensor and mode were reported as not applying */
+	if (key_set(lines, MC_RKEY_TENSOR) && !key_set(lines, MC_RKEY_REGION))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_TENSOR],
+		             "tensor needs region = tensors: add region = tensors so that only "
+		             "the tensors it names are damaged");
+	else if (key_set(lines, MC_RKEY_TENSOR) && key_ok(lines, MC_RKEY_REGION) && !tensors)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_TENSOR],
+		             "tensor needs region = tensors, but region = any (line %d): tensor "
+		             "names exist only in a tensor map",
+		             lines->key[MC_RKEY_REGION]);
+	if (key_ok(lines, MC_RKEY_MODE) && r->mode >= MC_CORRUPT_NAN && !tensors)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_MODE],
+		             "mode = %s needs region = tensors: it changes whole float values, "
+		             "which only the tensor map of a recognised model file locates (add "
+		             "region = tensors, or use a byte mode: bitflip, zero, random, "
+		             "byte:0xNN)",
+		             mc_corrupt_mode_name(r->mode));
 }
 
 static void check_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
@@ -181,6 +214,7 @@ static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	check_applicable(ctx, r, lines, hook_ok, action_ok);
 	check_errnos(ctx, r, lines, hook_ok);
 	check_values(ctx, r, lines);
+	check_region(ctx, r, lines);
 	check_select(ctx, r, lines);
 	mc_cfg_validate_replay(ctx, r, lines);
 }

@@ -20,6 +20,7 @@
 #include "record.h"
 #include "real.h"
 #include "request.h"
+#include "tensormap.h"
 
 /* The rule set in force; swapped whole by a reload, never freed (a thread
  * may still be deciding with the old one: a few KiB per reload). */
@@ -185,6 +186,7 @@ static inline bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struc
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
 static uint32_t budget_bits(const struct mc_ruleset *rs);
+static void note_tensor_rules(const struct mc_ruleset *rs);
 
 /* ---- reload ------------------------------------------------------------------- */
 
@@ -243,6 +245,7 @@ static MC_COLD void reload(struct mc_shm *s)
 		 * next reload; new ones are armed now */
 		atomic_fetch_or(&mc_armed_mask, mc_fault_hooks | budget_bits(rs));
 		retire(atomic_exchange_explicit(&rules_now, rs, memory_order_acq_rel));
+		note_tensor_rules(rs);
 		atomic_fetch_add(&rules_generation, 1);
 		mc_express_invalidate(); /* after the generation: a decision of the new
 		                          * epoch is of a thread that saw it */
@@ -513,12 +516,19 @@ static uint64_t file_id(const struct mc_fault *f)
 	return p ? mc_engine_file_id(p) : 0;
 }
 
+static void corrupt_tensors(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len);
+
 void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len)
 {
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
 	if (f->skip_note) {
 		record(f, false, f->skip_note);
+		return;
+	}
+	if (f->d.rule->region == MC_REGION_TENSORS) {
+		struct iovec one = { .iov_base = buf, .iov_len = len };
+		corrupt_tensors(f, &one, 1, len);
 		return;
 	}
 	if (!begin(f))
@@ -537,6 +547,10 @@ void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, 
 {
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
+	if (f->d.rule->region == MC_REGION_TENSORS) {
+		corrupt_tensors(f, iov, cnt, len);
+		return;
+	}
 	if (!begin(f))
 		return;
 	struct mc_rec_detail d = { .applied = true, .offset = f->file_offset, .bytes = len };
@@ -552,6 +566,88 @@ void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, 
 		d.note = "file offset unknown: nothing damaged";
 	log_fault(f, &d);
 	mc_rec_apply_end(); /* after the record: halt waits for it */
+}
+
+/* ---- region = tensors ----------------------------------------------------------- */
+
+/* Some rule of the set in force has region = tensors: opens look at their files. */
+static _Atomic bool tensor_rules;
+
+static void note_tensor_rules(const struct mc_ruleset *rs)
+{
+	struct mc_rulemask every_path;
+	memset(&every_path, 0xff, sizeof(every_path));
+	atomic_store_explicit(&tensor_rules, mc_engine_tensor_target(rs, &every_path),
+	                      memory_order_relaxed);
+}
+
+void mc_fault_file_opened(int fd, uint32_t path_id)
+{
+	if (fd < 0 || !atomic_load_explicit(&tensor_rules, memory_order_relaxed))
+		return;
+	const struct mc_ruleset *rs = current_rules();
+	struct mc_rulemask mask;
+	const struct mc_rulemask *paths = path_id ? path_rules(rs, path_id, &mask) : NULL;
+	if (rs && mc_engine_tensor_target(rs, paths))
+		mc_tmap_opened(fd);
+}
+
+/* The file is not one whose tensors can be damaged: said once per file (malformed) or once
+ * per process (no room left), else silently nothing, as for a file the path glob misses. */
+static void tensors_untouched(struct mc_fault *f, const struct mc_tmap_use *use)
+{
+	if (!use->note || !begin(f))
+		return;
+	struct mc_rec_detail d = { .applied = false,
+		                   .offset = f->file_offset,
+		                   .note = use->note,
+		                   .format = use->format ? use->format : "none" };
+	log_fault(f, &d);
+	mc_rec_apply_end();
+}
+
+/* Corruption with region = tensors: the bytes that arrived (iov, len in all), starting at
+ * f->file_offset, are damaged only inside the tensors of the file's map. */
+static void corrupt_tensors(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
+{
+	struct mc_tmap_use use = { .format = NULL };
+	int saved = errno;
+	enum mc_tmap_status st =
+	    f->fdi.kind == MC_FD_FILE ? mc_tmap_for(f->fd, f->d.rule, &use) : MC_TMAP_NONE;
+	if (st != MC_TMAP_READY) {
+		tensors_untouched(f, &use);
+		errno = saved;
+		return;
+	}
+	if (!begin(f)) {
+		errno = saved;
+		return;
+	}
+	struct mc_corrupt_report rep;
+	rep.changed = 0;
+	rep.n = 0;
+	struct mc_rec_detail d = { .applied = true,
+		                   .offset = f->file_offset,
+		                   .bytes = len,
+		                   .format = use.format,
+		                   .report = &rep,
+		                   .map = use.view.map };
+	if (f->have_offset) {
+		uint64_t id = file_id(f), off = f->file_offset;
+		for (int i = 0; i < cnt && len > 0; i++) {
+			size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+			mc_engine_corrupt_tensors(f->d.rule, &use.view, id, f->d.nonce, off,
+			                          iov[i].iov_base, n, &rep);
+			off += n;
+			len -= n;
+		}
+	} else {
+		d.note = "file offset unknown: nothing damaged";
+	}
+	d.changed = rep.changed;
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
+	errno = saved;
 }
 
 /* ---- init -------------------------------------------------------------------- */
@@ -671,6 +767,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	state = st;
 	mc_fault_hooks = hooks;
 	pthread_atfork(NULL, NULL, child_after_fork);
+	note_tensor_rules(rs); /* opens of model files look at their tensors */
 	uint32_t armed = mc_fault_hooks | budget_bits(rs);
 	/* The fd table names files and sockets for targeting: keep it; and
 	 * request keys arrive through reads on sockets: see them. */

@@ -139,6 +139,11 @@ bool mc_fault_before(struct mc_fault *f, uint64_t *n);
 void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len);
 void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len);
 
+/* A file was opened on fd (path_id: its interned path, 0 when unknown): when a corrupt rule
+ * with region = tensors may target it, its tensor map is made now (tensormap.h). Guard
+ * held. */
+void mc_fault_file_opened(int fd, uint32_t path_id);
+
 /* Applies a redirect decision (logs it); true when the open must use
  * f->d.to instead of the path asked. */
 bool mc_fault_redirect(struct mc_fault *f);

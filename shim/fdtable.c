@@ -232,13 +232,42 @@ static uint64_t encode(const struct mc_fd_info *i)
 	       (uint64_t)i->peer_port << 24 | (uint64_t)(i->path_id & 0xffffffu) << 40;
 }
 
-static _Atomic uint64_t *slot_of(int fd, bool create)
+/* Element fd of a lazily mapped table of FD_CHUNKS chunks of FD_CHUNK elements of elem
+ * bytes; NULL for an fd out of range, or a chunk not mapped (and create false, or no
+ * memory). */
+static void *element_of(_Atomic(void *) *chunks, int fd, size_t elem, bool create)
 {
 	if (fd < 0 || (unsigned)fd >= FD_CHUNK * FD_CHUNKS)
 		return NULL;
-	_Atomic uint64_t *chunk = mc_lazy_map(&mc_fd_chunks[(unsigned)fd >> FD_CHUNK_BITS],
-	                                      FD_CHUNK * sizeof(uint64_t), create);
-	return chunk ? &chunk[(unsigned)fd & (FD_CHUNK - 1)] : NULL;
+	char *chunk = mc_lazy_map(&chunks[(unsigned)fd >> FD_CHUNK_BITS], FD_CHUNK * elem, create);
+	return chunk ? chunk + ((unsigned)fd & (FD_CHUNK - 1)) * elem : NULL;
+}
+
+static _Atomic uint64_t *slot_of(int fd, bool create)
+{
+	return element_of(mc_fd_chunks, fd, sizeof(uint64_t), create);
+}
+
+/* ---- tags: one 16-bit word per fd, in chunks like the entries -------------------- */
+
+static _Atomic(void *) tag_chunks[FD_CHUNKS];
+
+static _Atomic uint16_t *tag_of(int fd, bool create)
+{
+	return element_of(tag_chunks, fd, sizeof(uint16_t), create);
+}
+
+uint16_t mc_fd_tag(int fd)
+{
+	_Atomic uint16_t *t = tag_of(fd, false);
+	return t ? atomic_load_explicit(t, memory_order_acquire) : 0;
+}
+
+void mc_fd_set_tag(int fd, uint16_t tag)
+{
+	_Atomic uint16_t *t = tag_of(fd, tag != 0);
+	if (t)
+		atomic_store_explicit(t, tag, memory_order_release);
 }
 
 static void store(int fd, const struct mc_fd_info *info)
@@ -246,6 +275,7 @@ static void store(int fd, const struct mc_fd_info *info)
 	_Atomic uint64_t *s = slot_of(fd, true);
 	if (s)
 		atomic_store_explicit(s, encode(info), memory_order_relaxed);
+	mc_fd_set_tag(fd, 0); /* a new meaning for the fd: its old tag does not apply */
 }
 
 uint16_t mc_fd_service_port(const struct mc_fd_info *info)
@@ -359,9 +389,10 @@ uint64_t mc_fd_snapshot(int fd)
 void mc_fd_forget_snapshot(int fd, uint64_t snapshot)
 {
 	_Atomic uint64_t *s = slot_of(fd, false);
-	if (s && snapshot)
-		atomic_compare_exchange_strong_explicit(s, &snapshot, 0, memory_order_relaxed,
-		                                        memory_order_relaxed);
+	if (s && snapshot &&
+	    atomic_compare_exchange_strong_explicit(s, &snapshot, 0, memory_order_relaxed,
+	                                            memory_order_relaxed))
+		mc_fd_set_tag(fd, 0);
 }
 
 void mc_fd_forget(int fd)
@@ -369,6 +400,7 @@ void mc_fd_forget(int fd)
 	_Atomic uint64_t *s = slot_of(fd, false);
 	if (s)
 		atomic_store_explicit(s, 0, memory_order_relaxed);
+	mc_fd_set_tag(fd, 0);
 }
 
 void mc_fd_forget_range(unsigned int first, unsigned int last)
@@ -397,6 +429,7 @@ void mc_fd_copy(int from, int to)
 	_Atomic uint64_t *d = slot_of(to, true);
 	if (d)
 		atomic_store_explicit(d, w, memory_order_relaxed);
+	mc_fd_set_tag(to, mc_fd_tag(from));
 }
 
 /* For a socket found already open: a connected TCP socket whose local port

@@ -64,6 +64,12 @@ void mc_fd_set_connected(int fd, const void *addr, unsigned int addr_len);
 void mc_fd_forget_range(unsigned int first, unsigned int last);
 void mc_fd_copy(int from, int to);
 
+/* A 16-bit tag per fd beside its entry, for the fault glue (the tensor map of the fd's file):
+ * 0 until set, cleared whenever the fd's entry is set anew or forgotten, copied by dup (and
+ * with the process by fork). Lock-free, allocation-free. */
+uint16_t mc_fd_tag(int fd);
+void mc_fd_set_tag(int fd, uint16_t tag);
+
 /* What fd is; classifies it with fstat/readlink/getsockname when unknown
  * (fds opened before the shim, or by raw system calls). Async-signal-safe.
  * Inline: every armed hook asks it; the table lookup is two loads. */

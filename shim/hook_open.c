@@ -106,8 +106,10 @@ static bool open_gate(const struct open_args *a, const char **path, uint32_t *id
 
 static void opened(const struct open_args *a, int fd, uint32_t id)
 {
-	if (fd >= 0)
+	if (fd >= 0) {
 		mc_fd_set_file(fd, id);
+		mc_fault_file_opened(fd, id); /* region = tensors: the file's tensor map */
+	}
 	if (mc_trace_enabled)
 		mc_trace_file_path(a->fn, id, 0);
 }

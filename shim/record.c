@@ -20,6 +20,7 @@
 #include "delay.h"
 #include "fault.h"
 #include "fmt.h"
+#include "formats/tensors.h"
 #include "real.h"
 #include "record.h"
 #include "reqkey.h"
@@ -27,6 +28,8 @@
 #include "target.h"
 
 #define LINE_MAX_BYTES      4096u
+#define TENSOR_LINE_BYTES   12288u /* a corrupt line of region = tensors, with its changes */
+#define TENSOR_NAME_SHOWN   128u   /* bytes of a tensor's name in a change entry */
 #define TARGET_MAX_BYTES    2048u
 #define HALT_FILE_PERIOD_NS (100u * 1000 * 1000)
 #define CONFIG_HASH_MAX     (1u << 20)
@@ -446,6 +449,66 @@ static void put_target_of(struct mc_buf *b, const struct mc_fault *f)
 	mc_buf_putc(b, '"');
 }
 
+/* ---- region = tensors: what changed, value by value ---------------------------- */
+
+/* The bits of a changed element, most significant first, "??" for a byte the buffer did not
+ * hold (the element was cut by its edge): "0x7fc00000", "0x3f80????". */
+static void put_bits(struct mc_buf *b, const char *name, uint64_t v, unsigned width, unsigned held)
+{
+	static const char hex[] = "0123456789abcdef";
+	mc_buf_puts(b, ",\"");
+	mc_buf_puts(b, name);
+	mc_buf_puts(b, "\":\"0x");
+	for (unsigned j = width; j-- > 0;) {
+		unsigned byte = (unsigned)(v >> (8 * j)) & 0xff;
+		bool known = (held >> j) & 1;
+		mc_buf_putc(b, known ? hex[byte >> 4] : '?');
+		mc_buf_putc(b, known ? hex[byte & 15] : '?');
+	}
+	mc_buf_putc(b, '"');
+}
+
+/* One change: {"tensor":NAME,"index":I,...} for a value (index of the element in the tensor),
+ * {"tensor":NAME,"byte":I,...} for a byte (index in the tensor's data). */
+static void put_change(struct mc_buf *b, const struct mc_tensor_map *map,
+                       const struct mc_tensor_change *c)
+{
+	const char *name = c->tensor < map->n ? map->names + map->t[c->tensor].name : "?";
+	mc_buf_puts(b, "{\"tensor\":\"");
+	mc_buf_json_str(b, name, strnlen(name, TENSOR_NAME_SHOWN));
+	mc_buf_putc(b, '"');
+	put_field_u64(b, c->width > 1 ? "index" : "byte", c->index);
+	put_field_u64(b, "offset", c->file_offset);
+	put_bits(b, "before", c->before, c->width, c->held);
+	put_bits(b, "after", c->after, c->width, c->held);
+	mc_buf_putc(b, '}');
+}
+
+/* "region":"tensors","format":..,"mode":..,"changes":[...]: as many changes as the report
+ * holds and the line has room for (each may take up to its name escaped, 6 bytes a byte, and
+ * 160 more); "changes_truncated":true when some were left out. */
+static void put_tensor_detail(struct mc_buf *b, const struct mc_fault *f,
+                              const struct mc_rec_detail *d)
+{
+	const size_t entry_max = 6 * TENSOR_NAME_SHOWN + 160, tail = 256;
+	const struct mc_corrupt_report *rep = d->report;
+	uint64_t shown = 0;
+	put_field_str(b, "region", "tensors");
+	put_field_str(b, "format", d->format);
+	put_field_str(b, "mode", mc_corrupt_mode_name((enum mc_corrupt_mode)f->d.rule->mode));
+	if (!rep || !d->map)
+		return;
+	mc_buf_puts(b, ",\"changes\":[");
+	for (uint32_t i = 0; i < rep->n && b->len + entry_max + tail < b->cap; i++, shown++) {
+		if (i)
+			mc_buf_putc(b, ',');
+		put_change(b, d->map, &rep->change[i]);
+	}
+	mc_buf_putc(b, ']');
+	if (shown < rep->changed)
+		mc_buf_puts(b, ",\"changes_truncated\":true");
+}
+
 static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct mc_rec_detail *d)
 {
 	switch (f->d.action) {
@@ -474,6 +537,8 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		put_field_u64(b, "offset", d->offset);
 		put_field_u64(b, "bytes", d->bytes);
 		put_field_u64(b, "changed", d->changed);
+		if (d->format)
+			put_tensor_detail(b, f, d);
 		break;
 	case MC_ACTION_REDIRECT:
 		if (d->to)
@@ -533,6 +598,16 @@ static void begin_line(struct mc_buf *b, const char *event)
 	put_field_str(b, "event", event);
 }
 
+static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, char *line,
+                       size_t cap);
+
+/* A tensor line lists its changes: a larger buffer, on the stack of this call only. */
+static MC_COLD void fault_line_tensors(const struct mc_fault *f, const struct mc_rec_detail *d)
+{
+	char line[TENSOR_LINE_BYTES];
+	fault_line(f, d, line, sizeof(line));
+}
+
 void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 {
 	const struct mc_erule *r = f->d.rule;
@@ -553,9 +628,21 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 	}
 	if (!log_template[0])
 		return;
+	if (d->report) {
+		fault_line_tensors(f, d);
+		return;
+	}
 	char line[LINE_MAX_BYTES];
+	fault_line(f, d, line, sizeof(line));
+}
+
+/* One fault's line, built in line[cap]. */
+static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, char *line,
+                       size_t cap)
+{
+	const struct mc_erule *r = f->d.rule;
 	struct mc_buf b;
-	mc_buf_init(&b, line, sizeof(line) - 1);
+	mc_buf_init(&b, line, cap - 1);
 	begin_line(&b, f->d.shadow ? "would_inject" : "fault");
 	put_field_str(&b, "rule", r ? r->name : "?");
 	put_field_str(&b, "hook", mc_hook_name((enum mc_hook)(r ? r->hook : MC_HOOK_COUNT)));

@@ -70,6 +70,11 @@ struct mc_rec_detail {
 	const char *to;                  /* redirect */
 	const char *note;                /* why a decision was not applied, or NULL */
 	bool stale; /* decided by a rule set since replaced: logged, not counted */
+	/* corrupt with region = tensors: the file's format (NULL: not a tensor line), what
+	 * changed (NULL: nothing was damaged) and the map naming the tensors it lists */
+	const char *format;
+	const struct mc_corrupt_report *report;
+	const struct mc_tensor_map *map;
 };
 
 /* Logs one fault (a decision of the engine, shadow or not) and counts it. */

@@ -1,6 +1,7 @@
 /* corrupt.c: the damage of action = corrupt and the length of action = short, as pure
  * functions of the rule, the file and the file offset: any reader, with any buffer size,
  * through read or mmap, sees the same damage. No allocation, no libc: async-signal-safe. */
+#include "formats/tensors.h"
 #include "internal.h"
 
 #ifndef XXH_INLINE_ALL
@@ -71,18 +72,37 @@ static void damage(const struct mc_erule *r, uint8_t *b, uint32_t pos, uint64_t 
 		/* xor with a nonzero value: the byte always changes */
 		*b ^= (uint8_t)(1 + mc_mix64(key ^ pos) % 255);
 		break;
-	default:
+	case MC_CORRUPT_BYTE:
 		*b = r->byte;
+		break;
+	default: /* value modes never reach bytes */
 		break;
 	}
 }
 
+/* Where the bytes a tensor-region call changes are reported (NULL for region = any). */
+struct byte_sink {
+	struct mc_corrupt_report *rep; /* or NULL: count only */
+	uint32_t tensor;
+	uint64_t tensor_off; /* the tensor's first byte in the file */
+};
+
+static void report_change(struct mc_corrupt_report *rep, const struct mc_tensor_change *c)
+{
+	if (!rep)
+		return;
+	if (rep->n < MC_CHANGES_MAX)
+		rep->change[rep->n++] = *c;
+	rep->changed++;
+}
+
 /* One page: `count` positions drawn in the page's span [span_lo, span_hi) (the page cut to
  * the rule's offset range; it does not depend on the reader's buffer), of which those in
- * [lo, hi) (the part held by buf, which starts at file_offset) are damaged. */
+ * [lo, hi) (the part held by buf, which starts at file_offset) are damaged. With a sink
+ * (region = tensors) only positions whose byte really changed count, each reported. */
 static size_t corrupt_page(const struct mc_erule *r, uint64_t key, uint64_t span_lo,
                            uint64_t span_hi, uint64_t lo, uint64_t hi, uint8_t *buf,
-                           uint64_t file_offset)
+                           uint64_t file_offset, const struct byte_sink *sink)
 {
 	bool bits = r->mode == MC_CORRUPT_BITFLIP;
 	uint32_t n = (uint32_t)(span_hi - span_lo) * (bits ? 8 : 1);
@@ -92,29 +112,52 @@ static size_t corrupt_page(const struct mc_erule *r, uint64_t key, uint64_t span
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t pos = permute_below(i, key, n);
 		uint64_t off = span_lo + (bits ? pos >> 3 : pos);
+		uint8_t *b, before;
 
 		if (off < lo || off >= hi)
 			continue;
-		damage(r, &buf[off - file_offset], pos, key);
-		changed++;
+		b = &buf[off - file_offset];
+		before = *b;
+		damage(r, b, pos, key);
+		if (!sink) {
+			changed++;
+		} else if (*b != before) {
+			struct mc_tensor_change c = { .index = off - sink->tensor_off,
+				                      .file_offset = off,
+				                      .before = before,
+				                      .after = *b,
+				                      .tensor = sink->tensor,
+				                      .width = 1,
+				                      .held = 1 };
+			report_change(sink->rep, &c);
+			changed++;
+		}
 	}
 	return changed;
+}
+
+/* The part of the file that buf ([file_offset, file_offset + len)) holds, cut to the rule's
+ * offset range, into [*lo, *hi); false when nothing is left. */
+static bool held_range(const struct mc_erule *rule, uint64_t file_offset, size_t len, uint64_t *lo,
+                       uint64_t *hi)
+{
+	*lo = file_offset;
+	*hi = UINT64_MAX - file_offset < len ? UINT64_MAX : file_offset + len;
+	if (*lo < rule->offset_lo)
+		*lo = rule->offset_lo;
+	if (*hi > rule->offset_hi)
+		*hi = rule->offset_hi;
+	return *lo < *hi;
 }
 
 size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t nonce,
                          uint64_t file_offset, void *buf, size_t len)
 {
-	uint64_t lo = file_offset, hi;
+	uint64_t lo, hi;
 	size_t changed = 0;
 
-	if (!rule || rule->action != MC_ACTION_CORRUPT || len == 0)
-		return 0;
-	hi = UINT64_MAX - file_offset < len ? UINT64_MAX : file_offset + len;
-	if (lo < rule->offset_lo)
-		lo = rule->offset_lo;
-	if (hi > rule->offset_hi)
-		hi = rule->offset_hi;
-	if (lo >= hi)
+	if (!rule || rule->action != MC_ACTION_CORRUPT || len == 0 ||
+	    !held_range(rule, file_offset, len, &lo, &hi))
 		return 0;
 	for (uint64_t page = lo / MC_CORRUPT_PAGE; page <= (hi - 1) / MC_CORRUPT_PAGE; page++) {
 		uint64_t span_lo = page * MC_CORRUPT_PAGE;
@@ -127,7 +170,232 @@ size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t
 		if (span_hi > rule->offset_hi)
 			span_hi = rule->offset_hi;
 		changed += corrupt_page(rule, key, span_lo, span_hi, lo > span_lo ? lo : span_lo,
-		                        hi < span_hi ? hi : span_hi, buf, file_offset);
+		                        hi < span_hi ? hi : span_hi, buf, file_offset, NULL);
 	}
 	return changed;
+}
+
+/* ---- region = tensors ------------------------------------------------------------------ */
+
+#define MC_SALT_TENSOR 0x510e527fade682d1ull /* keeps tensor keys apart from page keys */
+
+/* The key of one tensor's damage: (seed, damage name) through damage_seed, file, tensor,
+ * which stretch of it (a 4 KiB chunk for byte modes, all of it for value modes), nonce. */
+static uint64_t tensor_key(const struct mc_erule *r, uint64_t file_id, uint32_t tensor,
+                           uint64_t chunk, uint64_t nonce)
+{
+	uint64_t words[4] = { file_id, MC_SALT_TENSOR ^ tensor, chunk,
+		              r->scope == MC_SCOPE_CALL ? nonce : 0 };
+
+	return XXH3_64bits_withSeed(words, sizeof(words), r->damage_seed);
+}
+
+void mc_engine_tensor_match(const struct mc_erule *rule, const struct mc_tensor_map *map,
+                            uint64_t *bits)
+{
+	memset(bits, 0, mc_engine_tensor_match_words(map->n) * sizeof(*bits));
+	for (uint32_t i = 0; i < map->n; i++)
+		if (!rule->tensor || mc_glob_match(rule->tensor, map->names + map->t[i].name))
+			bits[i / 64] |= 1ull << (i % 64);
+}
+
+static bool tensor_selected(const struct mc_erule *rule, const struct mc_tensor_view *tv,
+                            uint32_t i)
+{
+	if (!rule->tensor)
+		return true;
+	if (tv->match)
+		return (tv->match[i / 64] >> (i % 64)) & 1;
+	return mc_glob_match(rule->tensor, tv->map->names + tv->map->t[i].name);
+}
+
+/* What a value mode does to an element's bits: after = ((before & keep) | set) ^ flip. */
+struct value_op {
+	uint64_t keep, set, flip;
+};
+
+/* Sign, exponent, top exponent bit and quiet-NaN bit of each float type. */
+static bool value_op_of(enum mc_corrupt_mode mode, enum mc_dtype dt, struct value_op *op)
+{
+	uint64_t sign, exp, top, quiet;
+
+	switch (dt) {
+	case MC_DT_F16:
+		sign = 0x8000, exp = 0x7c00, top = 0x4000, quiet = 0x0200;
+		break;
+	case MC_DT_BF16:
+		sign = 0x8000, exp = 0x7f80, top = 0x4000, quiet = 0x0040;
+		break;
+	case MC_DT_F32:
+		sign = 0x80000000u, exp = 0x7f800000u, top = 0x40000000u, quiet = 0x00400000u;
+		break;
+	case MC_DT_F64:
+		sign = 1ull << 63, exp = 0x7ffull << 52, top = 1ull << 62, quiet = 1ull << 51;
+		break;
+	default:
+		return false;
+	}
+	*op = (struct value_op){ .keep = ~0ull, .set = 0, .flip = 0 };
+	switch (mode) {
+	case MC_CORRUPT_NAN:
+		*op = (struct value_op){ .keep = sign, .set = exp | quiet };
+		break;
+	case MC_CORRUPT_INF:
+		*op = (struct value_op){ .keep = sign, .set = exp };
+		break;
+	case MC_CORRUPT_EXPONENT:
+		op->flip = top;
+		break;
+	case MC_CORRUPT_SIGN:
+		op->flip = sign;
+		break;
+	case MC_CORRUPT_ZERO:
+		op->keep = 0;
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* Applies op to element e of tensor t (index ti), in the part of it that [lo, hi) holds: the
+ * operations are bitwise, so each held byte is changed on its own and two buffers that split
+ * the element see together the whole changed element. */
+static void change_element(const struct mc_tensor *t, uint32_t ti, uint64_t e, unsigned width,
+                           const struct value_op *op, uint64_t lo, uint64_t hi, uint8_t *buf,
+                           uint64_t file_offset, struct mc_corrupt_report *rep)
+{
+	struct mc_tensor_change c = {
+		.index = e, .file_offset = t->off + e * width, .tensor = ti, .width = (uint8_t)width
+	};
+
+	for (unsigned k = 0; k < width; k++) {
+		uint64_t at = c.file_offset + k;
+		unsigned j = t->big_endian ? width - 1 - k : k; /* byte of the number */
+		uint8_t *b;
+
+		if (at < lo || at >= hi)
+			continue;
+		b = &buf[at - file_offset];
+		c.before |= (uint64_t)*b << (8 * j);
+		*b = (uint8_t)(((*b & (op->keep >> (8 * j))) | (op->set >> (8 * j))) ^
+		               (op->flip >> (8 * j)));
+		c.after |= (uint64_t)*b << (8 * j);
+		c.held |= (uint8_t)(1u << j);
+	}
+	if (c.before != c.after)
+		report_change(rep, &c);
+}
+
+__extension__ typedef unsigned __int128 mc_u128;
+
+/* Value modes on one float tensor: its elements wholly inside the offset range, [first,
+ * first + n), are cut into `count` stretches; stretch s is [first + s*n/count, first +
+ * (s+1)*n/count) and one element drawn in it is changed. Only the stretches that [lo, hi)
+ * overlaps are visited: the cost follows the buffer, not the tensor. */
+static void corrupt_values(const struct mc_erule *r, const struct mc_tensor *t, uint32_t ti,
+                           uint64_t key, uint64_t lo, uint64_t hi, uint8_t *buf,
+                           uint64_t file_offset, struct mc_corrupt_report *rep)
+{
+	unsigned width = mc_dtype_size((enum mc_dtype)t->dtype);
+	uint64_t t_end = t->off + t->len;
+	uint64_t from = t->off > r->offset_lo ? t->off : r->offset_lo;
+	uint64_t to = t_end < r->offset_hi ? t_end : r->offset_hi;
+	uint64_t first, end, n, count, b_first, b_end;
+	struct value_op op;
+
+	if (!width || !value_op_of((enum mc_corrupt_mode)r->mode, (enum mc_dtype)t->dtype, &op))
+		return;
+	first = (from - t->off + width - 1) / width;
+	end = (to - t->off) / width;
+	if (first >= end)
+		return;
+	n = end - first;
+	count = r->count < n ? r->count : n;
+	/* the elements [lo, hi) touches, relative to first (the tensor overlaps [lo, hi), so
+	 * hi > t->off) */
+	b_first = lo > t->off ? (lo - t->off) / width : 0;
+	b_end = (hi - t->off + width - 1) / width;
+	if (b_first < first)
+		b_first = first;
+	if (b_end > end)
+		b_end = end;
+	if (b_first >= b_end)
+		return;
+	b_first -= first;
+	b_end -= first;
+	/* stretch of x: the largest s with s*n/count <= x */
+	uint64_t s_first = (uint64_t)((((mc_u128)b_first + 1) * count - 1) / n);
+	uint64_t s_last = (uint64_t)((((mc_u128)b_end) * count - 1) / n);
+
+	for (uint64_t s = s_first; s <= s_last; s++) {
+		uint64_t start = (uint64_t)((mc_u128)s * n / count);
+		uint64_t size = (uint64_t)((mc_u128)(s + 1) * n / count) - start;
+		uint64_t e = start + mc_mix64(key ^ mc_mix64(s)) % size;
+
+		if (e >= b_first && e < b_end)
+			change_element(t, ti, first + e, width, &op, lo, hi, buf, file_offset, rep);
+	}
+}
+
+/* Byte modes on one tensor: 4 KiB chunks from its first byte, each cut to the offset range,
+ * get `count` positions (as pages do for region = any). */
+static void corrupt_tensor_bytes(const struct mc_erule *r, const struct mc_tensor *t, uint32_t ti,
+                                 uint64_t file_id, uint64_t nonce, uint64_t lo, uint64_t hi,
+                                 uint8_t *buf, uint64_t file_offset, struct mc_corrupt_report *rep)
+{
+	struct byte_sink sink = { .rep = rep, .tensor = ti, .tensor_off = t->off };
+	uint64_t t_end = t->off + t->len;
+	uint64_t c_lo = lo > t->off ? lo : t->off, c_hi = hi < t_end ? hi : t_end;
+
+	for (uint64_t chunk = (c_lo - t->off) / MC_CORRUPT_PAGE;
+	     chunk <= (c_hi - 1 - t->off) / MC_CORRUPT_PAGE; chunk++) {
+		uint64_t span_lo = t->off + chunk * MC_CORRUPT_PAGE;
+		uint64_t span_hi =
+		    t_end - span_lo > MC_CORRUPT_PAGE ? span_lo + MC_CORRUPT_PAGE : t_end;
+
+		if (span_lo < r->offset_lo)
+			span_lo = r->offset_lo;
+		if (span_hi > r->offset_hi)
+			span_hi = r->offset_hi;
+		if (span_lo >= span_hi)
+			continue;
+		corrupt_page(r, tensor_key(r, file_id, ti, chunk, nonce), span_lo, span_hi,
+		             c_lo > span_lo ? c_lo : span_lo, c_hi < span_hi ? c_hi : span_hi, buf,
+		             file_offset, &sink);
+	}
+}
+
+uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_tensor_view *tv,
+                                   uint64_t file_id, uint64_t nonce, uint64_t file_offset,
+                                   void *buf, size_t len, struct mc_corrupt_report *rep)
+{
+	struct mc_corrupt_report scratch;
+	const struct mc_tensor_map *map = tv ? tv->map : NULL;
+	bool value = mc_cfg_mode_is_value((enum mc_corrupt_mode)rule->mode);
+	uint64_t lo, hi, before;
+
+	if (!rep) {
+		scratch.changed = 0;
+		scratch.n = 0;
+		rep = &scratch;
+	}
+	before = rep->changed;
+	if (!map || rule->action != MC_ACTION_CORRUPT || len == 0 ||
+	    !held_range(rule, file_offset, len, &lo, &hi))
+		return 0;
+	for (uint32_t i = mc_tensor_at_or_after(map, lo); i < map->n && map->t[i].off < hi; i++) {
+		const struct mc_tensor *t = &map->t[i];
+		bool is_float = mc_dtype_size((enum mc_dtype)t->dtype) != 0;
+
+		if (!tensor_selected(rule, tv, i))
+			continue;
+		if (value && is_float)
+			corrupt_values(rule, t, i, tensor_key(rule, file_id, i, UINT64_MAX, nonce),
+			               lo, hi, buf, file_offset, rep);
+		else if (!value || rule->mode == MC_CORRUPT_ZERO)
+			corrupt_tensor_bytes(rule, t, i, file_id, nonce, lo, hi, buf, file_offset,
+			                     rep);
+	}
+	return rep->changed - before;
 }

@@ -204,9 +204,11 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->enabled =
 	    cfg->enabled && (unsigned)s->hook < MC_HOOK_COUNT && process_matches(s->process, proc);
 	r->count = s->count;
+	r->region = (uint8_t)s->region;
 	r->name = put_string(pool, s->name);
 	r->path = put_string(pool, s->path);
 	r->to = put_string(pool, s->to);
+	r->tensor = put_string(pool, s->tensor);
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */
@@ -263,6 +265,7 @@ static size_t strings_size(const struct mc_config *cfg)
 		size += strlen(s->name) + 1;
 		size += s->path ? strlen(s->path) + 1 : 0;
 		size += s->to ? strlen(s->to) + 1 : 0;
+		size += s->tensor ? strlen(s->tensor) + 1 : 0;
 	}
 	return size;
 }
@@ -363,4 +366,17 @@ bool mc_engine_match_path(const struct mc_ruleset *rs, const char *abs_path,
 uint64_t mc_engine_file_id(const char *abs_path)
 {
 	return XXH3_64bits(abs_path, strlen(abs_path));
+}
+
+bool mc_engine_tensor_target(const struct mc_ruleset *rs, const struct mc_rulemask *path_rules)
+{
+	for (unsigned i = 0; i < rs->n_rules; i++) {
+		const struct mc_erule *r = &rs->rules[i];
+
+		if (!r->enabled || r->action != MC_ACTION_CORRUPT || r->region != MC_REGION_TENSORS)
+			continue;
+		if (!r->path || (path_rules && (path_rules->w[r->id / 64] >> (r->id % 64)) & 1))
+			return true;
+	}
+	return false;
 }

@@ -44,12 +44,14 @@ struct mc_erule {
 	int errnos[MC_MAX_ERRNOS];
 	uint8_t n_errnos;
 	uint8_t oom, mode, byte, scope;
-	bool shadow;  /* the rule's own shadow = true, or [mlchaos] shadow = true */
-	bool enabled; /* false: enabled = false, or process = did not match this process */
+	bool shadow;    /* the rule's own shadow = true, or [mlchaos] shadow = true */
+	bool enabled;   /* false: enabled = false, or process = did not match this process */
+	uint8_t region; /* enum mc_region */
 	uint32_t count;
 	const char *name;
-	const char *path; /* or NULL */
-	const char *to;   /* or NULL */
+	const char *path;   /* or NULL */
+	const char *to;     /* or NULL */
+	const char *tensor; /* region = tensors: glob on tensor names, or NULL for all */
 	/* replay = / replay_key =: the rule acts on the listed calls and requests only, with
 	 * their draws (see replay.c); NULL without them */
 	const struct mc_replay_list *replay;
@@ -278,6 +280,80 @@ uint64_t mc_engine_file_id(const char *abs_path);
  * async-signal-safe. */
 size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t nonce,
                          uint64_t file_offset, void *buf, size_t len);
+
+/* ---- region = tensors ---------------------------------------------------------------- */
+
+struct mc_tensor_map; /* formats/tensors.h */
+
+/* A file's tensor map as corruption sees it. */
+struct mc_tensor_view {
+	const struct mc_tensor_map *map;
+	/* bit i (of word i / 64): tensor i's name matches the rule's tensor glob, as filled by
+	 * mc_engine_tensor_match(); NULL: the engine matches the names of the tensors a call
+	 * touches itself (the same result, slower) */
+	const uint64_t *match;
+};
+
+/* Words of the bitmap mc_engine_tensor_match() fills for a map of n tensors. */
+static inline size_t mc_engine_tensor_match_words(uint32_t n)
+{
+	return ((size_t)n + 63) / 64;
+}
+
+/* Fills bits (mc_engine_tensor_match_words(map->n) words) with which tensors of map the
+ * rule's tensor glob selects (all of them when it has none). Pure. */
+void mc_engine_tensor_match(const struct mc_erule *rule, const struct mc_tensor_map *map,
+                            uint64_t *bits);
+
+/* One value changed by a value mode, or one byte by a byte mode. before and after are the
+ * element's bits as a number (byte order undone: f32 1.0 is 0x3f800000 whatever the file's
+ * order); only the bytes of that number marked in `held` were in the buffer (an element cut
+ * by the buffer's edge is changed in the part the buffer holds), the others read 0. */
+struct mc_tensor_change {
+	uint64_t index;       /* value modes: element index in the tensor; byte modes: byte index */
+	uint64_t file_offset; /* the element's (or byte's) first byte in the file */
+	uint64_t before, after;
+	uint32_t tensor; /* index in the map */
+	uint8_t width;   /* bytes of the element: 2, 4 or 8; 1 for a byte */
+	uint8_t held;    /* bit j: byte j of the number (0 = least significant) was in buf */
+	uint8_t pad[2];
+};
+
+/* What one call of mc_engine_corrupt_tensors() changed: the first MC_CHANGES_MAX changes,
+ * and how many there were in all. */
+#define MC_CHANGES_MAX 64
+struct mc_corrupt_report {
+	uint64_t changed; /* values (value modes) or positions (byte modes) changed in buf */
+	uint32_t n;       /* entries of change[] filled: min(changed, MC_CHANGES_MAX) */
+	struct mc_tensor_change change[MC_CHANGES_MAX];
+};
+
+/* mc_engine_corrupt() for a rule with region = tensors: only bytes of tensor data of the
+ * tensors the rule's glob selects are damaged, never headers or metadata.
+ * - Value modes (nan, inf, exponent, sign, zero) change whole elements of float tensors (f32,
+ *   f16, bf16, f64, either byte order): each tensor's elements (those wholly inside the
+ *   rule's offset range) are cut into `count` equal stretches and one element is drawn in
+ *   each, from (seed, damage name, file_id, tensor index) and, for scope = call, nonce: the
+ *   same elements whatever the reader's buffers. nan sets a quiet NaN and inf an infinity,
+ *   both keeping the sign; exponent flips the top bit of the exponent; sign flips the sign;
+ *   zero clears every bit. Tensors that are not float are left alone, except by zero, which
+ *   zeroes their bytes as the byte mode does.
+ * - Byte modes (bitflip, random, byte:0xNN, and zero on tensors that are not float) damage
+ *   `count` positions per 4 KiB of each tensor's data (counted from the tensor's first
+ *   byte, cut to the offset range), drawn from the same inputs.
+ * Only changes are counted and reported (zeroing a zero is not one). They are added to rep
+ * (zero it before the first call; calls for the parts of one read, such as the buffers of a
+ * readv, add up), which may be NULL. Returns the number this call changed. Pure;
+ * async-signal-safe. */
+uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_tensor_view *tv,
+                                   uint64_t file_id, uint64_t nonce, uint64_t file_offset,
+                                   void *buf, size_t len, struct mc_corrupt_report *rep);
+
+/* Whether an enabled corrupt rule with region = tensors (hook read or mmap) may damage a file
+ * whose path matched the path globs in path_rules (NULL: a file without a known path): one
+ * with no path glob, or one whose glob the file matched. Walks the rules: call it per open,
+ * not per read. */
+bool mc_engine_tensor_target(const struct mc_ruleset *rs, const struct mc_rulemask *path_rules);
 
 /* The generator's step (wyrand) and splitmix64's finalizer, for callers that need a nonce or
  * a mixed value. */

@@ -4,9 +4,11 @@ and stopping processes by pid with deadlines, and the skip convention (exit 77).
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -97,6 +99,58 @@ def read_log(path, fail, rule_sets=False):
 
 def sanitizer_report(text):
     return next((m for m in SANITIZER_MARKS if m in text), None)
+
+
+class ChaosRuns:
+    """Commands run under `mlchaos run`, each in a fresh directory of tmp holding its config
+    and its event logs: what the tests that compare a run's faults with its log share."""
+
+    def __init__(self, mlchaos, env_pairs, tmp):
+        self.mlchaos = mlchaos
+        self.tmp = tmp
+        self.c = Checks()
+        self.env = clean_env(dict(kv.partition("=")[::2] for kv in env_pairs))
+        self.runs = 0
+
+    @classmethod
+    def run_all(cls, prefix, *args):
+        """Makes cls(*args, tmp) in a fresh temporary directory (removed after, unless
+        FT_KEEP is set), calls its main() and returns the exit status of its checks."""
+        tmp = tempfile.mkdtemp(prefix=prefix)
+        try:
+            t = cls(*args, tmp)
+            t.main()
+            return t.c.status()
+        finally:
+            if not os.environ.get("FT_KEEP"):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def run(self, argv, config=None, timeout_s=120):
+        """Runs argv, under `mlchaos run` when config (INI text, with "{log}" where the log
+        path goes) is given. Returns (the CompletedProcess, None after a timeout; the log's
+        objects; the run's directory). Output is decoded leniently: a damaged file may put
+        any byte in a message."""
+        self.runs += 1
+        rundir = os.path.join(self.tmp, f"run-{self.runs}")
+        os.mkdir(rundir)
+        if config is not None:
+            cfg = os.path.join(rundir, "chaos.ini")
+            with open(cfg, "w") as f:
+                f.write(config.replace("{log}", os.path.join(rundir, "log-%p.jsonl")))
+            argv = [self.mlchaos, "run", "-c", cfg, "--"] + argv
+        try:
+            p = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, encoding="utf-8", errors="replace",
+                               timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            p = None
+        if p is not None and sanitizer_report(p.stderr):
+            self.c.fail(f"{argv}: a sanitizer report\n{p.stderr[-3000:]}")
+        lines = []
+        for name in sorted(os.listdir(rundir)):
+            if name.startswith("log-") and name.endswith(".jsonl"):
+                lines += read_log(os.path.join(rundir, name), self.c.fail)
+        return p, lines, rundir
 
 
 class Proc:

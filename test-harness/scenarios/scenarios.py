@@ -866,8 +866,8 @@ def case_experiments_shipped(tmp):
 
 def case_configs_check(tmp):
     """Every scenario passes `mlchaos check`; every shipped experiment parses."""
-    for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "short-reads.ini",
-                 "slow-network.ini", "ci-smoke.ini"):
+    for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "nan-weights.ini",
+                 "short-reads.ini", "slow-network.ini", "ci-smoke.ini"):
         mlchaos_check(config(name))
         text = open(config(name)).read()
         check(re.search(r"(?im)^; .*hypothesis", text), "%s states no hypothesis" % name)

@@ -3,6 +3,7 @@
  * the top two logits, so the intact model scores 100% by construction. Never writes a file in
  * place: a temporary name, then rename, so a watching server never sees half a file. */
 #include "model.h"
+#include "outfile.h"
 #include "prng.h"
 
 #include <errno.h>
@@ -176,52 +177,17 @@ bad:
 
 /* ---- writing ---- */
 
-struct out {
-	FILE *f;
-	char tmp[4096];
-	const char *path;
-};
-
-static int out_open(struct out *o, const char *path)
-{
-	int n = snprintf(o->tmp, sizeof(o->tmp), "%s.%ld.tmp", path, (long)getpid());
-
-	o->path = path;
-	if (n < 0 || (size_t)n >= sizeof(o->tmp))
-		return -ENAMETOOLONG;
-	o->f = fopen(o->tmp, "wbx");
-	return o->f ? 0 : -errno;
-}
-
-/* Close and rename into place; on any error the temporary file is removed. */
-static int out_close(struct out *o, bool ok)
-{
-	int r = 0;
-
-	if (ferror(o->f))
-		r = -EIO;
-	if (fclose(o->f) != 0 && r == 0)
-		r = -errno;
-	if (ok && r == 0 && rename(o->tmp, o->path) < 0)
-		r = -errno;
-	if (!ok || r < 0)
-		unlink(o->tmp);
-	if (r < 0)
-		fprintf(stderr, PROG ": cannot write %s: %s\n", o->path, strerror(-r));
-	return r;
-}
-
 static int write_model(const struct gen_opts *o, const struct mc_model *m)
 {
-	struct out out;
-	int r = out_open(&out, o->model_out);
+	struct mc_out out;
+	int r = mc_out_open(&out, o->model_out);
 
 	if (r < 0) {
 		fprintf(stderr, PROG ": cannot create %s: %s\n", o->model_out, strerror(-r));
 		return r;
 	}
 	fwrite(m->bytes, 1, m->n_bytes, out.f);
-	r = out_close(&out, true);
+	r = mc_out_close(&out, true, PROG);
 	if (r == 0 && !o->quiet)
 		printf("model %s: version %" PRIu32 ", shape %" PRIu32 "-%" PRIu32 "-%" PRIu32
 		       ", seed %" PRIu64 ", %zu bytes, xxh64 %016" PRIx64 "\n",
@@ -328,17 +294,17 @@ static int write_dataset(const struct gen_opts *o, const struct mc_model *m)
 		              malloc(sizeof(float) * m->n_hidden),
 		              malloc(sizeof(float) * m->n_classes) };
 	unsigned *per_class = calloc(m->n_classes, sizeof(unsigned));
-	struct out out;
+	struct mc_out out;
 	int r = -ENOMEM;
 
 	if (sc.x && sc.hidden && sc.logits && per_class) {
-		r = out_open(&out, o->data_out);
+		r = mc_out_open(&out, o->data_out);
 		if (r < 0)
 			fprintf(stderr, PROG ": cannot create %s: %s\n", o->data_out, strerror(-r));
 	}
 	if (r == 0) {
 		r = fill_dataset(o, m, out.f, &sc, per_class);
-		r = out_close(&out, r == 0) < 0 && r == 0 ? -EIO : r;
+		r = mc_out_close(&out, r == 0, PROG) < 0 && r == 0 ? -EIO : r;
 	}
 	if (r == 0 && !o->quiet) {
 		printf("dataset %s: %u samples, per class", o->data_out, o->samples);

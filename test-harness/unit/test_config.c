@@ -181,6 +181,7 @@ static void test_defaults(void)
 	r = &cfg->rules[1];
 	MC_CHECK(r->mode == MC_CORRUPT_BITFLIP && r->count == 1 && r->scope == MC_SCOPE_FILE);
 	MC_CHECK(r->offset_lo == 0 && r->offset_hi == MC_UNLIMITED);
+	MC_CHECK(r->region == MC_REGION_ANY && r->tensor == NULL);
 	mc_cfg_free(cfg);
 }
 
@@ -246,6 +247,50 @@ static void test_modes(void)
 		cfg = parse_ok(text);
 		MC_CHECK(cfg && cfg->rules[0].mode == cases[i].mode &&
 		         cfg->rules[0].byte == cases[i].byte);
+		mc_cfg_free(cfg);
+	}
+}
+
+/* region = tensors with its glob and every value mode; count beyond a page's bytes is fine for
+ * the value modes (values per tensor) */
+static void test_tensor_modes(void)
+{
+	static const struct {
+		const char *text;
+		enum mc_corrupt_mode mode;
+		bool value;
+	} cases[] = {
+		{ "nan", MC_CORRUPT_NAN, true },           { "inf", MC_CORRUPT_INF, true },
+		{ "exponent", MC_CORRUPT_EXPONENT, true }, { "sign", MC_CORRUPT_SIGN, true },
+		{ "zero", MC_CORRUPT_ZERO, true },         { "bitflip", MC_CORRUPT_BITFLIP, false },
+		{ "random", MC_CORRUPT_RANDOM, false },    { "byte:0x10", MC_CORRUPT_BYTE, false }
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[200];
+		struct mc_config *cfg;
+
+		snprintf(text, sizeof(text),
+		         "[fault.x]\nhook = read\naction = corrupt\nregion = tensors\n"
+		         "tensor = layers.0.*\nmode = %s\ncount = %u\n",
+		         cases[i].text,
+		         cases[i].value && cases[i].mode != MC_CORRUPT_ZERO ? 9000 : 7);
+		cfg = parse_ok(text);
+		MC_CHECK(cfg && cfg->rules[0].mode == cases[i].mode);
+		MC_CHECK(cfg && cfg->rules[0].region == MC_REGION_TENSORS);
+		MC_CHECK(cfg && cfg->rules[0].tensor &&
+		         !strcmp(cfg->rules[0].tensor, "layers.0.*"));
+		MC_CHECK(mc_cfg_mode_is_value(cases[i].mode) == cases[i].value);
+		MC_CHECK_STR(mc_corrupt_mode_name(cases[i].mode),
+		             cases[i].mode == MC_CORRUPT_BYTE ? "byte" : cases[i].text);
+		mc_cfg_free(cfg);
+	}
+	{
+		struct diags d;
+		struct mc_config *cfg =
+		    parse_text("[fault.x]\nhook = read\naction = corrupt\nmode = nan\n", &d);
+
+		MC_CHECK(cfg == NULL && d.errors == 1); /* the message: golden bad-tensors */
 		mc_cfg_free(cfg);
 	}
 }
@@ -520,6 +565,7 @@ int main(void)
 	test_default_errnos();
 	test_request_keys();
 	test_modes();
+	test_tensor_modes();
 	test_offsets();
 	test_long_lines();
 	test_syntax_variants();

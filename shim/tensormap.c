@@ -1,0 +1,292 @@
+/* tensormap.c: the tensor maps of tensormap.h. Lock-free and never on the malloc family's
+ * paths: reads go through the real pread, memory comes from the real mmap (never the host's
+ * allocator, which may be inside a hook of ours), and nothing blocks.
+ * Risky spot, and the choice made: a map is never freed. Another thread may be damaging a
+ * read with it at any moment, without a lock or a reference count; files are few (at most
+ * MC_TMAP_FILES) and a map is small beside the weights it describes, so it lives as long as
+ * the process (a file rewritten in place gets a new map beside the old one). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "fdtable.h"
+#include "formats/tensors.h"
+#include "lazymap.h"
+#include "real.h"
+#include "tensormap.h"
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL /* keep xxHash's symbols private: the host may have its own */
+#endif
+#include <xxhash.h>
+
+/* fd tags (fdtable.h): 0 unknown, 1..MC_TMAP_FILES a file, or one of these */
+#define TAG_NOT_TENSORS 0xffffu /* recognised: not a format with tensors */
+#define TAG_FULL        0xfffeu /* no room was left for its map */
+
+/* Tensor globs whose match bitmap a file keeps; more rules with other globs on one file are
+ * matched by the engine per call (the same result, slower). */
+#define MATCH_SLOTS 8
+#define WHY_MAX     200
+
+#define TEXT_(x) #x
+#define TEXT(x)  TEXT_(x)
+
+struct match_slot {
+	_Atomic uint64_t key;     /* hash of the glob (never 0), 0 while free */
+	_Atomic(uint64_t *) bits; /* NULL while being filled */
+};
+
+enum { FILE_UNPUBLISHED, FILE_READY, FILE_MALFORMED };
+
+struct tmap_file {
+	_Atomic uint32_t state; /* FILE_*: published last, with release */
+	uint32_t format;        /* enum mc_tensor_format */
+	uint64_t dev, ino, size, mtime_ns;
+	struct mc_tensor_map *map; /* FILE_READY */
+	_Atomic uint32_t noted;    /* FILE_MALFORMED: its log line was asked for */
+	char why[WHY_MAX];
+	struct match_slot match[MATCH_SLOTS];
+};
+
+static _Atomic(void *) files_mem; /* MC_TMAP_FILES entries, mapped on first use */
+static _Atomic uint32_t n_files;  /* entries handed out */
+static _Atomic uint32_t full_noted;
+
+static struct tmap_file *files(bool create)
+{
+	return mc_lazy_map(&files_mem, MC_TMAP_FILES * sizeof(struct tmap_file), create);
+}
+
+/* ---- memory and reads for the recognisers -------------------------------------------- */
+
+/* Each block is its own anonymous mapping, its size kept in front of it. */
+#define BLOCK_HEAD 16
+
+static void *block_alloc(void *ctx, size_t n)
+{
+	(void)ctx;
+	if (n > SIZE_MAX - BLOCK_HEAD)
+		return NULL;
+	size_t total = n + BLOCK_HEAD;
+	void *p =
+	    mc_real.mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, &total, sizeof(total));
+	return (char *)p + BLOCK_HEAD;
+}
+
+static void block_free(void *ctx, void *p)
+{
+	(void)ctx;
+	if (!p)
+		return;
+	size_t total;
+	char *base = (char *)p - BLOCK_HEAD;
+	memcpy(&total, base, sizeof(total));
+	mc_real.munmap(base, total);
+}
+
+static const struct mc_tensor_alloc block_allocator = { block_alloc, block_free, NULL };
+
+static int64_t read_at(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	int fd = *(const int *)ctx;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = mc_real.pread64(fd, (char *)buf + got, len - got, (off64_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (int64_t)got;
+}
+
+/* ---- files ------------------------------------------------------------------------------ */
+
+static uint64_t mtime_ns(const struct stat *st)
+{
+	return (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+static bool same_file(const struct tmap_file *e, const struct stat *st)
+{
+	return e->dev == (uint64_t)st->st_dev && e->ino == (uint64_t)st->st_ino &&
+	       e->size == (uint64_t)st->st_size && e->mtime_ns == mtime_ns(st);
+}
+
+/* The published entry of the file st describes: its tag, or 0. */
+static uint16_t find_file(const struct stat *st)
+{
+	struct tmap_file *t = files(false);
+	uint32_t n = atomic_load_explicit(&n_files, memory_order_acquire);
+	for (uint32_t i = 0; t && i < n && i < MC_TMAP_FILES; i++)
+		if (atomic_load_explicit(&t[i].state, memory_order_acquire) != FILE_UNPUBLISHED &&
+		    same_file(&t[i], st))
+			return (uint16_t)(i + 1);
+	return 0;
+}
+
+/* An entry of its own for a new file, or NULL when all are taken. */
+static struct tmap_file *claim_file(uint32_t *ret_index)
+{
+	struct tmap_file *t = files(true);
+	uint32_t n = atomic_load_explicit(&n_files, memory_order_relaxed);
+	do {
+		if (!t || n >= MC_TMAP_FILES)
+			return NULL;
+	} while (!atomic_compare_exchange_weak_explicit(&n_files, &n, n + 1, memory_order_acq_rel,
+	                                                memory_order_relaxed));
+	*ret_index = n;
+	return &t[n];
+}
+
+/* The format a recogniser's message names: a malformed file has no map to say it, and its
+ * message starts with the format's name ("safetensors: ..."). */
+static uint32_t format_of_why(const char *why)
+{
+	for (uint32_t f = MC_TF_SAFETENSORS; f <= MC_TF_TORCH_ZIP; f++) {
+		const char *name = mc_tensor_format_name((enum mc_tensor_format)f);
+		size_t n = strlen(name);
+		if (strncmp(why, name, n) == 0 && why[n] == ':')
+			return f;
+	}
+	return MC_TF_NONE;
+}
+
+/* Recognises the file open on fd (st: its status) and returns its tag. Two threads that
+ * recognise the same new file at once each publish an entry: a duplicate, never a wrong map. */
+static uint16_t recognise(int fd, const struct stat *st)
+{
+	struct mc_tensor_src src = { .read_at = read_at,
+		                     .ctx = &fd,
+		                     .size = (uint64_t)st->st_size };
+	struct mc_tensor_map *map = NULL;
+	char why[WHY_MAX];
+	int r = mc_tensor_recognize(&src, &block_allocator, &map, why, sizeof(why));
+	if (r == 0)
+		return TAG_NOT_TENSORS;
+	uint32_t index;
+	struct tmap_file *e = claim_file(&index);
+	if (!e) {
+		mc_tensor_map_free(map, &block_allocator);
+		return TAG_FULL;
+	}
+	e->dev = (uint64_t)st->st_dev;
+	e->ino = (uint64_t)st->st_ino;
+	e->size = (uint64_t)st->st_size;
+	e->mtime_ns = mtime_ns(st);
+	e->map = map;
+	e->format = map ? map->format : format_of_why(why);
+	memcpy(e->why, why, sizeof(why));
+	e->why[WHY_MAX - 1] = '\0';
+	atomic_store_explicit(&e->state, r > 0 ? FILE_READY : FILE_MALFORMED, memory_order_release);
+	return (uint16_t)(index + 1);
+}
+
+static uint16_t tag_for(int fd, const struct stat *st)
+{
+	uint16_t tag = find_file(st);
+	if (!tag)
+		tag = recognise(fd, st);
+	mc_fd_set_tag(fd, tag);
+	return tag;
+}
+
+void mc_tmap_opened(int fd)
+{
+	struct stat st;
+	int saved = errno;
+	int flags = mc_real.fcntl(fd, F_GETFL);
+	/* write-only: nothing to read it with (and nothing will be read); empty: being written */
+	if (flags >= 0 && (flags & O_ACCMODE) != O_WRONLY && fstat(fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size > 0)
+		tag_for(fd, &st);
+	errno = saved;
+}
+
+/* ---- match bitmaps ------------------------------------------------------------------- */
+
+/* The bitmap of which tensors of e's map the rule's glob selects: filled by the first caller
+ * that asks for this glob, NULL while another thread fills it or when the slots are taken
+ * (the engine then matches the names itself). */
+static const uint64_t *match_bits(struct tmap_file *e, const struct mc_erule *rule)
+{
+	if (!rule->tensor)
+		return NULL; /* every tensor: nothing to look up */
+	uint64_t key = XXH3_64bits(rule->tensor, strlen(rule->tensor)) | 1;
+	for (unsigned i = 0; i < MATCH_SLOTS; i++) {
+		struct match_slot *s = &e->match[i];
+		uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+		if (k == 0 && atomic_compare_exchange_strong_explicit(
+		                  &s->key, &k, key, memory_order_acq_rel, memory_order_acquire)) {
+			uint64_t *bits =
+			    block_alloc(NULL, mc_engine_tensor_match_words(e->map->n) * 8);
+			if (bits) {
+				mc_engine_tensor_match(rule, e->map, bits);
+				atomic_store_explicit(&s->bits, bits, memory_order_release);
+			}
+			return bits;
+		}
+		if (k == key)
+			return atomic_load_explicit(&s->bits, memory_order_acquire);
+	}
+	return NULL;
+}
+
+/* ---- decisions ------------------------------------------------------------------------ */
+
+static enum mc_tmap_status use_file(struct tmap_file *e, const struct mc_erule *rule,
+                                    struct mc_tmap_use *ret)
+{
+	ret->format = mc_tensor_format_name((enum mc_tensor_format)e->format);
+	if (atomic_load_explicit(&e->state, memory_order_acquire) != FILE_READY) {
+		if (atomic_exchange_explicit(&e->noted, 1, memory_order_relaxed) == 0)
+			ret->note = e->why;
+		return MC_TMAP_MALFORMED;
+	}
+	ret->view.map = e->map;
+	ret->view.match = match_bits(e, rule);
+	return MC_TMAP_READY;
+}
+
+static enum mc_tmap_status for_file(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret)
+{
+	uint16_t tag = mc_fd_tag(fd);
+	struct stat st;
+	if (tag == TAG_NOT_TENSORS)
+		return MC_TMAP_NONE;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return MC_TMAP_NONE;
+	struct tmap_file *t = files(false);
+	/* the tag names the file still open on fd, unchanged since: the common case */
+	if (!(t && tag >= 1 && tag <= MC_TMAP_FILES && same_file(&t[tag - 1], &st)))
+		tag = tag_for(fd, &st);
+	if (tag == TAG_NOT_TENSORS)
+		return MC_TMAP_NONE;
+	if (tag == TAG_FULL) {
+		if (atomic_exchange_explicit(&full_noted, 1, memory_order_relaxed) == 0)
+			ret->note = "no room for another tensor map (" TEXT(
+			    MC_TMAP_FILES) " files have one): this file and later ones are left alone";
+		return MC_TMAP_FULL;
+	}
+	return use_file(&files(false)[tag - 1], rule, ret);
+}
+
+enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (fd < 0)
+		return MC_TMAP_NONE;
+	int saved = errno;
+	enum mc_tmap_status s = for_file(fd, rule, ret);
+	errno = saved;
+	return s;
+}

@@ -1,0 +1,46 @@
+/* tensormap.h: the tensor maps of the model files this process reads, for corrupt rules with
+ * region = tensors. A file is recognised once (formats/tensors.h) when it is opened, or on the
+ * first decision that needs it when the library did not see it opened; its map is shared by
+ * every fd of the same file (device, inode, size, modification time), found from an fd
+ * through the fd table's tag (kept right across dup, close and fork), and never freed. Runs
+ * with the guard held: reads with the real pread, memory from the real mmap. */
+#ifndef MC_TENSORMAP_H
+#define MC_TENSORMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+/* Files with a map (or a malformed one) the process keeps at most; past that, files are left
+ * alone and the log says so once. */
+#define MC_TMAP_FILES 256
+
+enum mc_tmap_status {
+	MC_TMAP_READY,     /* a map: damage its tensors */
+	MC_TMAP_NONE,      /* not a tensor file, not a regular file, or unreadable: nothing */
+	MC_TMAP_MALFORMED, /* a known format, malformed or past the limits: nothing */
+	MC_TMAP_FULL,      /* no room for this file's map: nothing */
+};
+
+struct mc_tmap_use {
+	struct mc_tensor_view view; /* READY */
+	const char *format;         /* READY, MALFORMED: "safetensors", "gguf", ... */
+	/* MALFORMED and FULL: why nothing is damaged, the first time only (once per file, once
+	 * per process for FULL): NULL afterwards, so that a file gets one log line, not one per
+	 * read */
+	const char *note;
+};
+
+/* fd was just opened, and a rule with region = tensors may target its file: recognise it
+ * (unless known already) and tag fd. Files opened write-only, empty, or not regular are left
+ * for later. Guard held; keeps errno. */
+void mc_tmap_opened(int fd);
+
+/* The map to corrupt with, for a decision of rule (region = tensors) on fd: from fd's tag
+ * when it still names the file open on fd, else by recognising the file now. The match
+ * bitmap of the rule's tensor glob is computed once per map and glob, on first use. Guard
+ * held; keeps errno. */
+enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret);
+
+#endif

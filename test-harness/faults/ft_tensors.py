@@ -1,0 +1,345 @@
+#!/usr/bin/python3
+"""region = tensors through the real library on safetensors and GGUF files that
+mlchaos-tensorgen wrote, loaded by the harness's strict reader (mlchaos-tensorcat) and by
+ft-tensorload (each way a loader takes bytes: read, pread, readv, fread, mmap, through a dup'ed
+fd, across fork, through an fd opened behind the library's back, and by 8 threads at once), in
+chunks of 999 bytes so that buffer edges cut elements in two.
+
+  values      every way gets the same bytes, in two processes; the elements that differ from
+              the file are exactly the (tensor, index) pairs the log lists, with its bits; the
+              value modes leave Q8_0 and int8 tensors alone; the strict reader loads the file
+  glob        tensor = layers.0.* with mode = nan: NaNs in those float tensors only, `count`
+              each, as the strict reader counts them
+  bytes       bitflip inside tensors: the reader loads it; the bytes that differ are the
+              logged ones, all inside tensor data
+  contrast    the same bit flips with region = any and region = tensors over several seeds:
+              how many loads the strict reader refuses (printed); none with region = tensors
+  malformed   a safetensors file whose header lies: nothing damaged, read or mapped, by
+              several fds, and one log line saying why
+  full        300 files with a map in one process: the first 256 damaged, the rest left alone
+              with one line saying so
+  checksum    no file changed on disk
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
+import hdlib  # noqa: E402
+
+WAYS = ("read", "pread", "readv", "fread", "mmap", "dup", "fork", "raw", "threads")
+CHUNK = 999
+WIDTH = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}  # the float types; others: no value modes
+CONTRAST_SEEDS = 8
+CONTRAST_COUNT = 64  # bit flips per 4 KiB
+TABLE_FILES = 256  # MC_TMAP_FILES
+
+HEAD = "[mlchaos]\nseed = {seed}\nrequest_key = none\nlog = {log}\n"
+RULE = """
+[fault.{hook}-tensors]
+hook = {hook}
+action = corrupt
+path = {path}
+region = {region}
+mode = {mode}
+count = {count}
+damage = tensors
+{extra}
+"""
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Tensors(hdlib.ChaosRuns):
+    def __init__(self, a, tmp):
+        super().__init__(a.mlchaos, a.env, tmp)
+        self.a = a
+
+    def config(self, path_glob, mode, count, seed=5, region="tensors", extra=""):
+        return HEAD.format(seed=seed, log="{log}") + "".join(
+            RULE.format(hook=h, path=path_glob, region=region, mode=mode, count=count,
+                        extra=extra) for h in ("read", "mmap"))
+
+    def run_status(self, argv, config=None):
+        """(exit status, stdout, stderr, log lines) of argv under `mlchaos run` with config;
+        a run that timed out is a failure."""
+        p, lines, _ = self.run(argv, config)
+        if p is None:
+            self.c.fail(f"{argv}: no exit in time")
+            return -1, "", "timeout", lines
+        return p.returncode, p.stdout, p.stderr, lines
+
+    def load(self, way, path, config):
+        """ft-tensorload's bytes (and the fork child's), and the log."""
+        status, _, err, lines = self.run_status(
+            [self.a.load, way, path, os.path.join(self.tmp, "out"), str(CHUNK)], config)
+        out = os.path.join(self.tmp, "out")
+        got = read_bytes(out) if status == 0 else None
+        child = read_bytes(out + ".child") if way == "fork" and status == 0 else None
+        for p in (out, out + ".child"):
+            if os.path.exists(p):
+                os.unlink(p)
+        if status != 0:
+            self.c.fail(f"ft-tensorload {way} {path}: exit {status}: {err[-500:]}")
+        return got, child, lines
+
+    def layout(self, path):
+        """The strict reader's list of tensors: name, dtype, offset, bytes."""
+        out = subprocess.run([self.a.tensorcat, "--json", path], env=self.env, check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        return [json.loads(l) for l in out.splitlines()]
+
+    def tensorcat(self, path, how, config):
+        """The strict reader under the library: (exit status, its tensors)."""
+        status, out, err, lines = self.run_status(
+            [self.a.tensorcat, "--json", "--load", how, path], config)
+        tensors = [json.loads(l) for l in out.splitlines()] if status == 0 else []
+        return status, tensors, err, lines
+
+    # ---- comparing -------------------------------------------------------------------
+
+    @staticmethod
+    def element_bits(data, off, width):
+        return int.from_bytes(data[off:off + width], "little")
+
+    def differing(self, layout, clean, got):
+        """(tensor, element index) of every float element whose bytes differ; ("byte", name,
+        index) for a byte of another tensor; ("outside", offset) for a byte in no tensor."""
+        diff = set()
+        spans = []
+        for t in layout:
+            w = WIDTH.get(t["dtype"])
+            spans.append((t["offset"], t["offset"] + t["bytes"]))
+            for i in range(t["offset"], t["offset"] + t["bytes"]):
+                if clean[i] != got[i]:
+                    rel = i - t["offset"]
+                    diff.add((t["name"], rel // w) if w else ("byte", t["name"], rel))
+        for i in range(len(clean)):
+            if clean[i] != got[i] and not any(a <= i < b for a, b in spans):
+                diff.add(("outside", i))
+        return diff
+
+    def logged(self, lines, what):
+        """The pairs the applied tensor lines list ("byte" entries as in differing()), with
+        the bits of the whole elements."""
+        pairs = {}
+        for l in lines:
+            if not l.get("applied") or "changes" not in l:
+                continue
+            if l.get("changes_truncated"):
+                self.c.fail(f"{what}: a line left changes out: the test needs fewer")
+            for ch in l["changes"]:
+                key = (ch["tensor"], ch["index"]) if "index" in ch else \
+                    ("byte", ch["tensor"], ch["byte"])
+                pairs.setdefault(key, None)
+                if "?" not in ch["before"]:
+                    pairs[key] = (int(ch["before"], 16), int(ch["after"], 16), ch["offset"])
+        return pairs
+
+    def check_logged(self, what, layout, clean, got, lines):
+        diff = self.differing(layout, clean, got)
+        logged = self.logged(lines, what)
+        self.c.check(diff and set(logged) == diff,
+                     f"{what}: {len(diff)} elements differ from the file, the log lists "
+                     f"{len(logged)}, the same ones: {set(logged) == diff}")
+        wrong = []
+        for key, v in logged.items():
+            if v is None or key[0] == "byte":
+                continue
+            width = WIDTH[next(t["dtype"] for t in layout if t["name"] == key[0])]
+            if (self.element_bits(clean, v[2], width), self.element_bits(got, v[2], width)) \
+                    != v[:2]:
+                wrong.append(key)
+        self.c.check(not wrong, f"{what}: the logged bits are the file's and the loaded ones "
+                                f"({len(wrong)} wrong)")
+        return diff
+
+    # ---- cases ----------------------------------------------------------------------------
+
+    def case_values(self, path, mode, count):
+        name = os.path.basename(path)
+        layout = self.layout(path)
+        clean = read_bytes(path)
+        cfg = self.config("*/" + name, mode, count)
+        loads = {}
+        for way in WAYS:
+            got, child, lines = self.load(way, path, cfg)
+            if got is None:
+                continue
+            what = f"{name} {mode} {way}"
+            diff = self.check_logged(what, layout, clean, got, lines)
+            per = {}
+            for d in diff:
+                per[d[0]] = per.get(d[0], 0) + 1
+            want = {t["name"]: count for t in layout if t["dtype"] in WIDTH}
+            self.c.check(per == want, f"{what}: changed per tensor {per}, expected {want} "
+                                      f"(Q8_0 and I8 left alone)")
+            loads[way] = got
+            if child is not None:
+                loads["fork child"] = child
+        again, _, _ = self.load("read", path, cfg)
+        loads["second process"] = again
+        same = [w for w, b in loads.items() if b != loads["read"]]
+        self.c.check(len(loads) == len(WAYS) + 2 and not same,
+                     f"{name} {mode}: every way, the fork child and a second process loaded "
+                     f"the same bytes (differing: {same})")
+        for how in ("read", "mmap"):
+            status, tensors, err, _ = self.tensorcat(path, how, cfg)
+            self.c.check(status == 0 and len(tensors) == len(layout),
+                         f"{name} {mode}: the strict reader loads it by {how} ({err.strip()})")
+
+    def case_glob(self, path):
+        name = os.path.basename(path)
+        layout = self.layout(path)
+        cfg = self.config("*/" + name, "nan", 5, extra="tensor = layers.0.*")
+        for how in ("read", "mmap"):
+            status, tensors, err, lines = self.tensorcat(path, how, cfg)
+            nans = {t["name"]: t["nan"] for t in tensors if t["nan"]}
+            want = {t["name"]: 5 for t in layout
+                    if t["name"].startswith("layers.0.") and t["dtype"] in WIDTH}
+            self.c.check(status == 0 and nans == want,
+                         f"{name} tensor = layers.0.* nan by {how}: NaNs {nans}, expected "
+                         f"{want} ({err.strip()})")
+            got_nan = {ch["tensor"] for l in lines for ch in l.get("changes", [])}
+            self.c.check(got_nan == set(want), f"{name} glob {how}: the log names {got_nan}")
+        # 8 threads at once: one recognition, one match bitmap of the glob, shared
+        got, _, lines = self.load("threads", path, cfg)
+        if got is not None:
+            diff = self.check_logged(f"{name} glob threads", layout, read_bytes(path), got,
+                                     lines)
+            per = {}
+            for d in diff:
+                per[d[0]] = per.get(d[0], 0) + 1
+            self.c.check(per == want, f"{name} glob threads: changed per tensor {per}")
+
+    def case_bytes(self, path):
+        name = os.path.basename(path)
+        layout = self.layout(path)
+        clean = read_bytes(path)
+        cfg = self.config("*/" + name, "bitflip", 4)
+        got, _, lines = self.load("pread", path, cfg)
+        if got is None:
+            return
+        diff = self.differing(layout, clean, got)
+        logged = set()
+        for key in self.logged(lines, name):
+            t = next(t for t in layout if t["name"] == key[1])
+            w = WIDTH.get(t["dtype"])
+            logged.add((key[1], key[2] // w) if w else key)
+        self.c.check(diff and diff == logged and not any(d[0] == "outside" for d in diff),
+                     f"{name} bitflip in tensors: {len(diff)} elements differ, those of the "
+                     f"{len(logged)} logged bytes, none outside tensor data")
+        status, _, err, _ = self.tensorcat(path, "read", cfg)
+        self.c.check(status == 0, f"{name} bitflip in tensors: the strict reader loads it "
+                                  f"({err.strip()})")
+
+    def case_contrast(self, path):
+        name = os.path.basename(path)
+        failed = {"any": 0, "tensors": 0}
+        reasons = set()
+        for seed in range(1, CONTRAST_SEEDS + 1):
+            for region in failed:
+                cfg = self.config("*/" + name, "bitflip", CONTRAST_COUNT, seed=seed,
+                                  region=region)
+                status, _, err, _ = self.tensorcat(path, "read", cfg)
+                if status != 0:
+                    failed[region] += 1
+                    reasons.add(err.strip().split(": ")[-1][:60])
+        print(f"contrast {name}: bitflip count = {CONTRAST_COUNT}, {CONTRAST_SEEDS} seeds: the "
+              f"strict reader refused {failed['any']} of {CONTRAST_SEEDS} with region = any, "
+              f"{failed['tensors']} of {CONTRAST_SEEDS} with region = tensors; reasons: "
+              f"{sorted(reasons)[:4]}")
+        self.c.check(failed["tensors"] == 0, f"contrast {name}: region = tensors broke no load")
+        self.c.check(failed["any"] > 0, f"contrast {name}: region = any broke "
+                                        f"{failed['any']} loads")
+
+    def case_malformed(self, good):
+        """A header that points past the end of the file: the recogniser calls it malformed."""
+        data = bytearray(read_bytes(good))
+        bad = os.path.join(self.tmp, "bad.safetensors")
+        with open(bad, "wb") as f:
+            f.write(data[:len(data) - 1000])  # the last tensors' data is cut off
+        cfg = self.config("*/bad.safetensors", "nan", 3)
+        clean = read_bytes(bad)
+        seen = []
+        notes = []
+        for way in ("read", "mmap", "pread"):
+            got, _, lines = self.load(way, bad, cfg)
+            seen.append(got == clean)
+            notes += [l for l in lines if l.get("action") == "corrupt"]
+        self.c.check(all(seen), f"malformed: every way loaded the file's own bytes {seen}")
+        # one process per way: one line in each, applied false, saying why
+        ok = [l for l in notes if not l["applied"] and l.get("format") == "safetensors"
+              and l.get("note")]
+        self.c.check(len(notes) == 3 and len(ok) == 3,
+                     f"malformed: one line per process, saying why: "
+                     f"{[l.get('note') for l in notes]}")
+
+    def case_full(self, good):
+        many = os.path.join(self.tmp, "many")
+        os.mkdir(many)
+        for i in range(TABLE_FILES + 44):
+            shutil.copyfile(good, os.path.join(many, f"m{i:04d}.safetensors"))
+        layout = self.layout(good)
+        clean = read_bytes(good)
+        cfg = self.config("*/many/*", "sign", 1)
+        status, _, err, lines = self.run_status(
+            [self.a.load, "many", many, os.path.join(self.tmp, "out-many")], cfg)
+        if not self.c.check(status == 0, f"full: loaded ({err[-300:]})"):
+            return
+        got = read_bytes(os.path.join(self.tmp, "out-many"))
+        n = len(clean)
+        damaged = [got[i * n:(i + 1) * n] != clean for i in range(TABLE_FILES + 44)]
+        first = damaged.index(False) if False in damaged else len(damaged)
+        self.c.check(first == TABLE_FILES and not any(damaged[first:]),
+                     f"full: the first {first} files damaged, the other "
+                     f"{len(damaged) - first} left alone (expected {TABLE_FILES})")
+        full = [l for l in lines if not l["applied"] and "no room" in (l.get("note") or "")]
+        self.c.check(len(full) == 1, f"full: one line says so ({len(full)})")
+        self.c.check(bool(layout), "full: the file has tensors")
+
+    def main(self):
+        files = {}
+        for fmt, ext in (("safetensors", "safetensors"), ("gguf", "gguf")):
+            p = os.path.join(self.tmp, f"model.{ext}")
+            subprocess.run([self.a.tensorgen, "--format", fmt, "-o", p, "--quiet"],
+                           env=self.env, check=True)
+            files[fmt] = p
+        sums = {p: sha256_file(p) for p in files.values()}
+        self.case_values(files["safetensors"], "exponent", 3)
+        self.case_values(files["gguf"], "nan", 2)
+        for p in files.values():
+            self.case_glob(p)
+            self.case_bytes(p)
+            self.case_contrast(p)
+        self.case_malformed(files["safetensors"])
+        self.case_full(files["safetensors"])
+        for p in files.values():
+            self.c.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for opt in ("--mlchaos", "--tensorgen", "--tensorcat", "--load"):
+        ap.add_argument(opt, required=True)
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
+    return Tensors.run_all("mlchaos-ft-tensors-", ap.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
