@@ -42,35 +42,32 @@ static bool decimal(const char *s, const char *end, uint64_t max, uint64_t *ret)
 	return true;
 }
 
-static int hex_digit(char c)
+/* Exactly n (1 to 16) hex digits at s, either case. */
+static bool hex_digits(const char *s, size_t n, uint64_t *ret)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	static const char digits[] = "0123456789abcdef";
+	uint64_t v = 0;
+
+	if (n == 0 || n > 16)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i] >= 'A' && s[i] <= 'F' ? (char)(s[i] - 'A' + 'a') : s[i];
+		const char *d = c ? strchr(digits, c) : NULL;
+
+		if (!d)
+			return false;
+		v = v << 4 | (uint64_t)(d - digits);
+	}
+	*ret = v;
+	return true;
 }
 
 /* 1 to 16 hex digits [s, end), with or without 0x. */
 static bool hex64(const char *s, const char *end, uint64_t *ret)
 {
-	uint64_t v = 0;
-
 	if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
-	if (s == end || end - s > 16)
-		return false;
-	for (; s < end; s++) {
-		int d = hex_digit(*s);
-
-		if (d < 0)
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	*ret = v;
-	return true;
+	return hex_digits(s, (size_t)(end - s), ret);
 }
 
 /* One THREAD:CALL:DRAW entry, [s, end). */
@@ -150,13 +147,12 @@ static bool decode_key(struct mc_cfg_ctx *ctx, const char *s, const char *end,
 		int byte = (unsigned char)*s++;
 
 		if (byte == '\\') {
-			int hi = end - s >= 3 && s[0] == 'x' ? hex_digit(s[1]) : -1;
-			int lo = hi >= 0 ? hex_digit(s[2]) : -1;
+			uint64_t hex;
 
 			if (s < end && *s == '\\') {
 				s++;
-			} else if (lo >= 0) {
-				byte = hi << 4 | lo;
+			} else if (end - s >= 3 && s[0] == 'x' && hex_digits(s + 1, 2, &hex)) {
+				byte = (int)hex;
 				s += 3;
 			} else {
 				mc_cfg_error(ctx, ctx->lineno,
