@@ -304,6 +304,8 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
 		call.local_port = fdi->local_port;
 		call.peer_port = fdi->peer_port;
 	}
+	if (needs & MC_NEEDS_TENSORS)
+		call.no_tensors = fdi->kind != MC_FD_FILE || mc_tmap_nothing_to_damage(fd);
 	struct mc_reqkey conn_key;
 	const struct mc_reqkey *key = NULL;
 	if (needs & MC_NEEDS_KEY) {

@@ -280,6 +280,19 @@ static enum mc_tmap_status for_file(int fd, const struct mc_erule *rule, struct 
 	return use_file(&files(false)[tag - 1], rule, ret);
 }
 
+bool mc_tmap_nothing_to_damage(int fd)
+{
+	uint16_t tag = fd >= 0 ? mc_fd_tag(fd) : 0;
+	if (tag == TAG_NOT_TENSORS)
+		return true;
+	if (tag == TAG_FULL)
+		return atomic_load_explicit(&full_noted, memory_order_relaxed) != 0;
+	struct tmap_file *t = tag >= 1 && tag <= MC_TMAP_FILES ? files(false) : NULL;
+	return t &&
+	       atomic_load_explicit(&t[tag - 1].state, memory_order_acquire) == FILE_MALFORMED &&
+	       atomic_load_explicit(&t[tag - 1].noted, memory_order_relaxed) != 0;
+}
+
 enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret)
 {
 	memset(ret, 0, sizeof(*ret));

@@ -43,4 +43,10 @@ void mc_tmap_opened(int fd);
  * held; keeps errno. */
 enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret);
 
+/* True when fd is known to hold nothing a region = tensors rule could damage: recognised as
+ * no model file, or as a malformed one (or one past the table) that the log has named
+ * already. False when unknown or when it has a map. Cheap (the fd's tag and its entry), no
+ * system call: asked before each decision of a hook with such rules. */
+bool mc_tmap_nothing_to_damage(int fd);
+
 #endif

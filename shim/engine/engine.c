@@ -151,6 +151,8 @@ static uint32_t rule_checks(const struct mc_rule_spec *s)
 		checks |= MC_CHECK_WINDOW;
 	if (s->after > 0)
 		checks |= MC_CHECK_AFTER;
+	if (s->action == MC_ACTION_CORRUPT && s->region == MC_REGION_TENSORS)
+		checks |= MC_CHECK_TENSORS;
 	return checks;
 }
 
@@ -224,6 +226,8 @@ static uint32_t needs_of(const struct mc_erule *r)
 		needs |= MC_NEEDS_KEY;
 	if (r->replay && r->replay->n_keys) /* replay_key: the key says which calls */
 		needs |= MC_NEEDS_KEY;
+	if (r->checks & MC_CHECK_TENSORS)
+		needs |= MC_NEEDS_TENSORS;
 	return needs;
 }
 

@@ -121,6 +121,10 @@ struct mc_call {
 	const struct mc_rulemask *path_rules;
 	/* local and peer TCP ports, 0 when not a TCP socket: rules with `port` never match */
 	uint16_t local_port, peer_port;
+	/* the fd is known to hold no tensor to damage (not a model file, or one already said to
+	 * be malformed, or not a file): corrupt rules with region = tensors never match, so
+	 * they spend none of their `times` on it */
+	bool no_tensors;
 	/* the current request key, NULL when none; key_gen identifies it: nonzero and
 	 * different for every new key (0 = do not memoize) */
 	const char *key;
@@ -216,9 +220,10 @@ uint64_t mc_engine_max_faults(const struct mc_ruleset *rs);
 /* What the rules of hook h look at, so that a hook gathers only that: the
  * path mask of the file, the socket's ports, the request key. A call
  * context without them is then decided the same. */
-#define MC_NEEDS_PATH (1u << 0)
-#define MC_NEEDS_PORT (1u << 1)
-#define MC_NEEDS_KEY  (1u << 2)
+#define MC_NEEDS_PATH    (1u << 0)
+#define MC_NEEDS_PORT    (1u << 1)
+#define MC_NEEDS_KEY     (1u << 2)
+#define MC_NEEDS_TENSORS (1u << 3) /* mc_call.no_tensors */
 uint32_t mc_engine_hook_needs(const struct mc_ruleset *rs, enum mc_hook h);
 
 /* Seed a thread's state: the select = call generator from the experiment seed and the

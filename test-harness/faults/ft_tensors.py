@@ -290,6 +290,32 @@ class Tensors(hdlib.ChaosRuns):
                      f"malformed: one line per process, saying why: "
                      f"{[l.get('note') for l in notes]}")
 
+    def case_times_spared(self, good):
+        """A file with no tensors is no target: a rule with times = 1 that reads it first
+        still has its one fault for the model file read after it."""
+        d = os.path.join(self.tmp, "spared")
+        os.mkdir(d)
+        notes = os.path.join(d, "a-notes.txt")
+        with open(notes, "w") as f:
+            f.write("not a model file\n" * 1000)
+        model = os.path.join(d, "b.safetensors")
+        shutil.copyfile(good, model)
+        cfg = self.config("*/spared/*", "sign", 2, extra="times = 1")
+        status, _, err, lines = self.run_status(
+            [self.a.load, "many", d, os.path.join(self.tmp, "out-spared")], cfg)
+        if not self.c.check(status == 0, f"spared: loaded ({err[-300:]})"):
+            return
+        got = read_bytes(os.path.join(self.tmp, "out-spared"))
+        text = read_bytes(notes)
+        self.c.check(got[:len(text)] == text, "spared: the text file read as it is")
+        # the one fault is the model file's first read (its header, here: nothing in it is
+        # tensor data), applied: before, it went to the text file and did nothing
+        faults = [l for l in lines if l.get("action") == "corrupt"]
+        self.c.check(len(faults) == 1 and faults[0]["target"].endswith("b.safetensors") and
+                     faults[0]["applied"] and faults[0].get("format") == "safetensors",
+                     f"spared: one fault, applied to the model file: "
+                     f"{[(l.get('target'), l.get('applied')) for l in faults]}")
+
     def case_full(self, good):
         many = os.path.join(self.tmp, "many")
         os.mkdir(many)
@@ -328,6 +354,7 @@ class Tensors(hdlib.ChaosRuns):
             self.case_bytes(p)
             self.case_contrast(p)
         self.case_malformed(files["safetensors"])
+        self.case_times_spared(files["safetensors"])
         self.case_full(files["safetensors"])
         for p in files.values():
             self.c.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
