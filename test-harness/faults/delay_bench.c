@@ -39,7 +39,8 @@ static uint64_t percentile(const uint64_t *sorted, int n, int pct)
 }
 
 /* child: DIR N: N delayed and N plain preads, interleaved; prints "min p50 p99 max" of the
- * extra latency in ns, and checks that the thread's timer slack survived. */
+ * extra latency in ns (a delayed call less the plain calls' median), then the shortest
+ * delayed call whole, and checks that the thread's timer slack survived. */
 static void child_measure(int argc, char **argv)
 {
 	static uint64_t base[MAX_SAMPLES], slow[MAX_SAMPLES];
@@ -65,12 +66,14 @@ static void child_measure(int argc, char **argv)
 	FT_EQ(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), OWN_SLACK_NS);
 	qsort(base, (size_t)n, sizeof(base[0]), cmp_u64);
 	uint64_t median = percentile(base, n, 50);
+	qsort(slow, (size_t)n, sizeof(slow[0]), cmp_u64);
+	uint64_t shortest = slow[0];
 	for (int i = 0; i < n; i++)
 		slow[i] = slow[i] > median ? slow[i] - median : 0;
-	qsort(slow, (size_t)n, sizeof(slow[0]), cmp_u64);
-	printf("%llu %llu %llu %llu\n", (unsigned long long)slow[0],
+	printf("%llu %llu %llu %llu %llu\n", (unsigned long long)slow[0],
 	       (unsigned long long)percentile(slow, n, 50),
-	       (unsigned long long)percentile(slow, n, 99), (unsigned long long)slow[n - 1]);
+	       (unsigned long long)percentile(slow, n, 99), (unsigned long long)slow[n - 1],
+	       (unsigned long long)shortest);
 	close(sfd);
 	close(ffd);
 }
@@ -101,12 +104,16 @@ static void child_native(int argc, char **argv)
 
 struct stats {
 	double min, p50, p99, max; /* ns */
+	double whole_min;          /* the shortest call, delay and all (min when not given) */
 };
 
 static bool parse_stats(const struct ft_run *r, struct stats *ret)
 {
-	bool ok =
-	    sscanf(r->out, "%lf %lf %lf %lf", &ret->min, &ret->p50, &ret->p99, &ret->max) == 4;
+	int got = sscanf(r->out, "%lf %lf %lf %lf %lf", &ret->min, &ret->p50, &ret->p99, &ret->max,
+	                 &ret->whole_min);
+	if (got == 4)
+		ret->whole_min = ret->min;
+	bool ok = got >= 4;
 	FT_CHECKF(ok, "no figures from the child: '%s'", r->out);
 	return ok;
 }
@@ -171,8 +178,11 @@ static void bench(void)
 	fflush(stdout);
 }
 
-/* The test: never early (the deadline is absolute); the median within 10% + 100 us even on a
- * loaded machine. The p99 the spec asks for is the benchmark's to report, not a flaky test's. */
+/* The test: never early (the deadline is absolute: every delayed call lasts at least the
+ * delay, measured whole, since the plain calls' median it is compared with elsewhere may be
+ * longer than a delayed call's own part on a noisy machine); the median within 10% + 100 us
+ * even on a loaded machine. The p99 the spec asks for is the benchmark's to report, not a
+ * flaky test's. */
 static void accuracy(void)
 {
 	static const struct {
@@ -184,8 +194,8 @@ static void accuracy(void)
 		double asked = (double)cases[i].ns;
 		if (!measure(cases[i].ns, cases[i].n, &s))
 			continue;
-		FT_CHECKF(s.min >= asked - 2000, "delay %.0f us: an extra latency of %.1f us only",
-		          asked / 1e3, s.min / 1e3);
+		FT_CHECKF(s.whole_min >= asked, "delay %.0f us: a delayed call of %.1f us only",
+		          asked / 1e3, s.whole_min / 1e3);
 		FT_CHECKF(s.p50 <= asked * 1.1 + 100000, "delay %.0f us: median extra %.1f us",
 		          asked / 1e3, s.p50 / 1e3);
 		report(i == 0 ? "delay 10ms" : "delay 100us", asked, &s,
