@@ -72,7 +72,8 @@ struct mc_tensor_alloc {
  *   1  a known format, well formed: *ret is the map (free it with mc_tensor_map_free)
  *   0  not a format we know (no magic matched): *ret = NULL, why = ""
  *  -1  a known format that is malformed, truncated, too large or out of memory: *ret =
- *      NULL, and why holds one line saying what is wrong (for the event log)
+ *      NULL, and why holds one line saying what is wrong (for the event log), which begins
+ *      with the format's name (mc_tensor_format_name) and ": "
  * Never reads outside [0, src->size), never trusts a length or count from the file. */
 int mc_tensor_recognize(const struct mc_tensor_src *src, const struct mc_tensor_alloc *a,
                         struct mc_tensor_map **ret, char *why, size_t why_len);

@@ -93,6 +93,15 @@ static void run(const uint8_t *file, size_t n, unsigned fail_at, struct fz_answe
 	FZ_CHECK(memchr(ret->why, '\0', sizeof(ret->why)) != NULL);
 	FZ_CHECK(strchr(ret->why, '\n') == NULL);
 	FZ_CHECK((ret->r == -1) == (ret->why[0] != '\0'));
+	if (ret->r == -1) { /* the format, then what is wrong (the library logs the format) */
+		bool named = false;
+		for (unsigned k = MC_TF_SAFETENSORS; k <= MC_TF_TORCH_ZIP; k++) {
+			const char *name = mc_tensor_format_name((enum mc_tensor_format)k);
+			size_t len = strlen(name);
+			named |= strncmp(ret->why, name, len) == 0 && ret->why[len] == ':';
+		}
+		FZ_CHECK(named);
+	}
 	/* Nothing sized by a count from the file: allocations stay in proportion to it. */
 	FZ_CHECK(count.largest <= (64u << 10) + 32 * (size_t)n);
 	if (map) {
