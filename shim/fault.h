@@ -81,27 +81,29 @@ struct mc_express_memo {
 extern __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
     __attribute__((tls_model("initial-exec")));
 
-/* True when the call (family h, fd entry word, size) may go straight to
- * libc: it is like the calls of the family's memo, which has calls left. */
-static inline bool mc_fault_express(enum mc_hook h, uint64_t word, uint64_t size)
+/* True when a call of size may go straight to libc under memo m: the memo
+ * has calls left and size is in its stretch (the call takes one). */
+static inline bool mc_express_take(struct mc_express_memo *m, uint64_t size)
 {
-	struct mc_express_memo *m = &mc_express_memo[h];
-	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
-	if (left == 0 || m->word != word || size - m->lo > m->span)
-		return false;
-	atomic_store_explicit(&m->left, left - 1, memory_order_relaxed);
-	return true;
-}
-
-/* The same for calls without an fd (malloc, mmap): the word is 0. */
-static inline bool mc_fault_express_anon(enum mc_hook h, uint64_t size)
-{
-	struct mc_express_memo *m = &mc_express_memo[h];
 	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
 	if (left == 0 || size - m->lo > m->span)
 		return false;
 	atomic_store_explicit(&m->left, left - 1, memory_order_relaxed);
 	return true;
+}
+
+/* True when the call (family h, fd entry word, size) may go straight to
+ * libc: it is like the calls of the family's memo, which has calls left. */
+static inline bool mc_fault_express(enum mc_hook h, uint64_t word, uint64_t size)
+{
+	struct mc_express_memo *m = &mc_express_memo[h];
+	return m->word == word && mc_express_take(m, size);
+}
+
+/* The same for calls without an fd (malloc, mmap): their memo's word is 0. */
+static inline bool mc_fault_express_anon(enum mc_hook h, uint64_t size)
+{
+	return mc_express_take(&mc_express_memo[h], size);
 }
 
 /* The same for a call on fd: an fd the table does not know yet never. */
