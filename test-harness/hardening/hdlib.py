@@ -33,6 +33,7 @@ class Checks:
 
     def __init__(self):
         self.failures = 0
+        self.count = 0
 
     def fail(self, msg):
         print(f"FAIL: {msg}", file=sys.stderr)
@@ -40,6 +41,7 @@ class Checks:
         self.failures += 1
 
     def check(self, cond, msg):
+        self.count += 1
         if cond:
             print(f"ok: {msg}")
         else:

@@ -12,23 +12,17 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hardening"))
+import hdlib  # noqa: E402
+
 try:
     import numpy as np
 except ImportError:
-    print("skip: numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
-    sys.exit(77)
+    hdlib.skip("numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
 
 TENSORMAP = sys.argv[1]
-failures = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("check failed: " + what, file=sys.stderr)
+CHECKS = hdlib.Checks()
+check = CHECKS.check
 
 
 def tensormap(path):
@@ -210,10 +204,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mlchaos-formats-") as tmp:
         test_npy(tmp)
         test_torch(tmp)
-    if failures:
-        print(f"formats-real: {len(failures)} of {checks} checks failed", file=sys.stderr)
+    if CHECKS.failures:
+        print(f"formats-real: {CHECKS.failures} of {CHECKS.count} checks failed", file=sys.stderr)
         return 1
-    print(f"formats-real: {checks} checks passed")
+    print(f"formats-real: {CHECKS.count} checks passed")
     return 0
 
 

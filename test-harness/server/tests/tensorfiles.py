@@ -12,23 +12,17 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hardening"))
+import hdlib  # noqa: E402
+
 try:
     import numpy as np
 except ImportError:
-    print("skip: numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
-    sys.exit(77)
+    hdlib.skip("numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
 
 GEN, CAT, MAP = sys.argv[1:4]
-failures = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("check failed: " + what, file=sys.stderr)
+CHECKS = hdlib.Checks()
+check = CHECKS.check
 
 
 def gen(path, fmt, *args):
@@ -170,10 +164,10 @@ def main():
         for fmt in ("safetensors", "gguf"):
             path, data, tensors = check_file(tmp, fmt)
             check_damage(tmp, fmt, path, data, tensors)
-    if failures:
-        print(f"tensorfiles: {len(failures)} of {checks} checks failed", file=sys.stderr)
+    if CHECKS.failures:
+        print(f"tensorfiles: {CHECKS.failures} of {CHECKS.count} checks failed", file=sys.stderr)
         return 1
-    print(f"tensorfiles: {checks} checks passed")
+    print(f"tensorfiles: {CHECKS.count} checks passed")
     return 0
 
 
