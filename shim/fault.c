@@ -1,7 +1,10 @@
-/* fault.c: the glue of fault.h. Runs on the slow path of armed hooks with
- * the guard held: no malloc, no lock, no stdio after init (the malloc
- * family comes through here). The rule set is built once at init and only
- * read afterwards. */
+/* fault.c: the glue of fault.h. Runs on the slow path of armed hooks: no
+ * malloc, no lock, no stdio after init (the malloc family comes through
+ * here). What the rules decide with is one immutable runtime, built at init
+ * or by a reload and published with one atomic store. Everything the
+ * library does for itself (a reload's parse, the log, the tensor maps) runs
+ * with the guard held, so the rules never decide on the library's own
+ * calls. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,19 +20,30 @@
 #include "delay.h"
 #include "fault.h"
 #include "fmt.h"
+#include "guard.h"
 #include "record.h"
 #include "real.h"
 #include "request.h"
 #include "tensormap.h"
 
-/* The rule set in force; swapped whole by a reload, never freed (a thread
- * may still be deciding with the old one: a few KiB per reload). */
-static _Atomic(struct mc_ruleset *) rules_now;
-static _Atomic uint64_t rules_generation; /* threads reseed when it moves */
+/* Everything a reload changes that a decision reads, built whole before it
+ * is published: a thread that loads runtime_now sees the old rules with the
+ * old request-key setting, or the new ones with the new, never a mix. Its
+ * seed is the rule set's (mc_engine_seed). Replaced runtimes are kept, not
+ * freed: a thread may still be deciding with one (see retire()). */
+struct runtime {
+	struct mc_ruleset *rs;
+	struct mc_reqconf req;
+	bool tensor_rules; /* some rule has region = tensors: opens look at their files */
+};
+
+static _Atomic(const struct runtime *) runtime_now;
 static struct mc_engine_state *state;
-uint32_t mc_fault_hooks; /* families with at least one rule */
+/* Families with at least one rule, in any rule set so far: only ever grows
+ * (a family armed stays armed, so that it notices the next reload), so a
+ * reader that sees it a moment early or late only asks the rules in vain. */
+_Atomic uint32_t mc_fault_hooks;
 static uint64_t started_ns;
-static uint64_t seed;
 
 static _Atomic uint64_t thread_ordinals = 1; /* 0 is the main thread's */
 static __thread struct mc_thread_state mc_fault_thread __attribute__((tls_model("initial-exec")));
@@ -37,13 +51,17 @@ __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
     __attribute__((tls_model("initial-exec")));
 _Atomic uint32_t mc_express_epoch;
 static __thread bool thread_ready __attribute__((tls_model("initial-exec")));
-static __thread uint64_t thread_generation __attribute__((tls_model("initial-exec")));
+/* The rule set this thread's generator was seeded for: it reseeds when another comes in
+ * force (rule sets are never freed, so a new one never has an old one's address). */
+static __thread const struct mc_ruleset *thread_rules __attribute__((tls_model("initial-exec")));
 static __thread uint64_t thread_ordinal __attribute__((tls_model("initial-exec")));
 
 /* Live heap: per-thread deltas folded into the shared total every 64 KiB,
  * so a malloc/free pair does not write a shared cache line. */
 #define HEAP_FOLD_BYTES (64 * 1024)
-static int64_t heap_fold_bytes = HEAP_FOLD_BYTES; /* smaller for small budgets */
+/* Smaller for small budgets; a batching grain only, so a reload that changes it may reach
+ * the other threads a little later than the rules. */
+static _Atomic int64_t heap_fold_bytes = HEAP_FOLD_BYTES;
 static _Atomic int64_t heap_live;
 static __thread int64_t heap_delta __attribute__((tls_model("initial-exec")));
 
@@ -101,7 +119,8 @@ void mc_fault_exit(void)
 void mc_heap_note(int64_t delta)
 {
 	heap_delta += delta;
-	if (heap_delta > heap_fold_bytes || heap_delta < -heap_fold_bytes) {
+	int64_t fold = atomic_load_explicit(&heap_fold_bytes, memory_order_relaxed);
+	if (heap_delta > fold || heap_delta < -fold) {
 		atomic_fetch_add_explicit(&heap_live, heap_delta, memory_order_relaxed);
 		heap_delta = 0;
 	}
@@ -119,15 +138,21 @@ static uint64_t since_start_ns(void *unused)
 	return mc_now_ns() - started_ns;
 }
 
-static struct mc_ruleset *current_rules(void)
+static const struct runtime *current_runtime(void)
 {
-	return atomic_load_explicit(&rules_now, memory_order_acquire);
+	return atomic_load_explicit(&runtime_now, memory_order_acquire);
 }
 
-static inline struct mc_thread_state *this_thread(void)
+static const struct mc_ruleset *current_rules(void)
 {
-	uint64_t gen = atomic_load_explicit(&rules_generation, memory_order_relaxed);
-	if (mc_unlikely(!thread_ready || thread_generation != gen)) {
+	const struct runtime *rt = current_runtime();
+	return rt ? rt->rs : NULL;
+}
+
+/* The thread's generator and counts, seeded for rule set rs. */
+static inline struct mc_thread_state *this_thread(const struct mc_ruleset *rs)
+{
+	if (mc_unlikely(!thread_ready || thread_rules != rs)) {
 		if (!thread_ready)
 			thread_ordinal = gettid() == getpid()
 			                     ? 0
@@ -135,8 +160,8 @@ static inline struct mc_thread_state *this_thread(void)
 			                                                 memory_order_relaxed);
 		else if (state)
 			mc_engine_thread_flush(&mc_fault_thread, state);
-		mc_engine_thread_init(&mc_fault_thread, seed, thread_ordinal);
-		thread_generation = gen;
+		mc_engine_thread_init(&mc_fault_thread, mc_engine_seed(rs), thread_ordinal);
+		thread_rules = rs;
 		thread_ready = true;
 	}
 	return &mc_fault_thread;
@@ -181,28 +206,52 @@ static inline bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struc
 		call->key_len = key->len;
 		call->key_gen = key->gen;
 	}
-	return mc_engine_decide(rs, state, this_thread(), call, &f->d);
+	return mc_engine_decide(rs, state, this_thread(rs), call, &f->d);
 }
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
 static uint32_t budget_bits(const struct mc_ruleset *rs);
-static void note_tensor_rules(const struct mc_ruleset *rs);
 
 /* ---- reload ------------------------------------------------------------------- */
 
 static _Atomic int reloading;
 
-/* Rule sets replaced by a reload: another thread may still be deciding with
+/* Runtimes replaced by a reload: another thread may still be deciding with
  * one, so they are never freed, but they stay reachable from here (leak
  * checkers then see kept memory, not lost memory). */
 #define RETIRED_MAX 64
-static struct mc_ruleset *retired[RETIRED_MAX];
+static const struct runtime *retired[RETIRED_MAX];
 static unsigned n_retired;
 
-static void retire(struct mc_ruleset *old)
+static void retire(const struct runtime *old)
 {
 	if (old && n_retired < RETIRED_MAX)
 		retired[n_retired++] = old; /* past that, a few KiB per reload stay lost */
+}
+
+/* A runtime for rule set rs built from cfg, or NULL without memory. Called
+ * at init and by a reload, guard held. */
+static struct runtime *runtime_new(const struct mc_config *cfg, struct mc_ruleset *rs)
+{
+	struct runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return NULL;
+	struct mc_rulemask every_path;
+	memset(&every_path, 0xff, sizeof(every_path));
+	rt->rs = rs;
+	mc_reqconf_set(&rt->req, reqkey_mode(cfg), cfg->header);
+	rt->tensor_rules = mc_engine_tensor_target(rs, &every_path);
+	return rt;
+}
+
+/* Puts rt in force: one store for the decisions, then the socket hooks'
+ * scanner (which decides nothing) follows. Returns the runtime replaced. */
+static const struct runtime *publish(const struct runtime *rt)
+{
+	const struct runtime *old =
+	    atomic_exchange_explicit(&runtime_now, rt, memory_order_acq_rel);
+	mc_request_configure(&rt->req);
+	return old;
 }
 
 struct reload_messages {
@@ -217,37 +266,61 @@ static void collect_diag(void *user, enum mc_diag_level level, const char *msg)
 	mc_buf_putc(&m->b, '\n');
 }
 
-/* `mlchaos reload`: re-reads the config and swaps the rule set whole. A
+/* The rule set and runtime a reload builds from the config at path; 0 or
+ * a negative errno, with the parser's messages given to m. */
+static int reload_build(const char *path, struct reload_messages *m, struct mc_config **ret_cfg,
+                        struct mc_ruleset **ret_rs, struct runtime **ret_rt)
+{
+	int r = mc_cfg_parse_file(path, collect_diag, m, ret_cfg);
+	if (r < 0)
+		return r;
+	struct mc_proc proc = { .comm = program_invocation_short_name,
+		                .argv0 = program_invocation_short_name };
+	r = mc_engine_build(*ret_cfg, &proc, ret_rs);
+	if (r < 0)
+		return r;
+	*ret_rt = runtime_new(*ret_cfg, *ret_rs);
+	if (!*ret_rt) {
+		mc_engine_free(*ret_rs);
+		*ret_rs = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* `mlchaos reload`: re-reads the config and swaps the runtime whole. A
  * config that does not validate is rejected with its messages and the
- * running rules stay. Runs at a safe point: a hooked call outside the
- * malloc and mmap families, with the guard held, so the parser's own
- * allocations go straight to the allocator. */
+ * running rules stay. Runs at a safe point (a hooked call outside the
+ * malloc and mmap families) on whatever path the host's call took, so it
+ * holds the guard itself: the parser's reads and allocations go straight
+ * to libc, never to the rules; and it gives the host its errno back. */
 static MC_COLD void reload(struct mc_shm *s)
 {
 	if (atomic_exchange(&reloading, 1))
 		return; /* another thread is at it */
+	if (atomic_load(&s->reload_done) == atomic_load(&s->reload_requested)) {
+		/* another thread did it between our look and here: once is enough (each
+		 * reload starts the counters anew) */
+		atomic_store(&reloading, 0);
+		return;
+	}
+	int saved_errno = errno;
+	mc_guard_enter();
 	uint32_t want = atomic_load(&s->reload_requested);
 	struct reload_messages m;
 	mc_buf_init(&m.b, s->reload_message, sizeof(s->reload_message));
 	struct mc_config *cfg = NULL;
 	struct mc_ruleset *rs = NULL;
-	int r = mc_cfg_parse_file(s->config_path, collect_diag, &m, &cfg);
+	struct runtime *rt = NULL;
+	int r = reload_build(s->config_path, &m, &cfg, &rs, &rt);
 	if (r == 0) {
-		struct mc_proc proc = { .comm = program_invocation_short_name,
-			                .argv0 = program_invocation_short_name };
-		r = mc_engine_build(cfg, &proc, &rs);
-	}
-	if (r == 0) {
-		seed = cfg->seed;
-		mc_request_configure(reqkey_mode(cfg), cfg->header);
-		mc_fault_hooks |= mc_engine_armed_hooks(rs);
+		uint32_t hooks = atomic_fetch_or(&mc_fault_hooks, mc_engine_armed_hooks(rs)) |
+		                 mc_engine_armed_hooks(rs);
 		/* families armed before stay armed: they keep a way to notice the
 		 * next reload; new ones are armed now */
-		atomic_fetch_or(&mc_armed_mask, mc_fault_hooks | budget_bits(rs));
-		retire(atomic_exchange_explicit(&rules_now, rs, memory_order_acq_rel));
-		note_tensor_rules(rs);
-		atomic_fetch_add(&rules_generation, 1);
-		mc_express_invalidate(); /* after the generation: a decision of the new
+		atomic_fetch_or(&mc_armed_mask, hooks | budget_bits(rs));
+		retire(publish(rt));
+		mc_express_invalidate(); /* after the publication: a decision of the new
 		                          * epoch is of a thread that saw it */
 		express_drop_all();      /* this thread: the new rules from its next call on */
 		/* The counters start anew for the new rules. Faults of the old
@@ -261,11 +334,13 @@ static MC_COLD void reload(struct mc_shm *s)
 	atomic_store(&s->reload_status, r);
 	atomic_store(&s->reload_done, want);
 	atomic_store(&reloading, 0);
+	mc_guard_leave();
+	errno = saved_errno;
 }
 
-/* The rule set to decide a call of family h with, after a pending reload
+/* The runtime to decide a call of family h with, after a pending reload
  * when this is a safe point for it; the express epoch read before it. */
-static inline const struct mc_ruleset *rules_for(enum mc_hook h, uint32_t *epoch)
+static inline const struct runtime *runtime_for(enum mc_hook h, uint32_t *epoch)
 {
 	struct mc_shm *s = mc_rec_shm();
 	/* malloc and mmap are never a safe point for a reload */
@@ -274,13 +349,14 @@ static inline const struct mc_ruleset *rules_for(enum mc_hook h, uint32_t *epoch
 	                atomic_load_explicit(&s->reload_done, memory_order_relaxed)))
 		reload(s);
 	*epoch = atomic_load_explicit(&mc_express_epoch, memory_order_acquire);
-	return current_rules();
+	return current_runtime();
 }
 
-static void fault_fill(struct mc_fault *f, const struct mc_ruleset *rs, const struct mc_call *call,
+static void fault_fill(struct mc_fault *f, const struct runtime *rt, const struct mc_call *call,
                        enum mc_fn fn, int fd, uint64_t size)
 {
-	f->rs = rs;
+	f->rs = rt->rs;
+	f->req = &rt->req;
 	f->phase = call->phase;
 	f->fn = fn;
 	f->fd = fd;
@@ -290,13 +366,25 @@ static void fault_fill(struct mc_fault *f, const struct mc_ruleset *rs, const st
 	f->skip_note = NULL;
 }
 
-bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
-                        const struct mc_fd_info *fdi, uint64_t size)
+/* mc_fault_decide_fd, and with after_bytes, mc_fault_decide_stream: on a socket whose
+ * request keys arrive with its bytes, the stream rules decide after them, the others
+ * before. */
+static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
+                            const struct mc_fd_info *fdi, uint64_t size, bool after_bytes)
 {
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
-	const struct mc_ruleset *rs = rules_for(h, &f->epoch);
+	const struct runtime *rt = runtime_for(h, &f->epoch);
+	const struct mc_ruleset *rs = rt->rs;
 	uint32_t needs = mc_engine_hook_needs(rs, h);
+	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
+	bool staged = socket && (needs & MC_NEEDS_STREAM) && rt->req.mode == MC_REQ_HEADER;
+	if (after_bytes && !staged) {
+		f->d.action = MC_ACTION_NONE;
+		return false;
+	}
 	struct mc_call call = { .hook = h, .size = size };
+	if (staged)
+		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
 	struct mc_rulemask mask;
 	if ((needs & MC_NEEDS_PATH) && fdi->kind == MC_FD_FILE && fdi->path_id)
 		call.path_rules = path_rules(rs, fdi->path_id, &mask);
@@ -309,32 +397,48 @@ bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int f
 	struct mc_reqkey conn_key;
 	const struct mc_reqkey *key = NULL;
 	if (needs & MC_NEEDS_KEY) {
-		bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
-		key = mc_request_thread_key();
+		key = mc_request_thread_key(&rt->req);
 		if (socket) {
-			mc_request_current(fd, &conn_key);
+			mc_request_current(&rt->req, fd, &conn_key);
 			key = &conn_key;
 		}
 	}
 	if (!decide(rs, f, &call, key))
 		return false;
-	fault_fill(f, rs, &call, fn, fd, size);
+	fault_fill(f, rt, &call, fn, fd, size);
 	f->fdi = *fdi;
 	return true;
+}
+
+bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
+                        const struct mc_fd_info *fdi, uint64_t size)
+{
+	return decide_fd_stage(f, h, fn, fd, fdi, size, false);
+}
+
+void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const struct mc_fd_info *fdi,
+                            uint64_t asked)
+{
+	f->d.action = MC_ACTION_NONE;
+	if (asked == 0 || !mc_fault_has(MC_HOOK_READ) ||
+	    !decide_fd_stage(f, MC_HOOK_READ, fn, fd, fdi, asked, true))
+		return;
+	mc_fault_apply_before(f, NULL, MC_OFF_UNKNOWN); /* shadow: recorded; else the offset */
 }
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
 {
 	express_settle(h);
-	const struct mc_ruleset *rs = rules_for(h, &f->epoch);
+	const struct runtime *rt = runtime_for(h, &f->epoch);
+	const struct mc_ruleset *rs = rt->rs;
 	struct mc_call call = { .hook = h, .size = size };
 	if (mc_armed(MC_ARM_HEAP))
 		call.heap_live_bytes = heap_live_bytes();
 	const struct mc_reqkey *key =
-	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key() : NULL;
+	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(&rt->req) : NULL;
 	if (!decide(rs, f, &call, key))
 		return false;
-	fault_fill(f, rs, &call, fn, -1, size);
+	fault_fill(f, rt, &call, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	return true;
 }
@@ -342,14 +446,15 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
 {
 	express_settle(MC_HOOK_OPEN);
-	const struct mc_ruleset *rs = rules_for(MC_HOOK_OPEN, &f->epoch);
+	const struct runtime *rt = runtime_for(MC_HOOK_OPEN, &f->epoch);
+	const struct mc_ruleset *rs = rt->rs;
 	struct mc_call call = { .hook = MC_HOOK_OPEN };
 	struct mc_rulemask mask;
 	if (path_id)
 		call.path_rules = path_rules(rs, path_id, &mask);
-	if (!decide(rs, f, &call, mc_request_thread_key()))
+	if (!decide(rs, f, &call, mc_request_thread_key(&rt->req)))
 		return false;
-	fault_fill(f, rs, &call, fn, -1, 0);
+	fault_fill(f, rt, &call, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	f->fdi.kind = MC_FD_FILE;
 	f->fdi.path_id = path_id;
@@ -520,35 +625,65 @@ static uint64_t file_id(const struct mc_fault *f)
 
 static void corrupt_tensors(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len);
 
+/* A corrupt decision that changed no byte is no fault: it is not applied, gives back what it
+ * took of `times` and max_faults (the rule's next selected call may act instead), and is
+ * counted and logged as what it is, no_effect, with why (d->note, or the default). */
+static void no_effect(struct mc_fault *f, struct mc_rec_detail *d)
+{
+	d->applied = false;
+	d->no_effect = true;
+	if (!d->note)
+		d->note = d->bytes ? "no damage position in the bytes read: nothing damaged"
+		                   : "nothing arrived: nothing damaged";
+	if (f->rs == current_rules())
+		mc_engine_unclaim(f->rs, f->d.rule, state);
+	log_fault(f, d);
+}
+
+/* Logs a corrupt decision as applied when it changed something, else as no_effect. */
+static void corrupt_done(struct mc_fault *f, struct mc_rec_detail *d)
+{
+	if (d->changed)
+		log_fault(f, d);
+	else
+		no_effect(f, d);
+}
+
+/* The positions of a corrupt rule (not region = tensors) in the len bytes of iov that
+ * arrived: those of the file's pages, or for a stream those of the read's own bytes
+ * (mc_engine_corrupt_stream). Returns how many changed. */
+static size_t corrupt_bytes(const struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
+{
+	bool stream = f->fdi.kind != MC_FD_FILE;
+	uint64_t id = stream ? 0 : file_id(f), off = f->file_offset;
+	size_t changed = 0, total = len;
+	for (int i = 0; i < cnt && len > 0; i++) {
+		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+		changed +=
+		    stream ? mc_engine_corrupt_stream(f->d.rule, f->d.nonce, off, iov[i].iov_base,
+		                                      n, total)
+		           : mc_engine_corrupt(f->d.rule, id, f->d.nonce, off, iov[i].iov_base, n);
+		off += n;
+		len -= n;
+	}
+	return changed;
+}
+
 void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len)
 {
-	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
-		return;
-	if (f->skip_note) {
-		record(f, false, f->skip_note);
-		return;
-	}
-	if (f->d.rule->region == MC_REGION_TENSORS) {
-		struct iovec one = { .iov_base = buf, .iov_len = len };
-		corrupt_tensors(f, &one, 1, len);
-		return;
-	}
-	if (!begin(f))
-		return;
-	struct mc_rec_detail d = { .applied = true, .offset = f->file_offset, .bytes = len };
-	if (f->have_offset && len > 0)
-		d.changed =
-		    mc_engine_corrupt(f->d.rule, file_id(f), f->d.nonce, f->file_offset, buf, len);
-	else if (!f->have_offset)
-		d.note = "file offset unknown: nothing damaged";
-	log_fault(f, &d);
-	mc_rec_apply_end(); /* after the record: halt waits for it */
+	struct iovec one = { .iov_base = buf, .iov_len = len };
+	mc_fault_corrupt_iov(f, &one, 1, len);
 }
 
 void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
 {
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
+	if (f->skip_note) {
+		struct mc_rec_detail d = { .note = f->skip_note };
+		no_effect(f, &d);
+		return;
+	}
 	if (f->d.rule->region == MC_REGION_TENSORS) {
 		corrupt_tensors(f, iov, cnt, len);
 		return;
@@ -556,55 +691,43 @@ void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, 
 	if (!begin(f))
 		return;
 	struct mc_rec_detail d = { .applied = true, .offset = f->file_offset, .bytes = len };
-	uint64_t id = file_id(f);
-	uint64_t off = f->file_offset;
-	for (int i = 0; f->have_offset && i < cnt && len > 0; i++) {
-		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
-		d.changed += mc_engine_corrupt(f->d.rule, id, f->d.nonce, off, iov[i].iov_base, n);
-		off += n;
-		len -= n;
-	}
-	if (!f->have_offset)
+	if (f->have_offset)
+		d.changed = corrupt_bytes(f, iov, cnt, len);
+	else
 		d.note = "file offset unknown: nothing damaged";
-	log_fault(f, &d);
+	corrupt_done(f, &d);
 	mc_rec_apply_end(); /* after the record: halt waits for it */
 }
 
 /* ---- region = tensors ----------------------------------------------------------- */
 
-/* Some rule of the set in force has region = tensors: opens look at their files. */
-static _Atomic bool tensor_rules;
-
-static void note_tensor_rules(const struct mc_ruleset *rs)
-{
-	struct mc_rulemask every_path;
-	memset(&every_path, 0xff, sizeof(every_path));
-	atomic_store_explicit(&tensor_rules, mc_engine_tensor_target(rs, &every_path),
-	                      memory_order_relaxed);
-}
-
 void mc_fault_file_opened(int fd, uint32_t path_id)
 {
-	if (fd < 0 || !atomic_load_explicit(&tensor_rules, memory_order_relaxed))
+	const struct runtime *rt = current_runtime();
+	if (fd < 0 || !rt || !rt->tensor_rules)
 		return;
-	const struct mc_ruleset *rs = current_rules();
 	struct mc_rulemask mask;
-	const struct mc_rulemask *paths = path_id ? path_rules(rs, path_id, &mask) : NULL;
-	if (rs && mc_engine_tensor_target(rs, paths))
+	const struct mc_rulemask *paths = path_id ? path_rules(rt->rs, path_id, &mask) : NULL;
+	if (mc_engine_tensor_target(rt->rs, paths))
 		mc_tmap_opened(fd);
 }
 
-/* The file is not one whose tensors can be damaged: said once per file (malformed) or once
- * per process (no room left), else silently nothing, as for a file the path glob misses. */
+/* The file is not one whose tensors can be damaged: no fault (its claim on `times` goes
+ * back); said once per file (malformed) or once per process (no room left), as a no_effect
+ * line, else silently nothing, as for a file the path glob misses. */
 static void tensors_untouched(struct mc_fault *f, const struct mc_tmap_use *use)
 {
-	if (!use->note || !begin(f))
+	if (!use->note) {
+		if (f->rs == current_rules())
+			mc_engine_unclaim(f->rs, f->d.rule, state);
 		return;
-	struct mc_rec_detail d = { .applied = false,
-		                   .offset = f->file_offset,
+	}
+	if (!begin(f))
+		return;
+	struct mc_rec_detail d = { .offset = f->file_offset,
 		                   .note = use->note,
 		                   .format = use->format ? use->format : "none" };
-	log_fault(f, &d);
+	no_effect(f, &d);
 	mc_rec_apply_end();
 }
 
@@ -647,7 +770,9 @@ static void corrupt_tensors(struct mc_fault *f, const struct iovec *iov, int cnt
 		d.note = "file offset unknown: nothing damaged";
 	}
 	d.changed = rep.changed;
-	log_fault(f, &d);
+	if (!d.changed && !d.note)
+		d.note = "no value of a selected tensor in the bytes read: nothing damaged";
+	corrupt_done(f, &d);
 	mc_rec_apply_end(); /* after the record: halt waits for it */
 	errno = saved;
 }
@@ -695,13 +820,18 @@ static uint32_t budget_bits(const struct mc_ruleset *rs)
 	if (!smallest)
 		return 0;
 	if (smallest / 32 < HEAP_FOLD_BYTES)
-		heap_fold_bytes = (int64_t)(smallest / 32);
+		atomic_store_explicit(&heap_fold_bytes, (int64_t)(smallest / 32),
+		                      memory_order_relaxed);
 	return MC_ARM_HEAP;
 }
 
-/* after = N and times = N count per process: a forked child starts anew. */
+/* after = N and times = N count per process: a forked child starts anew.
+ * Runs inside the host's fork(), unguarded: the guard keeps the child's new
+ * log and segment from the rules, and the host gets fork's errno back. */
 static void child_after_fork(void)
 {
+	int saved_errno = errno;
+	mc_guard_enter();
 	struct mc_engine_state *mine = mc_rec_child_after_fork();
 	mc_request_child_after_fork();
 	if (mine)
@@ -713,6 +843,8 @@ static void child_after_fork(void)
 			mc_fault_thread.rule[i].calls = mc_fault_thread.rule[i].counted = 0;
 	atomic_store(&heap_live, 0);
 	heap_delta = 0;
+	mc_guard_leave();
+	errno = saved_errno;
 }
 
 static void refuse_to_start(const char *path)
@@ -754,23 +886,22 @@ uint32_t mc_fault_init(uint64_t start_ns)
 		return 0;
 	}
 	uint32_t hooks = mc_engine_armed_hooks(rs);
-	struct mc_engine_state *st = hooks ? mc_rec_init(cfg, rs, path) : NULL;
+	struct runtime *rt = hooks ? runtime_new(cfg, rs) : NULL;
+	struct mc_engine_state *st = rt ? mc_rec_init(cfg, rs, path) : NULL;
 	if (!st) { /* no rule for this process, or no memory for counters */
+		free(rt);
 		mc_engine_free(rs);
 		mc_cfg_free(cfg);
 		return 0;
 	}
-	mc_request_configure(reqkey_mode(cfg), cfg->header);
-	seed = cfg->seed;
 	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
-	atomic_store(&rules_now, rs);
+	publish(rt);
 	atomic_store(&mc_express_epoch, 1); /* memos may hold from now on */
 	state = st;
-	mc_fault_hooks = hooks;
+	atomic_store(&mc_fault_hooks, hooks);
 	pthread_atfork(NULL, NULL, child_after_fork);
-	note_tensor_rules(rs); /* opens of model files look at their tensors */
-	uint32_t armed = mc_fault_hooks | budget_bits(rs);
+	uint32_t armed = hooks | budget_bits(rs);
 	/* The fd table names files and sockets for targeting: keep it; and
 	 * request keys arrive through reads on sockets: see them. */
 	armed |= MC_HOOK_BIT(MC_HOOK_OPEN);

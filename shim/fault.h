@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "fdtable.h"
 #include "fn.h"
+#include "request.h"
 
 /* Bit of mc_armed_mask, beside the families: the live heap is tracked
  * (some malloc or mmap rule has a budget), so free must be seen too. */
@@ -30,19 +31,20 @@ uint32_t mc_fault_init(uint64_t start_ns);
 void mc_fault_exit(void);
 
 /* True when family h has rules (not just trace). */
-extern uint32_t mc_fault_hooks;
+extern _Atomic uint32_t mc_fault_hooks;
 
 static inline bool mc_fault_has(enum mc_hook h)
 {
-	return (mc_fault_hooks & MC_HOOK_BIT(h)) != 0;
+	return (atomic_load_explicit(&mc_fault_hooks, memory_order_relaxed) & MC_HOOK_BIT(h)) != 0;
 }
 
 /* One decision, with what is needed to apply and record it. */
 struct mc_fault {
 	struct mc_decision d;
-	const struct mc_ruleset *rs; /* the rule set that decided */
-	enum mc_phase phase;         /* of the host when it decided: load or serve */
-	uint32_t epoch;              /* mc_express_epoch before rs was read */
+	const struct mc_ruleset *rs;  /* the rule set that decided */
+	const struct mc_reqconf *req; /* and how its request keys are found */
+	enum mc_phase phase;          /* of the host when it decided: load or serve */
+	uint32_t epoch;               /* mc_express_epoch before rs was read */
 	enum mc_fn fn;
 	int fd;
 	struct mc_fd_info fdi;
@@ -123,6 +125,12 @@ void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault 
  * bytes. False when nothing applies (f->d.action == MC_ACTION_NONE). */
 bool mc_fault_decide_fd(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                         const struct mc_fd_info *fdi, uint64_t size);
+/* After a read on socket fd (fdi: what it is; asked: bytes asked) whose bytes the request-key
+ * scanner has seen, and which no rule acted on before: the stream rules decide, with the key
+ * those bytes brought (enum mc_stage in engine.h). Fills f, whose action stays NONE when
+ * none acts; a shadow decision is recorded here. Guard held. */
+void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const struct mc_fd_info *fdi,
+                            uint64_t asked);
 /* For calls without an fd: malloc, anonymous mmap, sleep. */
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size);
 /* For open: the path about to be opened (interned id). */
@@ -166,9 +174,10 @@ void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off);
 bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                       const struct mc_fd_info *fdi, uint64_t *n, int64_t explicit_off);
 
-/* The first half of mc_fault_fd_gate: the decision alone, with no side
- * effect, no guard needed. True when a rule acted (f is filled); false
- * with f->d.action == MC_ACTION_NONE otherwise. */
+/* The first half of mc_fault_fd_gate: the decision alone, no guard needed:
+ * nothing on its path calls a hooked function, except a pending reload,
+ * which takes the guard itself and gives errno back. True when a rule acted
+ * (f is filled); false with f->d.action == MC_ACTION_NONE otherwise. */
 static inline bool mc_fault_fd_quick(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                                      const struct mc_fd_info *fdi, uint64_t n)
 {

@@ -31,14 +31,27 @@ static bool is_socket(const struct mc_fd_info *fdi)
 	return fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
 }
 
-/* What arrived: damaged if a corrupt rule acted; shown to the request-key
- * scanner if it came from a socket. */
-static void after_read(struct mc_fault *f, const struct mc_fd_info *fdi, int fd, void *buf,
-                       size_t got)
+/* What arrived (got bytes of iov, asked bytes asked): shown first to the request-key
+ * scanner if it came from a socket (the key as it was sent, before any damage); then damaged
+ * if a corrupt rule acted, or, when none did, if a stream rule selects the request those
+ * bytes belong to (enum mc_stage). */
+static void after_readv(enum mc_fn fn, struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
+                        uint64_t asked, const struct iovec *iov, int cnt, size_t got)
 {
-	mc_fault_corrupt(f, buf, got);
-	if (got > 0 && is_socket(fdi) && mc_request_wants_reads())
-		mc_request_on_read(fd, buf, got);
+	if (got > 0 && cnt > 0 && is_socket(fdi) && mc_request_wants_reads()) {
+		mc_request_on_read(fd, iov[0].iov_base,
+		                   got < iov[0].iov_len ? got : iov[0].iov_len);
+		if (f->d.action == MC_ACTION_NONE)
+			mc_fault_decide_stream(f, fn, fd, fdi, asked);
+	}
+	mc_fault_corrupt_iov(f, iov, cnt, got);
+}
+
+static void after_read(enum mc_fn fn, struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
+                       uint64_t asked, void *buf, size_t got)
+{
+	struct iovec one = { .iov_base = buf, .iov_len = got };
+	after_readv(fn, f, fdi, fd, asked, &one, 1, got);
 }
 
 /* A call a rule acted on, or that trace or the request-key scanner must
@@ -55,7 +68,7 @@ static MC_COLD ssize_t read_full(enum mc_fn fn, read_call_fn call, const struct 
 		return -1;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
-	after_read(f, fdi, a->fd, buf, r > 0 ? (size_t)r : 0);
+	after_read(fn, f, fdi, a->fd, n, buf, r > 0 ? (size_t)r : 0);
 	mc_call_end_fd(&c, r);
 	return r;
 }
@@ -222,15 +235,6 @@ struct readv_args {
 
 typedef ssize_t (*readv_call_fn)(const struct readv_args *a, const struct iovec *iov, int cnt);
 
-static void after_readv(struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
-                        const struct iovec *iov, int cnt, size_t got)
-{
-	mc_fault_corrupt_iov(f, iov, cnt, got);
-	if (got > 0 && is_socket(fdi) && mc_request_wants_reads() && cnt > 0)
-		mc_request_on_read(fd, iov[0].iov_base,
-		                   got < iov[0].iov_len ? got : iov[0].iov_len);
-}
-
 static MC_COLD ssize_t readv_slow(enum mc_fn fn, readv_call_fn call, struct readv_args *a,
                                   const struct iovec *iov, int cnt)
 {
@@ -263,7 +267,7 @@ static MC_COLD ssize_t readv_slow(enum mc_fn fn, readv_call_fn call, struct read
 		a->msg->msg_controllen = msg_copy.msg_controllen;
 		a->msg->msg_namelen = msg_copy.msg_namelen;
 	}
-	after_readv(&f, &fdi, a->fd, iov, cnt, r > 0 ? (size_t)r : 0);
+	after_readv(fn, &f, &fdi, a->fd, total, iov, cnt, r > 0 ? (size_t)r : 0);
 	mc_call_end_fd(&c, r);
 	return r;
 }

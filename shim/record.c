@@ -547,6 +547,8 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 	default:
 		break;
 	}
+	if (d->no_effect)
+		mc_buf_puts(b, ",\"no_effect\":true");
 	if (d->note)
 		put_field_str(b, "note", d->note);
 }
@@ -618,6 +620,8 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 			atomic_fetch_add_explicit(&sr->would_inject, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&sr->by_phase[phase].would_inject, 1,
 			                          memory_order_relaxed);
+		} else if (d->no_effect) {
+			atomic_fetch_add_explicit(&sr->no_effect, 1, memory_order_relaxed);
 		} else if (d->applied) {
 			atomic_fetch_add_explicit(&sr->applied, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&sr->by_phase[phase].applied, 1,
@@ -651,7 +655,7 @@ static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, 
 	put_target_of(&b, f);
 	struct mc_reqkey key;
 	bool socket = f->fdi.kind >= MC_FD_TCP && f->fdi.kind <= MC_FD_SOCKET_OTHER;
-	mc_request_current(socket ? f->fd : -1, &key);
+	mc_request_current(f->req, socket ? f->fd : -1, &key);
 	if (key.len) {
 		mc_buf_puts(&b, ",\"key\":\"");
 		mc_buf_json_str(&b, key.bytes, key.len);

@@ -69,7 +69,8 @@ struct mc_rec_detail {
 	uint64_t offset, bytes, changed; /* corrupt: file offset, bytes seen, positions changed */
 	const char *to;                  /* redirect */
 	const char *note;                /* why a decision was not applied, or NULL */
-	bool stale; /* decided by a rule set since replaced: logged, not counted */
+	bool stale;     /* decided by a rule set since replaced: logged, not counted */
+	bool no_effect; /* corrupt, but no byte changed: not a fault (note says why) */
 	/* corrupt with region = tensors: the file's format (NULL: not a tensor line), what
 	 * changed (NULL: nothing was damaged) and the map naming the tensors it lists */
 	const char *format;

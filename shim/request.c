@@ -31,29 +31,40 @@ struct conn_slot {
 	_Atomic uint64_t words[KEY_WORDS];
 };
 
-static enum mc_reqkey_mode mode;
-static char header_name[64];
-static size_t header_len;
+/* The setting the socket hooks scan with; NULL (no keys) until init. */
+static _Atomic(const struct mc_reqconf *) conf_now;
 static _Atomic(void *) conn_chunks[CONN_CHUNKS];
 static _Atomic uint64_t accepted;
 static _Atomic bool serving;
 static _Atomic uint64_t key_generation;
 static __thread struct mc_reqkey thread_key __attribute__((tls_model("initial-exec")));
 
-void mc_request_configure(enum mc_reqkey_mode m, const char *header)
+void mc_reqconf_set(struct mc_reqconf *c, enum mc_reqkey_mode mode, const char *header)
 {
-	mode = m;
-	header_len = 0;
-	if (m == MC_REQ_HEADER && header) {
-		header_len = strnlen(header, sizeof(header_name) - 1);
-		memcpy(header_name, header, header_len);
-		header_name[header_len] = '\0';
+	memset(c, 0, sizeof(*c));
+	c->mode = mode;
+	if (mode == MC_REQ_HEADER && header) {
+		c->header_len = strnlen(header, sizeof(c->header) - 1);
+		memcpy(c->header, header, c->header_len);
 	}
+}
+
+void mc_request_configure(const struct mc_reqconf *c)
+{
+	atomic_store_explicit(&conf_now, c, memory_order_release);
+}
+
+static enum mc_reqkey_mode mode_now(const struct mc_reqconf **ret)
+{
+	const struct mc_reqconf *c = atomic_load_explicit(&conf_now, memory_order_acquire);
+	if (ret)
+		*ret = c;
+	return c ? c->mode : MC_REQ_NONE;
 }
 
 bool mc_request_wants_reads(void)
 {
-	return mode == MC_REQ_HEADER;
+	return mode_now(NULL) == MC_REQ_HEADER;
 }
 
 bool mc_request_serving(void)
@@ -135,6 +146,7 @@ static void set_thread_key(const char *key, size_t len, uint64_t gen)
 
 void mc_request_on_accept(int fd)
 {
+	enum mc_reqkey_mode mode = mode_now(NULL);
 	become_serving();
 	/* The thread that accepts is done with its last request: what it does
 	 * for the new connection before reading its request is nobody's. */
@@ -154,11 +166,12 @@ void mc_request_on_accept(int fd)
 
 void mc_request_on_read(int fd, const void *buf, size_t n)
 {
-	if (mode != MC_REQ_HEADER || n == 0)
+	const struct mc_reqconf *c;
+	if (mode_now(&c) != MC_REQ_HEADER || n == 0)
 		return;
 	char key[MC_REQKEY_MAX];
 	size_t len;
-	switch (mc_reqkey_scan(buf, n, header_name, header_len, key, &len)) {
+	switch (mc_reqkey_scan(buf, n, c->header, c->header_len, key, &len)) {
 	case MC_REQKEY_FOUND: {
 		uint64_t gen = next_gen();
 		become_serving();
@@ -193,22 +206,24 @@ static void thread_id_key(struct mc_reqkey *ret)
 	ret->gen = (uint64_t)tid; /* the same thread always has the same key */
 }
 
-const struct mc_reqkey *mc_request_thread_key(void)
+const struct mc_reqkey *mc_request_thread_key(const struct mc_reqconf *c)
 {
+	enum mc_reqkey_mode mode = c ? c->mode : MC_REQ_NONE;
 	if (mc_unlikely(mode == MC_REQ_THREAD) && thread_key.len == 0)
 		thread_id_key(&thread_key); /* once per thread: gettid is a system call */
 	return mode == MC_REQ_HEADER || mode == MC_REQ_THREAD ? &thread_key : NULL;
 }
 
-void mc_request_current(int fd, struct mc_reqkey *ret)
+void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *ret)
 {
+	enum mc_reqkey_mode mode = c ? c->mode : MC_REQ_NONE;
 	ret->len = 0;
 	ret->gen = 0;
 	switch (mode) {
 	case MC_REQ_NONE:
 		return;
 	case MC_REQ_THREAD:
-		*ret = *mc_request_thread_key();
+		*ret = *mc_request_thread_key(c);
 		return;
 	case MC_REQ_CONNECTION:
 	case MC_REQ_HEADER:

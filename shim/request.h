@@ -25,9 +25,24 @@ struct mc_reqkey {
 	char bytes[MC_REQKEY_MAX];
 };
 
-/* Chooses how keys are found; header is the header's name (ignored unless
- * mode is MC_REQ_HEADER). Called at init, before arming. */
-void mc_request_configure(enum mc_reqkey_mode mode, const char *header);
+/* How keys are found: `request_key` and, for MC_REQ_HEADER, the header's
+ * name. Immutable once published (a reload publishes a new one). */
+#define MC_REQ_HEADER_MAX 64
+
+struct mc_reqconf {
+	enum mc_reqkey_mode mode;
+	size_t header_len;
+	char header[MC_REQ_HEADER_MAX];
+};
+
+/* Fills c for mode and header (ignored unless mode is MC_REQ_HEADER; cut to
+ * MC_REQ_HEADER_MAX - 1 bytes). */
+void mc_reqconf_set(struct mc_reqconf *c, enum mc_reqkey_mode mode, const char *header);
+
+/* Publishes c (which must stay valid and unchanged from then on) for the
+ * socket hooks: accepts and reads are scanned with it from now on. One
+ * atomic store, so a scanner sees the old setting or the new one whole. */
+void mc_request_configure(const struct mc_reqconf *c);
 
 /* True when reads on sockets must be shown to mc_request_on_read. */
 bool mc_request_wants_reads(void);
@@ -39,14 +54,16 @@ void mc_request_on_read(int fd, const void *buf, size_t n);
 /* fd was closed: its key goes. */
 void mc_request_on_close(int fd);
 
-/* The key of the request a call on fd belongs to (fd < 0: the thread's);
- * ret->len is 0 when there is none. */
-void mc_request_current(int fd, struct mc_reqkey *ret);
+/* The key of the request a call on fd belongs to (fd < 0: the thread's),
+ * as setting c finds keys (the setting of the rules that decide the call,
+ * so that a decision never mixes an old setting with new rules); ret->len
+ * is 0 when there is none. */
+void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *ret);
 
-/* The calling thread's current key (the key for calls not on a socket),
- * without a copy: valid until this thread reads its next request. With
- * request_key = thread, the thread id. */
-const struct mc_reqkey *mc_request_thread_key(void);
+/* The calling thread's current key under setting c (the key for calls not
+ * on a socket), without a copy: valid until this thread reads its next
+ * request. With request_key = thread, the thread id. */
+const struct mc_reqkey *mc_request_thread_key(const struct mc_reqconf *c);
 
 /* In a forked child: the thread's key is its parent's no more. */
 void mc_request_child_after_fork(void);

@@ -14,7 +14,7 @@
 #define MC_SHM_DIR     "/dev/shm"
 #define MC_SHM_PREFIX  "mlchaos."
 #define MC_SHM_MAGIC   0x31736f6168636c6dull /* "mlchaos1" */
-#define MC_SHM_VERSION 2u                    /* 2: faults counted per phase */
+#define MC_SHM_VERSION 3u /* 2: faults counted per phase; 3: no_effect per rule */
 
 /* Bits of the control word. Injection stops while any is set. */
 #define MC_CTL_HALTED     (1u << 0) /* `mlchaos halt` */
@@ -42,6 +42,9 @@ struct mc_shm_rule {
 	uint32_t reserved;
 	_Atomic uint64_t would_inject; /* shadow decisions */
 	_Atomic uint64_t applied;      /* decisions applied (not halted in between) */
+	/* corrupt decisions that changed no byte: not faults, not in applied (nor in the
+	 * engine's injected: their claim on times and max_faults was given back) */
+	_Atomic uint64_t no_effect;
 	/* the same two, split by the phase the decision was made in; each pair sums to the
 	 * total above */
 	struct {

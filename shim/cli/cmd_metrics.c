@@ -64,7 +64,7 @@ static void rule_labels(FILE *out, const struct mc_seg *seg, uint32_t i, const c
 	fputs("} ", out);
 }
 
-enum rule_figure { FIG_APPLIED, FIG_MATCHED, FIG_SELECTED, FIG_WOULD };
+enum rule_figure { FIG_APPLIED, FIG_MATCHED, FIG_SELECTED, FIG_NO_EFFECT, FIG_WOULD };
 
 /* Figure f of rule i; for FIG_APPLIED and FIG_WOULD, in phase p (MC_SHM_PHASES: in all). */
 static uint64_t rule_figure(const struct mc_seg *seg, uint32_t i, enum rule_figure f, unsigned p)
@@ -77,6 +77,8 @@ static uint64_t rule_figure(const struct mc_seg *seg, uint32_t i, enum rule_figu
 		return mc_seg_u64(&seg->shm->engine.rule[i].matched);
 	case FIG_SELECTED:
 		return mc_seg_u64(&seg->shm->engine.rule[i].selected);
+	case FIG_NO_EFFECT:
+		return mc_seg_u64(&r->no_effect);
 	default:
 		return mc_seg_u64(p < MC_SHM_PHASES ? &r->by_phase[p].would_inject
 		                                    : &r->would_inject);
@@ -173,6 +175,9 @@ static void exposition(FILE *out, const struct mc_seg_list *list)
 	         FIG_MATCHED, false);
 	per_rule(out, list, "mlchaos_calls_selected_total",
 	         "Matching calls the rule's selector chose.", FIG_SELECTED, false);
+	per_rule(out, list, "mlchaos_no_effect_total",
+	         "Corrupt decisions that changed no byte (not faults: not in injected).",
+	         FIG_NO_EFFECT, false);
 	per_rule(out, list, "mlchaos_would_inject_total",
 	         "Faults a shadow rule decided but did not inject, by phase (load or serve).",
 	         FIG_WOULD, true);
@@ -406,22 +411,23 @@ static int serve(const char *spec, long max_requests)
 
 static void metrics_usage(FILE *out)
 {
-	fputs("usage: mlchaos metrics [--listen [HOST:]PORT [--max-requests N]]\n"
-	      "Print the counters of every live process of yours in the Prometheus text\n"
-	      "exposition format (version 0.0.4): mlchaos_faults_injected_total,\n"
-	      "mlchaos_calls_matched_total, mlchaos_calls_selected_total,\n"
-	      "mlchaos_would_inject_total (labels rule, hook, action, pid; injected and\n"
-	      "would_inject also phase: load or serve), mlchaos_halted\n"
-	      "(pid, reason), mlchaos_http_responses_total (class, pid),\n"
-	      "mlchaos_events_dropped_total, mlchaos_watchdog_trips_total, ...\n"
-	      "  --listen ADDR        serve them at http://ADDR/metrics from this process, one\n"
-	      "                       request at a time, until SIGTERM or SIGINT; ADDR is\n"
-	      "                       HOST:PORT, [V6]:PORT or PORT (host 127.0.0.1); port 0\n"
-	      "                       picks a free one (the address is printed on stderr)\n"
-	      "  --max-requests N     stop after N requests\n"
-	      "  -h, --help           this text\n"
-	      "Exit status: 0 ok, 2 usage error or the address cannot be used.\n",
-	      out);
+	fputs(
+	    "usage: mlchaos metrics [--listen [HOST:]PORT [--max-requests N]]\n"
+	    "Print the counters of every live process of yours in the Prometheus text\n"
+	    "exposition format (version 0.0.4): mlchaos_faults_injected_total,\n"
+	    "mlchaos_calls_matched_total, mlchaos_calls_selected_total,\n"
+	    "mlchaos_no_effect_total, mlchaos_would_inject_total (labels rule, hook, action, pid; injected and\n"
+	    "would_inject also phase: load or serve), mlchaos_halted\n"
+	    "(pid, reason), mlchaos_http_responses_total (class, pid),\n"
+	    "mlchaos_events_dropped_total, mlchaos_watchdog_trips_total, ...\n"
+	    "  --listen ADDR        serve them at http://ADDR/metrics from this process, one\n"
+	    "                       request at a time, until SIGTERM or SIGINT; ADDR is\n"
+	    "                       HOST:PORT, [V6]:PORT or PORT (host 127.0.0.1); port 0\n"
+	    "                       picks a free one (the address is printed on stderr)\n"
+	    "  --max-requests N     stop after N requests\n"
+	    "  -h, --help           this text\n"
+	    "Exit status: 0 ok, 2 usage error or the address cannot be used.\n",
+	    out);
 }
 
 int mc_cmd_metrics(int argc, char **argv)

@@ -25,7 +25,7 @@ struct ev {
 	char phase[NAME_MAX_BYTES];
 	char key[KEY_MAX_BYTES];
 	size_t key_len;
-	bool has_key, applied;
+	bool has_key, applied, no_effect;
 	uint64_t pid, errors, window, rate_ppm;
 };
 
@@ -63,6 +63,7 @@ static bool parse_event(const char *line, size_t len, struct ev *e)
 		memcpy(e->key, key->str, e->key_len);
 	}
 	e->applied = mc_json_get_true(o, "applied");
+	e->no_effect = mc_json_get_true(o, "no_effect");
 	mc_json_get_u64(o, "pid", &e->pid);
 	mc_json_get_u64(o, "errors", &e->errors);
 	mc_json_get_u64(o, "window", &e->window);
@@ -113,6 +114,7 @@ struct tally {
 	char name[NAME_MAX_BYTES]; /* rule, or function */
 	char hook[NAME_MAX_BYTES], action[NAME_MAX_BYTES];
 	uint64_t injected, not_applied, would_inject;
+	uint64_t no_effect; /* corrupt decisions that changed no byte: not faults */
 	/* injected and would_inject by the phase the process was in: 0 load, 1 serve */
 	uint64_t injected_in[2], would_inject_in[2];
 	struct keyset requests, would_requests;
@@ -206,6 +208,8 @@ static int count(struct tally *t, const struct ev *e, bool shadow)
 		t->injected++;
 		if (phase >= 0)
 			t->injected_in[phase]++;
+	} else if (e->no_effect) {
+		t->no_effect++;
 	} else {
 		t->not_applied++;
 	}
@@ -303,17 +307,17 @@ static int read_log(struct report *r, struct log_info *li)
 static void text_tally(FILE *out, const struct tally *t, bool indent)
 {
 	fprintf(out,
-	        "%s%-*s %-6s %-8s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %11" PRIu64 " %12" PRIu64
-	        " %9zu  %-27s %s\n",
+	        "%s%-*s %-6s %-8s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %11" PRIu64 " %9" PRIu64
+	        " %12" PRIu64 " %9zu  %-27s %s\n",
 	        indent ? "  " : "", indent ? 22 : 24, t->name, indent ? "" : t->hook,
 	        indent ? "" : t->action, t->injected, t->injected_in[0], t->injected_in[1],
-	        t->not_applied, t->would_inject, t->requests.n + t->would_requests.n, t->first,
-	        t->last);
+	        t->not_applied, t->no_effect, t->would_inject, t->requests.n + t->would_requests.n,
+	        t->first, t->last);
 }
 
 static void text_summary(FILE *out, const struct report *r)
 {
-	uint64_t lines = 0, non_json = 0, injected = 0, not_applied = 0, would = 0;
+	uint64_t lines = 0, non_json = 0, injected = 0, not_applied = 0, no_effect = 0, would = 0;
 	for (size_t i = 0; i < r->n_logs; i++) {
 		lines += r->logs[i].lines;
 		non_json += r->logs[i].non_json;
@@ -321,13 +325,15 @@ static void text_summary(FILE *out, const struct report *r)
 	for (size_t i = 0; i < r->n_rules; i++) {
 		injected += r->rules[i].all.injected;
 		not_applied += r->rules[i].all.not_applied;
+		no_effect += r->rules[i].all.no_effect;
 		would += r->rules[i].all.would_inject;
 	}
 	fprintf(out,
 	        "%zu log%s, %" PRIu64 " lines, %zu process%s: %" PRIu64 " faults injected, %" PRIu64
-	        " not applied, %" PRIu64 " would inject (shadow), %zu halt%s\n",
+	        " not applied, %" PRIu64 " without effect, %" PRIu64
+	        " would inject (shadow), %zu halt%s\n",
 	        r->n_logs, r->n_logs == 1 ? "" : "s", lines, r->pids.n, r->pids.n == 1 ? "" : "es",
-	        injected, not_applied, would, r->n_halts, r->n_halts == 1 ? "" : "s");
+	        injected, not_applied, no_effect, would, r->n_halts, r->n_halts == 1 ? "" : "s");
 	if (non_json)
 		fprintf(out, "%" PRIu64 " line%s not JSON event%s, skipped\n", non_json,
 		        non_json == 1 ? "" : "s", non_json == 1 ? "" : "s");
@@ -343,9 +349,9 @@ static void print_text(FILE *out, const struct report *r)
 {
 	text_summary(out, r);
 	if (r->n_rules) {
-		fprintf(out, "\n%-24s %-6s %-8s %10s %8s %8s %11s %12s %9s  %-27s %s\n",
+		fprintf(out, "\n%-24s %-6s %-8s %10s %8s %8s %11s %9s %12s %9s  %-27s %s\n",
 		        "rule / function", "hook", "action", "injected", "at_load", "at_serve",
-		        "not_applied", "would_inject", "requests", "first", "last");
+		        "not_applied", "no_effect", "would_inject", "requests", "first", "last");
 		for (size_t i = 0; i < r->n_rules; i++) {
 			text_tally(out, &r->rules[i].all, false);
 			for (size_t k = 0; k < r->rules[i].n_fns; k++)
@@ -375,10 +381,11 @@ static void json_tally(FILE *out, const struct tally *t, const char *name_key)
 	fputs(",\"action\":", out);
 	mc_json_str(out, t->action, strlen(t->action));
 	fprintf(out,
-	        ",\"injected\":%" PRIu64 ",\"not_applied\":%" PRIu64 ",\"would_inject\":%" PRIu64
+	        ",\"injected\":%" PRIu64 ",\"not_applied\":%" PRIu64 ",\"no_effect\":%" PRIu64
+	        ",\"would_inject\":%" PRIu64
 	        ",\"requests\":%zu,\"would_requests\":%zu,\"first\":\"%s\",\"last\":\"%s\"",
-	        t->injected, t->not_applied, t->would_inject, t->requests.n, t->would_requests.n,
-	        t->first, t->last);
+	        t->injected, t->not_applied, t->no_effect, t->would_inject, t->requests.n,
+	        t->would_requests.n, t->first, t->last);
 	fprintf(out,
 	        ",\"by_phase\":{\"load\":{\"injected\":%" PRIu64 ",\"would_inject\":%" PRIu64
 	        "},\"serve\":{\"injected\":%" PRIu64 ",\"would_inject\":%" PRIu64 "}}",

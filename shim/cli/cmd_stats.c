@@ -81,22 +81,23 @@ static void print_rules(FILE *out, const struct mc_seg *seg, const struct rates 
 {
 	const struct mc_shm *s = seg->shm;
 	const struct top_prev *prev = prev_of(rt, seg);
-	fprintf(out, "  %-24s %-6s %-8s %10s %10s %10s %10s %10s %10s %12s%s\n", "rule", "hook",
+	fprintf(out, "  %-24s %-6s %-8s %10s %10s %10s %10s %10s %10s %9s %12s%s\n", "rule", "hook",
 	        "action", "matched", "selected", "injected", "applied", "at_load", "at_serve",
-	        "would_inject", rt ? "  applied/s" : "");
+	        "no_effect", "would_inject", rt ? "  applied/s" : "");
 	for (uint32_t i = 0; i < s->n_rules; i++) {
 		const struct mc_shm_rule *r = &s->rules[i];
 		const struct mc_rule_state *e = &s->engine.rule[i];
 		uint64_t applied = mc_seg_u64(&r->applied);
-		fprintf(
-		    out,
-		    "  %-24.*s %-6s %-8s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-		    " %10" PRIu64 " %10" PRIu64 " %12" PRIu64,
-		    mc_seg_strlen(r->name, sizeof(r->name)), r->name,
-		    mc_hook_name((enum mc_hook)r->hook), mc_action_name((enum mc_action)r->action),
-		    mc_seg_u64(&e->matched), mc_seg_u64(&e->selected), mc_seg_u64(&e->injected),
-		    applied, mc_seg_u64(&r->by_phase[MC_SHM_LOAD].applied),
-		    mc_seg_u64(&r->by_phase[MC_SHM_SERVE].applied), mc_seg_u64(&r->would_inject));
+		fprintf(out,
+		        "  %-24.*s %-6s %-8s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+		        " %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %12" PRIu64,
+		        mc_seg_strlen(r->name, sizeof(r->name)), r->name,
+		        mc_hook_name((enum mc_hook)r->hook),
+		        mc_action_name((enum mc_action)r->action), mc_seg_u64(&e->matched),
+		        mc_seg_u64(&e->selected), mc_seg_u64(&e->injected), applied,
+		        mc_seg_u64(&r->by_phase[MC_SHM_LOAD].applied),
+		        mc_seg_u64(&r->by_phase[MC_SHM_SERVE].applied), mc_seg_u64(&r->no_effect),
+		        mc_seg_u64(&r->would_inject));
 		if (rt) {
 			double d = prev && applied >= prev->applied[i] && rt->seconds > 0
 			               ? (double)(applied - prev->applied[i]) / rt->seconds
@@ -186,6 +187,7 @@ static void json_rule(FILE *out, const struct mc_seg *seg, uint32_t i)
 	json_u64(out, "selected", mc_seg_u64(&e->selected), true);
 	json_u64(out, "injected", mc_seg_u64(&e->injected), true);
 	json_u64(out, "applied", mc_seg_u64(&r->applied), true);
+	json_u64(out, "no_effect", mc_seg_u64(&r->no_effect), true);
 	json_u64(out, "would_inject", mc_seg_u64(&r->would_inject), true);
 	fputs("\"by_phase\":{", out);
 	for (unsigned p = 0; p < MC_SHM_PHASES; p++) {

@@ -153,6 +153,8 @@ static void count_line(const char *line, size_t len, const struct mc_config *cfg
 			f->total++;
 			if (mc_json_get_u64(e, "pid", &pid))
 				note_pid(f, pids, (long)pid);
+		} else if (mc_json_get_true(e, "no_effect")) {
+			/* corrupt, but no byte changed: no fault, nor one suppressed */
 		} else {
 			f->suppressed++;
 		}

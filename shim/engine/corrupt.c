@@ -150,8 +150,10 @@ static bool held_range(const struct mc_erule *rule, uint64_t file_offset, size_t
 	return *lo < *hi;
 }
 
-size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t nonce,
-                         uint64_t file_offset, void *buf, size_t len)
+/* mc_engine_corrupt and mc_engine_corrupt_stream: pages of a space that ends at end (a
+ * file's has no end that matters; a stream read's ends with its bytes). */
+static size_t corrupt_span(const struct mc_erule *rule, uint64_t file_id, uint64_t nonce,
+                           uint64_t file_offset, void *buf, size_t len, uint64_t end)
 {
 	uint64_t lo, hi;
 	size_t changed = 0;
@@ -169,10 +171,24 @@ size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t
 			span_lo = rule->offset_lo;
 		if (span_hi > rule->offset_hi)
 			span_hi = rule->offset_hi;
+		if (span_hi > end)
+			span_hi = end;
 		changed += corrupt_page(rule, key, span_lo, span_hi, lo > span_lo ? lo : span_lo,
 		                        hi < span_hi ? hi : span_hi, buf, file_offset, NULL);
 	}
 	return changed;
+}
+
+size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t nonce,
+                         uint64_t file_offset, void *buf, size_t len)
+{
+	return corrupt_span(rule, file_id, nonce, file_offset, buf, len, UINT64_MAX);
+}
+
+size_t mc_engine_corrupt_stream(const struct mc_erule *rule, uint64_t nonce, uint64_t read_offset,
+                                void *buf, size_t len, size_t read_len)
+{
+	return corrupt_span(rule, 0, nonce, read_offset, buf, len, read_len);
 }
 
 /* ---- region = tensors ------------------------------------------------------------------ */

@@ -185,6 +185,24 @@ static bool claim(const struct mc_ruleset *rs, const struct mc_erule *r, struct 
 	return false;
 }
 
+/* Give back one unit of *counter, never below 0 (a reset may have come in between). */
+static void give_back(_Atomic uint64_t *counter)
+{
+	uint64_t v = atomic_load_explicit(counter, RELAXED);
+
+	while (v > 0 &&
+	       !atomic_compare_exchange_weak_explicit(counter, &v, v - 1, RELAXED, RELAXED))
+		;
+}
+
+void mc_engine_unclaim(const struct mc_ruleset *rs, const struct mc_erule *r,
+                       struct mc_engine_state *st)
+{
+	give_back(&st->rule[r->id].injected);
+	if (rs->max_faults != MC_UNLIMITED)
+		give_back(&st->faults);
+}
+
 /* Every field is set: callers may keep a decision around and read any of them. */
 static void fill(struct mc_decision *d, const struct mc_erule *r, struct mc_thread_state *ts,
                  uint64_t draw)
@@ -355,7 +373,21 @@ decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_t
 	return false;
 }
 
-/* What the call passes of the phase, path glob and port tests, as a mask for word w. */
+/* The rules of word w that the call's stage lets decide (enum mc_stage). */
+static inline uint64_t stage_keep(const struct mc_ruleset *rs, const struct mc_call *call,
+                                  unsigned w)
+{
+	switch (call->stage) {
+	case MC_STAGE_BEFORE_BYTES:
+		return ~rs->stream.w[w];
+	case MC_STAGE_AFTER_BYTES:
+		return rs->stream.w[w];
+	default:
+		return ~0ull;
+	}
+}
+
+/* What the call passes of the phase, path glob, port and stage tests, as a mask for word w. */
 static inline uint64_t narrow(const struct mc_ruleset *rs, const struct mc_hook_index *hx,
                               uint32_t flags, const struct mc_call *call, unsigned w)
 {
@@ -371,6 +403,8 @@ static inline uint64_t narrow(const struct mc_ruleset *rs, const struct mc_hook_
 	/* A port rule matches when either port equals its own, never when both are 0. */
 	if ((flags & MC_HX_PORT) && call->local_port == 0 && call->peer_port == 0)
 		keep &= ~hx->port.w[w];
+	if (flags & MC_HX_STREAM)
+		keep &= stage_keep(rs, call, w);
 	return keep;
 }
 
@@ -515,6 +549,8 @@ decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
 		for (unsigned i = rs->hook_start[call->hook]; i < rs->hook_start[call->hook + 1];
 		     i++)
 			c[rs->slots[i].id / 64] |= 1ull << (rs->slots[i].id % 64);
+		c[0] &= stage_keep(rs, call, 0);
+		c[1] &= stage_keep(rs, call, 1);
 		return decide_slow(rs, st, ts, call, ret, c[0], c[1], FIRST_FRESH, 0);
 	}
 	sizes = size_rules(rs, call->size);
@@ -756,6 +792,8 @@ static void index_rule(struct mc_ruleset *rs, const struct mc_erule *r, uint32_t
 		*flags |= MC_HX_PORT;
 		f->port = r->port;
 	}
+	if (mask_has(&rs->stream, r->id))
+		*flags |= MC_HX_STREAM;
 	f->kind = fast_kind(r);
 	f->plain = f->kind == MC_FAST_CALL && !f->port ? MC_FAST_PLAIN : 0;
 	f->call_threshold = f->kind == MC_FAST_CALL ? (uint32_t)mc_call_threshold(r->rate_ppm) : 0;

@@ -228,6 +228,8 @@ static uint32_t needs_of(const struct mc_erule *r)
 		needs |= MC_NEEDS_KEY;
 	if (r->checks & MC_CHECK_TENSORS)
 		needs |= MC_NEEDS_TENSORS;
+	if ((needs & MC_NEEDS_KEY) && r->action == MC_ACTION_CORRUPT)
+		needs |= MC_NEEDS_STREAM; /* the key of a stream's bytes comes with them */
 	return needs;
 }
 
@@ -250,6 +252,8 @@ static void index_rules(struct mc_ruleset *rs)
 					              .select = r->select };
 				rs->armed |= MC_HOOK_BIT(h);
 				rs->hook_needs[h] |= needs_of(r);
+				if (needs_of(r) & MC_NEEDS_STREAM)
+					rs->stream.w[r->id / 64] |= 1ull << (r->id % 64);
 			}
 		}
 	}

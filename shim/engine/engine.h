@@ -108,8 +108,21 @@ struct mc_thread_state {
 };
 
 /* What the hook knows about one call. Zero-fill it, then set what applies. */
+/* Which rules a call is decided by. A read on a stream whose request keys arrive with its
+ * bytes (request_key = header) is decided twice: before the bytes, by every rule but its
+ * stream rules (corrupt rules that select by request key: MC_NEEDS_STREAM), and after them,
+ * by its stream rules alone, with the key those bytes brought; so that corruption by request
+ * lands in the request selected, not in the one read before it. Ask for
+ * MC_STAGE_AFTER_BYTES only on a hook whose needs include MC_NEEDS_STREAM. */
+enum mc_stage {
+	MC_STAGE_WHOLE,        /* every rule of the hook: files, and all other calls */
+	MC_STAGE_BEFORE_BYTES, /* a stream read, before the bytes: all but the stream rules */
+	MC_STAGE_AFTER_BYTES,  /* the same read after them: the stream rules alone */
+};
+
 struct mc_call {
 	enum mc_hook hook;
+	enum mc_stage stage;
 	enum mc_phase phase; /* MC_PHASE_ANY when not tracked: only phase = any rules match */
 	/* bytes asked (read, send, write: 0 means a zero-length call, which never matches);
 	 * size asked (malloc, mmap); unused for sleep and open */
@@ -224,6 +237,7 @@ uint64_t mc_engine_max_faults(const struct mc_ruleset *rs);
 #define MC_NEEDS_PORT    (1u << 1)
 #define MC_NEEDS_KEY     (1u << 2)
 #define MC_NEEDS_TENSORS (1u << 3) /* mc_call.no_tensors */
+#define MC_NEEDS_STREAM  (1u << 4) /* stream rules: see enum mc_stage */
 uint32_t mc_engine_hook_needs(const struct mc_ruleset *rs, enum mc_hook h);
 
 /* Seed a thread's state: the select = call generator from the experiment seed and the
@@ -265,6 +279,13 @@ bool mc_engine_decide(const struct mc_ruleset *rs, struct mc_engine_state *st,
                       struct mc_thread_state *ts, const struct mc_call *call,
                       struct mc_decision *ret);
 
+/* A decision of rule r (of rs) that did nothing after all (a corrupt decision that changed
+ * no byte): gives back what it took of `times` and max_faults, so that the rule's next
+ * selected call may act instead. Its `selected` count stays. Never below zero, even after a
+ * mc_engine_state_reset() in between. */
+void mc_engine_unclaim(const struct mc_ruleset *rs, const struct mc_erule *r,
+                       struct mc_engine_state *st);
+
 /* Whether a select = request rule selects key: the formula above alone (no counters, no
  * targeting), the function `mlchaos select` prints. Keys longer than MC_KEY_MAX are cut. */
 bool mc_engine_select_key(const struct mc_erule *rule, const void *key, size_t key_len);
@@ -285,6 +306,16 @@ uint64_t mc_engine_file_id(const char *abs_path);
  * async-signal-safe. */
 size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t nonce,
                          uint64_t file_offset, void *buf, size_t len);
+
+/* The same for the read_len bytes one read of a stream (a socket, a pipe) brought, of which
+ * buf holds [read_offset, read_offset + len) (a vector read: one call per buffer). They have
+ * no file offset, so they are laid out as a file of their own that ends with them: every
+ * page, the short last one included, gets min(count, its positions) positions inside the
+ * bytes that arrived, so that any read of at least one byte within the rule's offset range
+ * is damaged. The same read (same length, same nonce) is damaged alike in every run. Returns
+ * the number of positions changed. Pure; async-signal-safe. */
+size_t mc_engine_corrupt_stream(const struct mc_erule *rule, uint64_t nonce, uint64_t read_offset,
+                                void *buf, size_t len, size_t read_len);
 
 /* ---- region = tensors ---------------------------------------------------------------- */
 

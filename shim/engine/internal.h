@@ -110,10 +110,11 @@ enum { MC_INDEX_NONE, MC_INDEX_BUILDING, MC_INDEX_BUILT };
 /* mc_hook_index.flags: the index was built, and which call-dependent masks apply. */
 enum {
 	MC_HX_INDEXED = 1u << 0,
-	MC_HX_PATH = 1u << 1,  /* some rule of the hook has a path glob */
-	MC_HX_PORT = 1u << 2,  /* some rule has a port */
-	MC_HX_PHASE = 1u << 3, /* some rule has a phase */
-	MC_HX_WIDE = 1u << 4,  /* some rule id is 64 or more: the second mask word is used */
+	MC_HX_PATH = 1u << 1,   /* some rule of the hook has a path glob */
+	MC_HX_PORT = 1u << 2,   /* some rule has a port */
+	MC_HX_PHASE = 1u << 3,  /* some rule has a phase */
+	MC_HX_WIDE = 1u << 4,   /* some rule id is 64 or more: the second mask word is used */
+	MC_HX_STREAM = 1u << 5, /* some rule is a stream rule (enum mc_stage) */
 };
 
 struct mc_hook_index {
@@ -152,6 +153,7 @@ struct mc_ruleset {
 	/* the enabled rules of hook h, in file order: slots[hook_start[h] .. hook_start[h + 1]) */
 	uint16_t hook_start[MC_HOOK_COUNT + 1];
 	uint32_t hook_needs[MC_HOOK_COUNT]; /* MC_NEEDS_* of the enabled rules of each hook */
+	struct mc_rulemask stream;          /* the enabled stream rules (enum mc_stage) */
 	struct mc_slot slots[MC_MAX_RULES];
 	/* ids of the enabled rules with a path glob */
 	uint16_t n_path;

@@ -308,13 +308,19 @@ class Tensors(hdlib.ChaosRuns):
         got = read_bytes(os.path.join(self.tmp, "out-spared"))
         text = read_bytes(notes)
         self.c.check(got[:len(text)] == text, "spared: the text file read as it is")
-        # the one fault is the model file's first read (its header, here: nothing in it is
-        # tensor data), applied: before, it went to the text file and did nothing
+        # the one fault is on the model file, where it damages tensor values: the text file
+        # is no target, and the model file's header reads, which hold no tensor byte, are
+        # no_effect lines that spend nothing of times = 1
         faults = [l for l in lines if l.get("action") == "corrupt"]
-        self.c.check(len(faults) == 1 and faults[0]["target"].endswith("b.safetensors") and
-                     faults[0]["applied"] and faults[0].get("format") == "safetensors",
-                     f"spared: one fault, applied to the model file: "
-                     f"{[(l.get('target'), l.get('applied')) for l in faults]}")
+        applied = [l for l in faults if l["applied"]]
+        self.c.check(len(applied) == 1 and applied[0]["target"].endswith("b.safetensors") and
+                     applied[0].get("changed", 0) > 0 and
+                     applied[0].get("format") == "safetensors",
+                     f"spared: one fault, applied to the model file's tensors: "
+                     f"{[(l.get('target'), l.get('applied'), l.get('changed')) for l in faults]}")
+        self.c.check(all(l.get("no_effect") and l["target"].endswith("b.safetensors")
+                         for l in faults if not l["applied"]),
+                     "spared: the other lines are the model file's no_effect reads")
 
     def case_full(self, good):
         many = os.path.join(self.tmp, "many")

@@ -14,6 +14,9 @@ fault counted in the segment, logged or counted as dropped; logs made of whole J
                   else skipped): faults injected and logged without a segment
   config-deleted  the config removed, then a reload asked through the segment: the reload
                   fails cleanly and the old rules stay; a new config then reloads
+  reload-self     rules that fail reads of *.ini files and 4097-byte allocations (the
+                  config a reload parses, the parser's first buffer): a reload is accepted
+                  all the same, no fault is logged on the config, the host's errno intact
   fork            fork in a multithreaded process while another thread logs faults: each
                   child logs to its own %p file, whole lines, its own counts
   exec            exec with LD_PRELOAD removed (the new image runs without the library) and
@@ -284,6 +287,52 @@ class Case:
         lines = hdlib.read_log(log.replace("%p", str(p.pid)), self.c.fail)
         self.c.check(len(lines) == 60, f"60 faults, {len(lines)} log lines")
 
+    def case_reload_self(self):
+        log = os.path.join(self.tmp, "hd-%p.jsonl")
+        self_rules = """
+[fault.config-read]
+hook = read
+action = fail
+errno = EIO
+path = *.ini
+select = call
+
+[fault.parser-malloc]
+hook = malloc
+action = fail
+min_size = 4097
+max_size = 4097
+select = call
+"""
+        self.write_config(log, self_rules)
+        p = self.start(self.host("serve", self.data))
+        try:
+            if not self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
+                return
+            self.c.check(self.work(p, 20) == (20, 0, 0), "20 faults before")
+            for n in range(1, 4):
+                # The reload runs inside one of the host's reads, which the eio rule fails:
+                # the host must still see EIO (errno is the host's, not the parser's).
+                r = self.reload(p.pid)
+                wait_requested(self.a.shm_tool, p.pid)
+                seen = self.work(p, 20)
+                out, _ = r.communicate(timeout=DEADLINE_S)
+                res = parse_json(out)
+                self.c.check(res.get("done") is True and res.get("status") == 0,
+                             f"reload {n} accepted: {out.strip()}")
+                self.c.check(seen == (20, 0, 0), f"reload {n}: the host's reads still see "
+                                                 f"EIO: {seen}")
+        finally:
+            self.finish(p)
+        lines = hdlib.read_log(log.replace("%p", str(p.pid)), self.c.fail, rule_sets=True)
+        rule_sets = [l for l in lines if l.get("event") == "rules"]
+        self.c.check(len(rule_sets) == 4, f"4 rule-set lines (start, 3 reloads): "
+                                          f"{len(rule_sets)}")
+        mine = [l for l in lines if l.get("rule") in ("config-read", "parser-malloc")]
+        self.c.check(not mine, f"no fault on the library's own work: {mine[:3]}")
+        self.c.check(len(lines) - len(rule_sets) == 80, f"80 faults on the host's reads, "
+                                                        f"{len(lines) - len(rule_sets)} lines")
+
     def case_fork(self):
         log = os.path.join(self.tmp, "hd-%p.jsonl")
         self.write_config(log, MALLOC_RULE)
@@ -363,6 +412,7 @@ CASES = {
     "fsize-start": Case.case_fsize_start,
     "shm-unavailable": Case.case_shm_unavailable,
     "config-deleted": Case.case_config_deleted,
+    "reload-self": Case.case_reload_self,
     "fork": Case.case_fork,
     "exec": Case.case_exec,
 }

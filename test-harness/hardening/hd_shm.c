@@ -1,10 +1,11 @@
 /* hd_shm.c: the tests' window on a running process's segment, /dev/shm/mlchaos.<pid>
  * (shim/shm.h), independent of the mlchaos command. Prints the figures as one JSON object,
- * or asks for a reload the way `mlchaos reload` does and waits for the answer. Only reads
- * the segment, except the reload request word. Exit 0 done, 1 no such segment or timeout,
- * 2 usage. */
+ * or asks for a reload the way `mlchaos reload` does and waits for the answer, once or
+ * again and again until told to stop (SIGTERM). Only reads the segment, except the reload
+ * request word. Exit 0 done, 1 no such segment or timeout, 2 usage. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,10 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: hd-shm PID                   print the segment's figures as JSON\n"
-	                "       hd-shm --reload PID TIMEOUT-MS  request a reload, wait for it\n");
+	                "       hd-shm --reload PID TIMEOUT-MS  request a reload, wait for it\n"
+	                "       hd-shm --reloads PID PAUSE-MS   reload, pause, again, until "
+	                "SIGTERM;\n"
+	                "                                       prints the counts as JSON\n");
 	return 2;
 }
 
@@ -121,26 +125,84 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+static volatile sig_atomic_t told_to_stop;
+
 /* Asks for generation reload_requested + 1 and waits until the library says it handled it
- * (it does so at its next hooked call outside malloc and mmap). */
+ * (it does so at its next hooked call outside malloc and mmap), timeout_ms at most or until
+ * told to stop. True when it was handled. */
+static int ask_reload(struct mc_shm *s, long timeout_ms, uint32_t *ret_want)
+{
+	uint32_t want = atomic_fetch_add(&s->reload_requested, 1) + 1;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	while (atomic_load(&s->reload_done) != want && now_ms() < deadline && !told_to_stop)
+		pause_ms(1);
+	*ret_want = want;
+	return atomic_load(&s->reload_done) == want;
+}
+
 static int reload(long pid, long timeout_ms)
 {
 	struct mc_shm *s = map_segment(pid, 1);
 	if (!s)
 		return 1;
-	uint32_t want = atomic_fetch_add(&s->reload_requested, 1) + 1;
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-	while (atomic_load(&s->reload_done) != want && now_ms() < deadline) {
-		struct timespec pause_ts = { 0, 5 * 1000 * 1000 };
-		nanosleep(&pause_ts, NULL);
-	}
-	int done = atomic_load(&s->reload_done) == want;
+	uint32_t want;
+	int done = ask_reload(s, timeout_ms, &want);
 	printf("{\"generation\":%u,\"done\":%s,\"status\":%d,\"message\":", want,
 	       done ? "true" : "false", atomic_load(&s->reload_status));
 	put_json_str(s->reload_message, sizeof(s->reload_message));
 	printf("}\n");
 	munmap(s, sizeof(*s));
 	return done ? 0 : 1;
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	told_to_stop = 1;
+}
+
+/* Reloads of process pid one after the other, pause_ms apart, until SIGTERM (or a reload
+ * unanswered for a minute, or the process gone): then one JSON object with how many were
+ * asked, answered and accepted, and the first refusal's status and message. */
+static int reloads(long pid, long pause)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	sigaction(SIGTERM, &sa, NULL);
+	struct mc_shm *s = map_segment(pid, 1);
+	if (!s)
+		return 1;
+	unsigned long asked = 0, answered = 0, accepted = 0;
+	int first_status = 0;
+	char first_message[sizeof(s->reload_message)] = "";
+	while (!told_to_stop && kill((pid_t)pid, 0) == 0) {
+		uint32_t want;
+		asked++;
+		if (!ask_reload(s, 60 * 1000, &want))
+			break;
+		answered++;
+		int status = atomic_load(&s->reload_status);
+		if (status == 0) {
+			accepted++;
+		} else if (first_status == 0) {
+			first_status = status;
+			memcpy(first_message, s->reload_message, sizeof(first_message));
+			first_message[sizeof(first_message) - 1] = '\0';
+		}
+		pause_ms(pause);
+	}
+	printf("{\"asked\":%lu,\"answered\":%lu,\"accepted\":%lu,\"first_status\":%d,"
+	       "\"first_message\":",
+	       asked, answered, accepted, first_status);
+	put_json_str(first_message, sizeof(first_message));
+	printf("}\n");
+	munmap(s, sizeof(*s));
+	return 0;
 }
 
 static long parse_long(const char *s)
@@ -158,5 +220,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "--reload") == 0 && parse_long(argv[2]) > 0 &&
 	    parse_long(argv[3]) > 0)
 		return reload(parse_long(argv[2]), parse_long(argv[3]));
+	if (argc == 4 && strcmp(argv[1], "--reloads") == 0 && parse_long(argv[2]) > 0 &&
+	    parse_long(argv[3]) > 0)
+		return reloads(parse_long(argv[2]), parse_long(argv[3]));
 	return usage();
 }

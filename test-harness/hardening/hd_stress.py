@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Stress with rules armed: 8 threads of mixed hooked calls under several select = call rules
-(rates 1-10 %) and a log, plain, under TSan (--tsan) or ASan+UBSan (--sanitize).
+(rates 1-10 %) and a log, plain, under TSan (--tsan) or ASan+UBSan (--sanitize); with
+--reloads MS, the config is reloaded again and again (MS apart) while the threads run.
 
 The program (hd_stress.c) survives every injected fault and counts what it saw by kind; at
 the end it waits on stdin, and the segment /dev/shm/mlchaos.<pid> is read while it lives.
@@ -8,10 +9,17 @@ Checks: exit 0, no sanitizer report; the log's line count equals the sum over ru
 engine.rule[i].injected and the segment's events_logged, with nothing dropped; each rule's
 injected count equals what the program saw (exactly, where only the program's calls can
 match), every line parses and names a rule of the config.
+
+With --reloads, three more rules would fail the library's own work if the rules ever decided
+on it: reads and opens of *.ini files (the config a reload parses) and allocations of 4097
+bytes (the parser's first buffer). Checks: every reload answered is accepted, one rule-set
+line per accepted reload, no fault line on the config; since a reload starts the counters
+anew, the program's counts are compared with the log's applied lines, not the segment.
 """
 
 import argparse
 import collections
+import json
 import os
 import shutil
 import subprocess
@@ -83,6 +91,31 @@ rate = 1%
 select = call
 """
 
+# Rules that would fail a reload if the library's own reads, opens or allocations were ever
+# decided by the rules.
+SELF_RULES = """
+[fault.config-read]
+hook = read
+action = fail
+errno = EIO
+path = *.ini
+select = call
+
+[fault.config-open]
+hook = open
+action = fail
+errno = EACCES
+path = *.ini
+select = call
+
+[fault.parser-malloc]
+hook = malloc
+action = fail
+min_size = 4097
+max_size = 4097
+select = call
+"""
+
 # rule -> what the program counts for it, and whether only the program's calls can match
 # (exact) or libc's own may too (malloc: stdio's buffer) or a fault may go unseen (a short
 # send cut to the whole remainder).
@@ -107,6 +140,8 @@ def main():
     ap.add_argument("--preload-before", default="")
     ap.add_argument("--sanitize", action="store_true", help="ASan+UBSan build")
     ap.add_argument("--tsan", action="store_true")
+    ap.add_argument("--reloads", type=int, default=0, metavar="MS",
+                    help="reload the config again and again, MS apart, while the threads run")
     a = ap.parse_args()
     c = hdlib.Checks()
     tmp = tempfile.mkdtemp(prefix="mlchaos-hd-stress-")
@@ -121,7 +156,7 @@ def run(a, c, tmp):
     log = os.path.join(tmp, "stress-%p.jsonl")
     cfg = os.path.join(tmp, "stress.ini")
     with open(cfg, "w") as f:
-        f.write(CONFIG.format(log=log))
+        f.write(CONFIG.format(log=log) + (SELF_RULES if a.reloads else ""))
     extra = {"LD_PRELOAD": hdlib.preload(a.lib, a.preload_before), "MLCHAOS_CONFIG": cfg}
     if a.sanitize:
         extra.update(hdlib.SANITIZER_ENV)
@@ -130,16 +165,23 @@ def run(a, c, tmp):
     label = "tsan" if a.tsan else "asan+ubsan" if a.sanitize else "plain"
     argv = [a.prog, "-t", str(a.threads), "-n", str(a.calls),
             os.path.join(tmp, "hd-stress-data.bin")]
-    print(f"{label}: {a.threads} threads x {a.calls} calls, 7 rules armed")
+    print(f"{label}: {a.threads} threads x {a.calls} calls, 7 rules armed"
+          + (f", a reload every {a.reloads} ms" if a.reloads else ""))
     p = hdlib.Proc(argv, hdlib.clean_env(extra), os.path.join(tmp, "stderr"),
                    stdin=subprocess.PIPE)
+    reloader = None
     try:
+        if a.reloads:
+            reloader = start_reloads(a, p.pid)
         ready = p.wait_line("ready ", TIMEOUT_S)
+        reloads = stop_reloads(reloader) if reloader else None
         fig = hdlib.shm(a.shm_tool, p.pid) if ready else None
         if ready:
             p.send(b"go\n")
         rc = p.wait(60)
     finally:
+        if reloader and reloader.poll() is None:
+            reloader.kill()
         rc2 = p.stop()
     rc = rc if rc is not None else rc2
     err = p.stderr()
@@ -161,7 +203,50 @@ def run(a, c, tmp):
         if len(w) == 3 and w[0] == "seen":
             seen[w[1]] = int(w[2])
     lines = hdlib.read_log(log.replace("%p", str(p.pid)), c.fail, rule_sets=True)
-    compare(c, a, fig, seen, lines)
+    if a.reloads:
+        compare_reloaded(c, cfg, reloads, seen, lines)
+    else:
+        compare(c, a, fig, seen, lines)
+
+
+def start_reloads(a, pid):
+    """hd-shm --reloads on pid, once its segment exists (it is made before main runs)."""
+    hdlib.wait_for(lambda: os.path.exists(f"/dev/shm/mlchaos.{pid}"), 30)
+    return subprocess.Popen([a.shm_tool, "--reloads", str(pid), str(a.reloads)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def stop_reloads(reloader):
+    """Stops the reloads; their counts (asked, answered, accepted, first refusal)."""
+    reloader.terminate()
+    out, _ = reloader.communicate(timeout=90)
+    try:
+        return json.loads(out)
+    except ValueError:
+        return {"unreadable": out}
+
+
+def compare_reloaded(c, cfg, reloads, seen, lines):
+    print(f"reloads: {reloads}; program saw {seen}")
+    answered = reloads.get("answered", 0)
+    c.check(answered >= 10, f"{answered} reloads answered while the threads ran (>= 10)")
+    c.check(reloads.get("accepted") == answered,
+            f"every reload accepted: {reloads.get('accepted')} of {answered} (first refusal: "
+            f"{reloads.get('first_status')} {reloads.get('first_message')!r})")
+    rule_sets = [l for l in lines if l.get("event") == "rules"]
+    c.check(len(rule_sets) == 1 + reloads.get("accepted", -1),
+            f"{len(rule_sets)} rule-set lines == 1 + {reloads.get('accepted')} reloads")
+    faults = [l for l in lines if l.get("event") != "rules"]
+    on_config = [l for l in faults if os.path.basename(cfg) in json.dumps(l)]
+    c.check(not on_config, f"no fault on the config the reloads read: {on_config[:3]}")
+    applied = collections.Counter(l.get("rule") for l in faults if l.get("applied") is True)
+    for rule, (kind, how) in EXPECT.items():
+        want = applied[rule] + (applied["parser-malloc"] if rule == "malloc-enomem" else 0)
+        got = seen.get(kind, -1)
+        if how == "exact":
+            c.check(got == want, f"{rule}: {want} applied lines, the program saw {got}")
+        else:
+            c.check(0 <= got <= want, f"{rule}: {want} applied lines >= the program saw {got}")
 
 
 def compare(c, a, fig, seen, lines):
