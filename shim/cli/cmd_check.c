@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 
 static void check_usage(FILE *out)
 {
@@ -62,7 +63,8 @@ int mc_cmd_check(int argc, char **argv)
 			check_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mlchaos check: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos check: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			check_usage(stderr);
 			return 2;
 		}

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 #include "segments.h"
 
 #define DEFAULT_TIMEOUT_S 10.0
@@ -110,7 +111,8 @@ static int control_parse(const char *cmd, int argc, char **argv, struct control_
 			usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "mlchaos %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+			fprintf(stderr, "mlchaos %s: unknown option '%s'\n", cmd,
+			        mc_opt_rejected(argv));
 			usage(stderr);
 			return 2;
 		}
@@ -347,7 +349,7 @@ static int reload_parse(int argc, char **argv, const char **ret_file, double *re
 			return 0;
 		} else {
 			fprintf(stderr, "mlchaos reload: unknown option or missing value '%s'\n",
-			        argv[optind - 1]);
+			        mc_opt_rejected(argv));
 			reload_usage(stderr);
 			return 2;
 		}

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "elfcheck.h"
 #include "experiment.h"
+#include "options.h"
 #include "preload.h"
 #include "segments.h" /* mc_json_str */
 
@@ -432,7 +433,7 @@ static int parse_options(struct run *r, int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "mlchaos experiment: unknown option '%s'\n",
-			        argv[optind - 1]);
+			        mc_opt_rejected(argv));
 			usage(stderr);
 			return MC_EXP_EXIT_RUN;
 		}

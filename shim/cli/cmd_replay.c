@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "config.h"
 #include "json.h"
+#include "options.h"
 
 #define EXIT_NOTHING    1    /* nothing to replay, or the log cannot say how */
 #define EXIT_USAGE      2    /* usage, an unreadable log, an unwritable output */
@@ -655,7 +656,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return -1;
 		} else {
 			fprintf(stderr, "mlchaos replay: unknown option or missing value: '%s'\n",
-			        argv[optind - 1]);
+			        mc_opt_rejected(argv));
 			replay_usage(stderr);
 			return EXIT_USAGE;
 		}

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "json.h"
+#include "options.h"
 #include "segments.h"
 
 #define TIME_MAX       40
@@ -486,7 +487,8 @@ int mc_cmd_report(int argc, char **argv)
 			report_usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "mlchaos report: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos report: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			report_usage(stderr);
 			return 2;
 		}

@@ -3,6 +3,7 @@
  * Never truncates a trace file and never lets trace inject: it unsets the config. */
 #include "commands.h"
 #include "launch.h"
+#include "options.h"
 #include "preload.h"
 
 #include <errno.h>
@@ -74,19 +75,6 @@ static void usage_error(const struct run_opts *o, const char *what, const char *
 	fprintf(stderr, "see 'mlchaos %s --help'\n", o->name);
 }
 
-/* The option getopt_long() just rejected: a long one as written, a short one
- * by its letter (it may sit inside a cluster like -qz). */
-static const char *option_name(char **argv, int next)
-{
-	static char short_opt[3] = "-?";
-	const char *word = argv[next - 1];
-
-	if (strncmp(word, "--", 2) == 0 || optopt == 0)
-		return word;
-	short_opt[1] = (char)optopt;
-	return short_opt;
-}
-
 static enum parse_result parse_options(int argc, char **argv, bool trace, struct run_opts *o)
 {
 	static const struct option run_long[] = {
@@ -122,10 +110,10 @@ static enum parse_result parse_options(int argc, char **argv, bool trace, struct
 		case 'h':
 			return PARSE_HELP;
 		case ':':
-			usage_error(o, "missing the FILE argument of", option_name(argv, optind));
+			usage_error(o, "missing the FILE argument of", mc_opt_rejected(argv));
 			return PARSE_ERROR;
 		default:
-			usage_error(o, "unknown option", option_name(argv, optind));
+			usage_error(o, "unknown option", mc_opt_rejected(argv));
 			return PARSE_ERROR;
 		}
 	}

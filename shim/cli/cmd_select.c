@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "config.h"
 #include "engine.h"
+#include "options.h"
 
 static void select_usage(FILE *out)
 {
@@ -137,7 +138,7 @@ int mc_cmd_select(int argc, char **argv)
 			select_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mlchaos select: bad option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos select: bad option '%s'\n", mc_opt_rejected(argv));
 			select_usage(stderr);
 			return 2;
 		}

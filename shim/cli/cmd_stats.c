@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 #include "segments.h"
 
 static const char *const http_class_names[MC_HTTP_CLASSES] = { "1xx", "2xx", "3xx",
@@ -306,7 +307,8 @@ int mc_cmd_stats(int argc, char **argv)
 			stats_usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "mlchaos stats: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos stats: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			stats_usage(stderr);
 			return 2;
 		}
@@ -493,7 +495,8 @@ static int top_parse(struct top *t, int argc, char **argv, bool *all)
 			top_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mlchaos top: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos top: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			top_usage(stderr);
 			return 2;
 		}
