@@ -439,7 +439,7 @@ int mc_cmd_metrics(int argc, char **argv)
 	char *end;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'l') {
 			spec = optarg;
 		} else if (opt == 'n') {

@@ -606,7 +606,7 @@ static void replay_usage(FILE *out)
 	      "  --rule NAME        only this rule's faults (repeatable)\n"
 	      "  --log PATH         the replayed run's event log (default: the log's own log\n"
 	      "                     key, as written)\n"
-	      "  -h, --help         this text\n"
+	      "  -h, --help         this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 written and valid; 1 nothing to replay, a fault the log does not\n"
 	      "say enough about, or a written config that does not validate; 2 usage error,\n"
 	      "a log that cannot be read, several processes without --pid, an unknown --pid\n"

@@ -22,6 +22,7 @@ static const char run_usage[] =
     "usage: mlchaos run [-c FILE] [-q] [--] CMD [ARGS...]\n"
     "\n"
     "Run CMD with libmlchaos.so preloaded, injecting the faults FILE describes.\n"
+    "Options go before CMD: what follows CMD is its own.\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  the experiment (INI); MLCHAOS_CONFIG is set to its absolute\n"
@@ -43,6 +44,7 @@ static const char trace_usage[] =
     "Run CMD with libmlchaos.so preloaded in observation mode: nothing is\n"
     "injected; at the exit of every process, a table of calls and bytes per\n"
     "function and target (file, socket, anon, other) is printed on stderr.\n"
+    "Options go before CMD: what follows CMD is its own.\n"
     "\n"
     "options:\n"
     "  -j, --json FILE    also append one JSON object per process to FILE\n"
@@ -89,7 +91,10 @@ static enum parse_result parse_options(int argc, char **argv, bool trace, struct
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* '+': options end at CMD, so CMD's own options are left alone. */
+	/* '+': options end at CMD, unlike the other commands' (options.h): everything after
+	 * CMD is its own command line, and `mlchaos run server -c x.ini` must hand -c to the
+	 * server, not take it. `--` still ends our options first, for a CMD that begins
+	 * with '-'. */
 	const char *short_opts = trace ? "+:j:qh" : "+:c:qh";
 	int c;
 

@@ -18,7 +18,7 @@ static void select_usage(FILE *out)
 	      "Print for each request KEY whether rule RULE selects it: 'KEY selected' or\n"
 	      "'KEY not-selected'. A KEY of '-' reads keys from stdin, one per line.\n"
 	      "  -c, --config FILE   the config (default: $MLCHAOS_CONFIG)\n"
-	      "  -h, --help          this text\n"
+	      "  -h, --help          this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 done, 2 usage error, bad config or unknown rule.\n",
 	      out);
 }
@@ -129,7 +129,7 @@ int mc_cmd_select(int argc, char **argv)
 
 	optind = 0; /* full getopt reset: commands may run more than once per process */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			file = optarg;
