@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 
 static void check_usage(FILE *out)
 {
@@ -14,7 +15,7 @@ static void check_usage(FILE *out)
 	      "Validate mlchaos config files without running anything: every problem is listed\n"
 	      "as FILE:LINE: message; a valid file gets a one-line summary of its rules.\n"
 	      "  -q, --quiet   no summary, only problems\n"
-	      "  -h, --help    this text\n"
+	      "  -h, --help    this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 valid, 1 problems found, 2 usage error.\n",
 	      out);
 }
@@ -53,7 +54,7 @@ int mc_cmd_check(int argc, char **argv)
 
 	optind = 0; /* full getopt reset: commands may run more than once per process */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+qh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "qh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'q':
 			quiet = true;
@@ -62,7 +63,8 @@ int mc_cmd_check(int argc, char **argv)
 			check_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mlchaos check: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos check: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			check_usage(stderr);
 			return 2;
 		}

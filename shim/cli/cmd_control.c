@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 #include "segments.h"
 
 #define DEFAULT_TIMEOUT_S 10.0
@@ -58,7 +59,7 @@ static void halt_usage(FILE *out)
 	      "the processes named injects another fault until `mlchaos resume`.\n"
 	      "  --timeout S   give up waiting after S seconds (default 10)\n"
 	      "  --all         every live process of yours (needed when no PID is given)\n"
-	      "  -h, --help    this text\n"
+	      "  -h, --help    this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 all halted, 1 a PID has no segment or faults were still in\n"
 	      "flight at the timeout, 2 usage error.\n",
 	      out);
@@ -73,7 +74,7 @@ static void resume_usage(FILE *out)
 	      "  --watchdog    also clear a halt by the watchdog (halt_on_error_rate); it trips\n"
 	      "                again if the error rate is still above the limit\n"
 	      "  --all         every live process (needed when no PID is given)\n"
-	      "  -h, --help    this text\n"
+	      "  -h, --help    this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 resumed, 1 a PID has no segment, 2 usage error.\n",
 	      out);
 }
@@ -98,7 +99,7 @@ static int control_parse(const char *cmd, int argc, char **argv, struct control_
 	int opt;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'a') {
 			o->all = true;
 		} else if (opt == 'w' && !is_halt) {
@@ -110,14 +111,11 @@ static int control_parse(const char *cmd, int argc, char **argv, struct control_
 			usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "mlchaos %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+			fprintf(stderr, "mlchaos %s: unknown option '%s'\n", cmd,
+			        mc_opt_rejected(argv));
 			usage(stderr);
 			return 2;
 		}
-	}
-	if (o->all && optind < argc) {
-		fprintf(stderr, "mlchaos %s: give PIDs or --all, not both\n", cmd);
-		return 2;
 	}
 	return -1;
 }
@@ -244,7 +242,7 @@ static void reload_usage(FILE *out)
 	      "  -c, --config FILE   validate FILE instead of the process's path (the process\n"
 	      "                      still reads its own path)\n"
 	      "  --timeout S         wait at most S seconds for the process (default 10)\n"
-	      "  -h, --help          this text\n"
+	      "  -h, --help          this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 reloaded, 1 the config is invalid (here or in the process),\n"
 	      "2 usage error, no such process, or no answer before the timeout.\n",
 	      out);
@@ -336,7 +334,7 @@ static int reload_parse(int argc, char **argv, const char **ret_file, double *re
 	int opt;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		if (opt == 'c') {
 			*ret_file = optarg;
 		} else if (opt == 't') {
@@ -347,7 +345,7 @@ static int reload_parse(int argc, char **argv, const char **ret_file, double *re
 			return 0;
 		} else {
 			fprintf(stderr, "mlchaos reload: unknown option or missing value '%s'\n",
-			        argv[optind - 1]);
+			        mc_opt_rejected(argv));
 			reload_usage(stderr);
 			return 2;
 		}

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "elfcheck.h"
 #include "experiment.h"
+#include "options.h"
 #include "preload.h"
 #include "segments.h" /* mc_json_str */
 
@@ -46,7 +47,7 @@ static void usage(FILE *out)
 	      "  --quiet     no progress line; as text, only the result line\n"
 	      "  --keep      keep the run directory (config, event logs, target output,\n"
 	      "              per-request results) and print its path on stderr\n"
-	      "  -h, --help  this text\n"
+	      "  -h, --help  this text\n" MC_HELP_OPTION_ORDER
 	      "The score is 70 x (share of hypotheses that held during chaos) + 30 x (share\n"
 	      "that held after it), rounded; 0 when the steady state did not hold before chaos\n"
 	      "(chaos is then not injected). See config/experiments/README.md for the format.\n"
@@ -416,7 +417,7 @@ static int parse_options(struct run *r, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+qh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "qh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			r->json = true;
@@ -432,7 +433,7 @@ static int parse_options(struct run *r, int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "mlchaos experiment: unknown option '%s'\n",
-			        argv[optind - 1]);
+			        mc_opt_rejected(argv));
 			usage(stderr);
 			return MC_EXP_EXIT_RUN;
 		}

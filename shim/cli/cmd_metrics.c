@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 #include "segments.h"
 
 #define DEFAULT_HOST      "127.0.0.1"
@@ -444,7 +445,7 @@ int mc_cmd_metrics(int argc, char **argv)
 	char *end;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'l') {
 			spec = optarg;
 		} else if (opt == 'n') {
@@ -460,7 +461,7 @@ int mc_cmd_metrics(int argc, char **argv)
 			return 0;
 		} else {
 			fprintf(stderr, "mlchaos metrics: unknown option or missing value '%s'\n",
-			        argv[optind - 1]);
+			        mc_opt_rejected(argv));
 			metrics_usage(stderr);
 			return 2;
 		}

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "config.h"
 #include "json.h"
+#include "options.h"
 
 #define EXIT_NOTHING    1    /* nothing to replay, or the log cannot say how */
 #define EXIT_USAGE      2    /* usage, an unreadable log, an unwritable output */
@@ -605,7 +606,7 @@ static void replay_usage(FILE *out)
 	      "  --rule NAME        only this rule's faults (repeatable)\n"
 	      "  --log PATH         the replayed run's event log (default: the log's own log\n"
 	      "                     key, as written)\n"
-	      "  -h, --help         this text\n"
+	      "  -h, --help         this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 written and valid; 1 nothing to replay, a fault the log does not\n"
 	      "say enough about, or a written config that does not validate; 2 usage error,\n"
 	      "a log that cannot be read, several processes without --pid, an unknown --pid\n"
@@ -655,7 +656,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return -1;
 		} else {
 			fprintf(stderr, "mlchaos replay: unknown option or missing value: '%s'\n",
-			        argv[optind - 1]);
+			        mc_opt_rejected(argv));
 			replay_usage(stderr);
 			return EXIT_USAGE;
 		}

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "json.h"
+#include "options.h"
 #include "segments.h"
 
 #define TIME_MAX       40
@@ -470,7 +471,7 @@ static void report_usage(FILE *out)
 	      "figures. Lines that are not JSON are counted and skipped; a last line without\n"
 	      "its newline (a crash, a full disk) is skipped and said so.\n"
 	      "  --json        one JSON object instead of the text\n"
-	      "  -h, --help    this text\n"
+	      "  -h, --help    this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 ok, 2 usage error or a log that cannot be read.\n",
 	      out);
 }
@@ -486,14 +487,15 @@ int mc_cmd_report(int argc, char **argv)
 	int opt, status = 0;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'j') {
 			json = true;
 		} else if (opt == 'h') {
 			report_usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "mlchaos report: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos report: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			report_usage(stderr);
 			return 2;
 		}

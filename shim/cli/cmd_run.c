@@ -3,6 +3,7 @@
  * Never truncates a trace file and never lets trace inject: it unsets the config. */
 #include "commands.h"
 #include "launch.h"
+#include "options.h"
 #include "preload.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@ static const char run_usage[] =
     "usage: mlchaos run [-c FILE] [-q] [--] CMD [ARGS...]\n"
     "\n"
     "Run CMD with libmlchaos.so preloaded, injecting the faults FILE describes.\n"
+    "Options go before CMD: what follows CMD is its own.\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  the experiment (INI); MLCHAOS_CONFIG is set to its absolute\n"
@@ -42,6 +44,7 @@ static const char trace_usage[] =
     "Run CMD with libmlchaos.so preloaded in observation mode: nothing is\n"
     "injected; at the exit of every process, a table of calls and bytes per\n"
     "function and target (file, socket, anon, other) is printed on stderr.\n"
+    "Options go before CMD: what follows CMD is its own.\n"
     "\n"
     "options:\n"
     "  -j, --json FILE    also append one JSON object per process to FILE\n"
@@ -74,19 +77,6 @@ static void usage_error(const struct run_opts *o, const char *what, const char *
 	fprintf(stderr, "see 'mlchaos %s --help'\n", o->name);
 }
 
-/* The option getopt_long() just rejected: a long one as written, a short one
- * by its letter (it may sit inside a cluster like -qz). */
-static const char *option_name(char **argv, int next)
-{
-	static char short_opt[3] = "-?";
-	const char *word = argv[next - 1];
-
-	if (strncmp(word, "--", 2) == 0 || optopt == 0)
-		return word;
-	short_opt[1] = (char)optopt;
-	return short_opt;
-}
-
 static enum parse_result parse_options(int argc, char **argv, bool trace, struct run_opts *o)
 {
 	static const struct option run_long[] = {
@@ -101,7 +91,10 @@ static enum parse_result parse_options(int argc, char **argv, bool trace, struct
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* '+': options end at CMD, so CMD's own options are left alone. */
+	/* '+': options end at CMD, unlike the other commands' (options.h): everything after
+	 * CMD is its own command line, and `mlchaos run server -c x.ini` must hand -c to the
+	 * server, not take it. `--` still ends our options first, for a CMD that begins
+	 * with '-'. */
 	const char *short_opts = trace ? "+:j:qh" : "+:c:qh";
 	int c;
 
@@ -122,10 +115,10 @@ static enum parse_result parse_options(int argc, char **argv, bool trace, struct
 		case 'h':
 			return PARSE_HELP;
 		case ':':
-			usage_error(o, "missing the FILE argument of", option_name(argv, optind));
+			usage_error(o, "missing the FILE argument of", mc_opt_rejected(argv));
 			return PARSE_ERROR;
 		default:
-			usage_error(o, "unknown option", option_name(argv, optind));
+			usage_error(o, "unknown option", mc_opt_rejected(argv));
 			return PARSE_ERROR;
 		}
 	}

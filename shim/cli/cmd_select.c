@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "config.h"
 #include "engine.h"
+#include "options.h"
 
 static void select_usage(FILE *out)
 {
@@ -17,7 +18,7 @@ static void select_usage(FILE *out)
 	      "Print for each request KEY whether rule RULE selects it: 'KEY selected' or\n"
 	      "'KEY not-selected'. A KEY of '-' reads keys from stdin, one per line.\n"
 	      "  -c, --config FILE   the config (default: $MLCHAOS_CONFIG)\n"
-	      "  -h, --help          this text\n"
+	      "  -h, --help          this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 done, 2 usage error, bad config or unknown rule.\n",
 	      out);
 }
@@ -128,7 +129,7 @@ int mc_cmd_select(int argc, char **argv)
 
 	optind = 0; /* full getopt reset: commands may run more than once per process */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			file = optarg;
@@ -137,7 +138,7 @@ int mc_cmd_select(int argc, char **argv)
 			select_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mlchaos select: bad option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos select: bad option '%s'\n", mc_opt_rejected(argv));
 			select_usage(stderr);
 			return 2;
 		}

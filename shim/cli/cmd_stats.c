@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "options.h"
 #include "segments.h"
 
 static const char *const http_class_names[MC_HTTP_CLASSES] = { "1xx", "2xx", "3xx",
@@ -267,7 +268,7 @@ static void stats_usage(FILE *out)
 	      "process of yours (as --all). Stale segments of dead processes are removed.\n"
 	      "  --json        one JSON object: {\"processes\": [...], \"stale_cleaned\": N}\n"
 	      "  --all         every live process\n"
-	      "  -h, --help    this text\n"
+	      "  -h, --help    this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 ok, 1 a PID has no segment (or is not yours), 2 usage error.\n",
 	      out);
 }
@@ -299,7 +300,7 @@ int mc_cmd_stats(int argc, char **argv)
 	int opt;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'j') {
 			json = true;
 		} else if (opt == 'a') {
@@ -308,14 +309,11 @@ int mc_cmd_stats(int argc, char **argv)
 			stats_usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "mlchaos stats: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos stats: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			stats_usage(stderr);
 			return 2;
 		}
-	}
-	if (all && optind < argc) {
-		fputs("mlchaos stats: give PIDs or --all, not both\n", stderr);
-		return 2;
 	}
 	struct mc_seg_list list;
 	int status =
@@ -355,7 +353,8 @@ static void top_usage(FILE *out)
 	      "each refresh is printed after the last, under a '--- TIME' line.\n"
 	      "  --interval S     seconds between refreshes (default 1)\n"
 	      "  --iterations N   stop after N refreshes (default: until stopped)\n"
-	      "  -h, --help       this text\n"
+	      "  --all            every live process (as without PID)\n"
+	      "  -h, --help       this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 ok, 1 a PID has no segment, 2 usage error.\n",
 	      out);
 }
@@ -468,7 +467,7 @@ static int top_parse(struct top *t, int argc, char **argv, bool *all)
 	char *end;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hn:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hn:", options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			t->interval_s = strtod(optarg, &end);
@@ -495,7 +494,8 @@ static int top_parse(struct top *t, int argc, char **argv, bool *all)
 			top_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mlchaos top: unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "mlchaos top: unknown option '%s'\n",
+			        mc_opt_rejected(argv));
 			top_usage(stderr);
 			return 2;
 		}

@@ -55,6 +55,8 @@ static void usage(FILE *out)
 	      "  --version      show the version\n"
 	      "\n"
 	      "'mlchaos help COMMAND' or 'mlchaos COMMAND --help' shows a command's options.\n"
+	      "They may come before or after its operands ('--' ends them), but run's and\n"
+	      "trace's end at CMD: what follows is CMD's own.\n"
 	      "\n"
 	      "exit status: 0 ok; 1 the thing checked failed; 2 usage or config error;\n"
 	      "run and trace exit with the command's own status.\n",

@@ -431,7 +431,12 @@ static int open_named(int argc, char **argv, enum mc_seg_mode mode, const char *
 int mc_seg_open_args(int argc, char **argv, bool all, enum mc_seg_mode mode, const char *cmd,
                      struct mc_seg_list *ret)
 {
-	if (argc > 0 && !all)
+	if (argc > 0 && all) {
+		memset(ret, 0, sizeof(*ret));
+		fprintf(stderr, "mlchaos %s: give PIDs or --all, not both\n", cmd);
+		return 2;
+	}
+	if (argc > 0)
 		return open_named(argc, argv, mode, cmd, ret);
 	int r = mc_seg_list_all(mode, ret);
 	if (r < 0) {

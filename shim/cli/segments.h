@@ -53,10 +53,11 @@ void mc_seg_list_free(struct mc_seg_list *list);
  * many were skipped, when any. */
 void mc_seg_list_note(const struct mc_seg_list *list, const char *cmd);
 
-/* Opens the segments named on the command line (pids), or all of them when there are none:
- * the shared front of stats, halt and resume. Prints each problem on stderr; returns 0 when
- * every named pid was opened, 1 when one was not (the others are still in *ret), 2 on a
- * malformed pid or a system error. */
+/* Opens the segments named on the command line (pids), or all of them when there are none
+ * or `all` is set: the shared front of stats, top, halt and resume. Prints each problem on
+ * stderr; returns 0 when every named pid was opened, 1 when one was not (the others are
+ * still in *ret), 2 on pids given with `all` (--all), a malformed pid or a system error.
+ * *ret is always set (empty on 2), so freeing it is always safe. */
 int mc_seg_open_args(int argc, char **argv, bool all, enum mc_seg_mode mode, const char *cmd,
                      struct mc_seg_list *ret);
 

@@ -62,6 +62,15 @@ check_eq "run -x: status" 2 "$rc"
 check_contains "run -x: message" "mlchaos run: unknown option -x" "$err"
 run_mc run -qz true
 check_contains "run -qz: names the bad letter" "unknown option -z" "$err"
+run_mc run --quiet -zq true
+check_contains "run --quiet -zq: names the bad letter, not --quiet" "unknown option -z" "$err"
+# the other commands name a rejected option the same way
+run_mc check -zq x.ini
+check_contains "check -zq: names the bad letter" "mlchaos check: unknown option '-z'" "$err"
+run_mc stats --json -zq
+check_contains "stats --json -zq: names the bad letter" "mlchaos stats: unknown option '-z'" "$err"
+run_mc reload --timeout
+check_contains "reload --timeout: names it" "mlchaos reload: unknown option or missing value '--timeout'" "$err"
 run_mc run --bogus true
 check_contains "run --bogus: message" "unknown option --bogus" "$err"
 run_mc run -c
