@@ -14,8 +14,8 @@ fault counted in the segment, logged or counted as dropped; logs made of whole J
                   else skipped): faults injected and logged without a segment
   config-deleted  the config removed, then a reload asked through the segment: the reload
                   fails cleanly and the old rules stay; a new config then reloads
-  reload-self     rules that fail reads of *.ini files and 4097-byte allocations (the
-                  config a reload parses, the parser's first buffer): a reload is accepted
+  reload-self     rules that fail reads and opens of *.ini files and 4097-byte allocations
+                  (the config a reload parses, the parser's first buffer): a reload is accepted
                   all the same, no fault is logged on the config, the host's errno intact
   fork            fork in a multithreaded process while another thread logs faults: each
                   child logs to its own %p file, whole lines, its own counts
@@ -289,22 +289,7 @@ class Case:
 
     def case_reload_self(self):
         log = os.path.join(self.tmp, "hd-%p.jsonl")
-        self_rules = """
-[fault.config-read]
-hook = read
-action = fail
-errno = EIO
-path = *.ini
-select = call
-
-[fault.parser-malloc]
-hook = malloc
-action = fail
-min_size = 4097
-max_size = 4097
-select = call
-"""
-        self.write_config(log, self_rules)
+        self.write_config(log, hdlib.SELF_RULES)
         p = self.start(self.host("serve", self.data))
         try:
             if not self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
@@ -328,7 +313,7 @@ select = call
         rule_sets = [l for l in lines if l.get("event") == "rules"]
         self.c.check(len(rule_sets) == 4, f"4 rule-set lines (start, 3 reloads): "
                                           f"{len(rule_sets)}")
-        mine = [l for l in lines if l.get("rule") in ("config-read", "parser-malloc")]
+        mine = [l for l in lines if l.get("rule") in ("config-read", "config-open", "parser-malloc")]
         self.c.check(not mine, f"no fault on the library's own work: {mine[:3]}")
         self.c.check(len(lines) - len(rule_sets) == 80, f"80 faults on the host's reads, "
                                                         f"{len(lines) - len(rule_sets)} lines")

@@ -22,6 +22,33 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",
                    "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer: reported")
 
 
+# Rules that would fail a reload if the library's own reads, opens or allocations were ever
+# decided by the rules: reads and opens of *.ini files (the config a reload parses) and
+# allocations of 4097 bytes (the parser's first buffer).
+SELF_RULES = """
+[fault.config-read]
+hook = read
+action = fail
+errno = EIO
+path = *.ini
+select = call
+
+[fault.config-open]
+hook = open
+action = fail
+errno = EACCES
+path = *.ini
+select = call
+
+[fault.parser-malloc]
+hook = malloc
+action = fail
+min_size = 4097
+max_size = 4097
+select = call
+"""
+
+
 def skip(reason):
     print(f"skip: {reason}")
     sys.stdout.flush()
