@@ -496,6 +496,38 @@ def case_ci_smoke(tmp):
     check(during["verdict"] == "failed" and during["value"] > 5, json.dumps(during))
 
 
+def case_ci_smoke_options(tmp):
+    """ci-smoke passes the experiment's options through: --restart, --junit and --min-score
+    on a real run; --requests-file, --answer, --protocol and --health as the keys of the
+    experiment it writes (--print shows it)."""
+    junit = os.path.join(tmp, "ci.xml")
+    rc, doc, err = ci_smoke(tmp, "--hypothesis", "success_rate >= 95%", "--restart",
+                            "--junit", junit, "--min-score", "0")
+    check(rc == 0 and doc["restart"] and len(doc["starts"]) == 3,
+          "ci-smoke --restart: %d %s" % (rc, err))
+    suite, cases = check_junit_counts(junit_doc(junit))
+    check(suite.get("name") == "ci-smoke: ci-smoke.ini"
+          and "success_rate >= 95% @during" in cases, "junit: %s" % sorted(cases))
+    requests = os.path.join(tmp, "requests.jsonl")
+    open(requests, "w").write('{"features": [1, 2]}\n')
+    out = subprocess.run([script("ci-smoke"), "--mlchaos", ARGS.mlchaos, "--server-cmd", "x",
+                          "--ready", "http://127.0.0.1:1/health", "--print",
+                          "--requests-file", requests, "--answer", "/label",
+                          "--protocol", "openai", "--health", "http://127.0.0.1:1/health",
+                          "--restart"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    check(out.returncode == 0, "--print: %d %s" % (out.returncode, out.stderr))
+    text = out.stdout
+    for line in ("restart = true", "requests_file = " + os.path.realpath(requests),
+                 "answer = /label", "protocol = openai", "[health]\nurl = http://127.0.0.1:1/health"):
+        check(line in text, "%r not in the experiment:\n%s" % (line, text))
+    for opt in ("--junit", "--min-score", "--requests-file"):
+        out = subprocess.run([script("ci-smoke"), "--server-cmd", "x", "--ready", "r", opt],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        check(out.returncode == 2 and "needs a value" in out.stderr, "%s alone: %s"
+              % (opt, out.stderr))
+
+
 def case_ci_smoke_help(tmp):
     out = subprocess.run([script("ci-smoke"), "--help"], stdout=subprocess.PIPE, text=True)
     check(out.returncode == 0 and "--server-cmd" in out.stdout, out.stdout)
