@@ -32,6 +32,7 @@ struct run {
 	char target_log[PATH_MAX + 16];
 	char client[PATH_MAX + 64];
 	char bin_dir[PATH_MAX];
+	char tools_dir[PATH_MAX + 16];
 	char lib[4096];
 	const char *file;
 	const char *junit; /* --junit FILE, or NULL */
@@ -181,6 +182,18 @@ static void bin_dir_of_self(struct run *r)
 	snprintf(r->bin_dir, sizeof(r->bin_dir), "%s", exe[0] ? exe : "/");
 }
 
+/* ${MLCHAOS_TOOLS}: the reference server and its tools are in test-harness/ of the build
+ * tree, and beside mlchaos once installed; the same experiment file runs in both. */
+static void tools_dir_of_self(struct run *r)
+{
+	char server[PATH_MAX + 64];
+
+	snprintf(r->tools_dir, sizeof(r->tools_dir), "%s/../test-harness", r->bin_dir);
+	snprintf(server, sizeof(server), "%s/mlchaos-model-server", r->tools_dir);
+	if (access(server, X_OK) != 0)
+		snprintf(r->tools_dir, sizeof(r->tools_dir), "%s", r->bin_dir);
+}
+
 /* ---- preparing ---- */
 
 /* The config written for the target is the file's own chaos text, whose warnings the spec's
@@ -228,7 +241,9 @@ static int write_configs(struct run *r)
 
 static int prepare(struct run *r)
 {
-	struct mc_exp_vars vars = { .run_dir = r->run_dir, .bin_dir = r->bin_dir };
+	struct mc_exp_vars vars = { .run_dir = r->run_dir,
+		                    .bin_dir = r->bin_dir,
+		                    .tools_dir = r->tools_dir };
 	struct mc_lib_lookup *l;
 	int err;
 
@@ -657,6 +672,7 @@ int mc_cmd_experiment(int argc, char **argv)
 		return st;
 	}
 	bin_dir_of_self(r);
+	tools_dir_of_self(r);
 	if (make_run_dir(r) < 0) {
 		st = fail(r, "cannot create a run directory: %s", strerror(errno));
 		free(r);

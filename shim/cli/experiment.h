@@ -91,6 +91,8 @@ struct mc_exp_spec {
 struct mc_exp_vars {
 	const char *run_dir; /* ${RUN_DIR}: the run's private directory */
 	const char *bin_dir; /* ${MLCHAOS_BIN}: where the mlchaos executable is */
+	/* ${MLCHAOS_TOOLS}: where the reference server, load client and generator are */
+	const char *tools_dir;
 };
 
 /* ---- experiment_spec.c ---- */

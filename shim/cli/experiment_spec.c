@@ -22,7 +22,7 @@
 #define MAX_CONCURRENCY     1024
 #define MAX_INPUTS          1024
 #define ID_PREFIX_MAX       64
-#define BUILTIN_VARS        "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${PORT}"
+#define BUILTIN_VARS        "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${MLCHAOS_TOOLS}, ${PORT}"
 
 enum section { SEC_NONE, SEC_EXPERIMENT, SEC_LOAD, SEC_STEADY, SEC_MLCHAOS, SEC_FAULT, SEC_BAD };
 
@@ -239,6 +239,8 @@ static const char *var_value(struct parse *p, const char *name, size_t n, bool k
 		return p->exp_dir;
 	if (n == 11 && memcmp(name, "MLCHAOS_BIN", 11) == 0)
 		return p->vars->bin_dir;
+	if (n == 13 && memcmp(name, "MLCHAOS_TOOLS", 13) == 0)
+		return p->vars->tools_dir ? p->vars->tools_dir : p->vars->bin_dir;
 	if (n == 4 && memcmp(name, "PORT", 4) == 0) {
 		if (!keep_port)
 			say(p, p->lineno,

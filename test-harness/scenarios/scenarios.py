@@ -1137,6 +1137,52 @@ def case_experiments_shipped(tmp):
     check(rc == 0 and doc["score"] == 100, "corrupt-reload --verify: %s" % verdicts(doc))
 
 
+def case_installed(tmp):
+    """`meson install` into a DESTDIR holds what `mlchaos experiment` needs, and the installed
+    command runs the documented example (share/mlchaos/experiments/demo.ini) end to end with
+    the installed reference server and load client, nothing of the build tree on its path."""
+    meson = shutil.which("meson")
+    if not meson:
+        raise Skip("no meson on PATH")
+    build = os.path.dirname(os.path.dirname(ARGS.mlchaos))
+    root = os.path.join(tmp, "root")
+    out = subprocess.run([meson, "install", "-C", build, "--destdir", root, "--no-rebuild",
+                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=120)
+    check(out.returncode == 0, "meson install: %s" % out.stdout)
+    found = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            found.setdefault(f, os.path.join(d, f))
+    for name in ("mlchaos", "libmlchaos.so", "mlchaos-model-server", "mlchaos-load",
+                 "mlchaos-gen", "demo.ini", "corrupt-reload.ini", "reference.ini",
+                 "mlchaos.1", "mlchaos.ini.5"):
+        check(name in found, "%s is not installed: %s" % (name, sorted(found)))
+    bindir = os.path.dirname(found["mlchaos"])
+    check(os.path.dirname(found["mlchaos-model-server"]) == bindir, "tools beside mlchaos")
+    check(found["demo.ini"].endswith("/share/mlchaos/experiments/demo.ini"), found["demo.ini"])
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MLCHAOS") and k != "LD_LIBRARY_PATH"}
+    # a DESTDIR is not where the command was built to look: the library is named for it
+    env.update(PATH=bindir + ":/usr/bin:/bin", MLCHAOS_LIB=found["libmlchaos.so"])
+    d = os.path.join(tmp, "d")
+    os.makedirs(os.path.join(d, "models"))
+    model, data = os.path.join(d, "models", "model.bin"), os.path.join(d, "data.jsonl")
+    subprocess.run(["mlchaos-gen", "--quiet", "-o", model, "--dataset", data], env=env,
+                   check=True)
+    env.update(MODEL=model, DATASET=data)
+    out = subprocess.run(["mlchaos", "experiment", "--json", found["demo.ini"]], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=120)
+    check(out.returncode in (0, 1), "installed demo: exit %d: %s"
+          % (out.returncode, out.stderr))
+    doc = json.loads(out.stdout)
+    check(doc["target"]["command"][0] == os.path.join(bindir, "mlchaos-model-server"),
+          "the target is not the installed server: %s" % doc["target"]["command"][0])
+    check(doc["phases"]["during"]["ran"] and doc["faults"]["total"] > 0,
+          "no chaos in the installed demo: %s" % doc["faults"])
+
+
 def case_configs_check(tmp):
     """Every scenario passes `mlchaos check`; every shipped experiment parses."""
     for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "nan-weights.ini",
