@@ -316,8 +316,12 @@ static void text_target(FILE *out, const struct mc_exp_result *r)
 		char label[96];
 		if (!r->started[p])
 			continue;
-		snprintf(label, sizeof(label), "target %s (pid %d, ready in %.2f s)",
-		         mc_exp_phase_name(p), (int)r->starts[p].pid, r->starts[p].ready_s);
+		if (r->down[p][0])
+			snprintf(label, sizeof(label), "target %s (pid %d, never ready)",
+			         mc_exp_phase_name(p), (int)r->starts[p].pid);
+		else
+			snprintf(label, sizeof(label), "target %s (pid %d, ready in %.2f s)",
+			         mc_exp_phase_name(p), (int)r->starts[p].pid, r->starts[p].ready_s);
 		text_one_target(out, &r->starts[p], label);
 	}
 }

@@ -1135,6 +1135,15 @@ def case_experiments_shipped(tmp):
                               lambda t: t.replace("--watch-ms 0", "--watch-ms 0 --verify"))
     rc, doc = run(verified)
     check(rc == 0 and doc["score"] == 100, "corrupt-reload --verify: %s" % verdicts(doc))
+    rc, doc = run(os.path.join(exp_dir, "corrupt-load.ini"))
+    check(rc == 1 and verdicts(doc)["accuracy >= 99%"] == ["held", "failed", "held"]
+          and doc["restart"], "corrupt-load: %s" % verdicts(doc))
+    verified = derived_config(tmp, os.path.join(exp_dir, "corrupt-load.ini"), "verify2.ini",
+                              lambda t: t.replace("--quiet\n", "--quiet --verify\n", 1))
+    rc, doc = run(verified)
+    during = doc["hypotheses"][0]["phases"]["during"]
+    check(rc == 1 and not doc["starts"]["during"]["ready"]
+          and "before it was ready" in during["why"], "corrupt-load --verify: %s" % during)
 
 
 def case_installed(tmp):
@@ -1155,8 +1164,8 @@ def case_installed(tmp):
         for f in files:
             found.setdefault(f, os.path.join(d, f))
     for name in ("mlchaos", "libmlchaos.so", "mlchaos-model-server", "mlchaos-load",
-                 "mlchaos-gen", "demo.ini", "corrupt-reload.ini", "reference.ini",
-                 "mlchaos.1", "mlchaos.ini.5"):
+                 "mlchaos-gen", "demo.ini", "corrupt-reload.ini", "corrupt-load.ini",
+                 "reference.ini", "mlchaos.1", "mlchaos.ini.5"):
         check(name in found, "%s is not installed: %s" % (name, sorted(found)))
     bindir = os.path.dirname(found["mlchaos"])
     check(os.path.dirname(found["mlchaos-model-server"]) == bindir, "tools beside mlchaos")
