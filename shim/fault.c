@@ -477,7 +477,7 @@ static void log_fault(const struct mc_fault *f, struct mc_rec_detail *d)
 	uint64_t max = mc_engine_max_faults(f->rs);
 	if (d->applied && !d->stale && max != MC_UNLIMITED &&
 	    atomic_load_explicit(&state->faults, memory_order_relaxed) >= max)
-		mc_rec_control_set(MC_CTL_MAX_FAULTS); /* stats shows why nothing more comes */
+		mc_rec_budget_spent(max); /* stats and the log show why nothing more comes */
 }
 
 static void record(const struct mc_fault *f, bool applied, const char *note)

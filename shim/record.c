@@ -329,10 +329,18 @@ bool mc_rec_halted_slow(void)
 	return atomic_load_explicit(&mc_rec_segment->control, memory_order_relaxed) != 0;
 }
 
-void mc_rec_control_set(uint32_t bits)
+static void write_halt_line(const char *reason, uint64_t limit);
+
+void mc_rec_budget_spent(uint64_t max_faults)
 {
-	if (mc_rec_segment)
-		atomic_fetch_or(&mc_rec_segment->control, bits);
+	if (!mc_rec_segment)
+		return;
+	uint32_t before = atomic_fetch_or(&mc_rec_segment->control, MC_CTL_MAX_FAULTS);
+	if (before & MC_CTL_MAX_FAULTS)
+		return; /* one line per process: the first fault past the budget says it */
+	/* a reader of the log alone (mlchaos experiment, after the process is gone) learns
+	 * when and why injection stopped, as it does for the watchdog */
+	write_halt_line("max_faults", max_faults);
 }
 
 /* With `mlchaos halt`: the command sets the control word, then reads
@@ -845,6 +853,21 @@ static void trip(uint64_t errors)
 	put_field_u64(&b, "errors", errors);
 	put_field_u64(&b, "window", ring_window);
 	put_field_u64(&b, "rate_ppm", mc_rec_segment->halt_on_error_rate_ppm);
+	mc_buf_putc(&b, '}');
+	write_line(&b);
+}
+
+/* {"event":"halt","reason":REASON,"limit":N}: a halt the library decided by itself. */
+static void write_halt_line(const char *reason, uint64_t limit)
+{
+	if (!log_template[0])
+		return;
+	char line[LINE_MAX_BYTES];
+	struct mc_buf b;
+	mc_buf_init(&b, line, sizeof(line) - 1);
+	begin_line(&b, "halt");
+	put_field_str(&b, "reason", reason);
+	put_field_u64(&b, "limit", limit);
 	mc_buf_putc(&b, '}');
 	write_line(&b);
 }

@@ -51,8 +51,9 @@ static inline bool mc_rec_halted(void)
 	return mc_rec_halted_slow();
 }
 
-/* Sets bits of the control word (MC_CTL_*) from inside the library. */
-void mc_rec_control_set(uint32_t bits);
+/* Sets MC_CTL_MAX_FAULTS; the first time, logs {"event":"halt","reason":"max_faults"}.
+ * Runs on the fault path of every family: write(2) only, no lock, no allocation. */
+void mc_rec_budget_spent(uint64_t max_faults);
 
 /* Brackets the application of a decision: false when a halt came in
  * between the decision and now (the fault is then dropped, and logged as

@@ -27,17 +27,26 @@ struct run {
 	struct mc_exp_result res;
 	char run_dir[PATH_MAX];
 	char config[PATH_MAX + 16], halt_file[PATH_MAX + 16], log[PATH_MAX + 32];
+	/* restart = true: each phase's own config, whose log keeps that phase's events apart */
+	char phase_config[MC_EXP_PHASES][PATH_MAX + 24];
 	char target_log[PATH_MAX + 16];
 	char client[PATH_MAX + 64];
 	char bin_dir[PATH_MAX];
+	char tools_dir[PATH_MAX + 16];
 	char lib[4096];
 	const char *file;
+	const char *junit; /* --junit FILE, or NULL */
 	bool json, quiet, keep, progress;
+	bool use_min_score;
+	int min_score;
+	uint64_t chaos_on_ns;  /* monotonic: when chaos was switched on (halts count from it) */
+	uint64_t chaos_off_ns; /* and when the during load ended, before any halt of ours */
 };
 
 static void usage(FILE *out)
 {
-	fputs("usage: mlchaos experiment [--json] [--quiet] [--keep] FILE.ini\n"
+	fputs("usage: mlchaos experiment [--json] [--quiet] [--keep] [--junit FILE]\n"
+	      "                          [--min-score N] FILE.ini\n"
 	      "Run a chaos experiment: start the target of [experiment] under libmlchaos.so with\n"
 	      "chaos halted; apply the [load] and check the [steady_state] hypotheses (phase\n"
 	      "'before'); resume the [mlchaos]/[fault.*] faults and apply the load again\n"
@@ -47,11 +56,20 @@ static void usage(FILE *out)
 	      "  --quiet     no progress line; as text, only the result line\n"
 	      "  --keep      keep the run directory (config, event logs, target output,\n"
 	      "              per-request results) and print its path on stderr\n"
+	      "  --junit FILE  also write the result as JUnit XML to FILE (a testcase per\n"
+	      "              hypothesis and phase; a halt of injection is an error)\n"
+	      "  --min-score N  the exit status is the score's alone: 0 when it is at least N\n"
+	      "              (0..100), 1 below\n"
 	      "  -h, --help  this text\n" MC_HELP_OPTION_ORDER
 	      "The score is 70 x (share of hypotheses that held during chaos) + 30 x (share\n"
 	      "that held after it), rounded; 0 when the steady state did not hold before chaos\n"
-	      "(chaos is then not injected). See config/experiments/README.md for the format.\n"
-	      "Exit status: 0 every hypothesis held in every phase it applies to; 1 one did not;\n"
+	      "(chaos is then not injected), and 0 when injection was halted during chaos (the\n"
+	      "watchdog, max_faults, mlchaos halt): the result is then HALTED, unless\n"
+	      "[experiment] allow_halt = true. With [experiment] restart = true each phase\n"
+	      "starts the target afresh, its faults on from its first instruction during\n"
+	      "chaos. See config/experiments/README.md for the format.\n"
+	      "Exit status: 0 every hypothesis held in every phase it applies to; 1 one did not,\n"
+	      "or injection was halted; with --min-score, 0 or 1 by the score alone;\n"
 	      "2 usage, an invalid file, or the experiment could not run (the target did not\n"
 	      "start or get ready, the load client failed, mlchaos was interrupted).\n",
 	      out);
@@ -89,6 +107,13 @@ static int fail(struct run *r, const char *fmt, ...)
 	va_end(ap);
 	progress(r, NULL);
 	fprintf(stderr, "mlchaos experiment: %s\n", msg);
+	if (r->junit) {
+		const char *what = r->spec.name[0] ? r->spec.name : r->file;
+		int err = mc_exp_junit_write_error(r->junit, what, msg);
+		if (err < 0)
+			fprintf(stderr, "mlchaos experiment: cannot write %s: %s\n", r->junit,
+			        strerror(-err));
+	}
 	if (r->json) {
 		fputs("{\"experiment\":", stdout);
 		const char *name = r->spec.name[0] ? r->spec.name : r->file;
@@ -157,20 +182,69 @@ static void bin_dir_of_self(struct run *r)
 	snprintf(r->bin_dir, sizeof(r->bin_dir), "%s", exe[0] ? exe : "/");
 }
 
+/* ${MLCHAOS_TOOLS}: the reference server and its tools are in test-harness/ of the build
+ * tree, and beside mlchaos once installed; the same experiment file runs in both. */
+static void tools_dir_of_self(struct run *r)
+{
+	char server[PATH_MAX + 64];
+
+	snprintf(r->tools_dir, sizeof(r->tools_dir), "%s/../test-harness", r->bin_dir);
+	snprintf(server, sizeof(server), "%s/mlchaos-model-server", r->tools_dir);
+	if (access(server, X_OK) != 0)
+		snprintf(r->tools_dir, sizeof(r->tools_dir), "%s", r->bin_dir);
+}
+
 /* ---- preparing ---- */
 
+/* The config written for the target is the file's own chaos text, whose warnings the spec's
+ * parse already gave at the file's lines: only an error (a bug of ours) is worth saying. */
 static void print_diag(void *user, enum mc_diag_level level, const char *msg)
 {
 	(void)user;
-	(void)level;
-	fprintf(stderr, "%s\n", msg);
+	if (level == MC_DIAG_ERROR)
+		fprintf(stderr, "%s\n", msg);
+}
+
+static int write_config(struct run *r, const char *path, const char *log)
+{
+	struct mc_config *check;
+	int err = mc_exp_spec_write_chaos(&r->spec, path, r->halt_file, log);
+
+	if (err < 0)
+		return fail(r, "cannot write %s: %s", path, strerror(-err));
+	if (mc_cfg_parse_file(path, print_diag, NULL, &check) < 0)
+		return fail(r, "the config written for the target is not valid (a bug: see above)");
+	mc_cfg_free(check);
+	return 0;
+}
+
+/* One config, or with restart = true one per phase: chaos-PHASE.ini, whose events go to
+ * events-PHASE-PID.jsonl, so that each start's log stays its own. */
+static int write_configs(struct run *r)
+{
+	char log[PATH_MAX + 48];
+	int st;
+
+	if (!r->spec.restart)
+		return write_config(r, r->config, r->log);
+	for (int p = 0; p < MC_EXP_PHASES; p++) {
+		const char *name = mc_exp_phase_name((enum mc_exp_phase)p);
+		snprintf(r->phase_config[p], sizeof(r->phase_config[p]), "%s/chaos-%s.ini",
+		         r->run_dir, name);
+		snprintf(log, sizeof(log), "%s/events-%s-%%p.jsonl", r->run_dir, name);
+		st = write_config(r, r->phase_config[p], log);
+		if (st)
+			return st;
+	}
+	return 0;
 }
 
 static int prepare(struct run *r)
 {
-	struct mc_exp_vars vars = { .run_dir = r->run_dir, .bin_dir = r->bin_dir };
+	struct mc_exp_vars vars = { .run_dir = r->run_dir,
+		                    .bin_dir = r->bin_dir,
+		                    .tools_dir = r->tools_dir };
 	struct mc_lib_lookup *l;
-	struct mc_config *check;
 	int err;
 
 	if (mc_exp_spec_load(r->file, &vars, &r->spec) < 0)
@@ -179,12 +253,9 @@ static int prepare(struct run *r)
 		snprintf(r->target_log, sizeof(r->target_log), "%s", r->spec.target_log);
 	else
 		snprintf(r->target_log, sizeof(r->target_log), "%s/target.log", r->run_dir);
-	err = mc_exp_spec_write_chaos(&r->spec, r->config, r->halt_file, r->log);
-	if (err < 0)
-		return fail(r, "cannot write %s: %s", r->config, strerror(-err));
-	if (mc_cfg_parse_file(r->config, print_diag, NULL, &check) < 0)
-		return fail(r, "the config written for the target is not valid (a bug: see above)");
-	mc_cfg_free(check);
+	err = write_configs(r);
+	if (err)
+		return err;
 	/* chaos stays halted until the steady state has been measured */
 	err = open(r->halt_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (err < 0)
@@ -236,14 +307,17 @@ static void show_target_log(const struct run *r)
 	        buf, buf[n - 1] == '\n' ? "" : "\n");
 }
 
-static int start_target(struct run *r)
+/* Starts the target with config and waits until it is ready. When it never gets ready and
+ * down is not NULL (a restarted phase: faults may keep it from starting, which is a figure,
+ * not an experiment that could not run), says why in down and returns 0. */
+static int start_target(struct run *r, const char *config, char *down, size_t down_cap)
 {
 	struct mc_exp_target *t = &r->res.target;
-	char status[64];
+	char status[64], why[128];
 
 	warn_unreachable(r);
 	progress(r, "starting %s", r->spec.argv[0]);
-	if (mc_exp_target_start(&r->spec, r->lib, r->config, r->target_log, t) < 0) {
+	if (mc_exp_target_start(&r->spec, r->lib, config, r->target_log, t) < 0) {
 		show_target_log(r);
 		return fail(r, "the target did not start");
 	}
@@ -254,12 +328,18 @@ static int start_target(struct run *r)
 	if (err == 0)
 		return 0;
 	mc_exp_target_stop(t, r->spec.stop_timeout_ns);
-	show_target_log(r);
 	mc_exp_status_text(t->status, status, sizeof(status));
 	if (err == -ECHILD)
-		return fail(r, "the target %s before it was ready", status);
-	return fail(r, "the target was not ready after %.1f s (ready = %s): stopped",
-	            (double)r->spec.ready_timeout_ns / 1e9, r->spec.ready);
+		snprintf(why, sizeof(why), "the target %s before it was ready", status);
+	else
+		snprintf(why, sizeof(why), "the target was not ready after %.1f s (ready = %s)",
+		         (double)r->spec.ready_timeout_ns / 1e9, r->spec.ready);
+	if (down) {
+		snprintf(down, down_cap, "%s", why);
+		return 0;
+	}
+	show_target_log(r);
+	return fail(r, "%s%s", why, err == -ECHILD ? "" : ": stopped");
 }
 
 static int load_url(struct run *r)
@@ -296,8 +376,9 @@ static int run_phase(struct run *r, enum mc_exp_phase p)
 	char per_request[PATH_MAX + 32], err_path[PATH_MAX + 32];
 	struct mc_exp_target *t = &r->res.target;
 
+	/* a target that runs through the phases died in the previous one; a fresh one in this */
 	if (t->exited_in < 0 && mc_exp_target_gone(t))
-		t->exited_in = p > 0 ? p - 1 : p;
+		t->exited_in = p > 0 && !r->spec.restart ? p - 1 : p;
 	snprintf(per_request, sizeof(per_request), "%s/requests-%s.jsonl", r->run_dir,
 	         mc_exp_phase_name(p));
 	snprintf(err_path, sizeof(err_path), "%s/load-%s.err", r->run_dir, mc_exp_phase_name(p));
@@ -335,6 +416,7 @@ static bool baseline_held(struct run *r)
 
 static int chaos_phases(struct run *r)
 {
+	r->chaos_on_ns = mc_exp_now_ns();
 	int n = mc_exp_chaos_resume(r->halt_file, r->config);
 	if (n == -EINTR)
 		return interrupted(r);
@@ -349,6 +431,9 @@ static int chaos_phases(struct run *r)
 		st = run_phase(r, MC_EXP_DURING);
 	if (st)
 		return st;
+	/* before the experiment's own halt, so that only the others' remain to be seen */
+	r->chaos_off_ns = mc_exp_now_ns();
+	mc_exp_chaos_halts_now(r->halt_file, r->config, &r->res.halts);
 	progress(r, "halting chaos");
 	n = mc_exp_chaos_halt(r->halt_file, r->config, HALT_TIMEOUT_NS);
 	if (n < 0)
@@ -358,6 +443,94 @@ static int chaos_phases(struct run *r)
 	return st ? st : run_phase(r, MC_EXP_AFTER);
 }
 
+/* ---- restart = true: a fresh target per phase ---- */
+
+/* Chaos on or off for the next start: the halt file is looked at by the library at its first
+ * decision, so a target started without it injects from its first instruction on. */
+static int chaos_for_next_start(struct run *r, bool on)
+{
+	if (on)
+		return unlink(r->halt_file) < 0 && errno != ENOENT ? -errno : 0;
+	int fd = open(r->halt_file, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Start, ready, load, stop: one phase with a target of its own. A target that never gets
+ * ready is that phase's figure (every hypothesis on it fails), except before chaos, where it
+ * means the experiment cannot run. */
+static int restarted_phase(struct run *r, enum mc_exp_phase p)
+{
+	bool chaos = p == MC_EXP_DURING;
+	char *down = p == MC_EXP_BEFORE ? NULL : r->res.down[p];
+	int st = chaos_for_next_start(r, chaos);
+
+	if (st < 0)
+		return fail(r, "cannot %s %s: %s", chaos ? "remove" : "create", r->halt_file,
+		            strerror(-st));
+	if (chaos)
+		r->chaos_on_ns = mc_exp_now_ns();
+	progress(r, "phase %d/3 (%s chaos): a fresh start", p + 1, mc_exp_phase_name(p));
+	st = start_target(r, r->phase_config[p], down, sizeof(r->res.down[p]));
+	r->res.started[p] = st == 0;
+	if (st == 0 && !(down && down[0])) {
+		st = load_url(r);
+		if (st == 0 && r->spec.settle_ns && mc_exp_sleep_ns(r->spec.settle_ns) < 0)
+			st = interrupted(r);
+		if (st == 0)
+			st = run_phase(r, p);
+		if (st == 0 && chaos) {
+			r->chaos_off_ns = mc_exp_now_ns();
+			mc_exp_chaos_halts_now(r->halt_file, r->phase_config[p], &r->res.halts);
+		}
+	}
+	progress(r, "stopping the target");
+	mc_exp_target_stop(&r->res.target, r->spec.stop_timeout_ns);
+	r->res.starts[p] = r->res.target;
+	return st;
+}
+
+static int run_restarted(struct run *r)
+{
+	int st = restarted_phase(r, MC_EXP_BEFORE);
+
+	if (st == 0 && baseline_held(r))
+		st = restarted_phase(r, MC_EXP_DURING);
+	if (st == 0 && r->chaos_on_ns)
+		st = restarted_phase(r, MC_EXP_AFTER);
+	return st;
+}
+
+/* ---- the report ---- */
+
+/* The halts the run did not make: its event logs (of the during start alone with restart),
+ * up to the end of the chaos load, and what the segments showed then. */
+static void collect_halts(struct run *r)
+{
+	const char *prefix = r->spec.restart ? "events-during-" : "events-";
+
+	if (!r->chaos_on_ns || !r->chaos_off_ns)
+		return; /* chaos never ran */
+	int err = mc_exp_halts_from_logs(r->run_dir, prefix, r->chaos_on_ns, r->chaos_off_ns,
+	                                 &r->res.halts);
+	if (err < 0)
+		fprintf(stderr, "mlchaos experiment: cannot read the event logs for halts: %s\n",
+		        strerror(-err));
+}
+
+static void write_junit(struct run *r)
+{
+	int err = mc_exp_junit_write(r->junit, &r->res);
+
+	if (err < 0) {
+		fprintf(stderr, "mlchaos experiment: cannot write %s: %s%s\n", r->junit,
+		        strerror(-err), err == -ELOOP ? " (a link: give a plain file)" : "");
+		r->res.exit_code = MC_EXP_EXIT_RUN;
+	}
+}
+
 static int report(struct run *r)
 {
 	int err = mc_exp_faults_count(r->run_dir, r->spec.chaos, &r->res.faults);
@@ -365,6 +538,9 @@ static int report(struct run *r)
 	if (err < 0)
 		fprintf(stderr, "mlchaos experiment: cannot read the event logs: %s\n",
 		        strerror(-err));
+	collect_halts(r);
+	r->res.use_min_score = r->use_min_score;
+	r->res.min_score = r->min_score;
 	mc_exp_judge(&r->res);
 	progress(r, NULL);
 	r->res.run_dir = r->keep ? r->run_dir : NULL;
@@ -375,6 +551,8 @@ static int report(struct run *r)
 	else
 		mc_exp_report_text(stdout, &r->res);
 	fflush(stdout);
+	if (r->junit)
+		write_junit(r);
 	return r->res.exit_code;
 }
 
@@ -388,13 +566,17 @@ static int run(struct run *r)
 	if (st)
 		return st;
 	r->res.spec = &r->spec;
-	st = start_target(r);
-	if (st == 0)
-		st = load_url(r);
-	if (st == 0)
-		st = run_phase(r, MC_EXP_BEFORE);
-	if (st == 0 && baseline_held(r))
-		st = chaos_phases(r);
+	if (r->spec.restart) {
+		st = run_restarted(r);
+	} else {
+		st = start_target(r, r->config, NULL, 0);
+		if (st == 0)
+			st = load_url(r);
+		if (st == 0)
+			st = run_phase(r, MC_EXP_BEFORE);
+		if (st == 0 && baseline_held(r))
+			st = chaos_phases(r);
+	}
 	progress(r, "stopping the target");
 	mc_exp_target_stop(&r->res.target, r->spec.stop_timeout_ns);
 	if (st == 0 && mc_exp_interrupted())
@@ -404,12 +586,32 @@ static int run(struct run *r)
 
 /* ---- options ---- */
 
+static int parse_min_score(struct run *r, const char *arg)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (end == arg || *end || n < 0 || n > 100) {
+		fprintf(stderr,
+		        "mlchaos experiment: --min-score '%s': give a whole number from 0 "
+		        "to 100\n",
+		        arg);
+		usage(stderr);
+		return -EINVAL;
+	}
+	r->use_min_score = true;
+	r->min_score = (int)n;
+	return 0;
+}
+
 static int parse_options(struct run *r, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "keep", no_argument, NULL, 'k' },
+		{ "junit", required_argument, NULL, 'J' },
+		{ "min-score", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -427,6 +629,13 @@ static int parse_options(struct run *r, int argc, char **argv)
 			break;
 		case 'k':
 			r->keep = true;
+			break;
+		case 'J':
+			r->junit = optarg;
+			break;
+		case 'm':
+			if (parse_min_score(r, optarg) < 0)
+				return MC_EXP_EXIT_RUN;
 			break;
 		case 'h':
 			usage(stdout);
@@ -463,6 +672,7 @@ int mc_cmd_experiment(int argc, char **argv)
 		return st;
 	}
 	bin_dir_of_self(r);
+	tools_dir_of_self(r);
 	if (make_run_dir(r) < 0) {
 		st = fail(r, "cannot create a run directory: %s", strerror(errno));
 		free(r);

@@ -71,6 +71,8 @@ struct mc_exp_spec {
 	uint64_t ready_timeout_ns, stop_timeout_ns, settle_ns;
 	int signal; /* sent after chaos resumes and after it halts; 0 = none */
 	char *target_log;
+	bool restart;    /* a fresh start of the target per phase; faults on from during's start */
+	bool allow_halt; /* a halt during chaos is reported, not a result of its own */
 	/* [load] */
 	char *url; /* NULL: derived from the readiness probe; may hold ${PORT} */
 	uint64_t requests, concurrency, inputs, timeout_ns;
@@ -89,6 +91,8 @@ struct mc_exp_spec {
 struct mc_exp_vars {
 	const char *run_dir; /* ${RUN_DIR}: the run's private directory */
 	const char *bin_dir; /* ${MLCHAOS_BIN}: where the mlchaos executable is */
+	/* ${MLCHAOS_TOOLS}: where the reference server, load client and generator are */
+	const char *tools_dir;
 };
 
 /* ---- experiment_spec.c ---- */
@@ -223,6 +227,38 @@ struct mc_exp_faults {
 int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg,
                         struct mc_exp_faults *ret);
 
+/* ---- halts: experiment_halt.c, and the segments' side in experiment_chaos.c ---- */
+
+#define MC_EXP_MAX_HALTS 16
+
+/* Injection stopped during chaos by something other than the experiment itself. */
+struct mc_exp_halt {
+	const char *reason; /* "watchdog", "max_faults", "command" (mlchaos halt), "halt_file" */
+	long pid;           /* the process halted, 0 when not one */
+	bool timed;         /* at_s is known (from the event log) */
+	double at_s;        /* seconds after chaos was switched on (negative: before) */
+	char detail[200];   /* why, in words */
+};
+
+struct mc_exp_halts {
+	struct mc_exp_halt list[MC_EXP_MAX_HALTS];
+	unsigned n;
+	unsigned more; /* halts seen but not listed (the list was full) */
+};
+
+/* Adds the halts logged in run_dir/PREFIX*.jsonl ({"event":"halt"} lines: the watchdog, a
+ * spent max_faults) at or before until_mono_ns; at_s counts from on_mono_ns. 0 or -errno. */
+int mc_exp_halts_from_logs(const char *run_dir, const char *prefix, uint64_t on_mono_ns,
+                           uint64_t until_mono_ns, struct mc_exp_halts *h);
+
+/* Adds the halts that the segments of the processes running config show now (a call made
+ * before the experiment halts chaos itself): `mlchaos halt`, and a watchdog or max_faults
+ * halt not already listed from the logs; and halt_file when it exists again. */
+void mc_exp_chaos_halts_now(const char *halt_file, const char *config, struct mc_exp_halts *h);
+
+/* Adds one halt; keeps one per process and reason, the timed one. */
+void mc_exp_halts_add(struct mc_exp_halts *h, const struct mc_exp_halt *halt);
+
 /* ---- experiment_report.c ---- */
 
 enum mc_exp_verdict { MC_EXP_NA, MC_EXP_HELD, MC_EXP_FAILED };
@@ -241,6 +277,17 @@ struct mc_exp_result {
 	bool baseline_failed; /* the steady state did not hold before chaos: chaos was skipped */
 	int score;            /* 0..100 */
 	int exit_code;
+	/* halts during chaos (set before mc_exp_judge) and what they decide */
+	struct mc_exp_halts halts;
+	bool halted; /* a halt that is the run's result: HALTED (no allow_halt) */
+	/* --min-score: the exit status is the score's alone */
+	bool use_min_score;
+	int min_score;
+	/* restart mode: each phase's own start of the target (target above: the last one) */
+	struct mc_exp_target starts[MC_EXP_PHASES];
+	bool started[MC_EXP_PHASES];
+	/* a phase whose target never got ready: every hypothesis on it fails, for this reason */
+	char down[MC_EXP_PHASES][128];
 };
 
 /* Verdict per hypothesis and phase, the score and the exit code. */
@@ -258,5 +305,27 @@ void mc_exp_report_json(FILE *out, const struct mc_exp_result *r);
 
 /* A figure as the report writes it: "98.20%", "12.345ms", "17", "1234.5/s". */
 void mc_exp_figure(enum mc_exp_metric m, double v, char *buf, size_t cap);
+
+/* "passed", "failed" or "halted": the run's result, whatever decides the exit status. */
+const char *mc_exp_result_word(const struct mc_exp_result *r);
+
+/* Why hypothesis i has no figure in phase p ("no request got an answer", "the target did not
+ * get ready", ...), or NULL when it has one (or the phase did not run). */
+const char *mc_exp_unmeasured_why(const struct mc_exp_result *r, unsigned i, enum mc_exp_phase p);
+
+/* "p99 <= 50ms": the hypothesis without its "@PHASES". Writes into buf. */
+void mc_exp_hyp_claim(const struct mc_exp_hyp *h, char *buf, size_t cap);
+
+/* "injection halted by the watchdog in process 123, 1.24 s into chaos: ...". */
+void mc_exp_halt_text(const struct mc_exp_halt *h, char *buf, size_t cap);
+
+/* ---- experiment_junit.c ---- */
+
+/* Writes the result as JUnit XML to path: a temporary file in its directory, then renamed
+ * over it; never writes through a link (-ELOOP). 0 or -errno. */
+int mc_exp_junit_write(const char *path, const struct mc_exp_result *r);
+
+/* The same for a run that could not run: one testcase in error, with message. */
+int mc_exp_junit_write_error(const char *path, const char *name, const char *message);
 
 #endif

@@ -111,6 +111,50 @@ int mc_exp_chaos_halt(const char *halt_file, const char *config, uint64_t timeou
 	return r;
 }
 
+/* ---- halts the experiment did not make ---- */
+
+/* Between the experiment's resume and its own halt, a bit of the control word is set only by
+ * someone else: `mlchaos halt` (HALTED), the library itself (WATCHDOG, MAX_FAULTS). The
+ * HALT_FILE bit is left aside: a process may set it once more just after the resume (see
+ * mc_exp_chaos_resume); the file itself is looked at instead. */
+static void halts_of_segment(const struct mc_seg *seg, struct mc_exp_halts *h)
+{
+	uint32_t bits = mc_seg_halts(seg) & ~MC_CTL_HALT_FILE;
+	int n = mc_seg_strlen(seg->shm->halt_reason, sizeof(seg->shm->halt_reason));
+
+	for (size_t i = 0; i < sizeof(mc_seg_halt_bits) / sizeof(mc_seg_halt_bits[0]); i++) {
+		uint32_t bit = mc_seg_halt_bits[i];
+		struct mc_exp_halt halt = { .reason = mc_seg_halt_name(bit), .pid = seg->pid };
+		if (!(bits & bit))
+			continue;
+		if (bit == MC_CTL_HALTED)
+			snprintf(halt.detail, sizeof(halt.detail), "halted by `mlchaos halt`");
+		else if (bit == MC_CTL_WATCHDOG && n > 0)
+			snprintf(halt.detail, sizeof(halt.detail), "%.*s", n,
+			         seg->shm->halt_reason);
+		else
+			snprintf(halt.detail, sizeof(halt.detail), "halted by %s", halt.reason);
+		mc_exp_halts_add(h, &halt);
+	}
+}
+
+void mc_exp_chaos_halts_now(const char *halt_file, const char *config, struct mc_exp_halts *h)
+{
+	struct mc_seg_list list;
+
+	if (run_segments(config, &list) == 0) {
+		for (size_t i = 0; i < list.n; i++)
+			halts_of_segment(&list.segs[i], h);
+		mc_seg_list_free(&list);
+	}
+	if (access(halt_file, F_OK) == 0) {
+		struct mc_exp_halt halt = { .reason = "halt_file" };
+		snprintf(halt.detail, sizeof(halt.detail), "%s was created during chaos",
+		         halt_file);
+		mc_exp_halts_add(h, &halt);
+	}
+}
+
 /* ---- counting ---- */
 
 static void note_pid(struct mc_exp_faults *f, long *pids, long pid)

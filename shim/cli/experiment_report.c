@@ -53,6 +53,23 @@ static double share(const struct mc_exp_result *r, enum mc_exp_phase p)
 	return r->applicable[p] ? (double)r->held[p] / r->applicable[p] : 1.0;
 }
 
+/* A phase whose target never got ready fails every hypothesis that applies to it. */
+static enum mc_exp_verdict verdict_of(const struct mc_exp_result *r, unsigned i,
+                                      enum mc_exp_phase p)
+{
+	if (r->down[p][0])
+		return MC_EXP_FAILED;
+	return mc_exp_check(&r->spec->hyps[i], &r->load[p]);
+}
+
+/* The exit status: the score's alone with --min-score; else HALTED and FAILED are 1. */
+static int exit_code_of(const struct mc_exp_result *r, bool all_held)
+{
+	if (r->use_min_score)
+		return r->score >= r->min_score ? MC_EXP_EXIT_OK : MC_EXP_EXIT_FAIL;
+	return all_held && !r->halted ? MC_EXP_EXIT_OK : MC_EXP_EXIT_FAIL;
+}
+
 void mc_exp_judge(struct mc_exp_result *r)
 {
 	const struct mc_exp_spec *spec = r->spec;
@@ -65,7 +82,7 @@ void mc_exp_judge(struct mc_exp_result *r)
 			enum mc_exp_verdict v = MC_EXP_NA;
 			bool applies = spec->hyps[i].phases & (1u << p);
 			if (applies)
-				v = mc_exp_check(&spec->hyps[i], &r->load[p]);
+				v = verdict_of(r, i, (enum mc_exp_phase)p);
 			r->verdict[i][p] = v;
 			if (applies && (v == MC_EXP_NA || v == MC_EXP_FAILED))
 				all_held = false;
@@ -78,7 +95,53 @@ void mc_exp_judge(struct mc_exp_result *r)
 	r->baseline_failed = r->held[MC_EXP_BEFORE] < r->applicable[MC_EXP_BEFORE];
 	r->score =
 	    mc_exp_score(r->baseline_failed, share(r, MC_EXP_DURING), share(r, MC_EXP_AFTER));
-	r->exit_code = all_held ? MC_EXP_EXIT_OK : MC_EXP_EXIT_FAIL;
+	/* A halted chaos phase measured the target without (all of) its faults: its figures
+	 * cannot pass as resilience, unless the experiment says halts are expected. */
+	r->halted = (r->halts.n || r->halts.more) && !spec->allow_halt;
+	if (r->halted)
+		r->score = 0;
+	r->exit_code = exit_code_of(r, all_held);
+}
+
+const char *mc_exp_unmeasured_why(const struct mc_exp_result *r, unsigned i, enum mc_exp_phase p)
+{
+	const struct mc_exp_load *l = &r->load[p];
+	enum mc_exp_metric m = r->spec->hyps[i].metric;
+
+	if (r->down[p][0])
+		return r->down[p];
+	if (!l->ran || l->known[m])
+		return NULL;
+	if (l->ok == 0)
+		return "no request got an answer";
+	if (m == MC_EXP_ACCURACY)
+		return "no answer could be checked against the data set";
+	return "the load client gave no figure for it";
+}
+
+void mc_exp_hyp_claim(const struct mc_exp_hyp *h, char *buf, size_t cap)
+{
+	const char *at = strstr(h->text, " @");
+	int n = at ? (int)(at - h->text) : (int)strlen(h->text);
+
+	snprintf(buf, cap, "%.*s", n, h->text);
+}
+
+void mc_exp_halt_text(const struct mc_exp_halt *h, char *buf, size_t cap)
+{
+	char who[48] = "", when[64];
+
+	if (h->pid)
+		snprintf(who, sizeof(who), " in process %ld", h->pid);
+	if (!h->timed)
+		snprintf(when, sizeof(when), "by the end of chaos");
+	else if (h->at_s < 0)
+		snprintf(when, sizeof(when), "%.2f s before chaos began", -h->at_s);
+	else
+		snprintf(when, sizeof(when), "%.2f s into chaos", h->at_s);
+	snprintf(buf, cap, "injection halted by %s%s, %s: %s",
+	         strcmp(h->reason, "command") == 0 ? "mlchaos halt" : h->reason, who, when,
+	         h->detail);
 }
 
 void mc_exp_figure(enum mc_exp_metric m, double v, char *buf, size_t cap)
@@ -131,8 +194,9 @@ static void text_phases(FILE *out, const struct mc_exp_result *r)
 		const struct mc_exp_load *l = &r->load[p];
 		char succ[24], acc[24], p50[24], p99[24];
 		if (!l->ran) {
-			fprintf(out, "%-8s %-5s %8s\n", mc_exp_phase_name(p),
-			        p == MC_EXP_DURING ? "on" : "off", "skipped");
+			fprintf(out, "%-8s %-5s %8s%s%s\n", mc_exp_phase_name(p),
+			        p == MC_EXP_DURING ? "on" : "off", "skipped",
+			        r->down[p][0] ? ": " : "", r->down[p]);
 			continue;
 		}
 		figure_of(l, MC_EXP_SUCCESS_RATE, succ, sizeof(succ));
@@ -159,7 +223,7 @@ static void text_hypotheses(FILE *out, const struct mc_exp_result *r)
 			figure_of(&r->load[p], spec->hyps[i].metric, fig, sizeof(fig));
 			if (!(spec->hyps[i].phases & (1u << p)))
 				snprintf(cell, sizeof(cell), "%s (n/a)", fig);
-			else if (!r->load[p].ran)
+			else if (!r->load[p].ran && !r->down[p][0])
 				snprintf(cell, sizeof(cell), "%s", fig);
 			else
 				snprintf(cell, sizeof(cell), "%s %s", fig,
@@ -168,6 +232,31 @@ static void text_hypotheses(FILE *out, const struct mc_exp_result *r)
 		}
 		fputc('\n', out);
 	}
+	for (unsigned i = 0; i < spec->n_hyps; i++) {
+		for (int p = 0; p < MC_EXP_PHASES; p++) {
+			const char *why = mc_exp_unmeasured_why(r, i, (enum mc_exp_phase)p);
+			if (why && r->verdict[i][p] == MC_EXP_FAILED)
+				fprintf(out, "  %s %s: not measured: %s\n", spec->hyps[i].text,
+				        phase_label((enum mc_exp_phase)p), why);
+		}
+	}
+}
+
+static void text_halts(FILE *out, const struct mc_exp_result *r)
+{
+	const struct mc_exp_halts *h = &r->halts;
+
+	if (!h->n && !h->more)
+		return;
+	fprintf(out, "\nhalts during chaos%s:\n",
+	        r->spec->allow_halt ? " (allowed: allow_halt = true)" : "");
+	for (unsigned i = 0; i < h->n; i++) {
+		char text[400];
+		mc_exp_halt_text(&h->list[i], text, sizeof(text));
+		fprintf(out, "  %s\n", text);
+	}
+	if (h->more)
+		fprintf(out, "  and %u more\n", h->more);
 }
 
 static void text_faults(FILE *out, const struct mc_exp_result *r)
@@ -198,27 +287,52 @@ static void text_faults(FILE *out, const struct mc_exp_result *r)
 		        f->watchdog_halts, f->watchdog_halts == 1 ? "" : "s");
 }
 
-static void text_target(FILE *out, const struct mc_exp_result *r)
+static void text_one_target(FILE *out, const struct mc_exp_target *t, const char *label)
 {
-	const struct mc_exp_target *t = &r->target;
 	char status[64];
 
 	mc_exp_status_text(t->status, status, sizeof(status));
 	if (t->exited_in >= 0)
-		fprintf(out, "\ntarget: %s by itself %s", status, phase_label(t->exited_in));
+		fprintf(out, "%s: %s by itself %s", label, status, phase_label(t->exited_in));
 	else if (t->stop_signal)
-		fprintf(out, "\ntarget: stopped with SIG%s, %s", sigabbrev_np(t->stop_signal),
+		fprintf(out, "%s: stopped with SIG%s, %s", label, sigabbrev_np(t->stop_signal),
 		        status);
 	else
-		fprintf(out, "\ntarget: %s", status);
+		fprintf(out, "%s: %s", label, status);
 	if (t->others_reaped)
 		fprintf(out, "; %u process%s it left behind killed", t->others_reaped,
 		        t->others_reaped == 1 ? "" : "es");
 	fputc('\n', out);
 }
 
+static void text_target(FILE *out, const struct mc_exp_result *r)
+{
+	fputc('\n', out);
+	if (!r->spec->restart) {
+		text_one_target(out, &r->target, "target");
+		return;
+	}
+	for (int p = 0; p < MC_EXP_PHASES; p++) {
+		char label[96];
+		if (!r->started[p])
+			continue;
+		if (r->down[p][0])
+			snprintf(label, sizeof(label), "target %s (pid %d, never ready)",
+			         mc_exp_phase_name(p), (int)r->starts[p].pid);
+		else
+			snprintf(label, sizeof(label), "target %s (pid %d, ready in %.2f s)",
+			         mc_exp_phase_name(p), (int)r->starts[p].pid, r->starts[p].ready_s);
+		text_one_target(out, &r->starts[p], label);
+	}
+}
+
 static void text_score(FILE *out, const struct mc_exp_result *r)
 {
+	if (r->halted) {
+		fprintf(out, "resilience score: 0/100 (injection was halted during chaos: its "
+		             "figures do not measure the faults)\n");
+		return;
+	}
 	if (r->baseline_failed) {
 		fprintf(out,
 		        "resilience score: 0/100 (the steady state did not hold before chaos)\n");
@@ -231,33 +345,75 @@ static void text_score(FILE *out, const struct mc_exp_result *r)
 	        WEIGHT_AFTER, r->held[MC_EXP_AFTER], r->applicable[MC_EXP_AFTER]);
 }
 
-void mc_exp_report_verdict_line(FILE *out, const struct mc_exp_result *r)
+static bool every_hypothesis_held(const struct mc_exp_result *r)
+{
+	for (unsigned i = 0; i < r->spec->n_hyps; i++)
+		for (int p = 0; p < MC_EXP_PHASES; p++)
+			if ((r->spec->hyps[i].phases & (1u << p)) &&
+			    r->verdict[i][p] != MC_EXP_HELD)
+				return false;
+	return true;
+}
+
+const char *mc_exp_result_word(const struct mc_exp_result *r)
+{
+	if (r->halted)
+		return "halted";
+	return every_hypothesis_held(r) ? "passed" : "failed";
+}
+
+static void verdict_halted(FILE *out, const struct mc_exp_result *r)
+{
+	char text[400];
+
+	mc_exp_halt_text(&r->halts.list[0], text, sizeof(text));
+	fprintf(out, "result: HALTED: %s", r->halts.n ? text : "injection was halted");
+	if (r->halts.n + r->halts.more > 1)
+		fprintf(out, " (and %u more halt%s)", r->halts.n + r->halts.more - 1,
+		        r->halts.n + r->halts.more > 2 ? "s" : "");
+	fputs("; set [experiment] allow_halt = true to judge such a run by its figures", out);
+}
+
+static void verdict_failed(FILE *out, const struct mc_exp_result *r)
 {
 	const struct mc_exp_spec *spec = r->spec;
 	const char *sep = "";
 
-	if (r->exit_code == MC_EXP_EXIT_OK) {
-		fprintf(out,
-		        "result: PASSED: every hypothesis held before, during and after chaos "
-		        "(score %d/100)\n",
-		        r->score);
-		return;
-	}
 	fputs("result: FAILED: ", out);
 	for (unsigned i = 0; i < spec->n_hyps; i++) {
 		for (int p = 0; p < MC_EXP_PHASES; p++) {
 			if (r->verdict[i][p] != MC_EXP_FAILED)
 				continue;
+			const char *why = mc_exp_unmeasured_why(r, i, (enum mc_exp_phase)p);
 			char fig[24];
 			figure_of(&r->load[p], spec->hyps[i].metric, fig, sizeof(fig));
-			fprintf(out, "%s%s was %s %s", sep, spec->hyps[i].text, fig,
-			        phase_label(p));
+			if (why)
+				fprintf(out, "%s%s could not be measured %s (%s)", sep,
+				        spec->hyps[i].text, phase_label(p), why);
+			else
+				fprintf(out, "%s%s was %s %s", sep, spec->hyps[i].text, fig,
+				        phase_label(p));
 			sep = "; ";
 		}
 	}
 	if (r->baseline_failed)
 		fputs("; chaos was not injected", out);
-	fprintf(out, " (score %d/100)\n", r->score);
+}
+
+void mc_exp_report_verdict_line(FILE *out, const struct mc_exp_result *r)
+{
+	const char *word = mc_exp_result_word(r);
+
+	if (strcmp(word, "halted") == 0)
+		verdict_halted(out, r);
+	else if (strcmp(word, "failed") == 0)
+		verdict_failed(out, r);
+	else
+		fputs("result: PASSED: every hypothesis held before, during and after chaos", out);
+	fprintf(out, " (score %d/100", r->score);
+	if (r->use_min_score)
+		fprintf(out, "; --min-score %d: exit %d", r->min_score, r->exit_code);
+	fputs(")\n", out);
 }
 
 void mc_exp_report_text(FILE *out, const struct mc_exp_result *r)
@@ -273,6 +429,7 @@ void mc_exp_report_text(FILE *out, const struct mc_exp_result *r)
 	text_phases(out, r);
 	text_hypotheses(out, r);
 	text_faults(out, r);
+	text_halts(out, r);
 	text_target(out, r);
 	text_score(out, r);
 	mc_exp_report_verdict_line(out, r);
@@ -380,8 +537,14 @@ static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i
 			fprintf(out, "%.9g", l->value[h->metric]);
 		else
 			fputs("null", out);
-		fprintf(out, ",\"applies\":%s,\"verdict\":\"%s\"}", applies ? "true" : "false",
+		fprintf(out, ",\"applies\":%s,\"verdict\":\"%s\"", applies ? "true" : "false",
 		        json_verdict(v, applies));
+		const char *why = mc_exp_unmeasured_why(r, i, (enum mc_exp_phase)p);
+		if (why && applies) {
+			fputs(",\"why\":", out);
+			json_str(out, why);
+		}
+		fputc('}', out);
 		if (applies && v != MC_EXP_HELD)
 			held = false;
 	}
@@ -409,6 +572,67 @@ static void json_faults(FILE *out, const struct mc_exp_result *r)
 	fputs("]}", out);
 }
 
+static void json_halts(FILE *out, const struct mc_exp_result *r)
+{
+	const struct mc_exp_halts *h = &r->halts;
+
+	fprintf(out, ",\"halted\":%s,\"allow_halt\":%s,\"halts\":[", r->halted ? "true" : "false",
+	        r->spec->allow_halt ? "true" : "false");
+	for (unsigned i = 0; i < h->n; i++) {
+		const struct mc_exp_halt *one = &h->list[i];
+		char text[400];
+		fprintf(out, "%s{\"reason\":", i ? "," : "");
+		json_str(out, one->reason);
+		fprintf(out, ",\"pid\":%ld,\"at_s\":", one->pid);
+		if (one->timed)
+			fprintf(out, "%.3f", one->at_s);
+		else
+			fputs("null", out);
+		fputs(",\"detail\":", out);
+		json_str(out, one->detail);
+		mc_exp_halt_text(one, text, sizeof(text));
+		fputs(",\"text\":", out);
+		json_str(out, text);
+		fputc('}', out);
+	}
+	fprintf(out, "],\"halts_not_listed\":%u", h->more);
+}
+
+static void json_starts(FILE *out, const struct mc_exp_result *r)
+{
+	fprintf(out, ",\"restart\":%s", r->spec->restart ? "true" : "false");
+	if (!r->spec->restart)
+		return;
+	fputs(",\"starts\":{", out);
+	const char *sep = "";
+	for (int p = 0; p < MC_EXP_PHASES; p++) {
+		const struct mc_exp_target *t = &r->starts[p];
+		char status[64];
+		if (!r->started[p] && !r->down[p][0])
+			continue;
+		mc_exp_status_text(t->status, status, sizeof(status));
+		fprintf(out,
+		        "%s\"%s\":{\"pid\":%d,\"port\":%d,\"ready\":%s,\"ready_s\":%.3f,"
+		        "\"status\":",
+		        sep, mc_exp_phase_name(p), (int)t->pid, t->port,
+		        r->down[p][0] ? "false" : "true", t->ready_s);
+		json_str(out, status);
+		fputs(",\"stopped_by\":", out);
+		if (t->stop_signal)
+			fprintf(out, "\"SIG%s\"", sigabbrev_np(t->stop_signal));
+		else
+			fputs("null", out);
+		fputs(",\"why\":", out);
+		if (r->down[p][0])
+			json_str(out, r->down[p]);
+		else
+			fputs("null", out);
+		fputc('}', out);
+		sep = ",";
+	}
+	fputc('}', out);
+}
+
 void mc_exp_report_json(FILE *out, const struct mc_exp_result *r)
 {
 	const struct mc_exp_spec *spec = r->spec;
@@ -418,11 +642,16 @@ void mc_exp_report_json(FILE *out, const struct mc_exp_result *r)
 	fputs(",\"file\":", out);
 	json_str(out, spec->file);
 	fprintf(out, ",\"result\":\"%s\",\"exit\":%d,\"score\":%d,\"baseline_failed\":%s,",
-	        r->exit_code == MC_EXP_EXIT_OK ? "passed" : "failed", r->exit_code, r->score,
+	        mc_exp_result_word(r), r->exit_code, r->score,
 	        r->baseline_failed ? "true" : "false");
+	if (r->use_min_score)
+		fprintf(out, "\"min_score\":%d,", r->min_score);
+	else
+		fputs("\"min_score\":null,", out);
 	fprintf(out,
 	        "\"score_formula\":\"%d x (held during chaos / applicable) + %d x (held after "
-	        "/ applicable); 0 when the steady state failed before chaos\",",
+	        "/ applicable); 0 when the steady state failed before chaos or injection was "
+	        "halted (without allow_halt)\",",
 	        WEIGHT_DURING, WEIGHT_AFTER);
 	fputs("\"url\":", out);
 	json_str(out, r->url);
@@ -437,6 +666,8 @@ void mc_exp_report_json(FILE *out, const struct mc_exp_result *r)
 	}
 	fputc(']', out);
 	json_faults(out, r);
+	json_halts(out, r);
+	json_starts(out, r);
 	fputs(",\"run_dir\":", out);
 	if (r->run_dir)
 		json_str(out, r->run_dir);

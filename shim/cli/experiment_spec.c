@@ -22,7 +22,7 @@
 #define MAX_CONCURRENCY     1024
 #define MAX_INPUTS          1024
 #define ID_PREFIX_MAX       64
-#define BUILTIN_VARS        "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${PORT}"
+#define BUILTIN_VARS        "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${MLCHAOS_TOOLS}, ${PORT}"
 
 enum section { SEC_NONE, SEC_EXPERIMENT, SEC_LOAD, SEC_STEADY, SEC_MLCHAOS, SEC_FAULT, SEC_BAD };
 
@@ -36,6 +36,8 @@ enum key {
 	K_SETTLE,
 	K_SIGNAL,
 	K_TARGET_LOG,
+	K_RESTART,
+	K_ALLOW_HALT,
 	K_URL,
 	K_REQUESTS,
 	K_CONCURRENCY,
@@ -60,6 +62,8 @@ static const struct {
 	[K_SETTLE] = { "settle", SEC_EXPERIMENT },
 	[K_SIGNAL] = { "signal", SEC_EXPERIMENT },
 	[K_TARGET_LOG] = { "target_log", SEC_EXPERIMENT },
+	[K_RESTART] = { "restart", SEC_EXPERIMENT },
+	[K_ALLOW_HALT] = { "allow_halt", SEC_EXPERIMENT },
 	[K_URL] = { "url", SEC_LOAD },
 	[K_REQUESTS] = { "requests", SEC_LOAD },
 	[K_CONCURRENCY] = { "concurrency", SEC_LOAD },
@@ -235,6 +239,8 @@ static const char *var_value(struct parse *p, const char *name, size_t n, bool k
 		return p->exp_dir;
 	if (n == 11 && memcmp(name, "MLCHAOS_BIN", 11) == 0)
 		return p->vars->bin_dir;
+	if (n == 13 && memcmp(name, "MLCHAOS_TOOLS", 13) == 0)
+		return p->vars->tools_dir ? p->vars->tools_dir : p->vars->bin_dir;
 	if (n == 4 && memcmp(name, "PORT", 4) == 0) {
 		if (!keep_port)
 			say(p, p->lineno,
@@ -382,6 +388,12 @@ static void set_count(struct parse *p, uint64_t *slot, const char *key, const ch
 		    (unsigned long long)max);
 }
 
+static void set_bool(struct parse *p, bool *slot, const char *key, const char *value)
+{
+	if (mc_cfg_parse_bool(value, slot) < 0)
+		say(p, p->lineno, "%s = '%s': give true or false", key, value);
+}
+
 static void set_signal(struct parse *p, const char *value)
 {
 	const char *name = strncmp(value, "SIG", 3) == 0 ? value + 3 : value;
@@ -471,6 +483,12 @@ static void set_key(struct parse *p, enum key k, const char *value)
 		break;
 	case K_TARGET_LOG:
 		set_path(p, &spec->target_log, value, false);
+		break;
+	case K_RESTART:
+		set_bool(p, &spec->restart, keys[k].name, value);
+		break;
+	case K_ALLOW_HALT:
+		set_bool(p, &spec->allow_halt, keys[k].name, value);
 		break;
 	case K_URL:
 		set_url(p, value);
@@ -904,6 +922,10 @@ static void final_checks(struct parse *p)
 		say(p, 0,
 		    "no readiness probe: give [experiment] ready = an http:// URL that answers "
 		    "2xx once the target is up, or a file the target writes when ready");
+	if (spec->restart && spec->signal)
+		say(p, p->key_line[K_SIGNAL],
+		    "signal makes a running target reload; with restart = true each phase starts "
+		    "the target afresh: give one of them");
 	if (spec->n_hyps == 0)
 		say(p, 0,
 		    "no hypothesis: give [steady_state] lines such as 'success_rate >= 99%%'");

@@ -542,9 +542,13 @@ def test_max_faults(ctx):
     t = ctx.target(cfg, "loops", 4, 200, data)
     seen = t.done()
     st = ctx.stats(t.pid)
-    events = read_log(log)
+    logged = read_log(log)
+    events = [e for e in logged if e["event"] == "fault"]
+    halts = [e for e in logged if e["event"] == "halt"]
     note("max_faults 37: process saw %d failed reads of %d, applied %d, log %d"
          % (seen["read_fail"], seen["reads"], total(st, "applied"), len(events)))
+    check(len(halts) == 1 and halts[0]["reason"] == "max_faults" and halts[0]["limit"] == 37
+          and len(logged) == 38, "one halt line, after the faults: %s" % halts)
     check(seen["read_fail"] == 37 and seen["reads"] == 800, "process saw %s" % seen)
     check(total(st, "applied") == 37 and len(events) == 37 and st["faults_injected"] == 37,
           "applied %d, log %d, expected 37" % (total(st, "applied"), len(events)))

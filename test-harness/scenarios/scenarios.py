@@ -496,6 +496,38 @@ def case_ci_smoke(tmp):
     check(during["verdict"] == "failed" and during["value"] > 5, json.dumps(during))
 
 
+def case_ci_smoke_options(tmp):
+    """ci-smoke passes the experiment's options through: --restart, --junit and --min-score
+    on a real run; --requests-file, --answer, --protocol and --health as the keys of the
+    experiment it writes (--print shows it)."""
+    junit = os.path.join(tmp, "ci.xml")
+    rc, doc, err = ci_smoke(tmp, "--hypothesis", "success_rate >= 95%", "--restart",
+                            "--junit", junit, "--min-score", "0")
+    check(rc == 0 and doc["restart"] and len(doc["starts"]) == 3,
+          "ci-smoke --restart: %d %s" % (rc, err))
+    suite, cases = check_junit_counts(junit_doc(junit))
+    check(suite.get("name") == "ci-smoke: ci-smoke.ini"
+          and "success_rate >= 95% @during" in cases, "junit: %s" % sorted(cases))
+    requests = os.path.join(tmp, "requests.jsonl")
+    open(requests, "w").write('{"features": [1, 2]}\n')
+    out = subprocess.run([script("ci-smoke"), "--mlchaos", ARGS.mlchaos, "--server-cmd", "x",
+                          "--ready", "http://127.0.0.1:1/health", "--print",
+                          "--requests-file", requests, "--answer", "/label",
+                          "--protocol", "openai", "--health", "http://127.0.0.1:1/health",
+                          "--restart"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    check(out.returncode == 0, "--print: %d %s" % (out.returncode, out.stderr))
+    text = out.stdout
+    for line in ("restart = true", "requests_file = " + os.path.realpath(requests),
+                 "answer = /label", "protocol = openai", "[health]\nurl = http://127.0.0.1:1/health"):
+        check(line in text, "%r not in the experiment:\n%s" % (line, text))
+    for opt in ("--junit", "--min-score", "--requests-file"):
+        out = subprocess.run([script("ci-smoke"), "--server-cmd", "x", "--ready", "r", opt],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        check(out.returncode == 2 and "needs a value" in out.stderr, "%s alone: %s"
+              % (opt, out.stderr))
+
+
 def case_ci_smoke_help(tmp):
     out = subprocess.run([script("ci-smoke"), "--help"], stdout=subprocess.PIPE, text=True)
     check(out.returncode == 0 and "--server-cmd" in out.stdout, out.stdout)
@@ -579,6 +611,7 @@ def case_experiment_pass(tmp):
     check("\r" not in err, "a progress line without a terminal: %r" % err)
     doc = json.loads(out)
     check(doc["result"] == "passed" and doc["score"] == 100, out)
+    check(doc["halts"] == [] and not doc["halted"], "its own halts counted: %s" % doc["halts"])
     run_dir = doc["run_dir"]
     try:
         check(os.stat(run_dir).st_mode & 0o777 == 0o700, "run directory not 0700")
@@ -832,6 +865,246 @@ def case_experiment_progress(tmp):
     check("result: PASSED" in out and "\r" not in out, out)
 
 
+# ---- halts, unmeasured figures, JUnit, --min-score, restart mode ----
+
+FAIL_503 = """
+[fault.no-memory]
+hook = malloc
+action = fail
+phase = serve
+rate = 30%
+"""
+
+WATCHDOG = "[mlchaos]\nhalt_on_error_rate = 5%\nhalt_window = 20\n"
+
+
+def with_mlchaos(path, lines):
+    """The experiment with lines added to its [mlchaos] section."""
+    text = open(path).read().replace("[mlchaos]\n", "[mlchaos]\n" + lines, 1)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def case_experiment_halted(tmp):
+    """Injection halted during chaos (the watchdog, max_faults) is the result, HALTED, exit 1,
+    score 0, with when and why; with allow_halt = true the figures are judged as they are and
+    the halt is still reported. The experiment's own halts between phases are never counted."""
+    path = write_experiment(tmp, ["success_rate >= 50%"], requests=300, faults=FAIL_503)
+    with_mlchaos(path, "halt_on_error_rate = 5%\nhalt_window = 20\n")
+    rc, out, err = experiment(path, "--json")
+    check(rc == 1, "a watchdog halt exited %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    check(doc["result"] == "halted" and doc["halted"] and doc["score"] == 0, out)
+    halt = doc["halts"][0]
+    check(halt["reason"] == "watchdog" and halt["pid"] == doc["target"]["pid"]
+          and halt["at_s"] is not None and 0 <= halt["at_s"] < 60
+          and "halt_on_error_rate" in halt["detail"], "halt: %s" % halt)
+    check(all(h["held"] for h in doc["hypotheses"]), "the figures held: %s" % out)
+    rc, out, err = experiment(path)
+    m = re.search(r"(?m)^result: HALTED: injection halted by watchdog in process \d+, "
+                  r"[0-9.]+ s into chaos: \d+ of the last 20 responses were errors", out)
+    check(rc == 1 and m, "text report:\n" + out)
+    check("resilience score: 0/100 (injection was halted" in out, out)
+
+    allowed = derived_config(tmp, path, "allowed.ini",
+                             lambda t: t.replace("stop_timeout = 2s\n",
+                                                 "stop_timeout = 2s\nallow_halt = true\n"))
+    rc, out, err = experiment(allowed, "--json")
+    doc = json.loads(out)
+    check(rc == 0 and doc["result"] == "passed" and not doc["halted"] and doc["allow_halt"]
+          and doc["score"] == 100, "allow_halt: %d %s" % (rc, out))
+    check([h["reason"] for h in doc["halts"]] == ["watchdog"], "halt not reported: %s" % out)
+
+    budget = os.path.join(tmp, "budget")
+    os.makedirs(budget)
+    path = write_experiment(budget, ["success_rate >= 99%"], requests=200)
+    with_mlchaos(path, "max_faults = 5\n")
+    rc, out, err = experiment(path, "--json")
+    doc = json.loads(out)
+    check(rc == 1 and doc["result"] == "halted", "max_faults: %d %s" % (rc, out))
+    halt = doc["halts"][0]
+    check(halt["reason"] == "max_faults" and halt["at_s"] is not None
+          and "max_faults = 5" in halt["detail"], "halt: %s" % halt)
+
+
+SEND_RESET = """
+[fault.no-answer]
+hook = send
+action = fail
+errno = ECONNRESET
+rate = 100%
+"""
+
+
+def case_experiment_unmeasured(tmp):
+    """A hypothesis whose figure cannot be measured (no answer at all during chaos) does not
+    hold, and the report says why, as text and as JSON."""
+    path = write_experiment(tmp, ["accuracy >= 99%", "p99 <= 1s"], requests=60,
+                            faults=SEND_RESET)
+    rc, out, err = experiment(path, "--json")
+    check(rc == 1, "exit %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    for h in doc["hypotheses"]:
+        during = h["phases"]["during"]
+        check(during["verdict"] == "failed" and during["value"] is None
+              and during["why"] == "no request got an answer", json.dumps(h))
+        check("why" not in h["phases"]["before"], json.dumps(h))
+    rc, out, err = experiment(path)
+    check("accuracy >= 99% could not be measured during chaos (no request got an answer)"
+          in out and "accuracy >= 99% during chaos: not measured: no request got an answer"
+          in out, out)
+
+
+def junit_doc(path):
+    import xml.etree.ElementTree as ET
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as e:
+        raise Failed("%s is not XML: %s" % (path, e))
+
+
+def check_junit_counts(root):
+    """The structure CI systems read: testsuites > testsuite > testcase, and counts that
+    agree with the testcases."""
+    check(root.tag == "testsuites", "root <%s>" % root.tag)
+    suites = root.findall("testsuite")
+    check(len(suites) == 1, "%d testsuites" % len(suites))
+    suite = suites[0]
+    cases = suite.findall("testcase")
+    for node in (root, suite):
+        check(int(node.get("tests")) == len(cases), "tests=%s for %d" % (node.get("tests"),
+                                                                       len(cases)))
+        for kind in ("failure", "error", "skipped"):
+            n = sum(1 for c in cases if c.find(kind) is not None)
+            check(int(node.get(kind + "s" if kind != "skipped" else "skipped")) == n,
+                  "%s count %s for %d" % (kind, node.get(kind + "s"), n))
+    return suite, {c.get("name"): c for c in cases}
+
+
+def case_experiment_junit(tmp):
+    """--junit FILE: one testcase per hypothesis and phase; a failed one carries its figure
+    and threshold; the text report in <system-out>; names escaped; a halt is an error; never
+    written through a link."""
+    path = write_experiment(tmp, ["success_rate >= 99%", "p99 <= 10ms @during",
+                                  "p50 <= 20ms @after"],
+                            name='<odd & "named">', requests=150)
+    junit = os.path.join(tmp, "out.xml")
+    rc, out, err = experiment(path, "--junit", junit)
+    check(rc == 1, "exit %d: %s" % (rc, err))
+    suite, cases = check_junit_counts(junit_doc(junit))
+    check(suite.get("name") == '<odd & "named">', "suite name %r" % suite.get("name"))
+    want = {"success_rate >= 99% @before", "success_rate >= 99% @during",
+            "success_rate >= 99% @after", "p99 <= 10ms @during", "p50 <= 20ms @after",
+            "chaos not halted @during"}
+    check(set(cases) == want, "testcases %s" % sorted(cases))
+    failure = cases["p99 <= 10ms @during"].find("failure")
+    m = re.match(r"p99 <= 10ms was ([0-9.]+)ms during chaos$", failure.get("message") or "")
+    check(m and float(m.group(1)) >= 30, "failure message %r" % failure.get("message"))
+    check("threshold: <= 10.000ms" in failure.text and "figure: " in failure.text,
+          failure.text)
+    check(cases["success_rate >= 99% @during"].find("failure") is None, "held during")
+    check(int(suite.get("failures")) == 1 and int(suite.get("errors")) == 0,
+          "failures %s errors %s" % (suite.get("failures"), suite.get("errors")))
+    check("resilience score: 65/100" in suite.find("system-out").text, "system-out")
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    check(props["result"] == "failed" and props["score"] == "65", props)
+    check(os.stat(junit).st_mode & 0o777 == 0o666 & ~current_umask(), "mode")
+    check(not [f for f in os.listdir(tmp) if f.startswith(".junit-")], "temporary left")
+
+    link = os.path.join(tmp, "link.xml")
+    target = os.path.join(tmp, "target.txt")
+    open(target, "w").write("keep me")
+    os.symlink(target, link)
+    rc, out, err = experiment(path, "--junit", link)
+    check(rc == 2 and "link" in err, "a link: %d %s" % (rc, err))
+    check(open(target).read() == "keep me" and os.path.islink(link), "written through")
+
+    halted = os.path.join(tmp, "h")
+    os.makedirs(halted)
+    path = write_experiment(halted, ["success_rate >= 99%"], requests=100)
+    with_mlchaos(path, "max_faults = 3\n")
+    rc, out, err = experiment(path, "--junit", junit)
+    suite, cases = check_junit_counts(junit_doc(junit))
+    error = cases["chaos not halted @during"].find("error")
+    check(rc == 1 and error is not None and error.get("type") == "halted"
+          and "max_faults" in error.get("message"), "halted: %d %s" % (rc, err))
+    check(int(suite.get("errors")) == 1, "errors %s" % suite.get("errors"))
+
+    cannot = os.path.join(tmp, "c")
+    os.makedirs(cannot)
+    path = write_experiment(cannot, ["success_rate >= 99%"], command="/nonexistent/server")
+    rc, out, err = experiment(path, "--junit", junit)
+    suite, cases = check_junit_counts(junit_doc(junit))
+    check(rc == 2 and list(cases) == ["the experiment ran"]
+          and cases["the experiment ran"].find("error") is not None, "cannot run: %d" % rc)
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def case_experiment_min_score(tmp):
+    """--min-score N: the exit status is the score's alone; a usage error is still 2."""
+    path = write_experiment(tmp, ["success_rate >= 99%", "p99 <= 10ms @during"], requests=150)
+    rc, out, err = experiment(path, "--min-score", "60", "--json")
+    doc = json.loads(out)
+    check(rc == 0 and doc["score"] == 65 and doc["result"] == "failed"
+          and doc["min_score"] == 60, "score 65 >= 60: %d %s" % (rc, out))
+    rc, out, err = experiment(path, "--min-score", "70", "--quiet")
+    check(rc == 1 and "--min-score 70: exit 1" in out, "65 < 70: %d %s" % (rc, out))
+    for bad in ("101", "-1", "x", ""):
+        rc, out, err = experiment(path, "--min-score", bad)
+        check(rc == 2 and "--min-score" in err, "--min-score %r: %d %s" % (bad, rc, err))
+
+
+def case_experiment_restart(tmp):
+    """restart = true: a fresh target per phase, the faults on from the during start's first
+    instruction: weights corrupted as the server loads them make during's answers wrong and
+    leave before and after alone; an allocation that fails while loading keeps the during
+    target from getting ready, which fails its hypotheses and says why."""
+    faults = rules_of("corrupt-weights.ini")
+    path = write_experiment(tmp, ["accuracy >= 99%", "success_rate >= 99%"], requests=200,
+                            faults=faults, experiment_extra="restart = true\n")
+    rc, out, err = experiment(path, "--json", "--keep")
+    doc = json.loads(out)
+    run_dir = doc["run_dir"]
+    try:
+        check(rc == 1 and doc["restart"], "exit %d: %s %s" % (rc, out, err))
+        acc = {p: doc["hypotheses"][0]["phases"][p]["verdict"]
+               for p in ("before", "during", "after")}
+        check(acc == {"before": "held", "during": "failed", "after": "held"}, acc)
+        pids = {doc["starts"][p]["pid"] for p in ("before", "during", "after")}
+        check(len(pids) == 3 and all(doc["starts"][p]["ready"] for p in doc["starts"]),
+              "three starts: %s" % doc["starts"])
+        logs = sorted(f for f in os.listdir(run_dir) if f.startswith("events-"))
+        check(any(f.startswith("events-during-") for f in logs)
+              and any(f.startswith("events-before-") for f in logs), logs)
+        applied = [e for e in events(run_dir, "events-during-") if e.get("applied")]
+        check(applied, "no fault applied at the during start")
+        check(not [e for e in events(run_dir, "events-before-") if e.get("applied")]
+              and not [e for e in events(run_dir, "events-after-") if e.get("applied")],
+              "a fault outside the during start")
+        check(doc["faults"]["total"] == len(applied), "faults %s" % doc["faults"])
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    load_oom = os.path.join(tmp, "oom")
+    os.makedirs(load_oom)
+    faults = "\n[fault.load-oom]\nhook = malloc\naction = fail\nphase = load\nrate = 100%\n"
+    path = write_experiment(load_oom, ["success_rate >= 99%"], requests=100, faults=faults,
+                            experiment_extra="restart = true\n", ready_timeout="5s")
+    rc, out, err = experiment(path, "--json")
+    doc = json.loads(out)
+    during = doc["hypotheses"][0]["phases"]["during"]
+    check(rc == 1 and during["verdict"] == "failed" and "before it was ready" in during["why"]
+          and not doc["starts"]["during"]["ready"], "load-time oom: %d %s %s" % (rc, out, err))
+    check(doc["hypotheses"][0]["phases"]["after"]["verdict"] == "held", out)
+    check(doc["score"] == 30, "score %d" % doc["score"])
+
+
 def case_experiments_shipped(tmp):
     """The experiments of config/experiments/ run against the reference server and find what
     their comments promise."""
@@ -862,6 +1135,61 @@ def case_experiments_shipped(tmp):
                               lambda t: t.replace("--watch-ms 0", "--watch-ms 0 --verify"))
     rc, doc = run(verified)
     check(rc == 0 and doc["score"] == 100, "corrupt-reload --verify: %s" % verdicts(doc))
+    rc, doc = run(os.path.join(exp_dir, "corrupt-load.ini"))
+    check(rc == 1 and verdicts(doc)["accuracy >= 99%"] == ["held", "failed", "held"]
+          and doc["restart"], "corrupt-load: %s" % verdicts(doc))
+    verified = derived_config(tmp, os.path.join(exp_dir, "corrupt-load.ini"), "verify2.ini",
+                              lambda t: t.replace("--quiet\n", "--quiet --verify\n", 1))
+    rc, doc = run(verified)
+    during = doc["hypotheses"][0]["phases"]["during"]
+    check(rc == 1 and not doc["starts"]["during"]["ready"]
+          and "before it was ready" in during["why"], "corrupt-load --verify: %s" % during)
+
+
+def case_installed(tmp):
+    """`meson install` into a DESTDIR holds what `mlchaos experiment` needs, and the installed
+    command runs the documented example (share/mlchaos/experiments/demo.ini) end to end with
+    the installed reference server and load client, nothing of the build tree on its path."""
+    meson = shutil.which("meson")
+    if not meson:
+        raise Skip("no meson on PATH")
+    build = os.path.dirname(os.path.dirname(ARGS.mlchaos))
+    root = os.path.join(tmp, "root")
+    out = subprocess.run([meson, "install", "-C", build, "--destdir", root, "--no-rebuild",
+                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=120)
+    check(out.returncode == 0, "meson install: %s" % out.stdout)
+    found = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            found.setdefault(f, os.path.join(d, f))
+    for name in ("mlchaos", "libmlchaos.so", "mlchaos-model-server", "mlchaos-load",
+                 "mlchaos-gen", "demo.ini", "corrupt-reload.ini", "corrupt-load.ini",
+                 "reference.ini", "mlchaos.1", "mlchaos.ini.5"):
+        check(name in found, "%s is not installed: %s" % (name, sorted(found)))
+    bindir = os.path.dirname(found["mlchaos"])
+    check(os.path.dirname(found["mlchaos-model-server"]) == bindir, "tools beside mlchaos")
+    check(found["demo.ini"].endswith("/share/mlchaos/experiments/demo.ini"), found["demo.ini"])
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MLCHAOS") and k != "LD_LIBRARY_PATH"}
+    # a DESTDIR is not where the command was built to look: the library is named for it
+    env.update(PATH=bindir + ":/usr/bin:/bin", MLCHAOS_LIB=found["libmlchaos.so"])
+    d = os.path.join(tmp, "d")
+    os.makedirs(os.path.join(d, "models"))
+    model, data = os.path.join(d, "models", "model.bin"), os.path.join(d, "data.jsonl")
+    subprocess.run(["mlchaos-gen", "--quiet", "-o", model, "--dataset", data], env=env,
+                   check=True)
+    env.update(MODEL=model, DATASET=data)
+    out = subprocess.run(["mlchaos", "experiment", "--json", found["demo.ini"]], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=120)
+    check(out.returncode in (0, 1), "installed demo: exit %d: %s"
+          % (out.returncode, out.stderr))
+    doc = json.loads(out.stdout)
+    check(doc["target"]["command"][0] == os.path.join(bindir, "mlchaos-model-server"),
+          "the target is not the installed server: %s" % doc["target"]["command"][0])
+    check(doc["phases"]["during"]["ran"] and doc["faults"]["total"] > 0,
+          "no chaos in the installed demo: %s" % doc["faults"])
 
 
 def case_configs_check(tmp):
