@@ -2,8 +2,9 @@
 """A small PyTorch model server: torch.load at start, a ThreadingHTTPServer on 127.0.0.1.
 
 usage: torch_server.py make MODEL          save a small model (torch.save of a state_dict)
-       torch_server.py serve MODEL READY   serve it; the port is written to READY once
-                                           listening
+       torch_server.py serve MODEL READY [PORT]
+                                           serve it (on PORT, default any); the port is
+                                           written to READY once listening
 
   POST /predict  {"inputs": [[16 floats], ...]} -> {"pred": [[4 floats], ...]}
                  {"batch": N} -> a forward pass on N zero rows -> {"rows": N, "sum": s}
@@ -72,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, out)
 
 
-def serve(path, ready):
+def serve(path, ready, port=0):
     torch.set_num_threads(1)
     model = build()
     try:
@@ -82,7 +83,7 @@ def serve(path, ready):
         return 3
     model.eval()
     Handler.model = model
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     with open(ready + ".tmp", "w") as f:
@@ -99,8 +100,8 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "make":
         make(sys.argv[2])
         return 0
-    if len(sys.argv) == 4 and sys.argv[1] == "serve":
-        return serve(sys.argv[2], sys.argv[3])
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "serve":
+        return serve(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else 0)
     print(__doc__.strip().splitlines()[2], file=sys.stderr)
     return 2
 

@@ -2,7 +2,15 @@
 """The ready scenarios of config/ against the reference model server, under the real library,
 and `mlchaos experiment` / scripts/ci-smoke / scripts/demo end to end.
 
-    scenarios.py --mlchaos BIN --server BIN --load BIN --gen BIN --source DIR CASE
+    scenarios.py --mlchaos BIN --server BIN --load BIN --gen BIN --source DIR
+                 [--plain-lib LIB --plain-server BIN] CASE
+
+With --plain-lib and --plain-server (the sanitizer build), the command under test is BIN of
+--mlchaos (sanitized) and the targets are the uninstrumented library and server: a copy of
+the command is put in a tree of its own next to them (TREE/shim/mlchaos, its library
+TREE/shim/libmlchaos.so, TREE/test-harness/ with the server, the load client and the
+generator), since the command finds its library, ${MLCHAOS_BIN}/../test-harness/ and
+scripts/demo its build from where the executable is. Every case runs unchanged.
 
 Each case generates its model and data set in a private directory, runs real processes on
 127.0.0.1 with port 0 (ports come from --ready-file, polled against a deadline), and asserts
@@ -1220,18 +1228,39 @@ def on_sigterm(signum, frame):
     raise Failed("terminated by SIGTERM (a timeout?)")
 
 
+def plain_tree(tmp):
+    """The sanitized command next to the plain library and server (see the top)."""
+    tree = os.path.join(tmp, "tree")
+    for d in ("shim", "test-harness"):
+        os.makedirs(os.path.join(tree, d))
+    mlchaos = os.path.join(tree, "shim", "mlchaos")
+    shutil.copy2(ARGS.mlchaos, mlchaos)  # a copy: /proc/self/exe of a link is its target
+    os.symlink(os.path.abspath(ARGS.plain_lib), os.path.join(tree, "shim", "libmlchaos.so"))
+    for name, path in (("mlchaos-model-server", ARGS.plain_server), ("mlchaos-load", ARGS.load),
+                       ("mlchaos-gen", ARGS.gen)):
+        os.symlink(os.path.abspath(path), os.path.join(tree, "test-harness", name))
+    ARGS.mlchaos = mlchaos
+    ARGS.server = os.path.abspath(ARGS.plain_server)
+
+
 def main():
     global ARGS
     signal.signal(signal.SIGTERM, on_sigterm)
     ap = argparse.ArgumentParser()
     for opt in ("--mlchaos", "--server", "--load", "--gen", "--source"):
         ap.add_argument(opt, required=True)
+    ap.add_argument("--plain-lib")
+    ap.add_argument("--plain-server")
     ap.add_argument("case", choices=sorted(CASES))
     ARGS = ap.parse_args()
     for opt in ("mlchaos", "server", "load", "gen"):
         setattr(ARGS, opt, os.path.abspath(getattr(ARGS, opt)))
+    if bool(ARGS.plain_lib) != bool(ARGS.plain_server):
+        ap.error("--plain-lib and --plain-server go together")
     tmp = tempfile.mkdtemp(prefix="mlchaos-scn-")
     try:
+        if ARGS.plain_lib:
+            plain_tree(tmp)
         CASES[ARGS.case](tmp)
     except Skip as e:
         print("SKIP: %s" % e)

@@ -1,0 +1,601 @@
+#!/usr/bin/python3
+"""`mlchaos experiment` against real model servers, and the servers themselves.
+
+    run_experiments.py --mlchaos BIN [--env KEY=VALUE]... CASE
+
+Cases (the expectations per server are in table.py):
+
+  server-NAME         the server alone, under `mlchaos run`, answered by this script: every
+                      request of its file answered 2xx with an answer at its pointer, the
+                      same answers in a second start; its silent faults change answers and
+                      fail none; its halt fault makes 5xx; plus what its special cases need
+                      (cache: damage leaks into requests not selected; lying: /health 200
+                      while every prediction fails, 503 with --honest). Needs no more than
+                      `mlchaos run`.
+  NAME-clean          no fault: exit 0, agreement 100% in every phase, no failed testcase
+  NAME-silent         load-time damage with restart = true: agreement fails during chaos
+                      and holds after it, success_rate holds; JUnit names the failing case
+  NAME-halt           the watchdog halts injection during chaos: verdict HALTED, exit 1
+  allow-halt          the same with allow_halt = true: not HALTED
+  openai-input        request bodies damaged: agreement fails, success_rate holds, nothing
+                      contaminated (no shared state)
+  cache-contaminated  damage to a session's first request: contaminated > 0 during chaos
+  lying-health-lies   a server that lost its model answers /health 200: health_lies > 0
+  honest-health       the same server saying 503: health_lies == 0
+  bad-line            a requests file with a broken line: FILE:LINE:, exit 2
+  bad-pointer         an answer pointer that matches nothing: per-request messages, a report
+  not-json            a server answering text: per-request messages, a report
+
+Every server listens on 127.0.0.1 only and is stopped by pid. The experiment cases skip
+(exit 77) when `mlchaos experiment --help` does not mention --junit (a tree without the
+experiment features they test); a case whose server is not installed skips too.
+Exit status: 0 passed, 1 failed, 77 skipped.
+"""
+
+import argparse
+import configparser
+import http.client
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
+import hdlib  # noqa: E402
+import table  # noqa: E402
+from table import SERVERS  # noqa: E402
+
+PY = "/usr/bin/python3"
+PHASES = ("before", "during", "after")
+EXPERIMENT_TIMEOUT_S = 400
+START_TIMEOUT_S = 90
+REQUEST_TIMEOUT_S = 30
+MISSING = object()
+
+
+class Skip(Exception):
+    pass
+
+
+# ---- files: the experiment files of this directory, derived per case ----
+
+def ini_text(server):
+    with open(os.path.join(HERE, SERVERS[server]["ini"])) as f:
+        return f.read().replace("${EXPERIMENT_DIR}", HERE)
+
+
+def ini_get(text, section, key):
+    cp = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"),
+                                   inline_comment_prefixes=None, strict=False)
+    cp.read_string(text)
+    return cp.get(section, key, fallback=None)
+
+
+def with_keys(text, keys):
+    """text with the lines of keys ({section: ["key = value", ...]}) set in their sections:
+    a key already there is replaced, a section not there is added."""
+    for section, lines in keys.items():
+        for line in lines:
+            key = line.split("=", 1)[0].strip()
+            m = re.search(r"(?ms)^\[%s\]\n(.*?)(?=^\[|\Z)" % re.escape(section), text)
+            if not m:
+                text = text.rstrip("\n") + "\n\n[%s]\n%s\n" % (section, line)
+                continue
+            body = m.group(1)
+            if re.search(r"(?m)^%s\s*=" % re.escape(key), body):
+                body = re.sub(r"(?m)^%s\s*=.*$" % re.escape(key), line, body)
+            else:
+                body = line + "\n" + body
+            text = text[:m.start(1)] + body + text[m.end(1):]
+    return text
+
+
+def write(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def expand(value, env, run_dir):
+    def var(m):
+        name = m.group(1)
+        if name == "RUN_DIR":
+            return run_dir
+        return env[name]
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", var, value)
+
+
+def requests_of(path):
+    """(method, path or None, headers, body) of each line of a requests file."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            doc = json.loads(line)
+            if "body" in doc and set(doc) <= {"body", "method", "path", "headers", "expect"}:
+                out.append((doc.get("method", "POST"), doc.get("path"), doc.get("headers", {}),
+                            doc["body"]))
+            else:
+                out.append(("POST", None, {}, doc))
+    return out
+
+
+def pointer(doc, ptr):
+    """RFC 6901: the member of doc at ptr, or MISSING."""
+    if ptr == "":
+        return doc
+    for tok in ptr.split("/")[1:]:
+        tok = tok.replace("~1", "/").replace("~0", "~")
+        if isinstance(doc, dict) and tok in doc:
+            doc = doc[tok]
+        elif isinstance(doc, list) and tok.isdigit() and int(tok) < len(doc):
+            doc = doc[int(tok)]
+        else:
+            return MISSING
+    return doc
+
+
+# ---- the server alone, under `mlchaos run` ----
+
+class Direct:
+    """Starts a server with the command of its experiment file under `mlchaos run` with
+    rules (or none), sends the requests of its file, stops it by pid."""
+
+    def __init__(self, a, env, tmp, server, c):
+        self.a, self.env, self.tmp, self.server, self.c = a, env, tmp, server, c
+        self.spec = SERVERS[server]
+        self.text = ini_text(server)
+        self.n = 0
+
+    def start(self, faults="", extra_args=()):
+        self.n += 1
+        run_dir = os.path.join(self.tmp, "direct-%d" % self.n)
+        os.mkdir(run_dir)
+        cfg = write(run_dir, "chaos.ini", "[mlchaos]\nseed = 42\nlog = %s/events-%%p.jsonl\n"
+                    % run_dir + expand(faults, self.env, run_dir))
+        argv = shlex.split(expand(ini_get(self.text, "experiment", "command"), self.env,
+                                  run_dir)) + list(extra_args)
+        p = hdlib.Proc([self.a.mlchaos, "run", "-q", "-c", cfg, "--"] + argv, self.env,
+                       os.path.join(run_dir, "stderr"))
+        ready = expand(ini_get(self.text, "experiment", "ready"), self.env, run_dir)
+        port = int(self.env["EXP_PORT"])
+
+        def is_ready():
+            if not p.alive():
+                return "dead"
+            if ready.startswith("http://"):
+                return self.get(port, "/health")[0] == 200
+            return os.path.exists(ready)
+        got = hdlib.wait_for(is_ready, START_TIMEOUT_S, 0.1)
+        if got is not True:
+            p.stop(10)
+            raise AssertionError("%s did not get ready: %s" % (self.server, p.stderr()[-3000:]))
+        return p, cfg
+
+    def stop(self, p):
+        rc = p.stop(15)
+        self.c.check(rc == 0 and not p.alive(), "%s stopped by SIGTERM to pid %d, exit %s"
+                     % (self.server, p.pid, rc))
+        time.sleep(0.2)  # the port is free for the next start
+
+    def get(self, port, path):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, r.read()
+        except (OSError, http.client.HTTPException) as e:
+            return type(e).__name__, b""
+        finally:
+            conn.close()
+
+    def send_all(self, limit=None):
+        """{request id: (status, answer or MISSING)} for the lines of the requests file."""
+        url = ini_get(self.text, "load", "url")
+        default_path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+        prefix = ini_get(self.text, "load", "id_prefix")
+        reqs = requests_of(expand(ini_get(self.text, "load", "requests_file"), self.env, ""))
+        out = {}
+        for i, (method, path, headers, body) in enumerate(reqs[:limit]):
+            key = "%s-%d" % (prefix, i)
+            body = dict(body)
+            if self.spec.get("stream"):
+                body["stream"] = True
+            out[key] = self.send(method, path or default_path, headers, body, key)
+        return out
+
+    def send(self, method, path, headers, body, key):
+        port = int(self.env["EXP_PORT"])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+        hdrs = {"Content-Type": "application/json", "X-Request-Id": key, "Connection": "close"}
+        hdrs.update(headers)
+        try:
+            conn.request(method, path, body=json.dumps(body).encode(), headers=hdrs)
+            r = conn.getresponse()
+            raw = r.read()
+            status = r.status
+        except (OSError, http.client.HTTPException) as e:
+            return type(e).__name__, MISSING
+        finally:
+            conn.close()
+        if status // 100 != 2:
+            return status, MISSING
+        try:
+            if self.spec.get("stream"):
+                return status, sse_text(raw)
+            return status, pointer(json.loads(raw), self.spec["answer"])
+        except ValueError:
+            return status, MISSING
+
+    def run(self, faults="", extra_args=(), limit=None):
+        p, cfg = self.start(faults, extra_args)
+        try:
+            return self.send_all(limit), p, cfg
+        finally:
+            self.stop(p)
+
+
+def sse_text(raw):
+    """The text of a streamed chat answer: its events' delta contents, in order."""
+    text, done = "", False
+    for line in raw.decode().split("\n"):
+        if line == "data: [DONE]":
+            done = True
+        elif line.startswith("data: "):
+            for ch in json.loads(line[6:])["choices"]:
+                text += ch.get("delta", {}).get("content", "") or ch.get("text", "")
+    if not done:
+        raise ValueError("no [DONE] event")
+    return text
+
+
+def selected(a, env, cfg, rule, keys):
+    p = subprocess.run([a.mlchaos, "select", "-c", cfg, rule, "-"], input="\n".join(keys),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                       timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("mlchaos select: %s" % p.stderr)
+    return {l.rpartition(" ")[0] for l in p.stdout.splitlines() if l.endswith(" selected")}
+
+
+def case_server(a, env, tmp, c, server):
+    d = Direct(a, env, tmp, server, c)
+    spec = SERVERS[server]
+    clean, _, _ = d.run()
+    ok = {k: v for k, v in clean.items() if v[0] == 200 and v[1] is not MISSING}
+    c.check(len(ok) == len(clean) > 0, "%s: %d of %d requests answered 200 with an answer at "
+            "%s (%s)" % (server, len(ok), len(clean), spec["answer"],
+                         sorted({str(v[0]) for v in clean.values()})))
+    answers = [json.dumps(v[1]) for v in clean.values()]
+    c.check(len(set(answers)) >= 2, "%s: %d different answers" % (server, len(set(answers))))
+    again, _, _ = d.run()
+    c.check(again == clean, "%s: the same answers in a second start (agreement can be 100%%)"
+            % server)
+    silent, _, _ = d.run(spec["silent"])
+    changed = [k for k in clean if silent[k][1] != clean[k][1]]
+    c.check(all(v[0] == 200 for v in silent.values()) and changed,
+            "%s: damaged at load, every request answered 200 (%s) and %d answers changed"
+            % (server, sorted({str(v[0]) for v in silent.values()}), len(changed)))
+    halt, p, _ = d.run(spec["halt"])
+    e5 = [k for k, v in halt.items() if isinstance(v[0], int) and v[0] >= 500]
+    c.check(len(e5) >= len(halt) // 5, "%s: the halt fault makes 5xx answers: %d of %d (%s)"
+            % (server, len(e5), len(halt), sorted({str(v[0]) for v in halt.values()})))
+    if "input" in spec:
+        damaged, _, cfg = d.run(spec["input"])
+        chosen = selected(a, env, cfg, "garble", list(clean))
+        changed = {k for k in clean if damaged[k][1] != clean[k][1]}
+        c.check(all(v[0] == 200 for v in damaged.values()) and changed,
+                "%s: damaged bodies, every request answered 200 (%s), %d answers changed"
+                % (server, sorted({str(v[0]) for v in damaged.values()}), len(changed)))
+        leaked = changed - chosen
+        if server == "cache":
+            c.check(leaked, "cache: answers changed in %d requests not selected (%s...)"
+                    % (len(leaked), sorted(leaked)[:4]))
+        else:
+            c.check(not leaked, "%s: only selected requests changed (extra %s)"
+                    % (server, sorted(leaked)))
+    if server == "lying":
+        for honest, want in ((False, 200), (True, 503)):
+            p, _ = d.start(spec["unreadable"], ["--honest"] if honest else [])
+            try:
+                res = d.send_all(limit=5)
+                health = d.get(int(env["EXP_PORT"]), "/health")[0]
+            finally:
+                d.stop(p)
+            c.check(all(v[0] == 500 for v in res.values()) and health == want,
+                    "lying%s: weights unreadable, predictions %s, /health %s (want %d)"
+                    % (" --honest" if honest else "", sorted({str(v[0]) for v in res.values()}),
+                       health, want))
+
+
+# ---- `mlchaos experiment` ----
+
+def experiment_supported(a, env):
+    p = subprocess.run([a.mlchaos, "experiment", "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, env=env, timeout=60)
+    return "--junit" in p.stdout
+
+
+class Run:
+    """One `mlchaos experiment --json --junit` run and what it reported."""
+
+    def __init__(self, a, env, tmp, text, name="exp.ini"):
+        self.path = write(tmp, name, text)
+        self.junit = os.path.join(tmp, name + ".junit.xml")
+        p = subprocess.run([a.mlchaos, "experiment", "--json", "--junit", self.junit,
+                            self.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env, timeout=EXPERIMENT_TIMEOUT_S)
+        self.rc, self.out, self.err = p.returncode, p.stdout, p.stderr
+        print("exit %d\n--- stderr\n%s\n--- stdout\n%s" % (self.rc, self.err[-4000:],
+                                                            self.out[-6000:]))
+        try:
+            self.doc = json.loads(self.out)
+        except ValueError:
+            self.doc = None
+
+    def figure(self, phase, metric):
+        """The phase's figure for metric (a share as 0..1), or None."""
+        ph = (self.doc or {}).get("phases", {}).get(phase, {})
+        for place in table.FIGURE_PLACES:
+            where = ph
+            for k in place:
+                where = where.get(k, {}) if isinstance(where, dict) else {}
+            if isinstance(where, dict) and metric in where:
+                return share(metric, where[metric])
+        for h in (self.doc or {}).get("hypotheses", []):
+            if h.get("metric", h.get("text", "").split(" ")[0]) == metric:
+                v = h.get("phases", {}).get(phase, {}).get("value")
+                if v is not None:
+                    return share(metric, v)
+        return None
+
+    def verdict(self):
+        return str((self.doc or {}).get("verdict", "")).lower()
+
+    def testcases(self):
+        """[(classname name, failed)] of the JUnit file."""
+        root = ET.parse(self.junit).getroot()
+        return [("%s %s" % (t.get("classname", ""), t.get("name", "")),
+                 t.find("failure") is not None or t.find("error") is not None)
+                for t in root.iter("testcase")]
+
+
+def share(metric, v):
+    if isinstance(v, (int, float)) and metric in ("agreement", "success_rate", "error_rate") \
+            and v > 1:
+        return v / 100.0
+    return v
+
+
+def junit_failed(run, metric, phase):
+    return [n for n, failed in run.testcases()
+            if failed and metric in n and table.JUNIT_PHASE_TEXT[phase] in n]
+
+
+def case_clean(a, env, tmp, c, server):
+    r = Run(a, env, tmp, ini_text(server))
+    if not c.check(r.rc == table.EXIT_PASSED and r.doc, "%s: no fault: exit %d" % (server, r.rc)):
+        return
+    for ph in PHASES:
+        ag = r.figure(ph, "agreement")
+        c.check(ag == 1.0 or (ph == "before" and ag is None),
+                "%s: agreement %s in phase %s" % (server, ag, ph))
+        c.check(r.figure(ph, "success_rate") == 1.0, "%s: success_rate %s in phase %s"
+                % (server, r.figure(ph, "success_rate"), ph))
+    cases = r.testcases()
+    c.check(cases and not any(f for _, f in cases), "%s: JUnit: %d testcases, none failed"
+            % (server, len(cases)))
+    hyps = len((r.doc or {}).get("hypotheses", []))
+    c.check(len(cases) == 3 * hyps, "%s: JUnit: one testcase per hypothesis and phase (%d for "
+            "%d hypotheses)" % (server, len(cases), hyps))
+    if SERVERS[server].get("stream"):
+        for m in ("ttft_p50", "ttft_p99", "itl_p50", "itl_p99"):
+            v = r.figure("before", m)
+            c.check(isinstance(v, (int, float)) and v > 0, "%s: %s = %s" % (server, m, v))
+
+
+def case_silent(a, env, tmp, c, server):
+    text = with_keys(ini_text(server), table.RESTART_KEYS) + SERVERS[server]["silent"]
+    r = Run(a, env, tmp, text)
+    c.check(r.rc == table.EXIT_FAILED, "%s: damaged weights: exit %d" % (server, r.rc))
+    during = r.figure("during", "agreement")
+    c.check(during is not None and during < 1.0, "%s: agreement %s during chaos"
+            % (server, during))
+    c.check(r.figure("after", "agreement") == 1.0, "%s: agreement %s after (a fresh start "
+            "without faults)" % (server, r.figure("after", "agreement")))
+    for ph in PHASES:
+        c.check(r.figure(ph, "success_rate") == 1.0, "%s: success_rate %s in phase %s: the "
+                "damage is silent" % (server, r.figure(ph, "success_rate"), ph))
+    c.check(junit_failed(r, "agreement", "during"), "%s: JUnit names agreement failing during"
+            % server)
+    c.check(not junit_failed(r, "success_rate", "during"),
+            "%s: JUnit: success_rate did not fail" % server)
+
+
+def case_halt(a, env, tmp, c, server, allow=False):
+    text = with_keys(ini_text(server), table.HALT_KEYS)
+    if allow:
+        text = with_keys(text, {"experiment": ["allow_halt = true"]})
+    r = Run(a, env, tmp, text + SERVERS[server]["halt"])
+    c.check(r.rc == table.EXIT_FAILED, "%s: halted by the watchdog: exit %d" % (server, r.rc))
+    if allow:
+        c.check(r.verdict() and r.verdict() != table.VERDICT_HALTED,
+                "%s: allow_halt = true: verdict %r, not HALTED" % (server, r.verdict()))
+    else:
+        c.check(r.verdict() == table.VERDICT_HALTED, "%s: verdict %r" % (server, r.verdict()))
+
+
+def case_openai_input(a, env, tmp, c):
+    server = "openai-completions"
+    r = Run(a, env, tmp, ini_text(server) + SERVERS[server]["input"])
+    c.check(r.rc == table.EXIT_FAILED, "damaged bodies: exit %d" % r.rc)
+    c.check((r.figure("during", "agreement") or 1.0) < 1.0, "agreement %s during chaos"
+            % r.figure("during", "agreement"))
+    c.check(r.figure("during", "success_rate") == 1.0, "success_rate %s during chaos"
+            % r.figure("during", "success_rate"))
+    c.check(r.figure("during", "contaminated") == 0, "contaminated %s: no shared state"
+            % r.figure("during", "contaminated"))
+    c.check(junit_failed(r, "agreement", "during"), "JUnit names agreement failing during")
+
+
+def case_cache_contaminated(a, env, tmp, c):
+    text = with_keys(ini_text("cache"), table.RESTART_KEYS) + SERVERS["cache"]["input"]
+    cfg = write(tmp, "select.ini", "[mlchaos]\nseed = 42\n" +
+                SERVERS["cache"]["input"].replace("${EXP_PORT}", env["EXP_PORT"]))
+    first = selected(a, env, cfg, "garble", ["cache-%d" % i for i in range(8)])
+    if not c.check(first, "the rule selects some sessions' first request (%s)" % sorted(first)):
+        return
+    r = Run(a, env, tmp, text)
+    n = r.figure("during", "contaminated")
+    c.check(isinstance(n, (int, float)) and n > 0, "contaminated %s during chaos" % n)
+    for ph in ("before", "after"):
+        c.check(r.figure(ph, "contaminated") in (0, None), "contaminated %s %s chaos"
+                % (r.figure(ph, "contaminated"), ph))
+    c.check(r.rc == table.EXIT_FAILED, "exit %d" % r.rc)
+
+
+def case_health(a, env, tmp, c, honest):
+    text = with_keys(ini_text("lying"), table.RESTART_KEYS)
+    if honest:
+        text = re.sub(r"(?m)^(command = .*)$", r"\1 --honest", text)
+    r = Run(a, env, tmp, text + SERVERS["lying"]["unreadable"])
+    c.check(r.rc == table.EXIT_FAILED, "exit %d" % r.rc)
+    sr = r.figure("during", "success_rate")
+    c.check(sr is not None and sr < 0.5, "success_rate %s during chaos: no model" % sr)
+    lies = {ph: r.figure(ph, "health_lies") for ph in PHASES}
+    if honest:
+        c.check(all(v == 0 for v in lies.values()), "honest /health: health_lies %s" % lies)
+    else:
+        c.check(isinstance(lies["during"], (int, float)) and lies["during"] > 0
+                and lies["before"] == 0 and lies["after"] == 0,
+                "lying /health: health_lies %s" % lies)
+        c.check(junit_failed(r, "success_rate", "during"), "JUnit names success_rate failing")
+
+
+def case_bad_line(a, env, tmp, c):
+    src = expand(ini_get(ini_text("lying"), "load", "requests_file"), env, "")
+    lines = open(src).read().splitlines()
+    lines[2] = lines[2][:len(lines[2]) // 2]  # line 3 cut in the middle
+    bad = write(tmp, "broken.jsonl", "\n".join(lines) + "\n")
+    text = re.sub(r"(?m)^requests_file = .*$", "requests_file = " + bad, ini_text("lying"))
+    r = Run(a, env, tmp, text)
+    c.check(r.rc == table.EXIT_ERROR, "a broken requests line: exit %d" % r.rc)
+    want = table.MSG_BROKEN_LINE.format(file=re.escape(bad), line=3)
+    c.check(re.search(want, r.err), "stderr names %s:3:" % bad)
+
+
+def measured(c, r, what):
+    c.check(r.rc in (table.EXIT_PASSED, table.EXIT_FAILED) and r.doc is not None,
+            "%s: exit %d with a report" % (what, r.rc))
+    c.check(r.figure("before", "success_rate") == 1.0, "%s: the report has what it measured "
+            "(success_rate %s before)" % (what, r.figure("before", "success_rate")))
+
+
+def case_bad_pointer(a, env, tmp, c):
+    text = re.sub(r"(?m)^answer = .*$", "answer = /no/such/member", ini_text("lying"))
+    r = Run(a, env, tmp, text)
+    measured(c, r, "a pointer that matches nothing")
+    c.check(re.search(table.MSG_NO_POINTER, r.err), "stderr says the pointer matched nothing")
+
+
+def case_not_json(a, env, tmp, c):
+    text = re.sub(r"(?m)^(command = .*)$", r"\1 --text", ini_text("lying"))
+    r = Run(a, env, tmp, text)
+    measured(c, r, "answers that are not JSON")
+    c.check(re.search(table.MSG_NOT_JSON, r.err), "stderr says the answers are not JSON")
+
+
+def cases():
+    out = {}
+    for s in SERVERS:
+        out["server-" + s] = (s, lambda a, e, t, c, s=s: case_server(a, e, t, c, s), False)
+        out[s + "-clean"] = (s, lambda a, e, t, c, s=s: case_clean(a, e, t, c, s), True)
+        out[s + "-silent"] = (s, lambda a, e, t, c, s=s: case_silent(a, e, t, c, s), True)
+        out[s + "-halt"] = (s, lambda a, e, t, c, s=s: case_halt(a, e, t, c, s), True)
+    out.update({
+        "allow-halt": ("openai-completions",
+                       lambda a, e, t, c: case_halt(a, e, t, c, "openai-completions", True), True),
+        "openai-input": ("openai-completions", case_openai_input, True),
+        "cache-contaminated": ("cache", case_cache_contaminated, True),
+        "lying-health-lies": ("lying", lambda a, e, t, c: case_health(a, e, t, c, False), True),
+        "honest-health": ("lying", lambda a, e, t, c: case_health(a, e, t, c, True), True),
+        "bad-line": ("lying", case_bad_line, True),
+        "bad-pointer": ("lying", case_bad_pointer, True),
+        "not-json": ("lying", case_not_json, True),
+    })
+    return out
+
+
+def missing(server):
+    for need in SERVERS[server]["needs"]:
+        if need.startswith("python3:"):
+            mod = need.split(":", 1)[1]
+            if subprocess.run([PY, "-c", "import " + mod], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode != 0:
+                return "%s cannot import %s" % (PY, mod)
+        elif not os.access(need, os.X_OK):
+            return "%s is not installed" % need
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    all_cases = cases()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mlchaos", required=True)
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
+    ap.add_argument("case", choices=sorted(all_cases))
+    a = ap.parse_args()
+    a.mlchaos = os.path.abspath(a.mlchaos)
+    server, fn, needs_experiment = all_cases[a.case]
+    why = missing(server)
+    if why:
+        hdlib.skip(why)
+    env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
+    if needs_experiment and not experiment_supported(a, env):
+        hdlib.skip("`mlchaos experiment --help` does not mention --junit: this mlchaos has "
+                   "no requests_file, agreement, verdicts or JUnit to test")
+    tmp = tempfile.mkdtemp(prefix="mlchaos-exp-")
+    c = hdlib.Checks()
+    signal.signal(signal.SIGTERM, lambda *x: sys.exit(1))  # meson's timeout: clean up
+    try:
+        models = os.path.join(tmp, "models")
+        made = subprocess.run([PY, os.path.join(HERE, "make_models.py"), models]
+                              + SERVERS[server]["models"], stdout=subprocess.PIPE, text=True,
+                              env=env, timeout=300)
+        if made.returncode != 0:
+            c.fail("make_models.py %s: exit %d" % (SERVERS[server]["models"], made.returncode))
+            return 1
+        env["EXP_MODELS"] = models
+        env["EXP_PORT"] = str(free_port())
+        info = os.path.join(models, "sk-model.json")
+        if os.path.exists(info):
+            env["EXP_SK_COEF"] = json.load(open(info))["coef_range"]
+        try:
+            fn(a, env, tmp, c)
+        except (AssertionError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
+            c.fail("%s: %s: %s" % (a.case, type(e).__name__, e))
+    finally:
+        if not os.environ.get("EXP_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return c.status() if c.count or c.failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
