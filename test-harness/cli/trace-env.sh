@@ -39,6 +39,18 @@ check_eq "--json in a missing directory: refused" 2 "$rc"
 check_contains "--json in a missing directory: message" "cannot open $tmp/no/such/dir/x.json for appending" "$err"
 check_eq "refused --json: nothing ran" "no" "$([ -e "$tmp/ran" ] && echo yes || echo no)"
 
+# The library appends to the file at each traced process's exit: a FIFO put there since must
+# not hold the exit. (Not in the sanitizer build: cli-hello carries ASan there, preloaded
+# after the library.)
+mkfifo "$tmp/w/fifo.json"
+if [ -z "${MC_SANITIZED:-}" ]; then
+	rc=0
+	timeout 30 env LD_PRELOAD="$MC_REAL_LIB" MLCHAOS_TRACE=1 MLCHAOS_TRACE_JSON="$tmp/w/fifo.json" \
+		"$MC_HELLO" >/dev/null 2>"$tmp/stderr" || rc=$?
+	check_eq "library, --json file now a FIFO: the traced process exits at once" 0 "$rc"
+	check_contains "library, --json file now a FIFO: message" "mlchaos: trace: $tmp/w/fifo.json: the --json file is a FIFO, not a regular file; its rows are on stderr only" "$(cat "$tmp/stderr")"
+fi
+
 run_mc trace sh -c 'kill -TERM $$'
 check_eq "trace: 128+N" 143 "$rc"
 run_mc trace mc-no-such-command-xyz
