@@ -25,6 +25,7 @@
 #include "record.h"
 #include "reqkey.h"
 #include "request.h"
+#include "safefile.h"
 #include "target.h"
 
 #define LINE_MAX_BYTES      4096u
@@ -172,24 +173,33 @@ static bool expand_log_path(char *out, size_t cap, int pid)
 	return !b.truncated;
 }
 
+static MC_COLD void say_no_log(const char *path, const struct mc_safefile_refusal *no)
+{
+	char msg[1024];
+	mc_safefile_message(no, path, "log",
+	                    "no log is written; faults are still injected and counted (mlchaos "
+	                    "stats), their lines as dropped",
+	                    msg, sizeof(msg));
+	mc_say(msg);
+}
+
+/* The log's path is configured, and often in a world-writable directory under a name anyone
+ * can predict (/var/tmp/chaos-%p.jsonl): whatever was planted there (a FIFO, whose open would
+ * block the host for ever; a device; another user's file, who would read the request keys;
+ * a file others may write) is refused by mc_safefile_open, and the host runs on without a
+ * log: faults are still injected and counted, their lines counted as dropped. */
 static void open_log(int pid, bool complain)
 {
 	char path[1100];
 	if (!log_template[0] || !expand_log_path(path, sizeof(path), pid))
 		return;
-	log_fd = mc_real.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (log_fd < 0 && complain) {
-		char msg[1300];
-		struct mc_buf b;
-		mc_buf_init(&b, msg, sizeof(msg));
-		mc_buf_puts(&b, "cannot open the log ");
-		mc_buf_puts(&b, path);
-		mc_buf_puts(&b, ": ");
-		mc_buf_puts(&b, strerror(errno));
-		mc_buf_puts(&b,
-		            " (faults are injected but not logged; lines are counted as dropped)");
-		mc_say(msg);
-	}
+	const struct mc_safefile_calls calls = { mc_real.open, mc_real.fcntl, mc_real.close };
+	struct mc_safefile_refusal no;
+	int saved = errno; /* in a forked child, the host's fork() is still returning */
+	log_fd = mc_safefile_open(&calls, path, O_APPEND, 0600, &no);
+	if (log_fd < 0 && complain)
+		say_no_log(path, &no);
+	errno = saved;
 }
 
 /* ---- init and fork ------------------------------------------------------------ */
@@ -284,10 +294,13 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 	mc_rec_segment = child;
 	atomic_store(&shm_removed, 0);
 	if (strstr(log_template, "%p")) { /* a log of its own */
+		/* Said when the child loses a log its parent had; when the parent had none, the
+		 * user was told already, and a prefork server's workers would each say it again. */
+		bool parent_had_log = log_fd >= 0;
 		if (log_fd >= 0)
 			mc_real.close(log_fd);
 		log_fd = -1;
-		open_log(getpid(), false);
+		open_log(getpid(), parent_had_log);
 	}
 	rules_line_write(); /* the child's lines need its own: the log alone describes them */
 	if (ring) {
@@ -306,6 +319,13 @@ void mc_rec_exit(void)
 
 /* ---- halting ---------------------------------------------------------------------- */
 
+/* The halt file counts whoever made it, and whatever it is: access(F_OK) opens nothing (a
+ * FIFO there cannot block us) and reads nothing, and a symbolic link counts when its target
+ * exists (one flag file can halt many processes). The file only ever stops injection, so the
+ * worst another user who can create the name can do is halt the run, which `mlchaos stats`
+ * shows. Counting only the owner's file would be worse: a name planted first by another user
+ * would turn the operator's own halt (`touch`, which leaves an existing file where it is)
+ * into a brake that does not hold. */
 static MC_COLD void look_at_halt_file(void)
 {
 	uint64_t now = mc_now_ns();

@@ -15,6 +15,7 @@
 #include "fdtable.h"
 #include "fmt.h"
 #include "real.h"
+#include "safefile.h"
 #include "target.h"
 #include "trace.h"
 
@@ -260,6 +261,16 @@ static void print_warnings(const struct row *rows, size_t n)
 	}
 }
 
+static void say_no_json(const struct mc_safefile_refusal *no)
+{
+	static const char prefix[] = "trace: ";
+	char msg[1024];
+	memcpy(msg, prefix, sizeof(prefix) - 1);
+	mc_safefile_message(no, json_path, "--json file", "its rows are on stderr only",
+	                    msg + sizeof(prefix) - 1, sizeof(msg) - (sizeof(prefix) - 1));
+	mc_say(msg);
+}
+
 static void append_json(const struct row *rows, size_t n, int pid, int ppid)
 {
 	if (!json_path[0])
@@ -294,15 +305,18 @@ static void append_json(const struct row *rows, size_t n, int pid, int ppid)
 		mc_buf_putc(&b, '}');
 	}
 	mc_buf_puts(&b, "]}\n");
-	int fd =
-	    mc_real.open(json_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* The file `mlchaos trace` made may have been replaced since (a FIFO would block the
+	 * exit for ever): opened as the log is, and refused likewise. */
+	const struct mc_safefile_calls calls = { mc_real.open, mc_real.fcntl, mc_real.close };
+	struct mc_safefile_refusal no;
+	int fd = mc_safefile_open(&calls, json_path, O_APPEND, 0600, &no);
 	if (fd >= 0) {
 		/* One write: O_APPEND keeps each process's line whole. */
 		if (!b.truncated)
 			(void)mc_append_line(fd, b.p, b.len);
 		mc_real.close(fd);
 	} else {
-		mc_say("trace: cannot open the --json file; its rows are on stderr only");
+		say_no_json(&no);
 	}
 	mc_real.munmap(mem, cap);
 }

@@ -293,10 +293,17 @@ static int interrupted(struct run *r)
 static void show_target_log(const struct run *r)
 {
 	char buf[4096];
-	int fd = open(r->target_log, O_RDONLY | O_CLOEXEC);
+	/* target_log may be a configured path: what is there now may not be what the target
+	 * wrote (a FIFO would block the read), so only a regular file is shown */
+	int fd = open(r->target_log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
 
 	if (fd < 0)
 		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
 	off_t size = lseek(fd, 0, SEEK_END);
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, size > 4095 ? size - 4095 : 0);
 	close(fd);
@@ -318,7 +325,8 @@ static int start_target(struct run *r, const char *config, char *down, size_t do
 	warn_unreachable(r);
 	progress(r, "starting %s", r->spec.argv[0]);
 	if (mc_exp_target_start(&r->spec, r->lib, config, r->target_log, t) < 0) {
-		show_target_log(r);
+		if (t->pid > 0) /* not when target_log itself was refused */
+			show_target_log(r);
 		return fail(r, "the target did not start");
 	}
 	progress(r, "waiting for %s", r->spec.ready);

@@ -5,17 +5,20 @@
  * with one process's faults only. Never trusts the log: a line it cannot use is reported as
  * LOG:LINE and skipped. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
 #include "json.h"
 #include "options.h"
+#include "outfile.h"
 
 #define EXIT_NOTHING    1    /* nothing to replay, or the log cannot say how */
 #define EXIT_USAGE      2    /* usage, an unreadable log, an unwritable output */
@@ -720,7 +723,7 @@ static int emit(struct replay *rp)
 	uint64_t n_faults = 0;
 	struct mc_config *cfg = NULL;
 	FILE *f;
-	int r;
+	int fd, r;
 
 	for (size_t i = 0; i < rp->n_rules; i++) {
 		n_rules += rp->rules[i].faults != 0;
@@ -731,10 +734,15 @@ static int emit(struct replay *rp)
 		        rp->o->log, rp->pid);
 		return EXIT_NOTHING;
 	}
-	f = fopen(rp->o->out, "we");
+	/* 0600: replay_key lists the run's request keys */
+	fd = mc_outfile_open("replay", rp->o->out, O_TRUNC, "output", "nothing was written");
+	if (fd < 0)
+		return EXIT_USAGE;
+	f = fdopen(fd, "w");
 	if (!f) {
 		fprintf(stderr, "mlchaos replay: cannot write %s: %s\n", rp->o->out,
 		        strerror(errno));
+		close(fd);
 		return EXIT_USAGE;
 	}
 	write_config(f, rp, n_rules, n_faults);

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "launch.h"
 #include "options.h"
+#include "outfile.h"
 #include "preload.h"
 
 #include <errno.h>
@@ -155,29 +156,15 @@ static int set_config_env(const struct run_opts *o)
 	return 0;
 }
 
-/* Creates the JSON file if needed (0600, never through a symlink, never
- * truncated: every traced process appends its line) and exports its path. */
+/* Creates the JSON file if needed (0600, never truncated: every traced process appends its
+ * line; refused as the library's log is, see safefile.h) and exports its path. */
 static int set_trace_json_env(const struct run_opts *o)
 {
-	int fd = open(
-	    o->json, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-	    0600);
-	struct stat st;
+	int fd = mc_outfile_open("trace", o->json, O_APPEND, "--json file", "nothing was run");
 	char *abs;
 
-	if (fd < 0) {
-		fprintf(stderr, "mlchaos trace: cannot open %s for appending: %s%s\n", o->json,
-		        strerror(errno),
-		        errno == ELOOP ? " (it is a symbolic link: give the file's own path)" : "");
+	if (fd < 0)
 		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr,
-		        "mlchaos trace: %s is not a regular file: give a file path for --json\n",
-		        o->json);
-		close(fd);
-		return -1;
-	}
 	close(fd);
 	abs = realpath(o->json, NULL);
 	if (!abs) {

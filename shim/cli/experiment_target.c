@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "experiment.h"
+#include "outfile.h"
 #include "preload.h"
 
 #define READY_POLL_NS    20000000ull /* between two readiness probes */
@@ -200,11 +201,10 @@ int mc_exp_target_start(const struct mc_exp_spec *spec, const char *lib, const c
 	t->exited_in = -1;
 	if (mc_preload_compose(getenv("LD_PRELOAD"), lib, &preload) < 0)
 		return -ENOMEM;
-	log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	log_fd = mc_outfile_open("experiment", log_path, O_TRUNC, "target_log",
+	                         "the target was not started");
 	if (log_fd < 0) {
 		err = errno;
-		fprintf(stderr, "mlchaos experiment: cannot write the target's output to %s: %s\n",
-		        log_path, strerror(err));
 		free(preload);
 		return -err;
 	}

@@ -31,13 +31,44 @@ check_eq "--json: an existing file keeps its mode" "640" "$(stat -c %a "$tmp/w/o
 ln -s "$tmp/w/old.json" "$tmp/w/link.json"
 run_mc trace --json "$tmp/w/link.json" touch "$tmp/ran"
 check_eq "--json symlink: refused" 2 "$rc"
-check_contains "--json symlink: message" "it is a symbolic link" "$err"
+check_eq "--json symlink: message" "mlchaos trace: $tmp/w/link.json: the --json file is a symbolic link, which is not followed; nothing was run; remove it, or choose a path in a directory only you can write" "$err"
 run_mc trace --json "$tmp/w" touch "$tmp/ran"
 check_eq "--json directory: refused" 2 "$rc"
+check_contains "--json directory: message" "$tmp/w: the --json file is a directory, not a regular file" "$err"
 run_mc trace --json "$tmp/no/such/dir/x.json" touch "$tmp/ran"
 check_eq "--json in a missing directory: refused" 2 "$rc"
-check_contains "--json in a missing directory: message" "cannot open $tmp/no/such/dir/x.json for appending" "$err"
+check_eq "--json in a missing directory: message" "mlchaos trace: $tmp/no/such/dir/x.json: the --json file cannot be opened for writing: No such file or directory; nothing was run" "$err"
+# planted where --json points: a FIFO, a file others may write, another user's file
+mkfifo "$tmp/w/fifo.json"
+run_mc trace --json "$tmp/w/fifo.json" touch "$tmp/ran"
+check_eq "--json FIFO: refused" 2 "$rc"
+check_contains "--json FIFO: message" "$tmp/w/fifo.json: the --json file is a FIFO, not a regular file" "$err"
+printf 'theirs\n' >"$tmp/w/loose.json"
+chmod 666 "$tmp/w/loose.json"
+run_mc trace --json "$tmp/w/loose.json" touch "$tmp/ran"
+check_eq "--json writable by others: refused" 2 "$rc"
+check_contains "--json writable by others: message" "$tmp/w/loose.json: the --json file is writable by group or others (mode 0666); nothing was run; chmod go-w it, or remove it" "$err"
+check_eq "--json writable by others: left as it was" "theirs" "$(cat "$tmp/w/loose.json")"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	printf 'theirs\n' >"$tmp/w/other.json"
+	chown nobody "$tmp/w/other.json"
+	run_mc trace --json "$tmp/w/other.json" touch "$tmp/ran"
+	check_eq "--json of another user: refused" 2 "$rc"
+	check_contains "--json of another user: message" "$tmp/w/other.json: the --json file belongs to uid $(id -u nobody), not to uid 0" "$err"
+	check_eq "--json of another user: left as it was" "theirs" "$(cat "$tmp/w/other.json")"
+fi
 check_eq "refused --json: nothing ran" "no" "$([ -e "$tmp/ran" ] && echo yes || echo no)"
+
+# The library appends to the file at each traced process's exit: a FIFO put there since must
+# not hold the exit. (Not in the sanitizer build: cli-hello carries ASan there, preloaded
+# after the library.)
+if [ -z "${MC_SANITIZED:-}" ]; then
+	rc=0
+	timeout 30 env LD_PRELOAD="$MC_REAL_LIB" MLCHAOS_TRACE=1 MLCHAOS_TRACE_JSON="$tmp/w/fifo.json" \
+		"$MC_HELLO" >/dev/null 2>"$tmp/stderr" || rc=$?
+	check_eq "library, --json file now a FIFO: the traced process exits at once" 0 "$rc"
+	check_contains "library, --json file now a FIFO: message" "mlchaos: trace: $tmp/w/fifo.json: the --json file is a FIFO, not a regular file; its rows are on stderr only" "$(cat "$tmp/stderr")"
+fi
 
 run_mc trace sh -c 'kill -TERM $$'
 check_eq "trace: 128+N" 143 "$rc"

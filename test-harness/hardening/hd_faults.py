@@ -21,17 +21,33 @@ fault counted in the segment, logged or counted as dropped; logs made of whole J
                   child logs to its own %p file, whole lines, its own counts
   exec            exec with LD_PRELOAD removed (the new image runs without the library) and
                   kept (the new image has it again)
+
+Files planted at the log's path (a world-writable directory, a name anyone can predict): the
+library refuses each, says why once, and the host runs on without a log, promptly, its faults
+injected and counted (their lines as dropped), the planted thing left as it was:
+  log-fifo        a FIFO, with no reader (its open would block the host for ever) and with a
+                  reader that must receive nothing
+  log-symlink     a symbolic link to a file of ours, one to /dev/null, and a hard link to a
+                  file of ours
+  log-other-user  a file owned by nobody (root needed to chown it, else skipped)
+  log-open-mode   a file of ours with mode 0666
+  log-device      /dev/null itself, and a directory
+  halt-planted    a FIFO at the halt file's path, owned by nobody when run as root: it halts
+                  (the halt file counts whoever made it: see shim/record.c) without blocking,
+                  and its removal resumes injection
 """
 
 import argparse
 import json
 import os
+import pwd
 import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -60,6 +76,7 @@ rate = 50%
 select = call
 """
 DEADLINE_S = 60
+REFUSED_BOUND_S = 30  # a refused log costs the host nothing: far below, on any machine
 
 
 class Case:
@@ -156,8 +173,120 @@ class Case:
     def case_log_missing(self):
         log = "/nonexistent/dir/hd-%p.jsonl"
         p, fig, err = self.dropped_case(log, 200, expect_all_dropped=True)
-        said = err.count("mlchaos: cannot open the log")
+        said = err.count("the log cannot be opened for writing: No such file or directory")
         self.c.check(said == 1, f"the library said once that it cannot open the log ({said})")
+        self.c.check(f"mlchaos: /nonexistent/dir/hd-{p.pid}.jsonl: " in err,
+                     "the message begins with the log's path")
+
+    # ---- files planted at the log's path ---------------------------------------------------
+
+    def refused_case(self, log, why, n=200):
+        """The host under log = log (no %p: the path is known before the host starts) must
+        start and finish well within REFUSED_BOUND_S, inject and count n faults, log none,
+        and say once, naming the path, why the log was refused."""
+        t0 = time.monotonic()
+        p, fig, err = self.dropped_case(log, n, expect_all_dropped=True)
+        took = time.monotonic() - t0
+        self.c.check(took < REFUSED_BOUND_S, f"the host ran to its end in {took:.1f} s "
+                     f"(< {REFUSED_BOUND_S} s)")
+        said = err.count(f"mlchaos: {log}: the log ")
+        if not self.c.check(said == 1, f"one message about {log} ({said})"):
+            print(err[-2000:], file=sys.stderr)
+        self.c.check(f"mlchaos: {log}: the log {why}" in err, f"it says the log {why}")
+        self.c.check("faults are still injected and counted" in err,
+                     "it says the host runs on without the log")
+        return fig
+
+    def planted_file(self, name, content=b"someone else's line\n", mode=0o600):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        os.chmod(path, mode)
+        return path, content
+
+    def check_untouched(self, path, content):
+        with open(path, "rb") as f:
+            now = f.read()
+        self.c.check(now == content, f"{path} left as it was ({len(now)} bytes)")
+
+    def case_log_fifo(self):
+        log = os.path.join(self.tmp, "hd-fifo.jsonl")
+        os.mkfifo(log, 0o600)
+        self.refused_case(log, "is a FIFO, not a regular file")
+        # With a reader, the open would succeed: the opened fd is what must be refused.
+        reader = os.open(log, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            self.refused_case(log, "is a FIFO, not a regular file")
+            try:
+                got = os.read(reader, 4096)
+            except BlockingIOError:
+                got = b""
+            self.c.check(got == b"", f"nothing written into the FIFO ({len(got)} bytes)")
+        finally:
+            os.close(reader)
+
+    def case_log_symlink(self):
+        victim, content = self.planted_file("victim.txt", b"a file of ours\n")
+        log = os.path.join(self.tmp, "hd-link.jsonl")
+        os.symlink(victim, log)
+        self.refused_case(log, "is a symbolic link, which is not followed")
+        self.check_untouched(victim, content)
+        os.unlink(log)
+        os.symlink("/dev/null", log)
+        self.refused_case(log, "is a symbolic link, which is not followed")
+        os.unlink(log)
+        os.link(victim, log)  # another name for a file of ours
+        self.refused_case(log, "has 2 names (hard links)")
+        self.check_untouched(victim, content)
+
+    def case_log_other_user(self):
+        if os.geteuid() != 0:
+            hdlib.skip("log-other-user needs root to give the log file to another user")
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            hdlib.skip("log-other-user: no user 'nobody' here")
+        log, content = self.planted_file("hd-other.jsonl")
+        os.chown(log, nobody.pw_uid, nobody.pw_gid)
+        self.refused_case(log, f"belongs to uid {nobody.pw_uid}, not to uid 0")
+        self.check_untouched(log, content)
+
+    def case_log_open_mode(self):
+        log, content = self.planted_file("hd-open.jsonl", mode=0o666)
+        self.refused_case(log, "is writable by group or others (mode 0666)")
+        self.check_untouched(log, content)
+        self.c.check(os.stat(log).st_mode & 0o777 == 0o666, "its mode left as it was")
+
+    def case_log_device(self):
+        self.refused_case("/dev/null", "is a character device, not a regular file")
+        log = os.path.join(self.tmp, "hd-dir.jsonl")
+        os.mkdir(log)
+        self.refused_case(log, "is a directory, not a regular file")
+        self.c.check(os.listdir(log) == [], "nothing created in the directory")
+
+    def case_halt_planted(self):
+        halt = os.path.join(self.tmp, "halt")
+        os.mkfifo(halt, 0o600)
+        owner = "us"
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(halt, nobody.pw_uid, nobody.pw_gid)
+            owner = f"uid {nobody.pw_uid}"
+        self.write_config(os.path.join(self.tmp, "hd-%p.jsonl") + f"\nhalt_file = {halt}")
+        t0 = time.monotonic()
+        p = self.start(self.host("serve", self.data))
+        try:
+            if self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
+                seen = self.work(p, 20)
+                self.c.check(seen == (0, 0, 20), f"halted by a FIFO of {owner}: {seen}")
+                os.unlink(halt)
+                time.sleep(0.3)  # the library looks at the file every 100 ms
+                seen = self.work(p, 20)
+                self.c.check(seen == (20, 0, 0), f"injecting again once it is gone: {seen}")
+        finally:
+            self.finish(p)
+        took = time.monotonic() - t0
+        self.c.check(took < REFUSED_BOUND_S, f"done in {took:.1f} s (< {REFUSED_BOUND_S} s)")
 
     def check_whole_lines(self, path, fig):
         lines = hdlib.read_log(path, self.c.fail, rule_sets=True)
@@ -400,6 +529,12 @@ CASES = {
     "reload-self": Case.case_reload_self,
     "fork": Case.case_fork,
     "exec": Case.case_exec,
+    "log-fifo": Case.case_log_fifo,
+    "log-symlink": Case.case_log_symlink,
+    "log-other-user": Case.case_log_other_user,
+    "log-open-mode": Case.case_log_open_mode,
+    "log-device": Case.case_log_device,
+    "halt-planted": Case.case_halt_planted,
 }
 
 

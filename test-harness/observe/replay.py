@@ -16,14 +16,18 @@ model, the same faults call for call. The per-phase counters of the original run
 while it serves.
 log: the command against logs written here: several processes, torn and foreign lines, a
 reload, a missing rules line, keys that need escaping, shadow and unapplied faults, --rule.
+outputs: -o onto a FIFO, a symbolic link, a file others may write, another user's file (as
+root): exit 2, one message, the file as it was; a file of ours replaced, a new one 0600.
 Exit 0 pass, 1 fail, 2 usage, 77 skip.
 """
 
 import argparse
 import json
 import os
+import pwd
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -34,6 +38,7 @@ import observe  # noqa: E402  (the same directory: Ctx, read_log, check)
 from observe import check, note, read_log  # noqa: E402
 
 DEADLINE_S = 20
+OUTPUT_BOUND_S = 20  # a refused output is refused at once: far below, on any machine
 REQUESTS = 160
 
 # Fault-line fields a decision is compared on: what was decided, not when or how long it took
@@ -371,7 +376,71 @@ def test_log(ctx, args):
           "request_key = thread: %s" % open(out).read())
 
 
-TESTS = {"server": test_server, "log": test_log}
+def test_outputs(ctx, args):
+    """-o onto what was planted at its path: refused at once (exit 2), one message naming the
+    path and why, and the thing there left as it was; a file of ours is replaced, a new one
+    created 0600 (the replay_key lists are the run's request keys)."""
+    mc = ctx.mlchaos
+    eio = [["hook", "read"], ["action", "fail"], ["errno", "EIO"], ["select", "call"]]
+    log = write_log(ctx, "one.jsonl", [rules_line(40, [("eio", eio)]),
+                                       fault(40, "eio", 0, 3, 0xabc)])
+    before = b"; the user's own text\n"
+
+    def planted(name, mode=0o600):
+        path = ctx.path(name)
+        with open(path, "wb") as f:
+            f.write(before)
+        os.chmod(path, mode)
+        return path
+
+    def refused(out, why, untouched):
+        # a FIFO used to make this wait for a reader for ever: the timeout fails the test
+        t0 = time.monotonic()
+        r = mc("replay", log, "-o", out, expect=2, timeout=OUTPUT_BOUND_S)
+        took = time.monotonic() - t0
+        said = "mlchaos replay: %s: the output %s" % (out, why)
+        check(said in r.stderr and "; nothing was written" in r.stderr and
+              r.stderr.count("mlchaos replay:") == 1, "one message, %r, got %r" % (said, r.stderr))
+        check(took < OUTPUT_BOUND_S, "refused in %.1f s" % took)
+        with open(untouched, "rb") as f:
+            check(f.read() == before, "%s left as it was" % untouched)
+
+    fifo = ctx.path("fifo.ini")
+    os.mkfifo(fifo, 0o600)
+    r = mc("replay", log, "-o", fifo, expect=2, timeout=OUTPUT_BOUND_S)
+    check("mlchaos replay: %s: the output is a FIFO, not a regular file" % fifo in r.stderr,
+          "FIFO: %r" % r.stderr)
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO left as it was")
+    victim = planted("victim.ini")
+    link = ctx.path("link.ini")
+    os.symlink(victim, link)
+    refused(link, "is a symbolic link, which is not followed", victim)
+    loose = planted("loose.ini", 0o666)
+    refused(loose, "is writable by group or others (mode 0666)", loose)
+    if os.geteuid() == 0:
+        other = planted("other.ini")
+        nobody = pwd.getpwnam("nobody")
+        os.chown(other, nobody.pw_uid, nobody.pw_gid)
+        refused(other, "belongs to uid %d, not to uid 0" % nobody.pw_uid, other)
+    else:
+        note("not root: the output owned by another user is not tried")
+
+    mine = planted("mine.ini")
+    mc("replay", log, "-o", mine, expect=0)
+    text = open(mine).read()
+    check("replay = 0:3:0000000000000abc" in text and "own text" not in text,
+          "a file of ours is replaced whole: %r" % text)
+    new = ctx.path("new.ini")
+    old_umask = os.umask(0)
+    try:
+        mc("replay", log, "-o", new, expect=0)
+    finally:
+        os.umask(old_umask)
+    check(os.stat(new).st_mode & 0o777 == 0o600, "created 0600 whatever the umask: %o"
+          % (os.stat(new).st_mode & 0o777))
+
+
+TESTS = {"server": test_server, "log": test_log, "outputs": test_outputs}
 
 
 def main():

@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ import urllib.error
 import urllib.request
 
 DEADLINE_S = 10.0
+TARGET_LOG_BOUND_S = 30  # a refused target_log is refused at once: far below
 ARGS = None
 STARTED = []    # Popen objects, killed at the end
 PIDS = set()    # other pids of servers seen (GET /model), killed at the end too
@@ -724,6 +726,33 @@ def case_experiment_cannot_run(tmp):
     check(rc == 2, "missing file: %d" % rc)
     rc, out, err = experiment("--bogus")
     check(rc == 2, "bad option: %d" % rc)
+
+
+def case_experiment_target_log(tmp):
+    """target_log onto what was planted at its path (a FIFO, whose open would wait for a
+    reader for ever; a file others may write): exit 2 at once, one message naming the path
+    and why, the target not started, the thing there left as it was."""
+    fifo = os.path.join(tmp, "fifo.log")
+    os.mkfifo(fifo, 0o600)
+    loose = os.path.join(tmp, "loose.log")
+    with open(loose, "w") as f:
+        f.write("theirs\n")
+    os.chmod(loose, 0o666)
+    for name, path, why in (("a", fifo, "is a FIFO, not a regular file"),
+                            ("b", loose, "is writable by group or others (mode 0666)")):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        exp = write_experiment(d, ["success_rate >= 99%"],
+                               experiment_extra="target_log = %s\n" % path)
+        t0 = time.monotonic()
+        rc, out, err = experiment(exp, timeout=TARGET_LOG_BOUND_S)
+        said = "mlchaos experiment: %s: the target_log %s; the target was not started" % (
+            path, why)
+        check(rc == 2 and said in err, "%s: exit %d, expected 2 and %r in:\n%s"
+              % (name, rc, said, err))
+        check(time.monotonic() - t0 < TARGET_LOG_BOUND_S, "%s: refused at once" % name)
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO left as it was")
+    check(open(loose).read() == "theirs\n", "the loose file left as it was")
 
 
 def case_experiment_syntax(tmp):
