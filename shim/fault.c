@@ -30,11 +30,15 @@
  * is published: a thread that loads runtime_now sees the old rules with the
  * old request-key setting, or the new ones with the new, never a mix. Its
  * seed is the rule set's (mc_engine_seed). Replaced runtimes are kept, not
- * freed: a thread may still be deciding with one (see retire()). */
+ * freed: a thread may still be deciding with one, or applying a decision of
+ * its rules (a delay asleep holds its rule for as long as it sleeps). Each
+ * runtime keeps the one it replaced reachable, so leak checkers see kept
+ * memory, not lost memory: some 16 KiB per reload. */
 struct runtime {
 	struct mc_ruleset *rs;
 	struct mc_reqconf req;
 	bool tensor_rules; /* some rule has region = tensors: opens look at their files */
+	const struct runtime *replaced;
 };
 
 static _Atomic(const struct runtime *) runtime_now;
@@ -216,19 +220,6 @@ static uint32_t budget_bits(const struct mc_ruleset *rs);
 
 static _Atomic int reloading;
 
-/* Runtimes replaced by a reload: another thread may still be deciding with
- * one, so they are never freed, but they stay reachable from here (leak
- * checkers then see kept memory, not lost memory). */
-#define RETIRED_MAX 64
-static const struct runtime *retired[RETIRED_MAX];
-static unsigned n_retired;
-
-static void retire(const struct runtime *old)
-{
-	if (old && n_retired < RETIRED_MAX)
-		retired[n_retired++] = old; /* past that, a few KiB per reload stay lost */
-}
-
 /* A runtime for rule set rs built from cfg, or NULL without memory. Called
  * at init and by a reload, guard held. */
 static struct runtime *runtime_new(const struct mc_config *cfg, struct mc_ruleset *rs)
@@ -245,13 +236,13 @@ static struct runtime *runtime_new(const struct mc_config *cfg, struct mc_rulese
 }
 
 /* Puts rt in force: one store for the decisions, then the socket hooks'
- * scanner (which decides nothing) follows. Returns the runtime replaced. */
-static const struct runtime *publish(const struct runtime *rt)
+ * scanner (which decides nothing) follows. rt keeps the runtime it replaces.
+ * One publisher at a time (init, or the thread holding `reloading`). */
+static void publish(struct runtime *rt)
 {
-	const struct runtime *old =
-	    atomic_exchange_explicit(&runtime_now, rt, memory_order_acq_rel);
+	rt->replaced = atomic_load_explicit(&runtime_now, memory_order_relaxed);
+	atomic_store_explicit(&runtime_now, rt, memory_order_release);
 	mc_request_configure(&rt->req);
-	return old;
 }
 
 struct reload_messages {
@@ -319,7 +310,7 @@ static MC_COLD void reload(struct mc_shm *s)
 		/* families armed before stay armed: they keep a way to notice the
 		 * next reload; new ones are armed now */
 		atomic_fetch_or(&mc_armed_mask, hooks | budget_bits(rs));
-		retire(publish(rt));
+		publish(rt);
 		mc_express_invalidate(); /* after the publication: a decision of the new
 		                          * epoch is of a thread that saw it */
 		express_drop_all();      /* this thread: the new rules from its next call on */

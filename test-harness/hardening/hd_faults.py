@@ -374,15 +374,7 @@ class Case:
     def case_config_deleted(self):
         log = os.path.join(self.tmp, "hd-%p.jsonl")
         self.write_config(log)
-        env = self.env()
-        if self.a.sanitize:
-            # A reload retires the old rule set without freeing it (another thread may still
-            # be deciding with it: shim/fault.c); LeakSanitizer sees it as lost.
-            supp = os.path.join(self.tmp, "lsan.supp")
-            with open(supp, "w") as f:
-                f.write("leak:mc_engine_build\n")
-            env["LSAN_OPTIONS"] = "suppressions=" + supp
-        p = self.start(self.host("serve", self.data), env=env)
+        p = self.start(self.host("serve", self.data))
         try:
             if not self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
                 return
