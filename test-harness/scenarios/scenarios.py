@@ -520,7 +520,6 @@ url = http://127.0.0.1:${{PORT}}/predict
 requests = {requests}
 concurrency = 4
 dataset = {data}
-client = {load}
 id_prefix = exp
 
 [steady_state]
