@@ -181,15 +181,18 @@ static int grow(char **p, size_t *cap, size_t need)
 
 static int dispatch(struct mc_sse *s)
 {
+	size_t len = s->data_len;
+
 	if (!s->has_data)
 		return 0;
 	s->has_data = false;
-	s->data[s->data_len] = '\0';
+	s->data_len = 0; /* the next event starts empty */
+	s->data[len] = '\0';
 	if (strcmp(s->data, "[DONE]") == 0) {
 		s->done = true;
 		return 0;
 	}
-	return s->on_data(s->user, s->data, s->data_len);
+	return s->on_data(s->user, s->data, len);
 }
 
 /* One whole line (without its end). Only "data" matters here; "event", "id", "retry" and
