@@ -329,6 +329,8 @@ static int run_phase(struct run *r, enum mc_exp_phase p)
 		return interrupted(r);
 	if (err < 0)
 		return fail(r, "the load of phase '%s' could not run", mc_exp_phase_name(p));
+	/* agreement with the before phase, already for the baseline's verdict */
+	mc_exp_load_compare(&r->spec, r->run_dir, r->res.load);
 	if (t->exited_in < 0 && mc_exp_target_gone(t))
 		t->exited_in = p;
 	return 0;

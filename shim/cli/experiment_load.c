@@ -433,7 +433,9 @@ static void note_key(void *user, const char *key)
 }
 
 /* The requests a select = request rule chooses (the engine's own formula on each request's
- * id, as `mlchaos select` prints), and those the event logs name as faulted. */
+ * id, as `mlchaos select` prints), and those the event logs name as faulted. A rule with a
+ * path acts on files, not on requests: at rate 100% it "selects" every key, yet harms a
+ * request only when its file is read while serving it, and then the log names the key. */
 static int targeted(const struct mc_exp_spec *spec, const char *run_dir, struct targets *t)
 {
 	struct mc_ruleset *rs;
@@ -443,7 +445,7 @@ static int targeted(const struct mc_exp_spec *spec, const char *run_dir, struct 
 		return -ENOMEM;
 	for (unsigned r = 0; r < mc_engine_rule_count(rs); r++) {
 		const struct mc_erule *rule = mc_engine_rule(rs, r);
-		if (rule->select != MC_SELECT_REQUEST)
+		if (rule->select != MC_SELECT_REQUEST || rule->path)
 			continue;
 		for (uint64_t i = 0; i < t->n; i++) {
 			int n = snprintf(key, sizeof(key), "%s-%llu", spec->id_prefix,
