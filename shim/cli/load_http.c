@@ -447,11 +447,13 @@ static void maybe_probe(struct state *st)
 
 /* ---- the loop ---- */
 
-static int read_messages(struct state *st)
+/* Completed transfers, each slot given its next request; *ret_started: how many. */
+static int read_messages(struct state *st, unsigned *ret_started)
 {
 	CURLMsg *msg;
 	int left;
 
+	*ret_started = 0;
 	while ((msg = curl_multi_info_read(st->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
@@ -465,8 +467,11 @@ static int read_messages(struct state *st)
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
 		finish(st, s, code);
 		curl_multi_remove_handle(st->multi, e);
-		if (st->next < st->conf->requests && start_request(st, s) < 0)
-			return -ENOMEM;
+		if (st->next < st->conf->requests) {
+			if (start_request(st, s) < 0)
+				return -ENOMEM;
+			(*ret_started)++;
+		}
 	}
 	return st->oom ? -ENOMEM : 0;
 }
@@ -486,6 +491,7 @@ static int loop(struct state *st)
 {
 	const struct mc_load_conf *c = st->conf;
 	int running, err;
+	unsigned started;
 
 	while (st->finished < c->requests) {
 		struct curl_waitfd wake = { .fd = c->wake_fd, .events = CURL_WAIT_POLLIN };
@@ -493,11 +499,15 @@ static int loop(struct state *st)
 		maybe_probe(st);
 		if (curl_multi_perform(st->multi, &running) != CURLM_OK)
 			return -EIO;
-		err = read_messages(st);
+		err = read_messages(st, &started);
 		if (err)
 			return err;
 		if (st->finished >= c->requests)
 			break;
+		/* a request just added is sent by the next perform: no poll before it (that
+		 * poll would return at once, one system call per request for nothing) */
+		if (started)
+			continue;
 		if (curl_multi_poll(st->multi, c->wake_fd >= 0 ? &wake : NULL, c->wake_fd >= 0,
 		                    poll_ms(st), &nfds) != CURLM_OK)
 			return -EIO;
