@@ -31,6 +31,7 @@ struct run {
 	char phase_config[MC_EXP_PHASES][PATH_MAX + 24];
 	char target_log[PATH_MAX + 16];
 	char client[PATH_MAX + 64];
+	char health_url[MC_EXP_URL_MAX]; /* [health] url, ${PORT} expanded; "" for none */
 	char bin_dir[PATH_MAX];
 	char tools_dir[PATH_MAX + 16];
 	char lib[4096];
@@ -350,6 +351,23 @@ static int start_target(struct run *r, const char *config, char *down, size_t do
 	return fail(r, "%s%s", why, err == -ECHILD ? "" : ": stopped");
 }
 
+/* [health] url, with ${PORT} as in [load] url. */
+static int health_url(struct run *r)
+{
+	char *url;
+
+	if (!r->spec.health_url)
+		return 0;
+	if (strstr(r->spec.health_url, "${PORT}") && !r->res.target.port)
+		return fail(r, "[health] url uses ${PORT}, but the ready probe gave no port");
+	url = mc_exp_expand_port(r->spec.health_url, r->res.target.port);
+	if (!url)
+		return fail(r, "out of memory");
+	snprintf(r->health_url, sizeof(r->health_url), "%s", url);
+	free(url);
+	return 0;
+}
+
 static int load_url(struct run *r)
 {
 	char *url = NULL;
@@ -366,7 +384,8 @@ static int load_url(struct run *r)
 		                     sizeof(path)) == 0 &&
 		    strcmp(host, "localhost") == 0)
 			snprintf(host, sizeof(host), "127.0.0.1");
-		if (asprintf(&url, "http://%s:%d/predict", host, r->res.target.port) < 0)
+		if (asprintf(&url, "http://%s:%d%s", host, r->res.target.port,
+		             mc_exp_load_default_path(&r->spec)) < 0)
 			url = NULL;
 	} else {
 		return fail(r,
@@ -376,7 +395,7 @@ static int load_url(struct run *r)
 		return fail(r, "out of memory");
 	snprintf(r->res.url, sizeof(r->res.url), "%s", url);
 	free(url);
-	return 0;
+	return health_url(r);
 }
 
 static int run_phase(struct run *r, enum mc_exp_phase p)
@@ -392,12 +411,15 @@ static int run_phase(struct run *r, enum mc_exp_phase p)
 	snprintf(err_path, sizeof(err_path), "%s/load-%s.err", r->run_dir, mc_exp_phase_name(p));
 	progress(r, "phase %d/3 (%s chaos): %llu requests", p + 1, mc_exp_phase_name(p),
 	         (unsigned long long)r->spec.requests);
-	int err = mc_exp_load_run(&r->spec, r->client, r->res.url, per_request, err_path,
+	int err = mc_exp_load_run(&r->spec, r->client, r->res.url,
+	                          r->health_url[0] ? r->health_url : NULL, per_request, err_path,
 	                          &r->res.load[p]);
 	if (err == -EINTR)
 		return interrupted(r);
 	if (err < 0)
 		return fail(r, "the load of phase '%s' could not run", mc_exp_phase_name(p));
+	/* agreement with the before phase, already for the baseline's verdict */
+	mc_exp_load_compare(&r->spec, r->run_dir, r->res.load);
 	if (t->exited_in < 0 && mc_exp_target_gone(t))
 		t->exited_in = p;
 	return 0;
@@ -546,6 +568,7 @@ static int report(struct run *r)
 	if (err < 0)
 		fprintf(stderr, "mlchaos experiment: cannot read the event logs: %s\n",
 		        strerror(-err));
+	mc_exp_load_compare(&r->spec, r->run_dir, r->res.load);
 	collect_halts(r);
 	r->res.use_min_score = r->use_min_score;
 	r->res.min_score = r->min_score;

@@ -18,5 +18,6 @@ int mc_cmd_report(int argc, char **argv);
 int mc_cmd_metrics(int argc, char **argv);
 int mc_cmd_experiment(int argc, char **argv);
 int mc_cmd_replay(int argc, char **argv);
+int mc_cmd_load(int argc, char **argv);
 
 #endif

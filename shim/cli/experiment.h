@@ -36,6 +36,14 @@ enum mc_exp_metric {
 	MC_EXP_MAX,
 	MC_EXP_MEAN,
 	MC_EXP_RPS,
+	/* the built-in load client's figures (load.h; config/experiments/README.md) */
+	MC_EXP_AGREEMENT,    /* answers equal to the same request's answer before chaos */
+	MC_EXP_CONTAMINATED, /* answers changed although no select = request rule chose them */
+	MC_EXP_HEALTH_LIES,  /* health probes that answered 2xx while the requests failed */
+	MC_EXP_TTFT_P50,
+	MC_EXP_TTFT_P99,
+	MC_EXP_ITL_P50,
+	MC_EXP_ITL_P99,
 	MC_EXP_METRICS
 };
 
@@ -77,6 +85,16 @@ struct mc_exp_spec {
 	char *url; /* NULL: derived from the readiness probe; may hold ${PORT} */
 	uint64_t requests, concurrency, inputs, timeout_ns;
 	char *dataset, *id_prefix, *client;
+	/* [load], the built-in HTTP client's own keys (shim/cli/load.h) */
+	char *requests_file, *answer, *model, *id_header;
+	double tolerance;
+	int protocol; /* enum mc_load_protocol */
+	bool stream, insecure;
+	int http_version;          /* 0: libcurl's choice, 1: HTTP/1.1, 2: HTTP/2 */
+	struct mc_load_plan *plan; /* what each request sends; NULL with client */
+	/* [health] */
+	char *health_url; /* NULL: no probe; may hold ${PORT} */
+	uint64_t health_interval_ns;
 	/* [steady_state] */
 	struct mc_exp_hyp hyps[MC_EXP_MAX_HYPS];
 	unsigned n_hyps;
@@ -102,6 +120,11 @@ struct mc_exp_vars {
  * another -errno when it cannot be read. */
 int mc_exp_spec_load(const char *file, const struct mc_exp_vars *vars, struct mc_exp_spec *ret);
 void mc_exp_spec_free(struct mc_exp_spec *spec);
+
+/* As mc_exp_spec_load, for a file that only describes a load ([load] and [health]):
+ * [experiment] and [steady_state] are not required (`mlchaos load --config`). */
+int mc_exp_spec_load_load(const char *file, const struct mc_exp_vars *vars,
+                          struct mc_exp_spec *ret);
 
 /* Writes the config the target runs with: the chaos text with `halt_file` and `log` added
  * to its [mlchaos] section. Created 0600, never through a link. 0 or -errno. */
@@ -179,19 +202,34 @@ void mc_exp_status_text(int status, char *buf, size_t cap);
 
 /* ---- experiment_load.c ---- */
 
+struct mc_load_run;
+
 struct mc_exp_load {
 	bool ran;
 	char *json; /* the load client's JSON object, verbatim */
 	uint64_t requests, ok, wrong, errors, checked;
 	double value[MC_EXP_METRICS];
-	bool known[MC_EXP_METRICS]; /* false: null (no answer, nothing checked) */
+	bool known[MC_EXP_METRICS];      /* false: null (no answer, nothing checked) */
+	const char *why[MC_EXP_METRICS]; /* when not known: why not (static text), or NULL */
+	struct mc_load_run *run;         /* the built-in client's per-request results, or NULL */
 };
 
-/* Runs the load client against url; its per-request lines go to per_request, its stderr to
- * err_path. 0; -EINTR when interrupted (the client is killed); another -errno after printing
- * why the client could not run or said something unreadable. */
+/* Runs the load against url (health probes to health_url, or NULL): the built-in client,
+ * or the spec's external `client`; per-request lines go to per_request, the external
+ * client's stderr to err_path. 0; -EINTR when interrupted (the client is killed); another
+ * -errno after printing why the client could not run or said something unreadable. */
 int mc_exp_load_run(const struct mc_exp_spec *spec, const char *client, const char *url,
-                    const char *per_request, const char *err_path, struct mc_exp_load *ret);
+                    const char *health_url, const char *per_request, const char *err_path,
+                    struct mc_exp_load *ret);
+
+/* The path of the load's URL when [load] url is not given: the protocol's ("/predict" for
+ * the reference server's API). */
+const char *mc_exp_load_default_path(const struct mc_exp_spec *spec);
+
+/* After the phases: agreement with the before phase, and contaminated requests (the rules
+ * of the spec's chaos config, and the request keys of run_dir's event logs). */
+void mc_exp_load_compare(const struct mc_exp_spec *spec, const char *run_dir,
+                         struct mc_exp_load load[MC_EXP_PHASES]);
 void mc_exp_load_free(struct mc_exp_load *l);
 
 /* The load client to run: the spec's `client`, $MLCHAOS_LOAD, then mlchaos-load beside the
@@ -222,6 +260,10 @@ struct mc_exp_faults {
 	unsigned watchdog_halts;
 	unsigned unreadable; /* log lines that were not events */
 };
+
+/* Calls each(user, key) for the request key of every applied fault logged in
+ * run_dir/events-*.jsonl (the same key may come more than once). 0 or -errno. */
+int mc_exp_fault_keys(const char *run_dir, void (*each)(void *user, const char *key), void *user);
 
 /* Counts the faults logged in run_dir/events-*.jsonl. 0 or -errno. */
 int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg,

@@ -166,9 +166,18 @@ static void note_pid(struct mc_exp_faults *f, long *pids, long pid)
 		pids[f->processes++] = pid;
 }
 
-static void count_line(const char *line, size_t len, const struct mc_config *cfg,
-                       struct mc_exp_faults *f, long *pids)
+struct counting {
+	const struct mc_config *cfg;
+	struct mc_exp_faults *f;
+	long pids[MAX_PIDS];
+};
+
+static void count_line(void *user, const char *line, size_t len)
 {
+	struct counting *c = user;
+	const struct mc_config *cfg = c->cfg;
+	struct mc_exp_faults *f = c->f;
+	long *pids = c->pids;
 	struct mc_json *e;
 	const char *event, *rule;
 	uint64_t pid;
@@ -206,8 +215,9 @@ static void count_line(const char *line, size_t len, const struct mc_config *cfg
 	mc_json_free(e);
 }
 
-static void count_file(int dir_fd, const char *name, const struct mc_config *cfg,
-                       struct mc_exp_faults *f, long *pids)
+typedef void each_line_fn(void *user, const char *line, size_t len);
+
+static void each_line_of(int dir_fd, const char *name, each_line_fn *each, void *user)
 {
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -222,26 +232,60 @@ static void count_file(int dir_fd, const char *name, const struct mc_config *cfg
 	}
 	/* whole lines only: a last line without its newline was cut by a crash */
 	while ((n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n')
-		count_line(line, (size_t)n - 1, cfg, f, pids);
+		each(user, line, (size_t)n - 1);
 	free(line);
 	fclose(in);
 }
 
-int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg, struct mc_exp_faults *ret)
+/* Every whole line of every run_dir/events-*.jsonl. */
+static int each_event_line(const char *run_dir, each_line_fn *each, void *user)
 {
-	long pids[MAX_PIDS];
 	DIR *d = opendir(run_dir);
 	struct dirent *e;
 
-	memset(ret, 0, sizeof(*ret));
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 		if (strncmp(e->d_name, "events-", 7) == 0 && n > 6 &&
 		    strcmp(e->d_name + n - 6, ".jsonl") == 0)
-			count_file(dirfd(d), e->d_name, cfg, ret, pids);
+			each_line_of(dirfd(d), e->d_name, each, user);
 	}
 	closedir(d);
 	return 0;
+}
+
+int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg, struct mc_exp_faults *ret)
+{
+	struct counting c = { .cfg = cfg, .f = ret };
+
+	memset(ret, 0, sizeof(*ret));
+	return each_event_line(run_dir, count_line, &c);
+}
+
+struct keying {
+	void (*each)(void *user, const char *key);
+	void *user;
+};
+
+static void key_line(void *user, const char *line, size_t len)
+{
+	struct keying *k = user;
+	struct mc_json *e;
+	const char *event, *key;
+
+	if (mc_json_parse(line, len, &e, NULL, NULL) < 0)
+		return;
+	event = mc_json_get_str(e, "event");
+	key = mc_json_get_str(e, "key");
+	if (event && key && strcmp(event, "fault") == 0 && mc_json_get_true(e, "applied"))
+		k->each(k->user, key);
+	mc_json_free(e);
+}
+
+int mc_exp_fault_keys(const char *run_dir, void (*each)(void *user, const char *key), void *user)
+{
+	struct keying k = { .each = each, .user = user };
+
+	return each_event_line(run_dir, key_line, &k);
 }

@@ -114,6 +114,8 @@ const char *mc_exp_unmeasured_why(const struct mc_exp_result *r, unsigned i, enu
 		return NULL;
 	if (l->ok == 0)
 		return "no request got an answer";
+	if (l->why[m]) /* the load client's own reason for this figure */
+		return l->why[m];
 	if (m == MC_EXP_ACCURACY)
 		return "no answer could be checked against the data set";
 	return "the load client gave no figure for it";
@@ -211,6 +213,39 @@ static void text_phases(FILE *out, const struct mc_exp_result *r)
 	}
 }
 
+/* The built-in client's own figures, when any phase has one. */
+static void text_client_figures(FILE *out, const struct mc_exp_result *r)
+{
+	static const enum mc_exp_metric shown[] = { MC_EXP_AGREEMENT,   MC_EXP_CONTAMINATED,
+		                                    MC_EXP_HEALTH_LIES, MC_EXP_TTFT_P50,
+		                                    MC_EXP_TTFT_P99,    MC_EXP_ITL_P50,
+		                                    MC_EXP_ITL_P99 };
+	const size_t n = sizeof(shown) / sizeof(shown[0]);
+	bool any = false;
+
+	for (int p = 0; p < MC_EXP_PHASES; p++)
+		for (size_t i = 0; i < n; i++)
+			any = any || (r->load[p].ran && r->load[p].known[shown[i]]);
+	if (!any)
+		return;
+	fprintf(out, "\n%-8s", "phase");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, " %12s", mc_exp_metric_name(shown[i]));
+	fputc('\n', out);
+	for (int p = 0; p < MC_EXP_PHASES; p++) {
+		if (!r->load[p].ran)
+			continue;
+		fprintf(out, "%-8s", mc_exp_phase_name(p));
+		for (size_t i = 0; i < n; i++) {
+			char fig[24];
+			figure_of(&r->load[p], shown[i], fig, sizeof(fig));
+			fprintf(out, " %12s", fig);
+		}
+		fputc('\n', out);
+	}
+}
+
+/* Why a hypothesis had no figure to judge: it did not hold, and this says why. */
 static void text_hypotheses(FILE *out, const struct mc_exp_result *r)
 {
 	const struct mc_exp_spec *spec = r->spec;
@@ -427,6 +462,7 @@ void mc_exp_report_text(FILE *out, const struct mc_exp_result *r)
 	fprintf(out, "  load per phase: %llu requests, concurrency %llu, %s\n",
 	        (unsigned long long)spec->requests, (unsigned long long)spec->concurrency, r->url);
 	text_phases(out, r);
+	text_client_figures(out, r);
 	text_hypotheses(out, r);
 	text_faults(out, r);
 	text_halts(out, r);
@@ -485,6 +521,32 @@ static void json_target(FILE *out, const struct mc_exp_result *r)
 	fprintf(out, ",\"others_killed\":%u}", t->others_reaped);
 }
 
+/* Every metric by its hypothesis name, null when not measured; "unmeasured" says why. */
+static void json_figures(FILE *out, const struct mc_exp_load *l)
+{
+	const char *sep = "";
+
+	if (!l->ran)
+		return;
+	fputs(",\"figures\":{", out);
+	for (int m = 0; m < MC_EXP_METRICS; m++) {
+		fprintf(out, "%s\"%s\":", m ? "," : "", mc_exp_metric_name(m));
+		if (l->known[m])
+			fprintf(out, "%.9g", l->value[m]);
+		else
+			fputs("null", out);
+	}
+	fputs("},\"unmeasured\":{", out);
+	for (int m = 0; m < MC_EXP_METRICS; m++) {
+		if (l->known[m])
+			continue;
+		fprintf(out, "%s\"%s\":", sep, mc_exp_metric_name(m));
+		json_str(out, l->why[m] ? l->why[m] : "no figure");
+		sep = ",";
+	}
+	fputc('}', out);
+}
+
 static void json_phases(FILE *out, const struct mc_exp_result *r)
 {
 	fputs(",\"phases\":{", out);
@@ -501,6 +563,7 @@ static void json_phases(FILE *out, const struct mc_exp_result *r)
 		} else {
 			fputs("null", out);
 		}
+		json_figures(out, l);
 		fputc('}', out);
 	}
 	fputc('}', out);

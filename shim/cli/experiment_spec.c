@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "experiment.h"
+#include "load.h"
 
 #define DEFAULT_REQUESTS    200
 #define DEFAULT_CONCURRENCY 4
@@ -22,9 +23,20 @@
 #define MAX_CONCURRENCY     1024
 #define MAX_INPUTS          1024
 #define ID_PREFIX_MAX       64
+#define DEFAULT_HEALTH_NS   200000000ull
+#define MIN_HEALTH_NS       10000000ull
 #define BUILTIN_VARS        "${RUN_DIR}, ${EXPERIMENT_DIR}, ${MLCHAOS_BIN}, ${MLCHAOS_TOOLS}, ${PORT}"
 
-enum section { SEC_NONE, SEC_EXPERIMENT, SEC_LOAD, SEC_STEADY, SEC_MLCHAOS, SEC_FAULT, SEC_BAD };
+enum section {
+	SEC_NONE,
+	SEC_EXPERIMENT,
+	SEC_LOAD,
+	SEC_STEADY,
+	SEC_MLCHAOS,
+	SEC_FAULT,
+	SEC_HEALTH,
+	SEC_BAD
+};
 
 enum key {
 	K_NAME,
@@ -46,6 +58,17 @@ enum key {
 	K_DATASET,
 	K_ID_PREFIX,
 	K_CLIENT,
+	K_REQUESTS_FILE,
+	K_ANSWER,
+	K_TOLERANCE,
+	K_PROTOCOL,
+	K_STREAM,
+	K_MODEL,
+	K_ID_HEADER,
+	K_HTTP,
+	K_INSECURE,
+	K_HEALTH_URL,
+	K_HEALTH_INTERVAL,
 	K_COUNT
 };
 
@@ -72,6 +95,17 @@ static const struct {
 	[K_DATASET] = { "dataset", SEC_LOAD },
 	[K_ID_PREFIX] = { "id_prefix", SEC_LOAD },
 	[K_CLIENT] = { "client", SEC_LOAD },
+	[K_REQUESTS_FILE] = { "requests_file", SEC_LOAD },
+	[K_ANSWER] = { "answer", SEC_LOAD },
+	[K_TOLERANCE] = { "tolerance", SEC_LOAD },
+	[K_PROTOCOL] = { "protocol", SEC_LOAD },
+	[K_STREAM] = { "stream", SEC_LOAD },
+	[K_MODEL] = { "model", SEC_LOAD },
+	[K_ID_HEADER] = { "id_header", SEC_LOAD },
+	[K_HTTP] = { "http", SEC_LOAD },
+	[K_INSECURE] = { "insecure", SEC_LOAD },
+	[K_HEALTH_URL] = { "url", SEC_HEALTH },
+	[K_HEALTH_INTERVAL] = { "interval", SEC_HEALTH },
 };
 
 static const struct {
@@ -90,6 +124,13 @@ static const struct {
 	[MC_EXP_MAX] = { "max", MC_EXP_KIND_LATENCY },
 	[MC_EXP_MEAN] = { "mean", MC_EXP_KIND_LATENCY },
 	[MC_EXP_RPS] = { "rps", MC_EXP_KIND_RPS },
+	[MC_EXP_AGREEMENT] = { "agreement", MC_EXP_KIND_RATE },
+	[MC_EXP_CONTAMINATED] = { "contaminated", MC_EXP_KIND_COUNT },
+	[MC_EXP_HEALTH_LIES] = { "health_lies", MC_EXP_KIND_COUNT },
+	[MC_EXP_TTFT_P50] = { "ttft_p50", MC_EXP_KIND_LATENCY },
+	[MC_EXP_TTFT_P99] = { "ttft_p99", MC_EXP_KIND_LATENCY },
+	[MC_EXP_ITL_P50] = { "itl_p50", MC_EXP_KIND_LATENCY },
+	[MC_EXP_ITL_P99] = { "itl_p99", MC_EXP_KIND_LATENCY },
 };
 
 /* Longest first, so that "<=" is not read as "<". */
@@ -181,6 +222,7 @@ struct parse {
 	int section_line[SEC_BAD]; /* first header line of each section kind */
 	int key_line[K_COUNT];
 	struct sbuf chaos;
+	bool load_only; /* `mlchaos load --config`: no target, no hypotheses needed */
 };
 
 static void say(struct parse *p, int line, const char *fmt, ...)
@@ -428,11 +470,86 @@ static void set_ready(struct parse *p, const char *value)
 	}
 }
 
-static void set_url(struct parse *p, const char *value)
+static void set_url(struct parse *p, char **slot, const char *value)
 {
-	set_path(p, &p->spec->url, value, true);
-	if (p->spec->url && strncmp(p->spec->url, "http://", 7) != 0)
-		say(p, p->lineno, "url = '%s': give an http://HOST:PORT/PATH URL", value);
+	set_path(p, slot, value, true);
+	if (*slot && strncmp(*slot, "http://", 7) != 0 && strncmp(*slot, "https://", 8) != 0)
+		say(p, p->lineno, "url = '%s': give an http:// or https://HOST:PORT/PATH URL",
+		    value);
+}
+
+/* ---- the built-in load client's keys ---- */
+
+static void set_protocol(struct parse *p, const char *value)
+{
+	int proto = mc_load_protocol_of(value);
+
+	if (proto < 0) {
+		say(p, p->lineno,
+		    "protocol = '%s': one of http-json, mlchaos, openai-completions, openai-chat, "
+		    "kserve-v2",
+		    value);
+		return;
+	}
+	p->spec->protocol = proto;
+}
+
+static void set_answer(struct parse *p, const char *value)
+{
+	/* the whole answer is the empty pointer; a key cannot be empty, so it is written "" */
+	const char *ptr = strcmp(value, "\"\"") == 0 ? "" : value;
+
+	if (!mc_load_pointer_valid(ptr)) {
+		say(p, p->lineno,
+		    "answer = '%s': give a JSON pointer (RFC 6901) such as /choices/0/text, with "
+		    "~0 for '~' and ~1 for '/', or \"\" for the whole answer",
+		    value);
+		return;
+	}
+	free(p->spec->answer);
+	p->spec->answer = strdup(ptr);
+}
+
+static void set_tolerance(struct parse *p, const char *value)
+{
+	char *end;
+	double t = strtod(value, &end);
+
+	if (end == value || *end || !(t >= 0) || t > 1e300)
+		say(p, p->lineno, "tolerance = '%s': give a number of 0 or more, such as 1e-6",
+		    value);
+	else
+		p->spec->tolerance = t;
+}
+
+static void set_header_name(struct parse *p, const char *value)
+{
+	for (const char *c = value; *c; c++) {
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_') {
+			say(p, p->lineno, "id_header = '%s': a header name (letters, digits, '-')",
+			    value);
+			return;
+		}
+	}
+	free(p->spec->id_header);
+	p->spec->id_header = strdup(value);
+}
+
+static void set_http(struct parse *p, const char *value)
+{
+	if (strcmp(value, "1.1") == 0)
+		p->spec->http_version = 1;
+	else if (strcmp(value, "2") == 0)
+		p->spec->http_version = 2;
+	else
+		say(p, p->lineno, "http = '%s': 1.1 or 2", value);
+}
+
+static void set_health_interval(struct parse *p, const char *value)
+{
+	set_duration(p, &p->spec->health_interval_ns, "interval", value);
+	if (p->spec->health_interval_ns < MIN_HEALTH_NS)
+		say(p, p->lineno, "interval = '%s': at least 10ms", value);
 }
 
 static void set_id_prefix(struct parse *p, const char *value)
@@ -491,7 +608,7 @@ static void set_key(struct parse *p, enum key k, const char *value)
 		set_bool(p, &spec->allow_halt, keys[k].name, value);
 		break;
 	case K_URL:
-		set_url(p, value);
+		set_url(p, &spec->url, value);
 		break;
 	case K_REQUESTS:
 		set_count(p, &spec->requests, keys[k].name, value, MAX_REQUESTS);
@@ -516,6 +633,40 @@ static void set_key(struct parse *p, enum key k, const char *value)
 	case K_CLIENT:
 		set_path(p, &spec->client, value, false);
 		break;
+	case K_REQUESTS_FILE:
+		set_path(p, &spec->requests_file, value, false);
+		break;
+	case K_ANSWER:
+		set_answer(p, value);
+		break;
+	case K_TOLERANCE:
+		set_tolerance(p, value);
+		break;
+	case K_PROTOCOL:
+		set_protocol(p, value);
+		break;
+	case K_STREAM:
+		set_bool(p, &spec->stream, keys[k].name, value);
+		break;
+	case K_MODEL:
+		free(spec->model);
+		spec->model = strdup(value);
+		break;
+	case K_ID_HEADER:
+		set_header_name(p, value);
+		break;
+	case K_HTTP:
+		set_http(p, value);
+		break;
+	case K_INSECURE:
+		set_bool(p, &spec->insecure, keys[k].name, value);
+		break;
+	case K_HEALTH_URL:
+		set_url(p, &spec->health_url, value);
+		break;
+	case K_HEALTH_INTERVAL:
+		set_health_interval(p, value);
+		break;
 	case K_COUNT:
 		break;
 	}
@@ -524,7 +675,9 @@ static void set_key(struct parse *p, enum key k, const char *value)
 static void unknown_key(struct parse *p, const char *key)
 {
 	fprintf(stderr, "%s:%d: unknown key '%s' in [%s] (keys:", p->file, p->lineno, key,
-	        p->section == SEC_EXPERIMENT ? "experiment" : "load");
+	        p->section == SEC_EXPERIMENT ? "experiment"
+	        : p->section == SEC_LOAD     ? "load"
+	                                     : "health");
 	for (int k = 0; k < K_COUNT; k++)
 		if (keys[k].section == p->section)
 			fprintf(stderr, " %s", keys[k].name);
@@ -728,6 +881,8 @@ static enum section section_of(const char *name)
 		return SEC_MLCHAOS;
 	if (strncmp(name, "fault", 5) == 0)
 		return SEC_FAULT; /* the config parser judges the rest of the name */
+	if (strcmp(name, "health") == 0)
+		return SEC_HEALTH;
 	return SEC_BAD;
 }
 
@@ -746,8 +901,8 @@ static void header_line(struct parse *p, char *text, const char *raw)
 	enum section sec = section_of(name);
 	if (sec == SEC_BAD) {
 		say(p, p->lineno,
-		    "unknown section '[%s]' (sections are [experiment], [load], [steady_state], "
-		    "[mlchaos] and [fault.<name>])",
+		    "unknown section '[%s]' (sections are [experiment], [load], [health], "
+		    "[steady_state], [mlchaos] and [fault.<name>])",
 		    name);
 	} else if (sec != SEC_FAULT && p->section_line[sec]) {
 		say(p, p->lineno, "second [%s] section (first at line %d): merge them", name,
@@ -822,6 +977,7 @@ static void one_line(struct parse *p, char *line)
 		break;
 	case SEC_EXPERIMENT:
 	case SEC_LOAD:
+	case SEC_HEALTH:
 		cut_comment(text);
 		key_line(p, text);
 		break;
@@ -909,6 +1065,109 @@ static void set_defaults(struct mc_exp_spec *spec, const char *file)
 	spec->requests = DEFAULT_REQUESTS;
 	spec->concurrency = DEFAULT_CONCURRENCY;
 	spec->timeout_ns = DEFAULT_TIMEOUT_NS;
+	spec->health_interval_ns = DEFAULT_HEALTH_NS;
+	spec->protocol = -1; /* the default depends on requests_file */
+}
+
+static void expect_checks(struct parse *p);
+
+static void plan_say(void *user, const char *msg)
+{
+	struct parse *p = user;
+
+	fprintf(stderr, "%s\n", msg);
+	p->errors++;
+}
+
+/* A hypothesis on a figure this load cannot give: a warning here; at run time it does not
+ * hold, and the report says why. */
+static void unmeasurable(struct parse *p, enum mc_exp_metric m, const char *why)
+{
+	for (unsigned i = 0; i < p->spec->n_hyps; i++)
+		if (p->spec->hyps[i].metric == m)
+			say(p, p->spec->hyps[i].line, "warning: %s cannot be measured: %s",
+			    metrics[m].name, why);
+}
+
+/* The external client knows none of the built-in client's keys. */
+static void client_checks(struct parse *p)
+{
+	static const enum key own[] = { K_REQUESTS_FILE, K_ANSWER, K_TOLERANCE,
+		                        K_PROTOCOL,      K_STREAM, K_MODEL,
+		                        K_ID_HEADER,     K_HTTP,   K_INSECURE };
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (p->key_line[own[i]])
+			say(p, p->key_line[own[i]],
+			    "%s is a key of the built-in load client; an external client "
+			    "(client = ...) does not take it: remove one of them",
+			    keys[own[i]].name);
+	if (p->key_line[K_URL] && strncmp(p->spec->url, "https://", 8) == 0)
+		say(p, p->key_line[K_URL], "the external client (client = ...) speaks http only");
+	for (int m = MC_EXP_AGREEMENT; m < MC_EXP_METRICS; m++)
+		unmeasurable(p, (enum mc_exp_metric)m, "the external client does not measure it");
+}
+
+/* The protocol, the keys that go with it, and the requests each request sends. */
+static void load_checks(struct parse *p)
+{
+	struct mc_exp_spec *spec = p->spec;
+	int line = p->key_line[K_PROTOCOL], errors = p->errors;
+
+	if (spec->protocol < 0)
+		spec->protocol = spec->requests_file ? MC_LOAD_HTTP_JSON : MC_LOAD_MLCHAOS;
+	struct mc_load_plan_opts o = {
+		.protocol = (enum mc_load_protocol)spec->protocol,
+		.requests_file = spec->requests_file,
+		.dataset = spec->dataset,
+		.inputs = (unsigned)spec->inputs,
+		.model = spec->model,
+		.stream = spec->stream,
+		.answer = spec->answer,
+		.tolerance = spec->tolerance,
+	};
+	char why[256];
+	if (mc_load_plan_check(&o, why, sizeof(why)) < 0)
+		say(p, line ? line : p->section_line[SEC_LOAD], "%s", why);
+	if (!spec->stream) {
+		for (int m = MC_EXP_TTFT_P50; m <= MC_EXP_ITL_P99; m++)
+			unmeasurable(p, (enum mc_exp_metric)m,
+			             "only a streamed answer has tokens "
+			             "(stream = true)");
+	}
+	if (!spec->health_url)
+		unmeasurable(p, MC_EXP_HEALTH_LIES, "no [health] url");
+	if (p->errors > errors)
+		return;
+	spec->plan = calloc(1, sizeof(*spec->plan));
+	if (!spec->plan) {
+		say(p, 0, "out of memory");
+		return;
+	}
+	int err = mc_load_plan_build(&o, plan_say, p, spec->plan);
+	if (err == -ENOMEM)
+		say(p, 0, "out of memory");
+	if (err) {
+		free(spec->plan);
+		spec->plan = NULL;
+		return;
+	}
+	expect_checks(p);
+}
+
+/* accuracy compares answers with "expect": a requests file without one checks nothing. */
+static void expect_checks(struct parse *p)
+{
+	struct mc_exp_spec *spec = p->spec;
+	bool any = false;
+
+	for (size_t i = 0; i < spec->plan->n && !any; i++)
+		any = spec->plan->reqs[i].expect != NULL;
+	for (unsigned i = 0; i < spec->n_hyps && !any; i++)
+		if (spec->hyps[i].metric == MC_EXP_ACCURACY)
+			say(p, spec->hyps[i].line,
+			    "accuracy needs answers to check: no line of %s has \"expect\"",
+			    spec->requests_file ? spec->requests_file : "the data set");
 }
 
 /* What the whole file must have once every line is read. */
@@ -916,9 +1175,9 @@ static void final_checks(struct parse *p)
 {
 	struct mc_exp_spec *spec = p->spec;
 
-	if (!p->section_line[SEC_EXPERIMENT] || !p->key_line[K_COMMAND])
+	if (!p->load_only && (!p->section_line[SEC_EXPERIMENT] || !p->key_line[K_COMMAND]))
 		say(p, 0, "no target: give [experiment] command = the command line to start");
-	if (!p->key_line[K_READY])
+	if (!p->load_only && !p->key_line[K_READY])
 		say(p, 0,
 		    "no readiness probe: give [experiment] ready = an http:// URL that answers "
 		    "2xx once the target is up, or a file the target writes when ready");
@@ -926,22 +1185,31 @@ static void final_checks(struct parse *p)
 		say(p, p->key_line[K_SIGNAL],
 		    "signal makes a running target reload; with restart = true each phase starts "
 		    "the target afresh: give one of them");
-	if (spec->n_hyps == 0)
+	if (!p->load_only && spec->n_hyps == 0)
 		say(p, 0,
 		    "no hypothesis: give [steady_state] lines such as 'success_rate >= 99%%'");
 	for (unsigned i = 0; i < spec->n_hyps; i++)
 		if (spec->hyps[i].metric == MC_EXP_ACCURACY && !spec->dataset &&
-		    !p->key_line[K_DATASET])
+		    !p->key_line[K_DATASET] && !p->key_line[K_REQUESTS_FILE])
 			say(p, spec->hyps[i].line,
 			    "accuracy needs answers to check: give [load] dataset = a data set "
-			    "with known answers");
+			    "with known answers, or a requests_file whose lines have \"expect\"");
 	if (!spec->id_prefix)
 		spec->id_prefix = strdup("req");
+	if (!spec->id_header)
+		spec->id_header = strdup("X-Request-Id");
+	if (p->section_line[SEC_HEALTH] && !spec->health_url)
+		say(p, p->section_line[SEC_HEALTH], "[health] needs url = the health endpoint");
+	if (spec->client)
+		client_checks(p);
+	else
+		load_checks(p);
 }
 
-int mc_exp_spec_load(const char *file, const struct mc_exp_vars *vars, struct mc_exp_spec *ret)
+static int spec_load(const char *file, const struct mc_exp_vars *vars, bool load_only,
+                     struct mc_exp_spec *ret)
 {
-	struct parse p = { .file = file, .vars = vars, .spec = ret };
+	struct parse p = { .file = file, .vars = vars, .spec = ret, .load_only = load_only };
 	char *text = NULL;
 	int r;
 
@@ -972,6 +1240,16 @@ int mc_exp_spec_load(const char *file, const struct mc_exp_vars *vars, struct mc
 	return p.errors ? -EINVAL : 0;
 }
 
+int mc_exp_spec_load(const char *file, const struct mc_exp_vars *vars, struct mc_exp_spec *ret)
+{
+	return spec_load(file, vars, false, ret);
+}
+
+int mc_exp_spec_load_load(const char *file, const struct mc_exp_vars *vars, struct mc_exp_spec *ret)
+{
+	return spec_load(file, vars, true, ret);
+}
+
 void mc_exp_spec_free(struct mc_exp_spec *spec)
 {
 	for (int i = 0; i < spec->argc; i++)
@@ -984,6 +1262,14 @@ void mc_exp_spec_free(struct mc_exp_spec *spec)
 	free(spec->dataset);
 	free(spec->id_prefix);
 	free(spec->client);
+	free(spec->requests_file);
+	free(spec->answer);
+	free(spec->model);
+	free(spec->id_header);
+	free(spec->health_url);
+	if (spec->plan)
+		mc_load_plan_free(spec->plan);
+	free(spec->plan);
 	free(spec->chaos_text);
 	mc_cfg_free(spec->chaos);
 	memset(spec, 0, sizeof(*spec));

@@ -34,6 +34,7 @@ static const struct mc_command commands[] = {
 	{ "replay", mc_cmd_replay, "write a config that injects an event log's faults again" },
 	{ "experiment", mc_cmd_experiment,
 	  "run a chaos experiment: steady state, chaos, recovery, score" },
+	{ "load", mc_cmd_load, "send HTTP requests and measure answers, errors, latency, tokens" },
 };
 
 #define MC_N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

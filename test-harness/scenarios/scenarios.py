@@ -562,7 +562,6 @@ url = http://127.0.0.1:${{PORT}}/predict
 requests = {requests}
 concurrency = 4
 dataset = {data}
-client = {load}
 id_prefix = exp
 
 [steady_state]
@@ -1140,6 +1139,290 @@ def case_experiment_restart(tmp):
           and not doc["starts"]["during"]["ready"], "load-time oom: %d %s %s" % (rc, out, err))
     check(doc["hypotheses"][0]["phases"]["after"]["verdict"] == "held", out)
     check(doc["score"] == 30, "score %d" % doc["score"])
+
+
+# ---- the built-in load client: requests files, answers, agreement, streams, health ----
+
+STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openai_stub.py")
+
+LOAD_EXPERIMENT = """\
+[experiment]
+name = {name}
+command = {command}
+ready = ${{RUN_DIR}}/ready
+ready_timeout = 10s
+stop_timeout = 2s
+{experiment_extra}
+[load]
+url = http://127.0.0.1:${{PORT}}{path}
+requests = {requests}
+concurrency = 4
+id_prefix = exp
+{load}
+[steady_state]
+{hyps}
+
+[mlchaos]
+seed = 42
+"""
+
+RESET_RULE = """
+[fault.reset]
+hook = send
+action = fail
+errno = ECONNRESET
+rate = 10%
+select = request
+"""
+
+
+def requests_file(tmp, data, name="requests.jsonl", envelope=True):
+    """The data set as a requests file: the features as body, the class as expect."""
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        for line in open(data):
+            sample = json.loads(line)
+            body = {"features": sample["features"]}
+            f.write(json.dumps({"body": body, "expect": sample["class"]} if envelope
+                               else body) + "\n")
+    return path
+
+
+def load_experiment(tmp, hyps, load, command=None, path="/predict", requests=300,
+                    faults="", experiment_extra="", name="load"):
+    if command is None:
+        model, _ = gen(tmp, seed=23, dataset=False)
+        command = "%s --model %s --port 0 --ready-file ${RUN_DIR}/ready --quiet" % (
+            ARGS.server, model)
+    text = LOAD_EXPERIMENT.format(name=name, command=command, path=path, requests=requests,
+                                  load=load, hyps="\n".join(hyps),
+                                  experiment_extra=experiment_extra) + faults
+    exp = os.path.join(tmp, name + ".ini")
+    with open(exp, "w") as f:
+        f.write(text)
+    return exp
+
+
+def stub_command(*extra):
+    return "/usr/bin/python3 %s --ready-file ${RUN_DIR}/ready %s" % (STUB, " ".join(extra))
+
+
+def case_experiment_requests_file(tmp):
+    """protocol http-json with a requests file against the reference server: answers picked
+    by pointer and checked against "expect"; under resets of 10% of requests (select =
+    request), agreement falls by exactly the failed requests and none is contaminated."""
+    _, data = gen(tmp, seed=23)
+    rf = requests_file(tmp, data)
+    path = load_experiment(tmp, ["success_rate >= 99% @before,after", "accuracy >= 99%",
+                                 "agreement >= 99% @before,after", "agreement >= 70% @during",
+                                 "contaminated == 0"],
+                           "requests_file = %s\nanswer = /class\n" % rf, faults=RESET_RULE)
+    rc, out, err = experiment(path, "--json", "--keep")
+    check(rc == 0, "exit %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    run_dir = doc["run_dir"]
+    try:
+        figs = {p: doc["phases"][p]["figures"] for p in ("before", "during", "after")}
+        during = doc["phases"]["during"]["load"]
+        check(figs["before"]["agreement"] == 1.0 and figs["after"]["agreement"] == 1.0,
+              "agreement outside chaos: %s" % figs)
+        failed = during["error_total"]
+        check(failed > 0 and abs(figs["during"]["agreement"] - (1 - failed / 300.0)) < 1e-9,
+              "agreement during %s with %d failed" % (figs["during"]["agreement"], failed))
+        check(all(figs[p]["contaminated"] == 0 for p in figs), "contaminated: %s" % figs)
+        check(during["checked"] == during["ok"] + during["wrong"], json.dumps(during))
+        lines = per_request_lines(os.path.join(run_dir, "requests-during.jsonl"))
+        bad = {l["id"] for l in lines if l["kind"] != "ok"}
+        chosen = selected(os.path.join(run_dir, "chaos.ini"), "reset",
+                          ["exp-%d" % i for i in range(300)])
+        check(bad and bad <= chosen, "failed requests not selected: %s" % sorted(bad - chosen))
+        check(lines[0]["answer"] == lines[0]["expected"], "per-request line: %s" % lines[0])
+        check(figs["during"]["health_lies"] is None
+              and doc["phases"]["during"]["unmeasured"]["health_lies"] == "no [health] url",
+              json.dumps(doc["phases"]["during"]["unmeasured"]))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def case_experiment_contaminated(tmp):
+    """Weights rotten at a reload (no request selected): every answer that changed during
+    chaos is contaminated, none after it; agreement falls during chaos and recovers."""
+    model, data = gen(tmp, seed=23)
+    command = ("%s --model %s --port 0 --ready-file ${RUN_DIR}/ready --quiet --watch-ms 0"
+               % (ARGS.server, model))
+    rf = requests_file(tmp, data, envelope=False)
+    path = load_experiment(tmp, ["contaminated == 0", "agreement >= 99%"],
+                           "requests_file = %s\nprotocol = mlchaos\n" % rf, command=command,
+                           faults="\n" + rules_of("corrupt-weights.ini"),
+                           experiment_extra="signal = HUP\nsettle = 300ms\n")
+    rc, out, err = experiment(path, "--json")
+    check(rc == 1, "exit %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    figs = {p: doc["phases"][p]["figures"] for p in ("before", "during", "after")}
+    check(figs["during"]["contaminated"] > 0 and figs["during"]["agreement"] < 0.95,
+          "during: %s" % figs["during"])
+    changed = round((1 - figs["during"]["agreement"]) * 300)
+    # a fault logged while a request was current names that request: it is not contaminated
+    check(changed - 2 <= figs["during"]["contaminated"] <= changed,
+          "contaminated %s, changed %d" % (figs["during"]["contaminated"], changed))
+    check(figs["after"]["contaminated"] == 0 and figs["after"]["agreement"] == 1.0,
+          "after: %s" % figs["after"])
+    rc, out, err = experiment(path)
+    check(re.search(r"(?m)^contaminated == 0 +0 held +[1-9]\d* FAILED +0 held", out),
+          "report row:\n" + out)
+
+
+def case_experiment_requests_file_bad(tmp):
+    """Every bad line of a requests file as FILE:LINE: what is wrong; the experiment does not
+    start (exit 2)."""
+    rf = os.path.join(tmp, "bad.jsonl")
+    with open(rf, "w") as f:
+        f.write('{"features":[1]}\n{"features":\n\n{"body":{},"metod":"GET"}\n'
+                '{"body":{},"headers":{"X":1}}\n')
+    path = load_experiment(tmp, ["success_rate >= 99%", "accuracy >= 99%"],
+                           "requests_file = %s\n" % rf)
+    rc, out, err = experiment(path)
+    check(rc == 2, "exit %d: %s" % (rc, err))
+    for line, what in ((2, "not JSON:"), (4, 'unknown member "metod"'),
+                       (5, "header 'X' is not a header name with a string value")):
+        check("%s:%d: %s" % (rf, line, what) in err, "missing %s:%d: %s in:\n%s"
+              % (rf, line, what, err))
+    check("target" not in err.lower() or "did not start" not in err, err)
+    with open(rf, "w") as f:
+        f.write('{"features":[1]}\n')
+    rc, out, err = experiment(path)
+    check(rc == 2 and 'accuracy needs answers to check: no line of %s has "expect"' % rf in err,
+          "accuracy without expect: %d %s" % (rc, err))
+
+
+def case_experiment_answer_errors(tmp):
+    """A pointer that matches nothing, and a server answering non-JSON: each request's
+    answer is an error, a few are printed and all counted; the experiment still reports."""
+    _, data = gen(tmp, seed=23)
+    rf = requests_file(tmp, data, envelope=False)
+    path = load_experiment(tmp, ["success_rate >= 99%", "ttft_p50 <= 1s"],
+                           "requests_file = %s\nanswer = /nope\n" % rf, requests=50)
+    rc, out, err = experiment(path, "--json")
+    check(rc == 1, "exit %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    before = doc["phases"]["before"]["load"]
+    check(before["answer_errors"] == 50 and before["errors"]["protocol"] == 50
+          and before["p99_ms"] is not None, json.dumps(before))
+    shown = re.findall(r"request exp-\d+: answer = /nope matches nothing: no member 'nope' at ''",
+                       err)
+    check(len(shown) == 3 and "... and 47 more" in err, "messages:\n" + err)
+    ttft = doc["hypotheses"][1]["phases"]["before"]
+    check(ttft["verdict"] == "failed" and "stream = true" in ttft["why"], json.dumps(ttft))
+    rc, out, err = experiment(path)
+    check("ttft_p50 <= 1s before: not measured (only a streamed answer has tokens" in out, out)
+    # a server whose answer is not JSON
+    d = os.path.join(tmp, "text")
+    os.makedirs(d)
+    path = load_experiment(d, ["success_rate >= 99%"], "requests_file = %s\n" % rf,
+                           command=stub_command(), path="/text", requests=20)
+    rc, out, err = experiment(path, "--json")
+    check(rc == 1, "exit %d: %s %s" % (rc, out, err))
+    check(re.search(r"request exp-\d+: the answer is not JSON: ", err), err)
+    doc = json.loads(out)
+    check(doc["phases"]["before"]["load"]["answer_errors"] == 20 and doc["baseline_failed"],
+          out)
+
+
+def prompts(tmp, n=8):
+    path = os.path.join(tmp, "prompts.jsonl")
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"prompt": "say %d words please" % i}) + "\n")
+    return path
+
+
+def case_experiment_openai_stream(tmp):
+    """openai-completions streamed from an OpenAI-compatible stub: time to first token and
+    inter-token latency measured, the streamed text compared across phases."""
+    path = load_experiment(tmp, ["success_rate >= 99%", "agreement >= 100%",
+                                 "ttft_p50 <= 2s", "itl_p50 <= 1s", "itl_p99 <= 2s",
+                                 "ttft_p99 <= 3s"],
+                           "requests_file = %s\nprotocol = openai-completions\nstream = true\n"
+                           "model = stub\n" % prompts(tmp), command=stub_command("--token-ms 5"),
+                           path="", requests=40)
+    rc, out, err = experiment(path, "--json", "--keep")
+    check(rc == 0, "exit %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    try:
+        figs = doc["phases"]["before"]["figures"]
+        check(figs["itl_p50"] >= 4 and figs["ttft_p50"] > 0, "figures: %s" % figs)
+        lines = per_request_lines(os.path.join(doc["run_dir"], "requests-before.jsonl"))
+        check(lines[1]["answer"] == "echo: say 1 words please" and lines[1]["ttft_ms"] > 0,
+              "streamed answer: %s" % lines[1])
+    finally:
+        shutil.rmtree(doc["run_dir"], ignore_errors=True)
+    check(doc["url"].endswith(":%d" % doc["target"]["port"]), doc["url"])
+
+
+def case_experiment_health_lies(tmp):
+    """/health answering 200 while every completion fails (the stub broken by SIGUSR1 during
+    chaos): health_lies == 0 fails during chaos only; an honest /health (503) passes."""
+    for honest, expect in (("", 1), ("--honest-health", 0)):
+        d = os.path.join(tmp, "honest" if honest else "liar")
+        os.makedirs(d)
+        path = load_experiment(d, ["health_lies == 0"],
+                               "requests_file = %s\nprotocol = openai-completions\n"
+                               % prompts(d), command=stub_command(honest), path="",
+                               requests=400, experiment_extra="signal = USR1\nsettle = 100ms\n")
+        with open(path, "a") as f:
+            f.write("\n[health]\nurl = http://127.0.0.1:${PORT}/health\ninterval = 20ms\n")
+        rc, out, err = experiment(path, "--json")
+        check(rc == expect, "%s: exit %d: %s %s" % (honest or "liar", rc, out, err))
+        doc = json.loads(out)
+        lies = [doc["phases"][p]["figures"]["health_lies"] for p in ("before", "during", "after")]
+        during = doc["phases"]["during"]["load"]
+        check(during["errors"]["5xx"] == 400, "not broken during chaos: %s" % json.dumps(during))
+        if honest:
+            check(lies == [0, 0, 0], "honest: %s" % lies)
+        else:
+            check(lies[0] == 0 and lies[1] > 0 and lies[2] == 0, "liar: %s" % lies)
+            check(during["health"]["probes"] >= lies[1], json.dumps(during["health"]))
+
+
+def case_load_command(tmp):
+    """mlchaos load alone: the reference server's API, a requests file, --config, errors."""
+    model, data = gen(tmp, seed=23)
+    srv = Server(tmp, model)
+    url = "http://127.0.0.1:%d/predict" % srv.port
+
+    def load_cmd(*args):
+        out = subprocess.run([ARGS.mlchaos, "load"] + list(args), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=60)
+        return out.returncode, out.stdout, out.stderr
+
+    rc, out, err = load_cmd("--json", "-n", "300", "-c", "4", "--dataset", data, url)
+    check(rc == 0, "exit %d: %s" % (rc, err))
+    doc = json.loads(out)
+    check(doc["accuracy"] == 1.0 and doc["requests"] == 300 and doc["connections"] <= 8,
+          out)
+    rf = requests_file(tmp, data)
+    per = os.path.join(tmp, "per.jsonl")
+    rc, out, err = load_cmd("-n", "50", "--requests-file", rf, "--answer", "/class",
+                            "--per-request", per, url)
+    check(rc == 0 and "ok 50  wrong 0" in out and "accuracy 100.00% (50 checked)" in out, out)
+    lines = per_request_lines(per)
+    check(len(lines) == 50 and lines[7]["id"] == "req-7" and lines[7]["correct"], lines[7])
+    cfg = os.path.join(tmp, "load.ini")
+    with open(cfg, "w") as f:
+        f.write("[load]\nurl = %s\nrequests = 30\nrequests_file = %s\nanswer = /class\n"
+                "[health]\nurl = http://127.0.0.1:%d/health\n" % (url, rf, srv.port))
+    rc, out, err = load_cmd("--json", "--config", cfg)
+    check(rc == 0, "exit %d: %s" % (rc, err))
+    doc = json.loads(out)
+    check(doc["requests"] == 30 and doc["health"]["lies"] == 0 and doc["checked"] == 30, out)
+    rc, out, err = load_cmd("--config", cfg, "--protocol", "mlchaos")
+    check(rc == 2 and "with --config" in err, "%d %s" % (rc, err))
+    rc, out, err = load_cmd("--protocol", "kserve-v2", "--requests-file", rf, url)
+    check(rc == 2 and "kserve-v2 needs model" in err, "%d %s" % (rc, err))
+    rc, out, err = load_cmd("-n", "5", "http://127.0.0.1:%d/predict" % free_port())
+    check(rc == 1 and "connect 5" in out, "no server: %d %s" % (rc, out))
+    rc, out, err = load_cmd("--bogus")
+    check(rc == 2, "bad option: %d" % rc)
 
 
 def case_experiments_shipped(tmp):
