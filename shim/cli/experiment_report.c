@@ -112,6 +112,10 @@ const char *mc_exp_unmeasured_why(const struct mc_exp_result *r, unsigned i, enu
 		return r->down[p];
 	if (!l->ran || l->known[m])
 		return NULL;
+	/* figures of another kind than the answers' (phases compared, tokens, health): their
+	 * own reason, even when no request got an answer */
+	if (m >= MC_EXP_AGREEMENT && l->why[m])
+		return l->why[m];
 	if (l->ok == 0)
 		return "no request got an answer";
 	if (l->why[m]) /* the load client's own reason for this figure */

@@ -1314,7 +1314,8 @@ def case_experiment_answer_errors(tmp):
     ttft = doc["hypotheses"][1]["phases"]["before"]
     check(ttft["verdict"] == "failed" and "stream = true" in ttft["why"], json.dumps(ttft))
     rc, out, err = experiment(path)
-    check("ttft_p50 <= 1s before: not measured (only a streamed answer has tokens" in out, out)
+    check("ttft_p50 <= 1s before chaos: not measured: only a streamed answer has tokens" in out,
+          out)
     # a server whose answer is not JSON
     d = os.path.join(tmp, "text")
     os.makedirs(d)
