@@ -174,9 +174,12 @@ static void count_file(int dir_fd, const char *name, const struct mc_config *cfg
 			close(fd);
 		return;
 	}
-	/* whole lines only: a last line without its newline was cut by a crash */
+	/* whole lines only: a last line without its newline was cut (SIGKILL can stop a
+	 * write(2) to a file between two pages), and is skipped and counted */
 	while ((n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n')
 		count_line(line, (size_t)n - 1, cfg, f, pids);
+	if (n > 0)
+		f->torn++;
 	free(line);
 	fclose(in);
 }
