@@ -259,6 +259,9 @@ struct mc_exp_faults {
 	unsigned processes; /* processes that injected at least one fault */
 	unsigned watchdog_halts;
 	unsigned unreadable; /* log lines that were not events */
+	unsigned torn;       /* logs whose last line had no newline (a process killed while
+	                      * writing it: write(2) to a file can be cut between two pages):
+	                      * that line skipped, said in the report */
 };
 
 /* Calls each(user, key) for the request key of every applied fault logged in

@@ -217,7 +217,9 @@ static void count_line(void *user, const char *line, size_t len)
 
 typedef void each_line_fn(void *user, const char *line, size_t len);
 
-static void each_line_of(int dir_fd, const char *name, each_line_fn *each, void *user)
+/* Calls each for every whole line of run_dir/name; returns 1 when its last line was torn
+ * (skipped), else 0. */
+static unsigned each_line_of(int dir_fd, const char *name, each_line_fn *each, void *user)
 {
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -228,17 +230,20 @@ static void each_line_of(int dir_fd, const char *name, each_line_fn *each, void 
 	if (!in) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return 0;
 	}
-	/* whole lines only: a last line without its newline was cut by a crash */
+	/* whole lines only: a last line without its newline was cut (SIGKILL can stop a
+	 * write(2) to a file between two pages), and is skipped and counted */
 	while ((n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n')
 		each(user, line, (size_t)n - 1);
 	free(line);
 	fclose(in);
+	return n > 0;
 }
 
-/* Every whole line of every run_dir/events-*.jsonl. */
-static int each_event_line(const char *run_dir, each_line_fn *each, void *user)
+/* Every whole line of every run_dir/events-*.jsonl; *ret_torn (may be NULL) counts the logs
+ * whose torn last line was skipped. */
+static int each_event_line(const char *run_dir, each_line_fn *each, void *user, unsigned *ret_torn)
 {
 	DIR *d = opendir(run_dir);
 	struct dirent *e;
@@ -248,8 +253,11 @@ static int each_event_line(const char *run_dir, each_line_fn *each, void *user)
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 		if (strncmp(e->d_name, "events-", 7) == 0 && n > 6 &&
-		    strcmp(e->d_name + n - 6, ".jsonl") == 0)
-			each_line_of(dirfd(d), e->d_name, each, user);
+		    strcmp(e->d_name + n - 6, ".jsonl") == 0) {
+			unsigned torn = each_line_of(dirfd(d), e->d_name, each, user);
+			if (ret_torn)
+				*ret_torn += torn;
+		}
 	}
 	closedir(d);
 	return 0;
@@ -260,7 +268,7 @@ int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg, struct
 	struct counting c = { .cfg = cfg, .f = ret };
 
 	memset(ret, 0, sizeof(*ret));
-	return each_event_line(run_dir, count_line, &c);
+	return each_event_line(run_dir, count_line, &c, &ret->torn);
 }
 
 struct keying {
@@ -287,5 +295,5 @@ int mc_exp_fault_keys(const char *run_dir, void (*each)(void *user, const char *
 {
 	struct keying k = { .each = each, .user = user };
 
-	return each_event_line(run_dir, key_line, &k);
+	return each_event_line(run_dir, key_line, &k, NULL);
 }

@@ -324,6 +324,11 @@ static void text_faults(FILE *out, const struct mc_exp_result *r)
 	if (f->watchdog_halts)
 		fprintf(out, "  the watchdog (halt_on_error_rate) halted injection %u time%s\n",
 		        f->watchdog_halts, f->watchdog_halts == 1 ? "" : "s");
+	if (f->torn)
+		fprintf(out,
+		        "  %u event log%s ended in a torn line (no newline: its process was killed "
+		        "while writing it): that line skipped\n",
+		        f->torn, f->torn == 1 ? "" : "s");
 }
 
 static void text_one_target(FILE *out, const struct mc_exp_target *t, const char *label)
@@ -625,9 +630,9 @@ static void json_faults(FILE *out, const struct mc_exp_result *r)
 
 	fprintf(out,
 	        ",\"faults\":{\"total\":%llu,\"processes\":%u,\"suppressed\":%llu,"
-	        "\"watchdog_halts\":%u,\"halted_processes\":%d,\"rules\":[",
+	        "\"watchdog_halts\":%u,\"halted_processes\":%d,\"torn_lines\":%u,\"rules\":[",
 	        (unsigned long long)f->total, f->processes, (unsigned long long)f->suppressed,
-	        f->watchdog_halts, r->halted_processes);
+	        f->watchdog_halts, r->halted_processes, f->torn);
 	for (unsigned i = 0; i < cfg->n_rules; i++) {
 		fprintf(out, "%s{\"name\":", i ? "," : "");
 		json_str(out, cfg->rules[i].name);

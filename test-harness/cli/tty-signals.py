@@ -2,7 +2,9 @@
 # tty-signals.py: on a real terminal (a pty), Ctrl-C and a hangup reach the
 # child of `mlchaos run` exactly once, whether mlchaos leads the session, sits
 # under another process, or the child moved to its own process group.
-# The child counts what it gets and stops by itself after a few seconds.
+# The child counts what it gets and stops by itself 2 s after the first signal
+# (a second copy would come within that time), or after 20 s without one: how
+# long a busy machine takes to deliver it does not matter.
 # Usage: tty-signals.py MLCHAOS PROBE_LIB
 import os
 import pty
@@ -22,7 +24,10 @@ if sys.argv[2] == "own-pgrp":
     os.setpgid(0, 0)
 open(sys.argv[1] + ".ready", "w").close()
 start = time.monotonic()
-while time.monotonic() - start < 2.0:
+first = None
+while time.monotonic() - (first or start) < (2.0 if first else 20.0):
+    if first is None and (seen["INT"] or seen["HUP"]):
+        first = time.monotonic()
     time.sleep(0.01)
 with open(sys.argv[1] + ".tmp", "w") as f:
     f.write("INT=%d HUP=%d" % (seen["INT"], seen["HUP"]))
@@ -76,7 +81,7 @@ def run_case(mlchaos, mode, action, tmp):
         drain(fd)
         os.close(fd)
     _, status = os.waitpid(pid, 0)
-    if not wait_for(out, 10):
+    if not wait_for(out, 30):
         return "the child never reported (status %d)" % os.waitstatus_to_exitcode(status)
     with open(out) as f:
         return f.read()

@@ -155,6 +155,12 @@ const char *ft_mlchaos(void);
 
 uint64_t ft_now_ns(void);
 
+/* "Not delayed", measured so that a busy machine cannot fake it: a call the library delays
+ * by D takes at least D on every try, while a call it leaves alone takes longer than D only
+ * when the machine kept it off the CPU that long. Such a call is tried up to this many times,
+ * and the fastest try must be faster than D. */
+#define FT_UNDELAYED_TRIES 10
+
 /* Loopback TCP: a listening socket on an ephemeral port (returned in *ret_port). */
 int ft_listen_tcp(int *ret_port);
 /* A connected pair through listener lfd on port: client end and accepted end. */

@@ -177,13 +177,21 @@ static void child_delay(int argc, char **argv)
 	dt = ft_now_ns() - t0;
 	FT_CHECKF(p != MAP_FAILED && dt >= 30 * ms, "mmap(4 MiB) took %.3f ms", (double)dt / 1e6);
 	munmap(p, 4 * MIB);
-	t0 = ft_now_ns();
-	p = malloc(MIB);
-	void *q = mmap(NULL, MIB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	dt = ft_now_ns() - t0;
-	FT_CHECKF(dt < 15 * ms, "a small malloc and mmap took %.3f ms", (double)dt / 1e6);
-	free(p);
-	munmap(q, MIB);
+	/* not delayed: the fastest of a few tries beats the delay (see FT_UNDELAYED_TRIES) */
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < FT_UNDELAYED_TRIES && best >= 30 * ms; i++) {
+		t0 = ft_now_ns();
+		p = malloc(MIB);
+		void *q = mmap(NULL, MIB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		dt = ft_now_ns() - t0;
+		best = dt < best ? dt : best;
+		FT_CHECK(p != NULL && q != MAP_FAILED);
+		free(p);
+		munmap(q, MIB);
+	}
+	FT_CHECKF(best < 30 * ms,
+	          "a small malloc and mmap took %.3f ms at best, the delay is 30 ms",
+	          (double)best / 1e6);
 }
 
 /* ---- parent ------------------------------------------------------------------------------------

@@ -125,11 +125,16 @@ static void child_delay(int argc, char **argv)
 		uint64_t dt = ft_now_ns() - t0;
 		FT_CHECKF(dt >= 30000000u, "%s of models/current.bin took %.3f ms", fn_names[fn],
 		          (double)dt / 1e6);
-		t0 = ft_now_ns();
-		expect_text(fn, dir, "elsewhere", "a.bin", "elsewhere\n");
-		dt = ft_now_ns() - t0;
-		FT_CHECKF(dt < 15000000u, "%s of elsewhere/a.bin took %.3f ms", fn_names[fn],
-		          (double)dt / 1e6);
+		/* not delayed: the fastest of a few tries beats the delay (FT_UNDELAYED_TRIES) */
+		uint64_t best = UINT64_MAX;
+		for (int i = 0; i < FT_UNDELAYED_TRIES && best >= 30000000u; i++) {
+			t0 = ft_now_ns();
+			expect_text(fn, dir, "elsewhere", "a.bin", "elsewhere\n");
+			dt = ft_now_ns() - t0;
+			best = dt < best ? dt : best;
+		}
+		FT_CHECKF(best < 30000000u, "%s of elsewhere/a.bin: %.3f ms at best, delay 30 ms",
+		          fn_names[fn], (double)best / 1e6);
 	}
 }
 

@@ -178,12 +178,17 @@ static void check_delay(struct src *s, struct src *other, long delay_ms)
 			drain(s);
 		if (!other)
 			continue;
-		t0 = ft_now_ns();
-		r = read_once(fn, other->fd, other->f, buf, sizeof(buf), 0, other->sock);
-		dt = ft_now_ns() - t0;
-		FT_CHECKF(r > 0 && dt < want_ns / 2,
-		          "%s on an untargeted file: returned %zd after %.3f ms", fn_names[fn], r,
-		          (double)dt / 1e6);
+		/* not delayed: the fastest of a few tries beats the delay (FT_UNDELAYED_TRIES) */
+		uint64_t best = UINT64_MAX;
+		for (int i = 0; i < FT_UNDELAYED_TRIES && best >= want_ns; i++) {
+			t0 = ft_now_ns();
+			r = read_once(fn, other->fd, other->f, buf, sizeof(buf), 0, other->sock);
+			dt = ft_now_ns() - t0;
+			best = dt < best ? dt : best;
+			FT_CHECKF(r > 0, "%s on an untargeted file: returned %zd", fn_names[fn], r);
+		}
+		FT_CHECKF(best < want_ns, "%s on an untargeted file: %.3f ms at best, delay %ld ms",
+		          fn_names[fn], (double)best / 1e6, delay_ms);
 	}
 }
 

@@ -126,11 +126,17 @@ static void check_file_untouched(const char *dir)
 	struct iovec v[2] = { { buf, 100 }, { buf + 100, sizeof(buf) - 100 } };
 	snprintf(path, sizeof(path), "%s/untouched.bin", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	uint64_t t0 = ft_now_ns();
-	FT_EQ(write(fd, buf, sizeof(buf)), sizeof(buf));
-	FT_EQ(writev(fd, v, 2), sizeof(buf));
-	FT_CHECKF(ft_now_ns() - t0 < 20000000u, "writes to a file took %.3f ms",
-	          (double)(ft_now_ns() - t0) / 1e6);
+	/* not delayed: the fastest of a few tries beats the 30 ms delay (FT_UNDELAYED_TRIES) */
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < FT_UNDELAYED_TRIES && best >= 30000000u; i++) {
+		uint64_t t0 = ft_now_ns();
+		FT_EQ(write(fd, buf, sizeof(buf)), sizeof(buf));
+		FT_EQ(writev(fd, v, 2), sizeof(buf));
+		uint64_t dt = ft_now_ns() - t0;
+		best = dt < best ? dt : best;
+	}
+	FT_CHECKF(best < 30000000u, "writes to a file took %.3f ms at best, the delay is 30 ms",
+	          (double)best / 1e6);
 	close(fd);
 }
 

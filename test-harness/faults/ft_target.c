@@ -1,7 +1,8 @@
 /* ft_target.c: which calls a rule acts on, through the real library: after/times (exact, per
  * process), start/duration windows, process globs (comm or argv[0]), min_size/max_size, port,
  * zero-length calls, enabled = false. The children print what each call saw; the parent holds
- * the expectations. Only time windows depend on the clock, with 100 ms margins. */
+ * the expectations. Only time windows depend on the clock: a call is judged only when the
+ * clock readings around it place it before, inside or after the window for sure. */
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -105,20 +106,24 @@ static void child_threads(int argc, char **argv)
 	close(fd);
 }
 
-/* child: DIR MS: a pread every 5 ms for MS milliseconds; prints "MS_SINCE_MAIN F|." lines. */
+/* child: DIR MS: a pread every 5 ms for MS milliseconds. Prints "start T0", then for each
+ * call "BEFORE AFTER F|.": CLOCK_MONOTONIC in ns (the library's clock too) around it. */
 static void child_timeline(int argc, char **argv)
 {
 	long ms = (long)ft_arg_ll(argc, argv, 2);
 	int fd = open_data(argv[1]);
 	uint64_t t0 = ft_now_ns();
 	char buf[64];
+	printf("start %llu\n", (unsigned long long)t0);
 	for (int i = 0; i < 10000; i++) {
-		uint64_t t = ft_now_ns() - t0;
-		if (t > (uint64_t)ms * 1000000u)
+		uint64_t before = ft_now_ns();
+		if (before - t0 > (uint64_t)ms * 1000000u)
 			break;
 		errno = 0;
 		ssize_t r = pread(fd, buf, sizeof(buf), 0);
-		printf("%.1f %c\n", (double)t / 1e6, r == -1 ? 'F' : '.');
+		uint64_t after = ft_now_ns();
+		printf("%llu %llu %c\n", (unsigned long long)before, (unsigned long long)after,
+		       r == -1 ? 'F' : '.');
 		struct timespec pause = { 0, 5000000 };
 		clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
 	}
@@ -318,42 +323,74 @@ static void test_times_threads(void)
 	}
 }
 
+/* One run of the window test; false when it judged too few calls to say anything (a machine
+ * so busy that starting the process took most of the window): the caller runs it again. */
+static bool window_run(int attempt)
+{
+	enum { START_MS = 500, END_MS = 1000, RUN_MS = 1400 };
+	const uint64_t ms = 1000000;
+	struct ft_run r = { .how = FT_PRELOAD };
+	char name[32];
+	snprintf(name, sizeof(name), "c%d.ini", attempt);
+	r.config = ft_config(name, "%sstart = %dms\nduration = %dms\n", fail_rule, START_MS,
+	                     END_MS - START_MS);
+	/* The window is timed from the library's start S, which lies between this reading
+	 * (before the fork) and the child's first one (in main, after the constructors). */
+	uint64_t s_lo = ft_now_ns(), s_hi = 0;
+	char run_ms[16];
+	snprintf(run_ms, sizeof(run_ms), "%d", RUN_MS);
+	ft_run(&r, "timeline", ft_dir(), run_ms, NULL);
+	FT_RUN_OK(&r);
+	int early = 0, inside = 0, late = 0, unsure = 0, bad = 0;
+	char first_bad[160] = "";
+	for (const char *l = r.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		unsigned long long before, after;
+		char what;
+		if (sscanf(l, "start %llu", &before) == 1) {
+			s_hi = before;
+			continue;
+		}
+		if (sscanf(l, "%llu %llu %c", &before, &after, &what) != 3 || !s_hi)
+			continue;
+		/* the call happened, by the library's clock, between lo and hi after S */
+		uint64_t lo = before - s_hi, hi = after - s_lo;
+		bool failed = what == 'F', wrong;
+		if (hi < START_MS * ms) {
+			early++;
+			wrong = failed;
+		} else if (lo >= START_MS * ms && hi < END_MS * ms) {
+			inside++;
+			wrong = !failed;
+		} else if (lo >= END_MS * ms) {
+			late++;
+			wrong = failed;
+		} else {
+			unsure++;
+			continue;
+		}
+		if (wrong && bad++ == 0)
+			snprintf(first_bad, sizeof(first_bad), "%s between %.1f and %.1f ms",
+			         failed ? "failed" : "passed", (double)lo / 1e6, (double)hi / 1e6);
+	}
+	ft_run_free(&r);
+	FT_CHECKF(bad == 0,
+	          "%d calls wrong (outside %d..%d ms failed or inside passed), the first %s", bad,
+	          START_MS, END_MS, first_bad);
+	if (bad || (early > 0 && inside > 0 && late > 0))
+		return true;
+	ft_note("window: too few calls placed for sure (%d before, %d inside, %d after, %d "
+	        "unsure; the library started within %.1f ms before main): again",
+	        early, inside, late, unsure, (double)(s_hi - s_lo) / 1e6);
+	return false;
+}
+
 static void test_window(void)
 {
 	ft_pattern_file("data.bin", DATA_SIZE);
-	struct ft_run r = { .how = FT_PRELOAD };
-	r.config = ft_config("c.ini", "%sstart = 300ms\nduration = 400ms\n", fail_rule);
-	ft_run(&r, "timeline", ft_dir(), "1000", NULL);
-	FT_RUN_OK(&r);
-	/* The window is timed from the library's start, a little before main: 100 ms margins. */
-	int early = 0, inside = 0, late = 0, bad = 0;
-	double last = 0, first_bad = -1;
-	for (const char *l = r.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		double t = atof(l);
-		const char *sp = strchr(l, ' ');
-		bool failed = sp && sp[1] == 'F', wrong = false;
-		last = t;
-		if (t < 200) {
-			early++;
-			wrong = failed;
-		} else if (t >= 400 && t < 600) {
-			inside++;
-			wrong = !failed;
-		} else if (t >= 800) {
-			late++;
-			wrong = failed;
-		}
-		if (wrong && bad++ == 0)
-			first_bad = t;
-	}
-	FT_CHECKF(bad == 0,
-	          "%d calls wrong: outside 300..700 ms failed or inside passed, the "
-	          "first at %.1f ms",
-	          bad, first_bad);
-	FT_CHECKF(early > 0 && inside > 0 && late > 0 && last >= 900,
-	          "too few calls: %d before, %d inside, %d after the window; last at %.1f ms",
-	          early, inside, late, last);
-	ft_run_free(&r);
+	int attempt = 0;
+	while (!window_run(attempt) && ++attempt < 5)
+		;
+	FT_CHECKF(attempt < 5, "window: 5 runs, none placed calls before, inside and after it");
 }
 
 static void test_process(void)

@@ -224,6 +224,31 @@ class Proc:
                     return None
                 self.cond.wait(min(left, 0.5))
 
+    def cpu_ticks(self):
+        """The CPU time the process has used, all its threads, in clock ticks; None once it
+        is gone."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def wait_line_working(self, prefix, idle_s=60):
+        """wait_line for a process that computes before it prints: it waits as long as the
+        process keeps using CPU, however slowly a busy machine runs it, and gives up (None)
+        when it has used none for idle_s: a hang, not a slow machine."""
+        last, since = self.cpu_ticks(), time.monotonic()
+        while True:
+            line = self.wait_line(prefix, 5)
+            if line is not None or not self.alive():
+                return line if line is not None else self.wait_line(prefix, 1)
+            now = self.cpu_ticks()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since > idle_s:
+                return None
+
     def next_line(self, prefix, deadline_s):
         """The next stdout line starting with prefix that next_line has not returned yet, or
         None at the deadline or the end of the output."""

@@ -71,3 +71,23 @@ def selected_keys(mlchaos, config, rule, keys, env):
         if verdict == "selected":
             out.add(k)
     return out
+
+
+def check_late(c, latencies, want, delay_s, what="requests"):
+    """Checks that the late answers are the delayed ones, in a way a busy machine cannot fake:
+    each of want (the keys a delay rule selects) took at least delay_s, which no delay can
+    skip; an answer not selected but as slow was slowed by the machine, not by the library
+    (its log says which it delayed), and at most one in ten of them may be. latencies: key ->
+    seconds. Returns the slow unselected keys."""
+    late = {k for k, s in latencies.items() if s >= delay_s}
+    others = set(latencies) - want
+    extra = late - want
+    c.check(want <= late, f"every delayed {what[:-1]} took {delay_s} s or more (missing "
+                          f"{sorted(want - late)})")
+    c.check(len(extra) * 10 <= len(others),
+            f"few {what} not delayed were as slow ({len(extra)} of {len(others)}: "
+            f"{sorted(extra)[:5]})")
+    if extra:
+        print(f"{len(extra)} {what} not delayed took {delay_s} s or more (a busy machine): "
+              f"{sorted(extra)[:10]}")
+    return extra

@@ -34,7 +34,7 @@ import time
 import urllib.error
 import urllib.request
 
-DEADLINE_S = 10.0
+DEADLINE_S = 30.0  # for what must happen (a server ready, an exit): never a measure of speed
 TARGET_LOG_BOUND_S = 30  # a refused target_log is refused at once: far below
 ARGS = None
 STARTED = []    # Popen objects, killed at the end
@@ -433,9 +433,21 @@ def case_short_reads(tmp):
 
 # ---- slow-network.ini ----
 
+def median(values):
+    v = sorted(values)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2 if v else float("nan")
+
+
 def case_slow_network(tmp):
     """10% of requests get their answers 100 ms late: p99 rises by the delay, p50 does not,
-    and the delayed requests are exactly those `mlchaos select` names."""
+    and the delayed requests are exactly those `mlchaos select` names.
+
+    Latencies are compared within the faulted run, so that a busy machine cannot fake or hide
+    the delay: each selected request takes at least the delay (it cannot be skipped); the
+    median selected request is later than the median unselected one by the delay (plus a
+    30 ms margin for waking up); the median request is far below the delay. The log says
+    which requests were delayed; an unselected request slower than the delay was slowed by the
+    machine, not by the library, and few are allowed."""
     cfg = config("slow-network.ini")
     mlchaos_check(cfg)
     text = open(cfg).read()
@@ -453,28 +465,36 @@ def case_slow_network(tmp):
     chosen = selected(cfg, "slow-send", [l["id"] for l in lines])
     delayed_keys = {e["key"] for e in events(tmp) if e["event"] == "fault" and e["applied"]}
     slow = {l["id"] for l in lines if l["latency_ms"] >= 0.9 * delay_ms}
+    late = [l["latency_ms"] for l in lines if l["id"] in chosen]
+    other = [l["latency_ms"] for l in lines if l["id"] not in chosen]
     check(delayed_keys == chosen, "delayed %d ids, select names %d; differ by %s" % (
         len(delayed_keys), len(chosen), sorted(delayed_keys ^ chosen)[:5]))
-    check(slow == chosen, "slow answers are not the selected ones: %s" % sorted(slow ^ chosen)[:5])
+    check(chosen and chosen <= slow, "selected answers not late: %s" % sorted(chosen - slow)[:5])
+    check(len(slow - chosen) <= len(other) // 20, "%d unselected answers took %.0f ms or more: "
+          "%s" % (len(slow - chosen), 0.9 * delay_ms, sorted(slow - chosen)[:5]))
     check(res["success_rate"] == 1.0 and res["accuracy"] == 1.0, json.dumps(res))
-    rise = res["p99_ms"] - base["p99_ms"]
-    check(0.9 * delay_ms <= rise <= delay_ms + 30, "p99 rose by %.1f ms for a %.0f ms delay"
-          % (rise, delay_ms))
-    check(res["p50_ms"] <= base["p50_ms"] + 2.0, "p50 rose: %.3f -> %.3f ms"
-          % (base["p50_ms"], res["p50_ms"]))
-    print("slow-network: %d of 400 delayed; p50 %.3f -> %.3f ms, p99 %.3f -> %.3f ms"
-          % (len(chosen), base["p50_ms"], res["p50_ms"], base["p99_ms"], res["p99_ms"]))
+    gap = median(late) - median(other)
+    check(0.9 * delay_ms <= gap <= delay_ms + 30, "selected answers are %.1f ms later than the "
+          "others (medians), for a %.0f ms delay" % (gap, delay_ms))
+    check(res["p99_ms"] >= 0.9 * delay_ms, "p99 %.1f ms, below the %.0f ms delay"
+          % (res["p99_ms"], delay_ms))
+    check(res["p50_ms"] < 0.5 * delay_ms, "p50 %.1f ms: the median request was delayed"
+          % res["p50_ms"])
+    print("slow-network: %d of 400 delayed, %.1f ms later (medians); %d others slow; "
+          "p50 %.3f -> %.3f ms, p99 %.3f -> %.3f ms (without the library -> with it)"
+          % (len(chosen), gap, len(slow - chosen), base["p50_ms"], res["p50_ms"],
+             base["p99_ms"], res["p99_ms"]))
 
 
 # ---- ci-smoke.ini and scripts/ci-smoke ----
 
-def ci_smoke(tmp, *extra):
+def ci_smoke(tmp, *extra, cfg=None):
     model, data = gen(tmp, seed=19, samples=256)
     ready = os.path.join(tmp, "ready")
     cmd = [script("ci-smoke"), "--mlchaos", ARGS.mlchaos,
            "--server-cmd", "%s --model %s --port 0 --ready-file %s --quiet"
            % (ARGS.server, model, ready),
-           "--ready", ready, "--config", config("ci-smoke.ini"), "--dataset", data,
+           "--ready", ready, "--config", cfg or config("ci-smoke.ini"), "--dataset", data,
            "--requests", "500", "--json"] + list(extra)
     env = dict(os.environ, MLCHAOS_LOAD=ARGS.load)
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -498,12 +518,17 @@ def case_ci_smoke(tmp):
     rules = {r["name"]: r["injected"] for r in doc["faults"]["rules"]}
     check(all(rules.values()), "a rule of the mix injected nothing: %s" % rules)
     check(doc["score"] == 100, "score %d" % doc["score"])
+    # A hypothesis false under chaos alone: ci-smoke.ini's answers delayed 300 ms, not 20, so
+    # that p99 <= 150ms holds before chaos on a busy machine too, and cannot during it.
     tmp2 = os.path.join(tmp, "again")
     os.makedirs(tmp2)
-    rc, doc, err = ci_smoke(tmp2, "--hypothesis", "p99 <= 5ms")
+    slow = derived_config(tmp2, config("ci-smoke.ini"), "slow.ini",
+                          lambda t: re.sub(r"(?m)^delay = 20ms$", "delay = 300ms", t))
+    check("delay = 300ms" in open(slow).read(), "ci-smoke.ini has no 'delay = 20ms' line")
+    rc, doc, err = ci_smoke(tmp2, "--hypothesis", "p99 <= 150ms", cfg=slow)
     check(rc == 1, "a false hypothesis exited %d" % rc)
     during = doc["hypotheses"][0]["phases"]["during"]
-    check(during["verdict"] == "failed" and during["value"] > 5, json.dumps(during))
+    check(during["verdict"] == "failed" and during["value"] >= 300, json.dumps(during))
 
 
 def case_ci_smoke_options(tmp):
@@ -571,13 +596,16 @@ id_prefix = exp
 seed = 42
 """
 
+# 100 ms: far above what a busy machine adds to a request of the reference server (a few ms),
+# so that the phases' latencies tell chaos from the machine.
+SLOW_DELAY_MS = 100
 SLOW_RULE = """
 [fault.slow]
 hook = send
 action = delay
-rate = 10%
-delay = 30ms
-"""
+rate = 10%%
+delay = %dms
+""" % SLOW_DELAY_MS
 
 
 def rules_of(name):
@@ -636,8 +664,9 @@ def case_experiment_pass(tmp):
               % sorted(keys ^ chosen)[:5])
         during = doc["phases"]["during"]["load"]["p99_ms"]
         before = doc["phases"]["before"]["load"]["p99_ms"]
-        check(during >= 30 > before, "p99 before %.3f during %.3f ms" % (before, during))
-        check(doc["phases"]["after"]["load"]["p99_ms"] < 30, "chaos not halted after")
+        check(during >= SLOW_DELAY_MS > before, "p99 before %.3f during %.3f ms"
+              % (before, during))
+        check(doc["phases"]["after"]["load"]["p99_ms"] < SLOW_DELAY_MS, "chaos not halted after")
         p50 = doc["hypotheses"][3]
         check(p50["phases"]["during"]["verdict"] == "n/a" and p50["held"], json.dumps(p50))
     finally:
@@ -668,13 +697,14 @@ def case_experiment_ready_url(tmp):
 
 
 def case_experiment_fail(tmp):
-    """A false hypothesis exits 1, with the failing figure in the report."""
-    path = write_experiment(tmp, ["success_rate >= 99%", "p99 <= 10ms"])
+    """A false hypothesis exits 1, with the failing figure in the report. (p99 <= 50ms holds
+    without chaos on a busy machine too, and cannot with the 100 ms delay.)"""
+    path = write_experiment(tmp, ["success_rate >= 99%", "p99 <= 50ms"])
     rc, out, err = experiment(path)
     check(rc == 1, "exit %d: %s %s" % (rc, out, err))
-    m = re.search(r"result: FAILED: p99 <= 10ms was ([0-9.]+)ms during chaos", out)
-    check(m and float(m.group(1)) >= 30, "no failing figure in:\n" + out)
-    check(re.search(r"(?m)^p99 <= 10ms +\S+ held +\S+ FAILED +\S+ held", out),
+    m = re.search(r"result: FAILED: p99 <= 50ms was ([0-9.]+)ms during chaos", out)
+    check(m and float(m.group(1)) >= SLOW_DELAY_MS, "no failing figure in:\n" + out)
+    check(re.search(r"(?m)^p99 <= 50ms +\S+ held +\S+ FAILED +\S+ held", out),
           "the hypothesis row is not 'held FAILED held':\n" + out)
     check("resilience score: 65/100" in out, "score: 70 x 1/2 + 30 x 2/2 = 65:\n" + out)
     check(re.search(r"(?m)^  slow +send:delay +[1-9]", out), "faults per rule:\n" + out)
@@ -816,6 +846,92 @@ def case_experiment_no_leftovers(tmp):
         check(not alive(pid), "process %d is still alive after the experiment" % pid)
     check(doc["target"]["others_killed"] >= 1, "the daemon was not reported: %s"
           % json.dumps(doc["target"]))
+
+
+TORN_WRAPPER = """#!/bin/sh
+# the log of a process killed while writing its last line, beside the target's own
+cat "{lines}" > "$1/events-torn.jsonl"
+exec {server} --model {model} --port 0 --ready-file "$1/ready" --quiet
+"""
+
+
+def whole_lines(path):
+    """The whole lines of a log as dicts, and whether its last line was torn (no newline)."""
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    torn = lines.pop()
+    return [json.loads(l) for l in lines], bool(torn)
+
+
+def case_experiment_torn_log(tmp):
+    """A torn last line in an event log (a process SIGKILLed while writing it: the kernel can
+    cut a write(2) to a file between two pages) is skipped and said in the report, and every
+    whole line is counted: the figures equal those counted here from the whole lines of the
+    run's logs. The torn line is a whole fault object without its newline, which a careless
+    reader would count. (`mlchaos report` and `mlchaos replay`: observe-torn-log.)"""
+    model, _ = gen(tmp, seed=23)
+    base = {"time": "2030-01-01T00:00:00.000000Z", "mono_ns": 1, "pid": 4000001,
+            "tid": 4000001, "hook": "send", "fn": "send", "action": "delay",
+            "target": "socket:tcp:1", "key": "fake", "phase": "serve", "shadow": False}
+    fake = [dict(base, event="rules", rules=[])]
+    fake += [dict(base, event="fault", rule="slow", applied=True, call=i) for i in range(5)]
+    fake += [dict(base, event="fault", rule="slow", applied=False, note="halted", call=5),
+             dict(base, event="would_inject", rule="slow", applied=False, shadow=True, call=6),
+             dict(base, event="halt", reason="watchdog", errors=9, window=100,
+                  rate_ppm=50000)]
+    torn = json.dumps(dict(base, event="fault", rule="slow", applied=True, call=7))
+    lines = os.path.join(tmp, "torn.jsonl")
+    with open(lines, "w") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in fake) + torn)
+    wrapper = os.path.join(tmp, "torn.sh")
+    with open(wrapper, "w") as f:
+        f.write(TORN_WRAPPER.format(lines=lines, server=ARGS.server, model=model))
+    os.chmod(wrapper, 0o755)
+    path = write_experiment(tmp, ["success_rate >= 99%"], command=wrapper + " ${RUN_DIR}",
+                            requests=100)
+    rc, out, err = experiment(path, "--json", "--keep")
+    check(rc == 0, "exit %d: %s %s" % (rc, out, err))
+    doc = json.loads(out)
+    run_dir = doc["run_dir"]
+    try:
+        want = {"injected": 0, "shadow": 0, "suppressed": 0, "watchdog_halts": 0,
+                "torn_lines": 0}
+        pids = set()
+        for name in sorted(os.listdir(run_dir)):
+            if not (name.startswith("events-") and name.endswith(".jsonl")):
+                continue
+            events, cut = whole_lines(os.path.join(run_dir, name))
+            want["torn_lines"] += cut
+            check(cut or name != "events-torn.jsonl", "the planted log lost its torn line")
+            for e in events:
+                if e["event"] == "halt" and e.get("reason") == "watchdog":
+                    want["watchdog_halts"] += 1
+                if e["event"] not in ("fault", "would_inject") or e.get("rule") != "slow":
+                    continue
+                if e["event"] == "would_inject" or e.get("shadow"):
+                    want["shadow"] += 1
+                elif e.get("applied"):
+                    want["injected"] += 1
+                    pids.add(e["pid"])
+                else:
+                    want["suppressed"] += 1
+        f = doc["faults"]
+        rule = f["rules"][0]
+        got = {"injected": rule["injected"], "shadow": rule["shadow"],
+               "suppressed": f["suppressed"], "watchdog_halts": f["watchdog_halts"],
+               "torn_lines": f["torn_lines"]}
+        print("experiment-torn-log: counted %s; the whole lines say %s" % (got, want))
+        check(want["torn_lines"] >= 1 and want["injected"] > 5, "the run's logs: %s" % want)
+        check(got == want, "the report counts %s, the whole lines %s" % (got, want))
+        check(f["total"] == want["injected"] and f["processes"] == len(pids),
+              "total %d in %d processes; the whole lines %d in %d"
+              % (f["total"], f["processes"], want["injected"], len(pids)))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    rc, out, err = experiment(path)
+    check(rc == 0 and re.search(r"(?m)^  \d+ event logs? ended in a torn line \(no newline: "
+                                r"its process was killed while writing it\): that line "
+                                r"skipped$", out), "exit %d, the text report:\n%s" % (rc, out))
 
 
 def case_experiment_interrupt(tmp):

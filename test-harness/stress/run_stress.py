@@ -31,12 +31,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 SANITIZER_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1",
     "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
 }
-TIMEOUT_S = 240
+# Under a sanitizer on a busy machine a run takes minutes: it is waited for as long as it
+# uses CPU, and a hang is a minute without any; meson's timeout bounds the rest.
+IDLE_S = 60
+
+
+def cpu_ticks(pid):
+    """The CPU time process pid has used, all its threads, in clock ticks; None once gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Stress:
@@ -61,12 +74,23 @@ class Stress:
     def run(self, label, argv, extra_env):
         env = dict(self.env)
         env.update(extra_env)
-        try:
-            p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.fail(f"{label}: no exit within {TIMEOUT_S} s")
-            return None
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        last, since = cpu_ticks(p.pid), time.monotonic()
+        while True:
+            try:
+                out, err = p.communicate(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                now = cpu_ticks(p.pid)
+                if now != last:
+                    last, since = now, time.monotonic()
+                elif time.monotonic() - since > IDLE_S:
+                    p.kill()
+                    p.communicate()
+                    self.fail(f"{label}: no CPU time used for {IDLE_S} s: hung")
+                    return None
+        p = subprocess.CompletedProcess(argv, p.returncode, out, err)
         if p.returncode != 0:
             self.fail(f"{label}: exit {p.returncode}\n--- stdout:\n{p.stdout}"
                       f"--- stderr:\n{p.stderr[-6000:]}")
