@@ -1,8 +1,9 @@
 /* record.c: the event log and the shared-memory segment (record.h, shm.h).
  * Every path that runs inside a hook is allocation-free, lock-free and
  * async-signal-safe: lines are built in a stack buffer and written whole
- * with one write(2) on an O_APPEND file, so a process killed at any moment
- * leaves only whole lines. A full disk or a vanished directory drops lines
+ * with one write(2) on an O_APPEND file, so lines never interleave; SIGKILL
+ * can still stop that write between two pages and leave the last line torn,
+ * which every reader skips. A full disk or a vanished directory drops lines
  * (counted), never harms the host. Init may allocate (guard held). */
 #include <errno.h>
 #include <stddef.h>
