@@ -268,6 +268,13 @@ struct mc_exp_faults {
  * run_dir/events-*.jsonl (the same key may come more than once). 0 or -errno. */
 int mc_exp_fault_keys(const char *run_dir, void (*each)(void *user, const char *key), void *user);
 
+/* Calls each for every whole line of every run_dir/PREFIX*.jsonl (an event log); a torn last
+ * line (SIGKILL can stop a write(2) between two pages) is skipped and counted in *ret_torn
+ * (may be NULL). 0, or -errno when run_dir cannot be read. */
+typedef void mc_exp_line_fn(void *user, const char *line, size_t len);
+int mc_exp_each_log_line(const char *run_dir, const char *prefix, mc_exp_line_fn *each, void *user,
+                         unsigned *ret_torn);
+
 /* Counts the faults logged in run_dir/events-*.jsonl. 0 or -errno. */
 int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg,
                         struct mc_exp_faults *ret);

@@ -215,11 +215,9 @@ static void count_line(void *user, const char *line, size_t len)
 	mc_json_free(e);
 }
 
-typedef void each_line_fn(void *user, const char *line, size_t len);
-
 /* Calls each for every whole line of run_dir/name; returns 1 when its last line was torn
  * (skipped), else 0. */
-static unsigned each_line_of(int dir_fd, const char *name, each_line_fn *each, void *user)
+static unsigned each_line_of(int dir_fd, const char *name, mc_exp_line_fn *each, void *user)
 {
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -241,23 +239,24 @@ static unsigned each_line_of(int dir_fd, const char *name, each_line_fn *each, v
 	return n > 0;
 }
 
-/* Every whole line of every run_dir/events-*.jsonl; *ret_torn (may be NULL) counts the logs
- * whose torn last line was skipped. */
-static int each_event_line(const char *run_dir, each_line_fn *each, void *user, unsigned *ret_torn)
+int mc_exp_each_log_line(const char *run_dir, const char *prefix, mc_exp_line_fn *each, void *user,
+                         unsigned *ret_torn)
 {
 	DIR *d = opendir(run_dir);
 	struct dirent *e;
+	size_t plen = strlen(prefix);
 
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
-		if (strncmp(e->d_name, "events-", 7) == 0 && n > 6 &&
-		    strcmp(e->d_name + n - 6, ".jsonl") == 0) {
-			unsigned torn = each_line_of(dirfd(d), e->d_name, each, user);
-			if (ret_torn)
-				*ret_torn += torn;
-		}
+		unsigned torn;
+		if (n <= plen + 6 || strncmp(e->d_name, prefix, plen) != 0 ||
+		    strcmp(e->d_name + n - 6, ".jsonl") != 0)
+			continue;
+		torn = each_line_of(dirfd(d), e->d_name, each, user);
+		if (ret_torn)
+			*ret_torn += torn;
 	}
 	closedir(d);
 	return 0;
@@ -268,7 +267,7 @@ int mc_exp_faults_count(const char *run_dir, const struct mc_config *cfg, struct
 	struct counting c = { .cfg = cfg, .f = ret };
 
 	memset(ret, 0, sizeof(*ret));
-	return each_event_line(run_dir, count_line, &c, &ret->torn);
+	return mc_exp_each_log_line(run_dir, "events-", count_line, &c, &ret->torn);
 }
 
 struct keying {
@@ -295,5 +294,5 @@ int mc_exp_fault_keys(const char *run_dir, void (*each)(void *user, const char *
 {
 	struct keying k = { .each = each, .user = user };
 
-	return each_event_line(run_dir, key_line, &k, NULL);
+	return mc_exp_each_log_line(run_dir, "events-", key_line, &k, NULL);
 }

@@ -1,9 +1,7 @@
 /* experiment_halt.c: the halts of injection that the experiment did not make itself, read from
  * the run's event logs ({"event":"halt"} lines, with their monotonic time). Reads only; the
  * segments' side of the same question is in experiment_chaos.c, which owns the segments. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,43 +78,25 @@ static void halt_line(const char *line, size_t len, uint64_t on_ns, uint64_t unt
 	mc_json_free(e);
 }
 
-static void halts_of_file(int dir_fd, const char *name, uint64_t on_ns, uint64_t until_ns,
-                          struct mc_exp_halts *h)
-{
-	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+struct halt_search {
+	uint64_t on_ns, until_ns;
+	struct mc_exp_halts *h;
+};
 
-	if (!in) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
+static void halt_search_line(void *user, const char *line, size_t len)
+{
 	/* a halt line is short: looking for its word first skips parsing every fault line */
-	while ((n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n')
-		if (strstr(line, "\"event\":\"halt\""))
-			halt_line(line, (size_t)n - 1, on_ns, until_ns, h);
-	free(line);
-	fclose(in);
+	static const char word[] = "\"event\":\"halt\"";
+	struct halt_search *hs = user;
+
+	if (memmem(line, len, word, sizeof(word) - 1))
+		halt_line(line, len, hs->on_ns, hs->until_ns, hs->h);
 }
 
 int mc_exp_halts_from_logs(const char *run_dir, const char *prefix, uint64_t on_mono_ns,
                            uint64_t until_mono_ns, struct mc_exp_halts *h)
 {
-	DIR *d = opendir(run_dir);
-	struct dirent *e;
-	size_t plen = strlen(prefix);
+	struct halt_search hs = { .on_ns = on_mono_ns, .until_ns = until_mono_ns, .h = h };
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		if (n > plen + 6 && strncmp(e->d_name, prefix, plen) == 0 &&
-		    strcmp(e->d_name + n - 6, ".jsonl") == 0)
-			halts_of_file(dirfd(d), e->d_name, on_mono_ns, until_mono_ns, h);
-	}
-	closedir(d);
-	return 0;
+	return mc_exp_each_log_line(run_dir, prefix, halt_search_line, &hs, NULL);
 }
