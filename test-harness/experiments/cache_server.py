@@ -71,10 +71,9 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--ready")
     a = ap.parse_args()
-    try:
-        Handler.model = tinylm.Model(a.weights)
-    except (OSError, ValueError) as e:
-        print("load failed: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+    Handler.model, why = tinylm.load(a.weights)
+    if why:
+        print(why, file=sys.stderr)
         return 3
     return httpbase.serve(Handler, a.port, a.ready)
 

@@ -76,11 +76,10 @@ def main():
     ap.add_argument("--text", action="store_true")
     a = ap.parse_args()
     Handler.honest, Handler.text = a.honest, a.text
-    try:
-        Handler.model = tinylm.Model(a.weights)
-    except (OSError, ValueError) as e:  # the bug on purpose: serve on without a model
-        Handler.why = "load failed: %s: %s" % (type(e).__name__, e)
-        print(Handler.why, file=sys.stderr)
+    Handler.model, why = tinylm.load(a.weights)
+    if why:  # the bug on purpose: serve on without a model
+        Handler.why = why
+        print(why, file=sys.stderr)
     return httpbase.serve(Handler, a.port, a.ready)
 
 

@@ -116,10 +116,9 @@ def main():
     ap.add_argument("--ready")
     ap.add_argument("--token-delay-ms", type=float, default=0.0)
     a = ap.parse_args()
-    try:
-        Handler.model = tinylm.Model(a.weights)
-    except (OSError, ValueError) as e:
-        print("load failed: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+    Handler.model, why = tinylm.load(a.weights)
+    if why:
+        print(why, file=sys.stderr)
         return 3
     Handler.token_delay_s = a.token_delay_ms / 1000.0
     return httpbase.serve(Handler, a.port, a.ready)

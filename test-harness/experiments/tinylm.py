@@ -80,3 +80,12 @@ if __name__ == "__main__":
         sys.exit(0)
     print("usage: tinylm.py make PATH", file=sys.stderr)
     sys.exit(2)
+
+
+def load(path):
+    """(the model in path, None), or (None, why) when it cannot be read as one: what every
+    server here says when its weights are missing or damaged."""
+    try:
+        return Model(path), None
+    except (OSError, ValueError) as e:
+        return None, "load failed: %s: %s" % (type(e).__name__, e)
