@@ -14,6 +14,16 @@
 
 #define POLL_MAX_MS 100 /* the loop looks at the clock at least this often */
 #define ID_MAX      256
+/* Answers up to this size are remembered per request line, bytes and parsed value, so that
+ * the same bytes again (a steady server answering the same request) are not parsed again. */
+#define REMEMBER_MAX 4096
+
+/* The last answer a request line got: its body and the part compared. */
+struct remembered {
+	char *body;
+	size_t len;
+	json_t *answer;
+};
 
 struct state;
 
@@ -21,7 +31,8 @@ struct state;
 struct slot {
 	struct state *st;
 	CURL *easy;
-	struct curl_slist *headers;
+	struct curl_slist id_node; /* the request id, then the shared tail */
+	char id[ID_MAX];
 	uint64_t index;
 	uint64_t start_ns;
 	char *body; /* the response, non-streamed */
@@ -42,7 +53,9 @@ struct state {
 	struct mc_load_run *run;
 	CURLM *multi;
 	struct slot *slots;
-	char **urls; /* per plan entry */
+	char **urls;               /* per plan entry */
+	struct curl_slist **tails; /* per plan entry: its headers but the id */
+	struct remembered *last;   /* per plan entry */
 	uint64_t next, finished, t0;
 	double *itl;
 	size_t n_itl, cap_itl;
@@ -217,28 +230,55 @@ static bool has_header(const struct mc_load_request *r, const char *name)
 	return false;
 }
 
-static int request_headers(struct slot *s, const struct mc_load_request *r)
+/* Appends text to *list; false when there was no memory (the list is kept as it was). */
+static bool add_header(struct curl_slist **list, const char *text)
+{
+	struct curl_slist *h = curl_slist_append(*list, text);
+
+	if (h)
+		*list = h;
+	return h != NULL;
+}
+
+/* The headers every request of plan entry i carries besides its id, built once: libcurl only
+ * reads a header list, so all slots share it. A list may be empty (NULL). */
+static int build_tails(struct state *st)
+{
+	st->tails = calloc(st->plan->n, sizeof(*st->tails));
+	if (!st->tails)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->plan->n; i++) {
+		const struct mc_load_request *r = &st->plan->reqs[i];
+		struct curl_slist **h = &st->tails[i];
+		bool ok = true;
+		if (!has_header(r, "Content-Type"))
+			ok = add_header(h, "Content-Type: application/json");
+		/* a stream is asked for; other answers take libcurl's own Accept (any type): each
+		 * byte of a request head costs libcurl a formatted write, so the head stays short
+		 */
+		if (ok && st->plan->stream && !has_header(r, "Accept"))
+			ok = add_header(h, "Accept: text/event-stream");
+		/* no "Expect: 100-continue" round trip before a body over 1 KiB */
+		if (ok && r->body_len > 1024)
+			ok = add_header(h, "Expect:");
+		for (unsigned k = 0; ok && k < r->n_headers; k++)
+			ok = add_header(h, r->headers[k]);
+		if (!ok)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The slot's own first node, the request id, ahead of its plan entry's shared headers. */
+static struct curl_slist *request_headers(struct slot *s)
 {
 	const struct mc_load_conf *c = s->st->conf;
-	char id[ID_MAX];
-	struct curl_slist *h = NULL;
 
-	curl_slist_free_all(s->headers);
-	snprintf(id, sizeof(id), "%s: %s-%llu", c->id_header, c->id_prefix,
+	snprintf(s->id, sizeof(s->id), "%s: %s-%llu", c->id_header, c->id_prefix,
 	         (unsigned long long)s->index);
-	h = curl_slist_append(h, id);
-	if (h && !has_header(r, "Content-Type"))
-		h = curl_slist_append(h, "Content-Type: application/json");
-	if (h && !has_header(r, "Accept"))
-		h = curl_slist_append(h, s->st->plan->stream ? "Accept: text/event-stream"
-		                                             : "Accept: application/json");
-	/* no "Expect: 100-continue" round trip before a body over 1 KiB */
-	if (h)
-		h = curl_slist_append(h, "Expect:");
-	for (unsigned i = 0; h && i < r->n_headers; i++)
-		h = curl_slist_append(h, r->headers[i]);
-	s->headers = h;
-	return h ? 0 : -ENOMEM;
+	s->id_node.data = s->id;
+	s->id_node.next = s->st->tails[s->index % s->st->plan->n];
+	return &s->id_node;
 }
 
 static int start_request(struct state *st, struct slot *s)
@@ -253,10 +293,8 @@ static int start_request(struct state *st, struct slot *s)
 	s->ttft_ms = -1;
 	mc_sse_free(&s->sse);
 	mc_sse_init(&s->sse, on_event, s);
-	if (request_headers(s, r) < 0)
-		return -ENOMEM;
 	curl_easy_setopt(s->easy, CURLOPT_URL, st->urls[s->index % st->plan->n]);
-	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, request_headers(s));
 	if (get) {
 		curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
 	} else {
@@ -269,8 +307,28 @@ static int start_request(struct state *st, struct slot *s)
 	return curl_multi_add_handle(st->multi, s->easy) == CURLM_OK ? 0 : -ENOMEM;
 }
 
+/* Whether the environment names a proxy libcurl would use (it reads these per transfer). */
+static bool proxy_in_environment(void)
+{
+	static const char *const names[] = { "http_proxy", "https_proxy", "HTTPS_PROXY",
+		                             "all_proxy", "ALL_PROXY" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v)
+			return true;
+	}
+	return false;
+}
+
 static void set_common(const struct mc_load_conf *c, CURL *e)
 {
+	/* Without a proxy in the environment, say so once: libcurl would otherwise look the
+	 * variables up (and format their names) on every request. A proxy there is used. */
+	if (!proxy_in_environment()) {
+		curl_easy_setopt(e, CURLOPT_PROXY, "");
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(c->timeout_ns / 1000000));
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -319,6 +377,21 @@ static enum mc_load_kind kind_of(CURLcode code, long status)
 	return status >= 200 && status <= 299 ? MC_LOAD_OK : MC_LOAD_PROTOCOL;
 }
 
+/* Answers are never changed once parsed, so one value can stand for every identical body. */
+static void remember(struct remembered *last, const char *body, size_t len, json_t *answer)
+{
+	char *copy;
+
+	if (len > REMEMBER_MAX || !(copy = malloc(len ? len : 1)))
+		return;
+	memcpy(copy, body, len);
+	free(last->body);
+	json_decref(last->answer);
+	last->body = copy;
+	last->len = len;
+	last->answer = json_incref(answer);
+}
+
 /* The part of a 2xx answer compared, or NULL with why. */
 static json_t *answer_of(struct slot *s, char *why, size_t cap)
 {
@@ -338,7 +411,11 @@ static json_t *answer_of(struct slot *s, char *why, size_t cap)
 		}
 		return json_stringn(s->text ? s->text : "", s->text_len);
 	}
-	json_t *root = json_loadb(s->body ? s->body : "", s->len, JSON_DECODE_ANY, &jerr);
+	struct remembered *last = &s->st->last[s->index % plan->n];
+	const char *body = s->body ? s->body : "";
+	if (last->answer && last->len == s->len && memcmp(last->body, body, s->len) == 0)
+		return json_incref(last->answer);
+	json_t *root = json_loadb(body, s->len, JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		snprintf(why, cap, "the answer is not JSON: %s (at byte %d)", jerr.text,
 		         jerr.position);
@@ -352,7 +429,9 @@ static json_t *answer_of(struct slot *s, char *why, size_t cap)
 		snprintf(inner, sizeof(inner), "%s", why);
 		/* the pointer is cut rather than the reason: the reason names the place */
 		snprintf(why, cap, "answer = %.64s matches nothing: %.160s", plan->answer, inner);
+		return NULL;
 	}
+	remember(last, body, s->len, v);
 	return v;
 }
 
@@ -651,9 +730,11 @@ static int setup(struct state *st, uint64_t n_slots)
 
 	st->multi = curl_multi_init();
 	st->slots = calloc(n_slots, sizeof(*st->slots));
+	st->last = calloc(st->plan->n, sizeof(*st->last));
 	st->run->results = calloc(c->requests, sizeof(*st->run->results));
 	st->done = calloc(c->requests, sizeof(*st->done));
-	if (!st->multi || !st->slots || !st->run->results || !st->done || build_urls(st) < 0)
+	if (!st->multi || !st->slots || !st->last || !st->run->results || !st->done ||
+	    build_urls(st) < 0 || build_tails(st) < 0)
 		return -ENOMEM;
 	st->run->n = c->requests;
 	for (uint64_t i = 0; i < n_slots; i++) {
@@ -687,7 +768,6 @@ static void teardown(struct state *st, uint64_t n_slots)
 			curl_multi_remove_handle(st->multi, s->easy);
 			curl_easy_cleanup(s->easy);
 		}
-		curl_slist_free_all(s->headers);
 		mc_sse_free(&s->sse);
 		free(s->body);
 		free(s->text);
@@ -699,6 +779,14 @@ static void teardown(struct state *st, uint64_t n_slots)
 	for (size_t i = 0; st->urls && i < st->plan->n; i++)
 		free(st->urls[i]);
 	free(st->urls);
+	for (size_t i = 0; st->tails && i < st->plan->n; i++)
+		curl_slist_free_all(st->tails[i]);
+	free(st->tails);
+	for (size_t i = 0; st->last && i < st->plan->n; i++) {
+		free(st->last[i].body);
+		json_decref(st->last[i].answer);
+	}
+	free(st->last);
 	free(st->slots);
 	free(st->itl);
 	free(st->done);
