@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the model files the experiment servers load at start, into one directory.
 
-usage: make_models.py DIR NAME...    NAME: sklearn torch node tiny
+usage: make_models.py DIR NAME...    NAME: sklearn torch node kserve tiny
 
   sklearn  sk-model.pkl: a scikit-learn LogisticRegression (16 features), pickled, as
            test-harness/realsrv/sk_app.py loads it; and sk-model.json: {"coef_range":
@@ -9,6 +9,7 @@ usage: make_models.py DIR NAME...    NAME: sklearn torch node tiny
            rule's `offset` (the pickle is not a format the library parses for tensors)
   torch    model.pt: test-harness/realsrv/torch_server.py's model (torch.save)
   node     node.bin: node_model.js's weights
+  kserve   kserve.bin: kserve_server.py's weights
   tiny     tiny.bin: tinylm.py's weights (openai, cache and lying servers)
 Prints one JSON line: {NAME: PATH}. Exit 2 on usage errors; a missing package fails.
 """
@@ -56,6 +57,12 @@ def node(d):
     return path
 
 
+def kserve(d):
+    path = os.path.join(d, "kserve.bin")
+    subprocess.run([PY, os.path.join(HERE, "kserve_server.py"), "--make", path], check=True)
+    return path
+
+
 def tiny(d):
     sys.path.insert(0, HERE)
     import tinylm
@@ -65,7 +72,7 @@ def tiny(d):
     return path
 
 
-MAKERS = {"sklearn": sklearn, "torch": torch, "node": node, "tiny": tiny}
+MAKERS = {"sklearn": sklearn, "torch": torch, "node": node, "kserve": kserve, "tiny": tiny}
 
 
 def main():

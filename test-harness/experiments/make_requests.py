@@ -60,6 +60,20 @@ def main():
                            "question": text(rng, 40), "max_tokens": 6}
                           for _ in range(6) for s in range(8)])
     write("lying.jsonl", [{"prompt": text(rng, 1200), "max_tokens": 6} for _ in range(40)])
+    # kserve-v2, the three forms the preset shapes, in turn: a bare array (one row), an
+    # object with "data" (two rows, flat), a whole "inputs" request (two rows, nested)
+    kserve = []
+    for i in range(40):
+        if i % 4 == 0:
+            kserve.append(rows(rng, 1)[0])
+        elif i % 4 in (1, 2):
+            kserve.append({"name": "input-0", "shape": [2, 16],
+                           "data": [v for r in rows(rng, 2) for v in r]})
+        else:
+            kserve.append({"id": "batch-%d" % i, "inputs": [
+                {"name": "input-0", "shape": [2, 16], "datatype": "FP32",
+                 "data": rows(rng, 2)}]})
+    write("kserve.jsonl", kserve)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,21 @@ def requests_of(path):
     return out
 
 
+def kserve_body(body):
+    """A requests line as the kserve-v2 preset sends it (config/experiments/README.md)."""
+    if isinstance(body, dict) and isinstance(body.get("inputs"), list):
+        return body
+    if isinstance(body, list):
+        tensor = {"name": "input-0", "shape": [1, len(body)], "datatype": "FP32", "data": body}
+    else:
+        tensor = {"name": "input-0", "shape": [1, len(body["data"])], "datatype": "FP32"}
+        tensor.update(body)
+    return {"inputs": [tensor]}
+
+
+SHAPERS = {None: lambda body: body, "kserve-v2": kserve_body}
+
+
 def pointer(doc, ptr):
     """RFC 6901: the member of doc at ptr, or MISSING."""
     if ptr == "":
@@ -203,15 +218,17 @@ class Direct:
     def send_all(self, limit=None):
         """{request id: (status, answer or MISSING)} for the lines of the requests file."""
         url = ini_get(self.text, "load", "url")
-        default_path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+        default_path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else \
+            self.spec.get("path", "/")
+        shape = SHAPERS[self.spec.get("shape")]
         prefix = ini_get(self.text, "load", "id_prefix")
         reqs = requests_of(expand(ini_get(self.text, "load", "requests_file"), self.env, ""))
         out = {}
         for i, (method, path, headers, body) in enumerate(reqs[:limit]):
             key = "%s-%d" % (prefix, i)
-            body = dict(body)
+            body = shape(body)
             if self.spec.get("stream"):
-                body["stream"] = True
+                body = dict(body, stream=True)
             out[key] = self.send(method, path or default_path, headers, body, key)
         return out
 

@@ -9,6 +9,9 @@ installed, how the direct check reads its answers, and the faults of each case:
            (HALT_KEYS below)
   input    (some) rules that damage request bodies: the answers change silently
 
+A server's "path" is where its requests go when neither the line nor the URL names one (the
+preset's), and "shape" the preset that shapes each line into a body, as mlchaos does.
+
 REPORT: where the figures, the verdict and the JUnit testcases are found in what
 `mlchaos experiment --json` / `--junit` write. `${EXP_PORT}`, `${EXP_MODELS}` and
 `${EXP_SK_COEF}` are set by the driver in the environment of mlchaos.
@@ -111,6 +114,13 @@ select = call
         "answer": "/outputs",
         "silent": rot("*/node.bin"),
         "halt": no_memory("48000", "48000"),  # the hidden activations (2 x 3000 float64)
+    },
+    "kserve": {
+        "ini": "kserve.ini", "models": ["kserve"], "needs": ["python3:numpy"],
+        "answer": "/outputs/0/data", "path": "/v2/models/perceptron/infer",
+        "shape": "kserve-v2",
+        "silent": rot("*/kserve.bin"),
+        "halt": no_memory("48000", "48000"),  # two rows' hidden activations (2 x 3000 float64)
     },
     "openai-completions": {
         "ini": "openai-completions.ini", "models": ["tiny"], "needs": [],
