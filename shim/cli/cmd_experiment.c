@@ -321,7 +321,7 @@ static void show_target_log(const struct run *r)
 static int start_target(struct run *r, const char *config, char *down, size_t down_cap)
 {
 	struct mc_exp_target *t = &r->res.target;
-	char status[64], why[128];
+	char status[64], why[512];
 
 	warn_unreachable(r);
 	progress(r, "starting %s", r->spec.argv[0]);
@@ -341,8 +341,10 @@ static int start_target(struct run *r, const char *config, char *down, size_t do
 	if (err == -ECHILD)
 		snprintf(why, sizeof(why), "the target %s before it was ready", status);
 	else
-		snprintf(why, sizeof(why), "the target was not ready after %.1f s (ready = %s)",
-		         (double)r->spec.ready_timeout_ns / 1e9, r->spec.ready);
+		snprintf(why, sizeof(why),
+		         "the target was not ready after %.1f s (ready = %.200s%s%s)",
+		         (double)r->spec.ready_timeout_ns / 1e9, r->spec.ready,
+		         *t->probe_why ? "; the last probe: " : "", t->probe_why);
 	if (down) {
 		snprintf(down, down_cap, "%s", why);
 		return 0;
@@ -384,7 +386,8 @@ static int load_url(struct run *r)
 		                     sizeof(path)) == 0 &&
 		    strcmp(host, "localhost") == 0)
 			snprintf(host, sizeof(host), "127.0.0.1");
-		if (asprintf(&url, "http://%s:%d%s", host, r->res.target.port,
+		bool tls = r->spec.ready_is_url && strncmp(r->spec.ready, "https://", 8) == 0;
+		if (asprintf(&url, "%s://%s:%d%s", tls ? "https" : "http", host, r->res.target.port,
 		             mc_exp_load_default_path(&r->spec)) < 0)
 			url = NULL;
 	} else {

@@ -174,6 +174,7 @@ struct mc_exp_target {
 	dev_t ready_dev;
 	ino_t ready_ino;
 	int64_t ready_mtime_ns;
+	char probe_why[160]; /* why the last readiness probe of a URL failed, or "" */
 };
 
 /* Starts the target in its own process group, with libmlchaos.so (lib) preloaded ahead of any
@@ -339,7 +340,7 @@ struct mc_exp_result {
 	struct mc_exp_target starts[MC_EXP_PHASES];
 	bool started[MC_EXP_PHASES];
 	/* a phase whose target never got ready: every hypothesis on it fails, for this reason */
-	char down[MC_EXP_PHASES][128];
+	char down[MC_EXP_PHASES][512];
 };
 
 /* Verdict per hypothesis and phase, the score and the exit code. */

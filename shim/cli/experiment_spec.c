@@ -456,17 +456,15 @@ static void set_ready(struct parse *p, const char *value)
 	set_path(p, &spec->ready, value, false);
 	if (!spec->ready)
 		return;
-	spec->ready_is_url = strncmp(spec->ready, "http://", 7) == 0;
-	if (strncmp(spec->ready, "https://", 8) == 0) {
-		say(p, p->lineno,
-		    "ready = '%s': https is not probed; give an http:// URL or a file", value);
-	} else if (spec->ready_is_url) {
+	spec->ready_is_url =
+	    strncmp(spec->ready, "http://", 7) == 0 || strncmp(spec->ready, "https://", 8) == 0;
+	if (spec->ready_is_url) {
 		char host[256], path[MC_EXP_URL_MAX];
 		int port;
 		if (mc_exp_url_split(spec->ready, host, sizeof(host), &port, path, sizeof(path)) <
 		    0)
 			say(p, p->lineno,
-			    "ready = '%s': not a URL of the form http://HOST:PORT/PATH", value);
+			    "ready = '%s': not a URL of the form http(s)://HOST:PORT/PATH", value);
 	}
 }
 
@@ -1346,16 +1344,17 @@ char *mc_exp_expand_port(const char *s, int port)
 int mc_exp_url_split(const char *url, char *host, size_t host_cap, int *ret_port, char *path,
                      size_t path_cap)
 {
-	if (strncmp(url, "http://", 7) != 0)
+	bool tls = strncmp(url, "https://", 8) == 0;
+	if (!tls && strncmp(url, "http://", 7) != 0)
 		return -EINVAL;
-	const char *h = url + 7;
+	const char *h = url + (tls ? 8 : 7);
 	size_t n = strcspn(h, ":/");
 	if (n == 0 || n >= host_cap)
 		return -EINVAL;
 	memcpy(host, h, n);
 	host[n] = '\0';
 	const char *rest = h + n;
-	*ret_port = 80;
+	*ret_port = tls ? 443 : 80;
 	if (*rest == ':') {
 		char *end;
 		long port = strtol(rest + 1, &end, 10);

@@ -4,19 +4,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "experiment.h"
+#include "load.h"
 #include "outfile.h"
 #include "preload.h"
 
@@ -256,71 +255,6 @@ bool mc_exp_target_gone(struct mc_exp_target *t)
 	return t->exited;
 }
 
-static int connect_timeout(const char *host, int port, int timeout_ms)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res;
-	char service[16];
-	int fd = -1;
-
-	snprintf(service, sizeof(service), "%d", port);
-	if (getaddrinfo(host, service, &hints, &res) != 0)
-		return -1;
-	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-			break;
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		int so_error = 0;
-		socklen_t len = sizeof(so_error);
-		if (errno != EINPROGRESS || poll(&pfd, 1, timeout_ms) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0 || so_error) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* The status code of GET url, or -1 when there is no HTTP answer within the timeout. */
-static int http_status(const char *url, int timeout_ms)
-{
-	char host[256], path[MC_EXP_URL_MAX], req[MC_EXP_URL_MAX + 512], resp[64];
-	int port, fd;
-	size_t got = 0;
-
-	if (mc_exp_url_split(url, host, sizeof(host), &port, path, sizeof(path)) < 0)
-		return -1;
-	fd = connect_timeout(host, port, timeout_ms);
-	if (fd < 0)
-		return -1;
-	int n = snprintf(req, sizeof(req),
-	                 "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path, host,
-	                 port);
-	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-		close(fd);
-		return -1;
-	}
-	uint64_t end = mc_exp_now_ns() + (uint64_t)timeout_ms * 1000000;
-	while (got < 12 && mc_exp_now_ns() < end) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		if (poll(&pfd, 1, 50) != 1)
-			continue;
-		ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	resp[got] = '\0';
-	if (got < 12 || strncmp(resp, "HTTP/1.", 7) != 0)
-		return -1;
-	return atoi(resp + 9);
-}
-
 /* The ready file was written since the start; its first number, if any, is the port. */
 static bool ready_file_written(const struct mc_exp_spec *spec, struct mc_exp_target *t)
 {
@@ -347,7 +281,10 @@ static bool probe(const struct mc_exp_spec *spec, struct mc_exp_target *t)
 {
 	if (!spec->ready_is_url)
 		return ready_file_written(spec, t);
-	int status = http_status(spec->ready, PROBE_TIMEOUT_MS);
+	int status = mc_load_http_status(spec->ready, PROBE_TIMEOUT_MS, spec->insecure,
+	                                 t->probe_why, sizeof(t->probe_why));
+	if (status > 0 && (status < 200 || status > 299))
+		snprintf(t->probe_why, sizeof(t->probe_why), "it answered %d", status);
 	if (status < 200 || status > 299)
 		return false;
 	char host[256], path[MC_EXP_URL_MAX];

@@ -216,6 +216,11 @@ struct mc_load_run {
  * measures. 0 (whatever the answers); -EINTR when wake_fd woke; -ENOMEM; -EINVAL after
  * printing why libcurl could not be set up. ret is to be freed with mc_load_run_free(). */
 int mc_load_run(const struct mc_load_conf *conf, struct mc_load_run *ret);
+
+/* The status code of one GET of url (http:// or https://, the certificate unchecked when
+ * insecure), or -1 when no HTTP answer came within timeout_ms, and then why in why. The body
+ * is read and dropped. */
+int mc_load_http_status(const char *url, int timeout_ms, bool insecure, char *why, size_t cap);
 void mc_load_run_free(struct mc_load_run *run);
 
 /* The figures as one JSON object (the keys of mlchaos-load --json, and more: FORMAT in

@@ -45,6 +45,7 @@ struct slot {
 	uint64_t last_token_ns;
 	double ttft_ms;
 	char bad_why[MC_LOAD_MSG_MAX];
+	char curl_why[CURL_ERROR_SIZE]; /* libcurl's own account of a failed transfer */
 };
 
 struct state {
@@ -60,7 +61,8 @@ struct state {
 	double *itl;
 	size_t n_itl, cap_itl;
 	struct mc_load_done *done;
-	unsigned shown; /* answer errors printed */
+	unsigned shown;        /* answer errors printed */
+	unsigned shown_failed; /* transfers without an answer printed */
 	/* health */
 	CURL *probe;
 	bool probing;
@@ -291,6 +293,7 @@ static int start_request(struct state *st, struct slot *s)
 	s->too_big = s->got_token = s->bad_event = false;
 	s->text_len = 0;
 	s->ttft_ms = -1;
+	s->curl_why[0] = '\0';
 	mc_sse_free(&s->sse);
 	mc_sse_init(&s->sse, on_event, s);
 	curl_easy_setopt(s->easy, CURLOPT_URL, st->urls[s->index % st->plan->n]);
@@ -305,6 +308,15 @@ static int start_request(struct state *st, struct slot *s)
 	                 get || strcmp(r->method, "POST") == 0 ? NULL : r->method);
 	s->start_ns = now_ns();
 	return curl_multi_add_handle(st->multi, s->easy) == CURLM_OK ? 0 : -ENOMEM;
+}
+
+/* libcurl 7.88 fails every request after the first on an HTTP/2 connection opened with
+ * prior knowledge, whether reused or multiplexed (curl issue 10634, fixed in 7.89): there,
+ * each h2c request gets a connection of its own. */
+static bool h2c_needs_fresh_connections(const struct mc_load_conf *c)
+{
+	return c->http_version == 2 && strncmp(c->url, "https://", 8) != 0 &&
+	       curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
 }
 
 /* Whether the environment names a proxy libcurl would use (it reads these per transfer). */
@@ -340,7 +352,10 @@ static void set_common(const struct mc_load_conf *c, CURL *e)
 		curl_easy_setopt(
 		    e, CURLOPT_HTTP_VERSION,
 		    (long)(tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
-		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+		if (h2c_needs_fresh_connections(c))
+			curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+		else
+			curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	}
 	if (c->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -482,7 +497,11 @@ static void finish(struct state *st, struct slot *s, CURLcode code)
 	if (code == CURLE_WRITE_ERROR && s->too_big)
 		res->error = strdup("the answer is larger than 16 MiB");
 	else if (code != CURLE_OK)
-		res->error = strdup(curl_easy_strerror(code));
+		res->error = strdup(s->curl_why[0] ? s->curl_why : curl_easy_strerror(code));
+	if (code != CURLE_OK && st->shown_failed++ < MC_LOAD_SHOWN_ERRORS)
+		fprintf(stderr, "%s: request %s-%llu got no answer: %s\n", st->conf->who,
+		        st->conf->id_prefix, (unsigned long long)s->index,
+		        res->error ? res->error : curl_easy_strerror(code));
 	if (res->kind == MC_LOAD_OK)
 		judge(st, s, res);
 	st->done[st->finished].at_ns = since_start(st);
@@ -729,6 +748,8 @@ static int setup(struct state *st, uint64_t n_slots)
 	const struct mc_load_conf *c = st->conf;
 
 	st->multi = curl_multi_init();
+	if (st->multi && h2c_needs_fresh_connections(c))
+		curl_multi_setopt(st->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
 	st->slots = calloc(n_slots, sizeof(*st->slots));
 	st->last = calloc(st->plan->n, sizeof(*st->last));
 	st->run->results = calloc(c->requests, sizeof(*st->run->results));
@@ -748,6 +769,7 @@ static int setup(struct state *st, uint64_t n_slots)
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION,
 		                 st->plan->stream ? on_stream : on_body);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+		curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_why);
 	}
 	if (c->health_url) {
 		st->probe = curl_easy_init();
@@ -809,6 +831,33 @@ static int global_init(const char *who)
 	return 0;
 }
 
+int mc_load_http_status(const char *url, int timeout_ms, bool insecure, char *why, size_t cap)
+{
+	struct mc_load_conf c = { .url = url, .insecure = insecure, .who = "mlchaos" };
+	char detail[CURL_ERROR_SIZE] = "";
+	long status = -1;
+	CURLcode code;
+	CURL *e;
+
+	c.timeout_ns = (uint64_t)timeout_ms * 1000000ull;
+	snprintf(why, cap, "libcurl could not be initialised");
+	if (global_init(c.who) < 0 || !(e = curl_easy_init()))
+		return -1;
+	set_common(&c, e);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, detail);
+	code = curl_easy_perform(e);
+	if (code == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	snprintf(why, cap, "%s",
+	         code != CURLE_OK ? (*detail ? detail : curl_easy_strerror(code))
+	         : status > 0     ? ""
+	                          : "no status code");
+	curl_easy_cleanup(e);
+	return status > 0 ? (int)status : -1;
+}
+
 int mc_load_run(const struct mc_load_conf *conf, struct mc_load_run *ret)
 {
 	struct state st = { .conf = conf, .plan = conf->plan, .run = ret };
@@ -820,6 +869,11 @@ int mc_load_run(const struct mc_load_conf *conf, struct mc_load_run *ret)
 	if (err)
 		return err;
 	err = setup(&st, n_slots);
+	if (!err && h2c_needs_fresh_connections(conf))
+		fprintf(stderr,
+		        "%s: libcurl %s cannot reuse an HTTP/2 connection without TLS (curl issue "
+		        "10634): each request opens its own\n",
+		        conf->who, curl_version_info(CURLVERSION_NOW)->version);
 	st.t0 = now_ns();
 	for (uint64_t i = 0; !err && i < n_slots; i++)
 		err = start_request(&st, &st.slots[i]);
@@ -828,6 +882,9 @@ int mc_load_run(const struct mc_load_conf *conf, struct mc_load_run *ret)
 	uint64_t end = since_start(&st);
 	if (!err)
 		err = figures(&st, end);
+	if (!err && st.shown_failed > MC_LOAD_SHOWN_ERRORS)
+		fprintf(stderr, "%s: ... and %u more requests that got no answer\n", conf->who,
+		        st.shown_failed - MC_LOAD_SHOWN_ERRORS);
 	if (!err && st.shown > MC_LOAD_SHOWN_ERRORS)
 		fprintf(stderr, "%s: ... and %u more requests whose answer could not be read\n",
 		        conf->who, st.shown - MC_LOAD_SHOWN_ERRORS);

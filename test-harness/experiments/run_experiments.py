@@ -25,6 +25,15 @@ Cases (the expectations per server are in table.py):
   bad-line            a requests file with a broken line: FILE:LINE:, exit 2
   bad-pointer         an answer pointer that matches nothing: per-request messages, a report
   not-json            a server answering text: per-request messages, a report
+  tls                 gunicorn + scikit-learn serving HTTPS (a self-signed certificate made
+                      with openssl): the experiment over https, readiness and health probed
+                      over https, `insecure = true`: exit 0, agreement 100%; without
+                      `insecure` every request fails and says why (the certificate)
+  http2               nghttpd (Debian nghttp2-server) serving a JSON file: `mlchaos load
+                      --http 2` over TLS multiplexes its 4 requests in flight on one
+                      connection; over plain http (prior knowledge) every request is
+                      answered too (a connection each where libcurl cannot reuse one, said
+                      on stderr)
 
 Every server listens on 127.0.0.1 only and is stopped by pid. The experiment cases skip
 (exit 77) when `mlchaos experiment --help` does not mention --junit (a tree without the
@@ -57,6 +66,8 @@ import table  # noqa: E402
 from table import SERVERS  # noqa: E402
 
 PY = "/usr/bin/python3"
+OPENSSL = "/usr/bin/openssl"
+NGHTTPD = "/usr/sbin/nghttpd"
 PHASES = ("before", "during", "after")
 EXPERIMENT_TIMEOUT_S = 400
 START_TIMEOUT_S = 90
@@ -540,6 +551,94 @@ def case_not_json(a, env, tmp, c):
     c.check(re.search(table.MSG_NOT_JSON, r.err), "stderr says the answers are not JSON")
 
 
+def make_certificate(tmp):
+    """A self-signed certificate for 127.0.0.1: (certificate, key)."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=120)
+    return cert, key
+
+
+def case_tls(a, env, tmp, c):
+    cert, key = make_certificate(tmp)
+    text = ini_text("sklearn").replace("http://", "https://")
+    text = text.replace("/usr/bin/gunicorn ", "/usr/bin/gunicorn --certfile %s --keyfile %s "
+                        % (cert, key))
+    text = with_keys(text, {"load": ["insecure = true"],
+                            "health": ["url = https://127.0.0.1:${EXP_PORT}/health"]})
+    r = Run(a, env, tmp, text)
+    if c.check(r.rc == table.EXIT_PASSED and r.doc, "tls: exit %d" % r.rc):
+        for ph in PHASES:
+            ag = r.figure(ph, "agreement")
+            c.check(ag == 1.0 or (ph == "before" and ag is None),
+                    "tls: agreement %s in phase %s" % (ag, ph))
+            c.check(r.figure(ph, "success_rate") == 1.0, "tls: success_rate %s in phase %s"
+                    % (r.figure(ph, "success_rate"), ph))
+        probes = (((r.doc.get("phases") or {}).get("during") or {}).get("load") or {}).get(
+            "health") or {}
+        c.check(probes.get("probes", 0) > 0 and probes.get("ok") == probes.get("probes"),
+                "tls: health probed over https: %s" % probes)
+    # the certificate checked: no request gets through, and stderr says why
+    text = with_keys(text, {"load": ["insecure = false"]})
+    r = Run(a, env, tmp, text, "checked.ini")
+    c.check(r.rc != table.EXIT_PASSED, "tls: certificate checked: exit %d" % r.rc)
+    c.check(re.search(r"(?i)certificate", r.err), "tls: stderr names the certificate")
+
+
+def load_json(a, env, argv):
+    p = subprocess.run([a.mlchaos, "load", "--json"] + argv, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    print("mlchaos load %s: exit %d\n%s%s" % (" ".join(argv), p.returncode, p.stderr[-2000:],
+                                               p.stdout[-2000:]))
+    return (json.loads(p.stdout) if p.returncode == 0 else {}), p.stderr
+
+
+def case_http2(a, env, tmp, c):
+    cert, key = make_certificate(tmp)
+    docs = os.path.join(tmp, "docs")
+    os.mkdir(docs)
+    answer = {"class": 3, "scores": [0.1, 0.2, 0.7]}
+    with open(os.path.join(docs, "answer.json"), "w") as f:
+        json.dump(answer, f)
+    reqs = write(tmp, "get.jsonl", json.dumps(
+        {"method": "GET", "path": "/answer.json", "body": {}, "expect": answer}) + "\n")
+    tls_port, plain_port = int(env["EXP_PORT"]), free_port()
+    servers = [hdlib.Proc([NGHTTPD, "-d", docs, str(tls_port), key, cert], env,
+                          os.path.join(tmp, "nghttpd-tls.err")),
+               hdlib.Proc([NGHTTPD, "--no-tls", "-d", docs, str(plain_port)], env,
+                          os.path.join(tmp, "nghttpd-plain.err"))]
+    try:
+        for port in (tls_port, plain_port):
+            hdlib.wait_for(lambda port=port: port_open(port), START_TIMEOUT_S, 0.1)
+        common = ["-n", "200", "-c", "4", "--requests-file", reqs, "--http", "2"]
+        res, _ = load_json(a, env, common + ["--insecure", "https://127.0.0.1:%d" % tls_port])
+        c.check(res.get("ok") == 200 and res.get("accuracy") == 1.0,
+                "http2 over TLS: %s of 200 answered, accuracy %s" % (res.get("ok"),
+                                                                    res.get("accuracy")))
+        c.check(res.get("connections") == 1, "http2 over TLS: 4 requests in flight on %s "
+                "connection(s) (multiplexed: 1)" % res.get("connections"))
+        res, err = load_json(a, env, common + ["http://127.0.0.1:%d" % plain_port])
+        c.check(res.get("ok") == 200 and res.get("accuracy") == 1.0,
+                "http2 with prior knowledge: %s of 200 answered" % res.get("ok"))
+        c.check(res.get("connections") == 1 or "curl issue 10634" in err,
+                "http2 with prior knowledge: %s connection(s), or stderr says why more"
+                % res.get("connections"))
+    finally:
+        for p in servers:
+            c.check(p.stop(10) is not None and not p.alive(), "nghttpd stopped by pid %d"
+                    % p.pid)
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def cases():
     out = {}
     for s in SERVERS:
@@ -557,12 +656,19 @@ def cases():
         "bad-line": ("lying", case_bad_line, True),
         "bad-pointer": ("lying", case_bad_pointer, True),
         "not-json": ("lying", case_not_json, True),
+        "tls": ("tls", case_tls, True),
+        "http2": ("http2", case_http2, False),
     })
     return out
 
 
+def needs_of(server):
+    """What a case's server needs: its models and its packages."""
+    return SERVERS.get(server) or table.TRANSPORTS[server]
+
+
 def missing(server):
-    for need in SERVERS[server]["needs"]:
+    for need in needs_of(server)["needs"]:
         if need.startswith("python3:"):
             mod = need.split(":", 1)[1]
             if subprocess.run([PY, "-c", "import " + mod], stdout=subprocess.DEVNULL,
@@ -600,11 +706,12 @@ def main():
     signal.signal(signal.SIGTERM, lambda *x: sys.exit(1))  # meson's timeout: clean up
     try:
         models = os.path.join(tmp, "models")
-        made = subprocess.run([PY, os.path.join(HERE, "make_models.py"), models]
-                              + SERVERS[server]["models"], stdout=subprocess.PIPE, text=True,
-                              env=env, timeout=300)
-        if made.returncode != 0:
-            c.fail("make_models.py %s: exit %d" % (SERVERS[server]["models"], made.returncode))
+        names = needs_of(server)["models"]
+        made = subprocess.run([PY, os.path.join(HERE, "make_models.py"), models] + names,
+                              stdout=subprocess.PIPE, text=True, env=env,
+                              timeout=300) if names else None
+        if made and made.returncode != 0:
+            c.fail("make_models.py %s: exit %d" % (names, made.returncode))
             return 1
         env["EXP_MODELS"] = models
         env["EXP_PORT"] = str(free_port())

@@ -153,6 +153,13 @@ select = call
     },
 }
 
+# The transport cases (tls, http2): the models they load and what they need installed.
+TRANSPORTS = {
+    "tls": {"models": ["sklearn"], "needs": ["/usr/bin/gunicorn", "python3:sklearn",
+                                             "/usr/bin/openssl"]},
+    "http2": {"models": [], "needs": ["/usr/sbin/nghttpd", "/usr/bin/openssl"]},
+}
+
 # The watchdog of the halt cases: more than 10 % of the last 10 responses 5xx.
 HALT_KEYS = {"mlchaos": ["halt_on_error_rate = 10%", "halt_window = 10"]}
 RESTART_KEYS = {"experiment": ["restart = true"]}
