@@ -284,17 +284,19 @@ MC_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
 
 /* ---- closing and duplicating ------------------------------------------------- */
 
-/* The entry is cleared after the real close, and only if it still holds
- * what it held before: another thread may have been given the same number
- * for a new file in between. Linux closes the fd even when close fails with
+/* The entry and the connection's request key are cleared after the real
+ * close, and only if they still hold what they held before: another thread
+ * may have been given the same number for a new file or connection in
+ * between. Linux closes the fd even when close fails with
  * EINTR, so the entry goes whatever close returns. */
 MC_EXPORT int close(int fd)
 {
 	if (MC_PASS(MC_BIT_OPEN))
 		return mc_real.close(fd);
 	uint64_t snap = mc_fd_snapshot(fd);
+	uint32_t key_snap = mc_request_close_snapshot(fd);
 	int r = mc_real.close(fd);
-	FD_UPDATE(mc_fd_forget_snapshot(fd, snap); mc_request_on_close(fd));
+	FD_UPDATE(mc_fd_forget_snapshot(fd, snap); mc_request_on_close(fd, key_snap));
 	return r;
 }
 

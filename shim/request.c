@@ -86,20 +86,44 @@ static uint64_t next_gen(void)
 	return atomic_fetch_add_explicit(&key_generation, 1, memory_order_relaxed) + 1;
 }
 
-static void conn_store(int fd, const char *key, size_t len, uint64_t gen)
+/* Writers of a slot claim it by moving seq from even to odd. Two may meet on one number:
+ * a thread closing an fd and another accepting a new connection that got the same number.
+ * A writer that finds the slot claimed retries a few times, then leaves it: the key it
+ * would have written is lost (its calls are not selected by request), which is safer than
+ * waiting in someone else's thread. */
+#define CLAIM_TRIES 64
+
+static bool conn_claim(struct conn_slot *s, uint32_t *ret_seq)
 {
-	struct conn_slot *s = conn_slot(fd, len > 0);
-	if (!s)
-		return;
+	for (int tries = 0; tries < CLAIM_TRIES; tries++) {
+		uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+		if (!(seq & 1) && atomic_compare_exchange_weak_explicit(&s->seq, &seq, seq + 1,
+		                                                        memory_order_acquire,
+		                                                        memory_order_relaxed)) {
+			*ret_seq = seq;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void conn_fill(struct conn_slot *s, uint32_t seq, const char *key, size_t len, uint64_t gen)
+{
 	uint64_t words[KEY_WORDS] = { 0 };
 	memcpy(words, key, len);
-	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
 	atomic_store_explicit(&s->len, (uint32_t)len, memory_order_release);
 	atomic_store_explicit(&s->gen, gen, memory_order_release);
 	for (size_t i = 0; i < (len + 7) / 8; i++)
 		atomic_store_explicit(&s->words[i], words[i], memory_order_release);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+static void conn_store(int fd, const char *key, size_t len, uint64_t gen)
+{
+	struct conn_slot *s = conn_slot(fd, len > 0);
+	uint32_t seq;
+	if (s && conn_claim(s, &seq))
+		conn_fill(s, seq, key, len, gen);
 }
 
 /* A torn read (a writer was busy) is retried a few times, then treated as
@@ -189,11 +213,29 @@ void mc_request_on_read(int fd, const void *buf, size_t n)
 	}
 }
 
-void mc_request_on_close(int fd)
+uint32_t mc_request_close_snapshot(int fd)
 {
 	struct conn_slot *s = conn_slot(fd, false);
-	if (s && atomic_load_explicit(&s->len, memory_order_relaxed))
-		conn_store(fd, "", 0, 0);
+	if (!s || !atomic_load_explicit(&s->len, memory_order_relaxed))
+		return 0;
+	for (int tries = 0; tries < CLAIM_TRIES; tries++) {
+		uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		if (!(seq & 1))
+			return seq + 1; /* odd, so never 0: 0 says there is nothing to clear */
+	}
+	return 0;
+}
+
+void mc_request_on_close(int fd, uint32_t snapshot)
+{
+	struct conn_slot *s = conn_slot(fd, false);
+	uint32_t seq = snapshot - 1;
+	/* only the key the closed fd had: a connection accepted on the same number since
+	 * has written its own, which moved seq on */
+	if (s && snapshot &&
+	    atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1, memory_order_acquire,
+	                                            memory_order_relaxed))
+		conn_fill(s, seq, "", 0, 0);
 }
 
 static void thread_id_key(struct mc_reqkey *ret)

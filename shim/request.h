@@ -51,8 +51,12 @@ bool mc_request_wants_reads(void);
 void mc_request_on_accept(int fd);
 /* n bytes arrived on socket fd into buf. */
 void mc_request_on_read(int fd, const void *buf, size_t n);
-/* fd was closed: its key goes. */
-void mc_request_on_close(int fd);
+/* fd is about to be closed: what mc_request_on_close needs to clear its key, and no more
+ * (0 when it has none). */
+uint32_t mc_request_close_snapshot(int fd);
+/* fd was closed: its key goes, unless the number already belongs to a new connection that
+ * wrote its own (snapshot from mc_request_close_snapshot before the close). */
+void mc_request_on_close(int fd, uint32_t snapshot);
 
 /* The key of the request a call on fd belongs to (fd < 0: the thread's),
  * as setting c finds keys (the setting of the rules that decide the call,
