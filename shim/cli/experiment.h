@@ -237,7 +237,6 @@ void mc_exp_load_free(struct mc_exp_load *l);
  * command (bin_dir/../test-harness, bin_dir), then "mlchaos-load" on $PATH. Writes into buf. */
 void mc_exp_load_client(const struct mc_exp_spec *spec, const char *bin_dir, char *buf, size_t cap);
 
-
 /* ---- experiment_chaos.c ---- */
 
 /* Resume: removes the halt file, clears the halt bits of every segment whose process runs

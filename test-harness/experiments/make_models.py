@@ -44,23 +44,24 @@ def sklearn(d):
     return path
 
 
-def torch(d):
-    path = os.path.join(d, "model.pt")
-    subprocess.run([PY, os.path.join(REALSRV, "torch_server.py"), "make", path], check=True)
+def made_by(d, name, argv):
+    """d/name, written by the server's own maker: argv, then the path."""
+    path = os.path.join(d, name)
+    subprocess.run(argv + [path], check=True)
     return path
+
+
+def torch(d):
+    return made_by(d, "model.pt", [PY, os.path.join(REALSRV, "torch_server.py"), "make"])
 
 
 def node(d):
-    path = os.path.join(d, "node.bin")
-    subprocess.run(["/usr/bin/node", os.path.join(HERE, "node_model.js"), "--make", path],
-                   check=True)
-    return path
+    return made_by(d, "node.bin", ["/usr/bin/node", os.path.join(HERE, "node_model.js"),
+                                   "--make"])
 
 
 def kserve(d):
-    path = os.path.join(d, "kserve.bin")
-    subprocess.run([PY, os.path.join(HERE, "kserve_server.py"), "--make", path], check=True)
-    return path
+    return made_by(d, "kserve.bin", [PY, os.path.join(HERE, "kserve_server.py"), "--make"])
 
 
 def tiny(d):

@@ -30,6 +30,21 @@ select = call
 """
 
 
+# Rule name: tensor values of the files matching glob turned negative as hook brings them.
+def signs(name, hook, glob):
+    return f"""
+[fault.{name}]
+hook = {hook}
+action = corrupt
+path = {glob}
+region = tensors
+mode = sign
+count = 64
+damage = signs
+select = call
+"""
+
+
 # Half the requests, by X-Request-Id, fail one allocation of the sizes given while serving.
 def no_memory(min_size, max_size=None):
     bound = f"max_size = {max_size}\n" if max_size else ""
@@ -86,27 +101,8 @@ select = call
         "ini": "torch.ini", "models": ["torch"], "needs": ["python3:torch"],
         "answer": "/pred",
         # values of the tensors turned negative, in whatever way torch.load reads the file
-        "silent": """
-[fault.sign-read]
-hook = read
-action = corrupt
-path = */model.pt
-region = tensors
-mode = sign
-count = 64
-damage = signs
-select = call
-
-[fault.sign-map]
-hook = mmap
-action = corrupt
-path = */model.pt
-region = tensors
-mode = sign
-count = 64
-damage = signs
-select = call
-""",
+        "silent": signs("sign-read", "read", "*/model.pt")
+        + signs("sign-map", "mmap", "*/model.pt"),
         "halt": no_memory("32KiB"),  # the hidden activations (2 x 8192 float32)
     },
     "node": {
