@@ -7,11 +7,21 @@
 #include "delay.h"
 #include "real.h"
 
-uint64_t mc_now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mc_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t mc_unix_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
 }
 
 /* The last stretch before the deadline is spun, not slept: a wake-up on a

@@ -15,4 +15,7 @@ uint64_t mc_delay_ns(uint64_t ns);
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 uint64_t mc_now_ns(void);
 
+/* The wall clock (CLOCK_REALTIME) in nanoseconds since the epoch. */
+uint64_t mc_unix_ns(void);
+
 #endif

@@ -21,6 +21,7 @@
 #include "fault.h"
 #include "fmt.h"
 #include "guard.h"
+#include "heap.h"
 #include "record.h"
 #include "real.h"
 #include "request.h"
@@ -50,24 +51,18 @@ _Atomic uint32_t mc_fault_hooks;
 static uint64_t started_ns;
 
 static _Atomic uint64_t thread_ordinals = 1; /* 0 is the main thread's */
-static __thread struct mc_thread_state mc_fault_thread __attribute__((tls_model("initial-exec")));
 __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
     __attribute__((tls_model("initial-exec")));
 _Atomic uint32_t mc_express_epoch;
-static __thread bool thread_ready __attribute__((tls_model("initial-exec")));
-/* The rule set this thread's generator was seeded for: it reseeds when another comes in
- * force (rule sets are never freed, so a new one never has an old one's address). */
-static __thread const struct mc_ruleset *thread_rules __attribute__((tls_model("initial-exec")));
-static __thread uint64_t thread_ordinal __attribute__((tls_model("initial-exec")));
-
-/* Live heap: per-thread deltas folded into the shared total every 64 KiB,
- * so a malloc/free pair does not write a shared cache line. */
-#define HEAP_FOLD_BYTES (64 * 1024)
-/* Smaller for small budgets; a batching grain only, so a reload that changes it may reach
- * the other threads a little later than the rules. */
-static _Atomic int64_t heap_fold_bytes = HEAP_FOLD_BYTES;
-static _Atomic int64_t heap_live;
-static __thread int64_t heap_delta __attribute__((tls_model("initial-exec")));
+/* This thread's part of the decisions: its generator and counts (the engine's), the rule set
+ * they were seeded for (it reseeds when another comes in force: rule sets are never freed,
+ * so a new one never has an old one's address), and its start order among the threads. */
+static __thread struct {
+	struct mc_thread_state engine;
+	const struct mc_ruleset *rules;
+	uint64_t ordinal;
+	bool ready;
+} self __attribute__((tls_model("initial-exec")));
 
 /* ---- the express lane (fault.h) ----------------------------------------------- */
 
@@ -81,8 +76,8 @@ static void express_settle(enum mc_hook h)
 	uint32_t left = atomic_exchange_explicit(&m->left, 0, memory_order_relaxed);
 	uint32_t taken = atomic_exchange_explicit(&m->taken, 0, memory_order_relaxed);
 	if (taken && m->express >= MC_EXPRESS_RULE)
-		mc_engine_express_return(&mc_fault_thread, m->express - MC_EXPRESS_RULE,
-		                         taken - left, left);
+		mc_engine_express_return(&self.engine, m->express - MC_EXPRESS_RULE, taken - left,
+		                         left);
 }
 
 void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f)
@@ -94,7 +89,7 @@ void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault 
 	express_settle(h);
 	uint32_t n = MC_EXPRESS_CALLS;
 	if (f->d.express >= MC_EXPRESS_RULE) {
-		n = mc_engine_express_reserve(&mc_fault_thread, f->d.express - MC_EXPRESS_RULE, n);
+		n = mc_engine_express_reserve(&self.engine, f->d.express - MC_EXPRESS_RULE, n);
 		atomic_store_explicit(&m->taken, n, memory_order_relaxed);
 	}
 	m->word = word;
@@ -113,27 +108,11 @@ static void express_drop_all(void)
 
 void mc_fault_exit(void)
 {
-	if (state && thread_ready) {
+	if (state && self.ready) {
 		express_drop_all();
-		mc_engine_thread_flush(&mc_fault_thread, state);
+		mc_engine_thread_flush(&self.engine, state);
 	}
 	mc_rec_exit();
-}
-
-void mc_heap_note(int64_t delta)
-{
-	heap_delta += delta;
-	int64_t fold = atomic_load_explicit(&heap_fold_bytes, memory_order_relaxed);
-	if (heap_delta > fold || heap_delta < -fold) {
-		atomic_fetch_add_explicit(&heap_live, heap_delta, memory_order_relaxed);
-		heap_delta = 0;
-	}
-}
-
-static uint64_t heap_live_bytes(void)
-{
-	int64_t v = atomic_load_explicit(&heap_live, memory_order_relaxed) + heap_delta;
-	return v > 0 ? (uint64_t)v : 0;
 }
 
 static uint64_t since_start_ns(void *unused)
@@ -156,19 +135,19 @@ static const struct mc_ruleset *current_rules(void)
 /* The thread's generator and counts, seeded for rule set rs. */
 static inline struct mc_thread_state *this_thread(const struct mc_ruleset *rs)
 {
-	if (mc_unlikely(!thread_ready || thread_rules != rs)) {
-		if (!thread_ready)
-			thread_ordinal = gettid() == getpid()
-			                     ? 0
-			                     : atomic_fetch_add_explicit(&thread_ordinals, 1,
-			                                                 memory_order_relaxed);
+	if (mc_unlikely(!self.ready || self.rules != rs)) {
+		if (!self.ready)
+			self.ordinal = gettid() == getpid()
+			                   ? 0
+			                   : atomic_fetch_add_explicit(&thread_ordinals, 1,
+			                                               memory_order_relaxed);
 		else if (state)
-			mc_engine_thread_flush(&mc_fault_thread, state);
-		mc_engine_thread_init(&mc_fault_thread, mc_engine_seed(rs), thread_ordinal);
-		thread_rules = rs;
-		thread_ready = true;
+			mc_engine_thread_flush(&self.engine, state);
+		mc_engine_thread_init(&self.engine, mc_engine_seed(rs), self.ordinal);
+		self.rules = rs;
+		self.ready = true;
 	}
-	return &mc_fault_thread;
+	return &self.engine;
 }
 
 /* Which rules' path globs match path id: computed once per path and rule
@@ -214,7 +193,6 @@ static inline bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struc
 }
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
-static uint32_t budget_bits(const struct mc_ruleset *rs);
 
 /* ---- reload ------------------------------------------------------------------- */
 
@@ -309,7 +287,7 @@ static MC_COLD void reload(struct mc_shm *s)
 		                 mc_engine_armed_hooks(rs);
 		/* families armed before stay armed: they keep a way to notice the
 		 * next reload; new ones are armed now */
-		atomic_fetch_or(&mc_armed_mask, hooks | budget_bits(rs));
+		atomic_fetch_or(&mc_armed_mask, hooks | mc_heap_arm_for(rs));
 		publish(rt);
 		mc_express_invalidate(); /* after the publication: a decision of the new
 		                          * epoch is of a thread that saw it */
@@ -367,7 +345,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 	const struct runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
 	uint32_t needs = mc_engine_hook_needs(rs, h);
-	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
+	bool socket = mc_fd_is_socket(fdi);
 	bool staged = socket && (needs & MC_NEEDS_STREAM) && rt->req.mode == MC_REQ_HEADER;
 	if (after_bytes && !staged) {
 		f->d.action = MC_ACTION_NONE;
@@ -424,7 +402,7 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	const struct mc_ruleset *rs = rt->rs;
 	struct mc_call call = { .hook = h, .size = size };
 	if (mc_armed(MC_ARM_HEAP))
-		call.heap_live_bytes = heap_live_bytes();
+		call.heap_live_bytes = mc_heap_live_bytes();
 	const struct mc_reqkey *key =
 	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(&rt->req) : NULL;
 	if (!decide(rs, f, &call, key))
@@ -797,25 +775,6 @@ static const char *base_name(const char *p)
 	return slash ? slash + 1 : p;
 }
 
-/* Arms heap tracking when a rule has a budget, and sizes the per-thread
- * batches so that they cannot hide more than 1/32 of the smallest budget
- * (a 1 KiB budget folds every 32 bytes; large ones every 64 KiB). */
-static uint32_t budget_bits(const struct mc_ruleset *rs)
-{
-	uint64_t smallest = 0;
-	for (unsigned i = 0; i < mc_engine_rule_count(rs); i++) {
-		const struct mc_erule *r = mc_engine_rule(rs, i);
-		if (r->enabled && r->budget_bytes && (!smallest || r->budget_bytes < smallest))
-			smallest = r->budget_bytes;
-	}
-	if (!smallest)
-		return 0;
-	if (smallest / 32 < HEAP_FOLD_BYTES)
-		atomic_store_explicit(&heap_fold_bytes, (int64_t)(smallest / 32),
-		                      memory_order_relaxed);
-	return MC_ARM_HEAP;
-}
-
 /* after = N and times = N count per process: a forked child starts anew.
  * Runs inside the host's fork(), unguarded: the guard keeps the child's new
  * log and segment from the rules, and the host gets fork's errno back. */
@@ -829,11 +788,10 @@ static void child_after_fork(void)
 		state = mine;
 	if (state)
 		mc_engine_state_reset(state);
-	if (thread_ready) /* the child's counts start at zero; its draws go on */
+	if (self.ready) /* the child's counts start at zero; its draws go on */
 		for (unsigned i = 0; i < MC_MAX_RULES; i++)
-			mc_fault_thread.rule[i].calls = mc_fault_thread.rule[i].counted = 0;
-	atomic_store(&heap_live, 0);
-	heap_delta = 0;
+			self.engine.rule[i].calls = self.engine.rule[i].counted = 0;
+	mc_heap_after_fork();
 	mc_guard_leave();
 	errno = saved_errno;
 }
@@ -892,7 +850,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	state = st;
 	atomic_store(&mc_fault_hooks, hooks);
 	pthread_atfork(NULL, NULL, child_after_fork);
-	uint32_t armed = hooks | budget_bits(rs);
+	uint32_t armed = hooks | mc_heap_arm_for(rs);
 	/* The fd table names files and sockets for targeting: keep it; and
 	 * request keys arrive through reads on sockets: see them. */
 	armed |= MC_HOOK_BIT(MC_HOOK_OPEN);

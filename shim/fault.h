@@ -15,11 +15,8 @@
 #include "engine.h"
 #include "fdtable.h"
 #include "fn.h"
+#include "heap.h"
 #include "request.h"
-
-/* Bit of mc_armed_mask, beside the families: the live heap is tracked
- * (some malloc or mmap rule has a budget), so free must be seen too. */
-#define MC_ARM_HEAP (1u << 16)
 
 /* Loads $MLCHAOS_CONFIG and builds the rule set. Returns the bits to arm
  * (families with rules, MC_ARM_HEAP) or 0. Prints the config's messages on
@@ -201,8 +198,5 @@ static inline bool mc_fault_fd_quick(struct mc_fault *f, enum mc_hook h, enum mc
  * *n, or fail (false, errno set); the file offset for corruption. Call it
  * with the guard held. */
 bool mc_fault_apply_before(struct mc_fault *f, uint64_t *n, int64_t explicit_off);
-
-/* Live heap accounting while MC_ARM_HEAP is set (signed deltas in bytes). */
-void mc_heap_note(int64_t delta);
 
 #endif

@@ -35,6 +35,13 @@ struct mc_fd_info {
 	uint32_t path_id; /* MC_FD_FILE: 0 when the path could not be interned */
 };
 
+/* True for every kind of socket: TCP, UDP, Unix or another family (the kinds a request key
+ * can arrive on and a response leave by). */
+static inline bool mc_fd_is_socket(const struct mc_fd_info *info)
+{
+	return info->kind >= MC_FD_TCP && info->kind <= MC_FD_SOCKET_OTHER;
+}
+
 /* The port that names a socket's service in traces and rules: the local
  * port of an accepted socket, the peer port of a connected one. */
 uint16_t mc_fd_service_port(const struct mc_fd_info *info);

@@ -218,3 +218,10 @@ void mc_say(const char *msg)
 	(void)mc_write_all(2, line, b.len);
 	errno = saved;
 }
+
+void mc_copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}

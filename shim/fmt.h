@@ -52,4 +52,7 @@ int mc_append_line(int fd, const char *p, size_t n);
 /* Prints "mlchaos: <msg>\n" on stderr through one write(2). */
 void mc_say(const char *msg);
 
+/* Copies src (NULL: "") into dst[cap], cut to fit, always terminated. */
+void mc_copy_str(char *dst, size_t cap, const char *src);
+
 #endif

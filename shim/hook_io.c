@@ -26,11 +26,6 @@ struct read_args {
 
 typedef ssize_t (*read_call_fn)(const struct read_args *a, void *buf, size_t n);
 
-static bool is_socket(const struct mc_fd_info *fdi)
-{
-	return fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
-}
-
 /* What arrived (got bytes of iov, asked bytes asked): shown first to the request-key
  * scanner if it came from a socket (the key as it was sent, before any damage); then damaged
  * if a corrupt rule acted, or, when none did, if a stream rule selects the request those
@@ -38,7 +33,7 @@ static bool is_socket(const struct mc_fd_info *fdi)
 static void after_readv(enum mc_fn fn, struct mc_fault *f, const struct mc_fd_info *fdi, int fd,
                         uint64_t asked, const struct iovec *iov, int cnt, size_t got)
 {
-	if (got > 0 && cnt > 0 && is_socket(fdi) && mc_request_wants_reads()) {
+	if (got > 0 && cnt > 0 && mc_fd_is_socket(fdi) && mc_request_wants_reads()) {
 		mc_request_on_read(fd, iov[0].iov_base,
 		                   got < iov[0].iov_len ? got : iov[0].iov_len);
 		if (f->d.action == MC_ACTION_NONE)
@@ -81,7 +76,7 @@ static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct 
 	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
 	bool acted = mc_fault_fd_quick(&f, MC_HOOK_READ, fn, a->fd, &fdi, n);
 	if (mc_likely(!acted && !mc_trace_enabled) &&
-	    !(is_socket(&fdi) && mc_request_wants_reads())) {
+	    !(mc_fd_is_socket(&fdi) && mc_request_wants_reads())) {
 		if (word) /* calls like this one need nothing either while its hint holds */
 			mc_fault_express_keep(MC_HOOK_READ, word, &f);
 		return call(a, buf, n); /* armed, not selected: no bracket needed */

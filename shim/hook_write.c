@@ -23,7 +23,7 @@ typedef ssize_t (*writev_call_fn)(const struct write_args *a, const struct iovec
 /* The family a write belongs to: send on sockets, write on the rest. */
 static enum mc_hook family_of(const struct mc_fd_info *fdi)
 {
-	bool socket = fdi->kind >= MC_FD_TCP && fdi->kind <= MC_FD_SOCKET_OTHER;
+	bool socket = mc_fd_is_socket(fdi);
 	return socket ? MC_HOOK_SEND : MC_HOOK_WRITE;
 }
 

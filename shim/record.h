@@ -1,7 +1,7 @@
-/* record.h: what the library records: one JSON line per fault in the log
- * the user named, and live counters and a control word in a shared-memory
- * segment per process (shm.h). Written by the hooks themselves with
- * write(2): no allocation, no lock, usable inside malloc. */
+/* record.h: what the library records: one JSON line per fault in the log the user named
+ * (eventlog.c), and live counters and a control word in a shared-memory segment per process
+ * (segment.c, shm.h), which the watchdog (watchdog.c) can halt. Written by the hooks
+ * themselves with write(2): no allocation, no lock, usable inside malloc. */
 #ifndef MC_RECORD_H
 #define MC_RECORD_H
 

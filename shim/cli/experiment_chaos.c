@@ -14,7 +14,7 @@
 #include "json.h"
 #include "segments.h"
 
-/* The library looks at its halt file at most every 100 ms (record.c): after removing it, a
+/* The library looks at its halt file at most every 100 ms (shim/segment.c): after removing it, a
  * little more than that guarantees every process has seen it gone at its next decision. */
 #define HALT_FILE_SETTLE_NS 150000000ull
 #define INFLIGHT_POLL_NS    1000000ull

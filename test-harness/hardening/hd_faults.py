@@ -33,7 +33,7 @@ injected and counted (their lines as dropped), the planted thing left as it was:
   log-open-mode   a file of ours with mode 0666
   log-device      /dev/null itself, and a directory
   halt-planted    a FIFO at the halt file's path, owned by nobody when run as root: it halts
-                  (the halt file counts whoever made it: see shim/record.c) without blocking,
+                  (the halt file counts whoever made it: see shim/segment.c) without blocking,
                   and its removal resumes injection
 """
 

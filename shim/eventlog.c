@@ -1,24 +1,18 @@
-/* record.c: the event log and the shared-memory segment (record.h, shm.h).
- * Every path that runs inside a hook is allocation-free, lock-free and
- * async-signal-safe: lines are built in a stack buffer and written whole
- * with one write(2) on an O_APPEND file, so lines never interleave; SIGKILL
- * can still stop that write between two pages and leave the last line torn,
- * which every reader skips. A full disk or a vanished directory drops lines
- * (counted), never harms the host. Init may allocate (guard held). */
+/* eventlog.c: the event log (eventlog.h, record.h). Every path that runs inside a hook is
+ * allocation-free, lock-free and async-signal-safe: lines are built in a stack buffer and
+ * written whole with one write(2) on an O_APPEND file, so lines never interleave; SIGKILL
+ * can still stop that write between two pages and leave the last line torn, which every
+ * reader skips. A full disk or a vanished directory drops lines (counted in the segment),
+ * never harms the host. Init, reload and fork may allocate (guard held). */
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "common.h"
 #include "delay.h"
+#include "eventlog.h"
 #include "fault.h"
 #include "fmt.h"
 #include "formats/tensors.h"
@@ -29,129 +23,20 @@
 #include "safefile.h"
 #include "target.h"
 
-#define LINE_MAX_BYTES      4096u
-#define TENSOR_LINE_BYTES   12288u /* a corrupt line of region = tensors, with its changes */
-#define TENSOR_NAME_SHOWN   128u   /* bytes of a tensor's name in a change entry */
-#define TARGET_MAX_BYTES    2048u
-#define HALT_FILE_PERIOD_NS (100u * 1000 * 1000)
-#define CONFIG_HASH_MAX     (1u << 20)
-
-struct mc_shm *mc_rec_segment; /* read inline by mc_rec_halted() */
-static size_t shm_bytes;
-static char shm_path[64]; /* empty: private memory, nobody else sees it */
-static _Atomic int shm_removed;
+#define LINE_MAX_BYTES    4096u
+#define TENSOR_LINE_BYTES 12288u /* a corrupt line of region = tensors, with its changes */
+#define TENSOR_NAME_SHOWN 128u   /* bytes of a tensor's name in a change entry */
+#define TARGET_MAX_BYTES  2048u
 
 static _Atomic int cached_pid; /* see my_pid() */
 static __thread int cached_tid __attribute__((tls_model("initial-exec")));
 
 static int log_fd = -1;
 static char log_template[1024];
-static char halt_file[1024];
-bool mc_rec_has_halt_file;
-static _Atomic uint64_t halt_file_checked_ns;
-
-static _Atomic uint8_t *ring; /* watchdog: 1 = that response was an error */
-static uint32_t ring_window;
-static _Atomic uint64_t ring_pos;
-static _Atomic uint64_t ring_errors;
 
 static void rules_line_build(const struct mc_config *cfg, const struct mc_ruleset *rs,
                              const char *config_path);
 static void rules_line_write(void);
-
-struct mc_shm *mc_rec_shm(void)
-{
-	return mc_rec_segment;
-}
-
-/* ---- the segment ------------------------------------------------------------- */
-
-static size_t segment_bytes(void)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	return (sizeof(struct mc_shm) + page - 1) & ~(page - 1);
-}
-
-static void put_pid_path(char *buf, size_t cap, int pid)
-{
-	struct mc_buf b;
-	mc_buf_init(&b, buf, cap);
-	mc_buf_puts(&b, MC_SHM_DIR "/" MC_SHM_PREFIX);
-	mc_buf_u64(&b, (uint64_t)pid);
-}
-
-/* Creates /dev/shm/mlchaos.<pid>: 0600, never through a link. A file left
- * by an earlier image of this pid (exec, or a SIGKILLed process whose pid
- * came back) is replaced. */
-static struct mc_shm *map_segment(int pid)
-{
-	put_pid_path(shm_path, sizeof(shm_path), pid);
-	int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-	struct rlimit fsize;
-	int fd = -1;
-	/* ftruncate past RLIMIT_FSIZE would kill the host with SIGXFSZ: under
-	 * such a limit the counters stay private. */
-	if (getrlimit(RLIMIT_FSIZE, &fsize) != 0 || fsize.rlim_cur == RLIM_INFINITY ||
-	    fsize.rlim_cur >= shm_bytes)
-		fd = mc_real.open(shm_path, flags, 0600);
-	if (fd < 0 && errno == EEXIST && unlink(shm_path) == 0)
-		fd = mc_real.open(shm_path, flags, 0600);
-	void *p = MAP_FAILED;
-	if (fd >= 0) {
-		if (ftruncate(fd, (off_t)shm_bytes) == 0)
-			p = mc_real.mmap(NULL, shm_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			                 0);
-		mc_real.close(fd);
-		if (p == MAP_FAILED)
-			unlink(shm_path);
-	}
-	if (p != MAP_FAILED)
-		return p;
-	shm_path[0] = '\0';
-	p = mc_real.mmap(NULL, shm_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-	                 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = src ? strnlen(src, cap - 1) : 0;
-	memcpy(dst, src ? src : "", n);
-	dst[n] = '\0';
-}
-
-static uint64_t hash_file(const char *path)
-{
-	int fd = mc_real.open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	char *buf = malloc(CONFIG_HASH_MAX);
-	ssize_t n = buf ? mc_real.read(fd, buf, CONFIG_HASH_MAX) : -1;
-	uint64_t h = n > 0 ? XXH3_64bits(buf, (size_t)n) : 0;
-	free(buf);
-	mc_real.close(fd);
-	return h;
-}
-
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void fill_rules(struct mc_shm *s, const struct mc_ruleset *rs)
-{
-	s->n_rules = mc_engine_rule_count(rs);
-	for (unsigned i = 0; i < s->n_rules; i++) {
-		const struct mc_erule *r = mc_engine_rule(rs, i);
-		copy_str(s->rules[i].name, sizeof(s->rules[i].name), r->name);
-		s->rules[i].hook = r->hook;
-		s->rules[i].action = r->action;
-		s->rules[i].shadow = r->shadow;
-		s->rules[i].enabled = r->enabled;
-	}
-}
 
 /* ---- the log --------------------------------------------------------------------- */
 
@@ -203,97 +88,27 @@ static void open_log(int pid, bool complain)
 	errno = saved;
 }
 
-/* ---- init and fork ------------------------------------------------------------ */
+/* ---- set up, reload and fork ------------------------------------------------------ */
 
-struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc_ruleset *rs,
-                                    const char *config_path)
+void mc_log_init(const struct mc_config *cfg, const struct mc_ruleset *rs, const char *config_path)
 {
-	shm_bytes = segment_bytes();
-	mc_rec_segment = map_segment(getpid());
-	if (!mc_rec_segment)
-		return NULL;
-	mc_rec_segment->version = MC_SHM_VERSION;
-	mc_rec_segment->size = (uint32_t)shm_bytes;
-	mc_rec_segment->pid = getpid();
-	mc_rec_segment->ppid = getppid();
-	mc_rec_segment->started_unix_ns = unix_ns();
-	copy_str(mc_rec_segment->argv0, sizeof(mc_rec_segment->argv0), program_invocation_name);
-	copy_str(mc_rec_segment->config_path, sizeof(mc_rec_segment->config_path), config_path);
-	mc_rec_segment->config_hash = hash_file(config_path);
-	mc_rec_segment->seed = cfg->seed;
-	mc_rec_segment->halt_window = cfg->halt_on_error_rate_ppm ? cfg->halt_window : 0;
-	mc_rec_segment->halt_on_error_rate_ppm = cfg->halt_on_error_rate_ppm;
-	fill_rules(mc_rec_segment, rs);
-	atomic_store_explicit((_Atomic uint64_t *)&mc_rec_segment->magic, MC_SHM_MAGIC,
-	                      memory_order_release);
-
-	copy_str(log_template, sizeof(log_template), cfg->log);
-	copy_str(halt_file, sizeof(halt_file), cfg->halt_file);
-	mc_rec_has_halt_file = halt_file[0] != '\0';
+	mc_copy_str(log_template, sizeof(log_template), cfg->log);
 	open_log(getpid(), true);
 	rules_line_build(cfg, rs, config_path);
 	rules_line_write();
-	if (mc_rec_segment->halt_window) {
-		void *p = mc_real.mmap(NULL, mc_rec_segment->halt_window, PROT_READ | PROT_WRITE,
-		                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p != MAP_FAILED) {
-			ring = p;
-			ring_window = mc_rec_segment->halt_window;
-		}
-	}
-	return &mc_rec_segment->engine;
 }
 
-void mc_rec_rules_changed(const struct mc_config *cfg, const struct mc_ruleset *rs,
+void mc_log_rules_changed(const struct mc_config *cfg, const struct mc_ruleset *rs,
                           const char *config_path)
 {
-	if (!mc_rec_segment)
-		return;
 	rules_line_build(cfg, rs, config_path);
 	rules_line_write();
-	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
-		struct mc_shm_rule *r = &mc_rec_segment->rules[i];
-		atomic_store(&r->would_inject, 0);
-		atomic_store(&r->applied, 0);
-		for (unsigned p = 0; p < MC_SHM_PHASES; p++) {
-			atomic_store(&r->by_phase[p].would_inject, 0);
-			atomic_store(&r->by_phase[p].applied, 0);
-		}
-	}
-	fill_rules(mc_rec_segment, rs);
-	mc_rec_segment->config_hash = hash_file(config_path);
-	mc_rec_segment->seed = mc_engine_seed(rs);
 }
 
-struct mc_engine_state *mc_rec_child_after_fork(void)
+void mc_log_after_fork(void)
 {
-	if (!mc_rec_segment)
-		return NULL;
 	atomic_store(&cached_pid, 0);
-	cached_tid = 0; /* the forking thread is the child's only thread */
-	struct mc_shm *parent = mc_rec_segment;
-	struct mc_shm *child = map_segment(getpid());
-	if (!child)
-		return NULL;
-	/* the static part is the parent's; the figures start at zero */
-	size_t static_part = offsetof(struct mc_shm, control);
-	memcpy(child, parent, static_part);
-	child->pid = getpid();
-	child->ppid = getppid();
-	child->started_unix_ns = unix_ns();
-	for (unsigned i = 0; i < child->n_rules; i++) {
-		struct mc_shm_rule *to = &child->rules[i];
-		const struct mc_shm_rule *from = &parent->rules[i];
-		memcpy(to->name, from->name, sizeof(to->name));
-		to->hook = from->hook;
-		to->action = from->action;
-		to->shadow = from->shadow;
-		to->enabled = from->enabled;
-	}
-	atomic_store(&child->control, atomic_load(&parent->control) & ~MC_CTL_WATCHDOG);
-	mc_real.munmap(parent, shm_bytes); /* the parent's stays the parent's */
-	mc_rec_segment = child;
-	atomic_store(&shm_removed, 0);
+	cached_tid = 0;                   /* the forking thread is the child's only thread */
 	if (strstr(log_template, "%p")) { /* a log of its own */
 		/* Said when the child loses a log its parent had; when the parent had none, the
 		 * user was told already, and a prefork server's workers would each say it again. */
@@ -304,85 +119,6 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 		open_log(getpid(), parent_had_log);
 	}
 	rules_line_write(); /* the child's lines need its own: the log alone describes them */
-	if (ring) {
-		memset((void *)ring, 0, ring_window);
-		atomic_store(&ring_pos, 0);
-		atomic_store(&ring_errors, 0);
-	}
-	return &mc_rec_segment->engine;
-}
-
-void mc_rec_exit(void)
-{
-	if (shm_path[0] && atomic_exchange(&shm_removed, 1) == 0)
-		unlink(shm_path);
-}
-
-/* ---- halting ---------------------------------------------------------------------- */
-
-/* The halt file counts whoever made it, and whatever it is: access(F_OK) opens nothing (a
- * FIFO there cannot block us) and reads nothing, and a symbolic link counts when its target
- * exists (one flag file can halt many processes). The file only ever stops injection, so the
- * worst another user who can create the name can do is halt the run, which `mlchaos stats`
- * shows. Counting only the owner's file would be worse: a name planted first by another user
- * would turn the operator's own halt (`touch`, which leaves an existing file where it is)
- * into a brake that does not hold. */
-static MC_COLD void look_at_halt_file(void)
-{
-	uint64_t now = mc_now_ns();
-	uint64_t last = atomic_load_explicit(&halt_file_checked_ns, memory_order_relaxed);
-	if (now - last < HALT_FILE_PERIOD_NS)
-		return;
-	atomic_store_explicit(&halt_file_checked_ns, now, memory_order_relaxed);
-	int saved = errno;
-	bool exists = access(halt_file, F_OK) == 0;
-	errno = saved;
-	if (exists)
-		atomic_fetch_or(&mc_rec_segment->control, MC_CTL_HALT_FILE);
-	else
-		atomic_fetch_and(&mc_rec_segment->control, ~MC_CTL_HALT_FILE);
-}
-
-bool mc_rec_halted_slow(void)
-{
-	if (mc_rec_has_halt_file)
-		look_at_halt_file();
-	return atomic_load_explicit(&mc_rec_segment->control, memory_order_relaxed) != 0;
-}
-
-static void write_halt_line(const char *reason, uint64_t limit);
-
-void mc_rec_budget_spent(uint64_t max_faults)
-{
-	if (!mc_rec_segment)
-		return;
-	uint32_t before = atomic_fetch_or(&mc_rec_segment->control, MC_CTL_MAX_FAULTS);
-	if (before & MC_CTL_MAX_FAULTS)
-		return; /* one line per process: the first fault past the budget says it */
-	/* a reader of the log alone (mlchaos experiment, after the process is gone) learns
-	 * when and why injection stopped, as it does for the watchdog */
-	write_halt_line("max_faults", max_faults);
-}
-
-/* With `mlchaos halt`: the command sets the control word, then reads
- * inflight; we raise inflight, then read the control word. Both sequentially
- * consistent, so either we see the halt or the command sees us and waits. */
-bool mc_rec_apply_begin(void)
-{
-	if (!mc_rec_segment)
-		return true;
-	atomic_fetch_add(&mc_rec_segment->inflight, 1);
-	if (atomic_load(&mc_rec_segment->control) == 0)
-		return true;
-	atomic_fetch_sub(&mc_rec_segment->inflight, 1);
-	atomic_fetch_add_explicit(&mc_rec_segment->faults_suppressed, 1, memory_order_relaxed);
-	return false;
-}
-
-void mc_rec_apply_end(void)
-{
-	if (mc_rec_segment)
-		atomic_fetch_sub(&mc_rec_segment->inflight, 1);
 }
 
 /* ---- event lines ------------------------------------------------------------------ */
@@ -424,11 +160,18 @@ static void put_rfc3339(struct mc_buf *b, uint64_t unix_nanos)
 	mc_buf_putc(b, 'Z');
 }
 
-static void put_field_str(struct mc_buf *b, const char *name, const char *value)
+/* ,"name": */
+static void put_key(struct mc_buf *b, const char *name)
 {
 	mc_buf_puts(b, ",\"");
 	mc_buf_puts(b, name);
-	mc_buf_puts(b, "\":\"");
+	mc_buf_puts(b, "\":");
+}
+
+static void put_field_str(struct mc_buf *b, const char *name, const char *value)
+{
+	put_key(b, name);
+	mc_buf_putc(b, '"');
 	mc_buf_json_str(b, value, strlen(value));
 	mc_buf_putc(b, '"');
 }
@@ -440,18 +183,15 @@ static void put_field_hex(struct mc_buf *b, const char *name, uint64_t value)
 	char digits[16];
 	for (int i = 15; i >= 0; i--, value >>= 4)
 		digits[i] = hex[value & 15];
-	mc_buf_puts(b, ",\"");
-	mc_buf_puts(b, name);
-	mc_buf_puts(b, "\":\"");
+	put_key(b, name);
+	mc_buf_putc(b, '"');
 	mc_buf_putn(b, digits, sizeof(digits));
 	mc_buf_putc(b, '"');
 }
 
 static void put_field_u64(struct mc_buf *b, const char *name, uint64_t value)
 {
-	mc_buf_puts(b, ",\"");
-	mc_buf_puts(b, name);
-	mc_buf_puts(b, "\":");
+	put_key(b, name);
 	mc_buf_u64(b, value);
 }
 
@@ -485,9 +225,8 @@ static void put_target_of(struct mc_buf *b, const struct mc_fault *f)
 static void put_bits(struct mc_buf *b, const char *name, uint64_t v, unsigned width, unsigned held)
 {
 	static const char hex[] = "0123456789abcdef";
-	mc_buf_puts(b, ",\"");
-	mc_buf_puts(b, name);
-	mc_buf_puts(b, "\":\"0x");
+	put_key(b, name);
+	mc_buf_puts(b, "\"0x");
 	for (unsigned j = width; j-- > 0;) {
 		unsigned byte = (unsigned)(v >> (8 * j)) & 0xff;
 		bool known = (held >> j) & 1;
@@ -621,7 +360,7 @@ static int my_tid(void)
 static void begin_line(struct mc_buf *b, const char *event)
 {
 	mc_buf_puts(b, "{\"time\":\"");
-	put_rfc3339(b, unix_ns());
+	put_rfc3339(b, mc_unix_ns());
 	mc_buf_putc(b, '"');
 	put_field_u64(b, "mono_ns", mc_now_ns());
 	put_field_u64(b, "pid", (uint64_t)my_pid());
@@ -683,7 +422,7 @@ static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, 
 	put_field_str(&b, "action", mc_action_name(f->d.action));
 	put_target_of(&b, f);
 	struct mc_reqkey key;
-	bool socket = f->fdi.kind >= MC_FD_TCP && f->fdi.kind <= MC_FD_SOCKET_OTHER;
+	bool socket = mc_fd_is_socket(&f->fdi);
 	mc_request_current(f->req, socket ? f->fd : -1, &key);
 	if (key.len) {
 		mc_buf_puts(&b, ",\"key\":\"");
@@ -715,9 +454,11 @@ static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, 
 
 #define RULES_PREFIX_ROOM 256 /* begin_line's fields, written just before the body */
 
-static char *rules_map; /* RULES_PREFIX_ROOM bytes, then the body, then room for '\n' */
-static size_t rules_map_bytes, rules_body_len;
-static uint64_t rules_generation; /* 0 at start, then one more per reload */
+static struct {
+	char *map; /* RULES_PREFIX_ROOM bytes, then the body, then room for '\n' */
+	size_t map_bytes, body_len;
+	uint64_t generation; /* 0 at start, then one more per reload */
+} rules_line;
 
 /* Bytes a JSON string of s takes at most, quotes included. */
 static size_t json_bound(const char *s)
@@ -791,10 +532,10 @@ static void put_rules(struct mc_buf *b, const struct mc_config *cfg, const struc
 static void rules_line_build(const struct mc_config *cfg, const struct mc_ruleset *rs,
                              const char *config_path)
 {
-	if (rules_map) { /* the previous rule set's: a reload */
-		mc_real.munmap(rules_map, rules_map_bytes);
-		rules_map = NULL;
-		rules_generation++;
+	if (rules_line.map) { /* the previous rule set's: a reload */
+		mc_real.munmap(rules_line.map, rules_line.map_bytes);
+		rules_line.map = NULL;
+		rules_line.generation++;
 	}
 	if (!log_template[0])
 		return;
@@ -806,7 +547,7 @@ static void rules_line_build(const struct mc_config *cfg, const struct mc_rulese
 	struct mc_buf b;
 	mc_buf_init(&b, (char *)p + RULES_PREFIX_ROOM, bytes - RULES_PREFIX_ROOM - 1);
 	put_field_str(&b, "config", config_path);
-	put_field_u64(&b, "generation", rules_generation);
+	put_field_u64(&b, "generation", rules_line.generation);
 	put_field_u64(&b, "seed", cfg->seed);
 	put_request_key(&b, cfg);
 	mc_buf_puts(&b, ",\"mlchaos\":");
@@ -817,14 +558,14 @@ static void rules_line_build(const struct mc_config *cfg, const struct mc_rulese
 		mc_real.munmap(p, bytes);
 		return;
 	}
-	rules_map = p;
-	rules_map_bytes = bytes;
-	rules_body_len = b.len;
+	rules_line.map = p;
+	rules_line.map_bytes = bytes;
+	rules_line.body_len = b.len;
 }
 
 static void rules_line_write(void)
 {
-	if (!rules_map)
+	if (!rules_line.map)
 		return;
 	char prefix[RULES_PREFIX_ROOM];
 	struct mc_buf pb;
@@ -832,54 +573,19 @@ static void rules_line_write(void)
 	begin_line(&pb, "rules");
 	if (pb.truncated)
 		return;
-	char *start = rules_map + RULES_PREFIX_ROOM - pb.len;
+	char *start = rules_line.map + RULES_PREFIX_ROOM - pb.len;
 	memcpy(start, prefix, pb.len);
 	struct mc_buf line = { .p = start,
-		               .len = pb.len + rules_body_len,
-		               .cap = pb.len + rules_body_len + 2 };
+		               .len = pb.len + rules_line.body_len,
+		               .cap = pb.len + rules_line.body_len + 2 };
 	write_line(&line);
 }
 
-/* ---- the watchdog ----------------------------------------------------------------- */
+/* ---- halt lines ------------------------------------------------------------------ */
 
-bool mc_rec_watches_responses(void)
-{
-	return ring != NULL;
-}
-
-static void trip(uint64_t errors)
-{
-	uint32_t before = atomic_fetch_or(&mc_rec_segment->control, MC_CTL_WATCHDOG);
-	if (before & MC_CTL_WATCHDOG)
-		return;
-	atomic_fetch_add(&mc_rec_segment->watchdog_trips, 1);
-	char reason[256];
-	struct mc_buf b;
-	mc_buf_init(&b, reason, sizeof(reason));
-	mc_buf_puts(&b, "watchdog: ");
-	mc_buf_u64(&b, errors);
-	mc_buf_puts(&b, " of the last ");
-	mc_buf_u64(&b, ring_window);
-	mc_buf_puts(&b, " responses were errors (5xx or reset), over halt_on_error_rate = ");
-	mc_buf_u64(&b, mc_rec_segment->halt_on_error_rate_ppm / 10000);
-	mc_buf_puts(&b, "%: injection halted");
-	copy_str(mc_rec_segment->halt_reason, sizeof(mc_rec_segment->halt_reason), reason);
-	mc_say(reason);
-	if (!log_template[0])
-		return;
-	char line[LINE_MAX_BYTES];
-	mc_buf_init(&b, line, sizeof(line) - 1);
-	begin_line(&b, "halt");
-	put_field_str(&b, "reason", "watchdog");
-	put_field_u64(&b, "errors", errors);
-	put_field_u64(&b, "window", ring_window);
-	put_field_u64(&b, "rate_ppm", mc_rec_segment->halt_on_error_rate_ppm);
-	mc_buf_putc(&b, '}');
-	write_line(&b);
-}
-
-/* {"event":"halt","reason":REASON,"limit":N}: a halt the library decided by itself. */
-static void write_halt_line(const char *reason, uint64_t limit)
+/* {"event":"halt","reason":REASON, then n numbers named names[i]}. */
+static void halt_line(const char *reason, const char *const *names, const uint64_t *values,
+                      unsigned n)
 {
 	if (!log_template[0])
 		return;
@@ -888,37 +594,21 @@ static void write_halt_line(const char *reason, uint64_t limit)
 	mc_buf_init(&b, line, sizeof(line) - 1);
 	begin_line(&b, "halt");
 	put_field_str(&b, "reason", reason);
-	put_field_u64(&b, "limit", limit);
+	for (unsigned i = 0; i < n; i++)
+		put_field_u64(&b, names[i], values[i]);
 	mc_buf_putc(&b, '}');
 	write_line(&b);
 }
 
-void mc_rec_response(const void *buf, size_t len, long sent, int err)
+void mc_log_halt(const char *reason, uint64_t limit)
 {
-	if (!ring || !mc_rec_segment)
-		return;
-	int cls;
-	if (sent < 0) {
-		if (err != ECONNRESET && err != EPIPE)
-			return;
-		cls = MC_HTTP_RESET;
-	} else {
-		cls = mc_http_status_class(buf, (size_t)sent < len ? (size_t)sent : len);
-		if (cls < 0)
-			return;
-	}
-	atomic_fetch_add_explicit(&mc_rec_segment->http_responses[cls], 1, memory_order_relaxed);
-	uint8_t is_error = cls == MC_HTTP_5XX || cls == MC_HTTP_RESET;
-	uint64_t pos = atomic_fetch_add_explicit(&ring_pos, 1, memory_order_relaxed);
-	uint8_t old =
-	    atomic_exchange_explicit(&ring[pos % ring_window], is_error, memory_order_relaxed);
-	if (is_error > old)
-		atomic_fetch_add_explicit(&ring_errors, 1, memory_order_relaxed);
-	else if (is_error < old)
-		atomic_fetch_sub_explicit(&ring_errors, 1, memory_order_relaxed);
-	if (pos + 1 < ring_window)
-		return; /* not a full window yet */
-	uint64_t errors = atomic_load_explicit(&ring_errors, memory_order_relaxed);
-	if (errors * 1000000ull > (uint64_t)mc_rec_segment->halt_on_error_rate_ppm * ring_window)
-		trip(errors);
+	static const char *const names[] = { "limit" };
+	halt_line(reason, names, &limit, 1);
+}
+
+void mc_log_watchdog_halt(uint64_t errors, uint32_t window, uint32_t rate_ppm)
+{
+	static const char *const names[] = { "errors", "window", "rate_ppm" };
+	const uint64_t values[] = { errors, window, rate_ppm };
+	halt_line("watchdog", names, values, 3);
 }
