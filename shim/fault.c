@@ -1,10 +1,10 @@
 /* fault.c: the glue of fault.h. Runs on the slow path of armed hooks: no
  * malloc, no lock, no stdio after init (the malloc family comes through
- * here). What the rules decide with is one immutable runtime, built at init
- * or by a reload and published with one atomic store. Everything the
- * library does for itself (a reload's parse, the log, the tensor maps) runs
- * with the guard held, so the rules never decide on the library's own
- * calls. */
+ * here). What the rules decide with is one immutable snapshot (runtime.h),
+ * built at init or by a reload and published with one atomic store, and
+ * freed once no thread holds it. Everything the library does for itself (a
+ * reload's parse, the log, the tensor maps) runs with the guard held, so
+ * the rules never decide on the library's own calls. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,24 +25,9 @@
 #include "record.h"
 #include "real.h"
 #include "request.h"
+#include "runtime.h"
 #include "tensormap.h"
 
-/* Everything a reload changes that a decision reads, built whole before it
- * is published: a thread that loads runtime_now sees the old rules with the
- * old request-key setting, or the new ones with the new, never a mix. Its
- * seed is the rule set's (mc_engine_seed). Replaced runtimes are kept, not
- * freed: a thread may still be deciding with one, or applying a decision of
- * its rules (a delay asleep holds its rule for as long as it sleeps). Each
- * runtime keeps the one it replaced reachable, so leak checkers see kept
- * memory, not lost memory: some 16 KiB per reload. */
-struct runtime {
-	struct mc_ruleset *rs;
-	struct mc_reqconf req;
-	bool tensor_rules; /* some rule has region = tensors: opens look at their files */
-	const struct runtime *replaced;
-};
-
-static _Atomic(const struct runtime *) runtime_now;
 static struct mc_engine_state *state;
 /* Families with at least one rule, in any rule set so far: only ever grows
  * (a family armed stays armed, so that it notices the next reload), so a
@@ -54,12 +39,12 @@ static _Atomic uint64_t thread_ordinals = 1; /* 0 is the main thread's */
 __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
     __attribute__((tls_model("initial-exec")));
 _Atomic uint32_t mc_express_epoch;
-/* This thread's part of the decisions: its generator and counts (the engine's), the rule set
- * they were seeded for (it reseeds when another comes in force: rule sets are never freed,
- * so a new one never has an old one's address), and its start order among the threads. */
+/* This thread's part of the decisions: its generator and counts (the engine's), the snapshot
+ * generation they were seeded for (it reseeds when another comes in force), and its start
+ * order among the threads. */
 static __thread struct {
 	struct mc_thread_state engine;
-	const struct mc_ruleset *rules;
+	uint64_t generation;
 	uint64_t ordinal;
 	bool ready;
 } self __attribute__((tls_model("initial-exec")));
@@ -121,21 +106,17 @@ static uint64_t since_start_ns(void *unused)
 	return mc_now_ns() - started_ns;
 }
 
-static const struct runtime *current_runtime(void)
+/* True when the snapshot that made decision f has been replaced since (compared, never read
+ * through). */
+static bool replaced(const struct mc_fault *f)
 {
-	return atomic_load_explicit(&runtime_now, memory_order_acquire);
+	return f->rt != mc_runtime_now();
 }
 
-static const struct mc_ruleset *current_rules(void)
+/* The thread's generator and counts, seeded for the rules of snapshot rt. */
+static inline struct mc_thread_state *this_thread(const struct mc_runtime *rt)
 {
-	const struct runtime *rt = current_runtime();
-	return rt ? rt->rs : NULL;
-}
-
-/* The thread's generator and counts, seeded for rule set rs. */
-static inline struct mc_thread_state *this_thread(const struct mc_ruleset *rs)
-{
-	if (mc_unlikely(!self.ready || self.rules != rs)) {
+	if (mc_unlikely(!self.ready || self.generation != rt->generation)) {
 		if (!self.ready)
 			self.ordinal = gettid() == getpid()
 			                   ? 0
@@ -143,29 +124,29 @@ static inline struct mc_thread_state *this_thread(const struct mc_ruleset *rs)
 			                                               memory_order_relaxed);
 		else if (state)
 			mc_engine_thread_flush(&self.engine, state);
-		mc_engine_thread_init(&self.engine, mc_engine_seed(rs), self.ordinal);
-		self.rules = rs;
+		mc_engine_thread_init(&self.engine, mc_engine_seed(rt->rs), self.ordinal);
+		self.generation = rt->generation;
 		self.ready = true;
 	}
 	return &self.engine;
 }
 
-/* Which rules' path globs match path id: computed once per path and rule
- * set, kept in the path registry's cache words (generation, then mask). */
-static const struct mc_rulemask *path_rules(const struct mc_ruleset *rs, uint32_t id,
+/* Which rules' path globs match path id: computed once per path and snapshot,
+ * kept in the path registry's cache words (the snapshot's generation, then mask). */
+static const struct mc_rulemask *path_rules(const struct mc_runtime *rt, uint32_t id,
                                             struct mc_rulemask *scratch)
 {
 	_Atomic uint64_t *cache = mc_path_cache(id);
 	if (!cache)
 		return NULL;
 	_Static_assert(MC_MASK_WORDS + 1 <= MC_PATH_CACHE_WORDS, "cache too small for the mask");
-	uint64_t gen = (uint64_t)(uintptr_t)rs;
+	uint64_t gen = rt->generation;
 	if (atomic_load_explicit(&cache[0], memory_order_acquire) == gen) {
 		for (unsigned i = 0; i < MC_MASK_WORDS; i++)
 			scratch->w[i] = atomic_load_explicit(&cache[1 + i], memory_order_relaxed);
 		return scratch;
 	}
-	mc_engine_match_path(rs, mc_path_of(id), scratch);
+	mc_engine_match_path(rt->rs, mc_path_of(id), scratch);
 	for (unsigned i = 0; i < MC_MASK_WORDS; i++)
 		atomic_store_explicit(&cache[1 + i], scratch->w[i], memory_order_relaxed);
 	atomic_store_explicit(&cache[0], gen, memory_order_release);
@@ -175,7 +156,7 @@ static const struct mc_rulemask *path_rules(const struct mc_ruleset *rs, uint32_
 /* Asks the engine. Only the decision part of f is written here; the rest
  * is filled by fault_fill() when a rule acted, so the common case (no rule
  * selects the call) touches a few words of the stack. */
-static inline bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struct mc_call *call,
+static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struct mc_call *call,
                           const struct mc_reqkey *key)
 {
 	if (mc_rec_halted()) {
@@ -189,7 +170,7 @@ static inline bool decide(const struct mc_ruleset *rs, struct mc_fault *f, struc
 		call->key_len = key->len;
 		call->key_gen = key->gen;
 	}
-	return mc_engine_decide(rs, state, this_thread(rs), call, &f->d);
+	return mc_engine_decide(rt->rs, state, this_thread(rt), call, &f->d);
 }
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
@@ -198,29 +179,32 @@ static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
 
 static _Atomic int reloading;
 
-/* A runtime for rule set rs built from cfg, or NULL without memory. Called
+/* A snapshot of rule set rs built from cfg, or NULL without memory. Called
  * at init and by a reload, guard held. */
-static struct runtime *runtime_new(const struct mc_config *cfg, struct mc_ruleset *rs)
+static struct mc_runtime *runtime_new(const struct mc_config *cfg, struct mc_ruleset *rs)
 {
-	struct runtime *rt = calloc(1, sizeof(*rt));
+	struct mc_runtime *rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return NULL;
 	struct mc_rulemask every_path;
 	memset(&every_path, 0xff, sizeof(every_path));
 	rt->rs = rs;
-	mc_reqconf_set(&rt->req, reqkey_mode(cfg), cfg->header);
+	rt->req = mc_reqconf_intern(reqkey_mode(cfg), cfg->header);
 	rt->tensor_rules = mc_engine_tensor_target(rs, &every_path);
+	if (!rt->req) {
+		free(rt);
+		return NULL;
+	}
 	return rt;
 }
 
-/* Puts rt in force: one store for the decisions, then the socket hooks'
- * scanner (which decides nothing) follows. rt keeps the runtime it replaces.
+/* Puts rt in force: one store for the decisions (the snapshots it replaces are freed once
+ * no thread holds them), then the socket hooks' scanner (which decides nothing) follows.
  * One publisher at a time (init, or the thread holding `reloading`). */
-static void publish(struct runtime *rt)
+static void publish(struct mc_runtime *rt)
 {
-	rt->replaced = atomic_load_explicit(&runtime_now, memory_order_relaxed);
-	atomic_store_explicit(&runtime_now, rt, memory_order_release);
-	mc_request_configure(&rt->req);
+	mc_runtime_publish(rt);
+	mc_request_configure(rt->req);
 }
 
 struct reload_messages {
@@ -238,7 +222,7 @@ static void collect_diag(void *user, enum mc_diag_level level, const char *msg)
 /* The rule set and runtime a reload builds from the config at path; 0 or
  * a negative errno, with the parser's messages given to m. */
 static int reload_build(const char *path, struct reload_messages *m, struct mc_config **ret_cfg,
-                        struct mc_ruleset **ret_rs, struct runtime **ret_rt)
+                        struct mc_ruleset **ret_rs, struct mc_runtime **ret_rt)
 {
 	int r = mc_cfg_parse_file(path, collect_diag, m, ret_cfg);
 	if (r < 0)
@@ -280,7 +264,7 @@ static MC_COLD void reload(struct mc_shm *s)
 	mc_buf_init(&m.b, s->reload_message, sizeof(s->reload_message));
 	struct mc_config *cfg = NULL;
 	struct mc_ruleset *rs = NULL;
-	struct runtime *rt = NULL;
+	struct mc_runtime *rt = NULL;
 	int r = reload_build(s->config_path, &m, &cfg, &rs, &rt);
 	if (r == 0) {
 		uint32_t hooks = atomic_fetch_or(&mc_fault_hooks, mc_engine_armed_hooks(rs)) |
@@ -309,7 +293,7 @@ static MC_COLD void reload(struct mc_shm *s)
 
 /* The runtime to decide a call of family h with, after a pending reload
  * when this is a safe point for it; the express epoch read before it. */
-static inline const struct runtime *runtime_for(enum mc_hook h, uint32_t *epoch)
+static inline const struct mc_runtime *runtime_for(enum mc_hook h, uint32_t *epoch)
 {
 	struct mc_shm *s = mc_rec_shm();
 	/* malloc and mmap are never a safe point for a reload */
@@ -318,14 +302,15 @@ static inline const struct runtime *runtime_for(enum mc_hook h, uint32_t *epoch)
 	                atomic_load_explicit(&s->reload_done, memory_order_relaxed)))
 		reload(s);
 	*epoch = atomic_load_explicit(&mc_express_epoch, memory_order_acquire);
-	return current_runtime();
+	return mc_runtime_take();
 }
 
-static void fault_fill(struct mc_fault *f, const struct runtime *rt, const struct mc_call *call,
+static void fault_fill(struct mc_fault *f, const struct mc_runtime *rt, const struct mc_call *call,
                        enum mc_fn fn, int fd, uint64_t size)
 {
+	f->rt = rt;
 	f->rs = rt->rs;
-	f->req = &rt->req;
+	f->req = rt->req;
 	f->phase = call->phase;
 	f->fn = fn;
 	f->fd = fd;
@@ -342,11 +327,11 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
                             const struct mc_fd_info *fdi, uint64_t size, bool after_bytes)
 {
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
-	const struct runtime *rt = runtime_for(h, &f->epoch);
+	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
 	uint32_t needs = mc_engine_hook_needs(rs, h);
 	bool socket = mc_fd_is_socket(fdi);
-	bool staged = socket && (needs & MC_NEEDS_STREAM) && rt->req.mode == MC_REQ_HEADER;
+	bool staged = socket && (needs & MC_NEEDS_STREAM) && rt->req->mode == MC_REQ_HEADER;
 	if (after_bytes && !staged) {
 		f->d.action = MC_ACTION_NONE;
 		return false;
@@ -356,7 +341,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
 	struct mc_rulemask mask;
 	if ((needs & MC_NEEDS_PATH) && fdi->kind == MC_FD_FILE && fdi->path_id)
-		call.path_rules = path_rules(rs, fdi->path_id, &mask);
+		call.path_rules = path_rules(rt, fdi->path_id, &mask);
 	if (fdi->kind == MC_FD_TCP) {
 		call.local_port = fdi->local_port;
 		call.peer_port = fdi->peer_port;
@@ -366,13 +351,13 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 	struct mc_reqkey conn_key;
 	const struct mc_reqkey *key = NULL;
 	if (needs & MC_NEEDS_KEY) {
-		key = mc_request_thread_key(&rt->req);
+		key = mc_request_thread_key(rt->req);
 		if (socket) {
-			mc_request_current(&rt->req, fd, &conn_key);
+			mc_request_current(rt->req, fd, &conn_key);
 			key = &conn_key;
 		}
 	}
-	if (!decide(rs, f, &call, key))
+	if (!decide(rt, f, &call, key))
 		return false;
 	fault_fill(f, rt, &call, fn, fd, size);
 	f->fdi = *fdi;
@@ -398,14 +383,14 @@ void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const str
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
 {
 	express_settle(h);
-	const struct runtime *rt = runtime_for(h, &f->epoch);
+	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
 	struct mc_call call = { .hook = h, .size = size };
 	if (mc_armed(MC_ARM_HEAP))
 		call.heap_live_bytes = mc_heap_live_bytes();
 	const struct mc_reqkey *key =
-	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(&rt->req) : NULL;
-	if (!decide(rs, f, &call, key))
+	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(rt->req) : NULL;
+	if (!decide(rt, f, &call, key))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
@@ -415,13 +400,12 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
 {
 	express_settle(MC_HOOK_OPEN);
-	const struct runtime *rt = runtime_for(MC_HOOK_OPEN, &f->epoch);
-	const struct mc_ruleset *rs = rt->rs;
+	const struct mc_runtime *rt = runtime_for(MC_HOOK_OPEN, &f->epoch);
 	struct mc_call call = { .hook = MC_HOOK_OPEN };
 	struct mc_rulemask mask;
 	if (path_id)
-		call.path_rules = path_rules(rs, path_id, &mask);
-	if (!decide(rs, f, &call, mc_request_thread_key(&rt->req)))
+		call.path_rules = path_rules(rt, path_id, &mask);
+	if (!decide(rt, f, &call, mc_request_thread_key(rt->req)))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));
@@ -441,7 +425,7 @@ static void kill_like_the_oom_killer(void)
  * logged but not counted, so the new rules' counters are theirs alone. */
 static void log_fault(const struct mc_fault *f, struct mc_rec_detail *d)
 {
-	d->stale = f->rs != current_rules();
+	d->stale = replaced(f);
 	mc_rec_fault(f, d);
 	uint64_t max = mc_engine_max_faults(f->rs);
 	if (d->applied && !d->stale && max != MC_UNLIMITED &&
@@ -464,7 +448,7 @@ static bool begin(struct mc_fault *f)
 		record(f, false, "halted");
 		return false;
 	}
-	if (f->rs != current_rules()) {
+	if (replaced(f)) {
 		mc_rec_apply_end();
 		record(f, false, "rule set reloaded");
 		return false;
@@ -604,7 +588,7 @@ static void no_effect(struct mc_fault *f, struct mc_rec_detail *d)
 	if (!d->note)
 		d->note = d->bytes ? "no damage position in the bytes read: nothing damaged"
 		                   : "nothing arrived: nothing damaged";
-	if (f->rs == current_rules())
+	if (!replaced(f))
 		mc_engine_unclaim(f->rs, f->d.rule, state);
 	log_fault(f, d);
 }
@@ -672,11 +656,11 @@ void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, 
 
 void mc_fault_file_opened(int fd, uint32_t path_id)
 {
-	const struct runtime *rt = current_runtime();
+	const struct mc_runtime *rt = mc_runtime_take();
 	if (fd < 0 || !rt || !rt->tensor_rules)
 		return;
 	struct mc_rulemask mask;
-	const struct mc_rulemask *paths = path_id ? path_rules(rt->rs, path_id, &mask) : NULL;
+	const struct mc_rulemask *paths = path_id ? path_rules(rt, path_id, &mask) : NULL;
 	if (mc_engine_tensor_target(rt->rs, paths))
 		mc_tmap_opened(fd);
 }
@@ -687,7 +671,7 @@ void mc_fault_file_opened(int fd, uint32_t path_id)
 static void tensors_untouched(struct mc_fault *f, const struct mc_tmap_use *use)
 {
 	if (!use->note) {
-		if (f->rs == current_rules())
+		if (!replaced(f))
 			mc_engine_unclaim(f->rs, f->d.rule, state);
 		return;
 	}
@@ -784,6 +768,7 @@ static void child_after_fork(void)
 	mc_guard_enter();
 	struct mc_engine_state *mine = mc_rec_child_after_fork();
 	mc_request_child_after_fork();
+	mc_runtime_child_after_fork();
 	if (mine)
 		state = mine;
 	if (state)
@@ -835,7 +820,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 		return 0;
 	}
 	uint32_t hooks = mc_engine_armed_hooks(rs);
-	struct runtime *rt = hooks ? runtime_new(cfg, rs) : NULL;
+	struct mc_runtime *rt = hooks ? runtime_new(cfg, rs) : NULL;
 	struct mc_engine_state *st = rt ? mc_rec_init(cfg, rs, path) : NULL;
 	if (!st) { /* no rule for this process, or no memory for counters */
 		free(rt);
@@ -845,6 +830,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	}
 	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
+	mc_runtime_init();
 	publish(rt);
 	atomic_store(&mc_express_epoch, 1); /* memos may hold from now on */
 	state = st;

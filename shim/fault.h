@@ -17,6 +17,7 @@
 #include "fn.h"
 #include "heap.h"
 #include "request.h"
+#include "runtime.h"
 
 /* Loads $MLCHAOS_CONFIG and builds the rule set. Returns the bits to arm
  * (families with rules, MC_ARM_HEAP) or 0. Prints the config's messages on
@@ -38,7 +39,8 @@ static inline bool mc_fault_has(enum mc_hook h)
 /* One decision, with what is needed to apply and record it. */
 struct mc_fault {
 	struct mc_decision d;
-	const struct mc_ruleset *rs;  /* the rule set that decided */
+	const struct mc_runtime *rt;  /* the snapshot whose rules decided (runtime.h) */
+	const struct mc_ruleset *rs;  /* its rule set */
 	const struct mc_reqconf *req; /* and how its request keys are found */
 	enum mc_phase phase;          /* of the host when it decided: load or serve */
 	uint32_t epoch;               /* mc_express_epoch before rs was read */
@@ -171,10 +173,10 @@ void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off);
 bool mc_fault_fd_gate(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                       const struct mc_fd_info *fdi, uint64_t *n, int64_t explicit_off);
 
-/* The first half of mc_fault_fd_gate: the decision alone, no guard needed:
- * nothing on its path calls a hooked function, except a pending reload,
- * which takes the guard itself and gives errno back. True when a rule acted
- * (f is filled); false with f->d.action == MC_ACTION_NONE otherwise. */
+/* The first half of mc_fault_fd_gate: the decision alone. Call it with the guard held, and
+ * keep it held for as long as anything of f is used (runtime.h): a pending reload runs here
+ * and gives errno back. True when a rule acted (f is filled); false with
+ * f->d.action == MC_ACTION_NONE otherwise. */
 static inline bool mc_fault_fd_quick(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                                      const struct mc_fd_info *fdi, uint64_t n)
 {

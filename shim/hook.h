@@ -40,6 +40,14 @@ static inline void mc_call_begin(struct mc_hookcall *c, enum mc_fn fn, int fd)
 	mc_guard_enter();
 }
 
+/* Leaves the bracket before the real call: nothing of the decision is used from here on
+ * and nothing is to be traced (errno as it is). */
+static inline void mc_call_pass(struct mc_hookcall *c)
+{
+	(void)c;
+	mc_guard_leave();
+}
+
 /* Ends an fd call that moved `ret` bytes (negative: failed). Leaves errno
  * exactly as the real call did. */
 static inline void mc_call_end_fd(struct mc_hookcall *c, long long ret)

@@ -13,23 +13,18 @@
  * budget (which counts the live heap). */
 #define ALLOC_BITS (MC_BIT_MALLOC | MC_ARM_HEAP)
 
-/* Before the real allocation: counts it (trace) and asks the rules.
- * Returns false when it must fail: errno is ENOMEM (or the rule's). */
-/* A rule acted on this allocation: apply it with the guard held (it may
- * log, sleep or kill). False when the allocation must fail. */
+/* A rule acted on this allocation: apply it (it may log, sleep or kill). False when the
+ * allocation must fail. Guard held. */
 static MC_COLD bool alloc_fault(struct mc_hookcall *c, struct mc_fault *f)
 {
-	mc_guard_enter();
 	bool proceed = mc_fault_before(f, NULL);
 	c->saved_errno = errno;
-	mc_guard_leave();
 	return proceed;
 }
 
-/* Before the real allocation: counts it (trace) and asks the rules. Nothing
- * here calls a hooked function or touches errno, so the common case (no
- * rule selects it) needs neither the guard nor an errno save. Returns false
- * when it must fail: c->saved_errno is then ENOMEM (or the rule's). */
+/* Before the real allocation: counts it (trace) and asks the rules, with the guard held
+ * for as long as the decision is used (runtime.h). Nothing here touches errno unless a rule
+ * acted. Returns false when it must fail: c->saved_errno is then ENOMEM (or the rule's). */
 static inline __attribute__((always_inline)) bool alloc_gate(struct mc_hookcall *c, enum mc_fn fn,
                                                              size_t n)
 {
@@ -38,8 +33,10 @@ static inline __attribute__((always_inline)) bool alloc_gate(struct mc_hookcall 
 	struct mc_fault f;
 	if (mc_likely(!mc_fault_has(MC_HOOK_MALLOC)))
 		return true;
+	mc_guard_enter();
 	bool acted = mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n);
 	bool proceed = !acted || alloc_fault(c, &f);
+	mc_guard_leave();
 	if (!mc_armed(MC_ARM_HEAP)) /* with a budget, every allocation is counted */
 		mc_fault_express_keep(MC_HOOK_MALLOC, 0, &f);
 	return proceed;

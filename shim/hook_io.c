@@ -51,37 +51,38 @@ static void after_read(enum mc_fn fn, struct mc_fault *f, const struct mc_fd_inf
 
 /* A call a rule acted on, or that trace or the request-key scanner must
  * see: the whole bracket, guard held, errno as the call left it. */
-static MC_COLD ssize_t read_full(enum mc_fn fn, read_call_fn call, const struct read_args *a,
-                                 void *buf, size_t n, struct mc_fault *f,
+static MC_COLD ssize_t read_full(struct mc_hookcall *c, read_call_fn call,
+                                 const struct read_args *a, void *buf, size_t n, struct mc_fault *f,
                                  const struct mc_fd_info *fdi)
 {
-	struct mc_hookcall c;
-	mc_call_begin(&c, fn, a->fd);
 	uint64_t want = n;
 	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, a->off)) {
-		mc_call_end_fd(&c, -1);
+		mc_call_end_fd(c, -1);
 		return -1;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
-	after_read(fn, f, fdi, a->fd, n, buf, r > 0 ? (size_t)r : 0);
-	mc_call_end_fd(&c, r);
+	after_read(c->fn, f, fdi, a->fd, n, buf, r > 0 ? (size_t)r : 0);
+	mc_call_end_fd(c, r);
 	return r;
 }
 
 static MC_COLD ssize_t read_slow(enum mc_fn fn, read_call_fn call, const struct read_args *a,
                                  void *buf, size_t n)
 {
+	struct mc_hookcall c;
 	struct mc_fault f;
 	struct mc_fd_info fdi;
 	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
+	mc_call_begin(&c, fn, a->fd); /* the decision, and all that uses it, in the bracket */
 	bool acted = mc_fault_fd_quick(&f, MC_HOOK_READ, fn, a->fd, &fdi, n);
 	if (mc_likely(!acted && !mc_trace_enabled) &&
 	    !(mc_fd_is_socket(&fdi) && mc_request_wants_reads())) {
+		mc_call_pass(&c);
 		if (word) /* calls like this one need nothing either while its hint holds */
 			mc_fault_express_keep(MC_HOOK_READ, word, &f);
-		return call(a, buf, n); /* armed, not selected: no bracket needed */
+		return call(a, buf, n); /* armed, not selected: the real call unbracketed */
 	}
-	return read_full(fn, call, a, buf, n, &f, &fdi);
+	return read_full(&c, call, a, buf, n, &f, &fdi);
 }
 
 static ssize_t call_read(const struct read_args *a, void *buf, size_t n)

@@ -30,14 +30,12 @@ static void cut_msg(const struct msghdr *msg, uint64_t want, struct msghdr *out,
 	out->msg_iovlen = (size_t)mc_iov_cut(msg->msg_iov, msg->msg_iovlen, want, iov);
 }
 
-static MC_COLD ssize_t send_full(enum mc_fn fn, send_call_fn call, struct send_args *a,
+static MC_COLD ssize_t send_full(struct mc_hookcall *c, send_call_fn call, struct send_args *a,
                                  const void *buf, size_t n, struct mc_fault *f)
 {
-	struct mc_hookcall c;
-	mc_call_begin(&c, fn, a->fd);
 	uint64_t want = n;
 	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, MC_OFF_UNKNOWN)) {
-		mc_call_end_fd(&c, -1);
+		mc_call_end_fd(c, -1);
 		return -1;
 	}
 	struct msghdr msg_copy;
@@ -55,23 +53,26 @@ static MC_COLD ssize_t send_full(enum mc_fn fn, send_call_fn call, struct send_a
 		mc_rec_response(head, head_len, r, e);
 		errno = e;
 	}
-	mc_call_end_fd(&c, r);
+	mc_call_end_fd(c, r);
 	return r;
 }
 
 static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_args *a,
                                  const void *buf, size_t n)
 {
+	struct mc_hookcall c;
 	struct mc_fault f;
 	struct mc_fd_info fdi;
 	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
+	mc_call_begin(&c, fn, a->fd); /* the decision, and all that uses it, in the bracket */
 	bool acted = mc_fault_fd_quick(&f, MC_HOOK_SEND, fn, a->fd, &fdi, n);
 	if (mc_likely(!acted && !mc_trace_enabled && !mc_rec_watches_responses())) {
+		mc_call_pass(&c);
 		if (word) /* calls like this one need nothing either while its hint holds */
 			mc_fault_express_keep(MC_HOOK_SEND, word, &f);
-		return call(a, buf, n); /* armed, not selected: no bracket needed */
+		return call(a, buf, n); /* armed, not selected: the real call unbracketed */
 	}
-	return send_full(fn, call, a, buf, n, &f);
+	return send_full(&c, call, a, buf, n, &f);
 }
 
 static ssize_t call_send(const struct send_args *a, const void *buf, size_t n)

@@ -38,15 +38,13 @@ static inline bool write_express(int fd, size_t n)
 	return mc_fault_express(family_of(&fdi), w, n);
 }
 
-static MC_COLD ssize_t write_full(enum mc_fn fn, write_call_fn call, const struct write_args *a,
-                                  const void *buf, size_t n, struct mc_fault *f,
-                                  const struct mc_fd_info *fdi)
+static MC_COLD ssize_t write_full(struct mc_hookcall *c, write_call_fn call,
+                                  const struct write_args *a, const void *buf, size_t n,
+                                  struct mc_fault *f, const struct mc_fd_info *fdi)
 {
-	struct mc_hookcall c;
-	mc_call_begin(&c, fn, a->fd);
 	uint64_t want = n;
 	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, MC_OFF_UNKNOWN)) {
-		mc_call_end_fd(&c, -1);
+		mc_call_end_fd(c, -1);
 		return -1;
 	}
 	ssize_t r = call(a, buf, (size_t)want);
@@ -55,25 +53,28 @@ static MC_COLD ssize_t write_full(enum mc_fn fn, write_call_fn call, const struc
 		mc_rec_response(buf, (size_t)want, r, e);
 		errno = e;
 	}
-	mc_call_end_fd(&c, r);
+	mc_call_end_fd(c, r);
 	return r;
 }
 
 static MC_COLD ssize_t write_slow(enum mc_fn fn, write_call_fn call, const struct write_args *a,
                                   const void *buf, size_t n)
 {
+	struct mc_hookcall c;
 	struct mc_fault f;
 	struct mc_fd_info fdi;
 	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
 	enum mc_hook h = family_of(&fdi);
+	mc_call_begin(&c, fn, a->fd); /* the decision, and all that uses it, in the bracket */
 	bool acted = mc_fault_fd_quick(&f, h, fn, a->fd, &fdi, n);
 	if (mc_likely(!acted && !mc_trace_enabled) &&
 	    !(h == MC_HOOK_SEND && mc_rec_watches_responses())) {
+		mc_call_pass(&c);
 		if (word) /* calls like this one need nothing either while its hint holds */
 			mc_fault_express_keep(h, word, &f);
-		return call(a, buf, n); /* armed, not selected: no bracket needed */
+		return call(a, buf, n); /* armed, not selected: the real call unbracketed */
 	}
-	return write_full(fn, call, a, buf, n, &f, &fdi);
+	return write_full(&c, call, a, buf, n, &f, &fdi);
 }
 
 static MC_COLD ssize_t writev_slow(enum mc_fn fn, writev_call_fn call, const struct write_args *a,

@@ -1,9 +1,11 @@
 /* request.c: per-connection and per-thread request keys (request.h).
  * Connection keys live in an mmap'd table indexed by fd, each slot behind a
  * sequence counter so a reader on another thread never sees half a key; the
- * thread's key is initial-exec TLS. No malloc, no lock: this runs inside
- * recv() of a server under load, and inside malloc when a rule asks. */
+ * thread's key is initial-exec TLS. No malloc (but for interning a setting, at init or a
+ * reload), no lock: this runs inside recv() of a server under load, and inside malloc when a
+ * rule asks. */
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -39,14 +41,32 @@ static _Atomic bool serving;
 static _Atomic uint64_t key_generation;
 static __thread struct mc_reqkey thread_key __attribute__((tls_model("initial-exec")));
 
-void mc_reqconf_set(struct mc_reqconf *c, enum mc_reqkey_mode mode, const char *header)
+/* The first settings interned need no allocation; a process sees few (one per request_key
+ * and header its configs name), and one past these is allocated and kept. */
+#define INTERNED_MAX 8
+static struct mc_reqconf interned[INTERNED_MAX];
+static unsigned n_interned;
+
+const struct mc_reqconf *mc_reqconf_intern(enum mc_reqkey_mode mode, const char *header)
 {
-	memset(c, 0, sizeof(*c));
-	c->mode = mode;
+	struct mc_reqconf c;
+	memset(&c, 0, sizeof(c)); /* whole, so that equal settings compare equal */
+	c.mode = mode;
 	if (mode == MC_REQ_HEADER && header) {
-		c->header_len = strnlen(header, sizeof(c->header) - 1);
-		memcpy(c->header, header, c->header_len);
+		c.header_len = strnlen(header, sizeof(c.header) - 1);
+		memcpy(c.header, header, c.header_len);
 	}
+	for (unsigned i = 0; i < n_interned; i++)
+		if (memcmp(&interned[i], &c, sizeof(c)) == 0)
+			return &interned[i];
+	if (n_interned < INTERNED_MAX) {
+		interned[n_interned] = c;
+		return &interned[n_interned++];
+	}
+	struct mc_reqconf *kept = malloc(sizeof(*kept));
+	if (kept)
+		*kept = c;
+	return kept;
 }
 
 void mc_request_configure(const struct mc_reqconf *c)

@@ -35,13 +35,14 @@ struct mc_reqconf {
 	char header[MC_REQ_HEADER_MAX];
 };
 
-/* Fills c for mode and header (ignored unless mode is MC_REQ_HEADER; cut to
- * MC_REQ_HEADER_MAX - 1 bytes). */
-void mc_reqconf_set(struct mc_reqconf *c, enum mc_reqkey_mode mode, const char *header);
+/* The setting for mode and header (ignored unless mode is MC_REQ_HEADER; cut to
+ * MC_REQ_HEADER_MAX - 1 bytes), interned: equal settings are one object, never freed, so
+ * that the socket hooks can scan with a setting whatever becomes of the rules that named it.
+ * NULL without memory. At init or a reload (guard held): one caller at a time. */
+const struct mc_reqconf *mc_reqconf_intern(enum mc_reqkey_mode mode, const char *header);
 
-/* Publishes c (which must stay valid and unchanged from then on) for the
- * socket hooks: accepts and reads are scanned with it from now on. One
- * atomic store, so a scanner sees the old setting or the new one whole. */
+/* Publishes c (interned) for the socket hooks: accepts and reads are scanned with it from
+ * now on. One atomic store, so a scanner sees the old setting or the new one whole. */
 void mc_request_configure(const struct mc_reqconf *c);
 
 /* True when reads on sockets must be shown to mc_request_on_read. */

@@ -1,0 +1,56 @@
+/* runtime.h: the rules in force, as one immutable snapshot. Everything a reload changes that a
+ * decision reads is built whole off to the side (init, or a reload, guard held) and published
+ * with one atomic store: a decision takes the snapshot once, and sees the old rules with the
+ * old request-key setting or the new ones with the new, never a mix.
+ *
+ * A replaced snapshot is freed once no thread can still be using it. Each thread publishes,
+ * in a slot of its own, the snapshot it took last (a hazard pointer), and keeps using nothing
+ * older: a decision, and everything that uses it (the delay it sleeps, the real call, the
+ * log line), runs with the guard held, so no hooked call of a signal handler can take another
+ * snapshot on that thread in between. A reload frees every replaced snapshot that no live
+ * thread's slot names. Taking the snapshot costs one load and one compare while no reload
+ * has happened since the thread's last take; no lock on any path. A thread holds at most
+ * one snapshot, so memory stays bounded however often the rules are reloaded. */
+#ifndef MC_RUNTIME_H
+#define MC_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "request.h"
+
+/* Threads that can hold a snapshot at once; a thread beyond them makes reloads keep every
+ * snapshot they replace from then on (what every reload did before slots existed). A thread
+ * gives its slot back when it ends (a thread-specific key's destructor); the slot of one
+ * that ended another way is taken again once it is seen gone. */
+#define MC_RUNTIME_SLOTS 1024
+
+struct mc_runtime {
+	struct mc_ruleset *rs;
+	const struct mc_reqconf *req; /* interned: never freed (request.h) */
+	bool tensor_rules;   /* some rule has region = tensors: opens look at their files */
+	uint64_t generation; /* 1, 2, ... in publication order: unlike an address, never reused */
+	struct mc_runtime *retired_next; /* the reclaimer's list of replaced snapshots */
+};
+
+/* Once, at init (guard held), before the first publication. */
+void mc_runtime_init(void);
+
+/* The snapshot in force, for a decision of the calling thread (NULL before init). Guard
+ * held: the snapshot stays valid until this thread takes one again. */
+const struct mc_runtime *mc_runtime_take(void);
+
+/* The snapshot in force, to compare with one taken (a decision of rules since replaced);
+ * never to read through. */
+const struct mc_runtime *mc_runtime_now(void);
+
+/* Puts rt in force (at init, or a reload: one publisher at a time, guard held): the
+ * snapshot it replaces is retired, and every retired snapshot no thread holds is freed
+ * (with its rule set). */
+void mc_runtime_publish(struct mc_runtime *rt);
+
+/* In a forked child: its only thread holds nothing yet; the parent's threads are gone. */
+void mc_runtime_child_after_fork(void);
+
+#endif
