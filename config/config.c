@@ -150,11 +150,9 @@ void mc_cfg_pairs_free(struct mc_cfg_pairs *pairs)
 
 /* ---- names ---- */
 
-static const char *const hook_names[MC_HOOK_COUNT] = {
-	[MC_HOOK_READ] = "read",     [MC_HOOK_SEND] = "send", [MC_HOOK_WRITE] = "write",
-	[MC_HOOK_MALLOC] = "malloc", [MC_HOOK_MMAP] = "mmap", [MC_HOOK_SLEEP] = "sleep",
-	[MC_HOOK_OPEN] = "open",
-};
+#define HOOK_NAME(id, name, ...) [MC_HOOK_##id] = name,
+const char *const mc_cfg_hook_names[MC_HOOK_COUNT] = { MC_FAMILIES(HOOK_NAME) };
+#undef HOOK_NAME
 
 static const char *const action_names[MC_ACTION_COUNT] = {
 	[MC_ACTION_NONE] = "none",       [MC_ACTION_DELAY] = "delay",
@@ -164,7 +162,7 @@ static const char *const action_names[MC_ACTION_COUNT] = {
 
 const char *mc_hook_name(enum mc_hook hook)
 {
-	return (unsigned)hook < MC_HOOK_COUNT ? hook_names[hook] : "?";
+	return (unsigned)hook < MC_HOOK_COUNT ? mc_cfg_hook_names[hook] : "?";
 }
 
 const char *mc_action_name(enum mc_action action)
@@ -189,7 +187,7 @@ static void names_text(const char *const *names, unsigned n, uint32_t mask, char
 
 void mc_cfg_hooks_text(uint32_t mask, char *buf, size_t size)
 {
-	names_text(hook_names, MC_HOOK_COUNT, mask, buf, size);
+	names_text(mc_cfg_hook_names, MC_HOOK_COUNT, mask, buf, size);
 }
 
 void mc_cfg_actions_text(uint32_t mask, char *buf, size_t size)

@@ -66,72 +66,21 @@ static const struct errno_name errno_names[] = {
 
 #define N_ERRNO_NAMES (sizeof(errno_names) / sizeof(errno_names[0]))
 
-/* Zero-terminated lists, per family. EAGAIN stands for EWOULDBLOCK too (same value on Linux). */
-static const int read_errnos[] = {
-	EAGAIN,
-	EBADF,
-	EFAULT,
-	EINTR,
-	EINVAL,
-	EIO,
-	EISDIR, /* read(2) */
-	ENXIO,
-	EOVERFLOW,
-	ESPIPE, /* pread(2) */
-	ECONNREFUSED,
-	ENOMEM,
-	ENOTCONN,
-	ENOTSOCK, /* recv(2) */
-	ECONNRESET,
-	ETIMEDOUT,
-	EHOSTUNREACH,
-	ENETUNREACH,
-	ESTALE, /* tcp(7), nfs */
-	0,
-};
-static const int send_errnos[] = {
-	EACCES,   EAGAIN,     EALREADY,     EBADF,    ECONNRESET,  EDESTADDRREQ, EFAULT,
-	EINTR,    EINVAL,     EISCONN,      EMSGSIZE, ENOBUFS,     ENOMEM,       ENOTCONN,
-	ENOTSOCK, EOPNOTSUPP, EPIPE,                                             /* send(2) */
-	EIO,      ETIMEDOUT,  EHOSTUNREACH, ENETDOWN, ENETUNREACH, ECONNREFUSED, /* write(2), tcp(7)
-	                                                                          */
-	0,
-};
-static const int write_errnos[] = {
-	EAGAIN, EBADF,     EDESTADDRREQ, EDQUOT, EFAULT, EFBIG,
-	EINTR,  EINVAL,    EIO,          ENOSPC, EPERM,  EPIPE, /* write(2) */
-	ENXIO,  EOVERFLOW, ESPIPE,                              /* pwrite(2) */
-	ESTALE,                                                 /* nfs */
-	0,
-};
-static const int malloc_errnos[] = { ENOMEM, 0 };
-static const int mmap_errnos[] = {
-	EACCES, EAGAIN, EBADF,     EEXIST, EINVAL,  ENFILE,
-	ENODEV, ENOMEM, EOVERFLOW, EPERM,  ETXTBSY, EFAULT, /* mremap(2) */
-	0,
-};
-static const int sleep_errnos[] = { EFAULT, EINTR, EINVAL, ENOTSUP, 0 };
-static const int open_errnos[] = {
-	EACCES,    EBADF,  EBUSY,  EDQUOT,  EEXIST,  EFAULT,       EFBIG,
-	EINTR,     EINVAL, EISDIR, ELOOP,   EMFILE,  ENAMETOOLONG, ENFILE,
-	ENODEV,    ENOENT, ENOMEM, ENOSPC,  ENOTDIR, ENXIO,        EOPNOTSUPP,
-	EOVERFLOW, EPERM,  EROFS,  ETXTBSY, EAGAIN,  ESTALE, /* open(2), fopen(3) */
-	0,
-};
+/* Zero-terminated lists, per family (families.h). */
+#define ERRNO_LIST(...)        \
+	{                      \
+		__VA_ARGS__, 0 \
+	}
+#define FAMILY_ERRNOS(id, name, actions, traits, fallback, errnos) \
+	static const int errnos_##id[] = ERRNO_LIST errnos;
+MC_FAMILIES(FAMILY_ERRNOS)
 
-static const int *const hook_errnos[MC_HOOK_COUNT] = {
-	[MC_HOOK_READ] = read_errnos,   [MC_HOOK_SEND] = send_errnos,
-	[MC_HOOK_WRITE] = write_errnos, [MC_HOOK_MALLOC] = malloc_errnos,
-	[MC_HOOK_MMAP] = mmap_errnos,   [MC_HOOK_SLEEP] = sleep_errnos,
-	[MC_HOOK_OPEN] = open_errnos,
-};
+#define FAMILY_ERRNO_LIST(id, ...) [MC_HOOK_##id] = errnos_##id,
+static const int *const hook_errnos[MC_HOOK_COUNT] = { MC_FAMILIES(FAMILY_ERRNO_LIST) };
 
 /* What action = fail injects when errno is not written. */
-static const int hook_default_errno[MC_HOOK_COUNT] = {
-	[MC_HOOK_READ] = EIO,      [MC_HOOK_SEND] = ECONNRESET, [MC_HOOK_WRITE] = ENOSPC,
-	[MC_HOOK_MALLOC] = ENOMEM, [MC_HOOK_MMAP] = ENOMEM,     [MC_HOOK_SLEEP] = EINTR,
-	[MC_HOOK_OPEN] = ENOENT,
-};
+#define FAMILY_DEFAULT_ERRNO(id, name, actions, traits, fallback, ...) [MC_HOOK_##id] = fallback,
+static const int hook_default_errno[MC_HOOK_COUNT] = { MC_FAMILIES(FAMILY_DEFAULT_ERRNO) };
 
 int mc_cfg_errno_value(const char *name)
 {

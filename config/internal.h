@@ -144,7 +144,13 @@ size_t mc_cfg_errno_list(enum mc_hook hook, char *buf, size_t size);
 void mc_cfg_hooks_text(uint32_t mask, char *buf, size_t size);
 void mc_cfg_actions_text(uint32_t mask, char *buf, size_t size);
 
-/* Actions that make sense per hook. */
+/* The families' table (families.h): actions that make sense per hook; the hooks having one
+ * of traits (MC_TRAIT_*); the hooks taking one of actions (an MC_ACTION_BIT mask). */
 uint32_t mc_cfg_hook_actions(enum mc_hook hook);
+uint32_t mc_cfg_hooks_with(uint32_t traits);
+uint32_t mc_cfg_hooks_taking(uint32_t actions);
+
+/* The families' names in `hook =`, by enum mc_hook. */
+extern const char *const mc_cfg_hook_names[MC_HOOK_COUNT];
 
 #endif

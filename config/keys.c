@@ -13,8 +13,8 @@ typedef int (*global_parser)(struct mc_cfg_ctx *ctx, struct mc_config *cfg, cons
 
 struct rule_key {
 	const char *name;
-	uint32_t hooks;   /* MC_HOOK_BIT mask it applies to */
-	uint32_t actions; /* MC_ACTION_BIT mask it applies to */
+	uint32_t traits;  /* the families it applies to have one of these (0: every family) */
+	uint32_t actions; /* MC_ACTION_BIT mask it applies to (and to the families taking one) */
 	rule_parser parse;
 	bool text;       /* free text (a path or glob): may contain '=' */
 	bool repeatable; /* may be written on several lines: each adds to a list */
@@ -26,8 +26,8 @@ struct global_key {
 	bool text;
 };
 
-#define HOOK(h) MC_HOOK_BIT(MC_HOOK_##h)
-#define ACT(a)  MC_ACTION_BIT(MC_ACTION_##a)
+#define TRAIT(t) MC_TRAIT_##t
+#define ACT(a)   MC_ACTION_BIT(MC_ACTION_##a)
 
 /* ---- shared helpers ---- */
 
@@ -173,12 +173,6 @@ static int glob_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, ch
 
 /* ---- [fault.<name>] ---- */
 
-static const char *const hook_words[MC_HOOK_COUNT] = {
-	[MC_HOOK_READ] = "read",     [MC_HOOK_SEND] = "send", [MC_HOOK_WRITE] = "write",
-	[MC_HOOK_MALLOC] = "malloc", [MC_HOOK_MMAP] = "mmap", [MC_HOOK_SLEEP] = "sleep",
-	[MC_HOOK_OPEN] = "open",
-};
-
 static const char *const action_words[MC_ACTION_COUNT] = {
 	[MC_ACTION_DELAY] = "delay",       [MC_ACTION_FAIL] = "fail",
 	[MC_ACTION_SHORT] = "short",       [MC_ACTION_CORRUPT] = "corrupt",
@@ -187,7 +181,7 @@ static const char *const action_words[MC_ACTION_COUNT] = {
 
 static int parse_hook(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
-	int i, ret = parse_word(ctx, v, "hook", "hooks", hook_words, MC_HOOK_COUNT, &i);
+	int i, ret = parse_word(ctx, v, "hook", "hooks", mc_cfg_hook_names, MC_HOOK_COUNT, &i);
 
 	if (ret == 0)
 		r->hook = (enum mc_hook)i;
@@ -578,20 +572,15 @@ static int parse_tensor(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const ch
 	return glob_value(ctx, "tensor", v, &r->tensor);
 }
 
-#define ALL MC_HOOKS_ALL
+#define ALL 0
 #define ANY MC_ACTIONS_ALL
 static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_HOOK] = { "hook", ALL, ANY, parse_hook, false },
 	[MC_RKEY_ACTION] = { "action", ALL, ANY, parse_action, false },
-	[MC_RKEY_PATH] = { "path", HOOK(READ) | HOOK(WRITE) | HOOK(MMAP) | HOOK(OPEN), ANY,
-	                   parse_path, true },
-	[MC_RKEY_PORT] = { "port", HOOK(READ) | HOOK(SEND), ANY, parse_port, false },
-	[MC_RKEY_MIN_SIZE] = { "min_size",
-	                       HOOK(READ) | HOOK(SEND) | HOOK(WRITE) | HOOK(MALLOC) | HOOK(MMAP),
-	                       ANY, parse_min_size, false },
-	[MC_RKEY_MAX_SIZE] = { "max_size",
-	                       HOOK(READ) | HOOK(SEND) | HOOK(WRITE) | HOOK(MALLOC) | HOOK(MMAP),
-	                       ANY, parse_max_size, false },
+	[MC_RKEY_PATH] = { "path", TRAIT(FILE), ANY, parse_path, true },
+	[MC_RKEY_PORT] = { "port", TRAIT(PORT), ANY, parse_port, false },
+	[MC_RKEY_MIN_SIZE] = { "min_size", TRAIT(SIZED), ANY, parse_min_size, false },
+	[MC_RKEY_MAX_SIZE] = { "max_size", TRAIT(SIZED), ANY, parse_max_size, false },
 	[MC_RKEY_PROCESS] = { "process", ALL, ANY, parse_process, true },
 	[MC_RKEY_PHASE] = { "phase", ALL, ANY, parse_phase, false },
 	[MC_RKEY_RATE] = { "rate", ALL, ANY, parse_rate, false },
@@ -604,18 +593,17 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_DELAY] = { "delay", ALL, ACT(DELAY), parse_delay, false },
 	[MC_RKEY_JITTER] = { "jitter", ALL, ACT(DELAY), parse_jitter, false },
 	[MC_RKEY_ERRNO] = { "errno", ALL, ACT(FAIL), parse_errno, false },
-	[MC_RKEY_BUDGET] = { "budget", HOOK(MALLOC) | HOOK(MMAP), ACT(FAIL), parse_budget, false },
-	[MC_RKEY_OOM] = { "oom", HOOK(MALLOC) | HOOK(MMAP), ACT(FAIL), parse_oom, false },
-	[MC_RKEY_MAX_BYTES] = { "max_bytes", HOOK(READ) | HOOK(SEND) | HOOK(WRITE), ACT(SHORT),
-	                        parse_max_bytes, false },
-	[MC_RKEY_MODE] = { "mode", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_mode, false },
-	[MC_RKEY_COUNT] = { "count", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_count, false },
-	[MC_RKEY_OFFSET] = { "offset", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_offset, false },
-	[MC_RKEY_SCOPE] = { "scope", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_scope, false },
-	[MC_RKEY_TO] = { "to", HOOK(OPEN), ACT(REDIRECT), parse_to, true },
-	[MC_RKEY_DAMAGE] = { "damage", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_damage, false },
-	[MC_RKEY_REGION] = { "region", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_region, false },
-	[MC_RKEY_TENSOR] = { "tensor", HOOK(READ) | HOOK(MMAP), ACT(CORRUPT), parse_tensor, true },
+	[MC_RKEY_BUDGET] = { "budget", TRAIT(HEAP), ACT(FAIL), parse_budget, false },
+	[MC_RKEY_OOM] = { "oom", TRAIT(HEAP), ACT(FAIL), parse_oom, false },
+	[MC_RKEY_MAX_BYTES] = { "max_bytes", ALL, ACT(SHORT), parse_max_bytes, false },
+	[MC_RKEY_MODE] = { "mode", ALL, ACT(CORRUPT), parse_mode, false },
+	[MC_RKEY_COUNT] = { "count", ALL, ACT(CORRUPT), parse_count, false },
+	[MC_RKEY_OFFSET] = { "offset", ALL, ACT(CORRUPT), parse_offset, false },
+	[MC_RKEY_SCOPE] = { "scope", ALL, ACT(CORRUPT), parse_scope, false },
+	[MC_RKEY_TO] = { "to", ALL, ACT(REDIRECT), parse_to, true },
+	[MC_RKEY_DAMAGE] = { "damage", ALL, ACT(CORRUPT), parse_damage, false },
+	[MC_RKEY_REGION] = { "region", ALL, ACT(CORRUPT), parse_region, false },
+	[MC_RKEY_TENSOR] = { "tensor", ALL, ACT(CORRUPT), parse_tensor, true },
 	[MC_RKEY_REPLAY] = { "replay", ALL, ANY, mc_cfg_parse_replay, false, true },
 	[MC_RKEY_REPLAY_KEY] = { "replay_key", ALL, ANY, mc_cfg_parse_replay_key, false, true },
 };
@@ -629,7 +617,10 @@ const char *mc_cfg_rkey_name(enum mc_rkey k)
 
 uint32_t mc_cfg_rkey_hooks(enum mc_rkey k)
 {
-	return rule_keys[k].hooks;
+	const struct rule_key *key = &rule_keys[k];
+
+	return (key->traits ? mc_cfg_hooks_with(key->traits) : MC_HOOKS_ALL) &
+	       mc_cfg_hooks_taking(key->actions);
 }
 
 uint32_t mc_cfg_rkey_actions(enum mc_rkey k)

@@ -8,29 +8,40 @@
 
 #define ACT(a) MC_ACTION_BIT(MC_ACTION_##a)
 
+#define FAMILY_ACTIONS(id, name, actions, ...)        [MC_HOOK_##id] = (actions),
+#define FAMILY_TRAITS(id, name, actions, traits, ...) [MC_HOOK_##id] = (traits),
+
 uint32_t mc_cfg_hook_actions(enum mc_hook hook)
 {
-	static const uint32_t actions[MC_HOOK_COUNT] = {
-		[MC_HOOK_READ] = ACT(DELAY) | ACT(FAIL) | ACT(SHORT) | ACT(CORRUPT),
-		[MC_HOOK_SEND] = ACT(DELAY) | ACT(FAIL) | ACT(SHORT),
-		[MC_HOOK_WRITE] = ACT(DELAY) | ACT(FAIL) | ACT(SHORT),
-		[MC_HOOK_MALLOC] = ACT(DELAY) | ACT(FAIL),
-		[MC_HOOK_MMAP] = ACT(DELAY) | ACT(FAIL) | ACT(CORRUPT),
-		[MC_HOOK_SLEEP] = ACT(DELAY) | ACT(FAIL),
-		[MC_HOOK_OPEN] = ACT(DELAY) | ACT(FAIL) | ACT(REDIRECT),
-	};
+	static const uint32_t actions[MC_HOOK_COUNT] = { MC_FAMILIES(FAMILY_ACTIONS) };
 
 	return (unsigned)hook < MC_HOOK_COUNT ? actions[hook] : 0;
 }
 
-static uint32_t hooks_taking(enum mc_action action)
+uint32_t mc_cfg_hooks_with(uint32_t traits)
+{
+	static const uint32_t has[MC_HOOK_COUNT] = { MC_FAMILIES(FAMILY_TRAITS) };
+	uint32_t mask = 0;
+
+	for (int h = 0; h < MC_HOOK_COUNT; h++)
+		if (has[h] & traits)
+			mask |= MC_HOOK_BIT(h);
+	return mask;
+}
+
+uint32_t mc_cfg_hooks_taking(uint32_t actions)
 {
 	uint32_t mask = 0;
 
 	for (int h = 0; h < MC_HOOK_COUNT; h++)
-		if (mc_cfg_hook_actions((enum mc_hook)h) & MC_ACTION_BIT(action))
+		if (mc_cfg_hook_actions((enum mc_hook)h) & actions)
 			mask |= MC_HOOK_BIT(h);
 	return mask;
+}
+
+static uint32_t hooks_taking(enum mc_action action)
+{
+	return mc_cfg_hooks_taking(MC_ACTION_BIT(action));
 }
 
 static bool key_set(const struct mc_rule_lines *lines, enum mc_rkey k)
@@ -47,11 +58,15 @@ static bool key_ok(const struct mc_rule_lines *lines, enum mc_rkey k)
 static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
                            const struct mc_rule_lines *lines)
 {
-	if (!key_set(lines, MC_RKEY_HOOK))
-		mc_cfg_error(ctx, r->line,
-		             "rule '%s' has no hook: add hook = read, send, write, malloc, mmap, "
-		             "sleep or open",
-		             r->name);
+	if (!key_set(lines, MC_RKEY_HOOK)) {
+		char every[256];
+		mc_cfg_hooks_text(MC_HOOKS_ALL, every, sizeof(every));
+		char *last = strrchr(every, ','); /* "a, b, c" -> "a, b or c" */
+		if (last)
+			*last = '\0';
+		mc_cfg_error(ctx, r->line, "rule '%s' has no hook: add hook = %s%s%s", r->name,
+		             every, last ? " or" : "", last ? last + 1 : "");
+	}
 	if (!key_set(lines, MC_RKEY_ACTION))
 		mc_cfg_error(ctx, r->line,
 		             "rule '%s' has no action: add action = delay, fail, short, corrupt or "

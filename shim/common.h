@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "families.h"
+
 #define mc_likely(x)   __builtin_expect(!!(x), 1)
 #define mc_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -17,17 +19,10 @@
 #define MC_EXPORT __attribute__((visibility("default")))
 #define MC_COLD   __attribute__((noinline, cold))
 
-/* Hook families, as named by `hook =` in the INI language. */
-enum mc_hook {
-	MC_HOOK_READ,
-	MC_HOOK_SEND,
-	MC_HOOK_WRITE,
-	MC_HOOK_MALLOC,
-	MC_HOOK_MMAP,
-	MC_HOOK_SLEEP,
-	MC_HOOK_OPEN,
-	MC_HOOK_COUNT
-};
+/* Hook families, as named by `hook =` in the INI language: one row each in families.h. */
+#define MC_HOOK_ENUM(id, ...) MC_HOOK_##id,
+enum mc_hook { MC_FAMILIES(MC_HOOK_ENUM) MC_HOOK_COUNT };
+#undef MC_HOOK_ENUM
 
 #define MC_HOOK_BIT(h) (1u << (h))
 

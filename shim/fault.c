@@ -397,11 +397,11 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	return true;
 }
 
-bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id)
+bool mc_fault_decide_path(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint32_t path_id)
 {
-	express_settle(MC_HOOK_OPEN);
-	const struct mc_runtime *rt = runtime_for(MC_HOOK_OPEN, &f->epoch);
-	struct mc_call call = { .hook = MC_HOOK_OPEN };
+	express_settle(h);
+	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
+	struct mc_call call = { .hook = h };
 	struct mc_rulemask mask;
 	if (path_id)
 		call.path_rules = path_rules(rt, path_id, &mask);
@@ -518,6 +518,12 @@ bool mc_fault_redirect(struct mc_fault *f)
 	log_fault(f, &d);
 	mc_rec_apply_end(); /* after the record: halt waits for it */
 	return true;
+}
+
+void mc_fault_not_applied(struct mc_fault *f, const char *why)
+{
+	if (!f->d.shadow) /* a shadow decision was recorded as would_inject already */
+		record(f, false, why);
 }
 
 void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off)

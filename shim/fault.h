@@ -132,8 +132,9 @@ void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const str
                             uint64_t asked);
 /* For calls without an fd: malloc, anonymous mmap, sleep. */
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size);
-/* For open: the path about to be opened (interned id). */
-bool mc_fault_decide_path(struct mc_fault *f, enum mc_fn fn, uint32_t path_id);
+/* For a call of family h on a path (open, stat): the path about to be opened or looked at
+ * (interned id). */
+bool mc_fault_decide_path(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint32_t path_id);
 
 /* The part of a decision that comes before the real call: sleeps a delay,
  * cuts *n for short. Returns false when the call must fail instead: errno
@@ -156,6 +157,10 @@ void mc_fault_file_opened(int fd, uint32_t path_id);
 /* Applies a redirect decision (logs it); true when the open must use
  * f->d.to instead of the path asked. */
 bool mc_fault_redirect(struct mc_fault *f);
+
+/* A decision that cannot be applied to this call (why: the log line's note): logged and
+ * counted as not applied. */
+void mc_fault_not_applied(struct mc_fault *f, const char *why);
 
 /* The file offset a read on fd is about to start at (pread's explicit
  * offset, or the fd's current one); sets f->have_offset. */

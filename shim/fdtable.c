@@ -447,7 +447,7 @@ static void classify(int fd, struct mc_fd_info *info)
 {
 	struct stat st;
 	memset(info, 0, sizeof(*info));
-	if (fstat(fd, &st) != 0)
+	if (mc_real.fstat(fd, &st) != 0)
 		return; /* not open: stays unknown */
 	if (S_ISREG(st.st_mode)) {
 		char buf[PATH_MAX_BYTES];

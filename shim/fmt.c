@@ -154,7 +154,7 @@ static rlim_t fsize_limit(void)
 static int append_limited(int fd, const char *p, size_t n, rlim_t limit)
 {
 	struct stat st;
-	if (fstat(fd, &st) != 0)
+	if (mc_real.fstat(fd, &st) != 0)
 		return -errno;
 	if ((uint64_t)st.st_size + n > (uint64_t)limit)
 		return -EFBIG; /* would be cut and raise SIGXFSZ: drop it whole */
@@ -167,7 +167,7 @@ static int append_limited(int fd, const char *p, size_t n, rlim_t limit)
 		w = mc_real.write(fd, p, n);
 	while (w < 0 && errno == EINTR);
 	int err = w < 0 ? errno : 0;
-	if (w >= 0 && (size_t)w < n && fstat(fd, &st) == 0 && st.st_size >= w)
+	if (w >= 0 && (size_t)w < n && mc_real.fstat(fd, &st) == 0 && st.st_size >= w)
 		(void)ftruncate(fd, st.st_size - w); /* roll back the torn tail */
 	sigset_t pending;
 	struct timespec zero = { 0, 0 };
@@ -195,7 +195,7 @@ int mc_append_line(int fd, const char *p, size_t n)
 		r = w < 0 ? -errno : 0;
 		if (w >= 0 && (size_t)w < n) {
 			struct stat st; /* a full disk cut the line: take it back */
-			if (fstat(fd, &st) == 0 && st.st_size >= w)
+			if (mc_real.fstat(fd, &st) == 0 && st.st_size >= w)
 				(void)ftruncate(fd, st.st_size - w);
 			r = -ENOSPC;
 		}

@@ -72,6 +72,23 @@
 	X(fopen64, OPEN)              \
 	X(freopen, OPEN)              \
 	X(freopen64, OPEN)            \
+	X(stat, STAT)                 \
+	X(stat64, STAT)               \
+	X(lstat, STAT)                \
+	X(lstat64, STAT)              \
+	X(fstat, STAT)                \
+	X(fstat64, STAT)              \
+	X(fstatat, STAT)              \
+	X(fstatat64, STAT)            \
+	X(statx, STAT)                \
+	X(__xstat, STAT)              \
+	X(__xstat64, STAT)            \
+	X(__lxstat, STAT)             \
+	X(__lxstat64, STAT)           \
+	X(__fxstat, STAT)             \
+	X(__fxstat64, STAT)           \
+	X(__fxstatat, STAT)           \
+	X(__fxstatat64, STAT)         \
 	X(syscall, COUNT)
 
 #define MC_FN_ENUM(name, family) MC_FN_##name,

@@ -25,6 +25,7 @@
 #define MC_BIT_MMAP   MC_HOOK_BIT(MC_HOOK_MMAP)
 #define MC_BIT_SLEEP  MC_HOOK_BIT(MC_HOOK_SLEEP)
 #define MC_BIT_OPEN   MC_HOOK_BIT(MC_HOOK_OPEN)
+#define MC_BIT_STAT   MC_HOOK_BIT(MC_HOOK_STAT)
 
 /* One hooked call on its slow path. */
 struct mc_hookcall {

@@ -116,7 +116,7 @@ static void corrupt_mapping(struct mc_fault *f, int fd, void *addr, size_t len, 
 	f->file_offset = (uint64_t)off;
 	f->have_offset = true;
 	struct stat st;
-	if (f->skip_note || fstat(fd, &st) != 0 || st.st_size <= off) {
+	if (f->skip_note || mc_real.fstat(fd, &st) != 0 || st.st_size <= off) {
 		mc_fault_corrupt(f, addr, 0); /* logged, nothing to damage */
 		return;
 	}

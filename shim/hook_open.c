@@ -93,7 +93,7 @@ static bool open_gate(const struct open_args *a, const char **path, uint32_t *id
 {
 	*id = mc_path_intern_at(a->dirfd, *path, -1);
 	struct mc_fault f;
-	if (!mc_fault_has(MC_HOOK_OPEN) || !mc_fault_decide_path(&f, a->fn, *id))
+	if (!mc_fault_has(MC_HOOK_OPEN) || !mc_fault_decide_path(&f, MC_HOOK_OPEN, a->fn, *id))
 		return true;
 	if (!mc_fault_before(&f, NULL))
 		return false;

@@ -32,6 +32,20 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, st
 size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f);
 size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *f);
 
+/* The stat entry points of binaries built before glibc 2.33, which glibc keeps exporting but
+ * no longer declares. */
+struct stat;
+struct stat64;
+struct statx;
+int __xstat(int ver, const char *path, struct stat *st);
+int __xstat64(int ver, const char *path, struct stat64 *st);
+int __lxstat(int ver, const char *path, struct stat *st);
+int __lxstat64(int ver, const char *path, struct stat64 *st);
+int __fxstat(int ver, int fd, struct stat *st);
+int __fxstat64(int ver, int fd, struct stat64 *st);
+int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags);
+int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags);
+
 /* X(return type, name, parameter list, argument list) for every function
  * with a fixed parameter list. The variadic ones are listed apart. */
 #define MC_REAL_FIXED(X)                                                                           \
@@ -137,7 +151,31 @@ size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FIL
 	X(int, accept4, (int fd, struct sockaddr *addr, socklen_t *alen, int flags),               \
 	  (fd, addr, alen, flags))                                                                 \
 	X(int, connect, (int fd, const struct sockaddr *addr, socklen_t alen), (fd, addr, alen))   \
-	X(int, bind, (int fd, const struct sockaddr *addr, socklen_t alen), (fd, addr, alen))
+	X(int, bind, (int fd, const struct sockaddr *addr, socklen_t alen), (fd, addr, alen))      \
+	/* stat family */                                                                          \
+	X(int, stat, (const char *path, struct stat *st), (path, st))                              \
+	X(int, stat64, (const char *path, struct stat64 *st), (path, st))                          \
+	X(int, lstat, (const char *path, struct stat *st), (path, st))                             \
+	X(int, lstat64, (const char *path, struct stat64 *st), (path, st))                         \
+	X(int, fstat, (int fd, struct stat *st), (fd, st))                                         \
+	X(int, fstat64, (int fd, struct stat64 *st), (fd, st))                                     \
+	X(int, fstatat, (int dirfd, const char *path, struct stat *st, int flags),                 \
+	  (dirfd, path, st, flags))                                                                \
+	X(int, fstatat64, (int dirfd, const char *path, struct stat64 *st, int flags),             \
+	  (dirfd, path, st, flags))                                                                \
+	X(int, statx,                                                                              \
+	  (int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx),          \
+	  (dirfd, path, flags, mask, stx))                                                         \
+	X(int, __xstat, (int ver, const char *path, struct stat *st), (ver, path, st))             \
+	X(int, __xstat64, (int ver, const char *path, struct stat64 *st), (ver, path, st))         \
+	X(int, __lxstat, (int ver, const char *path, struct stat *st), (ver, path, st))            \
+	X(int, __lxstat64, (int ver, const char *path, struct stat64 *st), (ver, path, st))        \
+	X(int, __fxstat, (int ver, int fd, struct stat *st), (ver, fd, st))                        \
+	X(int, __fxstat64, (int ver, int fd, struct stat64 *st), (ver, fd, st))                    \
+	X(int, __fxstatat, (int ver, int dirfd, const char *path, struct stat *st, int flags),     \
+	  (ver, dirfd, path, st, flags))                                                           \
+	X(int, __fxstatat64, (int ver, int dirfd, const char *path, struct stat64 *st, int flags), \
+	  (ver, dirfd, path, st, flags))
 
 /* The malloc family: its stubs serve the bootstrap arena while this thread
  * is resolving, instead of recursing into dlsym. */

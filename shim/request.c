@@ -44,8 +44,10 @@ static __thread struct mc_reqkey thread_key __attribute__((tls_model("initial-ex
 /* The first settings interned need no allocation; a process sees few (one per request_key
  * and header its configs name), and one past these is allocated and kept. */
 #define INTERNED_MAX 8
-static struct mc_reqconf interned[INTERNED_MAX];
-static unsigned n_interned;
+static struct {
+	struct mc_reqconf v[INTERNED_MAX];
+	unsigned n;
+} interned;
 
 const struct mc_reqconf *mc_reqconf_intern(enum mc_reqkey_mode mode, const char *header)
 {
@@ -56,12 +58,12 @@ const struct mc_reqconf *mc_reqconf_intern(enum mc_reqkey_mode mode, const char 
 		c.header_len = strnlen(header, sizeof(c.header) - 1);
 		memcpy(c.header, header, c.header_len);
 	}
-	for (unsigned i = 0; i < n_interned; i++)
-		if (memcmp(&interned[i], &c, sizeof(c)) == 0)
-			return &interned[i];
-	if (n_interned < INTERNED_MAX) {
-		interned[n_interned] = c;
-		return &interned[n_interned++];
+	for (unsigned i = 0; i < interned.n; i++)
+		if (memcmp(&interned.v[i], &c, sizeof(c)) == 0)
+			return &interned.v[i];
+	if (interned.n < INTERNED_MAX) {
+		interned.v[interned.n] = c;
+		return &interned.v[interned.n++];
 	}
 	struct mc_reqconf *kept = malloc(sizeof(*kept));
 	if (kept)

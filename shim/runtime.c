@@ -23,13 +23,14 @@ static _Atomic unsigned slots_used; /* slots[0, slots_used) have had an owner */
 /* A thread found no slot: from then on no replaced snapshot is freed. */
 static _Atomic bool unslotted;
 static _Atomic(struct mc_runtime *) now;
-/* The publisher's own (one at a time): snapshots replaced but still held, and the count of
- * those published. */
-static struct mc_runtime *retired;
-static uint64_t published;
-/* Its destructor gives an ending thread's slot back (thread_ends). */
-static pthread_key_t slot_key;
-static bool have_slot_key;
+/* The publisher's own (one at a time): snapshots replaced but still held, the count of those
+ * published, and the key whose destructor gives an ending thread's slot back. */
+static struct {
+	struct mc_runtime *retired;
+	uint64_t published;
+	pthread_key_t slot_key;
+	bool have_slot_key;
+} publisher;
 
 /* The calling thread's slot (1 + its index; 0: none claimed yet; -1: none to be had) and the
  * snapshot the slot names. */
@@ -60,7 +61,7 @@ static void thread_ends(void *slot)
 
 void mc_runtime_init(void)
 {
-	have_slot_key = pthread_key_create(&slot_key, thread_ends) == 0;
+	publisher.have_slot_key = pthread_key_create(&publisher.slot_key, thread_ends) == 0;
 }
 
 static void note_used(unsigned i)
@@ -82,8 +83,8 @@ static struct slot *claim_slot(void)
 			    atomic_compare_exchange_strong(&slots[i].owner, &owner, tid)) {
 				note_used(i);
 				self.slot = (int)i + 1;
-				if (have_slot_key)
-					pthread_setspecific(slot_key, &slots[i]);
+				if (publisher.have_slot_key)
+					pthread_setspecific(publisher.slot_key, &slots[i]);
 				return &slots[i];
 			}
 		}
@@ -151,7 +152,7 @@ static void reclaim(void)
 {
 	if (atomic_load(&unslotted))
 		return;
-	struct mc_runtime **p = &retired;
+	struct mc_runtime **p = &publisher.retired;
 	while (*p) {
 		struct mc_runtime *rt = *p;
 		if (held_by_a_thread(rt)) {
@@ -166,11 +167,11 @@ static void reclaim(void)
 
 void mc_runtime_publish(struct mc_runtime *rt)
 {
-	rt->generation = ++published;
+	rt->generation = ++publisher.published;
 	struct mc_runtime *old = atomic_exchange(&now, rt);
 	if (old) {
-		old->retired_next = retired;
-		retired = old;
+		old->retired_next = publisher.retired;
+		publisher.retired = old;
 	}
 	reclaim();
 }

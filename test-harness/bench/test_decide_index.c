@@ -196,9 +196,6 @@ static void put(struct text *t, const char *fmt, ...)
 		t->len += (size_t)n;
 }
 
-static const char *const hook_names[MC_HOOK_COUNT] = { "read", "send",  "write", "malloc",
-	                                               "mmap", "sleep", "open" };
-
 /* Bounds, as written in the INI language and as numbers; powers of two and others, so that
  * both the exact size classes and the in-class tests are exercised. */
 static const char *const size_text[] = { "1", "7", "64", "100", "4KiB", "5000", "1GiB" };
@@ -215,7 +212,9 @@ static const char *action_for(enum mc_hook h)
 		[MC_HOOK_MMAP] = { "delay", "fail", "corrupt", "fail" },
 		[MC_HOOK_SLEEP] = { "delay", "fail", "delay", "fail" },
 		[MC_HOOK_OPEN] = { "delay", "fail", "redirect", "fail" },
+		[MC_HOOK_STAT] = { "delay", "fail", "redirect", "fail" },
 	};
+	_Static_assert(MC_HOOK_STAT + 1 == MC_HOOK_COUNT, "a family without actions here");
 	return per_hook[h][pick(4)];
 }
 
@@ -288,7 +287,7 @@ static void random_config(struct text *t, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		enum mc_hook h = hooks[pick(3)];
 
-		put(t, "\n[fault.r%u]\nhook = %s\n", i, hook_names[h]);
+		put(t, "\n[fault.r%u]\nhook = %s\n", i, mc_hook_name(h));
 		put_action(t, h, action_for(h));
 		put_targeting(t, h);
 		put_selection(t);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,6 +149,25 @@ const char *ft_write(const char *name, const void *data, size_t len)
 	const char *path = ft_path(name);
 	write_or_die(path, data, len);
 	return path;
+}
+
+void ft_models_tree(void)
+{
+	mkdir(ft_path("models"), 0700);
+	mkdir(ft_path("elsewhere"), 0700);
+	ft_write("models/current.bin", "current\n", 8);
+	ft_write("models/previous.bin", "previous\n", 9);
+	ft_write("models/other.bin", "other\n", 6);
+	ft_write("models/a.txt", "text\n", 5);
+	ft_write("elsewhere/a.bin", "elsewhere\n", 10);
+}
+
+void ft_run_child(const char *cfg, const char *name, const char *param)
+{
+	struct ft_run r = { .how = FT_PRELOAD, .config = cfg };
+	ft_run(&r, name, ft_dir(), param, NULL);
+	FT_RUN_OK(&r);
+	ft_run_free(&r);
 }
 
 const char *ft_config(const char *name, const char *fmt, ...)

@@ -90,6 +90,15 @@ const char *ft_path(const char *name);
 /* Writes a file in the test directory; returns its path. */
 const char *ft_write(const char *name, const void *data, size_t len);
 
+/* The files the open and stat tests look at: models/current.bin ("current\n"),
+ * models/previous.bin ("previous\n"), models/other.bin ("other\n"), models/a.txt ("text\n")
+ * and elsewhere/a.bin ("elsewhere\n"). */
+void ft_models_tree(void);
+
+/* Runs child NAME preloaded under config cfg with the test directory and param as its
+ * arguments, and checks that it passed. */
+void ft_run_child(const char *cfg, const char *name, const char *param);
+
 /* Writes a config file from a format; returns its path. */
 const char *ft_config(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -141,33 +141,14 @@ static void child_delay(int argc, char **argv)
 /* ---- parent ------------------------------------------------------------------------------------
  */
 
-static void make_tree(void)
-{
-	mkdir(ft_path("models"), 0700);
-	mkdir(ft_path("elsewhere"), 0700);
-	ft_write("models/current.bin", "current\n", 8);
-	ft_write("models/previous.bin", "previous\n", 9);
-	ft_write("models/other.bin", "other\n", 6);
-	ft_write("models/a.txt", "text\n", 5);
-	ft_write("elsewhere/a.bin", "elsewhere\n", 10);
-}
-
-static void run_child(const char *cfg, const char *name, const char *param)
-{
-	struct ft_run r = { .how = FT_PRELOAD, .config = cfg };
-	ft_run(&r, name, ft_dir(), param, NULL);
-	FT_RUN_OK(&r);
-	ft_run_free(&r);
-}
-
 static void test_redirect(void)
 {
-	make_tree();
-	run_child(ft_config("c.ini",
-	                    "[fault.stale-model]\nhook = open\naction = redirect\n"
-	                    "path = */models/current.bin\nto = %s\n",
-	                    ft_path("models/previous.bin")),
-	          "redirect", "0");
+	ft_models_tree();
+	ft_run_child(ft_config("c.ini",
+	                       "[fault.stale-model]\nhook = open\naction = redirect\n"
+	                       "path = */models/current.bin\nto = %s\n",
+	                       ft_path("models/previous.bin")),
+	             "redirect", "0");
 	/* the files themselves are untouched */
 	size_t n = 0;
 	char *cur = ft_slurp(ft_path("models/current.bin"), &n);
@@ -177,34 +158,34 @@ static void test_redirect(void)
 
 static void test_redirect_times(void)
 {
-	make_tree();
-	run_child(ft_config("c.ini",
-	                    "[fault.stale-once]\nhook = open\naction = redirect\n"
-	                    "path = */current.bin\nto = %s\ntimes = 3\n",
-	                    ft_path("models/previous.bin")),
-	          "redirect", "3");
+	ft_models_tree();
+	ft_run_child(ft_config("c.ini",
+	                       "[fault.stale-once]\nhook = open\naction = redirect\n"
+	                       "path = */current.bin\nto = %s\ntimes = 3\n",
+	                       ft_path("models/previous.bin")),
+	             "redirect", "3");
 }
 
 static void test_fail(void)
 {
 	char err[16];
-	make_tree();
+	ft_models_tree();
 	snprintf(err, sizeof(err), "%d", ENOENT);
-	run_child(ft_config("c.ini", "[fault.missing-model]\nhook = open\naction = fail\n"
-	                             "path = */models/*.bin\n"),
-	          "fail", err);
+	ft_run_child(ft_config("c.ini", "[fault.missing-model]\nhook = open\naction = fail\n"
+	                                "path = */models/*.bin\n"),
+	             "fail", err);
 	snprintf(err, sizeof(err), "%d", EACCES);
-	run_child(ft_config("d.ini", "[fault.no-access]\nhook = open\naction = fail\n"
-	                             "path = */models/*.bin\nerrno = EACCES\n"),
-	          "fail", err);
+	ft_run_child(ft_config("d.ini", "[fault.no-access]\nhook = open\naction = fail\n"
+	                                "path = */models/*.bin\nerrno = EACCES\n"),
+	             "fail", err);
 }
 
 static void test_delay(void)
 {
-	make_tree();
-	run_child(ft_config("c.ini", "[fault.slow-open]\nhook = open\naction = delay\n"
-	                             "path = */models/*.bin\ndelay = 30ms\n"),
-	          "delay", "0");
+	ft_models_tree();
+	ft_run_child(ft_config("c.ini", "[fault.slow-open]\nhook = open\naction = delay\n"
+	                                "path = */models/*.bin\ndelay = 30ms\n"),
+	             "delay", "0");
 }
 
 int main(int argc, char **argv)

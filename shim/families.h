@@ -1,0 +1,80 @@
+/* families.h: the hook families, one row each, and everything the config language and the
+ * library need to know of a family: its name, the actions it takes, what its calls have
+ * (which says which rule keys apply to it), and the errnos it can fail with. The enum
+ * mc_hook (common.h), the names of `hook =`, the actions allowed, the keys allowed, the errno
+ * lists and the default errno (config/) are all made from this table.
+ *
+ * Adding a family: a row here, its functions in fn.h (which family each belongs to) and
+ * real.h (where the real one is found), their names in shim.map, and a hook file.
+ *
+ * Columns of MC_FAMILIES(X), X(ID, name, actions, traits, default errno, (errnos...)):
+ *   ID        MC_HOOK_<ID>
+ *   name      its name in `hook =`, in logs, stats and traces
+ *   actions   what `action =` it takes: MC_FAM_ACT(x) for MC_ACTION_x
+ *   traits    what its calls have (MC_FAM_TRAIT(x) for MC_TRAIT_x), each opening rule keys:
+ *             FILE, a file (`path`); PORT, a TCP socket (`port`); SIZED, a count of bytes
+ *             or a size (`min_size`, `max_size`); HEAP, memory the process allocates
+ *             (`budget`, `oom`). Keys of one action (`max_bytes`, `mode`, `to`...) apply to
+ *             the families that take the action.
+ *   errno     what action = fail injects when the rule names none
+ *   errnos    every errno its functions can fail with, from their manual pages; EAGAIN
+ *             stands for EWOULDBLOCK too (the same value on Linux)
+ * Uses of the table expand only the columns they need: errno names are known where the
+ * errno lists are expanded (config/errnos.c), action names where actions are. */
+#ifndef MC_FAMILIES_H
+#define MC_FAMILIES_H
+
+#define MC_FAM_ACT(a)   (1u << MC_ACTION_##a)
+#define MC_FAM_TRAIT(t) MC_TRAIT_##t
+
+enum mc_trait {
+	MC_TRAIT_FILE = 1u << 0,
+	MC_TRAIT_PORT = 1u << 1,
+	MC_TRAIT_SIZED = 1u << 2,
+	MC_TRAIT_HEAP = 1u << 3,
+};
+
+/* clang-format off */
+#define MC_FAMILIES(X)                                                                          \
+	X(READ, "read",                                                                         \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(CORRUPT),       \
+	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), EIO,                   \
+	  (EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EIO, EISDIR, /* read(2) */                     \
+	   ENXIO, EOVERFLOW, ESPIPE, /* pread(2) */                                             \
+	   ECONNREFUSED, ENOMEM, ENOTCONN, ENOTSOCK, /* recv(2) */                              \
+	   ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ESTALE /* tcp(7), nfs */))         \
+	X(SEND, "send", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT),               \
+	  MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), ECONNRESET,                                 \
+	  (EACCES, EAGAIN, EALREADY, EBADF, ECONNRESET, EDESTADDRREQ, EFAULT, EINTR, EINVAL,    \
+	   EISCONN, EMSGSIZE, ENOBUFS, ENOMEM, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE,           \
+	   /* send(2) */                                                                        \
+	   EIO, ETIMEDOUT, EHOSTUNREACH, ENETDOWN, ENETUNREACH, ECONNREFUSED /* write(2),      \
+	                                                                       tcp(7) */))      \
+	X(WRITE, "write", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT),             \
+	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED), ENOSPC,                                     \
+	  (EAGAIN, EBADF, EDESTADDRREQ, EDQUOT, EFAULT, EFBIG, EINTR, EINVAL, EIO, ENOSPC,      \
+	   EPERM, EPIPE, /* write(2) */                                                         \
+	   ENXIO, EOVERFLOW, ESPIPE, /* pwrite(2) */                                            \
+	   ESTALE /* nfs */))                                                                   \
+	X(MALLOC, "malloc", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL),                               \
+	  MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM, (ENOMEM))                           \
+	X(MMAP, "mmap", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(CORRUPT),             \
+	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM,                \
+	  (EACCES, EAGAIN, EBADF, EEXIST, EINVAL, ENFILE, ENODEV, ENOMEM, EOVERFLOW, EPERM,     \
+	   ETXTBSY, EFAULT /* mremap(2) */))                                                    \
+	X(SLEEP, "sleep", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL), 0, EINTR,                       \
+	  (EFAULT, EINTR, EINVAL, ENOTSUP))                                                     \
+	X(OPEN, "open", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT),            \
+	  MC_FAM_TRAIT(FILE), ENOENT,                                                           \
+	  (EACCES, EBADF, EBUSY, EDQUOT, EEXIST, EFAULT, EFBIG, EINTR, EINVAL, EISDIR, ELOOP,   \
+	   EMFILE, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOTDIR, ENXIO,        \
+	   EOPNOTSUPP, EOVERFLOW, EPERM, EROFS, ETXTBSY, EAGAIN, ESTALE /* open(2),            \
+	                                                                   fopen(3) */))        \
+	X(STAT, "stat", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT),            \
+	  MC_FAM_TRAIT(FILE), ENOENT,                                                           \
+	  (EACCES, EBADF, EFAULT, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR,         \
+	   EOVERFLOW, /* stat(2), statx(2) */                                                   \
+	   EIO, ESTALE /* nfs */))
+/* clang-format on */
+
+#endif

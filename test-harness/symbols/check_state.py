@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""Counts the mutable data of libmlchaos.so, object by object: the symbols of .data, .bss,
+.tdata and .tbss (thread-locals included, read-only-after-relocation data excluded), as
+`objdump -t` lists them. Process-wide state belongs in the few files that own it: fails when
+one object holds more than --max-per-file such symbols, or all of them together more than
+--max-total; prints every object's names either way.
+
+    check_state.py --objdump OBJDUMP [--max-per-file N] [--max-total N] --dir DIR
+"""
+
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+
+# "<addr> <flags> <section> <size> [.hidden] <name>"
+LINE = re.compile(r"\s(\.(?:data|bss|tbss|tdata)(?:\.\S+)?)\s+[0-9a-f]{16}\s+"
+                  r"(?:\.hidden\s+)?(\S+)$")
+SECTION_NAMES = {".data", ".bss", ".tdata", ".tbss"}
+
+
+def mutable_symbols(objdump, obj):
+    out = subprocess.run([objdump, "-t", obj], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    names = []
+    for line in out.splitlines():
+        m = LINE.search(line)
+        if not m or "rel.ro" in m.group(1) or m.group(2) in SECTION_NAMES:
+            continue
+        names.append(m.group(2))
+    return names
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--objdump", default="objdump")
+    ap.add_argument("--max-per-file", type=int, default=8)
+    ap.add_argument("--max-total", type=int, default=65)
+    ap.add_argument("--dir", required=True, help="the library's object files (*.o)")
+    a = ap.parse_args()
+    a.objects = glob.glob(os.path.join(a.dir, "*.o"))
+    if not a.objects:
+        print(f"FAIL: no object file in {a.dir}")
+        return 1
+    total, failures = 0, 0
+    for obj in sorted(a.objects):
+        names = mutable_symbols(a.objdump, obj)
+        total += len(names)
+        name = os.path.basename(obj)
+        if names:
+            print(f"{len(names):2d} {name}: {', '.join(sorted(names))}")
+        if len(names) > a.max_per_file:
+            print(f"FAIL: {name} holds {len(names)} mutable symbols (at most "
+                  f"{a.max_per_file})")
+            failures += 1
+    print(f"{total} mutable data symbols in {len(a.objects)} objects")
+    if total > a.max_total:
+        print(f"FAIL: {total} in all (at most {a.max_total})")
+        failures += 1
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
