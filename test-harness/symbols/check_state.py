@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Counts the mutable data of libmlchaos.so, object by object: the symbols of .data, .bss,
-.tdata and .tbss (thread-locals included, read-only-after-relocation data excluded), as
-`objdump -t` lists them. Process-wide state belongs in the few files that own it: fails when
+.tdata and .tbss (thread-locals included, read-only-after-relocation data and a
+sanitizer's own symbols excluded), as `objdump -t` lists them. Process-wide state belongs in the few files that own it: fails when
 one object holds more than --max-per-file such symbols, or all of them together more than
 --max-total; prints every object's names either way.
 
@@ -18,7 +18,11 @@ import sys
 # "<addr> <flags> <section> <size> [.hidden] <name>"
 LINE = re.compile(r"\s(\.(?:data|bss|tbss|tdata)(?:\.\S+)?)\s+[0-9a-f]{16}\s+"
                   r"(?:\.hidden\s+)?(\S+)$")
-SECTION_NAMES = {".data", ".bss", ".tdata", ".tbss"}
+
+
+def instrumentation(name):
+    """Section symbols, and what a sanitizer adds beside each global (__odr_asan.NAME)."""
+    return name.startswith(".") or name.startswith(("__odr_asan", "__asan", "__ubsan"))
 
 
 def mutable_symbols(objdump, obj):
@@ -27,7 +31,7 @@ def mutable_symbols(objdump, obj):
     names = []
     for line in out.splitlines():
         m = LINE.search(line)
-        if not m or "rel.ro" in m.group(1) or m.group(2) in SECTION_NAMES:
+        if not m or "rel.ro" in m.group(1) or instrumentation(m.group(2)):
             continue
         names.append(m.group(2))
     return names
