@@ -10,7 +10,7 @@
 
 #include "commands.h"
 #include "config.h"
-#include "experiment.h"
+#include "experiment/experiment.h"
 #include "load.h"
 #include "options.h"
 

@@ -2,7 +2,7 @@
 """mlchaos(1) and mlchaos.ini(5) cannot drift from the code: every command of `mlchaos --help`
 has its section in mlchaos(1), holding every option its --help names (and no option that
 --help does not); every key of the config language (config/keys.c, config/reference.ini) and
-of experiment files (shim/cli/experiment_spec.c: keys per section, metrics) is described in
+of experiment files (shim/cli/experiment/experiment_spec.c: keys per section, metrics) is described in
 mlchaos.ini(5), in its own section. Both pages must also format without a groff warning.
 
     manpages.py --mlchaos BIN --source DIR
@@ -145,7 +145,7 @@ def check_config_page(source, page):
             where = glob_sec if section == "mlchaos" else rule_sec
             check(m.group(1) in tags(where), "mlchaos.ini(5): key %s of reference.ini [%s] "
                   "is not described" % (m.group(1), section))
-    spec = source + "/shim/cli/experiment_spec.c"
+    spec = source + "/shim/cli/experiment/experiment_spec.c"
     by_section = {}
     for key, sec in table_keys(spec, r'\[K_\w+\]\s*=\s*\{\s*"(\w+)",\s*SEC_(\w+)\s*\}'):
         by_section.setdefault(sec.lower(), []).append(key)
