@@ -423,7 +423,7 @@ static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, 
 	put_target_of(&b, f);
 	struct mc_reqkey key;
 	bool socket = mc_fd_is_socket(&f->fdi);
-	mc_request_current(f->req, socket ? f->fd : -1, &key);
+	mc_request_current(f->rt->req, socket ? f->fd : -1, &key);
 	if (key.len) {
 		mc_buf_puts(&b, ",\"key\":\"");
 		mc_buf_json_str(&b, key.bytes, key.len);

@@ -309,8 +309,6 @@ static void fault_fill(struct mc_fault *f, const struct mc_runtime *rt, const st
                        enum mc_fn fn, int fd, uint64_t size)
 {
 	f->rt = rt;
-	f->rs = rt->rs;
-	f->req = rt->req;
 	f->phase = call->phase;
 	f->fn = fn;
 	f->fd = fd;
@@ -427,7 +425,7 @@ static void log_fault(const struct mc_fault *f, struct mc_rec_detail *d)
 {
 	d->stale = replaced(f);
 	mc_rec_fault(f, d);
-	uint64_t max = mc_engine_max_faults(f->rs);
+	uint64_t max = mc_engine_max_faults(f->rt->rs);
 	if (d->applied && !d->stale && max != MC_UNLIMITED &&
 	    atomic_load_explicit(&state->faults, memory_order_relaxed) >= max)
 		mc_rec_budget_spent(max); /* stats and the log show why nothing more comes */
@@ -595,7 +593,7 @@ static void no_effect(struct mc_fault *f, struct mc_rec_detail *d)
 		d->note = d->bytes ? "no damage position in the bytes read: nothing damaged"
 		                   : "nothing arrived: nothing damaged";
 	if (!replaced(f))
-		mc_engine_unclaim(f->rs, f->d.rule, state);
+		mc_engine_unclaim(f->rt->rs, f->d.rule, state);
 	log_fault(f, d);
 }
 
@@ -678,7 +676,7 @@ static void tensors_untouched(struct mc_fault *f, const struct mc_tmap_use *use)
 {
 	if (!use->note) {
 		if (!replaced(f))
-			mc_engine_unclaim(f->rs, f->d.rule, state);
+			mc_engine_unclaim(f->rt->rs, f->d.rule, state);
 		return;
 	}
 	if (!begin(f))

@@ -39,11 +39,9 @@ static inline bool mc_fault_has(enum mc_hook h)
 /* One decision, with what is needed to apply and record it. */
 struct mc_fault {
 	struct mc_decision d;
-	const struct mc_runtime *rt;  /* the snapshot whose rules decided (runtime.h) */
-	const struct mc_ruleset *rs;  /* its rule set */
-	const struct mc_reqconf *req; /* and how its request keys are found */
-	enum mc_phase phase;          /* of the host when it decided: load or serve */
-	uint32_t epoch;               /* mc_express_epoch before rs was read */
+	const struct mc_runtime *rt; /* the snapshot whose rules decided (runtime.h) */
+	enum mc_phase phase;         /* of the host when it decided: load or serve */
+	uint32_t epoch;              /* mc_express_epoch before rs was read */
 	enum mc_fn fn;
 	int fd;
 	struct mc_fd_info fdi;

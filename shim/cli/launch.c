@@ -111,8 +111,7 @@ static void exec_child(char **argv, const struct saved_signals *saved, int err_f
 	_exit(MC_EXIT_NOT_FOUND);
 }
 
-/* The exec errno the child sent, or 0 when the exec succeeded. */
-static int read_exec_error(int fd)
+int mc_launch_exec_error(int fd)
 {
 	int err = 0;
 	ssize_t n;
@@ -200,7 +199,7 @@ static int spawn_and_wait(char **argv, const struct mc_exec_target *t)
 	}
 	child_pid = pid;
 	sigprocmask(SIG_SETMASK, &saved.mask, NULL);
-	err = read_exec_error(pipe_fd[0]);
+	err = mc_launch_exec_error(pipe_fd[0]);
 	close(pipe_fd[0]);
 	status = wait_child(pid);
 	child_pid = 0;

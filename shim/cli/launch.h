@@ -19,4 +19,8 @@
  * MC_EXIT_NOT_FOUND / MC_EXIT_NOT_EXECUTABLE after printing why. */
 int mc_launch(char **argv, const char *lib_path, bool quiet);
 
+/* The errno a child wrote to the close-on-exec pipe fd when its exec failed, or 0 when the
+ * exec succeeded (the pipe closed without a word). */
+int mc_launch_exec_error(int fd);
+
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "experiment.h"
+#include "launch.h"
 #include "load.h"
 #include "outfile.h"
 #include "preload.h"
@@ -179,17 +180,6 @@ fail:
 	_exit(127);
 }
 
-static int read_exec_error(int fd)
-{
-	int err = 0;
-	ssize_t n;
-
-	do
-		n = read(fd, &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(err) ? err : 0;
-}
-
 int mc_exp_target_start(const struct mc_exp_spec *spec, const char *lib, const char *config,
                         const char *log_path, struct mc_exp_target *t)
 {
@@ -230,7 +220,7 @@ int mc_exp_target_start(const struct mc_exp_spec *spec, const char *lib, const c
 	}
 	setpgid(pid, pid); /* both sides: whichever runs first, the group exists before a kill */
 	t->pid = pid;
-	err = read_exec_error(pipe_fd[0]);
+	err = mc_launch_exec_error(pipe_fd[0]);
 	close(pipe_fd[0]);
 	if (err) {
 		waitpid(pid, &t->status, 0);
