@@ -28,11 +28,14 @@
 #define TENSOR_NAME_SHOWN 128u   /* bytes of a tensor's name in a change entry */
 #define TARGET_MAX_BYTES  2048u
 
-static _Atomic int cached_pid; /* see my_pid() */
+/* The log: its path as configured (%p for the pid), the file open for appending (-1: none),
+ * and this process's pid, cached (see my_pid()). */
+static struct {
+	char template[1024];
+	int fd;
+	_Atomic int pid;
+} event_log = { .fd = -1 };
 static __thread int cached_tid __attribute__((tls_model("initial-exec")));
-
-static int log_fd = -1;
-static char log_template[1024];
 
 static void rules_line_build(const struct mc_config *cfg, const struct mc_ruleset *rs,
                              const char *config_path);
@@ -45,7 +48,7 @@ static bool expand_log_path(char *out, size_t cap, int pid)
 {
 	struct mc_buf b;
 	mc_buf_init(&b, out, cap);
-	for (const char *c = log_template; *c; c++) {
+	for (const char *c = event_log.template; *c; c++) {
 		if (c[0] == '%' && c[1] == 'p') {
 			mc_buf_u64(&b, (uint64_t)pid);
 			c++;
@@ -77,13 +80,13 @@ static MC_COLD void say_no_log(const char *path, const struct mc_safefile_refusa
 static void open_log(int pid, bool complain)
 {
 	char path[1100];
-	if (!log_template[0] || !expand_log_path(path, sizeof(path), pid))
+	if (!event_log.template[0] || !expand_log_path(path, sizeof(path), pid))
 		return;
 	const struct mc_safefile_calls calls = { mc_real.open, mc_real.fcntl, mc_real.close };
 	struct mc_safefile_refusal no;
 	int saved = errno; /* in a forked child, the host's fork() is still returning */
-	log_fd = mc_safefile_open(&calls, path, O_APPEND, 0600, &no);
-	if (log_fd < 0 && complain)
+	event_log.fd = mc_safefile_open(&calls, path, O_APPEND, 0600, &no);
+	if (event_log.fd < 0 && complain)
 		say_no_log(path, &no);
 	errno = saved;
 }
@@ -92,7 +95,7 @@ static void open_log(int pid, bool complain)
 
 void mc_log_init(const struct mc_config *cfg, const struct mc_ruleset *rs, const char *config_path)
 {
-	mc_copy_str(log_template, sizeof(log_template), cfg->log);
+	mc_copy_str(event_log.template, sizeof(event_log.template), cfg->log);
 	open_log(getpid(), true);
 	rules_line_build(cfg, rs, config_path);
 	rules_line_write();
@@ -107,15 +110,15 @@ void mc_log_rules_changed(const struct mc_config *cfg, const struct mc_ruleset *
 
 void mc_log_after_fork(void)
 {
-	atomic_store(&cached_pid, 0);
-	cached_tid = 0;                   /* the forking thread is the child's only thread */
-	if (strstr(log_template, "%p")) { /* a log of its own */
+	atomic_store(&event_log.pid, 0);
+	cached_tid = 0;                         /* the forking thread is the child's only thread */
+	if (strstr(event_log.template, "%p")) { /* a log of its own */
 		/* Said when the child loses a log its parent had; when the parent had none, the
 		 * user was told already, and a prefork server's workers would each say it again. */
-		bool parent_had_log = log_fd >= 0;
-		if (log_fd >= 0)
-			mc_real.close(log_fd);
-		log_fd = -1;
+		bool parent_had_log = event_log.fd >= 0;
+		if (event_log.fd >= 0)
+			mc_real.close(event_log.fd);
+		event_log.fd = -1;
 		open_log(getpid(), parent_had_log);
 	}
 	rules_line_write(); /* the child's lines need its own: the log alone describes them */
@@ -323,14 +326,14 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 
 static void write_line(struct mc_buf *b)
 {
-	if (b->truncated || log_fd < 0) {
-		if (log_template[0] && mc_rec_segment)
+	if (b->truncated || event_log.fd < 0) {
+		if (event_log.template[0] && mc_rec_segment)
 			atomic_fetch_add_explicit(&mc_rec_segment->events_dropped, 1,
 			                          memory_order_relaxed);
 		return;
 	}
 	b->p[b->len++] = '\n'; /* room kept: mc_buf leaves one byte for the NUL */
-	int r = mc_append_line(log_fd, b->p, b->len);
+	int r = mc_append_line(event_log.fd, b->p, b->len);
 	if (mc_rec_segment)
 		atomic_fetch_add_explicit(r == 0 ? &mc_rec_segment->events_logged
 		                                 : &mc_rec_segment->events_dropped,
@@ -342,10 +345,10 @@ static void write_line(struct mc_buf *b)
 
 static int my_pid(void)
 {
-	int pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+	int pid = atomic_load_explicit(&event_log.pid, memory_order_relaxed);
 	if (!pid) {
 		pid = getpid();
-		atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+		atomic_store_explicit(&event_log.pid, pid, memory_order_relaxed);
 	}
 	return pid;
 }
@@ -398,7 +401,7 @@ void mc_rec_fault(const struct mc_fault *f, const struct mc_rec_detail *d)
 			                          memory_order_relaxed);
 		}
 	}
-	if (!log_template[0])
+	if (!event_log.template[0])
 		return;
 	if (d->report) {
 		fault_line_tensors(f, d);
@@ -537,7 +540,7 @@ static void rules_line_build(const struct mc_config *cfg, const struct mc_rulese
 		rules_line.map = NULL;
 		rules_line.generation++;
 	}
-	if (!log_template[0])
+	if (!event_log.template[0])
 		return;
 	size_t bytes = RULES_PREFIX_ROOM + rules_body_bound(cfg, config_path) + 2;
 	void *p =
@@ -587,7 +590,7 @@ static void rules_line_write(void)
 static void halt_line(const char *reason, const char *const *names, const uint64_t *values,
                       unsigned n)
 {
-	if (!log_template[0])
+	if (!event_log.template[0])
 		return;
 	char line[LINE_MAX_BYTES];
 	struct mc_buf b;

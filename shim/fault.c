@@ -28,14 +28,19 @@
 #include "runtime.h"
 #include "tensormap.h"
 
-static struct mc_engine_state *state;
+/* The process's part of the decisions: the engine's counts shared by every thread (in the
+ * segment), when the library started (the clock of the rules' phases), the start order given to
+ * threads (0 is the main thread's), and whether a reload is under way (one at a time). */
+static struct {
+	struct mc_engine_state *state;
+	uint64_t started_ns;
+	_Atomic uint64_t thread_ordinals;
+	_Atomic int reloading;
+} process = { .thread_ordinals = 1 };
 /* Families with at least one rule, in any rule set so far: only ever grows
  * (a family armed stays armed, so that it notices the next reload), so a
  * reader that sees it a moment early or late only asks the rules in vain. */
 _Atomic uint32_t mc_fault_hooks;
-static uint64_t started_ns;
-
-static _Atomic uint64_t thread_ordinals = 1; /* 0 is the main thread's */
 __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
     __attribute__((tls_model("initial-exec")));
 _Atomic uint32_t mc_express_epoch;
@@ -93,9 +98,9 @@ static void express_drop_all(void)
 
 void mc_fault_exit(void)
 {
-	if (state && self.ready) {
+	if (process.state && self.ready) {
 		express_drop_all();
-		mc_engine_thread_flush(&self.engine, state);
+		mc_engine_thread_flush(&self.engine, process.state);
 	}
 	mc_rec_exit();
 }
@@ -103,7 +108,7 @@ void mc_fault_exit(void)
 static uint64_t since_start_ns(void *unused)
 {
 	(void)unused;
-	return mc_now_ns() - started_ns;
+	return mc_now_ns() - process.started_ns;
 }
 
 /* True when the snapshot that made decision f has been replaced since (compared, never read
@@ -120,10 +125,10 @@ static inline struct mc_thread_state *this_thread(const struct mc_runtime *rt)
 		if (!self.ready)
 			self.ordinal = gettid() == getpid()
 			                   ? 0
-			                   : atomic_fetch_add_explicit(&thread_ordinals, 1,
+			                   : atomic_fetch_add_explicit(&process.thread_ordinals, 1,
 			                                               memory_order_relaxed);
-		else if (state)
-			mc_engine_thread_flush(&self.engine, state);
+		else if (process.state)
+			mc_engine_thread_flush(&self.engine, process.state);
 		mc_engine_thread_init(&self.engine, mc_engine_seed(rt->rs), self.ordinal);
 		self.generation = rt->generation;
 		self.ready = true;
@@ -170,14 +175,12 @@ static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struc
 		call->key_len = key->len;
 		call->key_gen = key->gen;
 	}
-	return mc_engine_decide(rt->rs, state, this_thread(rt), call, &f->d);
+	return mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d);
 }
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
 
 /* ---- reload ------------------------------------------------------------------- */
-
-static _Atomic int reloading;
 
 /* A snapshot of rule set rs built from cfg, or NULL without memory. Called
  * at init and by a reload, guard held. */
@@ -249,12 +252,12 @@ static int reload_build(const char *path, struct reload_messages *m, struct mc_c
  * to libc, never to the rules; and it gives the host its errno back. */
 static MC_COLD void reload(struct mc_shm *s)
 {
-	if (atomic_exchange(&reloading, 1))
+	if (atomic_exchange(&process.reloading, 1))
 		return; /* another thread is at it */
 	if (atomic_load(&s->reload_done) == atomic_load(&s->reload_requested)) {
 		/* another thread did it between our look and here: once is enough (each
 		 * reload starts the counters anew) */
-		atomic_store(&reloading, 0);
+		atomic_store(&process.reloading, 0);
 		return;
 	}
 	int saved_errno = errno;
@@ -280,13 +283,13 @@ static MC_COLD void reload(struct mc_shm *s)
 		 * ones still being applied (a delay asleep) are logged when they
 		 * end, but no longer counted (mc_fault_log), and any other
 		 * decision of theirs is dropped by begin(). */
-		mc_engine_state_reset(state);
+		mc_engine_state_reset(process.state);
 		mc_rec_rules_changed(cfg, rs, s->config_path);
 	}
 	mc_cfg_free(cfg);
 	atomic_store(&s->reload_status, r);
 	atomic_store(&s->reload_done, want);
-	atomic_store(&reloading, 0);
+	atomic_store(&process.reloading, 0);
 	mc_guard_leave();
 	errno = saved_errno;
 }
@@ -427,7 +430,7 @@ static void log_fault(const struct mc_fault *f, struct mc_rec_detail *d)
 	mc_rec_fault(f, d);
 	uint64_t max = mc_engine_max_faults(f->rt->rs);
 	if (d->applied && !d->stale && max != MC_UNLIMITED &&
-	    atomic_load_explicit(&state->faults, memory_order_relaxed) >= max)
+	    atomic_load_explicit(&process.state->faults, memory_order_relaxed) >= max)
 		mc_rec_budget_spent(max); /* stats and the log show why nothing more comes */
 }
 
@@ -593,7 +596,7 @@ static void no_effect(struct mc_fault *f, struct mc_rec_detail *d)
 		d->note = d->bytes ? "no damage position in the bytes read: nothing damaged"
 		                   : "nothing arrived: nothing damaged";
 	if (!replaced(f))
-		mc_engine_unclaim(f->rt->rs, f->d.rule, state);
+		mc_engine_unclaim(f->rt->rs, f->d.rule, process.state);
 	log_fault(f, d);
 }
 
@@ -676,7 +679,7 @@ static void tensors_untouched(struct mc_fault *f, const struct mc_tmap_use *use)
 {
 	if (!use->note) {
 		if (!replaced(f))
-			mc_engine_unclaim(f->rt->rs, f->d.rule, state);
+			mc_engine_unclaim(f->rt->rs, f->d.rule, process.state);
 		return;
 	}
 	if (!begin(f))
@@ -774,9 +777,9 @@ static void child_after_fork(void)
 	mc_request_child_after_fork();
 	mc_runtime_child_after_fork();
 	if (mine)
-		state = mine;
-	if (state)
-		mc_engine_state_reset(state);
+		process.state = mine;
+	if (process.state)
+		mc_engine_state_reset(process.state);
 	if (self.ready) /* the child's counts start at zero; its draws go on */
 		for (unsigned i = 0; i < MC_MAX_RULES; i++)
 			self.engine.rule[i].calls = self.engine.rule[i].counted = 0;
@@ -801,7 +804,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	const char *path = getenv("MLCHAOS_CONFIG");
 	if (!path || !path[0])
 		return 0;
-	started_ns = start_ns;
+	process.started_ns = start_ns;
 	struct mc_config *cfg = NULL;
 	enum mc_on_error on_error = MC_ON_ERROR_PASSTHROUGH;
 	int r = mc_cfg_parse_file_policy(path, print_diag, NULL, &cfg, &on_error);
@@ -837,7 +840,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	mc_runtime_init();
 	publish(rt);
 	atomic_store(&mc_express_epoch, 1); /* memos may hold from now on */
-	state = st;
+	process.state = st;
 	atomic_store(&mc_fault_hooks, hooks);
 	pthread_atfork(NULL, NULL, child_after_fork);
 	uint32_t armed = hooks | mc_heap_arm_for(rs);

@@ -33,10 +33,14 @@ struct path_rec {
 	char path[];
 };
 
-static _Atomic uint32_t *path_slots;
-static unsigned char *path_arena;
-static _Atomic size_t path_arena_used = 8; /* offset 0 would be id 0 */
-static _Atomic uint32_t path_count;
+/* The interned paths: an open-addressing table of PATH_SLOTS arena offsets (a path's id),
+ * the arena the records live in (arena_used bytes of it handed out), and how many. */
+static struct {
+	_Atomic uint32_t *slots;
+	unsigned char *arena;
+	_Atomic size_t arena_used;
+	_Atomic uint32_t count;
+} paths = { .arena_used = 8 }; /* offset 0 would be id 0 */
 
 static void *map_anon(size_t bytes)
 {
@@ -48,47 +52,47 @@ static void *map_anon(size_t bytes)
 /* Called once by mc_init, before any hook is armed (so never raced). */
 void mc_fd_init(void)
 {
-	if (path_slots)
+	if (paths.slots)
 		return;
-	path_arena = map_anon(PATH_ARENA_BYTES);
+	paths.arena = map_anon(PATH_ARENA_BYTES);
 	void *slots = map_anon(PATH_SLOTS * sizeof(uint32_t));
-	if (!path_arena || !slots)
+	if (!paths.arena || !slots)
 		return; /* paths are then not interned: traces say file:? */
-	path_slots = slots;
+	paths.slots = slots;
 }
 
 static struct path_rec *rec_of(uint32_t id)
 {
-	return (struct path_rec *)(path_arena + (size_t)id * 8);
+	return (struct path_rec *)(paths.arena + (size_t)id * 8);
 }
 
 const char *mc_path_of(uint32_t id)
 {
-	return id && path_arena ? rec_of(id)->path : NULL;
+	return id && paths.arena ? rec_of(id)->path : NULL;
 }
 
 uint32_t mc_path_len(uint32_t id)
 {
-	return id && path_arena ? rec_of(id)->len : 0;
+	return id && paths.arena ? rec_of(id)->len : 0;
 }
 
 _Atomic uint64_t *mc_path_cache(uint32_t id)
 {
-	return id && path_arena ? rec_of(id)->cache : NULL;
+	return id && paths.arena ? rec_of(id)->cache : NULL;
 }
 
 uint64_t mc_path_hash(uint32_t id)
 {
-	return id && path_arena ? rec_of(id)->hash : 0;
+	return id && paths.arena ? rec_of(id)->hash : 0;
 }
 
 static uint32_t path_new_record(const char *path, uint32_t len, uint64_t hash)
 {
 	size_t need = (sizeof(struct path_rec) + len + 1 + 7) & ~(size_t)7;
-	size_t off = atomic_fetch_add_explicit(&path_arena_used, need, memory_order_relaxed);
+	size_t off = atomic_fetch_add_explicit(&paths.arena_used, need, memory_order_relaxed);
 	if (off + need > PATH_ARENA_BYTES)
 		return 0;
-	struct path_rec *r = (struct path_rec *)(path_arena + off);
+	struct path_rec *r = (struct path_rec *)(paths.arena + off);
 	r->hash = hash;
 	for (unsigned i = 0; i < MC_PATH_CACHE_WORDS; i++)
 		atomic_init(&r->cache[i], 0);
@@ -100,15 +104,15 @@ static uint32_t path_new_record(const char *path, uint32_t len, uint64_t hash)
 
 uint32_t mc_path_intern(const char *path, uint32_t len)
 {
-	if (!path_slots || len == 0 || len >= PATH_MAX_BYTES)
+	if (!paths.slots || len == 0 || len >= PATH_MAX_BYTES)
 		return 0;
 	uint64_t hash = XXH3_64bits(path, len);
 	uint32_t mine = 0;
 	for (uint32_t i = 0; i < PATH_SLOTS; i++) {
-		_Atomic uint32_t *slot = &path_slots[(hash + i) & (PATH_SLOTS - 1)];
+		_Atomic uint32_t *slot = &paths.slots[(hash + i) & (PATH_SLOTS - 1)];
 		uint32_t id = atomic_load_explicit(slot, memory_order_acquire);
 		if (id == 0) {
-			if (atomic_load_explicit(&path_count, memory_order_relaxed) >=
+			if (atomic_load_explicit(&paths.count, memory_order_relaxed) >=
 			    PATH_SLOTS / 4 * 3)
 				return 0;
 			if (!mine && !(mine = path_new_record(path, len, hash)))
@@ -117,7 +121,7 @@ uint32_t mc_path_intern(const char *path, uint32_t len)
 			if (atomic_compare_exchange_strong_explicit(slot, &expected, mine,
 			                                            memory_order_release,
 			                                            memory_order_acquire)) {
-				atomic_fetch_add_explicit(&path_count, 1, memory_order_relaxed);
+				atomic_fetch_add_explicit(&paths.count, 1, memory_order_relaxed);
 				return mine;
 			}
 			id = expected; /* another thread filled it: compare with theirs */

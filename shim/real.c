@@ -20,8 +20,7 @@
 #define BOOT_ARENA_BYTES MC_BOOT_ARENA_BYTES
 #define BOOT_HEADER      16u
 
-alignas(64) unsigned char mc_boot_arena[BOOT_ARENA_BYTES];
-static _Atomic size_t boot_used;
+struct mc_boot_arena mc_boot_arena;
 
 size_t mc_boot_size(const void *p)
 {
@@ -41,12 +40,12 @@ static void *boot_alloc(size_t n, size_t align)
 		return NULL;
 	}
 	size_t want = n + BOOT_HEADER + align;
-	size_t start = atomic_fetch_add_explicit(&boot_used, want, memory_order_relaxed);
+	size_t start = atomic_fetch_add_explicit(&mc_boot_arena.used, want, memory_order_relaxed);
 	if (start + want > BOOT_ARENA_BYTES) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	uintptr_t base = (uintptr_t)(mc_boot_arena + start + BOOT_HEADER);
+	uintptr_t base = (uintptr_t)(mc_boot_arena.bytes + start + BOOT_HEADER);
 	uintptr_t user = (base + align - 1) & ~(uintptr_t)(align - 1);
 	memcpy((void *)(user - BOOT_HEADER), &n, sizeof(n));
 	return (void *)user; /* .bss: already zeroed, as calloc needs */

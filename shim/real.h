@@ -218,12 +218,15 @@ void mc_real_resolve(void);
 
 /* True when p was served by the bootstrap arena (it must never reach the
  * real free or realloc). Inline: free() asks it on every call. */
-extern unsigned char mc_boot_arena[];
 #define MC_BOOT_ARENA_BYTES (256u * 1024u)
+extern struct mc_boot_arena {
+	_Alignas(64) unsigned char bytes[MC_BOOT_ARENA_BYTES];
+	_Atomic size_t used; /* bytes handed out, headers and padding included */
+} mc_boot_arena;
 
 static inline bool mc_boot_owns(const void *p)
 {
-	return (uintptr_t)p - (uintptr_t)mc_boot_arena < MC_BOOT_ARENA_BYTES;
+	return (uintptr_t)p - (uintptr_t)mc_boot_arena.bytes < MC_BOOT_ARENA_BYTES;
 }
 
 /* Usable size of a bootstrap block. */

@@ -33,12 +33,15 @@ struct conn_slot {
 	_Atomic uint64_t words[KEY_WORDS];
 };
 
-/* The setting the socket hooks scan with; NULL (no keys) until init. */
-static _Atomic(const struct mc_reqconf *) conf_now;
-static _Atomic(void *) conn_chunks[CONN_CHUNKS];
-static _Atomic uint64_t accepted;
-static _Atomic bool serving;
-static _Atomic uint64_t key_generation;
+/* The process's requests: the setting the socket hooks scan with (NULL, no keys, until init;
+ * interned, so never freed), each connection's key, and what numbers keys. */
+static struct {
+	_Atomic(const struct mc_reqconf *) conf;
+	_Atomic(void *) conn_chunks[CONN_CHUNKS]; /* struct conn_slot by fd, mapped on first use */
+	_Atomic uint64_t accepted;       /* connections accepted: a connection key's ordinal */
+	_Atomic bool serving;            /* the host has left its load phase (become_serving) */
+	_Atomic uint64_t key_generation; /* one more per key stored: tells equal keys apart */
+} requests;
 static __thread struct mc_reqkey thread_key __attribute__((tls_model("initial-exec")));
 
 /* The first settings interned need no allocation; a process sees few (one per request_key
@@ -73,12 +76,12 @@ const struct mc_reqconf *mc_reqconf_intern(enum mc_reqkey_mode mode, const char 
 
 void mc_request_configure(const struct mc_reqconf *c)
 {
-	atomic_store_explicit(&conf_now, c, memory_order_release);
+	atomic_store_explicit(&requests.conf, c, memory_order_release);
 }
 
 static enum mc_reqkey_mode mode_now(const struct mc_reqconf **ret)
 {
-	const struct mc_reqconf *c = atomic_load_explicit(&conf_now, memory_order_acquire);
+	const struct mc_reqconf *c = atomic_load_explicit(&requests.conf, memory_order_acquire);
 	if (ret)
 		*ret = c;
 	return c ? c->mode : MC_REQ_NONE;
@@ -91,21 +94,22 @@ bool mc_request_wants_reads(void)
 
 bool mc_request_serving(void)
 {
-	return atomic_load_explicit(&serving, memory_order_relaxed);
+	return atomic_load_explicit(&requests.serving, memory_order_relaxed);
 }
 
 static struct conn_slot *conn_slot(int fd, bool create)
 {
 	if (fd < 0 || (unsigned)fd >= CONN_CHUNK * CONN_CHUNKS)
 		return NULL;
-	struct conn_slot *chunk = mc_lazy_map(&conn_chunks[(unsigned)fd >> CONN_CHUNK_BITS],
-	                                      CONN_CHUNK * sizeof(struct conn_slot), create);
+	struct conn_slot *chunk =
+	    mc_lazy_map(&requests.conn_chunks[(unsigned)fd >> CONN_CHUNK_BITS],
+	                CONN_CHUNK * sizeof(struct conn_slot), create);
 	return chunk ? &chunk[(unsigned)fd & (CONN_CHUNK - 1)] : NULL;
 }
 
 static uint64_t next_gen(void)
 {
-	return atomic_fetch_add_explicit(&key_generation, 1, memory_order_relaxed) + 1;
+	return atomic_fetch_add_explicit(&requests.key_generation, 1, memory_order_relaxed) + 1;
 }
 
 /* Writers of a slot claim it by moving seq from even to odd. Two may meet on one number:
@@ -179,8 +183,8 @@ static bool conn_load(int fd, struct mc_reqkey *ret)
 /* The host leaves its load phase, for good. */
 static void become_serving(void)
 {
-	if (!atomic_load_explicit(&serving, memory_order_relaxed))
-		atomic_store_explicit(&serving, true, memory_order_relaxed);
+	if (!atomic_load_explicit(&requests.serving, memory_order_relaxed))
+		atomic_store_explicit(&requests.serving, true, memory_order_relaxed);
 }
 
 static void set_thread_key(const char *key, size_t len, uint64_t gen)
@@ -202,7 +206,8 @@ void mc_request_on_accept(int fd)
 		conn_store(fd, "", 0, 0);
 		return;
 	}
-	uint64_t ordinal = atomic_fetch_add_explicit(&accepted, 1, memory_order_relaxed) + 1;
+	uint64_t ordinal =
+	    atomic_fetch_add_explicit(&requests.accepted, 1, memory_order_relaxed) + 1;
 	char digits[24];
 	struct mc_buf b;
 	mc_buf_init(&b, digits, sizeof(digits));

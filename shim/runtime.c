@@ -18,10 +18,13 @@ struct slot {
 	_Atomic(const struct mc_runtime *) held;
 };
 
-static struct slot slots[MC_RUNTIME_SLOTS];
-static _Atomic unsigned slots_used; /* slots[0, slots_used) have had an owner */
-/* A thread found no slot: from then on no replaced snapshot is freed. */
-static _Atomic bool unslotted;
+/* Every thread's slot: slot[0, used) have had an owner; unslotted once a thread found no
+ * slot free (from then on no replaced snapshot is freed). */
+static struct {
+	struct slot slot[MC_RUNTIME_SLOTS];
+	_Atomic unsigned used;
+	_Atomic bool unslotted;
+} hazards;
 static _Atomic(struct mc_runtime *) now;
 /* The publisher's own (one at a time): snapshots replaced but still held, the count of those
  * published, and the key whose destructor gives an ending thread's slot back. */
@@ -66,8 +69,8 @@ void mc_runtime_init(void)
 
 static void note_used(unsigned i)
 {
-	unsigned used = atomic_load(&slots_used);
-	while (used < i + 1 && !atomic_compare_exchange_weak(&slots_used, &used, i + 1)) {
+	unsigned used = atomic_load(&hazards.used);
+	while (used < i + 1 && !atomic_compare_exchange_weak(&hazards.used, &used, i + 1)) {
 	}
 }
 
@@ -77,15 +80,15 @@ static struct slot *claim_slot(void)
 	int tid = gettid();
 	for (int pass = 0; pass < 2; pass++) {
 		for (unsigned i = 0; i < MC_RUNTIME_SLOTS; i++) {
-			int owner = atomic_load(&slots[i].owner);
+			int owner = atomic_load(&hazards.slot[i].owner);
 			bool free_now = pass == 0 ? owner == 0 : owner != 0 && thread_gone(owner);
 			if (free_now &&
-			    atomic_compare_exchange_strong(&slots[i].owner, &owner, tid)) {
+			    atomic_compare_exchange_strong(&hazards.slot[i].owner, &owner, tid)) {
 				note_used(i);
 				self.slot = (int)i + 1;
 				if (publisher.have_slot_key)
-					pthread_setspecific(publisher.slot_key, &slots[i]);
-				return &slots[i];
+					pthread_setspecific(publisher.slot_key, &hazards.slot[i]);
+				return &hazards.slot[i];
 			}
 		}
 	}
@@ -96,7 +99,7 @@ static struct slot *claim_slot(void)
 static struct slot *my_slot(void)
 {
 	if (self.slot > 0)
-		return &slots[self.slot - 1];
+		return &hazards.slot[self.slot - 1];
 	return self.slot == 0 ? claim_slot() : NULL;
 }
 
@@ -106,7 +109,7 @@ static MC_COLD const struct mc_runtime *take_slow(const struct mc_runtime *rt)
 {
 	struct slot *s = my_slot();
 	if (!s)
-		atomic_store(&unslotted, true);
+		atomic_store(&hazards.unslotted, true);
 	for (;;) {
 		if (s)
 			atomic_store(&s->held, rt);
@@ -136,11 +139,11 @@ const struct mc_runtime *mc_runtime_now(void)
 
 static bool held_by_a_thread(const struct mc_runtime *rt)
 {
-	unsigned used = atomic_load(&slots_used);
+	unsigned used = atomic_load(&hazards.used);
 	for (unsigned i = 0; i < used; i++) {
-		if (atomic_load(&slots[i].held) != rt)
+		if (atomic_load(&hazards.slot[i].held) != rt)
 			continue;
-		int owner = atomic_load(&slots[i].owner);
+		int owner = atomic_load(&hazards.slot[i].owner);
 		if (owner != 0 && !thread_gone(owner))
 			return true;
 	}
@@ -150,7 +153,7 @@ static bool held_by_a_thread(const struct mc_runtime *rt)
 /* Frees every retired snapshot no live thread holds. */
 static void reclaim(void)
 {
-	if (atomic_load(&unslotted))
+	if (atomic_load(&hazards.unslotted))
 		return;
 	struct mc_runtime **p = &publisher.retired;
 	while (*p) {
@@ -178,13 +181,13 @@ void mc_runtime_publish(struct mc_runtime *rt)
 
 void mc_runtime_child_after_fork(void)
 {
-	unsigned used = atomic_load(&slots_used);
+	unsigned used = atomic_load(&hazards.used);
 	for (unsigned i = 0; i < used; i++) {
-		atomic_store_explicit(&slots[i].owner, 0, memory_order_relaxed);
-		atomic_store_explicit(&slots[i].held, NULL, memory_order_relaxed);
+		atomic_store_explicit(&hazards.slot[i].owner, 0, memory_order_relaxed);
+		atomic_store_explicit(&hazards.slot[i].held, NULL, memory_order_relaxed);
 	}
-	atomic_store(&slots_used, 0);
-	atomic_store(&unslotted, false);
+	atomic_store(&hazards.used, 0);
+	atomic_store(&hazards.unslotted, false);
 	self.slot = 0;
 	self.held = NULL;
 }

@@ -26,13 +26,20 @@
 #define CONFIG_HASH_MAX     (1u << 20)
 
 struct mc_shm *mc_rec_segment; /* read inline by mc_rec_halted() */
-static size_t shm_bytes;
-static char shm_path[64]; /* empty: private memory, nobody else sees it */
-static _Atomic int shm_removed;
+/* The segment's mapping: its size, its name (empty: private memory, nobody else sees it),
+ * and whether its name was removed at exit. */
+static struct {
+	size_t bytes;
+	char path[64];
+	_Atomic int removed;
+} shm;
 
-static char halt_file[1024];
+/* The halt file the config names (empty: none), and when it was last looked for. */
+static struct {
+	char path[1024];
+	_Atomic uint64_t checked_ns;
+} halt_file;
 bool mc_rec_has_halt_file;
-static _Atomic uint64_t halt_file_checked_ns;
 
 struct mc_shm *mc_rec_shm(void)
 {
@@ -60,30 +67,30 @@ static void put_pid_path(char *buf, size_t cap, int pid)
  * came back) is replaced. */
 static struct mc_shm *map_segment(int pid)
 {
-	put_pid_path(shm_path, sizeof(shm_path), pid);
+	put_pid_path(shm.path, sizeof(shm.path), pid);
 	int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 	struct rlimit fsize;
 	int fd = -1;
 	/* ftruncate past RLIMIT_FSIZE would kill the host with SIGXFSZ: under
 	 * such a limit the counters stay private. */
 	if (getrlimit(RLIMIT_FSIZE, &fsize) != 0 || fsize.rlim_cur == RLIM_INFINITY ||
-	    fsize.rlim_cur >= shm_bytes)
-		fd = mc_real.open(shm_path, flags, 0600);
-	if (fd < 0 && errno == EEXIST && unlink(shm_path) == 0)
-		fd = mc_real.open(shm_path, flags, 0600);
+	    fsize.rlim_cur >= shm.bytes)
+		fd = mc_real.open(shm.path, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(shm.path) == 0)
+		fd = mc_real.open(shm.path, flags, 0600);
 	void *p = MAP_FAILED;
 	if (fd >= 0) {
-		if (ftruncate(fd, (off_t)shm_bytes) == 0)
-			p = mc_real.mmap(NULL, shm_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		if (ftruncate(fd, (off_t)shm.bytes) == 0)
+			p = mc_real.mmap(NULL, shm.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			                 0);
 		mc_real.close(fd);
 		if (p == MAP_FAILED)
-			unlink(shm_path);
+			unlink(shm.path);
 	}
 	if (p != MAP_FAILED)
 		return p;
-	shm_path[0] = '\0';
-	p = mc_real.mmap(NULL, shm_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+	shm.path[0] = '\0';
+	p = mc_real.mmap(NULL, shm.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 	                 0);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -119,12 +126,12 @@ static void fill_rules(struct mc_shm *s, const struct mc_ruleset *rs)
 struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc_ruleset *rs,
                                     const char *config_path)
 {
-	shm_bytes = segment_bytes();
+	shm.bytes = segment_bytes();
 	mc_rec_segment = map_segment(getpid());
 	if (!mc_rec_segment)
 		return NULL;
 	mc_rec_segment->version = MC_SHM_VERSION;
-	mc_rec_segment->size = (uint32_t)shm_bytes;
+	mc_rec_segment->size = (uint32_t)shm.bytes;
 	mc_rec_segment->pid = getpid();
 	mc_rec_segment->ppid = getppid();
 	mc_rec_segment->started_unix_ns = mc_unix_ns();
@@ -138,8 +145,8 @@ struct mc_engine_state *mc_rec_init(const struct mc_config *cfg, const struct mc
 	atomic_store_explicit((_Atomic uint64_t *)&mc_rec_segment->magic, MC_SHM_MAGIC,
 	                      memory_order_release);
 
-	mc_copy_str(halt_file, sizeof(halt_file), cfg->halt_file);
-	mc_rec_has_halt_file = halt_file[0] != '\0';
+	mc_copy_str(halt_file.path, sizeof(halt_file.path), cfg->halt_file);
+	mc_rec_has_halt_file = halt_file.path[0] != '\0';
 	mc_log_init(cfg, rs, config_path);
 	mc_watchdog_init(mc_rec_segment->halt_window);
 	return &mc_rec_segment->engine;
@@ -189,9 +196,9 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 		to->enabled = from->enabled;
 	}
 	atomic_store(&child->control, atomic_load(&parent->control) & ~MC_CTL_WATCHDOG);
-	mc_real.munmap(parent, shm_bytes); /* the parent's stays the parent's */
+	mc_real.munmap(parent, shm.bytes); /* the parent's stays the parent's */
 	mc_rec_segment = child;
-	atomic_store(&shm_removed, 0);
+	atomic_store(&shm.removed, 0);
 	mc_log_after_fork();
 	mc_watchdog_after_fork();
 	return &mc_rec_segment->engine;
@@ -199,8 +206,8 @@ struct mc_engine_state *mc_rec_child_after_fork(void)
 
 void mc_rec_exit(void)
 {
-	if (shm_path[0] && atomic_exchange(&shm_removed, 1) == 0)
-		unlink(shm_path);
+	if (shm.path[0] && atomic_exchange(&shm.removed, 1) == 0)
+		unlink(shm.path);
 }
 
 /* ---- halting ---------------------------------------------------------------------- */
@@ -215,12 +222,12 @@ void mc_rec_exit(void)
 static MC_COLD void look_at_halt_file(void)
 {
 	uint64_t now = mc_now_ns();
-	uint64_t last = atomic_load_explicit(&halt_file_checked_ns, memory_order_relaxed);
+	uint64_t last = atomic_load_explicit(&halt_file.checked_ns, memory_order_relaxed);
 	if (now - last < HALT_FILE_PERIOD_NS)
 		return;
-	atomic_store_explicit(&halt_file_checked_ns, now, memory_order_relaxed);
+	atomic_store_explicit(&halt_file.checked_ns, now, memory_order_relaxed);
 	int saved = errno;
-	bool exists = access(halt_file, F_OK) == 0;
+	bool exists = access(halt_file.path, F_OK) == 0;
 	errno = saved;
 	if (exists)
 		atomic_fetch_or(&mc_rec_segment->control, MC_CTL_HALT_FILE);

@@ -51,13 +51,17 @@ struct tmap_file {
 	struct match_slot match[MATCH_SLOTS];
 };
 
-static _Atomic(void *) files_mem; /* MC_TMAP_FILES entries, mapped on first use */
-static _Atomic uint32_t n_files;  /* entries handed out */
-static _Atomic uint32_t full_noted;
+/* The files seen: MC_TMAP_FILES entries, mapped on first use; used of them handed out;
+ * full_noted once the log was told the table is full. */
+static struct {
+	_Atomic(void *) mem;
+	_Atomic uint32_t used;
+	_Atomic uint32_t full_noted;
+} table;
 
 static struct tmap_file *files(bool create)
 {
-	return mc_lazy_map(&files_mem, MC_TMAP_FILES * sizeof(struct tmap_file), create);
+	return mc_lazy_map(&table.mem, MC_TMAP_FILES * sizeof(struct tmap_file), create);
 }
 
 /* ---- memory and reads for the recognisers -------------------------------------------- */
@@ -126,7 +130,7 @@ static bool same_file(const struct tmap_file *e, const struct stat *st)
 static uint16_t find_file(const struct stat *st)
 {
 	struct tmap_file *t = files(false);
-	uint32_t n = atomic_load_explicit(&n_files, memory_order_acquire);
+	uint32_t n = atomic_load_explicit(&table.used, memory_order_acquire);
 	for (uint32_t i = 0; t && i < n && i < MC_TMAP_FILES; i++)
 		if (atomic_load_explicit(&t[i].state, memory_order_acquire) != FILE_UNPUBLISHED &&
 		    same_file(&t[i], st))
@@ -138,12 +142,12 @@ static uint16_t find_file(const struct stat *st)
 static struct tmap_file *claim_file(uint32_t *ret_index)
 {
 	struct tmap_file *t = files(true);
-	uint32_t n = atomic_load_explicit(&n_files, memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&table.used, memory_order_relaxed);
 	do {
 		if (!t || n >= MC_TMAP_FILES)
 			return NULL;
-	} while (!atomic_compare_exchange_weak_explicit(&n_files, &n, n + 1, memory_order_acq_rel,
-	                                                memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &table.used, &n, n + 1, memory_order_acq_rel, memory_order_relaxed));
 	*ret_index = n;
 	return &t[n];
 }
@@ -272,7 +276,7 @@ static enum mc_tmap_status for_file(int fd, const struct mc_erule *rule, struct 
 	if (tag == TAG_NOT_TENSORS)
 		return MC_TMAP_NONE;
 	if (tag == TAG_FULL) {
-		if (atomic_exchange_explicit(&full_noted, 1, memory_order_relaxed) == 0)
+		if (atomic_exchange_explicit(&table.full_noted, 1, memory_order_relaxed) == 0)
 			ret->note = "no room for another tensor map (" TEXT(
 			    MC_TMAP_FILES) " files have one): this file and later ones are left alone";
 		return MC_TMAP_FULL;
@@ -286,7 +290,7 @@ bool mc_tmap_nothing_to_damage(int fd)
 	if (tag == TAG_NOT_TENSORS)
 		return true;
 	if (tag == TAG_FULL)
-		return atomic_load_explicit(&full_noted, memory_order_relaxed) != 0;
+		return atomic_load_explicit(&table.full_noted, memory_order_relaxed) != 0;
 	struct tmap_file *t = tag >= 1 && tag <= MC_TMAP_FILES ? files(false) : NULL;
 	return t &&
 	       atomic_load_explicit(&t[tag - 1].state, memory_order_acquire) == FILE_MALFORMED &&

@@ -31,11 +31,15 @@ struct trace_slot {
 };
 
 bool mc_trace_enabled;
-static struct trace_slot *slots;
-static _Atomic uint64_t dropped_calls; /* table full */
-static _Atomic int reported;
-static char json_path[JSON_PATH_MAX];
-static char argv0[ARGV0_MAX];
+/* The counts (TRACE_SLOTS slots, mapped at init), what did not fit, whether the report was
+ * written, and where and for which program it goes. */
+static struct {
+	struct trace_slot *slots;
+	_Atomic uint64_t dropped_calls; /* table full */
+	_Atomic int reported;
+	char json_path[JSON_PATH_MAX];
+	char argv0[ARGV0_MAX];
+} trace;
 
 static uint64_t make_key(enum mc_fn fn, enum mc_target_kind kind, uint32_t value)
 {
@@ -44,12 +48,12 @@ static uint64_t make_key(enum mc_fn fn, enum mc_target_kind kind, uint32_t value
 
 void mc_trace_target(enum mc_fn fn, enum mc_target_kind kind, uint32_t value, uint64_t bytes)
 {
-	if (!slots)
+	if (!trace.slots)
 		return;
 	uint64_t key = make_key(fn, kind, value);
 	uint64_t h = key * 0x9E3779B97F4A7C15ull;
 	for (uint32_t i = 0; i < 64; i++) {
-		struct trace_slot *s = &slots[((h >> 40) + i) & (TRACE_SLOTS - 1)];
+		struct trace_slot *s = &trace.slots[((h >> 40) + i) & (TRACE_SLOTS - 1)];
 		uint64_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
 		if (k == 0) {
 			uint64_t expected = 0;
@@ -66,7 +70,7 @@ void mc_trace_target(enum mc_fn fn, enum mc_target_kind kind, uint32_t value, ui
 			return;
 		}
 	}
-	atomic_fetch_add_explicit(&dropped_calls, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&trace.dropped_calls, 1, memory_order_relaxed);
 }
 
 void mc_trace_file_path(enum mc_fn fn, uint32_t path_id, uint64_t bytes)
@@ -130,12 +134,12 @@ static size_t collect(struct row *rows)
 {
 	size_t n = 0;
 	for (uint32_t i = 0; i < TRACE_SLOTS; i++) {
-		uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_relaxed);
+		uint64_t k = atomic_load_explicit(&trace.slots[i].key, memory_order_relaxed);
 		if (!k)
 			continue;
 		rows[n].key = k;
-		rows[n].calls = atomic_load_explicit(&slots[i].calls, memory_order_relaxed);
-		rows[n].bytes = atomic_load_explicit(&slots[i].bytes, memory_order_relaxed);
+		rows[n].calls = atomic_load_explicit(&trace.slots[i].calls, memory_order_relaxed);
+		rows[n].bytes = atomic_load_explicit(&trace.slots[i].bytes, memory_order_relaxed);
 		n++;
 	}
 	return n;
@@ -159,7 +163,7 @@ static void print_table(const struct row *rows, size_t n, int pid, int ppid)
 	mc_buf_puts(&b, " ppid ");
 	mc_buf_u64(&b, (uint64_t)ppid);
 	mc_buf_puts(&b, " (");
-	mc_buf_puts(&b, argv0);
+	mc_buf_puts(&b, trace.argv0);
 	mc_buf_puts(&b, "): ");
 	mc_buf_u64(&b, n);
 	mc_buf_puts(&b, n == 1 ? " row\n" : " rows\n");
@@ -239,7 +243,7 @@ static void print_warnings(const struct row *rows, size_t n)
 		if (key_fn(rows[i].key) == MC_FN_syscall &&
 		    syscall_is_faultable((uint32_t)rows[i].key))
 			raw += rows[i].calls;
-	uint64_t dropped = atomic_load_explicit(&dropped_calls, memory_order_relaxed);
+	uint64_t dropped = atomic_load_explicit(&trace.dropped_calls, memory_order_relaxed);
 	char line[512];
 	struct mc_buf b;
 	if (raw) {
@@ -266,14 +270,14 @@ static void say_no_json(const struct mc_safefile_refusal *no)
 	static const char prefix[] = "trace: ";
 	char msg[1024];
 	memcpy(msg, prefix, sizeof(prefix) - 1);
-	mc_safefile_message(no, json_path, "--json file", "its rows are on stderr only",
+	mc_safefile_message(no, trace.json_path, "--json file", "its rows are on stderr only",
 	                    msg + sizeof(prefix) - 1, sizeof(msg) - (sizeof(prefix) - 1));
 	mc_say(msg);
 }
 
 static void append_json(const struct row *rows, size_t n, int pid, int ppid)
 {
-	if (!json_path[0])
+	if (!trace.json_path[0])
 		return;
 	size_t cap = 256 + ARGV0_MAX * 6;
 	for (size_t i = 0; i < n; i++) {
@@ -291,7 +295,7 @@ static void append_json(const struct row *rows, size_t n, int pid, int ppid)
 	mc_buf_puts(&b, ",\"ppid\":");
 	mc_buf_u64(&b, (uint64_t)ppid);
 	mc_buf_puts(&b, ",\"argv0\":\"");
-	mc_buf_json_str(&b, argv0, strlen(argv0));
+	mc_buf_json_str(&b, trace.argv0, strlen(trace.argv0));
 	mc_buf_puts(&b, "\",\"calls\":[");
 	for (size_t i = 0; i < n; i++) {
 		mc_buf_puts(&b, i ? ",{\"fn\":\"" : "{\"fn\":\"");
@@ -309,7 +313,7 @@ static void append_json(const struct row *rows, size_t n, int pid, int ppid)
 	 * exit for ever): opened as the log is, and refused likewise. */
 	const struct mc_safefile_calls calls = { mc_real.open, mc_real.fcntl, mc_real.close };
 	struct mc_safefile_refusal no;
-	int fd = mc_safefile_open(&calls, json_path, O_APPEND, 0600, &no);
+	int fd = mc_safefile_open(&calls, trace.json_path, O_APPEND, 0600, &no);
 	if (fd >= 0) {
 		/* One write: O_APPEND keeps each process's line whole. */
 		if (!b.truncated)
@@ -323,10 +327,10 @@ static void append_json(const struct row *rows, size_t n, int pid, int ppid)
 
 void mc_trace_report(void)
 {
-	if (!slots)
+	if (!trace.slots)
 		return;
 	int expected = 0;
-	if (!atomic_compare_exchange_strong(&reported, &expected, 1))
+	if (!atomic_compare_exchange_strong(&trace.reported, &expected, 1))
 		return;
 	int saved = errno;
 	size_t bytes = TRACE_SLOTS * sizeof(struct row);
@@ -383,10 +387,10 @@ static void catch_fatal_signals(void)
 static void child_after_fork(void)
 {
 	/* The child reports its own calls only. */
-	if (slots)
-		memset(slots, 0, TRACE_SLOTS * sizeof(struct trace_slot));
-	atomic_store(&dropped_calls, 0);
-	atomic_store(&reported, 0);
+	if (trace.slots)
+		memset(trace.slots, 0, TRACE_SLOTS * sizeof(struct trace_slot));
+	atomic_store(&trace.dropped_calls, 0);
+	atomic_store(&trace.reported, 0);
 }
 
 static void copy_bounded(char *dst, size_t cap, const char *src)
@@ -402,13 +406,13 @@ int mc_trace_init(void)
 	                       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	slots = p;
-	copy_bounded(argv0, sizeof(argv0), program_invocation_name);
+	trace.slots = p;
+	copy_bounded(trace.argv0, sizeof(trace.argv0), program_invocation_name);
 	const char *json = getenv("MLCHAOS_TRACE_JSON");
 	if (json && json[0] != '/')
 		mc_say("trace: MLCHAOS_TRACE_JSON is not an absolute path; ignored");
 	else
-		copy_bounded(json_path, sizeof(json_path), json);
+		copy_bounded(trace.json_path, sizeof(trace.json_path), json);
 	catch_fatal_signals();
 	pthread_atfork(NULL, NULL, child_after_fork);
 	mc_trace_enabled = true;

@@ -41,7 +41,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--objdump", default="objdump")
     ap.add_argument("--max-per-file", type=int, default=8)
-    ap.add_argument("--max-total", type=int, default=65)
+    ap.add_argument("--max-total", type=int, default=40)
     ap.add_argument("--dir", required=True, help="the library's object files (*.o)")
     a = ap.parse_args()
     a.objects = glob.glob(os.path.join(a.dir, "*.o"))
