@@ -5,7 +5,9 @@
  * lists and the default errno (config/) are all made from this table.
  *
  * Adding a family: a row here, its functions in fn.h (which family each belongs to) and
- * real.h (where the real one is found), their names in shim.map, and a hook file.
+ * real.h (where the real one is found), their names in shim.map, and a hook file. The suite's
+ * symbols-families test (test-harness/symbols/check_families.py) fails when those lists
+ * disagree with this table or with each other.
  *
  * Columns of MC_FAMILIES(X), X(ID, name, actions, traits, default errno, (errnos...)):
  *   ID        MC_HOOK_<ID>

@@ -351,12 +351,11 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		call.no_tensors = fdi->kind != MC_FD_FILE || mc_tmap_nothing_to_damage(fd);
 	struct mc_reqkey conn_key;
 	const struct mc_reqkey *key = NULL;
-	if (needs & MC_NEEDS_KEY) {
+	if ((needs & MC_NEEDS_KEY) && socket) { /* its connection's, else the thread's */
+		mc_request_current(rt->req, fd, &conn_key);
+		key = &conn_key;
+	} else if (needs & MC_NEEDS_KEY) {
 		key = mc_request_thread_key(rt->req);
-		if (socket) {
-			mc_request_current(rt->req, fd, &conn_key);
-			key = &conn_key;
-		}
 	}
 	if (!decide(rt, f, &call, key))
 		return false;

@@ -5,11 +5,8 @@
 #include "lazymap.h"
 #include "real.h"
 
-void *mc_lazy_map(_Atomic(void *) *slot, size_t bytes, bool create)
+void *mc_lazy_map_create(_Atomic(void *) *slot, size_t bytes)
 {
-	void *mem = atomic_load_explicit(slot, memory_order_acquire);
-	if (mem || !create)
-		return mem;
 	void *fresh = mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 	                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (fresh == MAP_FAILED)

@@ -14,9 +14,14 @@ static bool is_token_char(unsigned char c)
 	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static unsigned char lower(unsigned char c)
+/* Equal but for the case of a letter; clients mostly send a header's name as the config
+ * spells it, so the exact test comes first. */
+static bool same_letter(unsigned char a, unsigned char b)
 {
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+	if (a == b)
+		return true;
+	unsigned char la = a | 0x20;
+	return (a ^ b) == 0x20 && la >= 'a' && la <= 'z';
 }
 
 /* Length of the request line (up to, not including, its '\n'), or 0 when
@@ -28,11 +33,10 @@ static size_t request_line_len(const char *buf, size_t len)
 		i++;
 	if (i == 0 || i >= len || buf[i] != ' ')
 		return 0;
-	size_t eol = i;
-	while (eol < len && buf[eol] != '\n')
-		eol++;
-	if (eol >= len)
+	const char *nl = memchr(buf + i, '\n', len - i);
+	if (!nl)
 		return 0; /* request line not complete in this read */
+	size_t eol = (size_t)(nl - buf);
 	size_t end = eol;
 	if (end > i && buf[end - 1] == '\r')
 		end--;
@@ -43,12 +47,14 @@ static size_t request_line_len(const char *buf, size_t len)
 	return eol;
 }
 
+/* Most lines are turned away by their length or their colon, before any byte of the name is
+ * compared. */
 static bool header_name_is(const char *line, size_t line_len, const char *name, size_t name_len)
 {
 	if (line_len <= name_len || line[name_len] != ':')
 		return false;
 	for (size_t i = 0; i < name_len; i++)
-		if (lower((unsigned char)line[i]) != lower((unsigned char)name[i]))
+		if (!same_letter((unsigned char)line[i], (unsigned char)name[i]))
 			return false;
 	return true;
 }
@@ -80,11 +86,10 @@ enum mc_reqkey_result mc_reqkey_scan(const char *buf, size_t len, const char *na
 		return MC_REQKEY_NOTHING;
 	pos++; /* past the request line's '\n' */
 	while (pos < len) {
-		size_t eol = pos;
-		while (eol < len && buf[eol] != '\n')
-			eol++;
-		if (eol >= len)
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		if (!nl)
 			break; /* a line cut off by the end of the read */
+		size_t eol = (size_t)(nl - buf);
 		size_t line_len = eol - pos;
 		if (line_len == 0 || (line_len == 1 && buf[pos] == '\r'))
 			break; /* end of the headers */

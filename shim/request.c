@@ -167,11 +167,11 @@ static bool conn_load(int fd, struct mc_reqkey *ret)
 		uint64_t gen = atomic_load_explicit(&s->gen, memory_order_acquire);
 		if (len > MC_REQKEY_MAX)
 			continue;
-		uint64_t words[KEY_WORDS];
-		for (size_t i = 0; i < (len + 7) / 8; i++)
-			words[i] = atomic_load_explicit(&s->words[i], memory_order_acquire);
+		for (size_t i = 0; i < (len + 7) / 8; i++) { /* whole words: bytes has room */
+			uint64_t w = atomic_load_explicit(&s->words[i], memory_order_acquire);
+			memcpy(ret->bytes + 8 * i, &w, sizeof(w));
+		}
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == before) {
-			memcpy(ret->bytes, words, len);
 			ret->len = len;
 			ret->gen = gen;
 			return len > 0;

@@ -330,7 +330,7 @@ static inline void note_matched(struct mc_thread_state *ts, struct mc_engine_sta
 }
 
 /* What the hot loop already did for the first candidate it hands to decide_slow(). */
-enum first { FIRST_FRESH, FIRST_COUNTED, FIRST_SELECTED };
+enum first { FIRST_FRESH, FIRST_SELECTED };
 
 /* The full decision over the candidates c[0], c[1] from the lowest set bit on: targeting,
  * matched count, after, selection, limits, for each in file order. first says what the hot
@@ -352,8 +352,7 @@ decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_t
 			if (first != FIRST_SELECTED) {
 				if (r->checks && !targets(r, call, &memo))
 					continue;
-				if (first != FIRST_COUNTED)
-					note_matched(ts, st, r->id);
+				note_matched(ts, st, r->id);
 				if ((r->checks & MC_CHECK_AFTER) && skip_after(r, &st->rule[r->id]))
 					continue;
 				if (!(r->replay ? mc_replay_select(r, ts, call, &draw)
@@ -434,27 +433,23 @@ static inline const struct mc_rulemask *size_rules(const struct mc_ruleset *rs, 
 	return mc_likely(!sc->n_cuts) ? &sc->rules : size_rules_cut(rs, sc, size);
 }
 
-/* select = request with the current key's decision for this rule already memoized as "not
- * selected": rejected without hashing. */
-static inline bool memo_rejects(const struct mc_ruleset *rs, const struct mc_thread_state *ts,
-                                const struct mc_call *call, unsigned id)
-{
-	uint64_t bit = 1ull << (id % 64);
-
-	return ts && call->key_gen && ts->memo_rs == rs && ts->memo_gen == call->key_gen &&
-	       (ts->memo_known.w[id / 64] & bit) && !(ts->memo_selected.w[id / 64] & bit);
-}
-
 #define SCAN_DONE (-1)
 
+/* The candidates a scan let through the port test: how many, and the last one's id. */
+struct scanned {
+	unsigned n, id;
+};
+
 /* The candidates of one mask word (rule ids base + bit, upward), any kind: each passes its
- * remaining tests, is counted and drawn for when its kind allows, else is handed to the full
- * path. Returns SCAN_DONE when none needs the full path; else the enum first for
- * decide_slow(), with *ret_m the word from that candidate on and *ret_draw its draw. */
+ * remaining tests, is counted, and is selected or not when its kind allows (select = call by
+ * its gap, select = request by the key's memo or hash), else is handed to the full path. Returns
+ * SCAN_DONE when none needs the full path (*seen then tells the candidates that passed the port
+ * test); else the enum first for decide_slow(), with *ret_m the word from that candidate on and
+ * *ret_draw its draw. */
 static inline __attribute__((always_inline)) int
 scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
           const struct mc_call *call, uint64_t m, unsigned base, uint64_t *ret_m,
-          uint64_t *ret_draw)
+          uint64_t *ret_draw, struct scanned *seen)
 {
 	for (; m; m &= m - 1) {
 		unsigned id = base + (unsigned)__builtin_ctzll(m);
@@ -462,6 +457,8 @@ scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thr
 
 		if (!port_matches(f, call))
 			continue;
+		seen->n++;
+		seen->id = id;
 		*ret_m = m;
 		if (f->kind == MC_FAST_FULL)
 			return FIRST_FRESH;
@@ -471,36 +468,23 @@ scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thr
 				return FIRST_SELECTED;
 			continue;
 		}
-		if (f->kind == MC_FAST_REQUEST && call->key && !memo_rejects(rs, ts, call, id))
-			return FIRST_COUNTED;
+		if (f->kind == MC_FAST_REQUEST &&
+		    select_request(rs, &rs->rules[id], ts, call, ret_draw))
+			return FIRST_SELECTED;
 	}
 	return SCAN_DONE;
 }
 
 /* Not selected after a scan of candidates: the express hint is NONE when the call's ports
- * admit none of them, RULE + id when they admit one and it is a select = call rule (the
+ * admitted none of them, RULE + id when they admitted one and it is a select = call rule (the
  * index tested all it has), else NO (a rule to count or a key to look at on every call). */
-static __attribute__((noinline)) bool pass_scanned(const struct mc_ruleset *rs,
-                                                   const struct mc_call *call,
-                                                   struct mc_decision *ret,
-                                                   const struct mc_rulemask *candidates)
+static bool pass_scanned(const struct mc_ruleset *rs, const struct mc_call *call,
+                         struct mc_decision *ret, const struct scanned *seen)
 {
-	unsigned n = 0, id = 0;
-
-	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
-		for (uint64_t m = candidates->w[w]; m; m &= m - 1) {
-			unsigned i = w * 64 + (unsigned)__builtin_ctzll(m);
-
-			if (port_matches(&rs->fast[i], call)) {
-				n++;
-				id = i;
-			}
-		}
-	}
-	if (n == 0)
+	if (seen->n == 0)
 		return pass_express(rs, call, ret, MC_EXPRESS_NONE);
-	if (n == 1 && rs->fast[id].kind == MC_FAST_CALL)
-		return pass_express(rs, call, ret, MC_EXPRESS_RULE + id);
+	if (seen->n == 1 && rs->fast[seen->id].kind == MC_FAST_CALL)
+		return pass_express(rs, call, ret, MC_EXPRESS_RULE + seen->id);
 	clear(ret);
 	return false;
 }
@@ -532,7 +516,7 @@ decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
 {
 	const struct mc_hook_index *hx;
 	const struct mc_rulemask *sizes;
-	struct mc_rulemask candidates;
+	struct scanned seen = { 0, 0 };
 	uint64_t c[MC_MASK_WORDS] = { 0 }, draw = 0;
 	uint32_t flags;
 
@@ -559,15 +543,14 @@ decide_general(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
 		c[1] = hx->rules.w[1] & sizes->w[1] & narrow(rs, hx, flags, call, 1);
 	if (!(c[0] | c[1])) /* the common case here: the call matches none of the hook's rules */
 		return pass_express(rs, call, ret, MC_EXPRESS_NONE);
-	candidates = (struct mc_rulemask){ { c[0], c[1] } };
 	for (unsigned w = 0; w < MC_MASK_WORDS; w++) {
-		int first = scan_word(rs, st, ts, call, c[w], w * 64, &c[w], &draw);
+		int first = scan_word(rs, st, ts, call, c[w], w * 64, &c[w], &draw, &seen);
 
 		if (first != SCAN_DONE)
 			return decide_slow(rs, st, ts, call, ret, w ? 0 : c[0], c[1],
 			                   (enum first)first, draw);
 	}
-	return pass_scanned(rs, call, ret, &candidates);
+	return pass_scanned(rs, call, ret, &seen);
 }
 
 /* The plain path's candidate id was selected; its draw is in ret->draw (six arguments keep
@@ -585,6 +568,29 @@ decide_selected(const struct mc_ruleset *rs, struct mc_engine_state *st, struct 
 	/* The calls after it are as before: the hint holds for them (its gap was drawn anew). */
 	set_hint(rs, call, ret, MC_EXPRESS_RULE + id);
 	return true;
+}
+
+/* The plain case of a select = request rule: the candidates (m0, m1 as for decide_plain()) are
+ * one select = request rule with no port, on a thread with its state: counted, then selected
+ * by the key's memo or hash, with no hint (the next call may carry another key). Anything else
+ * goes to decide_general(). Out of line: the select = call case must not pay for it. */
+static __attribute__((noinline)) bool
+decide_request(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thread_state *ts,
+               const struct mc_call *call, struct mc_decision *ret, uint64_t m0, uint64_t m1)
+{
+	uint64_t m = m0 ? m0 : m1;
+	unsigned id = (m0 ? 0 : 64) + (unsigned)__builtin_ctzll(m);
+	uint64_t draw;
+
+	if (rs->fast[id].plain != MC_FAST_PLAIN_REQUEST || (m & (m - 1)) || (m0 && m1) || !ts)
+		return decide_general(rs, st, ts, call, ret);
+	note_matched(ts, st, id);
+	if (!select_request(rs, &rs->rules[id], ts, call, &draw)) {
+		clear(ret);
+		return false;
+	}
+	return decide_slow(rs, st, ts, call, ret, id < 64 ? m : 0, id < 64 ? 0 : m, FIRST_SELECTED,
+	                   draw);
 }
 
 /* The plain case: the candidates (m0: ids 0..63, m1: 64..127) are at most one, a select =
@@ -606,7 +612,7 @@ decide_plain(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_
 	f = &rs->fast[id];
 	if (mc_unlikely(f->plain != MC_FAST_PLAIN) || mc_unlikely(m & (m - 1)) ||
 	    mc_unlikely(m0 && m1) || mc_unlikely(!ts))
-		return decide_general(rs, st, ts, call, ret);
+		return decide_request(rs, st, ts, call, ret, m0, m1);
 	note_matched(ts, st, (unsigned)id);
 	if (mc_unlikely(gap_selects(ts, (unsigned)id, f->log_keep, &ret->draw)))
 		return decide_selected(rs, st, ts, call, ret, (unsigned)id);
@@ -795,7 +801,10 @@ static void index_rule(struct mc_ruleset *rs, const struct mc_erule *r, uint32_t
 	if (mask_has(&rs->stream, r->id))
 		*flags |= MC_HX_STREAM;
 	f->kind = fast_kind(r);
-	f->plain = f->kind == MC_FAST_CALL && !f->port ? MC_FAST_PLAIN : 0;
+	f->plain = f->port                      ? 0
+	           : f->kind == MC_FAST_CALL    ? MC_FAST_PLAIN
+	           : f->kind == MC_FAST_REQUEST ? MC_FAST_PLAIN_REQUEST
+	                                        : 0;
 	f->call_threshold = f->kind == MC_FAST_CALL ? (uint32_t)mc_call_threshold(r->rate_ppm) : 0;
 	f->log_keep = f->kind == MC_FAST_CALL ? mc_log_keep(f->call_threshold) : 0;
 }

@@ -138,12 +138,14 @@ struct mc_fast {
 	uint32_t call_threshold; /* MC_FAST_CALL: mc_call_threshold(rate_ppm), below 2^32 */
 	uint16_t port;           /* nonzero: the local or the peer port must equal it */
 	uint8_t kind;
-	uint8_t plain;   /* MC_FAST_PLAIN: kind MC_FAST_CALL and no port, the hot path's case */
+	uint8_t plain;   /* MC_FAST_PLAIN: kind MC_FAST_CALL and no port, the hot path's case;
+	                  * MC_FAST_PLAIN_REQUEST: kind MC_FAST_REQUEST and no port */
 	double log_keep; /* MC_FAST_CALL: mc_log_keep(call_threshold) */
 };
 
 /* Not 0, so that a zero-filled (unindexed) entry is never taken for plain. */
-#define MC_FAST_PLAIN 0xa5
+#define MC_FAST_PLAIN         0xa5
+#define MC_FAST_PLAIN_REQUEST 0x5a /* kind MC_FAST_REQUEST and no port: decide_request() */
 
 struct mc_ruleset {
 	uint64_t seed;
