@@ -21,24 +21,15 @@ import sys
 import tempfile
 import time
 
-RULES = """[mlchaos]
-seed = 42
-log = {log}
-
-[fault.bench-send]
-hook = send
-action = delay
-delay = 1us
-rate = 0.0001%
-select = request
-
-[fault.bench-read]
-hook = read
+RULE = """
+[fault.bench-{hook}]
+hook = {hook}
 action = delay
 delay = 1us
 rate = 0.0001%
 select = request
 """
+RULES = "[mlchaos]\nseed = 42\nlog = {log}\n" + "".join(RULE.format(hook=h) for h in ("send", "read"))
 
 # Entry points whose inclusive cost is reported on its own (libc calls they make included).
 ENTRIES = [("request head scan", "mc_reqkey_scan"), ("decisions", "mc_engine_decide")]
@@ -138,7 +129,7 @@ def main():
         subprocess.run([os.path.join(build, "test-harness", "mlchaos-gen"), "-o",
                         os.path.join(tmp, "model.bin"), "--quiet"], check=True)
         with open(os.path.join(tmp, "rules.ini"), "w") as f:
-            f.write(RULES.format(log=os.path.join(tmp, "events-%p.jsonl")))
+            f.write(RULES.replace("{log}", os.path.join(tmp, "events-%p.jsonl")))
         native = difference(run(tmp, build, None, n1), run(tmp, build, None, n2), n2 - n1)
         lib_runs = (run(tmp, build, lib, n1), run(tmp, build, lib, n2))
         with_lib = difference(*lib_runs, n2 - n1)
