@@ -63,6 +63,9 @@ static __thread struct {
 static void express_settle(enum mc_hook h)
 {
 	struct mc_express_memo *m = &mc_express_memo[h];
+	if (!atomic_load_explicit(&m->taken, memory_order_relaxed) &&
+	    !atomic_load_explicit(&m->left, memory_order_relaxed))
+		return; /* nothing kept (rules the memo cannot serve): no exchange to pay */
 	uint32_t left = atomic_exchange_explicit(&m->left, 0, memory_order_relaxed);
 	uint32_t taken = atomic_exchange_explicit(&m->taken, 0, memory_order_relaxed);
 	if (taken && m->express >= MC_EXPRESS_RULE)
@@ -327,7 +330,6 @@ static void fault_fill(struct mc_fault *f, const struct mc_runtime *rt, const st
 static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, int fd,
                             const struct mc_fd_info *fdi, uint64_t size, bool after_bytes)
 {
-	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
 	uint32_t needs = mc_engine_hook_needs(rs, h);
@@ -337,6 +339,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		f->d.action = MC_ACTION_NONE;
 		return false;
 	}
+	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
 	struct mc_call call = { .hook = h, .size = size };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
