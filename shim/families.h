@@ -4,8 +4,9 @@
  * mc_hook (common.h), the names of `hook =`, the actions allowed, the keys allowed, the errno
  * lists and the default errno (config/) are all made from this table.
  *
- * Adding a family: a row here, its functions in fn.h (which family each belongs to) and
- * real.h (where the real one is found), their names in shim.map, and a hook file. The suite's
+ * Adding a family: a row here and its system calls in MC_FAMILY_SYSCALLS below, its functions
+ * in fn.h (which family each belongs to) and real.h (where the real one is found), their names
+ * in shim.map, and a hook file. The suite's
  * symbols-families test (test-harness/symbols/check_families.py) fails when those lists
  * disagree with this table or with each other.
  *
@@ -25,6 +26,8 @@
  * errno lists are expanded (config/errnos.c), action names where actions are. */
 #ifndef MC_FAMILIES_H
 #define MC_FAMILIES_H
+
+#include <sys/syscall.h> /* SYS_* of MC_FAMILY_SYSCALLS: only macros */
 
 #define MC_FAM_ACT(a)   (1u << MC_ACTION_##a)
 #define MC_FAM_TRAIT(t) MC_TRAIT_##t
@@ -77,6 +80,46 @@ enum mc_trait {
 	  (EACCES, EBADF, EFAULT, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR,         \
 	   EOVERFLOW, /* stat(2), statx(2) */                                                   \
 	   EIO, ESTALE /* nfs */))
+
+/* The system calls that do each family's work, X(ID, number): a program that makes them through
+ * syscall() goes around the family's hooks, and `mlchaos trace` says so. Then the calls that go
+ * around libc's I/O altogether (io_uring, aio, in-kernel copies) or around the fd table (close).
+ * Expanded where <sys/syscall.h> is included (shim/trace.c); a number this architecture lacks
+ * is MC_SYS_MISSING. */
+#define MC_FAMILY_SYSCALLS(X)                                                                   \
+	X(READ, SYS_read) X(READ, SYS_pread64) X(READ, SYS_readv) X(READ, SYS_preadv)          \
+	X(READ, SYS_preadv2) X(READ, SYS_recvfrom) X(READ, SYS_recvmsg) X(READ, SYS_recvmmsg)  \
+	X(SEND, SYS_sendto) X(SEND, SYS_sendmsg) X(SEND, SYS_sendmmsg)                         \
+	X(WRITE, SYS_write) X(WRITE, SYS_pwrite64) X(WRITE, SYS_writev) X(WRITE, SYS_pwritev)  \
+	X(WRITE, SYS_pwritev2)                                                                 \
+	X(MALLOC, SYS_brk)                                                                     \
+	X(MMAP, SYS_mmap) X(MMAP, SYS_mremap)                                                  \
+	X(SLEEP, SYS_nanosleep) X(SLEEP, SYS_clock_nanosleep)                                  \
+	X(OPEN, MC_SYS_open) X(OPEN, SYS_openat) X(OPEN, MC_SYS_openat2)                       \
+	X(STAT, MC_SYS_stat) X(STAT, MC_SYS_lstat) X(STAT, SYS_fstat) X(STAT, SYS_newfstatat)  \
+	X(STAT, SYS_statx)
+#define MC_AROUND_LIBC_SYSCALLS(X)                                                              \
+	X(SYS_io_uring_setup) X(SYS_io_uring_enter) X(SYS_io_setup) X(SYS_io_submit)           \
+	X(SYS_sendfile) X(SYS_splice) X(SYS_copy_file_range) X(SYS_close)
 /* clang-format on */
+
+#define MC_SYS_MISSING (-1L)
+#ifdef SYS_open /* x86_64; newer architectures have openat alone */
+#define MC_SYS_open SYS_open
+#else
+#define MC_SYS_open MC_SYS_MISSING
+#endif
+#ifdef SYS_openat2
+#define MC_SYS_openat2 SYS_openat2
+#else
+#define MC_SYS_openat2 MC_SYS_MISSING
+#endif
+#ifdef SYS_stat
+#define MC_SYS_stat  SYS_stat
+#define MC_SYS_lstat SYS_lstat
+#else
+#define MC_SYS_stat  MC_SYS_MISSING
+#define MC_SYS_lstat MC_SYS_MISSING
+#endif
 
 #endif

@@ -187,51 +187,19 @@ static void print_table(const struct row *rows, size_t n, int pid, int ppid)
 	(void)mc_write_all(2, b.p, b.len);
 }
 
-/* System calls that do what a hook family would fault (I/O, memory,
- * sleeps) or that open a path around libc (io_uring, aio). Others made
- * through syscall(), such as gettid or futex, are counted but not warned
- * about. */
+/* System calls that do what a hook family would fault, or that go around libc's I/O or the fd
+ * table (families.h). Others made through syscall(), such as gettid or futex, are counted but
+ * not warned about. */
 static bool syscall_is_faultable(uint32_t nr)
 {
-	static const long io[] = {
-		SYS_read,
-		SYS_write,
-		SYS_pread64,
-		SYS_pwrite64,
-		SYS_readv,
-		SYS_writev,
-		SYS_preadv,
-		SYS_pwritev,
-		SYS_preadv2,
-		SYS_pwritev2,
-		SYS_recvfrom,
-		SYS_sendto,
-		SYS_recvmsg,
-		SYS_sendmsg,
-		SYS_recvmmsg,
-		SYS_sendmmsg,
-		SYS_mmap,
-		SYS_mremap,
-		SYS_openat,
-		SYS_close,
-		SYS_nanosleep,
-		SYS_clock_nanosleep,
-		SYS_io_uring_setup,
-		SYS_io_uring_enter,
-		SYS_io_setup,
-		SYS_io_submit,
-		SYS_sendfile,
-		SYS_splice,
-		SYS_copy_file_range,
-#ifdef SYS_open
-		SYS_open,
-#endif
-#ifdef SYS_openat2
-		SYS_openat2,
-#endif
-	};
-	for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++)
-		if ((long)nr == io[i])
+#define FAMILY_CALL(family, number) number,
+#define AROUND_CALL(number)         number,
+	static const long faultable[] = { MC_FAMILY_SYSCALLS(FAMILY_CALL)
+		                              MC_AROUND_LIBC_SYSCALLS(AROUND_CALL) };
+#undef FAMILY_CALL
+#undef AROUND_CALL
+	for (size_t i = 0; i < sizeof(faultable) / sizeof(faultable[0]); i++)
+		if ((long)nr == faultable[i])
 			return true;
 	return false;
 }

@@ -5,7 +5,9 @@ table, so that a family is added in one place and a forgotten list fails here, n
   - every function of shim/fn.h belongs to a family of shim/families.h (or is syscall, counted
     only), and every family has at least one function;
   - every function of fn.h has its real one in shim/real.h (MC_REAL_FNS) and is exported by
-    shim/shim.map (else the host's calls would never reach the hook).
+    shim/shim.map (else the host's calls would never reach the hook);
+  - every family names the system calls that do its work (MC_FAMILY_SYSCALLS), which
+    `mlchaos trace` warns of when a program makes them through syscall().
 
     check_families.py --shim DIR
 """
@@ -35,6 +37,12 @@ def families(text):
     return re.findall(r"^\s*X\((\w+),\s*\"", body, re.M)
 
 
+def syscall_families(text):
+    """The family IDs of MC_FAMILY_SYSCALLS's rows X(ID, number)."""
+    body = text.split("#define MC_FAMILY_SYSCALLS(X)", 1)[1].split("#define", 1)[0]
+    return set(re.findall(r"X\((\w+),\s*\w+\)", body))
+
+
 def real_fns(text):
     """The members of struct mc_real_fns: the rows X(ret, name, (params), (args)) of its list,
     and the variadic ones declared by hand (ret (*name)(...))."""
@@ -51,7 +59,9 @@ def exported(text):
 
 def problems(shim):
     fns = fn_list(read(shim, "fn.h"))
-    ids = families(read(shim, "families.h"))
+    table = read(shim, "families.h")
+    ids = families(table)
+    with_syscalls = syscall_families(table)
     real = real_fns(read(shim, "real.h"))
     exports = exported(read(shim, "shim.map"))
     out = []
@@ -68,7 +78,13 @@ def problems(shim):
     for family in ids:
         if family not in used:
             out.append(f"fn.h: family {family} of families.h has no function")
-    print(f"{len(fns)} functions in {len(ids)} families checked against real.h and shim.map")
+        if family not in with_syscalls:
+            out.append(f"families.h: family {family} names no system call in "
+                       f"MC_FAMILY_SYSCALLS")
+    for family in with_syscalls - set(ids):
+        out.append(f"families.h: MC_FAMILY_SYSCALLS names {family}, which is no family")
+    print(f"{len(fns)} functions in {len(ids)} families checked against real.h, shim.map and "
+          f"the families' system calls")
     return out
 
 
