@@ -1,14 +1,88 @@
-/* pipeline.c: the bracket of every hooked call shape (pipeline.h says the order). Each
- * pipeline is MC_COLD: a hook reaches it only when its family is armed and the express memo
- * did not let the call pass, and the real call of the common case (armed, not selected) is
- * made from here unbracketed, as the hooks made it before. */
+/* pipeline.c: the bracket of every hooked call shape (pipeline.h says the order), and the
+ * only place that enters the guard for a decision. Each pipeline is MC_COLD: a hook reaches
+ * it only when its family is armed and the express memo did not let the call pass; the real
+ * call of the common case of an fd call (armed, not selected) is made from here, after the
+ * guard is left, through the row's thunk. */
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "hook.h"
 #include "pipeline.h"
 #include "record.h"
 #include "request.h"
+
+/* One hooked call on its slow path. */
+struct mc_hookcall {
+	enum mc_fn fn;
+	int fd; /* -1 when the call has none */
+};
+
+static inline void mc_call_begin(struct mc_hookcall *c, enum mc_fn fn, int fd)
+{
+	c->fn = fn;
+	c->fd = fd;
+	mc_guard_enter();
+}
+
+/* Leaves the bracket before the real call: nothing of the decision is used from here on
+ * and nothing is to be traced (errno as it is). */
+static inline void mc_call_pass(struct mc_hookcall *c)
+{
+	(void)c;
+	mc_guard_leave();
+}
+
+/* Ends an fd call that moved `ret` bytes (negative: failed). Leaves errno
+ * exactly as the real call did. */
+static inline void mc_call_end_fd(struct mc_hookcall *c, long long ret)
+{
+	int e = errno;
+	if (mc_trace_enabled && c->fd >= 0)
+		mc_trace_fd(c->fn, c->fd, ret > 0 ? (uint64_t)ret : 0);
+	mc_guard_leave();
+	errno = e;
+}
+
+static inline void mc_call_end_target(struct mc_hookcall *c, enum mc_target_kind kind,
+                                      uint64_t bytes)
+{
+	int e = errno;
+	if (mc_trace_enabled)
+		mc_trace_target(c->fn, kind, 0, bytes);
+	mc_guard_leave();
+	errno = e;
+}
+
+/* A short call on a vector: the first iovecs of iov[0, cnt), the last one
+ * cut, so that they hold at most want bytes; copied into out, at most
+ * MC_SHORT_IOV_MAX entries. Returns how many. */
+#define MC_SHORT_IOV_MAX 64
+
+static inline int mc_iov_cut(const struct iovec *iov, size_t cnt, uint64_t want,
+                             struct iovec out[MC_SHORT_IOV_MAX])
+{
+	int k = 0;
+	for (size_t i = 0; i < cnt && k < MC_SHORT_IOV_MAX && want > 0; i++, k++) {
+		out[k] = iov[i];
+		if (out[k].iov_len > want)
+			out[k].iov_len = (size_t)want;
+		want -= out[k].iov_len;
+	}
+	return k;
+}
+
+/* Bytes described by an iovec array (saturating). */
+static inline uint64_t mc_iov_bytes(const struct iovec *iov, int cnt)
+{
+	uint64_t n = 0;
+	for (int i = 0; iov && i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
 
 /* ---- calls on an fd ------------------------------------------------------------------- */
 
@@ -187,4 +261,236 @@ MC_COLD int mc_pipe_batch(const struct mc_batch_row *row, const struct mc_batch_
 		bytes += c->v[i].msg_len;
 	mc_call_end_fd(&hc, r > 0 ? (long long)bytes : r);
 	return r;
+}
+
+/* ---- allocations ---------------------------------------------------------------------- */
+
+/* A rule acted on this allocation: apply it (it may log, sleep or kill). False when the
+ * allocation must fail, *err saying why. Guard held. */
+static MC_COLD bool alloc_fault(struct mc_fault *f, int *err)
+{
+	bool proceed = mc_fault_before(f, NULL);
+	*err = errno;
+	return proceed;
+}
+
+/* Before the real allocation: counts it (trace) and asks the rules, with the guard held
+ * for as long as the decision is used (runtime.h). Nothing here touches errno unless a rule
+ * acted. Returns false when it must fail: *err is then ENOMEM (or the rule's). */
+static inline __attribute__((always_inline)) bool alloc_gate(enum mc_fn fn, size_t n, int *err)
+{
+	if (mc_unlikely(mc_trace_enabled))
+		mc_trace_target(fn, MC_TGT_ANON, 0, n);
+	struct mc_fault f;
+	if (mc_likely(!mc_fault_has(MC_HOOK_MALLOC)))
+		return true;
+	mc_guard_enter();
+	bool acted = mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n);
+	bool proceed = !acted || alloc_fault(&f, err);
+	mc_guard_leave();
+	if (!mc_armed(MC_ARM_HEAP)) /* with a budget, every allocation is counted */
+		mc_fault_express_keep(MC_HOOK_MALLOC, 0, &f);
+	return proceed;
+}
+
+MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, struct mc_alloc_call *c)
+{
+	int err;
+	if (!alloc_gate(row->fn, c->n, &err)) {
+		c->err = err;
+		errno = err;
+		return NULL;
+	}
+	size_t old = 0;
+	if ((row->what & MC_PIPE_MOVES) && c->p && mc_armed(MC_ARM_HEAP))
+		old = mc_real.malloc_usable_size(c->p);
+	void *q = row->call(c);
+	/* a failed realloc leaves the old block where it was, as realloc(3) does */
+	if ((row->what & MC_PIPE_MOVES) && (q || c->n == 0))
+		mc_heap_note(-(int64_t)old);
+	/* the live heap grows by what the allocator really gave */
+	if (q && mc_unlikely(mc_armed(MC_ARM_HEAP)))
+		mc_heap_note((int64_t)mc_real.malloc_usable_size(q));
+	return q;
+}
+
+/* ---- calls that name a file ----------------------------------------------------------- */
+
+/* The rules' verdict on the file c names: false when the call must fail (errno set);
+ * c->path and *id change when a redirect rule sends the call elsewhere (id: for an open,
+ * whose fd is named by the file it really is). Guard held. */
+static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uint32_t *id)
+{
+	struct mc_fault f;
+	bool acted;
+	if (c->on_fd) {
+		struct mc_fd_info fdi;
+		mc_fd_lookup(c->fd, &fdi);
+		acted = mc_fault_decide_fd(&f, row->family, row->fn, c->fd, &fdi, 0);
+	} else {
+		acted = mc_fault_decide_path(&f, row->family, row->fn, *id);
+	}
+	if (!acted)
+		return true;
+	if (!mc_fault_before(&f, NULL))
+		return false;
+	if (f.d.action == MC_ACTION_REDIRECT && c->on_fd) {
+		mc_fault_not_applied(&f, "a call on an fd: its file is the one it opened");
+	} else if (mc_fault_redirect(&f)) {
+		c->path = f.d.to; /* absolute: the validator requires it */
+		if (row->what & MC_PIPE_OPENS)
+			*id = mc_path_intern_at(AT_FDCWD, f.d.to, -1);
+	}
+	return true;
+}
+
+MC_COLD int mc_pipe_path(const struct mc_path_row *row, struct mc_path_call *c)
+{
+	struct mc_hookcall hc;
+	bool opens = row->what & MC_PIPE_OPENS;
+	/* freopen(NULL, ...) reopens the same file with another mode: nothing is named */
+	bool named = c->path || !(row->what & MC_PIPE_STDIO);
+	mc_call_begin(&hc, row->fn, c->on_fd ? c->fd : -1);
+	int old_fd = c->stream ? fileno_unlocked(c->stream) : -1;
+	uint64_t snap = c->stream ? mc_fd_snapshot(old_fd) : 0; /* freopen: its old fd's entry */
+	uint32_t id = 0; /* the path's interned id (0: none to be had, or not needed) */
+	bool ruled = named && mc_fault_has(row->family);
+	if (!c->on_fd && named && (opens || ruled || mc_trace_enabled))
+		id = mc_path_intern_at(c->dirfd, c->path, -1);
+	uint32_t asked_id = id; /* a stat is traced by the path asked, an open by the file */
+	if (ruled && !path_gate(row, c, &id)) {
+		mc_call_end_fd(&hc, -1);
+		return -1;
+	}
+	int r = row->call(c);
+	int e = errno; /* the after's own calls (a tensor map reads the file) must not leak */
+	if (opens && named) {
+		if (c->stream)
+			mc_fd_forget_snapshot(old_fd, snap);
+		if (r >= 0) {
+			mc_fd_set_file(r, id);
+			mc_fault_file_opened(r, id); /* region = tensors: the file's tensor map */
+		}
+	}
+	if (mc_trace_enabled && !c->on_fd && named)
+		mc_trace_file_path(row->fn, opens ? id : asked_id, 0);
+	errno = e;
+	mc_call_end_fd(&hc, r < 0 ? -1 : 0);
+	return r;
+}
+
+/* ---- mappings ------------------------------------------------------------------------- */
+
+static bool shared(int flags)
+{
+	int type = flags & MAP_TYPE;
+	return type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+}
+
+/* Decides for a file mapping; may turn flags private for corruption.
+ * Returns false when the mapping must fail (errno set). */
+static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, struct mc_map_call *c)
+{
+	struct mc_fd_info fdi;
+	mc_fd_lookup(c->fd, &fdi);
+	uint64_t n = c->len;
+	int prot = c->prot;
+	if (!mc_fault_fd_gate(f, MC_HOOK_MMAP, fn, c->fd, &fdi, &n, c->off))
+		return false;
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
+		return true;
+	if (!(prot & PROT_READ)) {
+		f->skip_note = "mapping not readable: left alone";
+		return true;
+	}
+	if (shared(c->flags) && (prot & PROT_WRITE)) {
+		/* never damage what could reach the disk */
+		f->skip_note = "shared writable mapping: left alone, the file is never altered";
+		return true;
+	}
+	if (shared(c->flags))
+		c->flags = (c->flags & ~MAP_TYPE) | MAP_PRIVATE;
+	return true;
+}
+
+/* Damages the mapped bytes that lie inside the file (pages past its end
+ * would fault with SIGBUS). */
+static void corrupt_mapping(struct mc_fault *f, const struct mc_map_call *c, void *addr)
+{
+	int fd = c->fd, prot = c->prot;
+	size_t len = c->len;
+	int64_t off = c->off;
+	f->file_offset = (uint64_t)off;
+	f->have_offset = true;
+	struct stat st;
+	if (f->skip_note || mc_real.fstat(fd, &st) != 0 || st.st_size <= off) {
+		mc_fault_corrupt(f, addr, 0); /* logged, nothing to damage */
+		return;
+	}
+	uint64_t avail = (uint64_t)(st.st_size - off);
+	size_t n = avail < len ? (size_t)avail : len;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t span = (n + page - 1) & ~(page - 1);
+	if (!(prot & PROT_WRITE) && mprotect(addr, span, prot | PROT_WRITE) != 0) {
+		f->skip_note = "mprotect refused: left alone";
+		mc_fault_corrupt(f, addr, 0);
+		return;
+	}
+	mc_fault_corrupt(f, addr, n);
+	if (!(prot & PROT_WRITE))
+		mprotect(addr, span, prot);
+}
+
+MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
+{
+	struct mc_hookcall hc;
+	struct mc_fault f;
+	bool remap = row->what & MC_PIPE_REMAP;
+	bool anon = remap || (c->flags & MAP_ANONYMOUS) || c->fd < 0;
+	uint64_t judged = c->len;
+	if (remap) /* what it grows by; 0: it does not grow */
+		judged = c->len > c->old_len ? c->len - c->old_len : 0;
+	mc_call_begin(&hc, row->fn, anon ? -1 : c->fd);
+	f.d.action = MC_ACTION_NONE;
+	bool proceed = true;
+	if (anon && (judged > 0 || !remap) && mc_fault_has(MC_HOOK_MMAP) &&
+	    mc_fault_decide_anon(&f, MC_HOOK_MMAP, row->fn, judged))
+		proceed = mc_fault_before(&f, NULL);
+	else if (!anon)
+		proceed = map_file_gate(&f, row->fn, c);
+	void *r = MAP_FAILED;
+	if (proceed) {
+		r = row->call(c);
+		if (!anon && f.d.action == MC_ACTION_CORRUPT) {
+			int e = errno;
+			if (r == MAP_FAILED)
+				f.skip_note = "mmap failed";
+			corrupt_mapping(&f, c, r);
+			errno = e;
+		}
+	}
+	if (anon && r != MAP_FAILED && row->made && mc_armed(MC_ARM_HEAP))
+		row->made(r, c->len);
+	if (anon)
+		mc_call_end_target(&hc, MC_TGT_ANON, r == MAP_FAILED ? 0 : c->len);
+	else
+		mc_call_end_fd(&hc, r == MAP_FAILED ? -1 : (long long)c->len);
+	return r;
+}
+
+/* ---- sleeps --------------------------------------------------------------------------- */
+
+MC_COLD int mc_pipe_sleep(enum mc_fn fn)
+{
+	struct mc_hookcall hc;
+	struct mc_fault f;
+	int err = 0;
+	mc_call_begin(&hc, fn, -1);
+	if (mc_trace_enabled)
+		mc_trace_target(fn, MC_TGT_OTHER, 0, 0);
+	if (mc_fault_has(MC_HOOK_SLEEP) && mc_fault_decide_anon(&f, MC_HOOK_SLEEP, fn, 0) &&
+	    !mc_fault_before(&f, NULL))
+		err = errno;
+	mc_call_pass(&hc);
+	return err;
 }

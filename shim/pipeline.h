@@ -6,8 +6,10 @@
  * runs the rest in this order: guard enter, context (what the fd is), decide, the
  * unbracketed pass-through when nothing acted and nothing must see the call, before (delay,
  * fail, short), the real call, after (what the row asks for), trace, guard leave with errno
- * as the real call left it or as the rule set it. Nothing in a pipeline runs outside the
- * guard but the real call of that pass-through. */
+ * as the real call left it or as the rule set it. Outside the guard run only the express
+ * memo (its test in the hook, its keep before the pass-through's real call), that real
+ * call, and an allocation's trace count: none reaches the config parser or a hooked
+ * function. */
 #ifndef MC_PIPELINE_H
 #define MC_PIPELINE_H
 
@@ -27,7 +29,7 @@
 struct mc_fd_call {
 	int fd;
 	int flags;
-	int64_t off;   /* pread's offset; MC_OFF_CURRENT (read), MC_OFF_UNKNOWN (no file offset) */
+	int64_t off;   /* pread's, pwrite's offset; a read without one: MC_OFF_CURRENT */
 	size_t buflen; /* fortified twins: the size the compiler knew */
 	struct sockaddr *addr;
 	socklen_t *alenp; /* recvfrom */
@@ -129,5 +131,110 @@ struct mc_batch_row {
 };
 
 int mc_pipe_batch(const struct mc_batch_row *row, const struct mc_batch_call *c);
+
+/* ---- allocations: malloc, calloc, realloc, posix_memalign, the aligned ones ----------- */
+
+struct mc_alloc_call {
+	size_t n;           /* bytes asked (calloc: nmemb * size, SIZE_MAX when that overflows) */
+	void *p;            /* realloc: the block to move */
+	size_t nmemb, size; /* calloc, reallocarray */
+	size_t align;
+	void **out; /* posix_memalign */
+	int err;    /* posix_memalign: what it returns (a failed call: the error) */
+};
+
+/* The block moved (realloc): what it held leaves the live heap once the move is done. */
+#define MC_PIPE_MOVES (1u << 4)
+
+struct mc_alloc_row {
+	enum mc_fn fn;
+	unsigned what;
+	void *(*call)(struct mc_alloc_call *c); /* the block the real call gave, or NULL */
+};
+
+/* NULL with errno (and c->err) set when a rule failed the allocation. */
+void *mc_pipe_alloc(const struct mc_alloc_row *row, struct mc_alloc_call *c);
+
+#define MC_ALLOC_ROW(name, what, expr)                    \
+	static void *call_##name(struct mc_alloc_call *c) \
+	{                                                 \
+		return expr;                              \
+	}                                                 \
+	static const struct mc_alloc_row row_##name = { MC_FN_##name, what, call_##name };
+
+/* ---- calls that name a file: open, fopen, stat (by path, or on an fd) ----------------- */
+
+struct mc_path_call {
+	const char *path; /* as asked; a redirect rule puts its target here */
+	int dirfd;        /* AT_FDCWD for plain path calls */
+	bool on_fd;       /* fstat, and the *at stat calls with "" and AT_EMPTY_PATH: on fd */
+	int fd;
+	int flags;
+	mode_t mode;
+	const char *fmode; /* fopen, freopen */
+	FILE *stream;      /* freopen: the stream reopened */
+	FILE *opened;      /* fopen, freopen: what the real call gave */
+	int ver;           /* __xstat and kin: the structure's version */
+	unsigned int mask; /* statx */
+	void *out;         /* struct stat, stat64 or statx */
+};
+
+/* The call opens path: the fd it gives enters the fd table by that path (a redirect's
+ * target), with its tensor map; its stream (MC_PIPE_STDIO) replaces the one reopened. */
+#define MC_PIPE_OPENS (1u << 5)
+/* fopen, freopen: a NULL path (freopen's "the same file, another mode") is passed on. */
+#define MC_PIPE_STDIO (1u << 6)
+
+struct mc_path_row {
+	enum mc_fn fn;
+	enum mc_hook family;
+	unsigned what;
+	int (*call)(struct mc_path_call *c); /* the fd opened, or the call's result */
+};
+
+/* -1 with errno set when a rule failed the call. */
+int mc_pipe_path(const struct mc_path_row *row, struct mc_path_call *c);
+
+#define MC_PATH_ROW(name, family, what, expr)          \
+	static int call_##name(struct mc_path_call *c) \
+	{                                              \
+		return expr;                           \
+	}                                              \
+	static const struct mc_path_row row_##name = { MC_FN_##name, family, what, call_##name };
+
+/* ---- mappings: mmap (a file, or anonymous memory), mremap ------------------------------ */
+
+struct mc_map_call {
+	void *addr; /* mremap: the old mapping */
+	size_t len; /* mremap: the new length */
+	int prot;
+	int flags;
+	int fd;
+	int64_t off;
+	size_t old_len; /* mremap */
+	void *new_addr; /* mremap with MREMAP_FIXED */
+};
+
+/* mremap: judged by what it grows (a mapping that does not grow is never failed). */
+#define MC_PIPE_REMAP (1u << 7)
+
+struct mc_map_row {
+	enum mc_fn fn;
+	unsigned what;
+	void *(*call)(const struct mc_map_call *c);
+	/* an anonymous mapping was made (guard held): counted toward a budget; may be NULL */
+	void (*made)(void *addr, size_t len);
+};
+
+/* MAP_FAILED with errno set when a rule failed the call. */
+void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c);
+
+/* ---- sleeps: clock_nanosleep, nanosleep, usleep, sleep ------------------------------ */
+
+/* The bracket of a sleep, up to its real call: 0 to go on with it, or the error a rule
+ * interrupts it with (errno as the rule left it). The real sleep is the hook's, made once
+ * the guard is left: it may last, and what a signal handler calls meanwhile meets the rules
+ * as any call does. */
+int mc_pipe_sleep(enum mc_fn fn);
 
 #endif
