@@ -8,9 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fault.h"
+#include "heap.h"
 #include "hook.h"
 #include "lazymap.h"
+#include "pipeline.h"
 
 /* Anonymous mappings count toward a `budget`, as the kernel counts them
  * toward memory use: while MC_ARM_HEAP is set, each one is remembered (by
@@ -76,104 +77,6 @@ static void anon_forget(void *addr)
 	}
 }
 
-static bool shared(int flags)
-{
-	int type = flags & MAP_TYPE;
-	return type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
-}
-
-/* Decides for a file mapping; may turn flags private for corruption.
- * Returns false when the mapping must fail (errno set). */
-static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, int fd, size_t len, int prot,
-                          int *flags, off64_t off)
-{
-	struct mc_fd_info fdi;
-	mc_fd_lookup(fd, &fdi);
-	uint64_t n = len;
-	if (!mc_fault_fd_gate(f, MC_HOOK_MMAP, fn, fd, &fdi, &n, off))
-		return false;
-	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
-		return true;
-	if (!(prot & PROT_READ)) {
-		f->skip_note = "mapping not readable: left alone";
-		return true;
-	}
-	if (shared(*flags) && (prot & PROT_WRITE)) {
-		/* never damage what could reach the disk */
-		f->skip_note = "shared writable mapping: left alone, the file is never altered";
-		return true;
-	}
-	if (shared(*flags))
-		*flags = (*flags & ~MAP_TYPE) | MAP_PRIVATE;
-	return true;
-}
-
-/* Damages the mapped bytes that lie inside the file (pages past its end
- * would fault with SIGBUS). */
-static void corrupt_mapping(struct mc_fault *f, int fd, void *addr, size_t len, int prot,
-                            off64_t off)
-{
-	f->file_offset = (uint64_t)off;
-	f->have_offset = true;
-	struct stat st;
-	if (f->skip_note || mc_real.fstat(fd, &st) != 0 || st.st_size <= off) {
-		mc_fault_corrupt(f, addr, 0); /* logged, nothing to damage */
-		return;
-	}
-	uint64_t avail = (uint64_t)(st.st_size - off);
-	size_t n = avail < len ? (size_t)avail : len;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t span = (n + page - 1) & ~(page - 1);
-	if (!(prot & PROT_WRITE) && mprotect(addr, span, prot | PROT_WRITE) != 0) {
-		f->skip_note = "mprotect refused: left alone";
-		mc_fault_corrupt(f, addr, 0);
-		return;
-	}
-	mc_fault_corrupt(f, addr, n);
-	if (!(prot & PROT_WRITE))
-		mprotect(addr, span, prot);
-}
-
-static void *call_mmap(enum mc_fn fn, void *addr, size_t len, int prot, int flags, int fd,
-                       off64_t off)
-{
-	return fn == MC_FN_mmap ? mc_real.mmap(addr, len, prot, flags, fd, (off_t)off)
-	                        : mc_real.mmap64(addr, len, prot, flags, fd, off);
-}
-
-static MC_COLD void *mmap_slow(enum mc_fn fn, void *addr, size_t len, int prot, int flags, int fd,
-                               off64_t off)
-{
-	struct mc_hookcall c;
-	struct mc_fault f;
-	bool anon = (flags & MAP_ANONYMOUS) || fd < 0;
-	mc_call_begin(&c, fn, anon ? -1 : fd);
-	f.d.action = MC_ACTION_NONE;
-	bool proceed = true;
-	if (anon && mc_fault_has(MC_HOOK_MMAP) && mc_fault_decide_anon(&f, MC_HOOK_MMAP, fn, len))
-		proceed = mc_fault_before(&f, NULL);
-	else if (!anon)
-		proceed = map_file_gate(&f, fn, fd, len, prot, &flags, off);
-	void *r = MAP_FAILED;
-	if (proceed) {
-		r = call_mmap(fn, addr, len, prot, flags, fd, off);
-		if (!anon && f.d.action == MC_ACTION_CORRUPT) {
-			int e = errno;
-			if (r == MAP_FAILED)
-				f.skip_note = "mmap failed";
-			corrupt_mapping(&f, fd, r, len, prot, off);
-			errno = e;
-		}
-	}
-	if (anon && r != MAP_FAILED && mc_armed(MC_ARM_HEAP))
-		anon_remember(r, len);
-	if (anon)
-		mc_call_end_target(&c, MC_TGT_ANON, r == MAP_FAILED ? 0 : len);
-	else
-		mc_call_end_fd(&c, r == MAP_FAILED ? -1 : (long long)len);
-	return r;
-}
-
 static MC_COLD int munmap_slow(void *addr, size_t len)
 {
 	int r = mc_real.munmap(addr, len);
@@ -184,6 +87,25 @@ static MC_COLD int munmap_slow(void *addr, size_t len)
 	}
 	return r;
 }
+
+static void *call_mmap(const struct mc_map_call *c)
+{
+	return mc_real.mmap(c->addr, c->len, c->prot, c->flags, c->fd, (off_t)c->off);
+}
+
+static void *call_mmap64(const struct mc_map_call *c)
+{
+	return mc_real.mmap64(c->addr, c->len, c->prot, c->flags, c->fd, c->off);
+}
+
+static void *call_mremap(const struct mc_map_call *c)
+{
+	return mc_real.mremap(c->addr, c->old_len, c->len, c->flags, c->new_addr);
+}
+
+static const struct mc_map_row row_mmap = { MC_FN_mmap, 0, call_mmap, anon_remember };
+static const struct mc_map_row row_mmap64 = { MC_FN_mmap64, 0, call_mmap64, anon_remember };
+static const struct mc_map_row row_mremap = { MC_FN_mremap, MC_PIPE_REMAP, call_mremap, NULL };
 
 MC_EXPORT int munmap(void *addr, size_t len)
 {
@@ -196,30 +118,20 @@ MC_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 {
 	if (MC_PASS(MC_BIT_MMAP | MC_ARM_HEAP))
 		return mc_real.mmap(addr, len, prot, flags, fd, off);
-	return mmap_slow(MC_FN_mmap, addr, len, prot, flags, fd, off);
+	struct mc_map_call c = {
+		.addr = addr, .len = len, .prot = prot, .flags = flags, .fd = fd, .off = off
+	};
+	return mc_pipe_map(&row_mmap, &c);
 }
 
 MC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
 	if (MC_PASS(MC_BIT_MMAP | MC_ARM_HEAP))
 		return mc_real.mmap64(addr, len, prot, flags, fd, off);
-	return mmap_slow(MC_FN_mmap64, addr, len, prot, flags, fd, off);
-}
-
-static MC_COLD void *mremap_slow(void *old, size_t old_len, size_t new_len, int flags,
-                                 void *new_addr)
-{
-	struct mc_hookcall c;
-	struct mc_fault f;
-	mc_call_begin(&c, MC_FN_mremap, -1);
-	void *r = MAP_FAILED;
-	bool grows = new_len > old_len;
-	if (!grows || !mc_fault_has(MC_HOOK_MMAP) ||
-	    !mc_fault_decide_anon(&f, MC_HOOK_MMAP, MC_FN_mremap, new_len - old_len) ||
-	    mc_fault_before(&f, NULL))
-		r = mc_real.mremap(old, old_len, new_len, flags, new_addr);
-	mc_call_end_target(&c, MC_TGT_ANON, r == MAP_FAILED ? 0 : new_len);
-	return r;
+	struct mc_map_call c = {
+		.addr = addr, .len = len, .prot = prot, .flags = flags, .fd = fd, .off = off
+	};
+	return mc_pipe_map(&row_mmap64, &c);
 }
 
 MC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -233,5 +145,10 @@ MC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	}
 	if (MC_PASS(MC_BIT_MMAP))
 		return mc_real.mremap(old, old_len, new_len, flags, new_addr);
-	return mremap_slow(old, old_len, new_len, flags, new_addr);
+	struct mc_map_call c = { .addr = old,
+		                 .len = new_len,
+		                 .flags = flags,
+		                 .old_len = old_len,
+		                 .new_addr = new_addr };
+	return mc_pipe_map(&row_mremap, &c);
 }

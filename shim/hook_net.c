@@ -6,98 +6,26 @@
 
 #include "fault.h"
 #include "hook.h"
-#include "record.h"
+#include "pipeline.h"
 #include "request.h"
 
 /* ---- send family ------------------------------------------------------------ */
 
-struct send_args {
-	int fd;
-	int flags;
-	const struct sockaddr *addr;
-	socklen_t alen;
-	const struct msghdr *msg;
-	const struct msghdr *msg_cut; /* sendmsg with a short send: the copy to pass */
-};
+#define SEND_FLAT (MC_PIPE_FLAT | MC_PIPE_EXPRESS | MC_PIPE_SENT)
 
-typedef ssize_t (*send_call_fn)(const struct send_args *a, const void *buf, size_t n);
-
-/* sendmsg cut short: the first iovecs covering at most want bytes. */
-static void cut_msg(const struct msghdr *msg, uint64_t want, struct msghdr *out, struct iovec *iov)
-{
-	*out = *msg;
-	out->msg_iov = iov;
-	out->msg_iovlen = (size_t)mc_iov_cut(msg->msg_iov, msg->msg_iovlen, want, iov);
-}
-
-static MC_COLD ssize_t send_full(struct mc_hookcall *c, send_call_fn call, struct send_args *a,
-                                 const void *buf, size_t n, struct mc_fault *f)
-{
-	uint64_t want = n;
-	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, MC_OFF_UNKNOWN)) {
-		mc_call_end_fd(c, -1);
-		return -1;
-	}
-	struct msghdr msg_copy;
-	struct iovec iov[MC_SHORT_IOV_MAX];
-	if (want < n && a->msg) {
-		cut_msg(a->msg, want, &msg_copy, iov);
-		a->msg_cut = &msg_copy;
-	}
-	ssize_t r = call(a, buf, (size_t)want);
-	if (mc_rec_watches_responses()) {
-		int e = errno;
-		const struct msghdr *m = a->msg;
-		const void *head = m && m->msg_iovlen ? m->msg_iov[0].iov_base : buf;
-		size_t head_len = m && m->msg_iovlen ? m->msg_iov[0].iov_len : (size_t)want;
-		mc_rec_response(head, head_len, r, e);
-		errno = e;
-	}
-	mc_call_end_fd(c, r);
-	return r;
-}
-
-static MC_COLD ssize_t send_slow(enum mc_fn fn, send_call_fn call, struct send_args *a,
-                                 const void *buf, size_t n)
-{
-	struct mc_hookcall c;
-	struct mc_fault f;
-	struct mc_fd_info fdi;
-	uint64_t word = mc_fd_lookup_word(a->fd, &fdi);
-	mc_call_begin(&c, fn, a->fd); /* the decision, and all that uses it, in the bracket */
-	bool acted = mc_fault_fd_quick(&f, MC_HOOK_SEND, fn, a->fd, &fdi, n);
-	if (mc_likely(!acted && !mc_trace_enabled && !mc_rec_watches_responses())) {
-		mc_call_pass(&c);
-		if (word) /* calls like this one need nothing either while its hint holds */
-			mc_fault_express_keep(MC_HOOK_SEND, word, &f);
-		return call(a, buf, n); /* armed, not selected: the real call unbracketed */
-	}
-	return send_full(&c, call, a, buf, n, &f);
-}
-
-static ssize_t call_send(const struct send_args *a, const void *buf, size_t n)
-{
-	return mc_real.send(a->fd, buf, n, a->flags);
-}
-
-static ssize_t call_sendto(const struct send_args *a, const void *buf, size_t n)
-{
-	return mc_real.sendto(a->fd, buf, n, a->flags, a->addr, a->alen);
-}
-
-static ssize_t call_sendmsg(const struct send_args *a, const void *buf, size_t n)
-{
-	(void)buf;
-	(void)n;
-	return mc_real.sendmsg(a->fd, a->msg_cut ? a->msg_cut : a->msg, a->flags);
-}
+MC_FD_ROW(send, MC_HOOK_SEND, SEND_FLAT, mc_real.send(c->fd, mc_fd_buf(c), mc_fd_len(c), c->flags))
+MC_FD_ROW(sendto, MC_HOOK_SEND, SEND_FLAT,
+          mc_real.sendto(c->fd, mc_fd_buf(c), mc_fd_len(c), c->flags, c->addr, c->alen))
+MC_FD_ROW(sendmsg, MC_HOOK_SEND, MC_PIPE_EXPRESS | MC_PIPE_SENT,
+          mc_real.sendmsg(c->fd, c->msg, c->flags))
 
 MC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	if (MC_PASS(MC_BIT_SEND) || mc_fault_express_fd(MC_HOOK_SEND, fd, n))
 		return mc_real.send(fd, buf, n, flags);
-	struct send_args a = { .fd = fd, .flags = flags };
-	return send_slow(MC_FN_send, call_send, &a, buf, n);
+	struct iovec one = { .iov_base = (void *)buf, .iov_len = n }; /* never written */
+	struct mc_fd_call c = { .fd = fd, .flags = flags, .iov = &one, .cnt = 1 };
+	return mc_pipe_fd(&row_send, &c);
 }
 
 MC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
@@ -105,31 +33,43 @@ MC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const str
 {
 	if (MC_PASS(MC_BIT_SEND) || mc_fault_express_fd(MC_HOOK_SEND, fd, n))
 		return mc_real.sendto(fd, buf, n, flags, addr, alen);
-	struct send_args a = { .fd = fd, .flags = flags, .addr = addr, .alen = alen };
-	return send_slow(MC_FN_sendto, call_sendto, &a, buf, n);
+	struct iovec one = { .iov_base = (void *)buf, .iov_len = n }; /* never written */
+	struct mc_fd_call c = { .fd = fd,
+
+		                .flags = flags,
+		                .addr = (struct sockaddr *)addr,
+		                .alen = alen,
+		                .iov = &one,
+		                .cnt = 1 };
+	return mc_pipe_fd(&row_sendto, &c);
 }
 
 MC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if (MC_PASS(MC_BIT_SEND))
 		return mc_real.sendmsg(fd, msg, flags);
-	struct send_args a = { .fd = fd, .flags = flags, .msg = msg };
-	return send_slow(MC_FN_sendmsg, call_sendmsg, &a, NULL,
-	                 msg ? mc_iov_bytes(msg->msg_iov, (int)msg->msg_iovlen) : 0);
+	struct mc_fd_call c = { .fd = fd,
+
+		                .flags = flags,
+		                .msg = (struct msghdr *)msg, /* never written: see pipeline.h */
+		                .iov = msg ? msg->msg_iov : NULL,
+		                .cnt = msg ? (int)msg->msg_iovlen : 0 };
+	return mc_pipe_fd(&row_sendmsg, &c);
 }
+
+static int call_sendmmsg(const struct mc_batch_call *c)
+{
+	return mc_real.sendmmsg(c->fd, c->v, c->vlen, c->flags);
+}
+
+static const struct mc_batch_row row_sendmmsg = { MC_FN_sendmmsg, call_sendmmsg };
 
 MC_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 {
 	if (MC_PASS(MC_BIT_SEND))
 		return mc_real.sendmmsg(fd, v, vlen, flags);
-	struct mc_hookcall c;
-	mc_call_begin(&c, MC_FN_sendmmsg, fd);
-	int r = mc_real.sendmmsg(fd, v, vlen, flags);
-	uint64_t bytes = 0;
-	for (int i = 0; i < r; i++)
-		bytes += v[i].msg_len;
-	mc_call_end_fd(&c, r > 0 ? (long long)bytes : r);
-	return r;
+	struct mc_batch_call c = { .fd = fd, .v = v, .vlen = vlen, .flags = flags };
+	return mc_pipe_batch(&row_sendmmsg, &c);
 }
 
 /* ---- sockets in the fd table ------------------------------------------------ */

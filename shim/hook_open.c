@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "fault.h"
 #include "hook.h"
+#include "pipeline.h"
 #include "request.h"
 
 int __open_2(const char *path, int flags);
@@ -20,266 +20,129 @@ int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
 
-/* open(2): the mode argument exists only with O_CREAT or O_TMPFILE. */
-static bool needs_mode(int flags)
-{
-	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
-}
-
-/* One open call of any kind: the path decided on, then the real call. */
-struct open_args {
-	enum mc_fn fn;
-	int dirfd;
-	int flags;
-	mode_t mode;
-	const char *fmode; /* fopen/freopen */
-	FILE *stream;      /* freopen */
-};
-
-static int real_open(const struct open_args *a, const char *path)
-{
-	switch (a->fn) {
-	case MC_FN_open:
-		return mc_real.open(path, a->flags, a->mode);
-	case MC_FN_open64:
-		return mc_real.open64(path, a->flags, a->mode);
-	case MC_FN_openat:
-		return mc_real.openat(a->dirfd, path, a->flags, a->mode);
-	case MC_FN_openat64:
-		return mc_real.openat64(a->dirfd, path, a->flags, a->mode);
-	case MC_FN___open_2:
-		return mc_real.__open_2(path, a->flags);
-	case MC_FN___open64_2:
-		return mc_real.__open64_2(path, a->flags);
-	case MC_FN___openat_2:
-		return mc_real.__openat_2(a->dirfd, path, a->flags);
-	case MC_FN___openat64_2:
-		return mc_real.__openat64_2(a->dirfd, path, a->flags);
-	case MC_FN_creat:
-		return mc_real.creat(path, a->mode);
-	case MC_FN_creat64:
-		return mc_real.creat64(path, a->mode);
-	default:
-		errno = ENOSYS;
-		return -1;
-	}
-}
-
-static FILE *real_fopen(const struct open_args *a, const char *path)
-{
-	switch (a->fn) {
-	case MC_FN_fopen:
-		return mc_real.fopen(path, a->fmode);
-	case MC_FN_fopen64:
-		return mc_real.fopen64(path, a->fmode);
-	case MC_FN_freopen:
-		return mc_real.freopen(path, a->fmode, a->stream);
-	case MC_FN_freopen64:
-		return mc_real.freopen64(path, a->fmode, a->stream);
-	default:
-		errno = ENOSYS;
-		return NULL;
-	}
-}
-
 static int fd_of(FILE *f)
 {
 	return f ? fileno_unlocked(f) : -1;
 }
 
-/* The rules' verdict on opening path: false when the open must fail (errno
- * set); *path and *id change when a redirect rule sends it elsewhere. */
-static bool open_gate(const struct open_args *a, const char **path, uint32_t *id)
-{
-	*id = mc_path_intern_at(a->dirfd, *path, -1);
-	struct mc_fault f;
-	if (!mc_fault_has(MC_HOOK_OPEN) || !mc_fault_decide_path(&f, MC_HOOK_OPEN, a->fn, *id))
-		return true;
-	if (!mc_fault_before(&f, NULL))
-		return false;
-	if (mc_fault_redirect(&f)) {
-		*path = f.d.to; /* absolute: the validator requires it */
-		*id = mc_path_intern_at(AT_FDCWD, f.d.to, -1);
+#define OPEN_ROW(name, expr)  MC_PATH_ROW(name, MC_HOOK_OPEN, MC_PIPE_OPENS, expr)
+#define FOPEN_ROW(name, expr) MC_PATH_ROW(name, MC_HOOK_OPEN, FOPEN, fd_of(c->opened = expr))
+#define FOPEN                 (MC_PIPE_OPENS | MC_PIPE_STDIO)
+
+OPEN_ROW(open, mc_real.open(c->path, c->flags, c->mode))
+OPEN_ROW(open64, mc_real.open64(c->path, c->flags, c->mode))
+OPEN_ROW(openat, mc_real.openat(c->dirfd, c->path, c->flags, c->mode))
+OPEN_ROW(openat64, mc_real.openat64(c->dirfd, c->path, c->flags, c->mode))
+OPEN_ROW(__open_2, mc_real.__open_2(c->path, c->flags))
+OPEN_ROW(__open64_2, mc_real.__open64_2(c->path, c->flags))
+OPEN_ROW(__openat_2, mc_real.__openat_2(c->dirfd, c->path, c->flags))
+OPEN_ROW(__openat64_2, mc_real.__openat64_2(c->dirfd, c->path, c->flags))
+OPEN_ROW(creat, mc_real.creat(c->path, c->mode))
+OPEN_ROW(creat64, mc_real.creat64(c->path, c->mode))
+FOPEN_ROW(fopen, mc_real.fopen(c->path, c->fmode))
+FOPEN_ROW(fopen64, mc_real.fopen64(c->path, c->fmode))
+FOPEN_ROW(freopen, mc_real.freopen(c->path, c->fmode, c->stream))
+FOPEN_ROW(freopen64, mc_real.freopen64(c->path, c->fmode, c->stream))
+
+/* The hook of an open: the pass-through test, then the pipeline with the call's arguments
+ * (the named fields of struct mc_path_call). */
+#define OPEN_PIPE(name, at, args, ...)                                      \
+	if (MC_PASS(MC_BIT_OPEN))                                           \
+		return mc_real.name args;                                   \
+	struct mc_path_call c = { .path = path, .dirfd = at, __VA_ARGS__ }; \
+	return mc_pipe_path(&row_##name, &c)
+
+#define FOPEN_PIPE(name, args, ...)                                                              \
+	if (MC_PASS(MC_BIT_OPEN))                                                                \
+		return mc_real.name args;                                                        \
+	struct mc_path_call c = { .path = path, .dirfd = AT_FDCWD, .fmode = mode, __VA_ARGS__ }; \
+	mc_pipe_path(&row_##name, &c);                                                           \
+	return c.opened
+
+/* open(2): the mode argument exists only with O_CREAT or O_TMPFILE. */
+#define OPEN_MODE(mode)                                              \
+	mode_t mode = 0;                                             \
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) { \
+		va_list ap;                                          \
+		va_start(ap, flags);                                 \
+		mode = (mode_t)va_arg(ap, unsigned int);             \
+		va_end(ap);                                          \
 	}
-	return true;
+
+MC_EXPORT int open(const char *path, int flags, ...)
+{
+	OPEN_MODE(mode);
+	OPEN_PIPE(open, AT_FDCWD, (path, flags, mode), .flags = flags, .mode = mode);
 }
 
-static void opened(const struct open_args *a, int fd, uint32_t id)
+MC_EXPORT int open64(const char *path, int flags, ...)
 {
-	if (fd >= 0) {
-		mc_fd_set_file(fd, id);
-		mc_fault_file_opened(fd, id); /* region = tensors: the file's tensor map */
-	}
-	if (mc_trace_enabled)
-		mc_trace_file_path(a->fn, id, 0);
+	OPEN_MODE(mode);
+	OPEN_PIPE(open64, AT_FDCWD, (path, flags, mode), .flags = flags, .mode = mode);
 }
 
-static MC_COLD int open_slow(const struct open_args *a, const char *path)
+MC_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
-	uint32_t id;
-	mc_guard_enter();
-	if (!open_gate(a, &path, &id)) {
-		int e = errno;
-		mc_guard_leave();
-		errno = e;
-		return -1;
-	}
-	int fd = real_open(a, path);
-	int e = errno;
-	opened(a, fd, id);
-	mc_guard_leave();
-	errno = e;
-	return fd;
+	OPEN_MODE(mode);
+	OPEN_PIPE(openat, dirfd, (dirfd, path, flags, mode), .flags = flags, .mode = mode);
 }
 
-static MC_COLD FILE *fopen_slow(const struct open_args *a, const char *path)
+MC_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
-	uint32_t id = 0;
-	int old_fd = fd_of(a->stream);
-	uint64_t snap = mc_fd_snapshot(old_fd);
-	mc_guard_enter();
-	/* freopen(NULL, ...) reopens the same file with another mode */
-	if (path && !open_gate(a, &path, &id)) {
-		int e = errno;
-		mc_guard_leave();
-		errno = e;
-		return NULL;
-	}
-	FILE *f = real_fopen(a, path);
-	int e = errno;
-	if (path) {
-		if (a->stream)
-			mc_fd_forget_snapshot(old_fd, snap);
-		opened(a, fd_of(f), id);
-	}
-	mc_guard_leave();
-	errno = e;
-	return f;
+	OPEN_MODE(mode);
+	OPEN_PIPE(openat64, dirfd, (dirfd, path, flags, mode), .flags = flags, .mode = mode);
 }
-
-#define OPEN_HOOK(name)                                                                     \
-	MC_EXPORT int name(const char *path, int flags, ...)                                \
-	{                                                                                   \
-		mode_t mode = 0;                                                            \
-		if (needs_mode(flags)) {                                                    \
-			va_list ap;                                                         \
-			va_start(ap, flags);                                                \
-			mode = (mode_t)va_arg(ap, unsigned int);                            \
-			va_end(ap);                                                         \
-		}                                                                           \
-		if (MC_PASS(MC_BIT_OPEN))                                                   \
-			return mc_real.name(path, flags, mode);                             \
-		struct open_args a = {                                                      \
-			.fn = MC_FN_##name, .dirfd = AT_FDCWD, .flags = flags, .mode = mode \
-		};                                                                          \
-		return open_slow(&a, path);                                                 \
-	}
-
-#define OPENAT_HOOK(name)                                                                \
-	MC_EXPORT int name(int dirfd, const char *path, int flags, ...)                  \
-	{                                                                                \
-		mode_t mode = 0;                                                         \
-		if (needs_mode(flags)) {                                                 \
-			va_list ap;                                                      \
-			va_start(ap, flags);                                             \
-			mode = (mode_t)va_arg(ap, unsigned int);                         \
-			va_end(ap);                                                      \
-		}                                                                        \
-		if (MC_PASS(MC_BIT_OPEN))                                                \
-			return mc_real.name(dirfd, path, flags, mode);                   \
-		struct open_args a = {                                                   \
-			.fn = MC_FN_##name, .dirfd = dirfd, .flags = flags, .mode = mode \
-		};                                                                       \
-		return open_slow(&a, path);                                              \
-	}
-
-OPEN_HOOK(open)
-OPEN_HOOK(open64)
-OPENAT_HOOK(openat)
-OPENAT_HOOK(openat64)
 
 MC_EXPORT int __open_2(const char *path, int flags)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.__open_2(path, flags);
-	struct open_args a = { .fn = MC_FN___open_2, .dirfd = AT_FDCWD, .flags = flags };
-	return open_slow(&a, path);
+	OPEN_PIPE(__open_2, AT_FDCWD, (path, flags), .flags = flags);
 }
 
 MC_EXPORT int __open64_2(const char *path, int flags)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.__open64_2(path, flags);
-	struct open_args a = { .fn = MC_FN___open64_2, .dirfd = AT_FDCWD, .flags = flags };
-	return open_slow(&a, path);
+	OPEN_PIPE(__open64_2, AT_FDCWD, (path, flags), .flags = flags);
 }
 
 MC_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.__openat_2(dirfd, path, flags);
-	struct open_args a = { .fn = MC_FN___openat_2, .dirfd = dirfd, .flags = flags };
-	return open_slow(&a, path);
+	OPEN_PIPE(__openat_2, dirfd, (dirfd, path, flags), .flags = flags);
 }
 
 MC_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.__openat64_2(dirfd, path, flags);
-	struct open_args a = { .fn = MC_FN___openat64_2, .dirfd = dirfd, .flags = flags };
-	return open_slow(&a, path);
+	OPEN_PIPE(__openat64_2, dirfd, (dirfd, path, flags), .flags = flags);
 }
 
 MC_EXPORT int creat(const char *path, mode_t mode)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.creat(path, mode);
-	struct open_args a = { .fn = MC_FN_creat, .dirfd = AT_FDCWD, .mode = mode };
-	return open_slow(&a, path);
+	OPEN_PIPE(creat, AT_FDCWD, (path, mode), .mode = mode);
 }
 
 MC_EXPORT int creat64(const char *path, mode_t mode)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.creat64(path, mode);
-	struct open_args a = { .fn = MC_FN_creat64, .dirfd = AT_FDCWD, .mode = mode };
-	return open_slow(&a, path);
+	OPEN_PIPE(creat64, AT_FDCWD, (path, mode), .mode = mode);
 }
 
 MC_EXPORT FILE *fopen(const char *path, const char *mode)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.fopen(path, mode);
-	struct open_args a = { .fn = MC_FN_fopen, .dirfd = AT_FDCWD, .fmode = mode };
-	return fopen_slow(&a, path);
+	FOPEN_PIPE(fopen, (path, mode));
 }
 
 MC_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.fopen64(path, mode);
-	struct open_args a = { .fn = MC_FN_fopen64, .dirfd = AT_FDCWD, .fmode = mode };
-	return fopen_slow(&a, path);
+	FOPEN_PIPE(fopen64, (path, mode));
 }
 
 /* freopen closes the stream's old fd and opens path (usually on the same
  * number); with a NULL path it only changes the mode of the same file. */
 MC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.freopen(path, mode, f);
-	struct open_args a = { .fn = MC_FN_freopen, .dirfd = AT_FDCWD, .fmode = mode, .stream = f };
-	return fopen_slow(&a, path);
+	FOPEN_PIPE(freopen, (path, mode, f), .stream = f);
 }
 
 MC_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
 {
-	if (MC_PASS(MC_BIT_OPEN))
-		return mc_real.freopen64(path, mode, f);
-	struct open_args a = {
-		.fn = MC_FN_freopen64, .dirfd = AT_FDCWD, .fmode = mode, .stream = f
-	};
-	return fopen_slow(&a, path);
+	FOPEN_PIPE(freopen64, (path, mode, f), .stream = f);
 }
 
 /* ---- closing and duplicating ------------------------------------------------- */

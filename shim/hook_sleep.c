@@ -6,24 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fault.h"
 #include "hook.h"
-
-/* Returns 0 to go on with the real sleep, or the error to report. */
-static MC_COLD int sleep_gate(enum mc_fn fn)
-{
-	struct mc_hookcall c;
-	struct mc_fault f;
-	int err = 0;
-	mc_call_begin(&c, fn, -1);
-	if (mc_trace_enabled)
-		mc_trace_target(fn, MC_TGT_OTHER, 0, 0);
-	if (mc_fault_has(MC_HOOK_SLEEP) && mc_fault_decide_anon(&f, MC_HOOK_SLEEP, fn, 0) &&
-	    !mc_fault_before(&f, NULL))
-		err = errno;
-	mc_guard_leave();
-	return err;
-}
+#include "pipeline.h"
 
 static void whole_request_remains(const struct timespec *req, struct timespec *rem)
 {
@@ -36,7 +20,7 @@ MC_EXPORT int clock_nanosleep(clockid_t clk, int flags, const struct timespec *r
 {
 	if (!MC_PASS(MC_BIT_SLEEP)) {
 		int saved = errno;
-		int err = sleep_gate(MC_FN_clock_nanosleep);
+		int err = mc_pipe_sleep(MC_FN_clock_nanosleep);
 		errno = saved; /* clock_nanosleep returns its error, errno untouched */
 		if (err) {
 			if (!(flags & TIMER_ABSTIME))
@@ -51,7 +35,7 @@ MC_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	if (!MC_PASS(MC_BIT_SLEEP)) {
 		int saved = errno;
-		int err = sleep_gate(MC_FN_nanosleep);
+		int err = mc_pipe_sleep(MC_FN_nanosleep);
 		if (err) {
 			whole_request_remains(req, rem);
 			errno = err;
@@ -66,7 +50,7 @@ MC_EXPORT int usleep(useconds_t usec)
 {
 	if (!MC_PASS(MC_BIT_SLEEP)) {
 		int saved = errno;
-		int err = sleep_gate(MC_FN_usleep);
+		int err = mc_pipe_sleep(MC_FN_usleep);
 		if (err) {
 			errno = err;
 			return -1;
@@ -80,7 +64,7 @@ MC_EXPORT unsigned int sleep(unsigned int sec)
 {
 	if (!MC_PASS(MC_BIT_SLEEP)) {
 		int saved = errno;
-		int err = sleep_gate(MC_FN_sleep);
+		int err = mc_pipe_sleep(MC_FN_sleep);
 		errno = saved;
 		if (err)
 			return sec; /* interrupted at once: every second remains */

@@ -1,0 +1,496 @@
+/* pipeline.c: the bracket of every hooked call shape (pipeline.h says the order), and the
+ * only place that enters the guard for a decision. Each pipeline is MC_COLD: a hook reaches
+ * it only when its family is armed and the express memo did not let the call pass; the real
+ * call of the common case of an fd call (armed, not selected) is made from here, after the
+ * guard is left, through the row's thunk. */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "hook.h"
+#include "pipeline.h"
+#include "record.h"
+#include "request.h"
+
+/* One hooked call on its slow path. */
+struct mc_hookcall {
+	enum mc_fn fn;
+	int fd; /* -1 when the call has none */
+};
+
+static inline void mc_call_begin(struct mc_hookcall *c, enum mc_fn fn, int fd)
+{
+	c->fn = fn;
+	c->fd = fd;
+	mc_guard_enter();
+}
+
+/* Leaves the bracket before the real call: nothing of the decision is used from here on
+ * and nothing is to be traced (errno as it is). */
+static inline void mc_call_pass(struct mc_hookcall *c)
+{
+	(void)c;
+	mc_guard_leave();
+}
+
+/* Ends an fd call that moved `ret` bytes (negative: failed). Leaves errno
+ * exactly as the real call did. */
+static inline void mc_call_end_fd(struct mc_hookcall *c, long long ret)
+{
+	int e = errno;
+	if (mc_trace_enabled && c->fd >= 0)
+		mc_trace_fd(c->fn, c->fd, ret > 0 ? (uint64_t)ret : 0);
+	mc_guard_leave();
+	errno = e;
+}
+
+static inline void mc_call_end_target(struct mc_hookcall *c, enum mc_target_kind kind,
+                                      uint64_t bytes)
+{
+	int e = errno;
+	if (mc_trace_enabled)
+		mc_trace_target(c->fn, kind, 0, bytes);
+	mc_guard_leave();
+	errno = e;
+}
+
+/* A short call on a vector: the first iovecs of iov[0, cnt), the last one
+ * cut, so that they hold at most want bytes; copied into out, at most
+ * MC_SHORT_IOV_MAX entries. Returns how many. */
+#define MC_SHORT_IOV_MAX 64
+
+static inline int mc_iov_cut(const struct iovec *iov, size_t cnt, uint64_t want,
+                             struct iovec out[MC_SHORT_IOV_MAX])
+{
+	int k = 0;
+	for (size_t i = 0; i < cnt && k < MC_SHORT_IOV_MAX && want > 0; i++, k++) {
+		out[k] = iov[i];
+		if (out[k].iov_len > want)
+			out[k].iov_len = (size_t)want;
+		want -= out[k].iov_len;
+	}
+	return k;
+}
+
+/* Bytes described by an iovec array (saturating). */
+static inline uint64_t mc_iov_bytes(const struct iovec *iov, int cnt)
+{
+	uint64_t n = 0;
+	for (int i = 0; iov && i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* ---- calls on an fd ------------------------------------------------------------------- */
+
+static enum mc_hook family_of(enum mc_hook family, const struct mc_fd_info *fdi)
+{
+	if (family != MC_FAMILY_BY_FD)
+		return family;
+	return mc_fd_is_socket(fdi) ? MC_HOOK_SEND : MC_HOOK_WRITE;
+}
+
+/* True when the call must be seen after it is made even though no rule acted: bytes from a
+ * socket the request-key scanner reads, or an answer the error-rate watchdog counts. */
+static bool must_see(unsigned what, enum mc_hook h, const struct mc_fd_info *fdi)
+{
+	if (what & MC_PIPE_ARRIVED)
+		return mc_fd_is_socket(fdi) && mc_request_wants_reads();
+	if (what & MC_PIPE_SENT)
+		return h == MC_HOOK_SEND && mc_rec_watches_responses();
+	return false;
+}
+
+/* What arrived (got bytes of iov, asked bytes asked): shown first to the request-key
+ * scanner if it came from a socket (the key as it was sent, before any damage); then damaged
+ * if a corrupt rule acted, or, when none did, if a stream rule selects the request those
+ * bytes belong to (enum mc_stage). */
+static void arrived(struct mc_fault *f, enum mc_fn fn, const struct mc_fd_info *fdi, int fd,
+                    uint64_t asked, const struct iovec *iov, int cnt, size_t got)
+{
+	if (got > 0 && cnt > 0 && mc_fd_is_socket(fdi) && mc_request_wants_reads()) {
+		mc_request_on_read(fd, iov[0].iov_base,
+		                   got < iov[0].iov_len ? got : iov[0].iov_len);
+		if (f->d.action == MC_ACTION_NONE)
+			mc_fault_decide_stream(f, fn, fd, fdi, asked);
+	}
+	mc_fault_corrupt_iov(f, iov, cnt, got);
+}
+
+/* What was sent: the head of the answer, for the watchdog (errno kept). */
+static void sent(const struct iovec *iov, int cnt, ssize_t r)
+{
+	int e = errno;
+	if (cnt > 0)
+		mc_rec_response(iov[0].iov_base, iov[0].iov_len, r, e);
+	errno = e;
+}
+
+/* A call a rule acted on, or that trace, the scanner or the watchdog must see: the whole
+ * bracket (the guard is held). */
+static MC_COLD ssize_t fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row,
+                               struct mc_fd_call *c, struct mc_fault *f, enum mc_hook h,
+                               const struct mc_fd_info *fdi, uint64_t asked)
+{
+	uint64_t want = asked;
+	/* where the bytes start in the file matters only to damage, and only what arrives is
+	 * damaged: a write's offset is not the rules' business */
+	int64_t off = (row->what & MC_PIPE_ARRIVED) ? c->off : MC_OFF_UNKNOWN;
+	if (f->d.action != MC_ACTION_NONE && !mc_fault_apply_before(f, &want, off)) {
+		mc_call_end_fd(hc, -1);
+		return -1;
+	}
+	struct iovec cut[MC_SHORT_IOV_MAX];
+	struct msghdr msg_cut;
+	struct msghdr *msg = c->msg;
+	if (want < asked && (row->what & MC_PIPE_FLAT)) { /* short: the buffer cut */
+		cut[0] = c->iov[0];
+		cut[0].iov_len = (size_t)want;
+		c->iov = cut;
+	} else if (want < asked) { /* short: the first iovecs, the last one cut */
+		c->cnt = mc_iov_cut(c->iov, (size_t)c->cnt, want, cut);
+		c->iov = cut;
+		if (msg) { /* recvmsg, sendmsg: the same header, the shorter vector */
+			msg_cut = *msg;
+			msg_cut.msg_iov = cut;
+			msg_cut.msg_iovlen = (size_t)c->cnt;
+			c->msg = &msg_cut;
+		}
+	}
+	ssize_t r = row->call(c);
+	if (c->msg != msg && r >= 0 && (row->what & MC_PIPE_ARRIVED)) {
+		/* what the kernel reported back into the copy */
+		msg->msg_flags = msg_cut.msg_flags;
+		msg->msg_controllen = msg_cut.msg_controllen;
+		msg->msg_namelen = msg_cut.msg_namelen;
+	}
+	if (row->what & MC_PIPE_ARRIVED)
+		arrived(f, row->fn, fdi, c->fd, asked, c->iov, c->cnt, r > 0 ? (size_t)r : 0);
+	else if ((row->what & MC_PIPE_SENT) && h == MC_HOOK_SEND && mc_rec_watches_responses())
+		sent(c->iov, c->cnt, r);
+	mc_call_end_fd(hc, r);
+	return r;
+}
+
+MC_COLD ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c)
+{
+	struct mc_hookcall hc;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
+	mc_call_begin(&hc, row->fn, c->fd); /* the decision, and all that uses it, in the bracket */
+	uint64_t word = mc_fd_lookup_word(c->fd, &fdi);
+	enum mc_hook h = family_of(row->family, &fdi);
+	uint64_t asked = mc_iov_bytes(c->iov, c->cnt);
+	bool acted = mc_fault_fd_quick(&f, h, row->fn, c->fd, &fdi, asked);
+	if (mc_likely(!acted && !mc_trace_enabled) && (row->what & MC_PIPE_EXPRESS) &&
+	    !must_see(row->what, h, &fdi)) {
+		mc_call_pass(&hc);
+		if (word) /* calls like this one need nothing either while its hint holds */
+			mc_fault_express_keep(h, word, &f);
+		return row->call(c); /* armed, not selected: the real call unbracketed */
+	}
+	return fd_full(&hc, row, c, &f, h, &fdi, asked);
+}
+
+/* ---- stdio ---------------------------------------------------------------------------- */
+
+/* A failed fread or fwrite sets the stream's error indicator, as a real error would, so that
+ * ferror() tells the program what happened. */
+static void set_stream_error(FILE *s)
+{
+#ifdef _IO_ERR_SEEN
+	if (s)
+		s->_flags |= _IO_ERR_SEEN;
+#else
+	(void)s;
+#endif
+}
+
+/* The stream's logical position, not the fd's (stdio reads ahead): where a corrupt rule's
+ * bytes start. Asked only when a read rule may want it. */
+static int64_t stream_offset(const struct mc_items_row *row, FILE *s)
+{
+	if (!(row->what & MC_PIPE_ARRIVED) || !s || !mc_fault_has(MC_HOOK_READ))
+		return MC_OFF_UNKNOWN;
+	int saved = errno;
+	int64_t off = ftello(s);
+	errno = saved;
+	return off < 0 ? MC_OFF_UNKNOWN : off;
+}
+
+MC_COLD size_t mc_pipe_items(const struct mc_items_row *row, struct mc_items_call *c)
+{
+	struct mc_hookcall hc;
+	struct mc_fault f;
+	struct mc_fd_info fdi;
+	/* fileno_unlocked: the stream's lock is not ours to take here. */
+	int fd = c->stream ? fileno_unlocked(c->stream) : -1;
+	mc_call_begin(&hc, row->fn, fd);
+	mc_fd_lookup(fd, &fdi);
+	uint64_t bytes = (uint64_t)c->size * c->n;
+	uint64_t want = bytes;
+	int64_t off = stream_offset(row, c->stream);
+	f.d.action = MC_ACTION_NONE;
+	if (c->size != 0 &&
+	    !mc_fault_fd_gate(&f, family_of(row->family, &fdi), row->fn, fd, &fdi, &want, off)) {
+		set_stream_error(c->stream);
+		mc_call_end_fd(&hc, -1);
+		return 0;
+	}
+	if (want < bytes) /* short: fewer items, at least one */
+		c->n = want / c->size ? (size_t)(want / c->size) : 1;
+	size_t r = row->call(c);
+	if (row->what & MC_PIPE_ARRIVED)
+		mc_fault_corrupt(&f, c->ptr, r * c->size);
+	mc_call_end_fd(&hc, (long long)(r * c->size));
+	return r;
+}
+
+/* ---- many messages at once ------------------------------------------------------------ */
+
+MC_COLD int mc_pipe_batch(const struct mc_batch_row *row, const struct mc_batch_call *c)
+{
+	struct mc_hookcall hc;
+	mc_call_begin(&hc, row->fn, c->fd);
+	int r = row->call(c);
+	uint64_t bytes = 0;
+	for (int i = 0; i < r; i++)
+		bytes += c->v[i].msg_len;
+	mc_call_end_fd(&hc, r > 0 ? (long long)bytes : r);
+	return r;
+}
+
+/* ---- allocations ---------------------------------------------------------------------- */
+
+/* A rule acted on this allocation: apply it (it may log, sleep or kill). False when the
+ * allocation must fail, *err saying why. Guard held. */
+static MC_COLD bool alloc_fault(struct mc_fault *f, int *err)
+{
+	bool proceed = mc_fault_before(f, NULL);
+	*err = errno;
+	return proceed;
+}
+
+/* Before the real allocation: counts it (trace) and asks the rules, with the guard held
+ * for as long as the decision is used (runtime.h). Nothing here touches errno unless a rule
+ * acted. Returns false when it must fail: *err is then ENOMEM (or the rule's). */
+static inline __attribute__((always_inline)) bool alloc_gate(enum mc_fn fn, size_t n, int *err)
+{
+	if (mc_unlikely(mc_trace_enabled))
+		mc_trace_target(fn, MC_TGT_ANON, 0, n);
+	struct mc_fault f;
+	if (mc_likely(!mc_fault_has(MC_HOOK_MALLOC)))
+		return true;
+	mc_guard_enter();
+	bool acted = mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n);
+	bool proceed = !acted || alloc_fault(&f, err);
+	mc_guard_leave();
+	if (!mc_armed(MC_ARM_HEAP)) /* with a budget, every allocation is counted */
+		mc_fault_express_keep(MC_HOOK_MALLOC, 0, &f);
+	return proceed;
+}
+
+MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, struct mc_alloc_call *c)
+{
+	int err;
+	if (!alloc_gate(row->fn, c->n, &err)) {
+		c->err = err;
+		errno = err;
+		return NULL;
+	}
+	size_t old = 0;
+	if ((row->what & MC_PIPE_MOVES) && c->p && mc_armed(MC_ARM_HEAP))
+		old = mc_real.malloc_usable_size(c->p);
+	void *q = row->call(c);
+	/* a failed realloc leaves the old block where it was, as realloc(3) does */
+	if ((row->what & MC_PIPE_MOVES) && (q || c->n == 0))
+		mc_heap_note(-(int64_t)old);
+	/* the live heap grows by what the allocator really gave */
+	if (q && mc_unlikely(mc_armed(MC_ARM_HEAP)))
+		mc_heap_note((int64_t)mc_real.malloc_usable_size(q));
+	return q;
+}
+
+/* ---- calls that name a file ----------------------------------------------------------- */
+
+/* The rules' verdict on the file c names: false when the call must fail (errno set);
+ * c->path and *id change when a redirect rule sends the call elsewhere (id: for an open,
+ * whose fd is named by the file it really is). Guard held. */
+static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uint32_t *id)
+{
+	struct mc_fault f;
+	bool acted;
+	if (c->on_fd) {
+		struct mc_fd_info fdi;
+		mc_fd_lookup(c->fd, &fdi);
+		acted = mc_fault_decide_fd(&f, row->family, row->fn, c->fd, &fdi, 0);
+	} else {
+		acted = mc_fault_decide_path(&f, row->family, row->fn, *id);
+	}
+	if (!acted)
+		return true;
+	if (!mc_fault_before(&f, NULL))
+		return false;
+	if (f.d.action == MC_ACTION_REDIRECT && c->on_fd) {
+		mc_fault_not_applied(&f, "a call on an fd: its file is the one it opened");
+	} else if (mc_fault_redirect(&f)) {
+		c->path = f.d.to; /* absolute: the validator requires it */
+		if (row->what & MC_PIPE_OPENS)
+			*id = mc_path_intern_at(AT_FDCWD, f.d.to, -1);
+	}
+	return true;
+}
+
+MC_COLD int mc_pipe_path(const struct mc_path_row *row, struct mc_path_call *c)
+{
+	struct mc_hookcall hc;
+	bool opens = row->what & MC_PIPE_OPENS;
+	/* freopen(NULL, ...) reopens the same file with another mode: nothing is named */
+	bool named = c->path || !(row->what & MC_PIPE_STDIO);
+	mc_call_begin(&hc, row->fn, c->on_fd ? c->fd : -1);
+	int old_fd = c->stream ? fileno_unlocked(c->stream) : -1;
+	uint64_t snap = c->stream ? mc_fd_snapshot(old_fd) : 0; /* freopen: its old fd's entry */
+	uint32_t id = 0; /* the path's interned id (0: none to be had, or not needed) */
+	bool ruled = named && mc_fault_has(row->family);
+	if (!c->on_fd && named && (opens || ruled || mc_trace_enabled))
+		id = mc_path_intern_at(c->dirfd, c->path, -1);
+	uint32_t asked_id = id; /* a stat is traced by the path asked, an open by the file */
+	if (ruled && !path_gate(row, c, &id)) {
+		mc_call_end_fd(&hc, -1);
+		return -1;
+	}
+	int r = row->call(c);
+	int e = errno; /* the after's own calls (a tensor map reads the file) must not leak */
+	if (opens && named) {
+		if (c->stream)
+			mc_fd_forget_snapshot(old_fd, snap);
+		if (r >= 0) {
+			mc_fd_set_file(r, id);
+			mc_fault_file_opened(r, id); /* region = tensors: the file's tensor map */
+		}
+	}
+	if (mc_trace_enabled && !c->on_fd && named)
+		mc_trace_file_path(row->fn, opens ? id : asked_id, 0);
+	errno = e;
+	mc_call_end_fd(&hc, r < 0 ? -1 : 0);
+	return r;
+}
+
+/* ---- mappings ------------------------------------------------------------------------- */
+
+static bool shared(int flags)
+{
+	int type = flags & MAP_TYPE;
+	return type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+}
+
+/* Decides for a file mapping; may turn flags private for corruption.
+ * Returns false when the mapping must fail (errno set). */
+static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, struct mc_map_call *c)
+{
+	struct mc_fd_info fdi;
+	mc_fd_lookup(c->fd, &fdi);
+	uint64_t n = c->len;
+	int prot = c->prot;
+	if (!mc_fault_fd_gate(f, MC_HOOK_MMAP, fn, c->fd, &fdi, &n, c->off))
+		return false;
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
+		return true;
+	if (!(prot & PROT_READ)) {
+		f->skip_note = "mapping not readable: left alone";
+		return true;
+	}
+	if (shared(c->flags) && (prot & PROT_WRITE)) {
+		/* never damage what could reach the disk */
+		f->skip_note = "shared writable mapping: left alone, the file is never altered";
+		return true;
+	}
+	if (shared(c->flags))
+		c->flags = (c->flags & ~MAP_TYPE) | MAP_PRIVATE;
+	return true;
+}
+
+/* Damages the mapped bytes that lie inside the file (pages past its end
+ * would fault with SIGBUS). */
+static void corrupt_mapping(struct mc_fault *f, const struct mc_map_call *c, void *addr)
+{
+	int fd = c->fd, prot = c->prot;
+	size_t len = c->len;
+	int64_t off = c->off;
+	f->file_offset = (uint64_t)off;
+	f->have_offset = true;
+	struct stat st;
+	if (f->skip_note || mc_real.fstat(fd, &st) != 0 || st.st_size <= off) {
+		mc_fault_corrupt(f, addr, 0); /* logged, nothing to damage */
+		return;
+	}
+	uint64_t avail = (uint64_t)(st.st_size - off);
+	size_t n = avail < len ? (size_t)avail : len;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t span = (n + page - 1) & ~(page - 1);
+	if (!(prot & PROT_WRITE) && mprotect(addr, span, prot | PROT_WRITE) != 0) {
+		f->skip_note = "mprotect refused: left alone";
+		mc_fault_corrupt(f, addr, 0);
+		return;
+	}
+	mc_fault_corrupt(f, addr, n);
+	if (!(prot & PROT_WRITE))
+		mprotect(addr, span, prot);
+}
+
+MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
+{
+	struct mc_hookcall hc;
+	struct mc_fault f;
+	bool remap = row->what & MC_PIPE_REMAP;
+	bool anon = remap || (c->flags & MAP_ANONYMOUS) || c->fd < 0;
+	uint64_t judged = c->len;
+	if (remap) /* what it grows by; 0: it does not grow */
+		judged = c->len > c->old_len ? c->len - c->old_len : 0;
+	mc_call_begin(&hc, row->fn, anon ? -1 : c->fd);
+	f.d.action = MC_ACTION_NONE;
+	bool proceed = true;
+	if (anon && (judged > 0 || !remap) && mc_fault_has(MC_HOOK_MMAP) &&
+	    mc_fault_decide_anon(&f, MC_HOOK_MMAP, row->fn, judged))
+		proceed = mc_fault_before(&f, NULL);
+	else if (!anon)
+		proceed = map_file_gate(&f, row->fn, c);
+	void *r = MAP_FAILED;
+	if (proceed) {
+		r = row->call(c);
+		if (!anon && f.d.action == MC_ACTION_CORRUPT) {
+			int e = errno;
+			if (r == MAP_FAILED)
+				f.skip_note = "mmap failed";
+			corrupt_mapping(&f, c, r);
+			errno = e;
+		}
+	}
+	if (anon && r != MAP_FAILED && row->made && mc_armed(MC_ARM_HEAP))
+		row->made(r, c->len);
+	if (anon)
+		mc_call_end_target(&hc, MC_TGT_ANON, r == MAP_FAILED ? 0 : c->len);
+	else
+		mc_call_end_fd(&hc, r == MAP_FAILED ? -1 : (long long)c->len);
+	return r;
+}
+
+/* ---- sleeps --------------------------------------------------------------------------- */
+
+MC_COLD int mc_pipe_sleep(enum mc_fn fn)
+{
+	struct mc_hookcall hc;
+	struct mc_fault f;
+	int err = 0;
+	mc_call_begin(&hc, fn, -1);
+	if (mc_trace_enabled)
+		mc_trace_target(fn, MC_TGT_OTHER, 0, 0);
+	if (mc_fault_has(MC_HOOK_SLEEP) && mc_fault_decide_anon(&f, MC_HOOK_SLEEP, fn, 0) &&
+	    !mc_fault_before(&f, NULL))
+		err = errno;
+	mc_call_pass(&hc);
+	return err;
+}
