@@ -12,7 +12,11 @@ import argparse
 import re
 import shutil
 import subprocess
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import check, finish  # noqa: E402
 
 # Keys of the experiment's load and health checks, as the load client's interface names them:
 # the page documents them even while the spec's tables do not list them yet.
@@ -22,14 +26,6 @@ INTERFACE_KEYS = {
     "steady_state": ["agreement", "contaminated", "health_lies", "ttft_p50", "ttft_p99",
                      "itl_p50", "itl_p99"],
 }
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-
 
 def plain(roff):
     """The page's text with font escapes gone and \\- as -."""
@@ -186,12 +182,7 @@ def main():
     check_config_page(args.source, open(cfg_page).read())
     check_format(cmd_page)
     check_format(cfg_page)
-    for f in failures:
-        print("FAIL: " + f)
-    if failures:
-        return 1
-    print("ok: mlchaos(1) and mlchaos.ini(5) agree with --help and the key tables")
-    return 0
+    return finish("mlchaos(1) and mlchaos.ini(5) against --help and the key tables")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
  * inside its own temporary directory. Field offsets come from the ELF
  * specification, written out by hand, not from <elf.h>. */
 #include "elfcheck.h"
+#include "mc_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,18 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
 static char dir[] = "/tmp/mc-test-elfcheck-XXXXXX";
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
 
 /* What to put into a fabricated image. */
 struct fab {
@@ -195,42 +185,43 @@ static void test_fabricated(void)
 
 			fabricate(&f, b);
 			r = inspect_bytes(b, FAB_SIZE, &info);
-			CHECK(r == 1 && !info.has_interp && !info.is_go && info.machine == 0x1234 &&
-			          info.type == 2 && info.is_64 == is_64 && info.is_msb == msb,
-			      "static %d-bit msb=%d: r=%d interp=%d go=%d machine=%#x",
-			      is_64 ? 64 : 32, msb, r, info.has_interp, info.is_go, info.machine);
+			MC_CHECKF(
+			    r == 1 && !info.has_interp && !info.is_go && info.machine == 0x1234 &&
+			        info.type == 2 && info.is_64 == is_64 && info.is_msb == msb,
+			    "static %d-bit msb=%d: r=%d interp=%d go=%d machine=%#x",
+			    is_64 ? 64 : 32, msb, r, info.has_interp, info.is_go, info.machine);
 
 			f.interp = 1;
 			fabricate(&f, b);
 			r = inspect_bytes(b, FAB_SIZE, &info);
-			CHECK(r == 1 && info.has_interp && !info.is_go,
-			      "dynamic %d-bit msb=%d: r=%d", is_64 ? 64 : 32, msb, r);
+			MC_CHECKF(r == 1 && info.has_interp && !info.is_go,
+			          "dynamic %d-bit msb=%d: r=%d", is_64 ? 64 : 32, msb, r);
 
 			f.go_note = 1;
 			fabricate(&f, b);
 			r = inspect_bytes(b, FAB_SIZE, &info);
-			CHECK(r == 1 && info.is_go, "Go PT_NOTE %d-bit msb=%d: r=%d go=%d",
-			      is_64 ? 64 : 32, msb, r, info.is_go);
+			MC_CHECKF(r == 1 && info.is_go, "Go PT_NOTE %d-bit msb=%d: r=%d go=%d",
+			          is_64 ? 64 : 32, msb, r, info.is_go);
 
 			f.go_note = 0;
 			f.note_section = 1;
 			fabricate(&f, b);
 			r = inspect_bytes(b, FAB_SIZE, &info);
-			CHECK(r == 1 && info.is_go, "Go SHT_NOTE %d-bit msb=%d: r=%d go=%d",
-			      is_64 ? 64 : 32, msb, r, info.is_go);
+			MC_CHECKF(r == 1 && info.is_go, "Go SHT_NOTE %d-bit msb=%d: r=%d go=%d",
+			          is_64 ? 64 : 32, msb, r, info.is_go);
 
 			f.note_section = 0;
 			f.name = ".gopclntab";
 			fabricate(&f, b);
 			r = inspect_bytes(b, FAB_SIZE, &info);
-			CHECK(r == 1 && info.is_go, ".gopclntab %d-bit msb=%d: r=%d go=%d",
-			      is_64 ? 64 : 32, msb, r, info.is_go);
+			MC_CHECKF(r == 1 && info.is_go, ".gopclntab %d-bit msb=%d: r=%d go=%d",
+			          is_64 ? 64 : 32, msb, r, info.is_go);
 
 			f.name = ".gopclntab.not";
 			fabricate(&f, b);
 			r = inspect_bytes(b, FAB_SIZE, &info);
-			CHECK(r == 1 && !info.is_go, "near-Go name %d-bit msb=%d: r=%d go=%d",
-			      is_64 ? 64 : 32, msb, r, info.is_go);
+			MC_CHECKF(r == 1 && !info.is_go, "near-Go name %d-bit msb=%d: r=%d go=%d",
+			          is_64 ? 64 : 32, msb, r, info.is_go);
 		}
 	}
 }
@@ -247,55 +238,55 @@ static void test_malformed(void)
 
 	fabricate(&f, b);
 	r = inspect_bytes(b, 40, &info);
-	CHECK(r == -ENOEXEC, "truncated header: r=%d, want -ENOEXEC", r);
+	MC_CHECKF(r == -ENOEXEC, "truncated header: r=%d, want -ENOEXEC", r);
 	r = inspect_bytes(b, 3, &info);
-	CHECK(r == 0, "3 bytes of magic: r=%d, want 0 (not ELF)", r);
+	MC_CHECKF(r == 0, "3 bytes of magic: r=%d, want 0 (not ELF)", r);
 	r = inspect_bytes("#!/bin/sh\necho hi\n", 18, &info);
-	CHECK(r == 0, "script: r=%d, want 0", r);
+	MC_CHECKF(r == 0, "script: r=%d, want 0", r);
 	r = inspect_bytes("", 0, &info);
-	CHECK(r == 0, "empty file: r=%d, want 0", r);
+	MC_CHECKF(r == 0, "empty file: r=%d, want 0", r);
 	r = inspect_bytes(b, PH_OFF + 56, &info);
-	CHECK(r == -ENOEXEC, "program headers cut: r=%d, want -ENOEXEC", r);
+	MC_CHECKF(r == -ENOEXEC, "program headers cut: r=%d, want -ENOEXEC", r);
 
 	fabricate(&f, b);
 	b[4] = 3;
 	r = inspect_bytes(b, FAB_SIZE, &info);
-	CHECK(r == -ENOEXEC, "bad class: r=%d", r);
+	MC_CHECKF(r == -ENOEXEC, "bad class: r=%d", r);
 
 	fabricate(&f, b);
 	put(b, 32, 8, UINT64_MAX - 8, 0);
 	r = inspect_bytes(b, FAB_SIZE, &info);
-	CHECK(r == -ENOEXEC, "phoff near 2^64: r=%d", r);
+	MC_CHECKF(r == -ENOEXEC, "phoff near 2^64: r=%d", r);
 
 	fabricate(&f, b);
 	put(b, 56, 2, 0xfffe, 0);
 	r = inspect_bytes(b, FAB_SIZE, &info);
-	CHECK(r == -ENOEXEC, "phnum beyond the file: r=%d", r);
+	MC_CHECKF(r == -ENOEXEC, "phnum beyond the file: r=%d", r);
 
 	fabricate(&f, b);
 	put(b, 54, 2, 8, 0);
 	r = inspect_bytes(b, FAB_SIZE, &info);
-	CHECK(r == -ENOEXEC, "phentsize too small: r=%d", r);
+	MC_CHECKF(r == -ENOEXEC, "phentsize too small: r=%d", r);
 
 	/* a note whose sizes point far past its segment: not Go, no overrun */
 	fabricate(&f, b);
 	put(b, NOTE_OFF, 4, 0xfffffff0u, 0);
 	put(b, NOTE_OFF + 4, 4, 0xfffffff0u, 0);
 	r = inspect_bytes(b, FAB_SIZE, &info);
-	CHECK(r == 1 && !info.is_go && info.has_interp, "hostile note sizes: r=%d go=%d", r,
-	      info.is_go);
+	MC_CHECKF(r == 1 && !info.is_go && info.has_interp, "hostile note sizes: r=%d go=%d", r,
+	          info.is_go);
 
 	/* sections do not matter to the kernel: a broken table is skipped */
 	fabricate(&f, b);
 	put(b, NOTE_OFF + 12, 1, 'X', 0);
 	put(b, 62, 2, 500, 0);
 	r = inspect_bytes(b, FAB_SIZE, &info);
-	CHECK(r == 1 && info.has_interp && !info.is_go, "shstrndx out of range: r=%d", r);
+	MC_CHECKF(r == 1 && info.has_interp && !info.is_go, "shstrndx out of range: r=%d", r);
 	fabricate(&f, b);
 	put(b, NOTE_OFF + 12, 1, 'X', 0);
 	put(b, 60, 2, 0xffff, 0);
 	r = inspect_bytes(b, FAB_SIZE, &info);
-	CHECK(r == 1 && info.has_interp, "shnum beyond the file: r=%d", r);
+	MC_CHECKF(r == 1 && info.has_interp, "shnum beyond the file: r=%d", r);
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
@@ -321,7 +312,7 @@ static void fuzz_file(const char *path, unsigned rounds)
 
 	if (fd >= 0)
 		close(fd);
-	CHECK(n > 64, "cannot read %s for fuzzing", path);
+	MC_CHECKF(n > 64, "cannot read %s for fuzzing", path);
 	if (n <= 64)
 		return;
 	for (ssize_t len = 0; len <= n; len += (len < 512 ? 1 : 97)) {
@@ -342,7 +333,7 @@ static void fuzz_file(const char *path, unsigned rounds)
 
 		bad += !(r == 1 || r == 0 || r == -ENOEXEC);
 	}
-	CHECK(bad == 0, "%s: %u mutated images gave an undocumented answer", path, bad);
+	MC_CHECKF(bad == 0, "%s: %u mutated images gave an undocumented answer", path, bad);
 }
 
 /* The fabricated image has every structure (interp, notes, sections) within
@@ -399,24 +390,24 @@ static void test_find(void)
 	setenv("PATH", env_path, 1);
 	r = mc_exec_find("tool", path, sizeof(path));
 	snprintf(want, sizeof(want), "%s/b/tool", dir);
-	CHECK(r == 0 && strcmp(path, want) == 0, "PATH search skips a non-executable: r=%d %s", r,
-	      path);
+	MC_CHECKF(r == 0 && strcmp(path, want) == 0, "PATH search skips a non-executable: r=%d %s",
+	          r, path);
 	r = mc_exec_find("only-a", path, sizeof(path));
 	snprintf(want, sizeof(want), "%s/a/only-a", dir);
-	CHECK(r == -EACCES && strcmp(path, want) == 0, "only non-executable: r=%d %s", r, path);
+	MC_CHECKF(r == -EACCES && strcmp(path, want) == 0, "only non-executable: r=%d %s", r, path);
 	r = mc_exec_find("no-such-tool", path, sizeof(path));
-	CHECK(r == -ENOENT, "missing: r=%d", r);
+	MC_CHECKF(r == -ENOENT, "missing: r=%d", r);
 	r = mc_exec_find("", path, sizeof(path));
-	CHECK(r == -ENOENT, "empty name: r=%d", r);
+	MC_CHECKF(r == -ENOENT, "empty name: r=%d", r);
 	snprintf(want, sizeof(want), "%s/a", dir);
 	r = mc_exec_find(want, path, sizeof(path));
-	CHECK(r == -EACCES, "a directory: r=%d", r);
+	MC_CHECKF(r == -EACCES, "a directory: r=%d", r);
 	snprintf(env_path, sizeof(env_path), "/nonexistent::%s/a", dir);
 	setenv("PATH", env_path, 1);
 	if (chdir(dir) == 0) {
 		r = mc_exec_find("b", path, sizeof(path));
-		CHECK(r == -EACCES, "empty PATH entry is the current directory (b is a dir): r=%d",
-		      r);
+		MC_CHECKF(r == -EACCES,
+		          "empty PATH entry is the current directory (b is a dir): r=%d", r);
 	}
 	if (saved)
 		setenv("PATH", saved, 1);
@@ -439,37 +430,37 @@ static void test_resolve(void)
 	setenv("PATH", env_path, 1);
 	snprintf(want, sizeof(want), "%s/s2", dir);
 	r = mc_exec_resolve(want, &t);
-	CHECK(r == 0 && strcmp(t.load_path, "/bin/sh") == 0 && t.interp_depth == 3 &&
-	          !t.interp_missing,
-	      "s2 -> s1 -> env final -> /bin/sh: r=%d load=%s depth=%u", r, t.load_path,
-	      t.interp_depth);
+	MC_CHECKF(r == 0 && strcmp(t.load_path, "/bin/sh") == 0 && t.interp_depth == 3 &&
+	              !t.interp_missing,
+	          "s2 -> s1 -> env final -> /bin/sh: r=%d load=%s depth=%u", r, t.load_path,
+	          t.interp_depth);
 
 	make_script("broken", "#!/nonexistent/interp -x\n");
 	snprintf(want, sizeof(want), "%s/broken", dir);
 	r = mc_exec_resolve(want, &t);
-	CHECK(r == 0 && t.interp_missing && strcmp(t.load_path, "/nonexistent/interp") == 0,
-	      "missing interpreter: r=%d missing=%d load=%s", r, t.interp_missing, t.load_path);
+	MC_CHECKF(r == 0 && t.interp_missing && strcmp(t.load_path, "/nonexistent/interp") == 0,
+	          "missing interpreter: r=%d missing=%d load=%s", r, t.interp_missing, t.load_path);
 
 	make_script("envmissing", "#!/usr/bin/env no-such-interp-xyz\n");
 	snprintf(want, sizeof(want), "%s/envmissing", dir);
 	r = mc_exec_resolve(want, &t);
-	CHECK(r == 0 && t.interp_missing && strcmp(t.load_path, "no-such-interp-xyz") == 0,
-	      "env with a missing program: r=%d missing=%d load=%s", r, t.interp_missing,
-	      t.load_path);
+	MC_CHECKF(r == 0 && t.interp_missing && strcmp(t.load_path, "no-such-interp-xyz") == 0,
+	          "env with a missing program: r=%d missing=%d load=%s", r, t.interp_missing,
+	          t.load_path);
 
 	/* a loop of scripts stops after MC_EXEC_MAX_INTERP levels */
 	snprintf(text, sizeof(text), "#!%s/loop\n", dir);
 	make_script("loop", text);
 	snprintf(want, sizeof(want), "%s/loop", dir);
 	r = mc_exec_resolve(want, &t);
-	CHECK(r == 0 && t.interp_depth == MC_EXEC_MAX_INTERP, "#! loop: r=%d depth=%u", r,
-	      t.interp_depth);
+	MC_CHECKF(r == 0 && t.interp_depth == MC_EXEC_MAX_INTERP, "#! loop: r=%d depth=%u", r,
+	          t.interp_depth);
 
 	make_script("plain", "echo no shebang\n");
 	snprintf(want, sizeof(want), "%s/plain", dir);
 	r = mc_exec_resolve(want, &t);
-	CHECK(r == 0 && t.interp_depth == 0 && strcmp(t.load_path, want) == 0,
-	      "no #!: r=%d depth=%u", r, t.interp_depth);
+	MC_CHECKF(r == 0 && t.interp_depth == 0 && strcmp(t.load_path, want) == 0,
+	          "no #!: r=%d depth=%u", r, t.interp_depth);
 	if (saved)
 		setenv("PATH", saved, 1);
 	free(saved);
@@ -504,8 +495,8 @@ static void test_warnings(void)
 	fabricate(&f, b);
 	write_file(path, b, FAB_SIZE, 0755);
 	n = warn_text(path, NULL, out, sizeof(out));
-	CHECK(n == 1 && strstr(out, "is statically linked: LD_PRELOAD cannot reach it"),
-	      "static warning: n=%d text=%s", n, out);
+	MC_CHECKF(n == 1 && strstr(out, "is statically linked: LD_PRELOAD cannot reach it"),
+	          "static warning: n=%d text=%s", n, out);
 
 	f.interp = 1;
 	f.name = ".go.buildinfo";
@@ -513,8 +504,8 @@ static void test_warnings(void)
 	fabricate(&f, b);
 	write_file(path, b, FAB_SIZE, 0755);
 	n = warn_text(path, NULL, out, sizeof(out));
-	CHECK(n == 1 && strstr(out, "is a Go program") && strstr(out, "cgo"),
-	      "Go warning: n=%d text=%s", n, out);
+	MC_CHECKF(n == 1 && strstr(out, "is a Go program") && strstr(out, "cgo"),
+	          "Go warning: n=%d text=%s", n, out);
 
 	/* a 32-bit program and a 64-bit library: the loader skips the library */
 	f.is_64 = 0;
@@ -524,10 +515,11 @@ static void test_warnings(void)
 	fabricate(&f, b);
 	write_file(path, b, FAB_SIZE, 0755);
 	n = warn_text(path, "/proc/self/exe", out, sizeof(out));
-	CHECK(n == 1 && strstr(out, "is a 32-bit program") && strstr(out, "skip the library"),
-	      "class mismatch warning: n=%d text=%s", n, out);
+	MC_CHECKF(n == 1 && strstr(out, "is a 32-bit program") && strstr(out, "skip the library"),
+	          "class mismatch warning: n=%d text=%s", n, out);
 	n = warn_text(path, NULL, out, sizeof(out));
-	CHECK(n == 0 && out[0] == '\0', "dynamic 32-bit without a library: n=%d text=%s", n, out);
+	MC_CHECKF(n == 0 && out[0] == '\0', "dynamic 32-bit without a library: n=%d text=%s", n,
+	          out);
 }
 
 int main(void)
@@ -548,7 +540,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (chdir("/") != 0 || system(cmd) != 0)
 		fprintf(stderr, "note: could not remove %s\n", dir);
-	if (failures)
-		fprintf(stderr, "%d check(s) failed\n", failures);
-	return failures ? 1 : 0;
+	return mc_test_done("cli-elfcheck-unit");
 }

@@ -1,6 +1,7 @@
 /* test-preload.c: LD_PRELOAD composition and sanitizer detection, case by
  * case, plus $MLCHAOS_LIB lookup. Works in a private temporary directory and
  * never touches the environment of anything but itself. */
+#include "mc_test.h"
 #include "preload.h"
 
 #include <errno.h>
@@ -10,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-
 #define LIB "/opt/mc/libmlchaos.so"
 
 static void expect_compose(const char *existing, const char *lib, const char *want)
@@ -19,12 +18,9 @@ static void expect_compose(const char *existing, const char *lib, const char *wa
 	char *got = NULL;
 	int r = mc_preload_compose(existing, lib, &got);
 
-	if (r != 0 || strcmp(got, want) != 0) {
-		fprintf(stderr,
-		        "FAIL compose(LD_PRELOAD=\"%s\", lib=%s): got \"%s\" (r=%d), want \"%s\"\n",
-		        existing ? existing : "(unset)", lib, got ? got : "", r, want);
-		failures++;
-	}
+	MC_CHECKF(r == 0 && strcmp(got, want) == 0,
+	          "compose(LD_PRELOAD=\"%s\", lib=%s): got \"%s\" (r=%d), want \"%s\"",
+	          existing ? existing : "(unset)", lib, got ? got : "", r, want);
 	free(got);
 }
 
@@ -32,10 +28,7 @@ static void expect_sanitizer(const char *entry, int want)
 {
 	int got = mc_preload_is_sanitizer(entry, strlen(entry));
 
-	if (got != want) {
-		fprintf(stderr, "FAIL is_sanitizer(%s) = %d, want %d\n", entry, got, want);
-		failures++;
-	}
+	MC_CHECKF(got == want, "is_sanitizer(%s) = %d, want %d", entry, got, want);
 }
 
 static void test_compose_strings(void)
@@ -82,15 +75,15 @@ static void test_dedup_through_symlink(const char *dir)
 	char lib[PATH_MAX], link[PATH_MAX], existing[2 * PATH_MAX + 8], want[2 * PATH_MAX];
 	char *real;
 	FILE *f;
+	int ok;
 
 	snprintf(lib, sizeof(lib), "%s/libmlchaos.so", dir);
 	snprintf(link, sizeof(link), "%s/alias.so", dir);
 	f = fopen(lib, "w");
-	if (!f || fclose(f) != 0 || symlink(lib, link) != 0) {
-		fprintf(stderr, "FAIL cannot create %s and %s: %s\n", lib, link, strerror(errno));
-		failures++;
+	ok = f && fclose(f) == 0 && symlink(lib, link) == 0;
+	MC_CHECKF(ok, "cannot create %s and %s: %s", lib, link, strerror(errno));
+	if (!ok)
 		return;
-	}
 	real = realpath(lib, NULL);
 	snprintf(existing, sizeof(existing), "%s:/a/liba.so", link);
 	snprintf(want, sizeof(want), "%s:/a/liba.so", real);
@@ -105,15 +98,11 @@ static void expect_lookup(const char *env, int want_r, const char *want_path)
 
 	setenv("MLCHAOS_LIB", env, 1);
 	r = mc_preload_find_library(&l);
-	if (r != want_r || (want_path && strcmp(l.path, want_path) != 0) ||
-	    (want_r == 0 && l.source != MC_LIB_FROM_ENV) || (want_r < 0 && l.env_error == 0)) {
-		fprintf(
-		    stderr,
-		    "FAIL MLCHAOS_LIB=%s: r=%d path=%s source=%d env_error=%d, want r=%d path=%s\n",
-		    env, r, l.path, (int)l.source, l.env_error, want_r,
-		    want_path ? want_path : "-");
-		failures++;
-	}
+	MC_CHECKF(r == want_r && (!want_path || strcmp(l.path, want_path) == 0) &&
+	              (want_r != 0 || l.source == MC_LIB_FROM_ENV) &&
+	              (want_r >= 0 || l.env_error != 0),
+	          "MLCHAOS_LIB=%s: r=%d path=%s source=%d env_error=%d, want r=%d path=%s", env, r,
+	          l.path, (int)l.source, l.env_error, want_r, want_path ? want_path : "-");
 	unsetenv("MLCHAOS_LIB");
 }
 
@@ -123,12 +112,13 @@ static void test_lookup_env(const char *dir)
 {
 	char lib[PATH_MAX], cwd[PATH_MAX];
 	char *real;
+	int ok;
 
 	snprintf(lib, sizeof(lib), "%s/libmlchaos.so", dir);
 	real = realpath(lib, NULL);
-	if (!real || !getcwd(cwd, sizeof(cwd)) || chdir(dir) != 0) {
-		fprintf(stderr, "FAIL setting up the lookup test in %s\n", dir);
-		failures++;
+	ok = real && getcwd(cwd, sizeof(cwd)) && chdir(dir) == 0;
+	MC_CHECKF(ok, "setting up the lookup test in %s", dir);
+	if (!ok) {
 		free(real);
 		return;
 	}
@@ -136,8 +126,7 @@ static void test_lookup_env(const char *dir)
 	expect_lookup(real, 0, real);
 	expect_lookup("./nope.so", -ENOENT, NULL);
 	expect_lookup(".", -ENOENT, NULL);
-	if (chdir(cwd) != 0)
-		failures++;
+	MC_CHECKF(chdir(cwd) == 0, "back to %s", cwd);
 	free(real);
 }
 
@@ -158,7 +147,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "note: could not remove %s\n", dir);
-	if (failures)
-		fprintf(stderr, "%d check(s) failed\n", failures);
-	return failures ? 1 : 0;
+	return mc_test_done("cli-preload-unit");
 }

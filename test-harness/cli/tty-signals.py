@@ -13,6 +13,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mctest  # noqa: E402
+
 CHILD = r"""
 import os, signal, sys, time
 seen = {"INT": 0, "HUP": 0}
@@ -44,15 +47,6 @@ sys.exit(subprocess.call(sys.argv[1:]))
 """
 
 
-def wait_for(path, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def drain(fd):
     try:
         while os.read(fd, 1024):
@@ -69,7 +63,7 @@ def run_case(mlchaos, mode, action, tmp):
         if mode == "wrapped":
             os.execv("/usr/bin/python3", ["/usr/bin/python3", "-c", WRAPPER] + cmd)
         os.execv(mlchaos, cmd)
-    if not wait_for(out + ".ready", 10):
+    if not mctest.poll(lambda: os.path.exists(out + ".ready"), 10, 0.01):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         return "the child never started"
@@ -81,7 +75,7 @@ def run_case(mlchaos, mode, action, tmp):
         drain(fd)
         os.close(fd)
     _, status = os.waitpid(pid, 0)
-    if not wait_for(out, 30):
+    if not mctest.poll(lambda: os.path.exists(out), 30, 0.01):
         return "the child never reported (status %d)" % os.waitstatus_to_exitcode(status)
     with open(out) as f:
         return f.read()
@@ -98,19 +92,12 @@ def main():
         ("own-pgrp", "ctrl-c", "INT=1 HUP=0"),
         ("leader", "hangup", "INT=0 HUP=1"),
     ]
-    failures = 0
     with tempfile.TemporaryDirectory(prefix="mc-cli-tty.") as tmp:
         for mode, action, want in cases:
             got = run_case(mlchaos, mode, action, tmp)
-            if got != want:
-                print("FAIL: %s, mlchaos %s: child saw [%s], want [%s]" % (action, mode, got, want),
-                      file=sys.stderr)
-                failures += 1
-    if failures:
-        print("%d of %d checks failed" % (failures, len(cases)), file=sys.stderr)
-        return 1
-    print("%d checks passed" % len(cases))
-    return 0
+            mctest.check(got == want, "%s, mlchaos %s: child saw [%s], want [%s]"
+                         % (action, mode, got, want))
+    return mctest.finish("tty-signals")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,10 @@
 usage: make_models.py DIR NAME...    NAME: sklearn torch node kserve tiny
 
   sklearn  sk-model.pkl: a scikit-learn LogisticRegression (16 features), pickled, as
-           test-harness/realsrv/sk_app.py loads it; and sk-model.json: {"coef_range":
+           test-harness/real/sk_app.py loads it; and sk-model.json: {"coef_range":
            "LOW-HIGH"}, the file offsets of the pickled coefficients (float64), for a corrupt
            rule's `offset` (the pickle is not a format the library parses for tensors)
-  torch    model.pt: test-harness/realsrv/torch_server.py's model (torch.save)
+  torch    model.pt: test-harness/real/torch_server.py's model (torch.save)
   node     node.bin: node_model.js's weights
   kserve   kserve.bin: kserve_server.py's weights
   tiny     tiny.bin: tinylm.py's weights (openai, cache and lying servers)
@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REALSRV = os.path.join(HERE, "..", "realsrv")
+REAL = os.path.join(HERE, "..", "real")
 PY = "/usr/bin/python3"
 
 
@@ -52,7 +52,7 @@ def made_by(d, name, argv):
 
 
 def torch(d):
-    return made_by(d, "model.pt", [PY, os.path.join(REALSRV, "torch_server.py"), "make"])
+    return made_by(d, "model.pt", [PY, os.path.join(REAL, "torch_server.py"), "make"])
 
 
 def node(d):

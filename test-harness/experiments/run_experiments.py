@@ -60,8 +60,8 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mctest  # noqa: E402
 import table  # noqa: E402
 from table import SERVERS  # noqa: E402
 
@@ -178,8 +178,8 @@ class Direct:
     """Starts a server with the command of its experiment file under `mlchaos run` with
     rules (or none), sends the requests of its file, stops it by pid."""
 
-    def __init__(self, a, env, tmp, server, c):
-        self.a, self.env, self.tmp, self.server, self.c = a, env, tmp, server, c
+    def __init__(self, a, env, tmp, server):
+        self.a, self.env, self.tmp, self.server = a, env, tmp, server
         self.spec = SERVERS[server]
         self.text = ini_text(server)
         self.n = 0
@@ -192,8 +192,8 @@ class Direct:
                     % run_dir + expand(faults, self.env, run_dir))
         argv = shlex.split(expand(ini_get(self.text, "experiment", "command"), self.env,
                                   run_dir)) + list(extra_args)
-        p = hdlib.Proc([self.a.mlchaos, "run", "-q", "-c", cfg, "--"] + argv, self.env,
-                       os.path.join(run_dir, "stderr"))
+        p = mctest.Proc([self.a.mlchaos, "run", "-q", "-c", cfg, "--"] + argv, self.env,
+                        os.path.join(run_dir, "stderr"))
         ready = expand(ini_get(self.text, "experiment", "ready"), self.env, run_dir)
         port = int(self.env["EXP_PORT"])
 
@@ -203,7 +203,7 @@ class Direct:
             if ready.startswith("http://"):
                 return self.get(port, "/health")[0] == 200
             return os.path.exists(ready)
-        got = hdlib.wait_for(is_ready, START_TIMEOUT_S, 0.1)
+        got = mctest.poll(is_ready, START_TIMEOUT_S, 0.1)
         if got is not True:
             p.stop(10)
             raise AssertionError("%s did not get ready: %s" % (self.server, p.stderr()[-3000:]))
@@ -211,7 +211,7 @@ class Direct:
 
     def stop(self, p):
         rc = p.stop(15)
-        self.c.check(rc == 0 and not p.alive(), "%s stopped by SIGTERM to pid %d, exit %s"
+        mctest.check(rc == 0 and not p.alive(), "%s stopped by SIGTERM to pid %d, exit %s"
                      % (self.server, p.pid, rc))
         time.sleep(0.2)  # the port is free for the next start
 
@@ -297,42 +297,42 @@ def selected(a, env, cfg, rule, keys):
     return {l.rpartition(" ")[0] for l in p.stdout.splitlines() if l.endswith(" selected")}
 
 
-def case_server(a, env, tmp, c, server):
-    d = Direct(a, env, tmp, server, c)
+def case_server(a, env, tmp, server):
+    d = Direct(a, env, tmp, server)
     spec = SERVERS[server]
     clean, _, _ = d.run()
     ok = {k: v for k, v in clean.items() if v[0] == 200 and v[1] is not MISSING}
-    c.check(len(ok) == len(clean) > 0, "%s: %d of %d requests answered 200 with an answer at "
-            "%s (%s)" % (server, len(ok), len(clean), spec["answer"],
-                         sorted({str(v[0]) for v in clean.values()})))
+    mctest.check(len(ok) == len(clean) > 0, "%s: %d of %d requests answered 200 with an answer at "
+                 "%s (%s)" % (server, len(ok), len(clean), spec["answer"],
+                              sorted({str(v[0]) for v in clean.values()})))
     answers = [json.dumps(v[1]) for v in clean.values()]
-    c.check(len(set(answers)) >= 2, "%s: %d different answers" % (server, len(set(answers))))
+    mctest.check(len(set(answers)) >= 2, "%s: %d different answers" % (server, len(set(answers))))
     again, _, _ = d.run()
-    c.check(again == clean, "%s: the same answers in a second start (agreement can be 100%%)"
-            % server)
+    mctest.check(again == clean, "%s: the same answers in a second start (agreement can be 100%%)"
+                 % server)
     silent, _, _ = d.run(spec["silent"])
     changed = [k for k in clean if silent[k][1] != clean[k][1]]
-    c.check(all(v[0] == 200 for v in silent.values()) and changed,
-            "%s: damaged at load, every request answered 200 (%s) and %d answers changed"
-            % (server, sorted({str(v[0]) for v in silent.values()}), len(changed)))
+    mctest.check(all(v[0] == 200 for v in silent.values()) and changed,
+                 "%s: damaged at load, every request answered 200 (%s) and %d answers changed"
+                 % (server, sorted({str(v[0]) for v in silent.values()}), len(changed)))
     halt, p, _ = d.run(spec["halt"])
     e5 = [k for k, v in halt.items() if isinstance(v[0], int) and v[0] >= 500]
-    c.check(len(e5) >= len(halt) // 5, "%s: the halt fault makes 5xx answers: %d of %d (%s)"
-            % (server, len(e5), len(halt), sorted({str(v[0]) for v in halt.values()})))
+    mctest.check(len(e5) >= len(halt) // 5, "%s: the halt fault makes 5xx answers: %d of %d (%s)"
+                 % (server, len(e5), len(halt), sorted({str(v[0]) for v in halt.values()})))
     if "input" in spec:
         damaged, _, cfg = d.run(spec["input"])
         chosen = selected(a, env, cfg, "garble", list(clean))
         changed = {k for k in clean if damaged[k][1] != clean[k][1]}
-        c.check(all(v[0] == 200 for v in damaged.values()) and changed,
-                "%s: damaged bodies, every request answered 200 (%s), %d answers changed"
-                % (server, sorted({str(v[0]) for v in damaged.values()}), len(changed)))
+        mctest.check(all(v[0] == 200 for v in damaged.values()) and changed,
+                     "%s: damaged bodies, every request answered 200 (%s), %d answers changed"
+                     % (server, sorted({str(v[0]) for v in damaged.values()}), len(changed)))
         leaked = changed - chosen
         if server == "cache":
-            c.check(leaked, "cache: answers changed in %d requests not selected (%s...)"
-                    % (len(leaked), sorted(leaked)[:4]))
+            mctest.check(leaked, "cache: answers changed in %d requests not selected (%s...)"
+                         % (len(leaked), sorted(leaked)[:4]))
         else:
-            c.check(not leaked, "%s: only selected requests changed (extra %s)"
-                    % (server, sorted(leaked)))
+            mctest.check(not leaked, "%s: only selected requests changed (extra %s)"
+                         % (server, sorted(leaked)))
     if server == "lying":
         for honest, want in ((False, 200), (True, 503)):
             p, _ = d.start(spec["unreadable"], ["--honest"] if honest else [])
@@ -341,10 +341,10 @@ def case_server(a, env, tmp, c, server):
                 health = d.get(int(env["EXP_PORT"]), "/health")[0]
             finally:
                 d.stop(p)
-            c.check(all(v[0] == 500 for v in res.values()) and health == want,
-                    "lying%s: weights unreadable, predictions %s, /health %s (want %d)"
-                    % (" --honest" if honest else "", sorted({str(v[0]) for v in res.values()}),
-                       health, want))
+            mctest.check(all(v[0] == 500 for v in res.values()) and health == want,
+                         "lying%s: weights unreadable, predictions %s, /health %s (want %d)"
+                         % (" --honest" if honest else "", sorted({str(v[0]) for v in res.values()}),
+                            health, want))
 
 
 # ---- `mlchaos experiment` ----
@@ -411,144 +411,146 @@ def junit_failed(run, metric, phase):
             if failed and metric in n and table.JUNIT_PHASE_TEXT[phase] in n]
 
 
-def case_clean(a, env, tmp, c, server):
+def case_clean(a, env, tmp, server):
     r = Run(a, env, tmp, ini_text(server))
-    if not c.check(r.rc == table.EXIT_PASSED and r.doc, "%s: no fault: exit %d" % (server, r.rc)):
+    if not mctest.check(r.rc == table.EXIT_PASSED and r.doc,
+                        "%s: no fault: exit %d" % (server, r.rc)):
         return
     for ph in PHASES:
         ag = r.figure(ph, "agreement")
-        c.check(ag == 1.0 or (ph == "before" and ag is None),
-                "%s: agreement %s in phase %s" % (server, ag, ph))
-        c.check(r.figure(ph, "success_rate") == 1.0, "%s: success_rate %s in phase %s"
-                % (server, r.figure(ph, "success_rate"), ph))
+        mctest.check(ag == 1.0 or (ph == "before" and ag is None),
+                     "%s: agreement %s in phase %s" % (server, ag, ph))
+        mctest.check(r.figure(ph, "success_rate") == 1.0, "%s: success_rate %s in phase %s"
+                     % (server, r.figure(ph, "success_rate"), ph))
     cases = r.testcases()
-    c.check(cases and not any(f for _, f in cases), "%s: JUnit: %d testcases, none failed"
-            % (server, len(cases)))
+    mctest.check(cases and not any(f for _, f in cases), "%s: JUnit: %d testcases, none failed"
+                 % (server, len(cases)))
     hyps = len((r.doc or {}).get("hypotheses", []))
     # one per hypothesis and phase, and "chaos not halted @during"
-    c.check(len(cases) == 3 * hyps + 1, "%s: JUnit: one testcase per hypothesis and phase, and "
-            "one for halts (%d for %d hypotheses)" % (server, len(cases), hyps))
+    mctest.check(len(cases) == 3 * hyps + 1, "%s: JUnit: one testcase per hypothesis and phase, "
+                 "and one for halts (%d for %d hypotheses)" % (server, len(cases), hyps))
     if SERVERS[server].get("stream"):
         for m in ("ttft_p50", "ttft_p99", "itl_p50", "itl_p99"):
             v = r.figure("before", m)
-            c.check(isinstance(v, (int, float)) and v > 0, "%s: %s = %s" % (server, m, v))
+            mctest.check(isinstance(v, (int, float)) and v > 0, "%s: %s = %s" % (server, m, v))
 
 
-def case_silent(a, env, tmp, c, server):
+def case_silent(a, env, tmp, server):
     text = with_keys(ini_text(server), table.RESTART_KEYS) + SERVERS[server]["silent"]
     r = Run(a, env, tmp, text)
-    c.check(r.rc == table.EXIT_FAILED, "%s: damaged weights: exit %d" % (server, r.rc))
+    mctest.check(r.rc == table.EXIT_FAILED, "%s: damaged weights: exit %d" % (server, r.rc))
     during = r.figure("during", "agreement")
-    c.check(during is not None and during < 1.0, "%s: agreement %s during chaos"
-            % (server, during))
-    c.check(r.figure("after", "agreement") == 1.0, "%s: agreement %s after (a fresh start "
-            "without faults)" % (server, r.figure("after", "agreement")))
+    mctest.check(during is not None and during < 1.0, "%s: agreement %s during chaos"
+                 % (server, during))
+    mctest.check(r.figure("after", "agreement") == 1.0, "%s: agreement %s after (a fresh start "
+                 "without faults)" % (server, r.figure("after", "agreement")))
     for ph in PHASES:
-        c.check(r.figure(ph, "success_rate") == 1.0, "%s: success_rate %s in phase %s: the "
-                "damage is silent" % (server, r.figure(ph, "success_rate"), ph))
-    c.check(junit_failed(r, "agreement", "during"), "%s: JUnit names agreement failing during"
-            % server)
-    c.check(not junit_failed(r, "success_rate", "during"),
-            "%s: JUnit: success_rate did not fail" % server)
+        mctest.check(r.figure(ph, "success_rate") == 1.0, "%s: success_rate %s in phase %s: the "
+                     "damage is silent" % (server, r.figure(ph, "success_rate"), ph))
+    mctest.check(junit_failed(r, "agreement", "during"), "%s: JUnit names agreement failing during"
+                 % server)
+    mctest.check(not junit_failed(r, "success_rate", "during"),
+                 "%s: JUnit: success_rate did not fail" % server)
 
 
-def case_halt(a, env, tmp, c, server, allow=False):
+def case_halt(a, env, tmp, server, allow=False):
     text = with_keys(ini_text(server), table.HALT_KEYS)
     if allow:
         text = with_keys(text, {"experiment": ["allow_halt = true"]})
     r = Run(a, env, tmp, text + SERVERS[server]["halt"])
-    c.check(r.rc == table.EXIT_FAILED, "%s: halted by the watchdog: exit %d" % (server, r.rc))
+    mctest.check(r.rc == table.EXIT_FAILED, "%s: halted by the watchdog: exit %d" % (server, r.rc))
     if allow:
-        c.check(r.verdict() and r.verdict() != table.VERDICT_HALTED,
-                "%s: allow_halt = true: verdict %r, not HALTED" % (server, r.verdict()))
+        mctest.check(r.verdict() and r.verdict() != table.VERDICT_HALTED,
+                     "%s: allow_halt = true: verdict %r, not HALTED" % (server, r.verdict()))
     else:
-        c.check(r.verdict() == table.VERDICT_HALTED, "%s: verdict %r" % (server, r.verdict()))
+        mctest.check(r.verdict() == table.VERDICT_HALTED, "%s: verdict %r" % (server, r.verdict()))
 
 
-def case_openai_input(a, env, tmp, c):
+def case_openai_input(a, env, tmp):
     server = "openai-completions"
     r = Run(a, env, tmp, ini_text(server) + SERVERS[server]["input"])
-    c.check(r.rc == table.EXIT_FAILED, "damaged bodies: exit %d" % r.rc)
-    c.check((r.figure("during", "agreement") or 1.0) < 1.0, "agreement %s during chaos"
-            % r.figure("during", "agreement"))
-    c.check(r.figure("during", "success_rate") == 1.0, "success_rate %s during chaos"
-            % r.figure("during", "success_rate"))
-    c.check(r.figure("during", "contaminated") == 0, "contaminated %s: no shared state"
-            % r.figure("during", "contaminated"))
-    c.check(junit_failed(r, "agreement", "during"), "JUnit names agreement failing during")
+    mctest.check(r.rc == table.EXIT_FAILED, "damaged bodies: exit %d" % r.rc)
+    mctest.check((r.figure("during", "agreement") or 1.0) < 1.0, "agreement %s during chaos"
+                 % r.figure("during", "agreement"))
+    mctest.check(r.figure("during", "success_rate") == 1.0, "success_rate %s during chaos"
+                 % r.figure("during", "success_rate"))
+    mctest.check(r.figure("during", "contaminated") == 0, "contaminated %s: no shared state"
+                 % r.figure("during", "contaminated"))
+    mctest.check(junit_failed(r, "agreement", "during"), "JUnit names agreement failing during")
 
 
-def case_cache_contaminated(a, env, tmp, c):
+def case_cache_contaminated(a, env, tmp):
     text = with_keys(ini_text("cache"), table.RESTART_KEYS) + SERVERS["cache"]["input"]
     cfg = write(tmp, "select.ini", "[mlchaos]\nseed = 42\n" +
                 SERVERS["cache"]["input"].replace("${EXP_PORT}", env["EXP_PORT"]))
     first = selected(a, env, cfg, "garble", ["cache-%d" % i for i in range(8)])
-    if not c.check(first, "the rule selects some sessions' first request (%s)" % sorted(first)):
+    if not mctest.check(first,
+                        "the rule selects some sessions' first request (%s)" % sorted(first)):
         return
     r = Run(a, env, tmp, text)
     n = r.figure("during", "contaminated")
-    c.check(isinstance(n, (int, float)) and n > 0, "contaminated %s during chaos" % n)
+    mctest.check(isinstance(n, (int, float)) and n > 0, "contaminated %s during chaos" % n)
     for ph in ("before", "after"):
-        c.check(r.figure(ph, "contaminated") in (0, None), "contaminated %s %s chaos"
-                % (r.figure(ph, "contaminated"), ph))
-    c.check(r.rc == table.EXIT_FAILED, "exit %d" % r.rc)
+        mctest.check(r.figure(ph, "contaminated") in (0, None), "contaminated %s %s chaos"
+                     % (r.figure(ph, "contaminated"), ph))
+    mctest.check(r.rc == table.EXIT_FAILED, "exit %d" % r.rc)
 
 
-def case_health(a, env, tmp, c, honest):
+def case_health(a, env, tmp, honest):
     text = with_keys(ini_text("lying"), table.RESTART_KEYS)
     if honest:
         text = re.sub(r"(?m)^(command = .*)$", r"\1 --honest", text)
     r = Run(a, env, tmp, text + SERVERS["lying"]["unreadable"])
-    c.check(r.rc == table.EXIT_FAILED, "exit %d" % r.rc)
+    mctest.check(r.rc == table.EXIT_FAILED, "exit %d" % r.rc)
     sr = r.figure("during", "success_rate")
-    c.check(sr is not None and sr < 0.5, "success_rate %s during chaos: no model" % sr)
+    mctest.check(sr is not None and sr < 0.5, "success_rate %s during chaos: no model" % sr)
     lies = {ph: r.figure(ph, "health_lies") for ph in PHASES}
     if honest:
-        c.check(all(v == 0 for v in lies.values()), "honest /health: health_lies %s" % lies)
+        mctest.check(all(v == 0 for v in lies.values()), "honest /health: health_lies %s" % lies)
     else:
-        c.check(isinstance(lies["during"], (int, float)) and lies["during"] > 0
-                and lies["before"] == 0 and lies["after"] == 0,
-                "lying /health: health_lies %s" % lies)
-        c.check(junit_failed(r, "success_rate", "during"), "JUnit names success_rate failing")
+        mctest.check(isinstance(lies["during"], (int, float)) and lies["during"] > 0
+                     and lies["before"] == 0 and lies["after"] == 0,
+                     "lying /health: health_lies %s" % lies)
+        mctest.check(junit_failed(r, "success_rate", "during"), "JUnit names success_rate failing")
 
 
-def case_bad_line(a, env, tmp, c):
+def case_bad_line(a, env, tmp):
     src = expand(ini_get(ini_text("lying"), "load", "requests_file"), env, "")
     lines = open(src).read().splitlines()
     lines[2] = lines[2][:len(lines[2]) // 2]  # line 3 cut in the middle
     bad = write(tmp, "broken.jsonl", "\n".join(lines) + "\n")
     text = re.sub(r"(?m)^requests_file = .*$", "requests_file = " + bad, ini_text("lying"))
     r = Run(a, env, tmp, text)
-    c.check(r.rc == table.EXIT_ERROR, "a broken requests line: exit %d" % r.rc)
+    mctest.check(r.rc == table.EXIT_ERROR, "a broken requests line: exit %d" % r.rc)
     want = table.MSG_BROKEN_LINE.format(file=re.escape(bad), line=3)
-    c.check(re.search(want, r.err), "stderr names %s:3:" % bad)
+    mctest.check(re.search(want, r.err), "stderr names %s:3:" % bad)
 
 
-def measured(c, r, what):
-    c.check(r.rc in (table.EXIT_PASSED, table.EXIT_FAILED) and r.doc is not None,
-            "%s: exit %d with a report" % (what, r.rc))
+def measured(r, what):
+    mctest.check(r.rc in (table.EXIT_PASSED, table.EXIT_FAILED) and r.doc is not None,
+                 "%s: exit %d with a report" % (what, r.rc))
     # an answer that cannot be read is a failed request (a protocol error), counted apart as
     # answer_errors; the load's own figures (latency, rate) are still measured
     load = (((r.doc or {}).get("phases") or {}).get("before") or {}).get("load") or {}
-    c.check(load.get("answer_errors", 0) > 0 and load.get("p99_ms") is not None and
-            r.figure("before", "success_rate") == 0.0,
-            "%s: the report has what it measured (answer_errors %s, p99 %s ms, success_rate "
-            "%s before)" % (what, load.get("answer_errors"), load.get("p99_ms"),
-                            r.figure("before", "success_rate")))
+    mctest.check(load.get("answer_errors", 0) > 0 and load.get("p99_ms") is not None and
+                 r.figure("before", "success_rate") == 0.0,
+                 "%s: the report has what it measured (answer_errors %s, p99 %s ms, success_rate "
+                 "%s before)" % (what, load.get("answer_errors"), load.get("p99_ms"),
+                                 r.figure("before", "success_rate")))
 
 
-def case_bad_pointer(a, env, tmp, c):
+def case_bad_pointer(a, env, tmp):
     text = re.sub(r"(?m)^answer = .*$", "answer = /no/such/member", ini_text("lying"))
     r = Run(a, env, tmp, text)
-    measured(c, r, "a pointer that matches nothing")
-    c.check(re.search(table.MSG_NO_POINTER, r.err), "stderr says the pointer matched nothing")
+    measured(r, "a pointer that matches nothing")
+    mctest.check(re.search(table.MSG_NO_POINTER, r.err), "stderr says the pointer matched nothing")
 
 
-def case_not_json(a, env, tmp, c):
+def case_not_json(a, env, tmp):
     text = re.sub(r"(?m)^(command = .*)$", r"\1 --text", ini_text("lying"))
     r = Run(a, env, tmp, text)
-    measured(c, r, "answers that are not JSON")
-    c.check(re.search(table.MSG_NOT_JSON, r.err), "stderr says the answers are not JSON")
+    measured(r, "answers that are not JSON")
+    mctest.check(re.search(table.MSG_NOT_JSON, r.err), "stderr says the answers are not JSON")
 
 
 def make_certificate(tmp):
@@ -561,7 +563,7 @@ def make_certificate(tmp):
     return cert, key
 
 
-def case_tls(a, env, tmp, c):
+def case_tls(a, env, tmp):
     cert, key = make_certificate(tmp)
     text = ini_text("sklearn").replace("http://", "https://")
     text = text.replace("/usr/bin/gunicorn ", "/usr/bin/gunicorn --certfile %s --keyfile %s "
@@ -569,25 +571,25 @@ def case_tls(a, env, tmp, c):
     text = with_keys(text, {"load": ["insecure = true"],
                             "health": ["url = https://127.0.0.1:${EXP_PORT}/health"]})
     r = Run(a, env, tmp, text)
-    if c.check(r.rc == table.EXIT_PASSED and r.doc, "tls: exit %d" % r.rc):
+    if mctest.check(r.rc == table.EXIT_PASSED and r.doc, "tls: exit %d" % r.rc):
         for ph in PHASES:
             ag = r.figure(ph, "agreement")
-            c.check(ag == 1.0 or (ph == "before" and ag is None),
-                    "tls: agreement %s in phase %s" % (ag, ph))
-            c.check(r.figure(ph, "success_rate") == 1.0, "tls: success_rate %s in phase %s"
-                    % (r.figure(ph, "success_rate"), ph))
+            mctest.check(ag == 1.0 or (ph == "before" and ag is None),
+                         "tls: agreement %s in phase %s" % (ag, ph))
+            mctest.check(r.figure(ph, "success_rate") == 1.0, "tls: success_rate %s in phase %s"
+                         % (r.figure(ph, "success_rate"), ph))
         probes = (((r.doc.get("phases") or {}).get("during") or {}).get("load") or {}).get(
             "health") or {}
-        c.check(probes.get("probes", 0) > 0 and probes.get("ok") == probes.get("probes"),
-                "tls: health probed over https: %s" % probes)
+        mctest.check(probes.get("probes", 0) > 0 and probes.get("ok") == probes.get("probes"),
+                     "tls: health probed over https: %s" % probes)
     # the certificate checked: the target never counts as ready (the probe is refused the
     # certificate, which is what stderr must say), so the wait is cut to 20 s, over ten
     # times what gunicorn takes to listen on a busy machine
     text = with_keys(text, {"load": ["insecure = false"],
                             "experiment": ["ready_timeout = 20s"]})
     r = Run(a, env, tmp, text, "checked.ini")
-    c.check(r.rc != table.EXIT_PASSED, "tls: certificate checked: exit %d" % r.rc)
-    c.check(re.search(r"(?i)certificate", r.err), "tls: stderr names the certificate")
+    mctest.check(r.rc != table.EXIT_PASSED, "tls: certificate checked: exit %d" % r.rc)
+    mctest.check(re.search(r"(?i)certificate", r.err), "tls: stderr names the certificate")
 
 
 def load_json(a, env, argv):
@@ -598,7 +600,7 @@ def load_json(a, env, argv):
     return (json.loads(p.stdout) if p.returncode == 0 else {}), p.stderr
 
 
-def case_http2(a, env, tmp, c):
+def case_http2(a, env, tmp):
     cert, key = make_certificate(tmp)
     docs = os.path.join(tmp, "docs")
     os.mkdir(docs)
@@ -608,30 +610,30 @@ def case_http2(a, env, tmp, c):
     reqs = write(tmp, "get.jsonl", json.dumps(
         {"method": "GET", "path": "/answer.json", "body": {}, "expect": answer}) + "\n")
     tls_port, plain_port = int(env["EXP_PORT"]), free_port()
-    servers = [hdlib.Proc([NGHTTPD, "-d", docs, str(tls_port), key, cert], env,
-                          os.path.join(tmp, "nghttpd-tls.err")),
-               hdlib.Proc([NGHTTPD, "--no-tls", "-d", docs, str(plain_port)], env,
-                          os.path.join(tmp, "nghttpd-plain.err"))]
+    servers = [mctest.Proc([NGHTTPD, "-d", docs, str(tls_port), key, cert], env,
+                           os.path.join(tmp, "nghttpd-tls.err")),
+               mctest.Proc([NGHTTPD, "--no-tls", "-d", docs, str(plain_port)], env,
+                           os.path.join(tmp, "nghttpd-plain.err"))]
     try:
         for port in (tls_port, plain_port):
-            hdlib.wait_for(lambda port=port: port_open(port), START_TIMEOUT_S, 0.1)
+            mctest.poll(lambda port=port: port_open(port), START_TIMEOUT_S, 0.1)
         common = ["-n", "200", "-c", "4", "--requests-file", reqs, "--http", "2"]
         res, _ = load_json(a, env, common + ["--insecure", "https://127.0.0.1:%d" % tls_port])
-        c.check(res.get("ok") == 200 and res.get("accuracy") == 1.0,
-                "http2 over TLS: %s of 200 answered, accuracy %s" % (res.get("ok"),
+        mctest.check(res.get("ok") == 200 and res.get("accuracy") == 1.0,
+                     "http2 over TLS: %s of 200 answered, accuracy %s" % (res.get("ok"),
                                                                     res.get("accuracy")))
-        c.check(res.get("connections") == 1, "http2 over TLS: 4 requests in flight on %s "
-                "connection(s) (multiplexed: 1)" % res.get("connections"))
+        mctest.check(res.get("connections") == 1, "http2 over TLS: 4 requests in flight on %s "
+                     "connection(s) (multiplexed: 1)" % res.get("connections"))
         res, err = load_json(a, env, common + ["http://127.0.0.1:%d" % plain_port])
-        c.check(res.get("ok") == 200 and res.get("accuracy") == 1.0,
-                "http2 with prior knowledge: %s of 200 answered" % res.get("ok"))
-        c.check(res.get("connections") == 1 or "curl issue 10634" in err,
-                "http2 with prior knowledge: %s connection(s), or stderr says why more"
-                % res.get("connections"))
+        mctest.check(res.get("ok") == 200 and res.get("accuracy") == 1.0,
+                     "http2 with prior knowledge: %s of 200 answered" % res.get("ok"))
+        mctest.check(res.get("connections") == 1 or "curl issue 10634" in err,
+                     "http2 with prior knowledge: %s connection(s), or stderr says why more"
+                     % res.get("connections"))
     finally:
         for p in servers:
-            c.check(p.stop(10) is not None and not p.alive(), "nghttpd stopped by pid %d"
-                    % p.pid)
+            mctest.check(p.stop(10) is not None and not p.alive(), "nghttpd stopped by pid %d"
+                         % p.pid)
 
 
 def port_open(port):
@@ -645,17 +647,17 @@ def port_open(port):
 def cases():
     out = {}
     for s in SERVERS:
-        out["server-" + s] = (s, lambda a, e, t, c, s=s: case_server(a, e, t, c, s), False)
-        out[s + "-clean"] = (s, lambda a, e, t, c, s=s: case_clean(a, e, t, c, s), True)
-        out[s + "-silent"] = (s, lambda a, e, t, c, s=s: case_silent(a, e, t, c, s), True)
-        out[s + "-halt"] = (s, lambda a, e, t, c, s=s: case_halt(a, e, t, c, s), True)
+        out["server-" + s] = (s, lambda a, e, t, s=s: case_server(a, e, t, s), False)
+        out[s + "-clean"] = (s, lambda a, e, t, s=s: case_clean(a, e, t, s), True)
+        out[s + "-silent"] = (s, lambda a, e, t, s=s: case_silent(a, e, t, s), True)
+        out[s + "-halt"] = (s, lambda a, e, t, s=s: case_halt(a, e, t, s), True)
     out.update({
         "allow-halt": ("openai-completions",
-                       lambda a, e, t, c: case_halt(a, e, t, c, "openai-completions", True), True),
+                       lambda a, e, t: case_halt(a, e, t, "openai-completions", True), True),
         "openai-input": ("openai-completions", case_openai_input, True),
         "cache-contaminated": ("cache", case_cache_contaminated, True),
-        "lying-health-lies": ("lying", lambda a, e, t, c: case_health(a, e, t, c, False), True),
-        "honest-health": ("lying", lambda a, e, t, c: case_health(a, e, t, c, True), True),
+        "lying-health-lies": ("lying", lambda a, e, t: case_health(a, e, t, False), True),
+        "honest-health": ("lying", lambda a, e, t: case_health(a, e, t, True), True),
         "bad-line": ("lying", case_bad_line, True),
         "bad-pointer": ("lying", case_bad_pointer, True),
         "not-json": ("lying", case_not_json, True),
@@ -699,13 +701,12 @@ def main():
     server, fn, needs_experiment = all_cases[a.case]
     why = missing(server)
     if why:
-        hdlib.skip(why)
-    env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
+        mctest.skip(why)
+    env = mctest.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
     if needs_experiment and not experiment_supported(a, env):
-        hdlib.skip("`mlchaos experiment --help` does not mention --junit: this mlchaos has "
-                   "no requests_file, agreement, verdicts or JUnit to test")
+        mctest.skip("`mlchaos experiment --help` does not mention --junit: this mlchaos has "
+                    "no requests_file, agreement, verdicts or JUnit to test")
     tmp = tempfile.mkdtemp(prefix="mlchaos-exp-")
-    c = hdlib.Checks()
     signal.signal(signal.SIGTERM, lambda *x: sys.exit(1))  # meson's timeout: clean up
     try:
         models = os.path.join(tmp, "models")
@@ -714,7 +715,7 @@ def main():
                               stdout=subprocess.PIPE, text=True, env=env,
                               timeout=300) if names else None
         if made and made.returncode != 0:
-            c.fail("make_models.py %s: exit %d" % (names, made.returncode))
+            mctest.fail("make_models.py %s: exit %d" % (names, made.returncode))
             return 1
         env["EXP_MODELS"] = models
         env["EXP_PORT"] = str(free_port())
@@ -722,13 +723,13 @@ def main():
         if os.path.exists(info):
             env["EXP_SK_COEF"] = json.load(open(info))["coef_range"]
         try:
-            fn(a, env, tmp, c)
+            fn(a, env, tmp)
         except (AssertionError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
-            c.fail("%s: %s: %s" % (a.case, type(e).__name__, e))
+            mctest.fail("%s: %s: %s" % (a.case, type(e).__name__, e))
     finally:
         if not os.environ.get("EXP_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
-    return c.status() if c.count or c.failures else 1
+    return mctest.finish(a.case)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,11 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mctest  # noqa: E402
 
 VALUES = 4096  # f32 values of the one tensor
 
@@ -120,7 +119,7 @@ def safetensors(path):
         f.write(struct.pack("<Q", len(header)) + header + struct.pack("<f", 1.0) * VALUES)
 
 
-class Effect(hdlib.ChaosRuns):
+class Effect(mctest.ChaosRuns):
     def __init__(self, a, tmp):
         super().__init__(a.mlchaos, a.env, tmp)
         self.a = a
@@ -131,7 +130,7 @@ class Effect(hdlib.ChaosRuns):
         p, lines, rundir = self.run([sys.executable, "-c", LOADER, model, self.mlchaos], config)
         out = None
         if p is None or p.returncode != 0:
-            self.c.fail(f"the loader failed: {p and p.returncode}: {p and p.stderr[-1500:]}")
+            mctest.fail(f"the loader failed: {p and p.returncode}: {p and p.stderr[-1500:]}")
         else:
             out = json.loads(p.stdout.strip().splitlines()[-1])
         return out, lines, rundir
@@ -142,38 +141,38 @@ class Effect(hdlib.ChaosRuns):
             return
         print(f"times = 1: {out['nans']} NaN of {out['values']}; log: "
               f"{[(l.get('applied'), l.get('changed'), l.get('note')) for l in lines]}")
-        self.c.check(out["nans"] == 1, f"the one fault damaged the weights: {out['nans']} NaN")
+        mctest.check(out["nans"] == 1, f"the one fault damaged the weights: {out['nans']} NaN")
         applied = [l for l in lines if l.get("applied")]
-        self.c.check(len(applied) == 1 and applied[0].get("changed") == 1,
+        mctest.check(len(applied) == 1 and applied[0].get("changed") == 1,
                      f"one applied line, one value changed: {applied}")
         no_effect = [l for l in lines if l.get("no_effect")]
-        self.c.check(len(no_effect) >= 2 and all(l.get("applied") is False and l.get("note")
+        mctest.check(len(no_effect) >= 2 and all(l.get("applied") is False and l.get("note")
                                                  for l in no_effect),
                      f"the header reads are no_effect lines with a note: {no_effect}")
 
     def counted(self):
         out, lines, rundir = self.load(TENSOR_RULE)
-        if not out or not self.c.check(out["stats"] is not None, "stats of the live loader"):
+        if not out or not mctest.check(out["stats"] is not None, "stats of the live loader"):
             return
         rule = out["stats"]["processes"][0]["rules"][0]
         changed = [l for l in lines if l.get("changed", 0) > 0]
         no_effect = [l for l in lines if l.get("no_effect")]
         print(f"stats: {rule}; log: {len(changed)} lines changed > 0, "
               f"{len(no_effect)} no_effect")
-        self.c.check(rule["injected"] == len(changed),
+        mctest.check(rule["injected"] == len(changed),
                      f"stats injected {rule['injected']} == {len(changed)} lines changed > 0")
-        self.c.check(rule["applied"] == len(changed),
+        mctest.check(rule["applied"] == len(changed),
                      f"stats applied {rule['applied']} == {len(changed)}")
-        self.c.check(rule["no_effect"] == len(no_effect) and len(no_effect) >= 2,
+        mctest.check(rule["no_effect"] == len(no_effect) and len(no_effect) >= 2,
                      f"stats no_effect {rule['no_effect']} == {len(no_effect)} log lines")
-        self.c.check(out["nans"] == len(changed), f"{out['nans']} NaN loaded, one per line")
+        mctest.check(out["nans"] == len(changed), f"{out['nans']} NaN loaded, one per line")
         logs = [os.path.join(rundir, n) for n in os.listdir(rundir) if n.endswith(".jsonl")]
         r = subprocess.run([self.mlchaos, "report", "--json"] + logs, env=self.env,
                            stdout=subprocess.PIPE, text=True)
         rep = json.loads(r.stdout) if r.returncode == 0 else {}
         rules = {t["rule"]: t for t in rep.get("rules", [])} if rep else {}
         w = rules.get("weights", {})
-        self.c.check(w.get("injected") == len(changed) and
+        mctest.check(w.get("injected") == len(changed) and
                      w.get("no_effect") == len(no_effect) and w.get("not_applied") == 0,
                      f"report: injected {w.get('injected')}, no_effect {w.get('no_effect')}, "
                      f"not_applied {w.get('not_applied')}")
@@ -187,11 +186,11 @@ class Effect(hdlib.ChaosRuns):
         log = os.path.join(self.tmp, "req-%p.jsonl")
         with open(cfg, "w") as f:
             f.write(REQUEST_RULE.format(log=log, port=port))
-        proc = hdlib.Proc([self.mlchaos, "run", "-c", cfg, "--", sys.executable, "-c",
-                           SERVER, str(port)], self.env, os.path.join(self.tmp, "server.stderr"))
+        proc = mctest.Proc([self.mlchaos, "run", "-c", cfg, "--", sys.executable, "-c",
+                            SERVER, str(port)], self.env, os.path.join(self.tmp, "server.stderr"))
         try:
             line = proc.wait_line(str(port), 30)
-            if not self.c.check(line is not None, f"server listening on {port}: "
+            if not mctest.check(line is not None, f"server listening on {port}: "
                                                   f"{proc.stderr()[-500:]}"):
                 return
             self.serve(cfg, port, log)
@@ -222,18 +221,18 @@ class Effect(hdlib.ChaosRuns):
         lost = [k for k in keys if got[k] is None]
         print(f"{len(keys)} requests of {len(sent[keys[0]])} bytes: {len(selected)} selected, "
               f"{len(damaged)} damaged")
-        self.c.check(not lost, f"every request answered: {lost}")
-        self.c.check(0 < len(selected) < len(keys), f"{len(selected)} selected of {len(keys)}")
-        self.c.check(damaged == selected,
+        mctest.check(not lost, f"every request answered: {lost}")
+        mctest.check(0 < len(selected) < len(keys), f"{len(selected)} selected of {len(keys)}")
+        mctest.check(damaged == selected,
                      f"the damaged requests are the selected ones: selected, not damaged "
                      f"{sorted(selected - damaged)}; damaged, not selected "
                      f"{sorted(damaged - selected)}")
         lines = []  # `mlchaos run` starts the server as its child: one log, its pid's
         for name in os.listdir(os.path.dirname(log)):
             if name.startswith("req-") and name.endswith(".jsonl"):
-                lines += hdlib.read_log(os.path.join(os.path.dirname(log), name), self.c.fail)
+                lines += mctest.read_log(os.path.join(os.path.dirname(log), name), mctest.fail)
         faulted = {l.get("key") for l in lines if l.get("applied")}
-        self.c.check(faulted == damaged, f"the log's keys are the damaged requests: "
+        mctest.check(faulted == damaged, f"the log's keys are the damaged requests: "
                                          f"{sorted(faulted ^ damaged)} differ")
 
     def main(self):

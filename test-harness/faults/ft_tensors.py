@@ -31,8 +31,8 @@ import sys
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mctest  # noqa: E402
 
 WAYS = ("read", "pread", "readv", "fread", "mmap", "dup", "fork", "raw", "threads")
 CHUNK = 999
@@ -65,7 +65,7 @@ def read_bytes(path):
         return f.read()
 
 
-class Tensors(hdlib.ChaosRuns):
+class Tensors(mctest.ChaosRuns):
     def __init__(self, a, tmp):
         super().__init__(a.mlchaos, a.env, tmp)
         self.a = a
@@ -80,7 +80,7 @@ class Tensors(hdlib.ChaosRuns):
         a run that timed out is a failure."""
         p, lines, _ = self.run(argv, config)
         if p is None:
-            self.c.fail(f"{argv}: no exit in time")
+            mctest.fail(f"{argv}: no exit in time")
             return -1, "", "timeout", lines
         return p.returncode, p.stdout, p.stderr, lines
 
@@ -95,7 +95,7 @@ class Tensors(hdlib.ChaosRuns):
             if os.path.exists(p):
                 os.unlink(p)
         if status != 0:
-            self.c.fail(f"ft-tensorload {way} {path}: exit {status}: {err[-500:]}")
+            mctest.fail(f"ft-tensorload {way} {path}: exit {status}: {err[-500:]}")
         return got, child, lines
 
     def layout(self, path):
@@ -142,7 +142,7 @@ class Tensors(hdlib.ChaosRuns):
             if not l.get("applied") or "changes" not in l:
                 continue
             if l.get("changes_truncated"):
-                self.c.fail(f"{what}: a line left changes out: the test needs fewer")
+                mctest.fail(f"{what}: a line left changes out: the test needs fewer")
             for ch in l["changes"]:
                 key = (ch["tensor"], ch["index"]) if "index" in ch else \
                     ("byte", ch["tensor"], ch["byte"])
@@ -154,7 +154,7 @@ class Tensors(hdlib.ChaosRuns):
     def check_logged(self, what, layout, clean, got, lines):
         diff = self.differing(layout, clean, got)
         logged = self.logged(lines, what)
-        self.c.check(diff and set(logged) == diff,
+        mctest.check(diff and set(logged) == diff,
                      f"{what}: {len(diff)} elements differ from the file, the log lists "
                      f"{len(logged)}, the same ones: {set(logged) == diff}")
         wrong = []
@@ -165,7 +165,7 @@ class Tensors(hdlib.ChaosRuns):
             if (self.element_bits(clean, v[2], width), self.element_bits(got, v[2], width)) \
                     != v[:2]:
                 wrong.append(key)
-        self.c.check(not wrong, f"{what}: the logged bits are the file's and the loaded ones "
+        mctest.check(not wrong, f"{what}: the logged bits are the file's and the loaded ones "
                                 f"({len(wrong)} wrong)")
         return diff
 
@@ -187,7 +187,7 @@ class Tensors(hdlib.ChaosRuns):
             for d in diff:
                 per[d[0]] = per.get(d[0], 0) + 1
             want = {t["name"]: count for t in layout if t["dtype"] in WIDTH}
-            self.c.check(per == want, f"{what}: changed per tensor {per}, expected {want} "
+            mctest.check(per == want, f"{what}: changed per tensor {per}, expected {want} "
                                       f"(Q8_0 and I8 left alone)")
             loads[way] = got
             if child is not None:
@@ -195,12 +195,12 @@ class Tensors(hdlib.ChaosRuns):
         again, _, _ = self.load("read", path, cfg)
         loads["second process"] = again
         same = [w for w, b in loads.items() if b != loads["read"]]
-        self.c.check(len(loads) == len(WAYS) + 2 and not same,
+        mctest.check(len(loads) == len(WAYS) + 2 and not same,
                      f"{name} {mode}: every way, the fork child and a second process loaded "
                      f"the same bytes (differing: {same})")
         for how in ("read", "mmap"):
             status, tensors, err, _ = self.tensorcat(path, how, cfg)
-            self.c.check(status == 0 and len(tensors) == len(layout),
+            mctest.check(status == 0 and len(tensors) == len(layout),
                          f"{name} {mode}: the strict reader loads it by {how} ({err.strip()})")
 
     def case_glob(self, path):
@@ -212,11 +212,11 @@ class Tensors(hdlib.ChaosRuns):
             nans = {t["name"]: t["nan"] for t in tensors if t["nan"]}
             want = {t["name"]: 5 for t in layout
                     if t["name"].startswith("layers.0.") and t["dtype"] in WIDTH}
-            self.c.check(status == 0 and nans == want,
+            mctest.check(status == 0 and nans == want,
                          f"{name} tensor = layers.0.* nan by {how}: NaNs {nans}, expected "
                          f"{want} ({err.strip()})")
             got_nan = {ch["tensor"] for l in lines for ch in l.get("changes", [])}
-            self.c.check(got_nan == set(want), f"{name} glob {how}: the log names {got_nan}")
+            mctest.check(got_nan == set(want), f"{name} glob {how}: the log names {got_nan}")
         # 8 threads at once: one recognition, one match bitmap of the glob, shared
         got, _, lines = self.load("threads", path, cfg)
         if got is not None:
@@ -225,7 +225,7 @@ class Tensors(hdlib.ChaosRuns):
             per = {}
             for d in diff:
                 per[d[0]] = per.get(d[0], 0) + 1
-            self.c.check(per == want, f"{name} glob threads: changed per tensor {per}")
+            mctest.check(per == want, f"{name} glob threads: changed per tensor {per}")
 
     def case_bytes(self, path):
         name = os.path.basename(path)
@@ -241,11 +241,11 @@ class Tensors(hdlib.ChaosRuns):
             t = next(t for t in layout if t["name"] == key[1])
             w = WIDTH.get(t["dtype"])
             logged.add((key[1], key[2] // w) if w else key)
-        self.c.check(diff and diff == logged and not any(d[0] == "outside" for d in diff),
+        mctest.check(diff and diff == logged and not any(d[0] == "outside" for d in diff),
                      f"{name} bitflip in tensors: {len(diff)} elements differ, those of the "
                      f"{len(logged)} logged bytes, none outside tensor data")
         status, _, err, _ = self.tensorcat(path, "read", cfg)
-        self.c.check(status == 0, f"{name} bitflip in tensors: the strict reader loads it "
+        mctest.check(status == 0, f"{name} bitflip in tensors: the strict reader loads it "
                                   f"({err.strip()})")
 
     def case_contrast(self, path):
@@ -264,8 +264,8 @@ class Tensors(hdlib.ChaosRuns):
               f"strict reader refused {failed['any']} of {CONTRAST_SEEDS} with region = any, "
               f"{failed['tensors']} of {CONTRAST_SEEDS} with region = tensors; reasons: "
               f"{sorted(reasons)[:4]}")
-        self.c.check(failed["tensors"] == 0, f"contrast {name}: region = tensors broke no load")
-        self.c.check(failed["any"] > 0, f"contrast {name}: region = any broke "
+        mctest.check(failed["tensors"] == 0, f"contrast {name}: region = tensors broke no load")
+        mctest.check(failed["any"] > 0, f"contrast {name}: region = any broke "
                                         f"{failed['any']} loads")
 
     def case_malformed(self, good):
@@ -282,11 +282,11 @@ class Tensors(hdlib.ChaosRuns):
             got, _, lines = self.load(way, bad, cfg)
             seen.append(got == clean)
             notes += [l for l in lines if l.get("action") == "corrupt"]
-        self.c.check(all(seen), f"malformed: every way loaded the file's own bytes {seen}")
+        mctest.check(all(seen), f"malformed: every way loaded the file's own bytes {seen}")
         # one process per way: one line in each, applied false, saying why
         ok = [l for l in notes if not l["applied"] and l.get("format") == "safetensors"
               and l.get("note")]
-        self.c.check(len(notes) == 3 and len(ok) == 3,
+        mctest.check(len(notes) == 3 and len(ok) == 3,
                      f"malformed: one line per process, saying why: "
                      f"{[l.get('note') for l in notes]}")
 
@@ -303,22 +303,22 @@ class Tensors(hdlib.ChaosRuns):
         cfg = self.config("*/spared/*", "sign", 2, extra="times = 1")
         status, _, err, lines = self.run_status(
             [self.a.load, "many", d, os.path.join(self.tmp, "out-spared")], cfg)
-        if not self.c.check(status == 0, f"spared: loaded ({err[-300:]})"):
+        if not mctest.check(status == 0, f"spared: loaded ({err[-300:]})"):
             return
         got = read_bytes(os.path.join(self.tmp, "out-spared"))
         text = read_bytes(notes)
-        self.c.check(got[:len(text)] == text, "spared: the text file read as it is")
+        mctest.check(got[:len(text)] == text, "spared: the text file read as it is")
         # the one fault is on the model file, where it damages tensor values: the text file
         # is no target, and the model file's header reads, which hold no tensor byte, are
         # no_effect lines that spend nothing of times = 1
         faults = [l for l in lines if l.get("action") == "corrupt"]
         applied = [l for l in faults if l["applied"]]
-        self.c.check(len(applied) == 1 and applied[0]["target"].endswith("b.safetensors") and
+        mctest.check(len(applied) == 1 and applied[0]["target"].endswith("b.safetensors") and
                      applied[0].get("changed", 0) > 0 and
                      applied[0].get("format") == "safetensors",
                      f"spared: one fault, applied to the model file's tensors: "
                      f"{[(l.get('target'), l.get('applied'), l.get('changed')) for l in faults]}")
-        self.c.check(all(l.get("no_effect") and l["target"].endswith("b.safetensors")
+        mctest.check(all(l.get("no_effect") and l["target"].endswith("b.safetensors")
                          for l in faults if not l["applied"]),
                      "spared: the other lines are the model file's no_effect reads")
 
@@ -332,18 +332,18 @@ class Tensors(hdlib.ChaosRuns):
         cfg = self.config("*/many/*", "sign", 1)
         status, _, err, lines = self.run_status(
             [self.a.load, "many", many, os.path.join(self.tmp, "out-many")], cfg)
-        if not self.c.check(status == 0, f"full: loaded ({err[-300:]})"):
+        if not mctest.check(status == 0, f"full: loaded ({err[-300:]})"):
             return
         got = read_bytes(os.path.join(self.tmp, "out-many"))
         n = len(clean)
         damaged = [got[i * n:(i + 1) * n] != clean for i in range(TABLE_FILES + 44)]
         first = damaged.index(False) if False in damaged else len(damaged)
-        self.c.check(first == TABLE_FILES and not any(damaged[first:]),
+        mctest.check(first == TABLE_FILES and not any(damaged[first:]),
                      f"full: the first {first} files damaged, the other "
                      f"{len(damaged) - first} left alone (expected {TABLE_FILES})")
         full = [l for l in lines if not l["applied"] and "no room" in (l.get("note") or "")]
-        self.c.check(len(full) == 1, f"full: one line says so ({len(full)})")
-        self.c.check(bool(layout), "full: the file has tensors")
+        mctest.check(len(full) == 1, f"full: one line says so ({len(full)})")
+        mctest.check(bool(layout), "full: the file has tensors")
 
     def main(self):
         files = {}
@@ -363,7 +363,7 @@ class Tensors(hdlib.ChaosRuns):
         self.case_times_spared(files["safetensors"])
         self.case_full(files["safetensors"])
         for p in files.values():
-            self.c.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
+            mctest.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
 
 
 def main():

@@ -50,8 +50,8 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mctest  # noqa: E402
 
 DATA = "hd-host-data.bin"
 CONFIG = """\
@@ -83,7 +83,6 @@ class Case:
     def __init__(self, a, tmp):
         self.a = a
         self.tmp = tmp
-        self.c = hdlib.Checks()
         self.data = os.path.join(tmp, DATA)
         with open(self.data, "wb") as f:
             f.write(bytes(range(256)) * 16)
@@ -94,15 +93,15 @@ class Case:
             f.write(CONFIG.format(log=log, data=DATA) + extra)
 
     def env(self):
-        extra = {"LD_PRELOAD": hdlib.preload(self.a.lib, self.a.preload_before),
+        extra = {"LD_PRELOAD": mctest.preload(self.a.lib, self.a.preload_before),
                  "MLCHAOS_CONFIG": self.config}
         if self.a.sanitize:
-            extra.update(hdlib.SANITIZER_ENV)
-        return hdlib.clean_env(extra)
+            extra.update(mctest.SANITIZER_ENV)
+        return mctest.clean_env(extra)
 
     def start(self, argv, env=None, preexec_fn=None, name="host"):
-        return hdlib.Proc(argv, env or self.env(), os.path.join(self.tmp, name + ".stderr"),
-                          stdin=subprocess.PIPE, preexec_fn=preexec_fn)
+        return mctest.Proc(argv, env or self.env(), os.path.join(self.tmp, name + ".stderr"),
+                           stdin=subprocess.PIPE, preexec_fn=preexec_fn)
 
     def host(self, *args):
         return [self.a.host] + list(args)
@@ -113,7 +112,7 @@ class Case:
         if p.send(f"work {n}\n".encode()):
             line = p.next_line("seen ", DEADLINE_S)
         if line is None:
-            self.c.fail(f"no answer to 'work {n}' (host alive: {p.alive()}): "
+            mctest.fail(f"no answer to 'work {n}' (host alive: {p.alive()}): "
                         f"{p.stderr()[-3000:]}")
             return None
         return tuple(int(x) for x in line.split()[1:4])
@@ -124,22 +123,22 @@ class Case:
             p.send(b"exit\n")
         rc = p.wait(DEADLINE_S)
         if rc is None:
-            self.c.fail(f"{what} did not exit within {DEADLINE_S} s")
+            mctest.fail(f"{what} did not exit within {DEADLINE_S} s")
             rc = p.stop()
         else:
             p.stop()
         err = p.stderr()
-        report = hdlib.sanitizer_report(err)
-        self.c.check(report is None, f"{what}: no sanitizer report ({report or 'none'})")
-        ok = self.c.check(rc == 0, f"{what} exit status {rc} == 0"
+        report = mctest.sanitizer_report(err)
+        mctest.check(report is None, f"{what}: no sanitizer report ({report or 'none'})")
+        ok = mctest.check(rc == 0, f"{what} exit status {rc} == 0"
                           + (f" (killed by {signal.Signals(-rc).name})" if rc and rc < 0 else ""))
         if not ok or report:
             print(err[-6000:], file=sys.stderr)
         return err
 
     def figures(self, pid):
-        fig = hdlib.shm(self.a.shm_tool, pid)
-        self.c.check(fig is not None, f"segment of {pid} readable")
+        fig = mctest.shm(self.a.shm_tool, pid)
+        mctest.check(fig is not None, f"segment of {pid} readable")
         return fig
 
     # ---- cases ------------------------------------------------------------------------
@@ -149,33 +148,33 @@ class Case:
         p = self.start(self.host("serve", self.data), preexec_fn=preexec_fn)
         fig = None
         try:
-            if self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
+            if mctest.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
                 seen = self.work(p, n)
-                self.c.check(seen == (n, 0, 0), f"host saw {seen}: {n} EIO, nothing else")
+                mctest.check(seen == (n, 0, 0), f"host saw {seen}: {n} EIO, nothing else")
                 fig = self.figures(p.pid)
                 seen2 = self.work(p, 10)  # and keeps working after that
-                self.c.check(seen2 == (10, 0, 0), f"host still works: {seen2}")
+                mctest.check(seen2 == (10, 0, 0), f"host still works: {seen2}")
         finally:
             err = self.finish(p)
         if fig:
-            inj = hdlib.injected(fig)["eio"]
+            inj = mctest.injected(fig)["eio"]
             logged, dropped = fig["events_logged"], fig["events_dropped"]
             print(f"segment: injected {inj}, logged {logged}, dropped {dropped}")
-            self.c.check(inj == n, f"injected {inj} == {n}")
+            mctest.check(inj == n, f"injected {inj} == {n}")
             # n faults and the rule set's line, written at start
-            self.c.check(logged + dropped == n + 1,
+            mctest.check(logged + dropped == n + 1,
                          f"logged {logged} + dropped {dropped} == {n} + 1")
-            self.c.check(dropped > 0, f"lines dropped: {dropped}")
+            mctest.check(dropped > 0, f"lines dropped: {dropped}")
             if expect_all_dropped:
-                self.c.check(logged == 0, f"nothing logged ({logged})")
+                mctest.check(logged == 0, f"nothing logged ({logged})")
         return p, fig, err
 
     def case_log_missing(self):
         log = "/nonexistent/dir/hd-%p.jsonl"
         p, fig, err = self.dropped_case(log, 200, expect_all_dropped=True)
         said = err.count("the log cannot be opened for writing: No such file or directory")
-        self.c.check(said == 1, f"the library said once that it cannot open the log ({said})")
-        self.c.check(f"mlchaos: /nonexistent/dir/hd-{p.pid}.jsonl: " in err,
+        mctest.check(said == 1, f"the library said once that it cannot open the log ({said})")
+        mctest.check(f"mlchaos: /nonexistent/dir/hd-{p.pid}.jsonl: " in err,
                      "the message begins with the log's path")
 
     # ---- files planted at the log's path ---------------------------------------------------
@@ -187,13 +186,13 @@ class Case:
         t0 = time.monotonic()
         p, fig, err = self.dropped_case(log, n, expect_all_dropped=True)
         took = time.monotonic() - t0
-        self.c.check(took < REFUSED_BOUND_S, f"the host ran to its end in {took:.1f} s "
+        mctest.check(took < REFUSED_BOUND_S, f"the host ran to its end in {took:.1f} s "
                      f"(< {REFUSED_BOUND_S} s)")
         said = err.count(f"mlchaos: {log}: the log ")
-        if not self.c.check(said == 1, f"one message about {log} ({said})"):
+        if not mctest.check(said == 1, f"one message about {log} ({said})"):
             print(err[-2000:], file=sys.stderr)
-        self.c.check(f"mlchaos: {log}: the log {why}" in err, f"it says the log {why}")
-        self.c.check("faults are still injected and counted" in err,
+        mctest.check(f"mlchaos: {log}: the log {why}" in err, f"it says the log {why}")
+        mctest.check("faults are still injected and counted" in err,
                      "it says the host runs on without the log")
         return fig
 
@@ -207,7 +206,7 @@ class Case:
     def check_untouched(self, path, content):
         with open(path, "rb") as f:
             now = f.read()
-        self.c.check(now == content, f"{path} left as it was ({len(now)} bytes)")
+        mctest.check(now == content, f"{path} left as it was ({len(now)} bytes)")
 
     def case_log_fifo(self):
         log = os.path.join(self.tmp, "hd-fifo.jsonl")
@@ -221,7 +220,7 @@ class Case:
                 got = os.read(reader, 4096)
             except BlockingIOError:
                 got = b""
-            self.c.check(got == b"", f"nothing written into the FIFO ({len(got)} bytes)")
+            mctest.check(got == b"", f"nothing written into the FIFO ({len(got)} bytes)")
         finally:
             os.close(reader)
 
@@ -241,11 +240,11 @@ class Case:
 
     def case_log_other_user(self):
         if os.geteuid() != 0:
-            hdlib.skip("log-other-user needs root to give the log file to another user")
+            mctest.skip("log-other-user needs root to give the log file to another user")
         try:
             nobody = pwd.getpwnam("nobody")
         except KeyError:
-            hdlib.skip("log-other-user: no user 'nobody' here")
+            mctest.skip("log-other-user: no user 'nobody' here")
         log, content = self.planted_file("hd-other.jsonl")
         os.chown(log, nobody.pw_uid, nobody.pw_gid)
         self.refused_case(log, f"belongs to uid {nobody.pw_uid}, not to uid 0")
@@ -255,14 +254,14 @@ class Case:
         log, content = self.planted_file("hd-open.jsonl", mode=0o666)
         self.refused_case(log, "is writable by group or others (mode 0666)")
         self.check_untouched(log, content)
-        self.c.check(os.stat(log).st_mode & 0o777 == 0o666, "its mode left as it was")
+        mctest.check(os.stat(log).st_mode & 0o777 == 0o666, "its mode left as it was")
 
     def case_log_device(self):
         self.refused_case("/dev/null", "is a character device, not a regular file")
         log = os.path.join(self.tmp, "hd-dir.jsonl")
         os.mkdir(log)
         self.refused_case(log, "is a directory, not a regular file")
-        self.c.check(os.listdir(log) == [], "nothing created in the directory")
+        mctest.check(os.listdir(log) == [], "nothing created in the directory")
 
     def case_halt_planted(self):
         halt = os.path.join(self.tmp, "halt")
@@ -276,36 +275,36 @@ class Case:
         t0 = time.monotonic()
         p = self.start(self.host("serve", self.data))
         try:
-            if self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
+            if mctest.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
                 seen = self.work(p, 20)
-                self.c.check(seen == (0, 0, 20), f"halted by a FIFO of {owner}: {seen}")
+                mctest.check(seen == (0, 0, 20), f"halted by a FIFO of {owner}: {seen}")
                 os.unlink(halt)
                 time.sleep(0.3)  # the library looks at the file every 100 ms
                 seen = self.work(p, 20)
-                self.c.check(seen == (20, 0, 0), f"injecting again once it is gone: {seen}")
+                mctest.check(seen == (20, 0, 0), f"injecting again once it is gone: {seen}")
         finally:
             self.finish(p)
         took = time.monotonic() - t0
-        self.c.check(took < REFUSED_BOUND_S, f"done in {took:.1f} s (< {REFUSED_BOUND_S} s)")
+        mctest.check(took < REFUSED_BOUND_S, f"done in {took:.1f} s (< {REFUSED_BOUND_S} s)")
 
     def check_whole_lines(self, path, fig):
-        lines = hdlib.read_log(path, self.c.fail, rule_sets=True)
-        self.c.check(all(l.get("rule") == "eio" or l.get("event") == "rules" for l in lines),
+        lines = mctest.read_log(path, mctest.fail, rule_sets=True)
+        mctest.check(all(l.get("rule") == "eio" or l.get("event") == "rules" for l in lines),
                      f"{len(lines)} whole lines")
         if fig:
-            self.c.check(len(lines) == fig["events_logged"],
+            mctest.check(len(lines) == fig["events_logged"],
                          f"lines in the log {len(lines)} == events_logged "
                          f"{fig['events_logged']}")
 
     def case_log_full(self):
         if os.geteuid() != 0:
-            hdlib.skip("log-full needs root to mount a tiny tmpfs")
+            mctest.skip("log-full needs root to mount a tiny tmpfs")
         mnt = os.path.join(self.tmp, "full")
         os.mkdir(mnt)
         m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k,mode=0700", "tmpfs", mnt],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if m.returncode != 0:
-            hdlib.skip(f"cannot mount a tmpfs for log-full: {m.stdout.strip()}")
+            mctest.skip(f"cannot mount a tmpfs for log-full: {m.stdout.strip()}")
         try:
             p, fig, _ = self.dropped_case(os.path.join(mnt, "hd-%p.jsonl"), 500)
             self.check_whole_lines(os.path.join(mnt, f"hd-{p.pid}.jsonl"), fig)
@@ -325,22 +324,22 @@ class Case:
         self.write_config(os.path.join(self.tmp, "hd-%p.jsonl"))
         p = self.start(self.host("serve", self.data), preexec_fn=limit)
         try:
-            if self.c.check(p.wait_line("ready", DEADLINE_S) is not None,
+            if mctest.check(p.wait_line("ready", DEADLINE_S) is not None,
                             "host started under RLIMIT_FSIZE = 16 KiB"):
                 seen = self.work(p, 20)
-                self.c.check(seen == (20, 0, 0), f"host works and faults act: {seen}")
+                mctest.check(seen == (20, 0, 0), f"host works and faults act: {seen}")
         finally:
             self.finish(p)
 
     def case_shm_unavailable(self):
         if os.geteuid() != 0 or not shutil.which("unshare"):
-            hdlib.skip("shm-unavailable needs root and unshare(1) for a mount namespace")
+            mctest.skip("shm-unavailable needs root and unshare(1) for a mount namespace")
         probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
                                 "mount -t tmpfs -o ro,size=64k tmpfs /dev/shm"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if probe.returncode != 0:
-            hdlib.skip(f"cannot make /dev/shm read-only in a mount namespace: "
-                       f"{probe.stdout.strip()}")
+            mctest.skip(f"cannot make /dev/shm read-only in a mount namespace: "
+                        f"{probe.stdout.strip()}")
         log = os.path.join(self.tmp, "hd-%p.jsonl")
         self.write_config(log)
         env = self.env()
@@ -354,17 +353,17 @@ class Case:
         p = self.start(argv, env=env)
         try:
             line = p.wait_line("ready", DEADLINE_S)
-            if self.c.check(line is not None, "host ready in its namespace"):
+            if mctest.check(line is not None, "host ready in its namespace"):
                 pid = int(line.split()[1])
                 seen = self.work(p, 100)
-                self.c.check(seen == (100, 0, 0), f"faults injected without a segment: {seen}")
-                self.c.check(hdlib.shm(self.a.shm_tool, pid) is None,
+                mctest.check(seen == (100, 0, 0), f"faults injected without a segment: {seen}")
+                mctest.check(mctest.shm(self.a.shm_tool, pid) is None,
                              f"no segment of {pid} in /dev/shm")
         finally:
             self.finish(p)
         if line:
-            lines = hdlib.read_log(log.replace("%p", str(pid)), self.c.fail)
-            self.c.check(len(lines) == 100, f"every fault logged: {len(lines)} lines")
+            lines = mctest.read_log(log.replace("%p", str(pid)), mctest.fail)
+            mctest.check(len(lines) == 100, f"every fault logged: {len(lines)} lines")
 
     def reload(self, pid):
         """Asks a reload through the segment (hd-shm --reload) in the background."""
@@ -376,9 +375,9 @@ class Case:
         self.write_config(log)
         p = self.start(self.host("serve", self.data))
         try:
-            if not self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
+            if not mctest.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
                 return
-            self.c.check(self.work(p, 20) == (20, 0, 0), "20 faults before")
+            mctest.check(self.work(p, 20) == (20, 0, 0), "20 faults before")
             os.unlink(self.config)
             # The reload runs at the host's next hooked call: ask, then make it work.
             r = self.reload(p.pid)
@@ -387,11 +386,11 @@ class Case:
             out, _ = r.communicate(timeout=DEADLINE_S)
             print(f"reload with the config deleted: {out.strip()}")
             res = parse_json(out)
-            self.c.check(res.get("done") is True, "the library answered the reload")
-            self.c.check(res.get("status", 0) < 0, f"reload failed: status {res.get('status')}")
-            self.c.check(self.config in res.get("message", ""),
+            mctest.check(res.get("done") is True, "the library answered the reload")
+            mctest.check(res.get("status", 0) < 0, f"reload failed: status {res.get('status')}")
+            mctest.check(self.config in res.get("message", ""),
                          "the reload message names the config")
-            self.c.check(seen == (20, 0, 0), f"the old rules still act: {seen}")
+            mctest.check(seen == (20, 0, 0), f"the old rules still act: {seen}")
             # A new valid config: the next reload takes it.
             with open(self.config, "w") as f:
                 f.write(CONFIG.format(log=log, data=DATA).replace("errno = EIO",
@@ -401,21 +400,21 @@ class Case:
             seen = self.work(p, 20)
             out, _ = r.communicate(timeout=DEADLINE_S)
             res = parse_json(out)
-            self.c.check(res.get("status") == 0, f"reload of a new config: {out.strip()}")
-            self.c.check(seen == (0, 20, 0), f"the new rule (EINTR) acts: {seen}")
+            mctest.check(res.get("status") == 0, f"reload of a new config: {out.strip()}")
+            mctest.check(seen == (0, 20, 0), f"the new rule (EINTR) acts: {seen}")
         finally:
             self.finish(p)
-        lines = hdlib.read_log(log.replace("%p", str(p.pid)), self.c.fail)
-        self.c.check(len(lines) == 60, f"60 faults, {len(lines)} log lines")
+        lines = mctest.read_log(log.replace("%p", str(p.pid)), mctest.fail)
+        mctest.check(len(lines) == 60, f"60 faults, {len(lines)} log lines")
 
     def case_reload_self(self):
         log = os.path.join(self.tmp, "hd-%p.jsonl")
-        self.write_config(log, hdlib.SELF_RULES)
+        self.write_config(log, mctest.SELF_RULES)
         p = self.start(self.host("serve", self.data))
         try:
-            if not self.c.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
+            if not mctest.check(p.wait_line("ready", DEADLINE_S) is not None, "host ready"):
                 return
-            self.c.check(self.work(p, 20) == (20, 0, 0), "20 faults before")
+            mctest.check(self.work(p, 20) == (20, 0, 0), "20 faults before")
             for n in range(1, 4):
                 # The reload runs inside one of the host's reads, which the eio rule fails:
                 # the host must still see EIO (errno is the host's, not the parser's).
@@ -424,19 +423,19 @@ class Case:
                 seen = self.work(p, 20)
                 out, _ = r.communicate(timeout=DEADLINE_S)
                 res = parse_json(out)
-                self.c.check(res.get("done") is True and res.get("status") == 0,
+                mctest.check(res.get("done") is True and res.get("status") == 0,
                              f"reload {n} accepted: {out.strip()}")
-                self.c.check(seen == (20, 0, 0), f"reload {n}: the host's reads still see "
+                mctest.check(seen == (20, 0, 0), f"reload {n}: the host's reads still see "
                                                  f"EIO: {seen}")
         finally:
             self.finish(p)
-        lines = hdlib.read_log(log.replace("%p", str(p.pid)), self.c.fail, rule_sets=True)
+        lines = mctest.read_log(log.replace("%p", str(p.pid)), mctest.fail, rule_sets=True)
         rule_sets = [l for l in lines if l.get("event") == "rules"]
-        self.c.check(len(rule_sets) == 4, f"4 rule-set lines (start, 3 reloads): "
+        mctest.check(len(rule_sets) == 4, f"4 rule-set lines (start, 3 reloads): "
                                           f"{len(rule_sets)}")
         mine = [l for l in lines if l.get("rule") in ("config-read", "config-open", "parser-malloc")]
-        self.c.check(not mine, f"no fault on the library's own work: {mine[:3]}")
-        self.c.check(len(lines) - len(rule_sets) == 80, f"80 faults on the host's reads, "
+        mctest.check(not mine, f"no fault on the library's own work: {mine[:3]}")
+        mctest.check(len(lines) - len(rule_sets) == 80, f"80 faults on the host's reads, "
                                                         f"{len(lines) - len(rule_sets)} lines")
 
     def case_fork(self):
@@ -445,27 +444,27 @@ class Case:
         k, m = 20, 50
         p = self.start(self.host("fork", self.data, str(k), str(m)))
         rc = p.wait(DEADLINE_S * 2)
-        self.c.check(rc is not None, "no deadlock: the host and its children finished")
+        mctest.check(rc is not None, "no deadlock: the host and its children finished")
         self.finish(p)
         out = p.stdout()
-        self.c.check(f"children {k} ok {k}" in out, f"every child saw its {m} faults")
+        mctest.check(f"children {k} ok {k}" in out, f"every child saw its {m} faults")
         children = [int(l.split()[1]) for l in out.splitlines() if l.startswith("child ")]
-        parent = hdlib.read_log(log.replace("%p", str(p.pid)), self.c.fail)
-        self.c.check(parent and all(l["pid"] == p.pid for l in parent),
+        parent = mctest.read_log(log.replace("%p", str(p.pid)), mctest.fail)
+        mctest.check(parent and all(l["pid"] == p.pid for l in parent),
                      f"the parent's log: {len(parent)} whole lines, all its own")
         if self.a.sanitize:
             print("malloc-half: not reached under ASan, whose allocator comes first")
         else:
-            self.c.check(any(l["rule"] == "malloc-half" for l in parent),
+            mctest.check(any(l["rule"] == "malloc-half" for l in parent),
                          "the parent's thread logged from inside malloc too")
         bad = []
         for pid in children:
-            lines = hdlib.read_log(log.replace("%p", str(pid)), self.c.fail)
+            lines = mctest.read_log(log.replace("%p", str(pid)), mctest.fail)
             if len(lines) != m or any(l["pid"] != pid or l["rule"] != "eio" for l in lines):
                 bad.append((pid, len(lines)))
             if os.path.exists(f"/dev/shm/mlchaos.{pid}"):
                 bad.append((pid, "segment left"))
-        self.c.check(len(children) == k and not bad,
+        mctest.check(len(children) == k and not bad,
                      f"{len(children)} children, each with its own log of {m} lines and no "
                      f"segment left: {bad or 'all'}")
 
@@ -479,21 +478,21 @@ class Case:
             self.finish(p, f"exec {mode}")
             out = p.stdout()
             print(out)
-            self.c.check("before exec: seen 20 0 0" in out, f"{mode}: faults before exec")
-            self.c.check(want in out, f"{mode}: after exec, '{want}'")
-            lines = hdlib.read_log(log.replace("%p", str(p.pid)), self.c.fail)
+            mctest.check("before exec: seen 20 0 0" in out, f"{mode}: faults before exec")
+            mctest.check(want in out, f"{mode}: after exec, '{want}'")
+            lines = mctest.read_log(log.replace("%p", str(p.pid)), mctest.fail)
             n = 20 if mode == "clean" else 40
-            self.c.check(len(lines) == n, f"{mode}: {len(lines)} log lines == {n}")
+            mctest.check(len(lines) == n, f"{mode}: {len(lines)} log lines == {n}")
             left = os.path.exists(f"/dev/shm/mlchaos.{p.pid}")
             if mode == "keep":
-                self.c.check(not left, "keep: no segment left after the new image's exit")
+                mctest.check(not left, "keep: no segment left after the new image's exit")
             elif left:
                 # The image that exec replaced never ran its exit path: its segment stays
                 # until `mlchaos` commands clean stale segments (shim/cli/segments.c).
                 print(f"note: clean: the pre-exec segment /dev/shm/mlchaos.{p.pid} is left "
                       "for the command's stale-segment cleaning")
                 os.unlink(f"/dev/shm/mlchaos.{p.pid}")
-            self.c.check(rc == 0, f"{mode}: exit status {rc}")
+            mctest.check(rc == 0, f"{mode}: exit status {rc}")
 
 
 def parse_json(text):
@@ -506,9 +505,9 @@ def parse_json(text):
 def wait_requested(tool, pid):
     """Until the segment shows the reload request (hd-shm --reload has written it)."""
     def asked():
-        fig = hdlib.shm(tool, pid)
+        fig = mctest.shm(tool, pid)
         return fig and fig["reload_requested"] != fig["reload_done"]
-    hdlib.wait_for(asked, 10)
+    mctest.poll(asked, 10)
 
 
 CASES = {
@@ -543,7 +542,7 @@ def main():
     try:
         case = Case(a, tmp)
         CASES[a.case](case)
-        return case.c.status()
+        return mctest.finish()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -21,14 +21,12 @@ import argparse
 import collections
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mctest  # noqa: E402
 
 CONFIG = """\
 [mlchaos]
@@ -120,39 +118,33 @@ def main():
     ap.add_argument("--reloads", type=int, default=0, metavar="MS",
                     help="reload the config again and again, MS apart, while the threads run")
     a = ap.parse_args()
-    c = hdlib.Checks()
-    tmp = tempfile.mkdtemp(prefix="mlchaos-hd-stress-")
-    try:
-        run(a, c, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return c.status()
+    return mctest.in_tmpdir("mlchaos-hd-stress-", lambda tmp: run(a, tmp))
 
 
-def run(a, c, tmp):
+def run(a, tmp):
     log = os.path.join(tmp, "stress-%p.jsonl")
     cfg = os.path.join(tmp, "stress.ini")
     with open(cfg, "w") as f:
-        f.write(CONFIG.format(log=log) + (hdlib.SELF_RULES if a.reloads else ""))
-    extra = {"LD_PRELOAD": hdlib.preload(a.lib, a.preload_before), "MLCHAOS_CONFIG": cfg}
+        f.write(CONFIG.format(log=log) + (mctest.SELF_RULES if a.reloads else ""))
+    extra = {"LD_PRELOAD": mctest.preload(a.lib, a.preload_before), "MLCHAOS_CONFIG": cfg}
     if a.sanitize:
-        extra.update(hdlib.SANITIZER_ENV)
+        extra.update(mctest.SANITIZER_ENV)
     if a.tsan:
-        extra.update(hdlib.TSAN_ENV)
+        extra.update(mctest.TSAN_ENV)
     label = "tsan" if a.tsan else "asan+ubsan" if a.sanitize else "plain"
     argv = [a.prog, "-t", str(a.threads), "-n", str(a.calls),
             os.path.join(tmp, "hd-stress-data.bin")]
     print(f"{label}: {a.threads} threads x {a.calls} calls, 7 rules armed"
           + (f", a reload every {a.reloads} ms" if a.reloads else ""))
-    p = hdlib.Proc(argv, hdlib.clean_env(extra), os.path.join(tmp, "stderr"),
-                   stdin=subprocess.PIPE)
+    p = mctest.Proc(argv, mctest.clean_env(extra), os.path.join(tmp, "stderr"),
+                    stdin=subprocess.PIPE)
     reloader = None
     try:
         if a.reloads:
             reloader = start_reloads(a, p.pid)
         ready = p.wait_line_working("ready ", IDLE_S)
         reloads = stop_reloads(reloader) if reloader else None
-        fig = hdlib.shm(a.shm_tool, p.pid) if ready else None
+        fig = mctest.shm(a.shm_tool, p.pid) if ready else None
         if ready:
             p.send(b"go\n")
         rc = p.wait(60)
@@ -164,31 +156,31 @@ def run(a, c, tmp):
     err = p.stderr()
     out = p.stdout()
     print(out)
-    if not c.check(ready is not None, "the program reached its end and waited"):
+    if not mctest.check(ready is not None, "the program reached its end and waited"):
         print(err[-6000:], file=sys.stderr)
         return
-    report = hdlib.sanitizer_report(err)
-    c.check(report is None, f"no sanitizer report ({report or 'none'})")
+    report = mctest.sanitizer_report(err)
+    mctest.check(report is None, f"no sanitizer report ({report or 'none'})")
     if report or rc != 0:
         print(err[-12000:], file=sys.stderr)
-    c.check(rc == 0, f"exit status {rc}")
-    if not c.check(fig is not None, f"segment of pid {p.pid} read while it lived"):
+    mctest.check(rc == 0, f"exit status {rc}")
+    if not mctest.check(fig is not None, f"segment of pid {p.pid} read while it lived"):
         return
     seen = {}
     for line in out.splitlines():
         w = line.split()
         if len(w) == 3 and w[0] == "seen":
             seen[w[1]] = int(w[2])
-    lines = hdlib.read_log(log.replace("%p", str(p.pid)), c.fail, rule_sets=True)
+    lines = mctest.read_log(log.replace("%p", str(p.pid)), mctest.fail, rule_sets=True)
     if a.reloads:
-        compare_reloaded(c, cfg, reloads, seen, lines)
+        compare_reloaded(cfg, reloads, seen, lines)
     else:
-        compare(c, a, fig, seen, lines)
+        compare(a, fig, seen, lines)
 
 
 def start_reloads(a, pid):
     """hd-shm --reloads on pid, once its segment exists (it is made before main runs)."""
-    hdlib.wait_for(lambda: os.path.exists(f"/dev/shm/mlchaos.{pid}"), 30)
+    mctest.poll(lambda: os.path.exists(f"/dev/shm/mlchaos.{pid}"), 30)
     return subprocess.Popen([a.shm_tool, "--reloads", str(pid), str(a.reloads)],
                             stdout=subprocess.PIPE, text=True)
 
@@ -203,55 +195,55 @@ def stop_reloads(reloader):
         return {"unreadable": out}
 
 
-def compare_reloaded(c, cfg, reloads, seen, lines):
+def compare_reloaded(cfg, reloads, seen, lines):
     print(f"reloads: {reloads}; program saw {seen}")
     answered = reloads.get("answered", 0)
-    c.check(answered >= 10, f"{answered} reloads answered while the threads ran (>= 10)")
-    c.check(reloads.get("accepted") == answered,
-            f"every reload accepted: {reloads.get('accepted')} of {answered} (first refusal: "
-            f"{reloads.get('first_status')} {reloads.get('first_message')!r})")
+    mctest.check(answered >= 10, f"{answered} reloads answered while the threads ran (>= 10)")
+    mctest.check(reloads.get("accepted") == answered,
+                 f"every reload accepted: {reloads.get('accepted')} of {answered} (first refusal: "
+                 f"{reloads.get('first_status')} {reloads.get('first_message')!r})")
     # The reload asked last may be answered after the reloader stopped waiting for it (the
     # program's last calls): one rule-set line per accepted reload, and that one at most.
     rule_sets = [l for l in lines if l.get("event") == "rules"]
     accepted, pending = reloads.get("accepted", -1), reloads.get("asked", 0) - answered
-    c.check(1 + accepted <= len(rule_sets) <= 1 + accepted + pending,
-            f"{len(rule_sets)} rule-set lines: 1 + {accepted} reloads accepted "
-            f"(+ {pending} answered after the count)")
+    mctest.check(1 + accepted <= len(rule_sets) <= 1 + accepted + pending,
+                 f"{len(rule_sets)} rule-set lines: 1 + {accepted} reloads accepted "
+                 f"(+ {pending} answered after the count)")
     faults = [l for l in lines if l.get("event") != "rules"]
     on_config = [l for l in faults if os.path.basename(cfg) in json.dumps(l)]
-    c.check(not on_config, f"no fault on the config the reloads read: {on_config[:3]}")
+    mctest.check(not on_config, f"no fault on the config the reloads read: {on_config[:3]}")
     applied = collections.Counter(l.get("rule") for l in faults if l.get("applied") is True)
     for rule, (kind, how) in EXPECT.items():
         want = applied[rule] + (applied["parser-malloc"] if rule == "malloc-enomem" else 0)
         got = seen.get(kind, -1)
         if how == "exact":
-            c.check(got == want, f"{rule}: {want} applied lines, the program saw {got}")
+            mctest.check(got == want, f"{rule}: {want} applied lines, the program saw {got}")
         else:
-            c.check(0 <= got <= want, f"{rule}: {want} applied lines >= the program saw {got}")
+            mctest.check(0 <= got <= want, f"{rule}: {want} applied lines >= the program saw {got}")
 
 
-def compare(c, a, fig, seen, lines):
-    inj = hdlib.injected(fig)
+def compare(a, fig, seen, lines):
+    inj = mctest.injected(fig)
     total = sum(inj.values())
     print(f"segment: {inj}; events_logged {fig['events_logged']}, dropped "
           f"{fig['events_dropped']}; program saw {seen}")
-    c.check(fig["events_logged"] == len(lines), f"events_logged {fig['events_logged']} == "
+    mctest.check(fig["events_logged"] == len(lines), f"events_logged {fig['events_logged']} == "
                                                 f"{len(lines)} lines in the log")
-    c.check([l.get("event") for l in lines[:1]] == ["rules"], "the rule set's line first")
+    mctest.check([l.get("event") for l in lines[:1]] == ["rules"], "the rule set's line first")
     lines = lines[1:]
-    c.check(len(lines) == total, f"log lines {len(lines)} == sum of rules' injected {total}")
-    c.check(fig["events_dropped"] == 0, f"events_dropped {fig['events_dropped']} == 0")
+    mctest.check(len(lines) == total, f"log lines {len(lines)} == sum of rules' injected {total}")
+    mctest.check(fig["events_dropped"] == 0, f"events_dropped {fig['events_dropped']} == 0")
     by_rule = collections.Counter(l.get("rule") for l in lines)
-    c.check(by_rule == collections.Counter({k: v for k, v in inj.items() if v}),
-            f"log lines per rule {dict(by_rule)} == injected per rule")
-    c.check(all(l.get("event") == "fault" and l.get("applied") is True for l in lines),
-            "every line is an applied fault")
+    mctest.check(by_rule == collections.Counter({k: v for k, v in inj.items() if v}),
+                 f"log lines per rule {dict(by_rule)} == injected per rule")
+    mctest.check(all(l.get("event") == "fault" and l.get("applied") is True for l in lines),
+                 "every line is an applied fault")
     for rule, (kind, how) in EXPECT.items():
         want, got = inj.get(rule, 0), seen.get(kind, -1)
         if how == "exact":
-            c.check(got == want, f"{rule}: injected {want}, the program saw {got}")
+            mctest.check(got == want, f"{rule}: injected {want}, the program saw {got}")
         else:
-            c.check(0 <= got <= want, f"{rule}: injected {want} >= the program saw {got}")
+            mctest.check(0 <= got <= want, f"{rule}: injected {want} >= the program saw {got}")
     # Every rule must have had its chance: with 8 x 1M calls at 1-10 %, none stays at 0
     # (except malloc under ASan or TSan: the sanitizer's runtime must be preloaded first, and
     # its allocator then serves the program's malloc calls before the library sees them).
@@ -259,7 +251,7 @@ def compare(c, a, fig, seen, lines):
         if rule == "malloc-enomem" and (a.sanitize or a.tsan):
             print("malloc-enomem: not reached under a sanitizer, whose allocator comes first")
             continue
-        c.check(inj.get(rule, 0) > 0, f"{rule} injected at least once ({inj.get(rule, 0)})")
+        mctest.check(inj.get(rule, 0) > 0, f"{rule} injected at least once ({inj.get(rule, 0)})")
 
 
 if __name__ == "__main__":

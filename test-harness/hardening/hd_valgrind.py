@@ -15,14 +15,12 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mctest  # noqa: E402
 
 CONFIG = """\
 [mlchaos]
@@ -109,19 +107,13 @@ def main():
     ap.add_argument("--sanitize", action="store_true")
     a = ap.parse_args()
     if a.sanitize:
-        hdlib.skip("valgrind cannot run ASan-instrumented programs; the normal build runs this")
+        mctest.skip("valgrind cannot run ASan-instrumented programs; the normal build runs this")
     if not a.valgrind or not os.access(a.valgrind, os.X_OK):
-        hdlib.skip("valgrind is not installed (Debian: apt-get install valgrind)")
-    c = hdlib.Checks()
-    tmp = tempfile.mkdtemp(prefix="mlchaos-hd-valgrind-")
-    try:
-        run(a, c, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return c.status()
+        mctest.skip("valgrind is not installed (Debian: apt-get install valgrind)")
+    return mctest.in_tmpdir("mlchaos-hd-valgrind-", lambda tmp: run(a, tmp))
 
 
-def run(a, c, tmp):
+def run(a, tmp):
     model, data = os.path.join(tmp, "model.bin"), os.path.join(tmp, "data.jsonl")
     subprocess.run([a.gen, "-o", model, "--dataset", data, "--samples", "64", "--quiet"],
                    check=True, timeout=60)
@@ -135,12 +127,12 @@ def run(a, c, tmp):
             "--num-callers=40", "--fullpath-after=", "--log-file=" + vglog,
             a.server, "--model", model, "--port", "0", "--ready-file", ready,
             "--threads", "2", "--watch-ms", "0", "--quiet"]
-    env = hdlib.clean_env({"LD_PRELOAD": os.path.abspath(a.lib),
-                           "MLCHAOS_CONFIG": cfg})
-    p = hdlib.Proc(argv, env, os.path.join(tmp, "server.stderr"))
+    env = mctest.clean_env({"LD_PRELOAD": os.path.abspath(a.lib),
+                            "MLCHAOS_CONFIG": cfg})
+    p = mctest.Proc(argv, env, os.path.join(tmp, "server.stderr"))
     try:
-        port = hdlib.wait_for(lambda: os.path.exists(ready) and open(ready).read().strip(), 120)
-        if not c.check(bool(port), "the server under memcheck is listening"):
+        port = mctest.poll(lambda: os.path.exists(ready) and open(ready).read().strip(), 120)
+        if not mctest.check(bool(port), "the server under memcheck is listening"):
             print(p.stderr()[-3000:], file=sys.stderr)
             return
         ld = subprocess.run([a.load, "--port", port, "-n", str(REQUESTS), "-c", "2",
@@ -150,28 +142,28 @@ def run(a, c, tmp):
         rc = p.stop(120)
     rep = json.loads(ld.stdout) if ld.returncode == 0 and ld.stdout.strip() else {}
     print(f"load: {ld.stdout.strip()[:400]}")
-    c.check(rep.get("ok", 0) + rep.get("error_total", 0) == REQUESTS and rep.get("ok", 0) > 0,
-            f"the load ran: {rep.get('ok')} answered, {rep.get('error_total')} errors")
+    mctest.check(rep.get("ok", 0) + rep.get("error_total", 0) == REQUESTS and rep.get("ok", 0) > 0,
+                 f"the load ran: {rep.get('ok')} answered, {rep.get('error_total')} errors")
     text = open(vglog, encoding="utf-8", errors="replace").read() if os.path.exists(vglog) else ""
     summary = re.findall(r"ERROR SUMMARY: .*", text)
     print(f"memcheck: {summary[-1] if summary else 'no summary'}; server exit {rc}")
-    c.check(bool(summary), "memcheck finished and summarized")
-    c.check(rc in (0, 99), f"the server stopped on SIGTERM (exit {rc})")
+    mctest.check(bool(summary), "memcheck finished and summarized")
+    mctest.check(rc in (0, 99), f"the server stopped on SIGTERM (exit {rc})")
     errs, leaks = library_errors(text), library_leaks(text)
     for b in errs + leaks:
         print(b, file=sys.stderr)
-    c.check(not errs, f"no memcheck error through the library ({len(errs)})")
-    c.check(not leaks, f"no definite leak of the library's own memory ({len(leaks)})")
+    mctest.check(not errs, f"no memcheck error through the library ({len(errs)})")
+    mctest.check(not leaks, f"no definite leak of the library's own memory ({len(leaks)})")
     if rc == 99 and not errs and not leaks:
         print("note: memcheck reported errors outside the library:\n" + text[-4000:])
     lines = []
     for name in os.listdir(tmp):
         if name.startswith("vg-") and name.endswith(".jsonl"):
-            lines += hdlib.read_log(os.path.join(tmp, name), c.fail)
+            lines += mctest.read_log(os.path.join(tmp, name), mctest.fail)
     rules = sorted({l["rule"] for l in lines})
     print(f"faults logged: {len(lines)} ({rules})")
-    c.check({"slow-send", "short-recv", "open-model"} <= set(rules),
-            "the rules acted under memcheck")
+    mctest.check({"slow-send", "short-recv", "open-model"} <= set(rules),
+                 "the rules acted under memcheck")
 
 
 if __name__ == "__main__":

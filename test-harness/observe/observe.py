@@ -27,28 +27,11 @@ import urllib.parse
 import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import Failed, fail_on_sigterm, note, require, run_case, skip  # noqa: E402
 
-SKIP = 77
 START_DEADLINE_S = 20
 CMD_TIMEOUT_S = 30
-
-
-class Failure(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def note(msg):
-    sys.stderr.write("observe: %s\n" % msg)
-    sys.stderr.flush()
 
 
 class Ctx:
@@ -103,16 +86,16 @@ class Ctx:
         r = subprocess.run([self.mlchaos_exe] + [str(a) for a in args], capture_output=True,
                            text=True, timeout=timeout)
         if expect is not None and r.returncode != expect:
-            raise Failure("mlchaos %s: exit %d, expected %d\nstdout: %s\nstderr: %s"
-                          % (" ".join(map(str, args)), r.returncode, expect, r.stdout,
-                             r.stderr))
+            raise Failed("mlchaos %s: exit %d, expected %d\nstdout: %s\nstderr: %s"
+                         % (" ".join(map(str, args)), r.returncode, expect, r.stdout,
+                            r.stderr))
         return r
 
     def stats(self, pid):
         r = self.mlchaos("stats", "--json", pid, expect=0)
         doc = json.loads(r.stdout)
-        check(len(doc["processes"]) == 1 and doc["processes"][0]["pid"] == pid,
-              "stats --json %d: %s" % (pid, r.stdout))
+        require(len(doc["processes"]) == 1 and doc["processes"][0]["pid"] == pid,
+                "stats --json %d: %s" % (pid, r.stdout))
         return doc["processes"][0]
 
     def cleanup(self):
@@ -148,30 +131,30 @@ class Proc:
         fd = self.p.stdout.fileno()
         while b"\n" not in self.buf:
             left = end - time.monotonic()
-            check(left > 0, "pid %d: no output line within %g s" % (self.pid, deadline_s))
+            require(left > 0, "pid %d: no output line within %g s" % (self.pid, deadline_s))
             r, _, _ = select.select([fd], [], [], left)
             if r:
                 chunk = os.read(fd, 4096)
-                check(chunk, "pid %d exited early (status %s)" % (self.pid, self.p.poll()))
+                require(chunk, "pid %d exited early (status %s)" % (self.pid, self.p.poll()))
                 self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode()
 
     def expect_ready(self):
         line = self.line()
-        check(line == "ready", "pid %d said %r, expected 'ready'" % (self.pid, line))
+        require(line == "ready", "pid %d said %r, expected 'ready'" % (self.pid, line))
 
     def done(self, deadline_s=START_DEADLINE_S):
         line = self.line(deadline_s)
-        check(line.startswith("done "), "pid %d said %r, expected 'done {...}'"
-              % (self.pid, line))
+        require(line.startswith("done "), "pid %d said %r, expected 'done {...}'"
+                % (self.pid, line))
         return json.loads(line[5:])
 
     def finish(self, deadline_s=START_DEADLINE_S):
         """Closes stdin (the target then ends) and waits for its exit status 0."""
         self.p.stdin.close()
         status = self.p.wait(timeout=deadline_s)
-        check(status == 0, "pid %d exited with %d" % (self.pid, status))
+        require(status == 0, "pid %d exited with %d" % (self.pid, status))
 
 
 def split_log(data, path, killed=False):
@@ -184,8 +167,8 @@ def split_log(data, path, killed=False):
     line before a whole one; any other process's log ends with a newline."""
     lines = data.split(b"\n")
     torn = lines.pop()  # what follows the last newline
-    check(not torn or killed, "%s: last line has no newline (%d bytes: %r), and the process "
-          "was not killed" % (path, len(torn), torn[:120]))
+    require(not torn or killed, "%s: last line has no newline (%d bytes: %r), and the process "
+            "was not killed" % (path, len(torn), torn[:120]))
     return lines, torn
 
 
@@ -202,7 +185,7 @@ def read_log(path, allow_missing=False, rule_sets=False, killed=False):
         try:
             e = json.loads(raw)
         except ValueError as e:
-            raise Failure("%s:%d: not JSON (%s): %r" % (path, i, e, raw[:200]))
+            raise Failed("%s:%d: not JSON (%s): %r" % (path, i, e, raw[:200]))
         if rule_sets or e.get("event") != "rules":
             events.append(e)
     return events
@@ -231,7 +214,7 @@ def wait_until(what, fn, deadline_s=30, interval_s=0.005):
         v = fn()
         if v:
             return v
-        check(time.monotonic() < end, "timed out after %g s waiting for %s" % (deadline_s, what))
+        require(time.monotonic() < end, "timed out after %g s waiting for %s" % (deadline_s, what))
         time.sleep(interval_s)
 
 
@@ -257,10 +240,10 @@ def test_usage(ctx):
     """Each command has --help (exit 0) and refuses bad usage with exit 2."""
     for cmd in ("stats", "top", "halt", "resume", "reload", "report", "metrics"):
         r = ctx.mlchaos(cmd, "--help", expect=0)
-        check(r.stdout.startswith("usage: mlchaos " + cmd), "%s --help: %r" % (cmd, r.stdout))
+        require(r.stdout.startswith("usage: mlchaos " + cmd), "%s --help: %r" % (cmd, r.stdout))
         ctx.mlchaos(cmd, "--no-such-option", expect=2)
     r = ctx.mlchaos("resume", "--help", expect=0)
-    check("--watchdog" in r.stdout, "resume --help does not mention --watchdog")
+    require("--watchdog" in r.stdout, "resume --help does not mention --watchdog")
     ctx.mlchaos("stats", "not-a-pid", expect=2)
     ctx.mlchaos("stats", "--all", "1", expect=2)
     ctx.mlchaos("resume", expect=2)  # halt and resume must name their processes
@@ -273,13 +256,13 @@ def test_usage(ctx):
     dead = subprocess.Popen(["true"])
     dead.wait()
     r = ctx.mlchaos("stats", dead.pid, expect=1)
-    check("no segment" in r.stderr, "stats of a dead pid: %r" % r.stderr)
+    require("no segment" in r.stderr, "stats of a dead pid: %r" % r.stderr)
     ctx.mlchaos("halt", dead.pid, expect=1)
     ctx.mlchaos("resume", dead.pid, expect=1)
     ctx.mlchaos("reload", dead.pid, expect=2)
     log = ctx.path("none.jsonl")
     r = ctx.mlchaos("report", log, expect=2)
-    check("cannot read" in r.stderr, "report of a missing file: %r" % r.stderr)
+    require("cannot read" in r.stderr, "report of a missing file: %r" % r.stderr)
 
 
 def loops_config(ctx, data, log, extra=(), read_rate="50%", shadow=None):
@@ -311,50 +294,50 @@ def test_log_count(ctx):
     lines = by_rule(events, event="fault", applied=True)
     note("pid %d: %d log lines; applied %s; process saw %s"
          % (t.pid, len(events), {n: r["applied"] for n, r in rules.items()}, seen))
-    check(len(events) == total(st, "injected") == total(st, "applied") == st["faults_injected"],
-          "log lines %d, injected %d, applied %d, faults_injected %d"
-          % (len(events), total(st, "injected"), total(st, "applied"), st["faults_injected"]))
-    check(st["events_logged"] == len(all_lines) and st["events_dropped"] == 0,
-          "events logged %d dropped %d, log has %d" % (st["events_logged"], st["events_dropped"],
+    require(len(events) == total(st, "injected") == total(st, "applied") == st["faults_injected"],
+            "log lines %d, injected %d, applied %d, faults_injected %d"
+            % (len(events), total(st, "injected"), total(st, "applied"), st["faults_injected"]))
+    require(st["events_logged"] == len(all_lines) and st["events_dropped"] == 0,
+            "events logged %d dropped %d, log has %d" % (st["events_logged"], st["events_dropped"],
                                                         len(all_lines)))
-    check([e["event"] for e in all_lines].count("rules") == 1 and
-          all_lines[0]["event"] == "rules", "one rules line, the first")
+    require([e["event"] for e in all_lines].count("rules") == 1 and
+            all_lines[0]["event"] == "rules", "one rules line, the first")
     for name, r in rules.items():
-        check(lines.get(name, 0) == r["applied"],
-              "rule %s: %d log lines, applied %d" % (name, lines.get(name, 0), r["applied"]))
+        require(lines.get(name, 0) == r["applied"],
+                "rule %s: %d log lines, applied %d" % (name, lines.get(name, 0), r["applied"]))
         # obs_target never accepts a connection nor reads a request: all of it is loading
-        check(r["by_phase"]["load"]["applied"] == r["applied"] and
-              r["by_phase"]["serve"]["applied"] == 0, "rule %s: %s" % (name, r))
-    check(rules["read-eio"]["applied"] == seen["read_fail"],
-          "read-eio applied %d, process saw %d failed reads" % (rules["read-eio"]["applied"],
-                                                                seen["read_fail"]))
-    check(rules["malloc-null"]["applied"] == seen["malloc_fail"],
-          "malloc-null applied %d, process saw %d NULLs" % (rules["malloc-null"]["applied"],
+        require(r["by_phase"]["load"]["applied"] == r["applied"] and
+                r["by_phase"]["serve"]["applied"] == 0, "rule %s: %s" % (name, r))
+    require(rules["read-eio"]["applied"] == seen["read_fail"],
+            "read-eio applied %d, process saw %d failed reads" % (rules["read-eio"]["applied"],
+                                                                  seen["read_fail"]))
+    require(rules["malloc-null"]["applied"] == seen["malloc_fail"],
+            "malloc-null applied %d, process saw %d NULLs" % (rules["malloc-null"]["applied"],
                                                            seen["malloc_fail"]))
-    check(rules["slow-sleep"]["applied"] == seen["sleeps"] == 2000,
-          "slow-sleep applied %d, process slept %d times" % (rules["slow-sleep"]["applied"],
-                                                             seen["sleeps"]))
-    check(0 < seen["read_fail"] < 2000, "rate 50%% gave %s" % seen)
+    require(rules["slow-sleep"]["applied"] == seen["sleeps"] == 2000,
+            "slow-sleep applied %d, process slept %d times" % (rules["slow-sleep"]["applied"],
+                                                               seen["sleeps"]))
+    require(0 < seen["read_fail"] < 2000, "rate 50%% gave %s" % seen)
     # under ASan its runtime, preloaded first, serves malloc: the shim never sees those calls
-    check(ctx.preload_before or 0 < seen["malloc_fail"] < 2000, "rate 30%% gave %s" % seen)
+    require(ctx.preload_before or 0 < seen["malloc_fail"] < 2000, "rate 30%% gave %s" % seen)
     for e in events:
         for k in ("time", "mono_ns", "pid", "tid", "event", "rule", "hook", "fn", "action",
                   "target", "key", "phase", "shadow", "applied"):
-            check(k in e, "event without %r: %s" % (k, e))
-        check(e["pid"] == t.pid, "event of pid %s in pid %d's log" % (e["pid"], t.pid))
-        check(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", e["time"]),
-              "time %r is not RFC 3339 with microseconds" % e["time"])
+            require(k in e, "event without %r: %s" % (k, e))
+        require(e["pid"] == t.pid, "event of pid %s in pid %d's log" % (e["pid"], t.pid))
+        require(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", e["time"]),
+                "time %r is not RFC 3339 with microseconds" % e["time"])
     for e in events:
         if e["rule"] == "read-eio":
-            check(e["errno"] == "EIO" and e["fn"] == "read", "read-eio event: %s" % e)
+            require(e["errno"] == "EIO" and e["fn"] == "read", "read-eio event: %s" % e)
         if e["rule"] == "slow-sleep":
-            check(e["delay_ns"] == 2000 and e["slept_ns"] >= 2000, "slow-sleep event: %s" % e)
+            require(e["delay_ns"] == 2000 and e["slept_ns"] >= 2000, "slow-sleep event: %s" % e)
     r = ctx.mlchaos("stats", t.pid, expect=0)
     for name in rules:
-        check(name in r.stdout, "stats text lacks rule %s:\n%s" % (name, r.stdout))
-    check("state    running" in r.stdout, "stats text: %s" % r.stdout)
+        require(name in r.stdout, "stats text lacks rule %s:\n%s" % (name, r.stdout))
+    require("state    running" in r.stdout, "stats text: %s" % r.stdout)
     t.finish()
-    check(not os.path.exists("/dev/shm/mlchaos.%d" % t.pid), "segment left after a clean exit")
+    require(not os.path.exists("/dev/shm/mlchaos.%d" % t.pid), "segment left after a clean exit")
 
 
 def test_sigkill(ctx):
@@ -373,27 +356,27 @@ def test_sigkill(ctx):
     os.kill(t.pid, signal.SIGKILL)
     t.p.wait(timeout=10)
     seg = "/dev/shm/mlchaos.%d" % t.pid
-    check(os.path.exists(seg), "a SIGKILLed process cannot remove its segment: %s is missing"
-          % seg)
+    require(os.path.exists(seg), "a SIGKILLed process cannot remove its segment: %s is missing"
+            % seg)
     with open(log, "rb") as f:
         torn = split_log(f.read(), log, killed=True)[1]
     events = read_log(log, killed=True)
     note("%d whole lines, all parse; the last line %s" % (
         len(events), "torn after %d bytes" % len(torn) if torn else "whole"))
-    check(len(events) >= 5000, "only %d lines" % len(events))
+    require(len(events) >= 5000, "only %d lines" % len(events))
     doc = json.loads(ctx.mlchaos("report", "--json", log, expect=0).stdout)
     li = doc["logs"][0]
     rules = {x["rule"]: x["injected"] for x in doc["rules"]}
-    check(li["truncated"] == bool(torn) and li["non_json"] == 0 and
-          li["events"] == len(events) + 1,  # + the rules line
-          "report of the killed log: %s, expected truncated %s and %d events"
-          % (li, bool(torn), len(events) + 1))
-    check(rules == {"read-eio": len(events)}, "report counts %s, the log %d whole lines"
-          % (rules, len(events)))
+    require(li["truncated"] == bool(torn) and li["non_json"] == 0 and
+            li["events"] == len(events) + 1,  # + the rules line
+            "report of the killed log: %s, expected truncated %s and %d events"
+            % (li, bool(torn), len(events) + 1))
+    require(rules == {"read-eio": len(events)}, "report counts %s, the log %d whole lines"
+            % (rules, len(events)))
     r = ctx.mlchaos("stats", "--json", expect=0)
     doc = json.loads(r.stdout)
-    check(all(p["pid"] != t.pid for p in doc["processes"]), "a dead process listed")
-    check(not os.path.exists(seg), "stats left the stale segment %s" % seg)
+    require(all(p["pid"] != t.pid for p in doc["processes"]), "a dead process listed")
+    require(not os.path.exists(seg), "stats left the stale segment %s" % seg)
     # the one stats run that found it says so (another test's stats may have been first)
     note("stats: %s" % r.stderr.strip())
 
@@ -424,33 +407,33 @@ def test_stale(ctx):
     sleeper = ctx.spawn_plain(["sleep", "60"])  # alive, does not map anything of ours
     seg_dead = copy_segment(t.pid, dead.pid)
     r = ctx.mlchaos("stats", dead.pid, expect=1)
-    check("stale" in r.stderr and "no such process" in r.stderr and "removed" in r.stderr,
-          "stats of a dead pid's segment: %r" % r.stderr)
-    check(not os.path.exists(seg_dead), "%s not removed" % seg_dead)
+    require("stale" in r.stderr and "no such process" in r.stderr and "removed" in r.stderr,
+            "stats of a dead pid's segment: %r" % r.stderr)
+    require(not os.path.exists(seg_dead), "%s not removed" % seg_dead)
     seg_alive = copy_segment(t.pid, sleeper.pid)
     r = ctx.mlchaos("stats", sleeper.pid, expect=1)
-    check("stale" in r.stderr and "does not map it" in r.stderr and "removed" in r.stderr,
-          "stats of a live pid that does not map its segment: %r" % r.stderr)
-    check(not os.path.exists(seg_alive), "%s not removed" % seg_alive)
+    require("stale" in r.stderr and "does not map it" in r.stderr and "removed" in r.stderr,
+            "stats of a live pid that does not map its segment: %r" % r.stderr)
+    require(not os.path.exists(seg_alive), "%s not removed" % seg_alive)
     # --all cleans them too (which stats run counts it may be another test's: no count here)
     made = [copy_segment(t.pid, dead.pid), copy_segment(t.pid, sleeper.pid)]
     r = ctx.mlchaos("stats", "--json", "--all", expect=0)
     pids = [p["pid"] for p in json.loads(r.stdout)["processes"]]
-    check(t.pid in pids and sleeper.pid not in pids and dead.pid not in pids,
-          "listed %s" % pids)
+    require(t.pid in pids and sleeper.pid not in pids and dead.pid not in pids,
+            "listed %s" % pids)
     for m in made:
-        check(not os.path.exists(m), "%s not removed" % m)
-    check(os.path.exists("/dev/shm/mlchaos.%d" % t.pid), "the live segment was removed")
+        require(not os.path.exists(m), "%s not removed" % m)
+    require(os.path.exists("/dev/shm/mlchaos.%d" % t.pid), "the live segment was removed")
     if os.geteuid() == 0:
         other = copy_segment(t.pid, sleeper.pid)
         try:
             os.chown(other, 65534, 65534)
             r = ctx.mlchaos("stats", sleeper.pid, expect=1)
-            check("belongs to uid 65534" in r.stderr, "foreign segment: %r" % r.stderr)
+            require("belongs to uid 65534" in r.stderr, "foreign segment: %r" % r.stderr)
             r = ctx.mlchaos("halt", sleeper.pid, expect=1)
             r = ctx.mlchaos("stats", "--all", expect=0)
-            check("other users" in r.stderr, "stats --all: %r" % r.stderr)
-            check(os.path.exists(other), "another user's segment was removed")
+            require("other users" in r.stderr, "stats --all: %r" % r.stderr)
+            require(os.path.exists(other), "another user's segment was removed")
         finally:
             os.unlink(other)
     else:
@@ -498,27 +481,27 @@ def test_halt(ctx):
          "suppressed %d -> %d" % (halt_s * 1000, total(s1, "applied"), total(s2, "applied"),
                                   l1, l2, al1, al2, s1["faults_suppressed"],
                                   s2["faults_suppressed"]))
-    check("halted" in r.stdout, "halt said %r" % r.stdout)
-    check(s1["state"] == "halted" and s1["halted_by"] == ["command"], "state %s %s"
-          % (s1["state"], s1["halted_by"]))
-    check(s1["inflight"] == 0, "%d faults in flight after halt returned" % s1["inflight"])
-    check(total(s1, "applied") == total(s2, "applied"), "applied moved after halt")
-    check(s1["faults_injected"] == s2["faults_injected"], "faults_injected moved after halt")
-    check(al1 == al2, "%d applied log lines appeared after halt returned" % (al2 - al1))
+    require("halted" in r.stdout, "halt said %r" % r.stdout)
+    require(s1["state"] == "halted" and s1["halted_by"] == ["command"], "state %s %s"
+            % (s1["state"], s1["halted_by"]))
+    require(s1["inflight"] == 0, "%d faults in flight after halt returned" % s1["inflight"])
+    require(total(s1, "applied") == total(s2, "applied"), "applied moved after halt")
+    require(s1["faults_injected"] == s2["faults_injected"], "faults_injected moved after halt")
+    require(al1 == al2, "%d applied log lines appeared after halt returned" % (al2 - al1))
     # A thread that had decided just before the halt finds it when applying: the decision is
     # dropped and logged as not applied; at most one per thread.
-    check(l2 - l1 <= 8, "%d log lines after halt returned (8 threads)" % (l2 - l1))
-    check(total(s2, "injected") - total(s1, "injected") <= 8, "decisions kept coming: %d -> %d"
-          % (total(s1, "injected"), total(s2, "injected")))
+    require(l2 - l1 <= 8, "%d log lines after halt returned (8 threads)" % (l2 - l1))
+    require(total(s2, "injected") - total(s1, "injected") <= 8, "decisions kept coming: %d -> %d"
+            % (total(s1, "injected"), total(s2, "injected")))
     late = read_log(log, rule_sets=True)[l1:]  # l1 counted every line, the rules line too
-    check(all(not e["applied"] and e.get("note") == "halted" for e in late),
-          "lines after the halt: %s" % late)
+    require(all(not e["applied"] and e.get("note") == "halted" for e in late),
+            "lines after the halt: %s" % late)
     ctx.mlchaos("resume", t.pid, expect=0)
     before = total(s2, "applied")
     wait_until("applied to move after resume",
                lambda: total(ctx.stats(t.pid), "applied") > before + 100)
-    check(ctx.stats(t.pid)["state"] == "running", "not running after resume")
-    check(applied_lines(log) > al2, "no applied lines after resume")
+    require(ctx.stats(t.pid)["state"] == "running", "not running after resume")
+    require(applied_lines(log) > al2, "no applied lines after resume")
     # (not `halt --all` here: it would halt the processes of tests running beside this one)
     t.finish()
 
@@ -557,9 +540,9 @@ def test_halt_file(ctx):
     time.sleep(0.2)
     s2 = ctx.stats(t.pid)
     al2 = applied_lines(log)
-    check(total(s1, "applied") == total(s2, "applied") and al1 == al2,
-          "injection went on with the halt file: applied %d -> %d, lines %d -> %d"
-          % (total(s1, "applied"), total(s2, "applied"), al1, al2))
+    require(total(s1, "applied") == total(s2, "applied") and al1 == al2,
+            "injection went on with the halt file: applied %d -> %d, lines %d -> %d"
+            % (total(s1, "applied"), total(s2, "applied"), al1, al2))
     os.unlink(hf)
     removed_ns = time.monotonic_ns()
     before = total(s2, "applied")
@@ -586,11 +569,11 @@ def test_halt_file(ctx):
     note("halt file: the last fault applied %s ms after it appeared (its line's time); "
          "injection resumed %.0f ms after its removal (library clock)"
          % ("%.0f" % stop_ms if stop_ms is not None else "no", resumed_ms or -1))
-    check(not late, "%d faults applied on decisions made more than %d ms after the halt file "
-          "appeared (checked every %d ms), the first %s"
-          % (len(late), HALT_FILE_PERIOD_MS + HALT_FILE_CHECK_SLACK_MS, HALT_FILE_PERIOD_MS,
-             late[:1]))
-    check(resumed_ms is not None, "no fault applied in the log after the halt file's removal")
+    require(not late, "%d faults applied on decisions made more than %d ms after the halt file "
+            "appeared (checked every %d ms), the first %s"
+            % (len(late), HALT_FILE_PERIOD_MS + HALT_FILE_CHECK_SLACK_MS, HALT_FILE_PERIOD_MS,
+               late[:1]))
+    require(resumed_ms is not None, "no fault applied in the log after the halt file's removal")
 
 
 def test_max_faults(ctx):
@@ -608,14 +591,14 @@ def test_max_faults(ctx):
     halts = [e for e in logged if e["event"] == "halt"]
     note("max_faults 37: process saw %d failed reads of %d, applied %d, log %d"
          % (seen["read_fail"], seen["reads"], total(st, "applied"), len(events)))
-    check(len(halts) == 1 and halts[0]["reason"] == "max_faults" and halts[0]["limit"] == 37
-          and len(logged) == 38, "one halt line, after the faults: %s" % halts)
-    check(seen["read_fail"] == 37 and seen["reads"] == 800, "process saw %s" % seen)
-    check(total(st, "applied") == 37 and len(events) == 37 and st["faults_injected"] == 37,
-          "applied %d, log %d, expected 37" % (total(st, "applied"), len(events)))
-    check(st["halted_by"] == ["max_faults"], "state %s" % st["halted_by"])
+    require(len(halts) == 1 and halts[0]["reason"] == "max_faults" and halts[0]["limit"] == 37
+            and len(logged) == 38, "one halt line, after the faults: %s" % halts)
+    require(seen["read_fail"] == 37 and seen["reads"] == 800, "process saw %s" % seen)
+    require(total(st, "applied") == 37 and len(events) == 37 and st["faults_injected"] == 37,
+            "applied %d, log %d, expected 37" % (total(st, "applied"), len(events)))
+    require(st["halted_by"] == ["max_faults"], "state %s" % st["halted_by"])
     r = ctx.mlchaos("stats", t.pid, expect=0)
-    check("halted by max_faults" in r.stdout, "stats text: %s" % r.stdout)
+    require("halted by max_faults" in r.stdout, "stats text: %s" % r.stdout)
     t.finish()
 
 
@@ -636,28 +619,28 @@ def test_reload(ctx):
     wait_until("fail-a to act", lambda: rules_by_name(ctx.stats(t.pid))["fail-a"]["applied"] > 0)
     config(ctx, "reload.ini", [("log", log)], [rule_a, rule_b])
     r = ctx.mlchaos("reload", t.pid, expect=0)
-    check("reloaded" in r.stdout, "reload said %r" % r.stdout)
+    require("reloaded" in r.stdout, "reload said %r" % r.stdout)
     s1 = ctx.stats(t.pid)
-    check([x["name"] for x in s1["rules"]] == ["fail-a", "fail-b"], "rules %s" % s1["rules"])
-    check(s1["config_hash"] != s0["config_hash"], "config hash unchanged by the reload")
+    require([x["name"] for x in s1["rules"]] == ["fail-a", "fail-b"], "rules %s" % s1["rules"])
+    require(s1["config_hash"] != s0["config_hash"], "config hash unchanged by the reload")
     wait_until("fail-b to act", lambda: rules_by_name(ctx.stats(t.pid))["fail-b"]["applied"] > 0)
-    check(by_rule(read_log(log)).get("fail-b", 0) > 0, "no fail-b line in the log")
+    require(by_rule(read_log(log)).get("fail-b", 0) > 0, "no fail-b line in the log")
     # invalid: the command refuses it without asking the process
     good = ctx.write("good.ini", open(cfg).read())
     with open(cfg, "a") as f:
         f.write("no_such_key = 1\n")
     bad_line = open(cfg).read().count("\n")
     r = ctx.mlchaos("reload", t.pid, expect=1)
-    check("%s:%d:" % (cfg, bad_line) in r.stderr, "refusal lacks FILE:LINE: %r" % r.stderr)
-    check(ctx.stats(t.pid)["reload"]["requested"] == s1["reload"]["requested"],
-          "an invalid config was sent to the process")
+    require("%s:%d:" % (cfg, bad_line) in r.stderr, "refusal lacks FILE:LINE: %r" % r.stderr)
+    require(ctx.stats(t.pid)["reload"]["requested"] == s1["reload"]["requested"],
+            "an invalid config was sent to the process")
     # the process validates too: -c names a valid file, the process reads its own invalid one
     r = ctx.mlchaos("reload", "-c", good, t.pid, expect=1)
-    check("%s:%d:" % (cfg, bad_line) in r.stderr and "rejected" in r.stderr,
-          "the process's rejection: %r" % r.stderr)
+    require("%s:%d:" % (cfg, bad_line) in r.stderr and "rejected" in r.stderr,
+            "the process's rejection: %r" % r.stderr)
     s2 = ctx.stats(t.pid)
-    check([x["name"] for x in s2["rules"]] == ["fail-a", "fail-b"], "rules %s" % s2["rules"])
-    check(s2["config_hash"] == s1["config_hash"], "the rejected config's hash was taken")
+    require([x["name"] for x in s2["rules"]] == ["fail-a", "fail-b"], "rules %s" % s2["rules"])
+    require(s2["config_hash"] == s1["config_hash"], "the rejected config's hash was taken")
     r2 = rules_by_name(s2)
     wait_until("old rules to keep acting", lambda: all(
         rules_by_name(ctx.stats(t.pid))[n]["applied"] > r2[n]["applied"] + 10
@@ -674,10 +657,10 @@ def test_reload(ctx):
     b3, b4 = rules_by_name(s3)["fail-b"], rules_by_name(s4)["fail-b"]
     note("fail-b reloaded at 0%%: applied %d after 50 ms, %d after 250 ms"
          % (b3["applied"], b4["applied"]))
-    check(b4["applied"] == b3["applied"], "fail-b at 0%% still applies: %d, then %d"
-          % (b3["applied"], b4["applied"]))
-    check(rules_by_name(s4)["fail-a"]["applied"] > rules_by_name(s3)["fail-a"]["applied"],
-          "fail-a stopped after the rate change")
+    require(b4["applied"] == b3["applied"], "fail-b at 0%% still applies: %d, then %d"
+            % (b3["applied"], b4["applied"]))
+    require(rules_by_name(s4)["fail-a"]["applied"] > rules_by_name(s3)["fail-a"]["applied"],
+            "fail-a stopped after the rate change")
     t.finish()
 
 
@@ -702,18 +685,18 @@ def test_waits(ctx):
     wait_until("both threads in a delay", lambda: ctx.stats(t.pid)["inflight"] == 2)
     r = ctx.mlchaos("halt", "--timeout", "0.2", t.pid, expect=1)
     m = re.search(r"(\d+) fault\(s\) still being applied", r.stdout)
-    check(m and m.group(1) in ("1", "2"), "halt said %r" % r.stdout)
-    check(ctx.stats(t.pid)["halted_by"] == ["command"], "not halted")
+    require(m and m.group(1) in ("1", "2"), "halt said %r" % r.stdout)
+    require(ctx.stats(t.pid)["halted_by"] == ["command"], "not halted")
     # the delays end meanwhile
     r = ctx.mlchaos("halt", "--timeout", str(WAITS_DELAY_S * 3), t.pid, expect=0)
     s1 = ctx.stats(t.pid)
-    check(s1["inflight"] == 0, "in flight after halt: %d" % s1["inflight"])
+    require(s1["inflight"] == 0, "in flight after halt: %d" % s1["inflight"])
     t.finish()
     idle = ctx.target(cfg, "loops", 1, 0, a)  # no round: it waits in read(0), unhooked
     idle.done()
     r = ctx.mlchaos("reload", "--timeout", "0.2", idle.pid, expect=2)
-    check("safe point" in r.stderr and "has not reloaded" in r.stderr, "reload said %r"
-          % r.stderr)
+    require("safe point" in r.stderr and "has not reloaded" in r.stderr, "reload said %r"
+            % r.stderr)
     idle.finish()
 
 
@@ -745,8 +728,8 @@ def test_reload_swap(ctx):
             late.append({k: f[k] for k in ("selected", "injected", "applied")})
     note("rule reloaded at 0%%: counts after the reload in %d of 5 rounds: %s"
          % (len(late), late))
-    check(not late, "a rule reloaded at rate 0%% showed decisions of the old rule set in %d of 5 "
-          "rounds: %s" % (len(late), late))
+    require(not late, "a rule reloaded at rate 0%% showed decisions of the old rule set in %d of 5 "
+            "rounds: %s" % (len(late), late))
     t.finish()
 
 
@@ -760,18 +743,18 @@ def test_shadow(ctx):
     st = ctx.stats(t.pid)
     events = read_log(log)
     rules = rules_by_name(st)
-    check(seen["read_fail"] == 0 and seen["malloc_fail"] == 0, "the process saw faults: %s"
-          % seen)
-    check(total(st, "applied") == 0 and st["faults_injected"] == 0, "applied in shadow mode")
-    check(rules["read-eio"]["would_inject"] == 600, "read-eio would_inject %d, expected 600"
-          % rules["read-eio"]["would_inject"])
-    check(rules["slow-sleep"]["would_inject"] == 600, "slow-sleep would_inject %d"
-          % rules["slow-sleep"]["would_inject"])
-    check(all(r["shadow"] for r in st["rules"]), "rules not marked shadow")
-    check(len(events) == total(st, "would_inject"), "log %d lines, would_inject %d"
-          % (len(events), total(st, "would_inject")))
-    check(all(e["event"] == "would_inject" and e["shadow"] and not e["applied"] for e in events),
-          "a non-shadow line in the log")
+    require(seen["read_fail"] == 0 and seen["malloc_fail"] == 0, "the process saw faults: %s"
+            % seen)
+    require(total(st, "applied") == 0 and st["faults_injected"] == 0, "applied in shadow mode")
+    require(rules["read-eio"]["would_inject"] == 600, "read-eio would_inject %d, expected 600"
+            % rules["read-eio"]["would_inject"])
+    require(rules["slow-sleep"]["would_inject"] == 600, "slow-sleep would_inject %d"
+            % rules["slow-sleep"]["would_inject"])
+    require(all(r["shadow"] for r in st["rules"]), "rules not marked shadow")
+    require(len(events) == total(st, "would_inject"), "log %d lines, would_inject %d"
+            % (len(events), total(st, "would_inject")))
+    require(all(e["event"] == "would_inject" and e["shadow"] and not e["applied"] for e in events),
+            "a non-shadow line in the log")
     t.finish()
 
 
@@ -779,7 +762,7 @@ class Server:
     def __init__(self, ctx, cfg, data):
         self.proc = ctx.start(["/usr/bin/python3", ctx.wd_server, data], cfg)
         words = self.proc.line().split()
-        check(len(words) == 4 and words[0] == "port", "server said %r" % words)
+        require(len(words) == 4 and words[0] == "port", "server said %r" % words)
         self.port = int(words[1])
         self.pid = self.proc.pid
 
@@ -826,27 +809,27 @@ def test_watchdog(ctx):
     last_500 = max((i for i, s in enumerate(statuses) if s == 500), default=-1)
     note("statuses: %d x 200, %d x 500, the last 500 at request %d; stats http %s; halts %s"
          % (statuses.count(200), statuses.count(500), last_500, st["http_responses"], halts))
-    check(st["halted_by"] == ["watchdog"], "state %s" % st["halted_by"])
-    check(st["watchdog"]["trips"] == 1, "trips %d" % st["watchdog"]["trips"])
-    check(st["halt_reason"] and "watchdog" in st["halt_reason"], "halt reason %r"
-          % st["halt_reason"])
-    check(len(halts) == 1, "%d halt lines" % len(halts))
+    require(st["halted_by"] == ["watchdog"], "state %s" % st["halted_by"])
+    require(st["watchdog"]["trips"] == 1, "trips %d" % st["watchdog"]["trips"])
+    require(st["halt_reason"] and "watchdog" in st["halt_reason"], "halt reason %r"
+            % st["halt_reason"])
+    require(len(halts) == 1, "%d halt lines" % len(halts))
     h = halts[0]
-    check(h["reason"] == "watchdog" and h["window"] == 100 and h["rate_ppm"] == 50000
-          and h["errors"] > 5, "halt line %s" % h)
-    check(statuses.count(500) == st["http_responses"]["5xx"], "client saw %d 500s, the "
-          "watchdog counted %d" % (statuses.count(500), st["http_responses"]["5xx"]))
-    check(all(s == 200 for s in statuses[150:]), "requests failed after the halt: %s"
-          % statuses[150:])
-    check(total(st, "applied") == statuses.count(500), "applied %d, 500s %d"
-          % (total(st, "applied"), statuses.count(500)))
+    require(h["reason"] == "watchdog" and h["window"] == 100 and h["rate_ppm"] == 50000
+            and h["errors"] > 5, "halt line %s" % h)
+    require(statuses.count(500) == st["http_responses"]["5xx"], "client saw %d 500s, the "
+            "watchdog counted %d" % (statuses.count(500), st["http_responses"]["5xx"]))
+    require(all(s == 200 for s in statuses[150:]), "requests failed after the halt: %s"
+            % statuses[150:])
+    require(total(st, "applied") == statuses.count(500), "applied %d, 500s %d"
+            % (total(st, "applied"), statuses.count(500)))
     r = ctx.mlchaos("stats", srv.pid, expect=0)
-    check("halted by watchdog" in r.stdout, "stats text: %s" % r.stdout)
+    require("halted by watchdog" in r.stdout, "stats text: %s" % r.stdout)
     # resume --watchdog clears it; the window still holds the errors, so it trips again
     r = ctx.mlchaos("resume", srv.pid, expect=0)
-    check("still halted by watchdog" in r.stdout, "resume without --watchdog: %r" % r.stdout)
+    require("still halted by watchdog" in r.stdout, "resume without --watchdog: %r" % r.stdout)
     ctx.mlchaos("resume", "--watchdog", srv.pid, expect=0)
-    check(ctx.stats(srv.pid)["state"] == "running", "not running after resume --watchdog")
+    require(ctx.stats(srv.pid)["state"] == "running", "not running after resume --watchdog")
     srv.proc.finish()
 
     # healthy: same watchdog, a harmless rule
@@ -857,12 +840,12 @@ def test_watchdog(ctx):
     srv2 = Server(ctx, cfg2, data)
     statuses = srv2.get(300)
     st = counted_responses(ctx, srv2.pid, 300)
-    check(statuses == [200] * 300, "healthy server failed requests")
-    check(st["state"] == "running" and st["watchdog"]["trips"] == 0, "healthy server halted: %s"
-          % st["halted_by"])
-    check(st["http_responses"]["2xx"] == 300, "2xx counted %d" % st["http_responses"]["2xx"])
-    check(rules_by_name(st)["harmless"]["applied"] == 300, "harmless rule applied %d"
-          % rules_by_name(st)["harmless"]["applied"])
+    require(statuses == [200] * 300, "healthy server failed requests")
+    require(st["state"] == "running" and st["watchdog"]["trips"] == 0, "healthy server halted: %s"
+            % st["halted_by"])
+    require(st["http_responses"]["2xx"] == 300, "2xx counted %d" % st["http_responses"]["2xx"])
+    require(rules_by_name(st)["harmless"]["applied"] == 300, "harmless rule applied %d"
+            % rules_by_name(st)["harmless"]["applied"])
     srv2.proc.finish()
 
 
@@ -878,36 +861,36 @@ def parse_exposition(text):
     """Parses the text format 0.0.4 strictly enough to catch mistakes: HELP and TYPE before
     a family's samples, each family's samples together, labels well formed and escaped."""
     families, current, samples = {}, None, []
-    check(text.endswith("\n"), "exposition does not end with a newline")
+    require(text.endswith("\n"), "exposition does not end with a newline")
     for n, line in enumerate(text.split("\n")[:-1], 1):
         if line.startswith("# HELP "):
             name = line.split(" ", 3)[2]
-            check(name not in families, "line %d: family %s declared twice" % (n, name))
+            require(name not in families, "line %d: family %s declared twice" % (n, name))
             families[name] = {"help": line.split(" ", 3)[3], "type": None}
             current = name
         elif line.startswith("# TYPE "):
             _, _, name, typ = line.split(" ")
-            check(name == current and typ in ("counter", "gauge"), "line %d: %s" % (n, line))
+            require(name == current and typ in ("counter", "gauge"), "line %d: %s" % (n, line))
             families[name]["type"] = typ
         else:
             m = SAMPLE_RE.match(line)
-            check(m, "line %d: not a sample: %r" % (n, line))
+            require(m, "line %d: not a sample: %r" % (n, line))
             name, labels, value = m.groups()
-            check(name == current and families[name]["type"], "line %d: %s outside its family"
-                  % (n, name))
-            check(not families[name]["type"] == "counter" or name.endswith("_total"),
-                  "counter %s without _total" % name)
+            require(name == current and families[name]["type"], "line %d: %s outside its family"
+                    % (n, name))
+            require(not families[name]["type"] == "counter" or name.endswith("_total"),
+                    "counter %s without _total" % name)
             d = {}
             if labels:
                 body = labels[1:-1]
                 pos = 0
                 while pos < len(body):
                     lm = LABELS_RE.match(body, pos)
-                    check(lm, "line %d: bad labels %r" % (n, labels))
+                    require(lm, "line %d: bad labels %r" % (n, labels))
                     d[lm.group(1)] = unescape_label(lm.group(2))
                     pos = lm.end()
                     if pos < len(body):
-                        check(body[pos] == ",", "line %d: bad labels %r" % (n, labels))
+                        require(body[pos] == ",", "line %d: bad labels %r" % (n, labels))
                         pos += 1
             samples.append((name, d, float(value)))
     return families, samples
@@ -937,52 +920,52 @@ def test_metrics(ctx):
                  "mlchaos_calls_selected_total", "mlchaos_would_inject_total", "mlchaos_halted",
                  "mlchaos_http_responses_total", "mlchaos_events_dropped_total",
                  "mlchaos_watchdog_trips_total"):
-        check(name in families, "family %s missing" % name)
+        require(name in families, "family %s missing" % name)
     mine = [(n, d, v) for n, d, v in samples if d.get("pid") == str(t.pid)]
     injected = sum(v for n, d, v in mine if n == "mlchaos_faults_injected_total")
-    check(injected == len(events) and injected >= 1000, "faults_injected_total %d, log %d lines"
-          % (injected, len(events)))
+    require(injected == len(events) and injected >= 1000, "faults_injected_total %d, log %d lines"
+            % (injected, len(events)))
     for n, d, v in mine:
         if n in ("mlchaos_faults_injected_total", "mlchaos_would_inject_total"):
-            check(set(d) == {"rule", "hook", "action", "pid", "phase"}, "labels %s" % d)
+            require(set(d) == {"rule", "hook", "action", "pid", "phase"}, "labels %s" % d)
             # obs_target never accepts a connection: every fault is of the load phase
-            check(d["phase"] in ("load", "serve") and (d["phase"] == "load" or v == 0),
-                  "%s %s = %g" % (n, d, v))
+            require(d["phase"] in ("load", "serve") and (d["phase"] == "load" or v == 0),
+                    "%s %s = %g" % (n, d, v))
     info = [d for n, d, v in mine if n == "mlchaos_process_info"]
-    check(info and info[0]["config"] == cfg, "config label %r, expected %r"
-          % (info and info[0].get("config"), cfg))
+    require(info and info[0]["config"] == cfg, "config label %r, expected %r"
+            % (info and info[0].get("config"), cfg))
     halted = {d["reason"]: v for n, d, v in mine if n == "mlchaos_halted"}
-    check(halted == {"command": 0, "watchdog": 0, "halt_file": 0, "max_faults": 0},
-          "halted %s" % halted)
+    require(halted == {"command": 0, "watchdog": 0, "halt_file": 0, "max_faults": 0},
+            "halted %s" % halted)
     ctx.mlchaos("halt", t.pid, expect=0)
     _, samples = parse_exposition(ctx.mlchaos("metrics", expect=0).stdout)
-    check(("mlchaos_halted", {"pid": str(t.pid), "reason": "command"}, 1.0) in samples,
-          "halted command not 1 after halt")
+    require(("mlchaos_halted", {"pid": str(t.pid), "reason": "command"}, 1.0) in samples,
+            "halted command not 1 after halt")
     # the server: /metrics, 404, 405, --max-requests
     srv = ctx.spawn_plain([ctx.mlchaos_exe, "metrics", "--listen", "127.0.0.1:0",
                            "--max-requests", "3"], stderr=subprocess.PIPE, text=True)
     port = int(re.search(r":(\d+)/metrics", srv.stderr.readline()).group(1))
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as resp:
-        check(resp.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
-              "content type %s" % resp.headers["Content-Type"])
+        require(resp.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
+                "content type %s" % resp.headers["Content-Type"])
         _, served = parse_exposition(resp.read().decode())
-    check(sum(v for n, d, v in served if n == "mlchaos_faults_injected_total" and d["pid"]
-              == str(t.pid)) == len(events), "served total differs")
+    require(sum(v for n, d, v in served if n == "mlchaos_faults_injected_total" and d["pid"]
+                == str(t.pid)) == len(events), "served total differs")
     for path, method, code in (("/nothing", "GET", 404), ("/metrics", "POST", 405)):
         try:
             urllib.request.urlopen(urllib.request.Request(
                 "http://127.0.0.1:%d%s" % (port, path), method=method, data=b"" if method
                 == "POST" else None), timeout=10)
-            raise Failure("%s %s answered 200" % (method, path))
+            raise Failed("%s %s answered 200" % (method, path))
         except urllib.error.HTTPError as e:
-            check(e.code == code, "%s %s: %d, expected %d" % (method, path, e.code, code))
-    check(srv.wait(timeout=10) == 0, "metrics --listen did not stop after 3 requests")
+            require(e.code == code, "%s %s: %d, expected %d" % (method, path, e.code, code))
+    require(srv.wait(timeout=10) == 0, "metrics --listen did not stop after 3 requests")
     # SIGTERM stops it
     srv = ctx.spawn_plain([ctx.mlchaos_exe, "metrics", "--listen", "127.0.0.1:0"],
                           stderr=subprocess.PIPE, text=True)
     srv.stderr.readline()
     srv.send_signal(signal.SIGTERM)
-    check(srv.wait(timeout=10) == 0, "metrics --listen did not exit 0 on SIGTERM")
+    require(srv.wait(timeout=10) == 0, "metrics --listen did not exit 0 on SIGTERM")
     ctx.mlchaos("resume", t.pid, expect=0)
     t.finish()
 
@@ -1011,8 +994,7 @@ def test_prometheus(ctx):
     injected count the log shows."""
     prom = "/usr/bin/prometheus"
     if not os.access(prom, os.X_OK):
-        raise Skip("%s is missing (Debian package 'prometheus'; scripts/setup installs it)"
-                   % prom)
+        skip("%s is missing (Debian package 'prometheus'; scripts/setup installs it)" % prom)
     t, _, events = metrics_target(ctx)
     mx = ctx.spawn_plain([ctx.mlchaos_exe, "metrics", "--listen", "127.0.0.1:0"],
                          stderr=subprocess.PIPE, text=True)
@@ -1039,7 +1021,7 @@ def test_prometheus(ctx):
     if got != len(events):
         with open(ctx.path("prometheus.log"), errors="replace") as f:
             note("prometheus log:\n" + f.read()[-3000:])
-    check(got == len(events), "prometheus says %s, the log %d" % (got, len(events)))
+    require(got == len(events), "prometheus says %s, the log %d" % (got, len(events)))
     t.finish()
 
 
@@ -1058,44 +1040,44 @@ def test_report(ctx):
         f.write(b'{"time":"2030-01-01T00:00:00.000000Z","event":"fault","rule":"cut-off"')
     r = ctx.mlchaos("report", "--json", log, expect=0)
     doc = json.loads(r.stdout)
-    check(doc["logs"][0]["non_json"] == 2 and doc["logs"][0]["truncated"],
-          "non_json %d truncated %s" % (doc["logs"][0]["non_json"], doc["logs"][0]["truncated"]))
+    require(doc["logs"][0]["non_json"] == 2 and doc["logs"][0]["truncated"],
+            "non_json %d truncated %s" % (doc["logs"][0]["non_json"], doc["logs"][0]["truncated"]))
     rules = {x["rule"]: x for x in doc["rules"]}
-    check("cut-off" not in rules, "the truncated line was counted")
+    require("cut-off" not in rules, "the truncated line was counted")
     want = by_rule(events, event="fault", applied=True)
     for name, n in want.items():
-        check(rules[name]["injected"] == n, "rule %s: report %d, log %d"
-              % (name, rules[name]["injected"], n))
+        require(rules[name]["injected"] == n, "rule %s: report %d, log %d"
+                % (name, rules[name]["injected"], n))
         by_phase = {p: sum(1 for e in events if e["rule"] == name and e.get("applied") and
                            e["phase"] == p) for p in ("load", "serve")}
-        check({p: rules[name]["by_phase"][p]["injected"] for p in by_phase} == by_phase,
-              "rule %s by phase: report %s, log %s" % (name, rules[name]["by_phase"], by_phase))
+        require({p: rules[name]["by_phase"][p]["injected"] for p in by_phase} == by_phase,
+                "rule %s by phase: report %s, log %s" % (name, rules[name]["by_phase"], by_phase))
         fns = {}
         for e in events:
             if e["rule"] == name:
                 fns[e["fn"]] = fns.get(e["fn"], 0) + 1
         got = {f["fn"]: f["injected"] for f in rules[name]["functions"]}
-        check(got == fns, "rule %s by function: report %s, log %s" % (name, got, fns))
+        require(got == fns, "rule %s by function: report %s, log %s" % (name, got, fns))
         times = sorted(e["time"] for e in events if e["rule"] == name)
-        check(rules[name]["first"] == times[0] and rules[name]["last"] == times[-1],
-              "rule %s: first/last %s %s, log %s %s" % (name, rules[name]["first"],
-                                                        rules[name]["last"], times[0],
-                                                        times[-1]))
+        require(rules[name]["first"] == times[0] and rules[name]["last"] == times[-1],
+                "rule %s: first/last %s %s, log %s %s" % (name, rules[name]["first"],
+                                                          rules[name]["last"], times[0],
+                                                          times[-1]))
         keys = {e["key"] for e in events if e["rule"] == name and e["key"] is not None}
-        check(rules[name]["requests"] == len(keys), "rule %s: %d requests, log has %d keys"
-              % (name, rules[name]["requests"], len(keys)))
-    check(set(rules) == set(want), "report rules %s, log rules %s" % (set(rules), set(want)))
+        require(rules[name]["requests"] == len(keys), "rule %s: %d requests, log has %d keys"
+                % (name, rules[name]["requests"], len(keys)))
+    require(set(rules) == set(want), "report rules %s, log rules %s" % (set(rules), set(want)))
     r = ctx.mlchaos("report", log, expect=0)
-    check("truncated" in r.stdout and "2 lines not JSON" in r.stdout, "report text:\n%s"
-          % r.stdout)
+    require("truncated" in r.stdout and "2 lines not JSON" in r.stdout, "report text:\n%s"
+            % r.stdout)
     # halts: a watchdog halt line is listed with its figures
     halt = {"time": "2030-01-01T00:00:00.000001Z", "mono_ns": 1, "pid": 42, "tid": 42,
             "event": "halt", "reason": "watchdog", "errors": 11, "window": 100,
             "rate_ppm": 50000}
     hlog = ctx.write("halt.jsonl", json.dumps(halt) + "\n")
     doc = json.loads(ctx.mlchaos("report", "--json", hlog, log, expect=0).stdout)
-    check(doc["halts"] == [{k: halt[k] for k in ("time", "pid", "reason", "errors", "window",
-                                                 "rate_ppm")}], "halts %s" % doc["halts"])
+    require(doc["halts"] == [{k: halt[k] for k in ("time", "pid", "reason", "errors", "window",
+                                                   "rate_ppm")}], "halts %s" % doc["halts"])
 
 
 def test_torn_log(ctx):
@@ -1114,7 +1096,7 @@ def test_torn_log(ctx):
         whole = f.read()
     lines = split_log(whole, src)[0]
     faults = [json.loads(raw) for raw in lines if b'"event":"fault"' in raw]
-    check(len(faults) > 100, "only %d fault lines" % len(faults))
+    require(len(faults) > 100, "only %d fault lines" % len(faults))
     extra = dict(faults[-1], call=faults[-1]["call"] + 1000)
     extra_line = json.dumps(extra, separators=(",", ":")).encode()
     cuts = {"whole": b"", "cut-mid-line": extra_line[:len(extra_line) // 2],
@@ -1133,25 +1115,25 @@ def test_torn_log(ctx):
         with open(out) as f:
             replay = f.read().replace(d, "DIR")
         li = doc["logs"][0]
-        check(li["truncated"] == bool(tail) and li["lines"] == len(lines) and
-              li["events"] == len(lines) and li["non_json"] == 0,
-              "%s: report read %s of %d whole lines" % (name, li, len(lines)))
+        require(li["truncated"] == bool(tail) and li["lines"] == len(lines) and
+                li["events"] == len(lines) and li["non_json"] == 0,
+                "%s: report read %s of %d whole lines" % (name, li, len(lines)))
         said = "last line truncated (no newline), skipped" in text
-        check(said == bool(tail), "%s: report text %s the torn line:\n%s"
-              % (name, "does not mention" if tail else "mentions", text))
+        require(said == bool(tail), "%s: report text %s the torn line:\n%s"
+                % (name, "does not mention" if tail else "mentions", text))
         note_re = r"events\.jsonl:%d: the last line has no newline" % (len(lines) + 1)
-        check(bool(re.search(note_re, r.stderr)) == bool(tail), "%s: replay said %r"
-              % (name, r.stderr))
+        require(bool(re.search(note_re, r.stderr)) == bool(tail), "%s: replay said %r"
+                % (name, r.stderr))
         got[name] = (doc["rules"], doc["halts"], replay)
     for name in cuts:
-        check(got[name][:2] == got["whole"][:2], "%s: report counts %s, of the whole log %s"
-              % (name, got[name][:2], got["whole"][:2]))
-        check(got[name][2] == got["whole"][2], "%s: replay wrote\n%s\nfor the whole log\n%s"
-              % (name, got[name][2], got["whole"][2]))
-    check(sum(x["injected"] for x in got["whole"][0]) == len(faults),
-          "report counts %s, the log %d faults" % (got["whole"][0], len(faults)))
-    check(got["whole"][2].count("\nreplay = ") > 10, "replay wrote %s"
-          % got["whole"][2])
+        require(got[name][:2] == got["whole"][:2], "%s: report counts %s, of the whole log %s"
+                % (name, got[name][:2], got["whole"][:2]))
+        require(got[name][2] == got["whole"][2], "%s: replay wrote\n%s\nfor the whole log\n%s"
+                % (name, got[name][2], got["whole"][2]))
+    require(sum(x["injected"] for x in got["whole"][0]) == len(faults),
+            "report counts %s, the log %d faults" % (got["whole"][0], len(faults)))
+    require(got["whole"][2].count("\nreplay = ") > 10, "replay wrote %s"
+            % got["whole"][2])
 
 
 def test_top(ctx):
@@ -1161,10 +1143,10 @@ def test_top(ctx):
     t = ctx.target(cfg, "loops", 1, 50, data)
     t.done()
     r = ctx.mlchaos("top", "--iterations", 3, "--interval", "0.05", t.pid, expect=0)
-    check(r.stdout.count("--- ") == 3, "top printed %d frames" % r.stdout.count("--- "))
-    check("\033[" not in r.stdout, "top drew escapes on a pipe")
-    check(r.stdout.count("process %d" % t.pid) == 3 and "read-eio" in r.stdout, r.stdout)
-    check("applied/s" in r.stdout, "no rate column: %s" % r.stdout)
+    require(r.stdout.count("--- ") == 3, "top printed %d frames" % r.stdout.count("--- "))
+    require("\033[" not in r.stdout, "top drew escapes on a pipe")
+    require(r.stdout.count("process %d" % t.pid) == 3 and "read-eio" in r.stdout, r.stdout)
+    require("applied/s" in r.stdout, "no rate column: %s" % r.stdout)
     t.finish()
 
 
@@ -1189,23 +1171,6 @@ TESTS = {
 }
 
 
-def run_named(ctx, name, fn):
-    """Runs test fn: its exit status (0 pass, 1 fail, 77 skip); the processes it started are
-    killed and its directory removed, whatever happens."""
-    try:
-        fn()
-    except Skip as e:
-        note("SKIP %s: %s" % (name, e))
-        return SKIP
-    except Failure as e:
-        note("FAIL %s: %s" % (name, e))
-        return 1
-    finally:
-        ctx.cleanup()
-    note("PASS %s" % name)
-    return 0
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -1216,9 +1181,9 @@ def main():
     ap.add_argument("test", choices=sorted(TESTS))
     args = ap.parse_args()
     ctx = Ctx(args)
-    return run_named(ctx, args.test, lambda: TESTS[args.test](ctx))
+    return run_case(args.test, lambda: TESTS[args.test](ctx), ctx.cleanup)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # cleanup runs on meson's timeout
+    fail_on_sigterm()
     sys.exit(main())

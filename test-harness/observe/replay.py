@@ -34,8 +34,9 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
-import observe  # noqa: E402  (the same directory: Ctx, read_log, check)
-from observe import check, note, read_log  # noqa: E402
+import observe  # noqa: E402  (the same directory: Ctx, read_log)
+from mctest import fail_on_sigterm, note, require, run_case  # noqa: E402  (via observe)
+from observe import read_log  # noqa: E402
 
 DEADLINE_S = 20
 OUTPUT_BOUND_S = 20  # a refused output is refused at once: far below, on any machine
@@ -121,8 +122,8 @@ class Server:
                                  stdout=subprocess.DEVNULL, stderr=open(self.err, "wb"))
         end = time.monotonic() + DEADLINE_S
         while not os.path.exists(self.ready) or not open(self.ready).read().strip():
-            check(self.p.poll() is None, "server %s exited at start: %s" % (name, self.stderr()))
-            check(time.monotonic() < end, "server %s: no ready file" % name)
+            require(self.p.poll() is None, "server %s exited at start: %s" % (name, self.stderr()))
+            require(time.monotonic() < end, "server %s: no ready file" % name)
             time.sleep(0.01)
         self.port = int(open(self.ready).read())
         self.pid = self.p.pid
@@ -134,7 +135,7 @@ class Server:
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         status = self.p.wait(timeout=DEADLINE_S)
-        check(status == 0, "server exited %d: %s" % (status, self.stderr()))
+        require(status == 0, "server exited %d: %s" % (status, self.stderr()))
 
 
 class Bench:
@@ -154,8 +155,8 @@ class Bench:
                                "-c", str(conns), "--dataset", self.data, "--id-prefix", "rq",
                                "--json"], capture_output=True, text=True,
                               timeout=DEADLINE_S * 3)
-        check(load.returncode == 0, "%s: mlchaos-load exited %d: %s"
-              % (name, load.returncode, load.stderr))
+        require(load.returncode == 0, "%s: mlchaos-load exited %d: %s"
+                % (name, load.returncode, load.stderr))
         if while_serving:
             while_serving(srv)
         srv.stop()
@@ -170,29 +171,29 @@ def check_phase_counters(ctx, srv):
     for r in proc["rules"]:
         ph = r["by_phase"]
         want_load = r["applied"] if r["name"] in LOAD_RULES else 0
-        check(ph["load"]["applied"] == want_load and
-              ph["serve"]["applied"] == r["applied"] - want_load,
-              "rule %s: applied %d, by phase %s" % (r["name"], r["applied"], ph))
-        check(r["applied"] > 0, "rule %s never fired: the test would say nothing" % r["name"])
+        require(ph["load"]["applied"] == want_load and
+                ph["serve"]["applied"] == r["applied"] - want_load,
+                "rule %s: applied %d, by phase %s" % (r["name"], r["applied"], ph))
+        require(r["applied"] > 0, "rule %s never fired: the test would say nothing" % r["name"])
     text = ctx.mlchaos("metrics", expect=0).stdout
     for name in LOAD_RULES + SERVE_RULES:
         phase = "load" if name in LOAD_RULES else "serve"
         other = "serve" if phase == "load" else "load"
         m = re.search(r'mlchaos_faults_injected_total\{rule="%s",[^}]*pid="%d",phase="%s"\} '
                       r'(\d+)' % (name, srv.pid, other), text)
-        check(m and m.group(1) == "0", "metrics: %s in phase %s: %s"
-              % (name, other, m and m.group(0)))
+        require(m and m.group(1) == "0", "metrics: %s in phase %s: %s"
+                % (name, other, m and m.group(0)))
     st = ctx.mlchaos("stats", srv.pid, expect=0).stdout
-    check("at_load" in st and "at_serve" in st, "stats text without the phase columns:\n" + st)
+    require("at_load" in st and "at_serve" in st, "stats text without the phase columns:\n" + st)
 
 
 def replay_of(ctx, log, out, replay_log):
     r = ctx.mlchaos("replay", log, "-o", out, "--log", replay_log)
-    check(r.returncode == 0, "mlchaos replay %s: exit %d\n%s%s"
-          % (log, r.returncode, r.stdout, r.stderr))
+    require(r.returncode == 0, "mlchaos replay %s: exit %d\n%s%s"
+            % (log, r.returncode, r.stdout, r.stderr))
     note(r.stdout.strip())
     text = open(out).read()
-    check("rate =" not in text, "the replay config keeps a rate:\n" + text)
+    require("rate =" not in text, "the replay config keeps a rate:\n" + text)
     ctx.mlchaos("check", out, expect=0)
     return text
 
@@ -206,13 +207,13 @@ def test_server(ctx, args):
                                    while_serving=lambda s: check_phase_counters(ctx, s))
     by_rule = {n: sum(1 for e in orig if e["rule"] == n) for n in LOAD_RULES + SERVE_RULES}
     note("original run: %d faults %s" % (len(orig), by_rule))
-    check(all(by_rule.values()), "every rule fired: %s" % by_rule)
-    check(all(e["phase"] == ("load" if e["rule"] in LOAD_RULES else "serve") for e in orig),
-          "a fault logged in the wrong phase")
+    require(all(by_rule.values()), "every rule fired: %s" % by_rule)
+    require(all(e["phase"] == ("load" if e["rule"] in LOAD_RULES else "serve") for e in orig),
+            "a fault logged in the wrong phase")
     rlog = ctx.path("replay-%p.jsonl")
     text = replay_of(ctx, orig_path, ctx.path("replay.ini"), rlog)
-    check("replay_key = rq-" in text and re.search(r"^replay = 0:1:[0-9a-f]{16}", text, re.M),
-          "the lists: keys for slow-keyed, calls for the others:\n" + text)
+    require("replay_key = rq-" in text and re.search(r"^replay = 0:1:[0-9a-f]{16}", text, re.M),
+            "the lists: keys for slow-keyed, calls for the others:\n" + text)
     _, _, again = bench.run(ctx.path("replay.ini"), rlog, 1, 1, "replay")
     a, b = decisions(orig), decisions(again)
     if a != b:
@@ -220,8 +221,8 @@ def test_server(ctx, args):
             if x != y:
                 note("first difference, fault %d:\n  original %s\n  replayed %s" % (i, x, y))
                 break
-    check(a == b, "the replayed run decided otherwise: %d faults, original %d"
-          % (len(b), len(a)))
+    require(a == b, "the replayed run decided otherwise: %d faults, original %d"
+            % (len(b), len(a)))
 
     # four threads, four connections: the same faults for the same requests
     log4 = ctx.path("orig4-%p.jsonl")
@@ -239,12 +240,12 @@ def test_server(ctx, args):
         return {k: sorted(v) for k, v in out.items()}
 
     k1, k2 = keyed(orig4), keyed(again4)
-    check(len(k1) > REQUESTS // 8, "only %d keyed faults" % len(k1))
-    check(k1 == k2, "keyed faults differ: only in the original %s, only in the replay %s"
-          % (sorted(set(k1) - set(k2))[:5], sorted(set(k2) - set(k1))[:5]))
+    require(len(k1) > REQUESTS // 8, "only %d keyed faults" % len(k1))
+    require(k1 == k2, "keyed faults differ: only in the original %s, only in the replay %s"
+            % (sorted(set(k1) - set(k2))[:5], sorted(set(k2) - set(k1))[:5]))
     load1 = decisions(e for e in orig4 if e["rule"] in LOAD_RULES)
     load2 = decisions(e for e in again4 if e["rule"] in LOAD_RULES)
-    check(load1 == load2 and load1, "the model's load (main thread) decided otherwise")
+    require(load1 == load2 and load1, "the model's load (main thread) decided otherwise")
 
 
 # ---- the command against written logs -----------------------------------------------------
@@ -292,9 +293,9 @@ def test_log(ctx, args):
     mc = ctx.mlchaos
     mc("replay", expect=2)
     mc("replay", "x.jsonl", expect=2)  # no -o
-    check("Exit status" in mc("replay", "--help", expect=0).stdout, "replay --help")
-    check("usage: mlchaos replay" in mc("help", "replay", expect=0).stdout, "help replay")
-    check("  replay " in mc("--help", expect=0).stdout, "mlchaos --help lists replay")
+    require("Exit status" in mc("replay", "--help", expect=0).stdout, "replay --help")
+    require("usage: mlchaos replay" in mc("help", "replay", expect=0).stdout, "help replay")
+    require("  replay " in mc("--help", expect=0).stdout, "mlchaos --help lists replay")
     mc("replay", "x.jsonl", "-o", ctx.path("r.ini"), "--log", "a\nb", expect=2)
     out = ctx.path("r.ini")
     mc("replay", ctx.path("missing.jsonl"), "-o", out, expect=2)
@@ -315,33 +316,33 @@ def test_log(ctx, args):
     log = write_log(ctx, "two.jsonl", base + [rules_line(11, [("eio", eio)]),
                                               fault(11, "eio", 0, 1, 1)])
     r = mc("replay", log, "-o", out, expect=2)
-    check("--pid" in r.stderr and "10:" in r.stderr and "11:" in r.stderr,
-          "several processes: %r" % r.stderr)
+    require("--pid" in r.stderr and "10:" in r.stderr and "11:" in r.stderr,
+            "several processes: %r" % r.stderr)
     mc("replay", log, "-o", out, "--pid", "12", expect=2)
     mc("replay", log, "-o", out, "--pid", "10", "--rule", "nope", expect=2)
     r = mc("replay", log, "-o", out, "--pid", "10", expect=0)
-    check("two.jsonl:1: not JSON" in r.stderr and "two.jsonl:2: not an mlchaos event" in
-          r.stderr and "two.jsonl:9: rule 'ghost' is not in the rule set" in r.stderr,
-          "problems reported as LOG:LINE: %r" % r.stderr)
-    check("1 faults decided but not applied" in r.stderr, "unapplied: %r" % r.stderr)
+    require("two.jsonl:1: not JSON" in r.stderr and "two.jsonl:2: not an mlchaos event" in
+            r.stderr and "two.jsonl:9: rule 'ghost' is not in the rule set" in r.stderr,
+            "problems reported as LOG:LINE: %r" % r.stderr)
+    require("1 faults decided but not applied" in r.stderr, "unapplied: %r" % r.stderr)
     text = open(out).read()
     s = sections(text)
-    check(s["mlchaos"] == [("seed", "9"), ("log", "/var/log/x-%p.jsonl")],
-          "[mlchaos]: %s" % s["mlchaos"])
-    check(s["fault.eio"] == [("hook", "read"), ("action", "fail"), ("errno", "EIO, EINTR"),
-                             ("select", "call"), ("times", "50"),
-                             ("replay", "0:3:0000000000000abc 1:7:0000000000000def")],
-          "[fault.eio]: %s" % s["fault.eio"])
+    require(s["mlchaos"] == [("seed", "9"), ("log", "/var/log/x-%p.jsonl")],
+            "[mlchaos]: %s" % s["mlchaos"])
+    require(s["fault.eio"] == [("hook", "read"), ("action", "fail"), ("errno", "EIO, EINTR"),
+                               ("select", "call"), ("times", "50"),
+                               ("replay", "0:3:0000000000000abc 1:7:0000000000000def")],
+            "[fault.eio]: %s" % s["fault.eio"])
     esc = "a\\x20b\\x3bc\\x23\\xc3\\xa9\\x3d\\x22\\x27\\x5cx"
-    check(s["fault.slow"][-2:] == [("shadow", "true"), ("replay_key", esc)],
-          "[fault.slow]: %s" % s["fault.slow"])
-    check(re.search(r"^; 2 faults of pid 10, .*two.jsonl lines 4-5", text, re.M),
-          "where the list came from:\n" + text)
+    require(s["fault.slow"][-2:] == [("shadow", "true"), ("replay_key", esc)],
+            "[fault.slow]: %s" % s["fault.slow"])
+    require(re.search(r"^; 2 faults of pid 10, .*two.jsonl lines 4-5", text, re.M),
+            "where the list came from:\n" + text)
     r = mc("replay", log, "-o", out, "--pid", "10", "--rule", "slow", "--log", "/tmp/l-%p",
            expect=0)
     s = sections(open(out).read())
-    check(set(s) == {"mlchaos", "fault.slow"} and ("log", "/tmp/l-%p") in s["mlchaos"],
-          "--rule slow --log: %s" % s)
+    require(set(s) == {"mlchaos", "fault.slow"} and ("log", "/tmp/l-%p") in s["mlchaos"],
+            "--rule slow --log: %s" % s)
 
     # a reload: the rule set in force at the first fault, and the faults after are left out
     log = write_log(ctx, "reload.jsonl", [
@@ -349,22 +350,22 @@ def test_log(ctx, args):
         rules_line(20, [("eio", eio)], generation=1), fault(20, "eio", 0, 1, 2),
         b'{"time":"2030-01-01T00:00:02.000000Z","event":"fault","pid":20,"ru'])
     r = mc("replay", log, "-o", out, expect=0)
-    check("reloaded its rules at" in r.stderr and "reload.jsonl:3" in r.stderr and
-          "the 1 faults after it" in r.stderr, "reload: %r" % r.stderr)
-    check("reload.jsonl:5: the last line has no newline" in r.stderr, "torn: %r" % r.stderr)
-    check(sections(open(out).read())["fault.eio"][-1] == ("replay", "0:1:0000000000000001"),
-          "reload replay: %s" % open(out).read())
+    require("reloaded its rules at" in r.stderr and "reload.jsonl:3" in r.stderr and
+            "the 1 faults after it" in r.stderr, "reload: %r" % r.stderr)
+    require("reload.jsonl:5: the last line has no newline" in r.stderr, "torn: %r" % r.stderr)
+    require(sections(open(out).read())["fault.eio"][-1] == ("replay", "0:1:0000000000000001"),
+            "reload replay: %s" % open(out).read())
 
     # what the log cannot tell: no rules line, no call number
     log = write_log(ctx, "norules.jsonl", [fault(30, "eio", 0, 1, 1)])
     r = mc("replay", log, "-o", out, expect=1)
-    check("no \"rules\" line of pid 30" in r.stderr, "no rules line: %r" % r.stderr)
+    require("no \"rules\" line of pid 30" in r.stderr, "no rules line: %r" % r.stderr)
     old = fault(31, "eio", 0, 1, 1)
     del old["call"]
     log = write_log(ctx, "old.jsonl", [rules_line(31, [("eio", eio)]), old,
                                        fault(31, "eio", 0, 2, 2)])
     r = mc("replay", log, "-o", out, expect=1)
-    check("old.jsonl:2: a fault without" in r.stderr, "no call number: %r" % r.stderr)
+    require("old.jsonl:2: a fault without" in r.stderr, "no call number: %r" % r.stderr)
     log = write_log(ctx, "empty.jsonl", [rules_line(32, [("eio", eio)])])
     mc("replay", log, "-o", out, expect=1)
     # request_key = thread keys by thread id, different in every run: listed by call
@@ -372,8 +373,8 @@ def test_log(ctx, args):
                                                   request_key="thread"),
                                        fault(33, "eio", 4, 8, 9, key="12345")])
     mc("replay", log, "-o", out, expect=0)
-    check(sections(open(out).read())["fault.eio"][-1] == ("replay", "4:8:0000000000000009"),
-          "request_key = thread: %s" % open(out).read())
+    require(sections(open(out).read())["fault.eio"][-1] == ("replay", "4:8:0000000000000009"),
+            "request_key = thread: %s" % open(out).read())
 
 
 def test_outputs(ctx, args):
@@ -399,18 +400,19 @@ def test_outputs(ctx, args):
         r = mc("replay", log, "-o", out, expect=2, timeout=OUTPUT_BOUND_S)
         took = time.monotonic() - t0
         said = "mlchaos replay: %s: the output %s" % (out, why)
-        check(said in r.stderr and "; nothing was written" in r.stderr and
-              r.stderr.count("mlchaos replay:") == 1, "one message, %r, got %r" % (said, r.stderr))
-        check(took < OUTPUT_BOUND_S, "refused in %.1f s" % took)
+        require(said in r.stderr and "; nothing was written" in r.stderr
+                and r.stderr.count("mlchaos replay:") == 1,
+                "one message, %r, got %r" % (said, r.stderr))
+        require(took < OUTPUT_BOUND_S, "refused in %.1f s" % took)
         with open(untouched, "rb") as f:
-            check(f.read() == before, "%s left as it was" % untouched)
+            require(f.read() == before, "%s left as it was" % untouched)
 
     fifo = ctx.path("fifo.ini")
     os.mkfifo(fifo, 0o600)
     r = mc("replay", log, "-o", fifo, expect=2, timeout=OUTPUT_BOUND_S)
-    check("mlchaos replay: %s: the output is a FIFO, not a regular file" % fifo in r.stderr,
-          "FIFO: %r" % r.stderr)
-    check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO left as it was")
+    require("mlchaos replay: %s: the output is a FIFO, not a regular file" % fifo in r.stderr,
+            "FIFO: %r" % r.stderr)
+    require(stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO left as it was")
     victim = planted("victim.ini")
     link = ctx.path("link.ini")
     os.symlink(victim, link)
@@ -428,16 +430,16 @@ def test_outputs(ctx, args):
     mine = planted("mine.ini")
     mc("replay", log, "-o", mine, expect=0)
     text = open(mine).read()
-    check("replay = 0:3:0000000000000abc" in text and "own text" not in text,
-          "a file of ours is replaced whole: %r" % text)
+    require("replay = 0:3:0000000000000abc" in text and "own text" not in text,
+            "a file of ours is replaced whole: %r" % text)
     new = ctx.path("new.ini")
     old_umask = os.umask(0)
     try:
         mc("replay", log, "-o", new, expect=0)
     finally:
         os.umask(old_umask)
-    check(os.stat(new).st_mode & 0o777 == 0o600, "created 0600 whatever the umask: %o"
-          % (os.stat(new).st_mode & 0o777))
+    require(os.stat(new).st_mode & 0o777 == 0o600, "created 0600 whatever the umask: %o"
+            % (os.stat(new).st_mode & 0o777))
 
 
 TESTS = {"server": test_server, "log": test_log, "outputs": test_outputs}
@@ -451,9 +453,9 @@ def main():
     ap.add_argument("test", choices=sorted(TESTS))
     args = ap.parse_args()
     ctx = observe.Ctx(args)
-    return observe.run_named(ctx, "replay-" + args.test, lambda: TESTS[args.test](ctx, args))
+    return run_case("replay-" + args.test, lambda: TESTS[args.test](ctx, args), ctx.cleanup)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # cleanup runs on meson's timeout
+    fail_on_sigterm()
     sys.exit(main())

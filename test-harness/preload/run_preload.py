@@ -23,7 +23,9 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mctrace  # noqa: E402
+from mctest import check, clean_env, fail, finish, skip  # noqa: E402
 
 DATA_SIZE = 65536
 TIMEOUT_S = 60
@@ -67,17 +69,7 @@ def status_text(rc):
 class Runner:
     def __init__(self, args):
         self.args = args
-        self.failures = 0
-        base = {k: v for k, v in os.environ.items()
-                if k != "LD_PRELOAD" and not k.startswith("MLCHAOS_")}
-        for kv in args.env:
-            k, _, v = kv.partition("=")
-            base[k] = v
-        self.base_env = base
-
-    def fail(self, msg):
-        print(f"FAIL: {msg}", file=sys.stderr)
-        self.failures += 1
+        self.base_env = clean_env(dict(kv.partition("=")[::2] for kv in args.env))
 
     def run(self, label, argv, env, workdir, want_rc):
         fresh_workdir(workdir)
@@ -85,13 +77,13 @@ class Runner:
             p = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            self.fail(f"{label}: no exit within {TIMEOUT_S} s")
+            fail(f"{label}: no exit within {TIMEOUT_S} s")
             return None
         err = p.stderr.decode("utf-8", "replace")
-        if p.returncode not in want_rc:
-            self.fail(f"{label}: {status_text(p.returncode)}, expected "
-                      + " or ".join(status_text(r) for r in want_rc)
-                      + f"\n--- stderr of {label}:\n{err}")
+        check(p.returncode in want_rc,
+              f"{label}: {status_text(p.returncode)}, expected "
+              + " or ".join(status_text(r) for r in want_rc)
+              + f"\n--- stderr of {label}:\n{err}")
         return p
 
     def preload_env(self):
@@ -122,67 +114,59 @@ class Runner:
                           [a.mlchaos, "trace", "--json", jpath, "--"] + argv,
                           self.trace_env(), workdir, want_trace)
             if None in (plain, pre, tr):
-                return 1
+                return finish()
             self.compare(plain, pre, tr)
             self.check_trace(tr, jpath, prog)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        if self.failures == 0:
-            print(f"ok: {os.path.basename(prog)} {' '.join(a.arg)}".rstrip())
-        return 1 if self.failures else 0
+        return finish(f"{os.path.basename(prog)} {' '.join(a.arg)}".rstrip())
 
     def compare(self, plain, pre, tr):
         t_plain = split_output(plain.stdout)[0]
         t_pre = split_output(pre.stdout)[0]
         t_tr = split_output(tr.stdout)[0]
-        if not t_plain:
-            self.fail("the program printed no transcript")
+        check(t_plain, "the program printed a transcript")
         for label, t in (("preloaded", t_pre), ("traced", t_tr)):
-            if t != t_plain:
-                self.fail(f"{label} transcript differs from the plain one:\n"
-                          + mctrace.diff(t_plain, t, "plain", label))
-        if pre.stderr != plain.stderr:
-            self.fail("stderr differs with the library preloaded (it must be silent "
-                      "without a config):\n" + mctrace.diff(
-                          plain.stderr.decode(errors="replace").splitlines(),
-                          pre.stderr.decode(errors="replace").splitlines(),
-                          "plain", "preloaded"))
+            check(t == t_plain, f"{label} transcript differs from the plain one:\n"
+                  + mctrace.diff(t_plain, t, "plain", label))
+        check(pre.stderr == plain.stderr,
+              "stderr differs with the library preloaded (it must be silent "
+              "without a config):\n" + mctrace.diff(
+                  plain.stderr.decode(errors="replace").splitlines(),
+                  pre.stderr.decode(errors="replace").splitlines(),
+                  "plain", "preloaded"))
 
     def check_trace(self, tr, jpath, prog):
         _, procs, expects, absents = split_output(tr.stdout)
-        if not procs:
-            self.fail("the traced program declared no process")
+        if not check(procs, "the traced program declared a process"):
             return
-        objs = mctrace.load_json(jpath, self.fail)
-        by_pid = mctrace.index_by_pid(objs, self.fail)
-        if set(by_pid) != set(procs):
-            self.fail(f"trace JSON has processes {sorted(by_pid)}, the program ran "
-                      f"{sorted(procs)}")
+        objs = mctrace.load_json(jpath, fail)
+        by_pid = mctrace.index_by_pid(objs, fail)
+        check(set(by_pid) == set(procs),
+              f"trace JSON has processes {sorted(by_pid)}, the program ran {sorted(procs)}")
         name = os.path.basename(prog)
         for pid, ppid in procs.items():
             obj = by_pid.get(pid)
             if obj is None:
                 continue
-            if ppid != 0 and obj.get("ppid") != ppid:  # 0: reparented before its exit
-                self.fail(f"pid {pid}: ppid {obj.get('ppid')}, expected {ppid}")
-            if not str(obj.get("argv0", "")).endswith(name):
-                self.fail(f"pid {pid}: argv0 {obj.get('argv0')!r}, expected {name!r}")
+            check(ppid == 0 or obj.get("ppid") == ppid,  # 0: reparented before its exit
+                  f"pid {pid}: ppid {obj.get('ppid')}, expected {ppid}")
+            check(str(obj.get("argv0", "")).endswith(name),
+                  f"pid {pid}: argv0 {obj.get('argv0')!r}, expected {name!r}")
         for pid, fn, target, calls, nbytes in expects:
             row = mctrace.find_row(by_pid.get(pid), fn, target)
-            if row is None:
-                self.fail(f"pid {pid}: no row fn={fn} target={target} (expected calls="
-                          f"{calls} bytes={nbytes}); rows:\n"
-                          + mctrace.show_rows(by_pid.get(pid)))
-            elif (row.get("calls"), row.get("bytes")) != (calls, nbytes):
-                self.fail(f"pid {pid}: {fn} {target}: calls={row.get('calls')} "
-                          f"bytes={row.get('bytes')}, expected calls={calls} "
-                          f"bytes={nbytes}")
+            if check(row is not None, f"pid {pid}: no row fn={fn} target={target} (expected "
+                     f"calls={calls} bytes={nbytes}); rows:\n"
+                     + mctrace.show_rows(by_pid.get(pid))):
+                check((row.get("calls"), row.get("bytes")) == (calls, nbytes),
+                      f"pid {pid}: {fn} {target}: calls={row.get('calls')} "
+                      f"bytes={row.get('bytes')}, expected calls={calls} bytes={nbytes}")
         for pid, fn, target in absents:
             for row in (by_pid.get(pid) or {}).get("calls", []):
-                if row.get("target") == target and fn in ("*", row.get("fn")):
-                    self.fail(f"pid {pid}: unexpected row {json.dumps(row)} (it belongs "
-                              "to another process)")
-        mctrace.check_table(tr.stderr.decode("utf-8", "replace"), by_pid, self.fail)
+                check(row.get("target") != target or fn not in ("*", row.get("fn")),
+                      f"pid {pid}: unexpected row {json.dumps(row)} (it belongs "
+                      "to another process)")
+        mctrace.check_table(tr.stderr.decode("utf-8", "replace"), by_pid, fail)
 
 
 def main():
@@ -201,8 +185,7 @@ def main():
     ap.add_argument("prog")
     a = ap.parse_args()
     if a.skip:
-        print(f"skip: {a.skip}")
-        sys.exit(77)
+        skip(a.skip)
     sys.exit(Runner(a).main())
 
 

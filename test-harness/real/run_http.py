@@ -25,7 +25,9 @@ import shutil
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "preload"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mctrace  # noqa: E402
+from mctest import check, clean_env, fail, finish  # noqa: E402
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,17 +101,8 @@ class Server:
 class Http:
     def __init__(self, a):
         self.a = a
-        self.failures = 0
         self.servers = []
-        self.env = {k: v for k, v in os.environ.items()
-                    if k != "LD_PRELOAD" and not k.startswith("MLCHAOS_")}
-        for kv in a.env:
-            k, _, v = kv.partition("=")
-            self.env[k] = v
-
-    def fail(self, msg):
-        print(f"FAIL: {msg}", file=sys.stderr)
-        self.failures += 1
+        self.env = clean_env(dict(kv.partition("=")[::2] for kv in a.env))
 
     def round(self, label, wrap_server, wrap_client, tmp):
         srv = Server(wrap_server + [PY, os.path.join(HERE, "http_server.py")], self.env,
@@ -117,9 +110,8 @@ class Http:
         self.servers.append(srv)
         try:
             port = srv.wait_port()
-            if port is None:
-                self.fail(f"{label}: the server did not report its port within "
-                          f"{START_DEADLINE_S} s")
+            if not check(port is not None, f"{label}: the server did not report its port "
+                         f"within {START_DEADLINE_S} s"):
                 return None, None
             try:
                 client = subprocess.run(
@@ -128,17 +120,15 @@ class Http:
                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     timeout=CLIENT_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                self.fail(f"{label}: the client did not finish within {CLIENT_TIMEOUT_S} s")
+                fail(f"{label}: the client did not finish within {CLIENT_TIMEOUT_S} s")
                 return None, port
         finally:
             status = srv.stop()
             self.servers.remove(srv)
-        if status not in (-signal.SIGTERM, 128 + signal.SIGTERM):
-            self.fail(f"{label}: server ended with status {status}, expected death by "
-                      "SIGTERM")
-        if client.returncode != 0:
-            self.fail(f"{label}: client exit {client.returncode}\n"
-                      f"{client.stderr.decode(errors='replace')}")
+        check(status in (-signal.SIGTERM, 128 + signal.SIGTERM),
+              f"{label}: server ended with status {status}, expected death by SIGTERM")
+        if not check(client.returncode == 0, f"{label}: client exit {client.returncode}\n"
+                     f"{client.stderr.decode(errors='replace')}"):
             return None, port
         print(f"{label}: port {port}: {client.stdout.decode().strip()}")
         return client, port
@@ -152,31 +142,29 @@ class Http:
         print(f"  trace {who}: {target}: {shown or 'no rows'}")
         for fn in (read_fn, send_fn):
             row = mctrace.find_row(obj, fn, target)
-            if row is None or row["calls"] < REQUESTS:
-                self.fail(f"{who}: expected at least {REQUESTS} '{fn}' calls on {target}; "
-                          f"rows: {shown or 'none'}")
+            check(row is not None and row["calls"] >= REQUESTS,
+                  f"{who}: expected at least {REQUESTS} '{fn}' calls on {target}; "
+                  f"rows: {shown or 'none'}")
 
     def check_traces(self, sjson, cjson, port, tmp):
         target = f"socket:tcp:{port}"
-        sobjs = mctrace.load_json(sjson, self.fail)
-        cobjs = mctrace.load_json(cjson, self.fail)
-        if len(sobjs) != 1 or len(cobjs) != 1:
-            err = open(os.path.join(tmp, "mlchaos-trace.server.err"), encoding="utf-8",
-                       errors="replace").read()
-            self.fail(f"trace objects: server {len(sobjs)}, client {len(cobjs)}; expected 1 "
-                      f"each\n--- the traced server's stderr:\n{err[-4000:]}")
+        sobjs = mctrace.load_json(sjson, fail)
+        cobjs = mctrace.load_json(cjson, fail)
+        err = open(os.path.join(tmp, "mlchaos-trace.server.err"), encoding="utf-8",
+                   errors="replace").read()
+        if not check(len(sobjs) == 1 and len(cobjs) == 1,
+                     f"trace objects: server {len(sobjs)}, client {len(cobjs)}; expected 1 "
+                     f"each\n--- the traced server's stderr:\n{err[-4000:]}"):
             return
         s, c = sobjs[0], cobjs[0]
         self.check_side("server", s, target, SERVER_READ, SERVER_SEND)
         self.check_side("client", c, target, CLIENT_READ, CLIENT_SEND)
         s_sent, c_got = self.sum_bytes(s, target, SEND_FNS), self.sum_bytes(c, target, READ_FNS)
         c_sent, s_got = self.sum_bytes(c, target, SEND_FNS), self.sum_bytes(s, target, READ_FNS)
-        if s_sent != c_got or c_sent != s_got:
-            self.fail(f"bytes on {target}: server sent {s_sent}, client received {c_got}; "
-                      f"client sent {c_sent}, server received {s_got}")
-        err = open(os.path.join(tmp, "mlchaos-trace.server.err"), encoding="utf-8",
-                   errors="replace").read()
-        mctrace.check_table(err, mctrace.index_by_pid(sobjs, self.fail), self.fail)
+        check(s_sent == c_got and c_sent == s_got,
+              f"bytes on {target}: server sent {s_sent}, client received {c_got}; "
+              f"client sent {c_sent}, server received {s_got}")
+        mctrace.check_table(err, mctrace.index_by_pid(sobjs, fail), fail)
 
     def main(self):
         tmp = tempfile.mkdtemp(prefix="mlchaos-http-")
@@ -190,14 +178,14 @@ class Http:
                                       [self.a.mlchaos, "trace", "--json", cjson, "--"], tmp)
             if None not in (plain, shim, traced):
                 for label, p in (("mlchaos run", shim), ("mlchaos trace", traced)):
-                    if p.stdout != plain.stdout:
-                        self.fail(f"client output under {label} differs from the plain run")
+                    check(p.stdout == plain.stdout,
+                          f"client output under {label} differs from the plain run")
                 self.check_traces(sjson, cjson, port, tmp)
         finally:
             for srv in list(self.servers):
                 srv.stop()
             shutil.rmtree(tmp, ignore_errors=True)
-        return 1 if self.failures else 0
+        return finish()
 
 
 def main():

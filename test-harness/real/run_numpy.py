@@ -18,7 +18,9 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "preload"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mctrace  # noqa: E402
+from mctest import check, clean_env, fail, finish, skip  # noqa: E402
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,26 +38,17 @@ EXPECT = {"read": ("read", "model.bin"), "fromfile": ("fread", "model.bin"),
 class Numpy:
     def __init__(self, a):
         self.a = a
-        self.failures = 0
-        self.env = {k: v for k, v in os.environ.items()
-                    if k != "LD_PRELOAD" and not k.startswith("MLCHAOS_")}
-        for kv in a.env:
-            k, _, v = kv.partition("=")
-            self.env[k] = v
-
-    def fail(self, msg):
-        print(f"FAIL: {msg}", file=sys.stderr)
-        self.failures += 1
+        self.env = clean_env(dict(kv.partition("=")[::2] for kv in a.env))
 
     def run(self, label, argv):
         try:
             p = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            self.fail(f"{label}: no exit within {TIMEOUT_S} s")
+            fail(f"{label}: no exit within {TIMEOUT_S} s")
             return None
-        if p.returncode != 0:
-            self.fail(f"{label}: exit {p.returncode}\n{p.stderr.decode(errors='replace')}")
+        if not check(p.returncode == 0,
+                     f"{label}: exit {p.returncode}\n{p.stderr.decode(errors='replace')}"):
             return None
         return p
 
@@ -81,12 +74,10 @@ class Numpy:
             return
         print(plain.stdout.decode().strip())
         for label, p in (("mlchaos run", shim), ("mlchaos trace", traced)):
-            if p.stdout != plain.stdout:
-                self.fail(f"{mode}: output under {label} differs:\n{plain.stdout!r}\n"
-                          f"{p.stdout!r}")
-        objs = mctrace.load_json(jpath, self.fail)
-        if len(objs) != 1:
-            self.fail(f"{mode}: {len(objs)} trace objects, expected 1")
+            check(p.stdout == plain.stdout,
+                  f"{mode}: output under {label} differs:\n{plain.stdout!r}\n{p.stdout!r}")
+        objs = mctrace.load_json(jpath, fail)
+        if not check(len(objs) == 1, f"{mode}: {len(objs)} trace objects, expected 1"):
             return
         obj = objs[0]
         fn, _ = EXPECT[mode]
@@ -95,23 +86,20 @@ class Numpy:
         size = os.path.getsize(path)
         seen = ", ".join(f"{r['fn']} calls={r['calls']} bytes={r['bytes']}"
                          for r in mctrace.rows_for_target(obj, target))
-        if row is None:
-            self.fail(f"{mode}: no '{fn}' row for {target}; its rows: {seen or 'none'}")
-        elif row["bytes"] != size:
-            self.fail(f"{mode}: '{fn}' on {target} moved {row['bytes']} bytes, the file has "
-                      f"{size}")
-        else:
+        if (check(row is not None, f"{mode}: no '{fn}' row for {target}; its rows: "
+                  f"{seen or 'none'}")
+                and check(row["bytes"] == size, f"{mode}: '{fn}' on {target} moved "
+                          f"{row['bytes']} bytes, the file has {size}")):
             print(f"  trace: {target}: {seen}")
         mctrace.check_table(traced.stderr.decode("utf-8", "replace"),
-                            mctrace.index_by_pid(objs, self.fail), self.fail)
+                            mctrace.index_by_pid(objs, fail), fail)
 
     def main(self):
         probe = subprocess.run([PY, "-c", "import numpy"], env=self.env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if probe.returncode != 0:
-            print(f"skip: {PY} cannot import numpy (Debian: apt-get install python3-numpy, "
-                  "which scripts/setup does)")
-            return 77
+            skip(f"{PY} cannot import numpy (Debian: apt-get install python3-numpy, "
+                 "which scripts/setup does)")
         tmp = tempfile.mkdtemp(prefix="mlchaos-numpy-")
         try:
             paths = self.make_models(tmp)
@@ -119,7 +107,7 @@ class Numpy:
                 self.one(mode, paths[name], tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return 1 if self.failures else 0
+        return finish()
 
 
 def main():

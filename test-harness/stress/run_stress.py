@@ -33,40 +33,21 @@ import sys
 import tempfile
 import time
 
-SANITIZER_ENV = {
-    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1",
-    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import (SANITIZER_ENV, check, clean_env, cpu_ticks, fail, failures,  # noqa: E402
+                    finish, skip)
+
 # Under a sanitizer on a busy machine a run takes minutes: it is waited for as long as it
 # uses CPU, and a hang is a minute without any; meson's timeout bounds the rest.
 IDLE_S = 60
 
 
-def cpu_ticks(pid):
-    """The CPU time process pid has used, all its threads, in clock ticks; None once gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime, stime
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 class Stress:
     def __init__(self, a):
         self.a = a
-        self.failures = 0
         self.tmp = tempfile.mkdtemp(prefix="mlchaos-stress-")
         self.data = os.path.join(self.tmp, "data.bin")
-        env = {k: v for k, v in os.environ.items()
-               if k != "LD_PRELOAD" and not k.startswith("MLCHAOS_")}
-        if a.sanitize:
-            env.update(SANITIZER_ENV)
-        self.env = env
-
-    def fail(self, msg):
-        print(f"FAIL: {msg}", file=sys.stderr)
-        self.failures += 1
+        self.env = clean_env(SANITIZER_ENV if a.sanitize else None)
 
     def argv(self):
         return [self.a.prog, "-t", str(self.a.threads), "-n", str(self.a.calls), self.data]
@@ -88,12 +69,11 @@ class Stress:
                 elif time.monotonic() - since > IDLE_S:
                     p.kill()
                     p.communicate()
-                    self.fail(f"{label}: no CPU time used for {IDLE_S} s: hung")
+                    fail(f"{label}: no CPU time used for {IDLE_S} s: hung")
                     return None
         p = subprocess.CompletedProcess(argv, p.returncode, out, err)
-        if p.returncode != 0:
-            self.fail(f"{label}: exit {p.returncode}\n--- stdout:\n{p.stdout}"
-                      f"--- stderr:\n{p.stderr[-6000:]}")
+        if not check(p.returncode == 0, f"{label}: exit {p.returncode}\n--- stdout:\n{p.stdout}"
+                     f"--- stderr:\n{p.stderr[-6000:]}"):
             return None
         print(f"{label}: {p.stdout.splitlines()[0] if p.stdout else '(no output)'}")
         return p
@@ -122,12 +102,11 @@ class Stress:
             with open(jpath, encoding="utf-8") as f:
                 objs = [json.loads(line) for line in f if line.strip()]
         except (OSError, ValueError) as e:
-            self.fail(f"trace JSON {jpath}: {e}")
+            fail(f"trace JSON {jpath}: {e}")
             return
-        if len(objs) != 1:
-            self.fail(f"trace JSON: {len(objs)} objects, expected 1 (one process)")
+        if not check(len(objs) == 1, f"trace JSON: {len(objs)} objects, expected 1 (one process)"):
             return
-        before = self.failures
+        before = failures()
         rows = {(r["fn"], r["target"]): (r["calls"], r["bytes"]) for r in objs[0]["calls"]}
         path = "file:" + os.path.realpath(self.data)
         exact = [("read", path, "read"), ("pread", path, "pread"),
@@ -135,9 +114,8 @@ class Stress:
                  ("mmap", "anon", "mmap"), ("mmap", path, "mmap_file")]
         for fn, target, op in exact:
             got = rows.get((fn, target), (0, 0))
-            if got != ops.get(op):
-                self.fail(f"trace {fn} {target}: calls, bytes = {got}; the program made "
-                          f"{ops.get(op)}")
+            check(got == ops.get(op), f"trace {fn} {target}: calls, bytes = {got}; the "
+                  f"program made {ops.get(op)}")
         if self.a.sanitize:
             print("trace: allocations not compared: ASan's allocator, preloaded first, "
                   "serves them")
@@ -146,10 +124,9 @@ class Stress:
             for fn in ("malloc", "calloc", "realloc"):
                 got = rows.get((fn, "anon"), (0, 0))
                 want = ops.get(fn, (0, 0))
-                if got[0] < want[0] or got[1] < want[1]:
-                    self.fail(f"trace {fn} anon: calls, bytes = {got}, fewer than the "
-                              f"program's {want}")
-        if self.failures == before:
+                check(got[0] >= want[0] and got[1] >= want[1],
+                      f"trace {fn} anon: calls, bytes = {got}, fewer than the program's {want}")
+        if failures() == before:
             print(f"trace: {len(rows)} rows, counts match the program's")
 
     def mode_preload(self):
@@ -160,9 +137,8 @@ class Stress:
         if None in (plain, pre, tr):
             return
         for label, p in (("preloaded", pre), ("traced", tr)):
-            if p.stdout != plain.stdout:
-                self.fail(f"{label} output differs from the plain run:\n{plain.stdout}\n"
-                          f"---\n{p.stdout}")
+            check(p.stdout == plain.stdout, f"{label} output differs from the plain run:\n"
+                  f"{plain.stdout}\n---\n{p.stdout}")
         self.check_trace(jpath, tr.stdout)
 
     def valgrind(self, label, extra_env):
@@ -182,9 +158,8 @@ class Stress:
             print(text[-8000:], file=sys.stderr)
             return None
         shim_records = self.shim_loss_records(text)
-        for rec in shim_records:
-            self.fail(f"valgrind {label}: memory allocated by libmlchaos itself is left "
-                      f"at exit:\n{rec}")
+        check(not shim_records, f"valgrind {label}: memory allocated by libmlchaos itself is "
+              "left at exit:\n" + "\n".join(shim_records))
         summary = re.findall(r"ERROR SUMMARY: .*", text)
         print(f"valgrind {label}: {summary[-1] if summary else 'no summary'}; "
               f"{len(shim_records)} loss records from the library")
@@ -217,30 +192,25 @@ class Stress:
 
     def mode_valgrind(self):
         if self.a.sanitize:
-            print("skip: valgrind cannot run ASan-instrumented programs; the sanitizer "
-                  "build runs stress-preload under ASan+UBSan instead")
-            return 77
+            skip("valgrind cannot run ASan-instrumented programs; the sanitizer "
+                 "build runs stress-preload under ASan+UBSan instead")
         if not self.a.valgrind or not os.access(self.a.valgrind, os.X_OK):
-            print("skip: valgrind is not installed (scripts/setup installs it)")
-            return 77
+            skip("valgrind is not installed (scripts/setup installs it)")
         self.valgrind("preloaded", {"LD_PRELOAD": self.a.lib})
         jpath = os.path.join(self.tmp, "trace.json")
         p = self.valgrind("traced", self.traced_env(jpath))
         if p is not None:
             self.check_trace(jpath, p.stdout)
-        return None
 
     def main(self):
         try:
             if self.a.mode == "valgrind":
-                status = self.mode_valgrind()
-                if status is not None:
-                    return status
+                self.mode_valgrind()
             else:
                 self.mode_preload()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
-        return 1 if self.failures else 0
+        return finish()
 
 
 def main():

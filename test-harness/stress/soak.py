@@ -33,6 +33,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import check, finish  # noqa: E402
+
 CONFIG = """\
 [mlchaos]
 seed = 7
@@ -79,12 +82,6 @@ class Soak:
         self.a = a
         self.tmp = tempfile.mkdtemp(prefix="mlchaos-soak-")
         self.procs = []
-        self.failures = 0
-
-    def check(self, ok, what):
-        print(("ok: " if ok else "FAIL: ") + what, flush=True)
-        if not ok:
-            self.failures += 1
 
     def start_server(self):
         model = os.path.join(self.tmp, "model.bin")
@@ -186,17 +183,17 @@ class Soak:
               f"bytes a reload); fds {baseline[1]} -> {samples[-1][1]}, threads "
               f"{baseline[2]} -> {samples[-1][2]}; log lines {st['events_logged']} logged, "
               f"{st['events_dropped']} dropped", flush=True)
-        self.check(failed == 0, "every reload was taken")
-        self.check(faults > 0, "the rules fired")
-        self.check(st["events_dropped"] == 0, "no log line dropped")
-        self.check(samples[-1][1] <= baseline[1], "open fds flat")
-        self.check(samples[-1][2] <= baseline[2], "threads flat")
+        check(failed == 0, "every reload was taken")
+        check(faults > 0, "the rules fired")
+        check(st["events_dropped"] == 0, "no log line dropped")
+        check(samples[-1][1] <= baseline[1], "open fds flat")
+        check(samples[-1][2] <= baseline[2], "threads flat")
         if a.sanitize:
             print("RSS not bounded under a sanitizer (freed memory stays in quarantine)")
         else:
-            self.check(growth <= a.max_growth_kib,
-                       f"RSS grew {growth:.0f} KiB after warm-up (at most "
-                       f"{a.max_growth_kib} KiB)")
+            check(growth <= a.max_growth_kib,
+                  f"RSS grew {growth:.0f} KiB after warm-up (at most "
+                  f"{a.max_growth_kib} KiB)")
 
     def cleanup(self):
         for p in self.procs:
@@ -220,10 +217,7 @@ def main():
         soak.run()
     finally:
         soak.cleanup()
-    if soak.failures:
-        print(f"soak: {soak.failures} checks failed")
-        return 1
-    return 0
+    return finish("soak")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import check, finish  # noqa: E402
+
 # "<addr> <flags> <section> <size> [.hidden] <name>"
 LINE = re.compile(r"\s(\.(?:data|bss|tbss|tdata)(?:\.\S+)?)\s+[0-9a-f]{16}\s+"
                   r"(?:\.hidden\s+)?(\S+)$")
@@ -45,25 +48,20 @@ def main():
     ap.add_argument("--dir", required=True, help="the library's object files (*.o)")
     a = ap.parse_args()
     a.objects = glob.glob(os.path.join(a.dir, "*.o"))
-    if not a.objects:
-        print(f"FAIL: no object file in {a.dir}")
-        return 1
-    total, failures = 0, 0
+    if not check(a.objects, f"an object file in {a.dir}"):
+        return finish()
+    total = 0
     for obj in sorted(a.objects):
         names = mutable_symbols(a.objdump, obj)
         total += len(names)
         name = os.path.basename(obj)
         if names:
             print(f"{len(names):2d} {name}: {', '.join(sorted(names))}")
-        if len(names) > a.max_per_file:
-            print(f"FAIL: {name} holds {len(names)} mutable symbols (at most "
-                  f"{a.max_per_file})")
-            failures += 1
+        check(len(names) <= a.max_per_file,
+              f"{name} holds {len(names)} mutable symbols (at most {a.max_per_file})")
     print(f"{total} mutable data symbols in {len(a.objects)} objects")
-    if total > a.max_total:
-        print(f"FAIL: {total} in all (at most {a.max_total})")
-        failures += 1
-    return 1 if failures else 0
+    check(total <= a.max_total, f"{total} in all (at most {a.max_total})")
+    return finish()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,13 @@ place), lists `nm -D --defined-only` of the library, and reports:
 
 import argparse
 import fnmatch
+import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import check, finish  # noqa: E402
 
 
 def map_names(path):
@@ -65,39 +69,23 @@ def main():
     a = ap.parse_args()
 
     patterns = map_names(a.map)
-    if not patterns:
-        print(f"{a.map}: no global: names found", file=sys.stderr)
-        return 1
+    if not check(patterns, f"{a.map}: global: names found"):
+        return finish("symbols")
     syms = exported(a.nm, a.lib)
-    problems = 0
-
-    extra = sorted(s for s in syms if not any(fnmatch.fnmatchcase(s, p) for p in patterns))
-    for s in extra:
-        print(f"{a.lib}: exports '{s}', which {a.map} does not list", file=sys.stderr)
-    problems += len(extra)
-
     literal = [p for p in patterns if not any(c in p for c in "*?[")]
-    missing = sorted(p for p in literal if p not in syms)
-    for p in missing:
-        print(f"{a.map}: lists '{p}', which {a.lib} does not export", file=sys.stderr)
-    problems += len(missing)
+    for s in sorted(syms):
+        check(any(fnmatch.fnmatchcase(s, p) for p in patterns),
+              f"{a.lib}: exports '{s}', which {a.map} does not list")
+    for p in literal:
+        check(p in syms, f"{a.map}: lists '{p}', which {a.lib} does not export")
 
     libc = libc_path(a.lib)
-    if libc is None:
-        print(f"{a.lib}: ldd shows no libc.so.6", file=sys.stderr)
-        problems += 1
-    else:
+    if check(libc is not None, f"{a.lib}: ldd shows a libc.so.6"):
         libc_syms = exported(a.nm, libc)
         for p in literal:
-            if p not in libc_syms:
-                print(f"{a.map}: '{p}' is not a function of {libc}", file=sys.stderr)
-                problems += 1
-
-    if problems:
-        print(f"symbols: {problems} problem(s)", file=sys.stderr)
-        return 1
-    print(f"symbols: {len(syms)} exported, all listed in {a.map} and defined by libc")
-    return 0
+            check(p in libc_syms, f"{a.map}: '{p}' is not a function of {libc}")
+    print(f"symbols: {len(syms)} exported, {len(literal)} listed in {a.map}")
+    return finish("symbols")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-/* mc_test.h: the unit tests' assertions. A failed check prints FILE:LINE and what differed,
- * and the test goes on; mc_test_done() prints a summary and gives the exit status (0 all
- * passed, 1 any failed). Header-only, one test program per file. */
+/* mc_test.h: the assertions of the C test programs that test code directly (unit/, harness/,
+ * cli/'s unit programs). A failed check prints FILE:LINE and what differed, and the test goes
+ * on; mc_test_done() prints a summary and gives the exit status (0 all passed, 1 any failed
+ * or none ran). Header-only, one test program per file. */
 #ifndef MC_TEST_H
 #define MC_TEST_H
 
@@ -22,6 +23,18 @@ static inline void mc_test_fail(const char *file, int line, const char *what)
 		mc_test_checks++;                                \
 		if (!(cond))                                     \
 			mc_test_fail(__FILE__, __LINE__, #cond); \
+	} while (0)
+
+/* MC_CHECK with a printf-style message saying what was compared. */
+#define MC_CHECKF(cond, ...)                                            \
+	do {                                                            \
+		mc_test_checks++;                                       \
+		if (!(cond)) {                                          \
+			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                   \
+			fputc('\n', stderr);                            \
+			mc_test_failures++;                             \
+		}                                                       \
 	} while (0)
 
 #define MC_CHECK_U64(actual, expected)                                                           \

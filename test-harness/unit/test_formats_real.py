@@ -12,17 +12,15 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hardening"))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import check, finish, skip  # noqa: E402
 
 try:
     import numpy as np
 except ImportError:
-    hdlib.skip("numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
+    skip("numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
 
 TENSORMAP = sys.argv[1]
-CHECKS = hdlib.Checks()
-check = CHECKS.check
 
 
 def tensormap(path):
@@ -204,11 +202,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mlchaos-formats-") as tmp:
         test_npy(tmp)
         test_torch(tmp)
-    if CHECKS.failures:
-        print(f"formats-real: {CHECKS.failures} of {CHECKS.count} checks failed", file=sys.stderr)
-        return 1
-    print(f"formats-real: {CHECKS.count} checks passed")
-    return 0
+    return finish("formats-real")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ import sys
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mctest  # noqa: E402
 
 PY = "/usr/bin/python3"
 LOADER = os.path.join(HERE, "load_tensors.py")
@@ -61,7 +61,7 @@ def sha256_file(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-class Tensors(hdlib.ChaosRuns):
+class Tensors(mctest.ChaosRuns):
     # ---- running the loader ------------------------------------------------------------
 
     def load(self, kind, way, path, config=None):
@@ -101,7 +101,7 @@ class Tensors(hdlib.ChaosRuns):
             if not l.get("applied") or "changes" not in l:
                 continue
             if l.get("changes_truncated"):
-                self.c.fail(f"{what}: a line left changes out: the test needs fewer")
+                mctest.fail(f"{what}: a line left changes out: the test needs fewer")
             for ch in l["changes"]:
                 key = (ch["tensor"], ch["index"] if "index" in ch else ("byte", ch["byte"]))
                 whole = "?" not in ch["before"]
@@ -123,12 +123,12 @@ class Tensors(hdlib.ChaosRuns):
         """The pairs that differ are the pairs logged, with the logged bits."""
         logged = self.logged_changes(lines, what)
         diff = self.differing(clean, got)
-        self.c.check(diff and set(logged) == diff,
+        mctest.check(diff and set(logged) == diff,
                      f"{what}: {len(diff)} values differ from the clean load, "
                      f"the log lists {len(logged)}, the same ones: {set(logged) == diff}")
         wrong = [(k, v) for k, v in logged.items()
                  if v is not None and (clean[k[0]][k[1]] != v[0] or got[k[0]][k[1]] != v[1])]
-        self.c.check(not wrong, f"{what}: the logged bits before and after are the loaded "
+        mctest.check(not wrong, f"{what}: the logged bits before and after are the loaded "
                                 f"ones ({len(wrong)} wrong: {wrong[:3]})")
         return diff
 
@@ -144,20 +144,20 @@ class Tensors(hdlib.ChaosRuns):
         for way in WAYS[kind]:
             answer, got, lines = self.load(kind, way, path, cfg)
             what = f"{name} {mode} {way}"
-            if not self.c.check(answer and answer["ok"], f"{what}: the loader loads ({answer})"):
+            if not mctest.check(answer and answer["ok"], f"{what}: the loader loads ({answer})"):
                 continue
             diff = self.check_values(what, clean, got, lines)
             per = {}
             for t, _ in diff:
                 per[t] = per.get(t, 0) + 1
-            self.c.check(per == per_tensor, f"{what}: values changed per tensor {per}, "
+            mctest.check(per == per_tensor, f"{what}: values changed per tensor {per}, "
                                             f"expected {per_tensor}")
             seen[way] = got
         again = self.load(kind, "load", path, cfg)[1]
         ways = list(seen.values()) + ([again] if again else [])
         same = all(set(w) == set(clean) and all((w[t] == ways[0][t]).all() for t in w)
                    for w in ways)
-        self.c.check(len(ways) == len(WAYS[kind]) + 1 and same,
+        mctest.check(len(ways) == len(WAYS[kind]) + 1 and same,
                      f"{name} {mode}: every way ({', '.join(seen)}) and a second process see "
                      f"the same damage")
 
@@ -176,7 +176,7 @@ class Tensors(hdlib.ChaosRuns):
         for way in ways:
             answer, got, lines = self.load(kind, way, path, cfg)
             what = f"nan-weights.ini {os.path.basename(path)} {way}"
-            if not self.c.check(answer and answer["ok"], f"{what}: loads ({answer})"):
+            if not mctest.check(answer and answer["ok"], f"{what}: loads ({answer})"):
                 continue
             nans = {}
             for t, bits in got.items():
@@ -188,7 +188,7 @@ class Tensors(hdlib.ChaosRuns):
                     nans[t] = n
             named = {t: min(count, clean[t].size) for t in clean
                      if clean[t].dtype == np.uint32 and __import__("fnmatch").fnmatchcase(t, glob_)}
-            self.c.check(nans == named, f"{what}: NaNs per tensor {nans}, expected {named} "
+            mctest.check(nans == named, f"{what}: NaNs per tensor {nans}, expected {named} "
                                         f"(tensor = {glob_}, count = {count})")
             self.check_values(what, clean, got, lines)
 
@@ -198,12 +198,12 @@ class Tensors(hdlib.ChaosRuns):
         clean = self.load(kind, "load", path)[1]
         answer, got, lines = self.load(kind, "load", path, self.config(name, "bitflip", 8))
         what = f"{name} bitflip"
-        if not self.c.check(answer and answer["ok"], f"{what}: loads ({answer})"):
+        if not mctest.check(answer and answer["ok"], f"{what}: loads ({answer})"):
             return
         width = {t: clean[t].dtype.itemsize for t in clean}
         logged = {(t, b[1] // width[t]) for (t, b) in self.logged_changes(lines, what)}
         diff = self.differing(clean, got)
-        self.c.check(diff and diff == logged, f"{what}: {len(diff)} elements differ, those "
+        mctest.check(diff and diff == logged, f"{what}: {len(diff)} elements differ, those "
                                               f"holding the {len(logged)} logged bytes")
 
     def case_contrast(self, kind, path):
@@ -224,9 +224,9 @@ class Tensors(hdlib.ChaosRuns):
               f"region = any broke {failed['any']} of {CONTRAST_SEEDS} loads, region = "
               f"tensors {failed['tensors']} of {CONTRAST_SEEDS} (all of which loaded damaged "
               f"values: {damaged})")
-        self.c.check(failed["tensors"] == 0 and damaged == CONTRAST_SEEDS,
+        mctest.check(failed["tensors"] == 0 and damaged == CONTRAST_SEEDS,
                      f"contrast {name}: region = tensors never broke a load, always damaged")
-        self.c.check(failed["any"] > 0, f"contrast {name}: region = any broke "
+        mctest.check(failed["any"] > 0, f"contrast {name}: region = any broke "
                                         f"{failed['any']} loads")
         return failed
 
@@ -264,7 +264,7 @@ class Tensors(hdlib.ChaosRuns):
         self.case_contrast("npy", paths[0])
         self.case_contrast("torch", pt)
         for p in paths:
-            self.c.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
+            mctest.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
 
 
 def main():
@@ -276,7 +276,7 @@ def main():
         probe = subprocess.run([PY, "-c", f"import {module}"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         if probe.returncode != 0:
-            hdlib.skip(f"{PY} cannot import {module} (Debian: apt-get install {package})")
+            mctest.skip(f"{PY} cannot import {module} (Debian: apt-get install {package})")
     return Tensors.run_all("mlchaos-rs-tensors-", a.mlchaos, a.env)
 
 

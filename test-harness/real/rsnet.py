@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-import hdlib
+import mctest
 
 TIMEOUT_S = 30
 
@@ -43,7 +43,7 @@ def request(port, method, path, key=None, body=None, timeout_s=TIMEOUT_S):
 
 def start_server(argv, env, tmp, name, ready, deadline_s=120):
     """Starts a server whose port appears in the file ready. Returns (Proc, port or None)."""
-    p = hdlib.Proc(argv, env, os.path.join(tmp, name + ".stderr"))
+    p = mctest.Proc(argv, env, os.path.join(tmp, name + ".stderr"))
 
     def port():
         if os.path.exists(ready):
@@ -52,7 +52,7 @@ def start_server(argv, env, tmp, name, ready, deadline_s=120):
             return int(text) if text.isdigit() else None
         return None if p.alive() else -1
 
-    got = hdlib.wait_for(port, deadline_s)
+    got = mctest.poll(port, deadline_s)
     if got in (None, -1):
         return p, None
     return p, got
@@ -73,7 +73,7 @@ def selected_keys(mlchaos, config, rule, keys, env):
     return out
 
 
-def check_late(c, latencies, want, delay_s, what="requests"):
+def check_late(latencies, want, delay_s, what="requests"):
     """Checks that the late answers are the delayed ones, in a way a busy machine cannot fake:
     each of want (the keys a delay rule selects) took at least delay_s, which no delay can
     skip; an answer not selected but as slow was slowed by the machine, not by the library
@@ -82,11 +82,11 @@ def check_late(c, latencies, want, delay_s, what="requests"):
     late = {k for k, s in latencies.items() if s >= delay_s}
     others = set(latencies) - want
     extra = late - want
-    c.check(want <= late, f"every delayed {what[:-1]} took {delay_s} s or more (missing "
+    mctest.check(want <= late, f"every delayed {what[:-1]} took {delay_s} s or more (missing "
                           f"{sorted(want - late)})")
-    c.check(len(extra) * 10 <= len(others),
-            f"few {what} not delayed were as slow ({len(extra)} of {len(others)}: "
-            f"{sorted(extra)[:5]})")
+    mctest.check(len(extra) * 10 <= len(others),
+                 f"few {what} not delayed were as slow ({len(extra)} of {len(others)}: "
+                 f"{sorted(extra)[:5]})")
     if extra:
         print(f"{len(extra)} {what} not delayed took {delay_s} s or more (a busy machine): "
               f"{sorted(extra)[:10]}")

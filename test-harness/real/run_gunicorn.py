@@ -22,9 +22,9 @@ import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-import hdlib  # noqa: E402
+import mctest  # noqa: E402
 import rsnet  # noqa: E402
 
 PY = "/usr/bin/python3"
@@ -60,16 +60,15 @@ class Gunicorn:
     def __init__(self, a, tmp):
         self.a = a
         self.tmp = tmp
-        self.c = hdlib.Checks()
 
     def start(self, cfg, model_path):
-        env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in self.a.env))
+        env = mctest.clean_env(dict(kv.partition("=")[::2] for kv in self.a.env))
         env["SK_MODEL"] = model_path
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # workers import sk_app from the source tree
         argv = [self.a.mlchaos, "run", "-c", cfg, "--", GUNICORN, "--workers", "2",
                 "--bind", "127.0.0.1:0", "--chdir", HERE, "--log-level", "info",
                 "--graceful-timeout", "5", "sk_app:app"]
-        p = hdlib.Proc(argv, env, os.path.join(self.tmp, "gunicorn.stderr"))
+        p = mctest.Proc(argv, env, os.path.join(self.tmp, "gunicorn.stderr"))
 
         def ready():
             err = p.stderr()
@@ -78,7 +77,7 @@ class Gunicorn:
             if m and len(workers) == 2:
                 return int(m.group(1)), int(m.group(2)), [int(w) for w in workers]
             return None if p.alive() else "dead"
-        got = hdlib.wait_for(ready, 120)
+        got = mctest.poll(ready, 120)
         return p, (got if isinstance(got, tuple) else None), env
 
     def main(self):
@@ -92,7 +91,7 @@ class Gunicorn:
         p, started, env = self.start(cfg, model_path)
         results, figures = {}, {}
         try:
-            if not self.c.check(started is not None,
+            if not mctest.check(started is not None,
                                 f"gunicorn listening with 2 workers: {p.stderr()[-2000:]}"):
                 return
             port, master, workers = started
@@ -119,49 +118,49 @@ class Gunicorn:
                 if i >= 59 and len(served) == 2:
                     break
             for w in workers:
-                figures[w] = hdlib.shm(self.a.shm_tool, w)
+                figures[w] = mctest.shm(self.a.shm_tool, w)
         finally:
             rc = p.stop(30)
-        self.c.check(rc == 0, f"gunicorn stopped by SIGTERM through mlchaos run, exit {rc}")
+        mctest.check(rc == 0, f"gunicorn stopped by SIGTERM through mlchaos run, exit {rc}")
         self.check(cfg, env, log, workers, results, figures, want_pred)
 
     def check(self, cfg, env, log, workers, results, figures, want_pred):
         ok = {k: r for k, r in results.items() if r[0] == 200}
-        self.c.check(len(ok) == len(results), f"{len(ok)} of {len(results)} requests answered 200")
-        self.c.check(all(r[1]["pred"] == want_pred for r in ok.values()),
+        mctest.check(len(ok) == len(results), f"{len(ok)} of {len(results)} requests answered 200")
+        mctest.check(all(r[1]["pred"] == want_pred for r in ok.values()),
                      "every answer is the model's own prediction")
         by_worker = {w: {k for k, r in ok.items() if r[1]["pid"] == w} for w in workers}
-        self.c.check(all(by_worker[w] for w in workers),
+        mctest.check(all(by_worker[w] for w in workers),
                      f"both workers served: {[len(by_worker[w]) for w in workers]} requests")
         want = rsnet.selected_keys(self.a.mlchaos, cfg, "slow", list(results), env)
-        self.c.check(want, f"`mlchaos select` names some of the {len(results)} requests")
-        rsnet.check_late(self.c, {k: r[2] for k, r in ok.items()}, want, DELAY_S)
+        mctest.check(want, f"`mlchaos select` names some of the {len(results)} requests")
+        rsnet.check_late({k: r[2] for k, r in ok.items()}, want, DELAY_S)
         for w in workers:
             sel = sorted(by_worker[w] & want)
-            self.c.check(len(sel) > 0, f"worker {w} delayed the selected keys it served: {sel}")
-            lines = hdlib.read_log(log.replace("%p", str(w)), self.c.fail)
+            mctest.check(len(sel) > 0, f"worker {w} delayed the selected keys it served: {sel}")
+            lines = mctest.read_log(log.replace("%p", str(w)), mctest.fail)
             keys = {l["key"] for l in lines if l["rule"] == "slow" and l["key"] in results}
-            if not self.c.check(keys == by_worker[w] & want,
+            if not mctest.check(keys == by_worker[w] & want,
                                 f"worker {w}'s own log holds exactly its selected keys"):
                 print(f"worker {w}: served {sorted(by_worker[w])}\n  its log: "
                       f"{[(l['key'], l['fn'], l['tid']) for l in lines]}\n  latencies: "
                       f"{[(k, round(results[k][2], 3)) for k in sorted(by_worker[w])]}",
                       file=sys.stderr)
             fig = figures.get(w)
-            if self.c.check(fig is not None and fig["pid"] == w,
+            if mctest.check(fig is not None and fig["pid"] == w,
                             f"worker {w} has its own segment"):
-                inj = hdlib.injected(fig)["slow"]
+                inj = mctest.injected(fig)["slow"]
                 # the worker's log starts with the rule set it inherited at fork
-                every = hdlib.read_log(log.replace("%p", str(w)), self.c.fail, rule_sets=True)
-                self.c.check(inj == len(lines) == fig["events_logged"] - 1 == len(every) - 1,
+                every = mctest.read_log(log.replace("%p", str(w)), mctest.fail, rule_sets=True)
+                mctest.check(inj == len(lines) == fig["events_logged"] - 1 == len(every) - 1,
                              f"worker {w}: injected {inj} == log lines {len(lines)} == "
                              f"events_logged {fig['events_logged']} - 1 (the rule set's line)")
         left = [w for w in workers if os.path.exists(f"/dev/shm/mlchaos.{w}")]
-        self.c.check(not left, f"no worker segment left after the stop ({left})")
+        mctest.check(not left, f"no worker segment left after the stop ({left})")
         others = [pth for pth in glob.glob(log.replace("%p", "*"))
                   if int(re.search(r"gu-(\d+)\.jsonl", pth).group(1)) not in workers]
         for pth in others:  # the master never served: nothing injected there
-            self.c.check(not hdlib.read_log(pth, self.c.fail), f"{pth}: no fault in the master")
+            mctest.check(not mctest.read_log(pth, mctest.fail), f"{pth}: no fault in the master")
 
 
 def main():
@@ -171,16 +170,16 @@ def main():
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
     a = ap.parse_args()
     if not os.access(GUNICORN, os.X_OK):
-        hdlib.skip(f"{GUNICORN} is not installed (Debian: apt-get install gunicorn)")
+        mctest.skip(f"{GUNICORN} is not installed (Debian: apt-get install gunicorn)")
     probe = subprocess.run([PY, "-c", "import sklearn"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     if probe.returncode != 0:
-        hdlib.skip(f"{PY} cannot import sklearn (Debian: apt-get install python3-sklearn)")
+        mctest.skip(f"{PY} cannot import sklearn (Debian: apt-get install python3-sklearn)")
     tmp = tempfile.mkdtemp(prefix="mlchaos-rs-gunicorn-")
     try:
         g = Gunicorn(a, tmp)
         g.main()
-        return g.c.status()
+        return mctest.finish()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -30,8 +30,8 @@ import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mctest  # noqa: E402
 
 PY = "/usr/bin/python3"
 LOADER = os.path.join(HERE, "load_weights.py")
@@ -108,8 +108,7 @@ class Numpy:
     def __init__(self, a, tmp):
         self.a = a
         self.tmp = tmp
-        self.c = hdlib.Checks()
-        self.env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
+        self.env = mctest.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
         self.model = os.path.join(tmp, "model.npy")
         self.runs = 0
 
@@ -128,14 +127,14 @@ class Numpy:
             p = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            self.c.fail(f"{mode}: no exit within {TIMEOUT_S} s")
+            mctest.fail(f"{mode}: no exit within {TIMEOUT_S} s")
             return None, []
-        if p.returncode != 0 or hdlib.sanitizer_report(p.stderr):
-            self.c.fail(f"{mode}: exit {p.returncode}\n{p.stderr[-4000:]}")
+        if p.returncode != 0 or mctest.sanitizer_report(p.stderr):
+            mctest.fail(f"{mode}: exit {p.returncode}\n{p.stderr[-4000:]}")
             return None, []
         lines = []
         for path in sorted(glob.glob(os.path.join(logdir, "log-*.jsonl"))):
-            lines += hdlib.read_log(path, self.c.fail)
+            lines += mctest.read_log(path, mctest.fail)
         return json.loads(p.stdout.strip().splitlines()[-1]), lines
 
     def outcome(self, got, clean):
@@ -158,7 +157,7 @@ class Numpy:
         disk = sha256_file(self.model)
         clean, _ = self.load("readall")
         if clean is None or not clean["ok"]:
-            self.c.fail(f"clean load failed: {clean}")
+            mctest.fail(f"clean load failed: {clean}")
             return
         print(f"clean: {clean}")
         damaged = set()
@@ -171,7 +170,7 @@ class Numpy:
                     seen = want
                     if want == "damaged":
                         damaged.add(got["sha_tail"])
-                self.c.check(seen == want, f"{case} {mode}: {seen} (expected {want}) {got}")
+                mctest.check(seen == want, f"{case} {mode}: {seen} (expected {want}) {got}")
                 rule = RULES[case][mode]
                 hits = [l for l in lines if l.get("rule") == rule]
                 if rule:
@@ -179,22 +178,22 @@ class Numpy:
                     # before offset 4096; the read at the end of the file) is no fault: it
                     # is logged as no_effect, not applied
                     applied = [l for l in hits if l["applied"]]
-                    self.c.check(applied and all(l["applied"] or l.get("no_effect")
+                    mctest.check(applied and all(l["applied"] or l.get("no_effect")
                                                  for l in hits),
                                  f"{case} {mode}: {len(applied)} '{rule}' faults in the log "
                                  f"({len(hits) - len(applied)} without effect)")
                 else:
-                    self.c.check(not lines, f"{case} {mode}: no fault logged ({len(lines)})")
+                    mctest.check(not lines, f"{case} {mode}: no fault logged ({len(lines)})")
                 if case == "corrupt" and rule:
                     changed = sum(l.get("changed", 0) for l in hits)
-                    self.c.check(changed > 0, f"{case} {mode}: {changed} positions changed")
+                    mctest.check(changed > 0, f"{case} {mode}: {changed} positions changed")
         # One damage, whatever the way the bytes came: read, fread or mmap.
-        self.c.check(len(damaged) == 1, f"corrupt: every way saw the same damage "
+        mctest.check(len(damaged) == 1, f"corrupt: every way saw the same damage "
                                         f"({len(damaged)} distinct sha256)")
         again, _ = self.load("readall", CONFIGS["corrupt"])
-        self.c.check(again is not None and again.get("sha_tail") in damaged,
+        mctest.check(again is not None and again.get("sha_tail") in damaged,
                      "corrupt: the same damage in another run")
-        self.c.check(sha256_file(self.model) == disk, "the file on disk is unchanged")
+        mctest.check(sha256_file(self.model) == disk, "the file on disk is unchanged")
 
 
 def sha256_file(path):
@@ -210,12 +209,12 @@ def main():
     probe = subprocess.run([PY, "-c", "import numpy"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     if probe.returncode != 0:
-        hdlib.skip(f"{PY} cannot import numpy (Debian: apt-get install python3-numpy)")
+        mctest.skip(f"{PY} cannot import numpy (Debian: apt-get install python3-numpy)")
     tmp = tempfile.mkdtemp(prefix="mlchaos-rs-numpy-")
     try:
         n = Numpy(a, tmp)
         n.main()
-        return n.c.status()
+        return mctest.finish()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

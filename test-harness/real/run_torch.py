@@ -25,9 +25,9 @@ import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-import hdlib  # noqa: E402
+import mctest  # noqa: E402
 import rsnet  # noqa: E402
 
 PY = "/usr/bin/python3"
@@ -74,8 +74,7 @@ class Torch:
     def __init__(self, a, tmp):
         self.a = a
         self.tmp = tmp
-        self.c = hdlib.Checks()
-        self.env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
+        self.env = mctest.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
         self.model = os.path.join(tmp, "model.pt")
         self.n = 0
 
@@ -100,7 +99,7 @@ class Torch:
     def stop(self, p, what):
         rc = p.stop()
         err = p.stderr()
-        self.c.check(rc == 0 and not hdlib.sanitizer_report(err),
+        mctest.check(rc == 0 and not mctest.sanitizer_report(err),
                      f"{what}: stopped by SIGTERM, exit {rc}")
         if rc != 0:
             print(err[-4000:], file=sys.stderr)
@@ -112,7 +111,7 @@ class Torch:
             clean = self.predictions(port) if port else None
         finally:
             self.stop(p, "clean server")
-        if not self.c.check(clean is not None, "clean server answers predictions"):
+        if not mctest.check(clean is not None, "clean server answers predictions"):
             return
         outcomes = []
         for run in (1, 2):
@@ -121,13 +120,13 @@ class Torch:
                 if port is None:
                     rc = p.wait(30)
                     err = p.stderr()
-                    self.c.check(rc == 3 and "load failed" in err,
+                    mctest.check(rc == 3 and "load failed" in err,
                                  f"run {run}: the server refused the corrupted model: "
                                  f"{err.strip()[-300:]}")
                     outcomes.append(("refused", None))
                 else:
                     got = self.predictions(port)
-                    self.c.check(got is not None and got != clean,
+                    mctest.check(got is not None and got != clean,
                                  f"run {run}: predictions changed by the corrupted weights")
                     # as text: a flipped exponent may make a NaN, which equals nothing
                     outcomes.append(("changed", json.dumps(got)))
@@ -138,25 +137,25 @@ class Torch:
                     p.stop()
             lines = [l for l in self.log_of_any() if l.get("rule") == "rot"]
             changed = sum(l.get("changed", 0) for l in lines)
-            self.c.check(changed > 0, f"run {run}: {len(lines)} corrupt faults, {changed} bits "
+            mctest.check(changed > 0, f"run {run}: {len(lines)} corrupt faults, {changed} bits "
                                       "flipped")
         print(f"corrupt: outcomes {[o for o, _ in outcomes]}; clean {clean[0]}; "
               f"corrupted {(outcomes[0][1] or '')[:120]}")
-        self.c.check(outcomes[0] == outcomes[1], "the same damage, the same outcome, twice")
-        self.c.check(sha256(self.model) == disk, "the model file on disk is unchanged")
+        mctest.check(outcomes[0] == outcomes[1], "the same damage, the same outcome, twice")
+        mctest.check(sha256(self.model) == disk, "the model file on disk is unchanged")
 
     def log_of_any(self):
         """Every log of the last run (`mlchaos run` starts the server as its child)."""
         out = []
         for path in sorted(glob.glob(os.path.join(self.tmp, f"log-{self.n}-*.jsonl"))):
-            out += hdlib.read_log(path, self.c.fail)
+            out += mctest.read_log(path, mctest.fail)
         return out
 
     def case_serve(self):
         p, port, cfg = self.server(SERVE)
         keys = [f"req-{i}" for i in range(40)]
         try:
-            if not self.c.check(port is not None, f"server under mlchaos run listening: "
+            if not mctest.check(port is not None, f"server under mlchaos run listening: "
                                                   f"{p.stderr()[-2000:]}"):
                 return
             results = {}
@@ -174,28 +173,28 @@ class Torch:
         finally:
             self.stop(p, "served server")
         for st, out, _ in big:
-            self.c.check(st == 500 and "DefaultCPUAllocator" in str(out),
+            mctest.check(st == 500 and "DefaultCPUAllocator" in str(out),
                          f"a 2 GiB request over the budget: {st} {str(out)[:160]}")
-        self.c.check(all(r[0] == 200 for r in results.values()),
+        mctest.check(all(r[0] == 200 for r in results.values()),
                      "every small request answered 200: "
                      f"{sorted(set(str(r[0]) for r in results.values()))}")
-        self.c.check(health[0] == 200, f"the server still serves after the failures: {health[0]}")
+        mctest.check(health[0] == 200, f"the server still serves after the failures: {health[0]}")
         want = rsnet.selected_keys(self.a.mlchaos, cfg, "slow", keys, self.env)
         fast_max = max((r[2] for k, r in results.items() if k not in want), default=0)
         print(f"serve: selected by mlchaos select: {sorted(want)}; "
               f"slowest unselected {fast_max:.3f} s")
-        self.c.check(0 < len(want) < len(keys), f"{len(want)} of {len(keys)} keys selected")
-        rsnet.check_late(self.c, {k: r[2] for k, r in results.items()}, want, DELAY_S)
+        mctest.check(0 < len(want) < len(keys), f"{len(want)} of {len(keys)} keys selected")
+        rsnet.check_late({k: r[2] for k, r in results.items()}, want, DELAY_S)
         lines = self.log_of_any()
         logged = {l["key"] for l in lines if l["rule"] == "slow"}
-        self.c.check(logged == want | ({"big-0", "big-1", "big-2", "h-0"} & logged),
+        mctest.check(logged == want | ({"big-0", "big-1", "big-2", "h-0"} & logged),
                      f"the log's delayed keys are the selected ones ({sorted(logged)})")
         budget = [l for l in lines if l["rule"] == "budget"]
         if self.a.sanitize:
             print("budget: not checked under ASan: its runtime, preloaded first, serves "
                   "PyTorch's posix_memalign before the library (the normal build checks it)")
             return
-        self.c.check(len(budget) >= 3 and all(l["phase"] == "serve" and l["key"].startswith("big-")
+        mctest.check(len(budget) >= 3 and all(l["phase"] == "serve" and l["key"].startswith("big-")
                                               for l in budget),
                      f"{len(budget)} budget faults, all in big requests, phase serve")
 
@@ -216,13 +215,13 @@ def main():
     probe = subprocess.run([PY, "-c", "import torch"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     if probe.returncode != 0:
-        hdlib.skip(f"{PY} cannot import torch (Debian: apt-get install python3-torch)")
+        mctest.skip(f"{PY} cannot import torch (Debian: apt-get install python3-torch)")
     tmp = tempfile.mkdtemp(prefix="mlchaos-rs-torch-")
     try:
         t = Torch(a, tmp)
         subprocess.run([PY, SERVER, "make", t.model], check=True, timeout=120)
         getattr(t, "case_" + a.case)()
-        return t.c.status()
+        return mctest.finish()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

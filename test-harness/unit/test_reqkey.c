@@ -136,5 +136,5 @@ int main(void)
 	test_request_without_key();
 	test_long_value_capped();
 	test_every_prefix_and_noise();
-	return mc_test_done("test_reqkey");
+	return mc_test_done("unit-reqkey");
 }

@@ -13,15 +13,13 @@ node keeps serving and stops on SIGTERM. Exit 77 when /usr/bin/node is missing.
 import argparse
 import glob
 import os
-import shutil
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hardening"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-import hdlib  # noqa: E402
+import mctest  # noqa: E402
 import rsnet  # noqa: E402
 
 NODE = "/usr/bin/node"
@@ -53,18 +51,12 @@ def main():
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
     a = ap.parse_args()
     if not os.access(NODE, os.X_OK):
-        hdlib.skip(f"{NODE} is not installed (Debian: apt-get install nodejs)")
-    tmp = tempfile.mkdtemp(prefix="mlchaos-rs-node-")
-    c = hdlib.Checks()
-    try:
-        run(a, tmp, c)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return c.status()
+        mctest.skip(f"{NODE} is not installed (Debian: apt-get install nodejs)")
+    return mctest.in_tmpdir("mlchaos-rs-node-", lambda tmp: run(a, tmp))
 
 
-def run(a, tmp, c):
-    env = hdlib.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
+def run(a, tmp):
+    env = mctest.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
     cfg = os.path.join(tmp, "chaos.ini")
     with open(cfg, "w") as f:
         f.write(CONFIG.format(log=os.path.join(tmp, "node-%p.jsonl")))
@@ -74,7 +66,7 @@ def run(a, tmp, c):
     keys = [f"n-{i}" for i in range(50)]
     results = {}
     try:
-        if not c.check(port is not None, f"node listening under mlchaos run: "
+        if not mctest.check(port is not None, f"node listening under mlchaos run: "
                                          f"{p.stderr()[-2000:]}"):
             return
         rsnet.request(port, "GET", "/warm")  # no key: no rule below 100 % selects it
@@ -84,33 +76,34 @@ def run(a, tmp, c):
     finally:
         rc = p.stop(30)
     err = p.stderr()
-    c.check(rc == 0 and not hdlib.sanitizer_report(err), f"node stopped by SIGTERM, exit {rc}")
+    mctest.check(rc == 0 and not mctest.sanitizer_report(err),
+                 f"node stopped by SIGTERM, exit {rc}")
     if rc != 0:
         print(err[-4000:], file=sys.stderr)
     reset = rsnet.selected_keys(a.mlchaos, cfg, "reset", keys, env)
     slow = rsnet.selected_keys(a.mlchaos, cfg, "slow", keys, env) - reset
     print(f"selected: reset {sorted(reset)}; delay {sorted(slow)}")
-    c.check(reset and slow and len(reset | slow) < len(keys),
-            f"each rule selects some keys, not all: {len(reset)} reset, {len(slow)} delayed")
+    mctest.check(reset and slow and len(reset | slow) < len(keys),
+                 f"each rule selects some keys, not all: {len(reset)} reset, {len(slow)} delayed")
     lost = {k for k, r in results.items() if r[0] != 200}
-    c.check(lost == reset, f"the requests without an answer are the reset ones (extra "
+    mctest.check(lost == reset, f"the requests without an answer are the reset ones (extra "
                            f"{sorted(lost - reset)}, missing {sorted(reset - lost)}): "
                            f"{sorted(set(str(results[k][0]) for k in lost))}")
-    rsnet.check_late(c, {k: r[2] for k, r in results.items() if r[0] == 200}, slow, DELAY_S,
+    rsnet.check_late({k: r[2] for k, r in results.items() if r[0] == 200}, slow, DELAY_S,
                      "answers")
-    c.check(all(results[k][1].get("key") == k for k in set(keys) - lost),
-            "every answer is for its own request")
-    c.check(health[0] == 200, f"node still serves: /health {health[0]}")
+    mctest.check(all(results[k][1].get("key") == k for k in set(keys) - lost),
+                 "every answer is for its own request")
+    mctest.check(health[0] == 200, f"node still serves: /health {health[0]}")
     lines = []
     for path in glob.glob(os.path.join(tmp, "node-*.jsonl")):
-        lines += hdlib.read_log(path, c.fail)
+        lines += mctest.read_log(path, mctest.fail)
     fns = sorted({l["fn"] for l in lines})
-    c.check(lines and set(fns) <= {"write", "writev"},
-            f"faults on node's write/writev on the socket ({fns})")
-    c.check({l["key"] for l in lines if l["rule"] == "reset"} == reset,
-            "the log's reset keys are the selected ones")
-    c.check({l["key"] for l in lines if l["rule"] == "slow"} == slow,
-            "the log's delayed keys are the selected ones")
+    mctest.check(lines and set(fns) <= {"write", "writev"},
+                 f"faults on node's write/writev on the socket ({fns})")
+    mctest.check({l["key"] for l in lines if l["rule"] == "reset"} == reset,
+                 "the log's reset keys are the selected ones")
+    mctest.check({l["key"] for l in lines if l["rule"] == "slow"} == slow,
+                 "the log's delayed keys are the selected ones")
 
 
 if __name__ == "__main__":

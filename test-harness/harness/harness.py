@@ -20,30 +20,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mctest  # noqa: E402
+from mctest import Failed, require, run_case, skip, wait_for  # noqa: E402
+
 DEADLINE_S = 10.0
 ARGS = None
 STARTED = []  # every Popen of a server, killed at the end
-
-
-class Failed(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failed(what)
-
-
-def wait_for(pred, what, deadline_s=DEADLINE_S):
-    """Poll pred() every 10 ms until it returns something true; its value."""
-    end = time.monotonic() + deadline_s
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise Failed("timed out waiting for " + what)
-        time.sleep(0.01)
 
 
 # ---- files ----
@@ -99,11 +82,11 @@ class Server:
         if expect_ready:
             wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None,
                      "the ready file")
-            check(self.proc.poll() is None, "server exited at start: " + self.stderr())
+            require(self.proc.poll() is None, "server exited at start: " + self.stderr())
             self.port = int(open(self.ready).read())
             listening = wait_for(lambda: open(self.out_path).read(), "the Listening line")
-            check(listening == "Listening on 127.0.0.1:%d\n" % self.port,
-                  "stdout: %r" % listening)
+            require(listening == "Listening on 127.0.0.1:%d\n" % self.port,
+                    "stdout: %r" % listening)
 
     def stderr(self):
         return open(self.err_path).read()
@@ -121,7 +104,7 @@ class Server:
         err = self.stderr()
         for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "WARNING: ThreadSanitizer"):
-            check(mark not in err, "sanitizer report from the server:\n" + err)
+            require(mark not in err, "sanitizer report from the server:\n" + err)
         return status
 
     def get(self, path):
@@ -130,7 +113,7 @@ class Server:
 
     def model(self):
         status, doc = self.get("/model")
-        check(status == 200, "GET /model: %d" % status)
+        require(status == 200, "GET /model: %d" % status)
         return doc
 
 
@@ -216,15 +199,15 @@ def load(port, tmp, *extra):
     """Run mlchaos-load --json; its report."""
     cmd = [ARGS.load, "--port", str(port), "--json"] + list(extra)
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    check(res.returncode == 0, "mlchaos-load exit %d: %s" % (res.returncode, res.stderr))
+    require(res.returncode == 0, "mlchaos-load exit %d: %s" % (res.returncode, res.stderr))
     return json.loads(res.stdout)
 
 
 def assert_perfect(rep, n):
-    check(rep["requests"] == n and rep["ok"] == n and rep["error_total"] == 0,
-          "not all requests ok: %s" % rep)
-    check(rep["accuracy"] == 1.0 and rep["checked"] == n, "accuracy: %s" % rep)
-    check(rep["id_mismatch"] == 0, "ids not echoed: %s" % rep)
+    require(rep["requests"] == n and rep["ok"] == n and rep["error_total"] == 0,
+            "not all requests ok: %s" % rep)
+    require(rep["accuracy"] == 1.0 and rep["checked"] == n, "accuracy: %s" % rep)
+    require(rep["id_mismatch"] == 0, "ids not echoed: %s" % rep)
 
 
 # ---- cases ----
@@ -236,13 +219,13 @@ def case_load_methods(tmp):
     for method in ["read", "pread", "fread", "mmap"]:
         srv = Server(tmp, model, "--load", method, "--threads", "3")
         assert_perfect(load(srv.port, tmp, "-n", "600", "-c", "4", "--dataset", data), 600)
-        check(srv.model()["load_method"] == method, "load_method is not " + method)
-        check(srv.stop() == 0, "exit status after SIGTERM")
+        require(srv.model()["load_method"] == method, "load_method is not " + method)
+        require(srv.stop() == 0, "exit status after SIGTERM")
     # On a regular file one read(2) happens to return everything: the naive loader works
     # here, and only short reads (injected) expose it.
     srv = Server(tmp, model, "--naive-loader")
     assert_perfect(load(srv.port, tmp, "-n", "300", "--dataset", data), 300)
-    check(srv.model()["load_method"] == "read-naive", "naive loader not reported")
+    require(srv.model()["load_method"] == "read-naive", "naive loader not reported")
     srv.stop()
 
 
@@ -254,17 +237,17 @@ def case_corrupt(tmp):
     flip_exponents(good, bad, [17, 300])
     srv = Server(tmp, bad)
     rep = load(srv.port, tmp, "-n", "400", "-c", "2", "--dataset", data)
-    check(rep["success_rate"] == 1.0, "a corrupt model still answers: %s" % rep)
-    check(rep["accuracy"] <= 0.95, "accuracy loss not measurable: %s" % rep["accuracy"])
+    require(rep["success_rate"] == 1.0, "a corrupt model still answers: %s" % rep)
+    require(rep["accuracy"] <= 0.95, "accuracy loss not measurable: %s" % rep["accuracy"])
     info = srv.model()
-    check(info["checksum_ok"] is False and info["checksum"] != info["checksum_actual"],
-          "GET /model does not show the mismatch: %s" % info)
+    require(info["checksum_ok"] is False and info["checksum"] != info["checksum_actual"],
+            "GET /model does not show the mismatch: %s" % info)
     srv.stop()
     srv = Server(tmp, bad, "--verify", expect_ready=False)
-    check(srv.wait_exit() == 1, "--verify did not refuse the corrupt model")
-    check("checksum mismatch" in srv.stderr(), "no reason given: " + srv.stderr())
-    check(not os.path.exists(srv.ready), "ready file written for a refused model")
-    check(open(srv.out_path).read() == "", "Listening printed for a refused model")
+    require(srv.wait_exit() == 1, "--verify did not refuse the corrupt model")
+    require("checksum mismatch" in srv.stderr(), "no reason given: " + srv.stderr())
+    require(not os.path.exists(srv.ready), "ready file written for a refused model")
+    require(open(srv.out_path).read() == "", "Listening printed for a refused model")
 
 
 def case_header_flip(tmp):
@@ -274,8 +257,8 @@ def case_header_flip(tmp):
         bad = os.path.join(tmp, "bad.bin")
         flip(good, bad, [(off, mask)])
         srv = Server(tmp, bad, expect_ready=False)
-        check(srv.wait_exit() == 1, "header flip at %d was accepted" % off)
-        check("corrupt header" in srv.stderr(), "reason: " + srv.stderr())
+        require(srv.wait_exit() == 1, "header flip at %d was accepted" % off)
+        require("corrupt header" in srv.stderr(), "reason: " + srv.stderr())
 
 
 def case_reload(tmp):
@@ -287,7 +270,7 @@ def case_reload(tmp):
     replace(tmp, versions[2], model)
     wait_for(lambda: srv.model()["version"] == 2, "version 2 after the file changed")
     info = srv.model()
-    check(info["reloads"] == 1 and info["checksum_ok"], "after reload: %s" % info)
+    require(info["reloads"] == 1 and info["checksum_ok"], "after reload: %s" % info)
     # Under load: same seed, new versions, so every answer must stay right throughout.
     client = subprocess.Popen([ARGS.load, "--port", str(srv.port), "--json", "-n", "6000",
                                "-c", "4", "--dataset", data],
@@ -303,10 +286,10 @@ def case_reload(tmp):
     srv = Server(tmp, model, "--watch-ms", "0")
     replace(tmp, versions[4], model)
     time.sleep(0.2)  # a poll would have happened by now; none must
-    check(srv.model()["version"] == 1, "reloaded without a signal")
+    require(srv.model()["version"] == 1, "reloaded without a signal")
     srv.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: srv.model()["version"] == 4, "version 4 after SIGHUP")
-    check("reloaded (SIGHUP), version 1 -> 4" in srv.stderr(), "log: " + srv.stderr())
+    require("reloaded (SIGHUP), version 1 -> 4" in srv.stderr(), "log: " + srv.stderr())
     srv.stop()
 
 
@@ -325,15 +308,15 @@ def case_reload_fail(tmp):
         replace(tmp, broken, model)
         wait_for(lambda: srv.model()["reload_failures"] == n, "failure %d recorded" % n)
         info = srv.model()
-        check(info["version"] == 1 and info["last_error"], "old model not kept: %s" % info)
+        require(info["version"] == 1 and info["last_error"], "old model not kept: %s" % info)
         assert_perfect(load(srv.port, tmp, "-n", "200", "--dataset", data), 200)
     err = srv.stderr()
-    check("failed: weights checksum mismatch" in err and "still serving version 1" in err,
-          "log: " + err)
-    check("truncated" in err, "log: " + err)
+    require("failed: weights checksum mismatch" in err and "still serving version 1" in err,
+            "log: " + err)
+    require("truncated" in err, "log: " + err)
     replace(tmp, v2, model)
     wait_for(lambda: srv.model()["version"] == 2, "version 2 after a good update")
-    check(srv.model()["last_error"] is None, "last_error not cleared")
+    require(srv.model()["last_error"] is None, "last_error not cleared")
     srv.stop()
 
 
@@ -369,9 +352,8 @@ def case_workers(tmp):
     srv = Server(tmp, model, "--workers", "2", "--threads", "2", "--watch-ms", "0")
     kids = children(srv.proc.pid)
     if kids is None:
-        print("skip: no /proc/PID/task/PID/children on this kernel")
         srv.stop()
-        sys.exit(77)
+        skip("no /proc/PID/task/PID/children on this kernel")
     kids = wait_for(lambda: len(children(srv.proc.pid)) == 2 and children(srv.proc.pid),
                     "two workers")
     assert_perfect(load(srv.port, tmp, "-n", "800", "-c", "8", "--dataset", data), 800)
@@ -382,11 +364,11 @@ def case_workers(tmp):
     os.kill(kids[0], signal.SIGKILL)
     wait_for(lambda: len(children(srv.proc.pid)) == 2 and kids[0] not in children(srv.proc.pid),
              "a replacement worker")
-    check("killed by signal 9" in srv.stderr(), "death not logged: " + srv.stderr())
+    require("killed by signal 9" in srv.stderr(), "death not logged: " + srv.stderr())
     assert_perfect(load(srv.port, tmp, "-n", "400", "-c", "4", "--dataset", data), 400)
     kids = children(srv.proc.pid)
-    check(srv.stop() == 0, "supervisor exit status")
-    check(not any(alive(k) for k in kids), "a worker outlived the supervisor")
+    require(srv.stop() == 0, "supervisor exit status")
+    require(not any(alive(k) for k in kids), "a worker outlived the supervisor")
 
 
 def case_request_id(tmp):
@@ -399,18 +381,18 @@ def case_request_id(tmp):
                       (predict_raw("{bad", "X-Request-Id: abc-123\r\n"), 400),
                       (b"GET /nope HTTP/1.1\r\nX-Request-Id: abc-123\r\n\r\n", 404)]:
         status, headers, _ = request(srv.port, raw)
-        check(status == want and headers.get("x-request-id") == "abc-123",
-              "status %d, headers %s" % (status, headers))
+        require(status == want and headers.get("x-request-id") == "abc-123",
+                "status %d, headers %s" % (status, headers))
     status, headers, _ = request(srv.port, predict_raw(body))
-    check(status == 200 and "x-request-id" not in headers, "an id made up: %s" % headers)
+    require(status == 200 and "x-request-id" not in headers, "an id made up: %s" % headers)
     per = os.path.join(tmp, "per.jsonl")
     rep = load(srv.port, tmp, "-n", "120", "-c", "3", "--dataset", data, "--id-prefix", "run7",
                "--per-request", per)
     assert_perfect(rep, 120)
     lines = [json.loads(line) for line in open(per)]
-    check([r["id"] for r in lines] == ["run7-%d" % i for i in range(120)], "ids not P-i")
-    check(all(r["id_echoed"] and r["correct"] is True and r["status"] == 200 for r in lines),
-          "per-request lines: %s" % lines[:3])
+    require([r["id"] for r in lines] == ["run7-%d" % i for i in range(120)], "ids not P-i")
+    require(all(r["id_echoed"] and r["correct"] is True and r["status"] == 200 for r in lines),
+            "per-request lines: %s" % lines[:3])
     srv.stop()
 
 
@@ -425,10 +407,10 @@ def case_errors(tmp):
                            ("{\"x\":1}", 400), ("not json", 400), (good, 200)]:
             s.sendall(predict_raw(body))
             status, headers, text = s.response()
-            check(status == want, "%r: %d %s" % (body, status, text))
-            check(headers["connection"] == "keep-alive", "closed after %r" % body)
-            check("error" in json.loads(text) if want != 200 else "class" in json.loads(text),
-                  "body: %s" % text)
+            require(status == want, "%r: %d %s" % (body, status, text))
+            require(headers["connection"] == "keep-alive", "closed after %r" % body)
+            require("error" in json.loads(text) if want != 200 else "class" in json.loads(text),
+                    "body: %s" % text)
     for raw, want in [
             (predict_raw("x" * 70000), 413),
             (b"GET /model HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
@@ -438,21 +420,21 @@ def case_errors(tmp):
             (b"BLAH\r\n\r\n", 400),
             (b"GET / HTTP/3.0\r\n\r\n", 505)]:
         status, headers, _ = request(srv.port, raw)
-        check(status == want, "%r...: %d, expected %d" % (raw[:40], status, want))
+        require(status == want, "%r...: %d, expected %d" % (raw[:40], status, want))
     # Pipelined requests are answered in order on one connection.
     with connect(srv.port) as s:
         s.sendall(predict_raw(good, "X-Request-Id: p1\r\n") + predict_raw(good, "X-Request-Id: p2\r\n")
                   + b"GET /health HTTP/1.1\r\nX-Request-Id: p3\r\n\r\n")
         ids = [s.response()[1]["x-request-id"] for _ in range(3)]
-        check(ids == ["p1", "p2", "p3"], "pipelined answers: %s" % ids)
+        require(ids == ["p1", "p2", "p3"], "pipelined answers: %s" % ids)
     # Expect: 100-continue gets its interim answer before the body is sent.
     with connect(srv.port) as s:
         s.sendall(b"POST /predict HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
                   % len(good))
-        check(s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n", "no 100 Continue")
+        require(s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n", "no 100 Continue")
         s.sendall(good.encode())
-        check(s.response()[0] == 200, "no answer after 100 Continue")
-    check(srv.get("/health")[0] == 200, "server unwell after bad requests")
+        require(s.response()[0] == 200, "no answer after 100 Continue")
+    require(srv.get("/health")[0] == 200, "server unwell after bad requests")
     srv.stop()
 
 
@@ -464,10 +446,10 @@ def case_sigterm(tmp):
         srv = Server(tmp, model)
         load(srv.port, tmp, "-n", "200", "--dataset", data)
         idle = connect(srv.port)  # an idle keep-alive connection must not hold the stop up
-        check(srv.stop(sig) == 0, "exit status after %s" % sig.name)
+        require(srv.stop(sig) == 0, "exit status after %s" % sig.name)
         idle.close()
-        check(not os.path.exists(srv.ready), "ready file left behind")
-        check("stopping" in srv.stderr(), "no stop logged")
+        require(not os.path.exists(srv.ready), "ready file left behind")
+        require("stopping" in srv.stderr(), "no stop logged")
 
 
 def case_fallback(tmp):
@@ -479,29 +461,29 @@ def case_fallback(tmp):
     flip(model, primary, [(30, 0x04)])
     srv = Server(tmp, primary, "--fallback", fallback, "--watch-ms", "20")
     info = srv.model()
-    check(info["fallback"] is True and info["version"] == 1, "not the fallback: %s" % info)
+    require(info["fallback"] is True and info["version"] == 1, "not the fallback: %s" % info)
     status, health = srv.get("/health")
-    check(status == 200 and health["fallback"] is True, "health: %s" % health)
+    require(status == 200 and health["fallback"] is True, "health: %s" % health)
     assert_perfect(load(srv.port, tmp, "-n", "200", "--dataset", data), 200)
     replace(tmp, model, primary)
     wait_for(lambda: srv.model()["fallback"] is False, "the primary back")
-    check(srv.model()["version"] == 3, "primary version")
+    require(srv.model()["version"] == 3, "primary version")
     srv.stop()
     # Without a fallback nothing can serve: the server does not start.
     srv = Server(tmp, os.path.join(tmp, "missing.bin"), expect_ready=False)
-    check(srv.wait_exit() == 1, "started without any model")
+    require(srv.wait_exit() == 1, "started without any model")
 
 
 def case_no_model(tmp):
     """--allow-no-model: 503 until a model appears, then it serves."""
     model = os.path.join(tmp, "later.bin")
     srv = Server(tmp, model, "--allow-no-model", "--watch-ms", "20")
-    check(srv.get("/health")[0] == 503, "health without a model")
+    require(srv.get("/health")[0] == 503, "health without a model")
     status, _, _ = request(srv.port, predict_raw(json.dumps({"features": [0] * 16})))
-    check(status == 503, "predict without a model: %d" % status)
+    require(status == 503, "predict without a model: %d" % status)
     gen(tmp, "later.bin", seed=15, version=7)
     wait_for(lambda: srv.get("/health")[0] == 200, "the model to appear")
-    check(srv.model()["version"] == 7, "version of the late model")
+    require(srv.model()["version"] == 7, "version of the late model")
     srv.stop()
 
 
@@ -510,43 +492,43 @@ def case_load_client(tmp):
     def run(*a):
         return subprocess.run([ARGS.load] + list(a), capture_output=True, text=True,
                               timeout=60)
-    check(run("--help").returncode == 0, "--help")
-    check(run("-n", "5").returncode == 2, "no --url/--port is a usage error")
-    check(run("--url", "ftp://x:1").returncode == 2, "bad url")
-    check(run("--port", "1", "-c", "0").returncode == 2, "zero concurrency")
+    require(run("--help").returncode == 0, "--help")
+    require(run("-n", "5").returncode == 2, "no --url/--port is a usage error")
+    require(run("--url", "ftp://x:1").returncode == 2, "bad url")
+    require(run("--port", "1", "-c", "0").returncode == 2, "zero concurrency")
     bad_data = os.path.join(tmp, "bad.jsonl")
     with open(bad_data, "w") as f:
         f.write('{"features":[1],"class":0}\n{"features":oops}\n')
     res = run("--port", "1", "--dataset", bad_data)
-    check(res.returncode == 2 and "bad.jsonl:2:" in res.stderr, "dataset error: %s" % res.stderr)
+    require(res.returncode == 2 and "bad.jsonl:2:" in res.stderr, "dataset error: %s" % res.stderr)
     # Nothing listens on a port just released: exit 1, every request a connect error.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free_port = s.getsockname()[1]
     res = run("--port", str(free_port), "-n", "10", "--json")
-    check(res.returncode == 1, "no server: exit %d" % res.returncode)
+    require(res.returncode == 1, "no server: exit %d" % res.returncode)
     rep = json.loads(res.stdout)
-    check(rep["errors"]["connect"] == 10 and rep["ok"] == 0 and rep["p50_ms"] is None,
-          "report: %s" % rep)
+    require(rep["errors"]["connect"] == 10 and rep["ok"] == 0 and rep["p50_ms"] is None,
+            "report: %s" % rep)
     model = gen(tmp, "m.bin", seed=16, dataset="d.jsonl", samples=64)
     data = os.path.join(tmp, "d.jsonl")
     srv = Server(tmp, model)
     rep = load(srv.port, tmp, "-n", "300", "-c", "3", "--dataset", data)
     # keep-alive: at most one connection per client thread for 300 requests (on a busy
     # machine one thread may serve them all before the others connect)
-    check(1 <= rep["connections"] <= 3, "keep-alive: %d connections" % rep["connections"])
-    check(rep["model_versions"] == {"1": 300}, "versions: %s" % rep["model_versions"])
-    check(0 < rep["p50_ms"] <= rep["p95_ms"] <= rep["p99_ms"] <= rep["max_ms"], "latency order")
-    check(rep["rps"] > 0 and rep["duration_s"] > 0, "throughput")
+    require(1 <= rep["connections"] <= 3, "keep-alive: %d connections" % rep["connections"])
+    require(rep["model_versions"] == {"1": 300}, "versions: %s" % rep["model_versions"])
+    require(0 < rep["p50_ms"] <= rep["p95_ms"] <= rep["p99_ms"] <= rep["max_ms"], "latency order")
+    require(rep["rps"] > 0 and rep["duration_s"] > 0, "throughput")
     res = run("--url", "http://127.0.0.1:%d/predict" % srv.port, "-n", "50", "--dataset", data)
-    check(res.returncode == 0 and "accuracy 100.00% (50 checked)" in res.stdout,
-          "text report: %s" % res.stdout)
+    require(res.returncode == 0 and "accuracy 100.00% (50 checked)" in res.stdout,
+            "text report: %s" % res.stdout)
     # Without a data set: answers are counted, nothing is checked.
     rep = load(srv.port, tmp, "-n", "20")
-    check(rep["ok"] == 20 and rep["checked"] == 0 and rep["accuracy"] is None, "%s" % rep)
+    require(rep["ok"] == 20 and rep["checked"] == 0 and rep["accuracy"] is None, "%s" % rep)
     # A wrong feature count is a 4xx, counted as such.
     rep = load(srv.port, tmp, "-n", "10", "--inputs", "3")
-    check(rep["errors"]["4xx"] == 10 and rep["success_rate"] == 0, "%s" % rep)
+    require(rep["errors"]["4xx"] == 10 and rep["success_rate"] == 0, "%s" % rep)
     # A server that stops answering: timeouts, not a hang.
     srv.proc.send_signal(signal.SIGSTOP)
     # kill(2) returns before every thread has stopped: wait until all of them have.
@@ -557,7 +539,7 @@ def case_load_client(tmp):
         rep = load(srv.port, tmp, "-n", "4", "-c", "2", "--timeout-ms", "200")
     finally:
         srv.proc.send_signal(signal.SIGCONT)
-    check(rep["errors"]["timeout"] == 4, "stopped server: %s" % rep)
+    require(rep["errors"]["timeout"] == 4, "stopped server: %s" % rep)
     srv.stop()
 
 
@@ -567,22 +549,22 @@ def case_server_cli(tmp):
         return subprocess.run([ARGS.server] + list(a), capture_output=True, text=True,
                               timeout=DEADLINE_S)
     res = run("--help")
-    check(res.returncode == 0 and "--model FILE" in res.stdout, "--help")
+    require(res.returncode == 0 and "--model FILE" in res.stdout, "--help")
     model = gen(tmp, "m.bin")
     for bad in [[], ["--model", model, "--bogus"], ["--model", model, "--load", "dma"],
                 ["--model", model, "--threads", "0"], ["--model", model, "--port", "70000"],
                 ["--model", model, "--host", "example.com"], ["--model", model, "extra"]]:
         res = run(*bad)
-        check(res.returncode == 2 and "--help" in res.stderr, "%s: %d" % (bad, res.returncode))
+        require(res.returncode == 2 and "--help" in res.stderr, "%s: %d" % (bad, res.returncode))
     res = run("--model", os.path.join(tmp, "none.bin"), "--port", "0")
-    check(res.returncode == 1 and "cannot load model" in res.stderr, "missing model")
+    require(res.returncode == 1 and "cannot load model" in res.stderr, "missing model")
     # A port already taken: exit 1 with the reason.
     srv = Server(tmp, model)
     res = run("--model", model, "--port", str(srv.port))
-    check(res.returncode == 1 and "cannot listen" in res.stderr, "port in use")
+    require(res.returncode == 1 and "cannot listen" in res.stderr, "port in use")
     srv.stop()
     res = subprocess.run([ARGS.gen, "--shape", "16-32"], capture_output=True, timeout=10)
-    check(res.returncode == 2, "gen usage error")
+    require(res.returncode == 2, "gen usage error")
 
 
 CASES = {
@@ -611,21 +593,17 @@ def main():
     p.add_argument("case", choices=sorted(CASES))
     ARGS = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="mc-harness-")
-    status = 0
-    try:
-        CASES[ARGS.case](tmp)
-        print("%s: passed" % ARGS.case)
-    except (Failed, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
-        print("%s: FAILED: %s: %s" % (ARGS.case, type(e).__name__, e), file=sys.stderr)
-        for name in sorted(os.listdir(tmp)):
-            if name.endswith(".err"):
-                print("--- %s:\n%s" % (name, open(os.path.join(tmp, name)).read()),
-                      file=sys.stderr)
-        status = 1
-    finally:
+
+    def cleanup():
+        """Kills the servers; after a failure, shows what they said on stderr."""
         kill_all()
+        if mctest.failures():
+            for name in sorted(os.listdir(tmp)):
+                if name.endswith(".err"):
+                    print("--- %s:\n%s" % (name, open(os.path.join(tmp, name)).read()),
+                          file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
-    return status
+    return run_case(ARGS.case, lambda: CASES[ARGS.case](tmp), cleanup)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,15 @@
-"""What the hardening and real-process runners share: a clean environment for children, the
-preload list, reading a process's segment through hd-shm, reading JSON-lines logs, starting
-and stopping processes by pid with deadlines, and the skip convention (exit 77)."""
+"""mctest: what every Python test driver of test-harness/ shares, imported from the driver's
+own directory (sys.path.insert(0, os.path.join(HERE, "..", "lib"))).
+
+One assertion style: check(cond, msg) counts a check and says "FAIL: msg" on stderr when cond
+is false, then goes on; require(cond, msg) is the same check, and a false cond also ends the
+case (it raises Failed, which run_case() catches). finish() gives the exit status: 1 when a
+check failed, and 1 when no check ran at all, so that a driver that asserts nothing can never
+pass. skip(reason) exits 77, meson's skip code.
+
+Besides: a clean environment for children, the preload list, reading a process's segment
+through hd-shm, reading JSON-lines logs, starting and stopping processes by pid with
+deadlines."""
 
 import json
 import os
@@ -11,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 SANITIZER_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1",
@@ -49,34 +59,139 @@ select = call
 """
 
 
+class Failed(Exception):
+    """A failed check that ends the case (run_case() catches it): making one counts the failure
+    and says it, so that `raise Failed(msg)` cannot end a case unnoticed."""
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        fail(msg)
+
+
+_count = 0
+_failures = 0
+
+
+def check(cond, msg):
+    """Counts one check; when cond is false, says msg and counts a failure. Returns cond, so
+    that a caller can skip what depends on it."""
+    global _count
+    if cond:
+        _count += 1
+    else:
+        fail(msg)
+    return cond
+
+
+def fail(msg):
+    """One check that failed, for a fault seen where no condition is at hand (a callback, an
+    exception). The run goes on."""
+    global _count, _failures
+    _count += 1
+    _failures += 1
+    print(f"FAIL: {msg}", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def require(cond, msg):
+    """check(), and a false cond ends the case: what follows depends on it."""
+    if not cond:
+        raise Failed(msg)
+    return check(cond, msg)
+
+
+def failures():
+    """How many checks failed so far: for what to show only after a failure."""
+    return _failures
+
+
+def note(msg):
+    """What a reader of the log wants besides the checks: figures, the phase reached."""
+    print(msg)
+    sys.stdout.flush()
+
+
 def skip(reason):
+    """Exits 77 (meson's skip) with the reason; 1 instead when a check already failed, so that
+    a skip never hides a failure."""
+    if _failures:
+        fail(f"skipped after failures: {reason}")
+        sys.exit(finish())
     print(f"skip: {reason}")
     sys.stdout.flush()
     sys.exit(77)
 
 
-class Checks:
-    """Counts failed checks; every check prints what it compared."""
+def finish(name=None):
+    """The exit status of the checks: 0 when some ran and none failed; 1 when one failed or
+    none ran (a driver that asserts nothing must not pass)."""
+    who = f"{name}: " if name else ""
+    if _count == 0:
+        print(f"FAIL: {who}no check ran", file=sys.stderr)
+        return 1
+    if _failures:
+        print(f"{who}{_failures} of {_count} checks failed", file=sys.stderr)
+        return 1
+    print(f"{who}{_count} checks passed")
+    return 0
 
-    def __init__(self):
-        self.failures = 0
-        self.count = 0
 
-    def fail(self, msg):
-        print(f"FAIL: {msg}", file=sys.stderr)
-        sys.stderr.flush()
-        self.failures += 1
+def run_case(name, fn, cleanup=None):
+    """Runs fn(), one case, and returns finish()'s status. A Failed or any other exception ends
+    the case as a failure (the exception is shown); cleanup() runs whatever happens, skips
+    (SystemExit) included."""
+    try:
+        fn()
+    except Failed:
+        pass  # counted and said when it was made
+    except Exception as e:  # noqa: BLE001: any error in a case fails it, after cleanup
+        traceback.print_exc()
+        fail(f"{name}: {type(e).__name__}: {e}")
+    finally:
+        if cleanup:
+            cleanup()
+    return finish(name)
 
-    def check(self, cond, msg):
-        self.count += 1
-        if cond:
-            print(f"ok: {msg}")
-        else:
-            self.fail(msg)
-        return cond
 
-    def status(self):
-        return 1 if self.failures else 0
+def in_tmpdir(prefix, fn):
+    """Calls fn(tmp) with a fresh temporary directory, removed after (kept when FT_KEEP is set,
+    to look at a failure), and returns finish()'s status."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        fn(tmp)
+    finally:
+        if not os.environ.get("FT_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return finish()
+
+
+def fail_on_sigterm():
+    """meson's timeout sends SIGTERM: end the case as a failure through run_case's cleanup, so
+    that no server outlives it."""
+    def on_term(signum, frame):
+        raise Failed("terminated by SIGTERM (a timeout?)")
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def wait_for(pred, what, deadline_s=30.0, step_s=0.01):
+    """Polls pred() until it returns something true, and returns that; a check that fails and
+    ends the case (Failed) when the deadline passes first. The deadline is for what must
+    happen (a server ready, an exit), never a measure of speed."""
+    v = poll(pred, deadline_s, step_s)
+    require(v, "timed out waiting for " + what)
+    return v
+
+
+def poll(pred, deadline_s, step_s=0.05):
+    """pred()'s first true value within deadline_s, or its last value: for callers that say
+    themselves what a timeout means."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step_s)
+    return pred()
 
 
 def clean_env(extra=None):
@@ -137,22 +252,14 @@ class ChaosRuns:
     def __init__(self, mlchaos, env_pairs, tmp):
         self.mlchaos = mlchaos
         self.tmp = tmp
-        self.c = Checks()
         self.env = clean_env(dict(kv.partition("=")[::2] for kv in env_pairs))
         self.runs = 0
 
     @classmethod
     def run_all(cls, prefix, *args):
-        """Makes cls(*args, tmp) in a fresh temporary directory (removed after, unless
-        FT_KEEP is set), calls its main() and returns the exit status of its checks."""
-        tmp = tempfile.mkdtemp(prefix=prefix)
-        try:
-            t = cls(*args, tmp)
-            t.main()
-            return t.c.status()
-        finally:
-            if not os.environ.get("FT_KEEP"):
-                shutil.rmtree(tmp, ignore_errors=True)
+        """Makes cls(*args, tmp) in a fresh temporary directory (in_tmpdir), calls its main()
+        and returns the exit status of its checks."""
+        return in_tmpdir(prefix, lambda tmp: cls(*args, tmp).main())
 
     def run(self, argv, config=None, timeout_s=120):
         """Runs argv, under `mlchaos run` when config (INI text, with "{log}" where the log
@@ -174,12 +281,23 @@ class ChaosRuns:
         except subprocess.TimeoutExpired:
             p = None
         if p is not None and sanitizer_report(p.stderr):
-            self.c.fail(f"{argv}: a sanitizer report\n{p.stderr[-3000:]}")
+            fail(f"{argv}: a sanitizer report\n{p.stderr[-3000:]}")
         lines = []
         for name in sorted(os.listdir(rundir)):
             if name.startswith("log-") and name.endswith(".jsonl"):
-                lines += read_log(os.path.join(rundir, name), self.c.fail)
+                lines += read_log(os.path.join(rundir, name), fail)
         return p, lines, rundir
+
+
+def cpu_ticks(pid):
+    """The CPU time process pid has used, all its threads, in clock ticks; None once it is
+    gone: what tells a hang from a slow machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Proc:
@@ -225,14 +343,7 @@ class Proc:
                 self.cond.wait(min(left, 0.5))
 
     def cpu_ticks(self):
-        """The CPU time the process has used, all its threads, in clock ticks; None once it
-        is gone."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            return None
+        return cpu_ticks(self.pid)
 
     def wait_line_working(self, prefix, idle_s=60):
         """wait_line for a process that computes before it prints: it waits as long as the
@@ -313,13 +424,3 @@ class Proc:
         self.reader.join(timeout=5)
         self.err.close()
         return self.p.returncode
-
-
-def wait_for(pred, deadline_s, step_s=0.05):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step_s)
-    return pred()

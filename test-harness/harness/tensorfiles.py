@@ -12,17 +12,15 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hardening"))
-import hdlib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import check, finish, skip  # noqa: E402
 
 try:
     import numpy as np
 except ImportError:
-    hdlib.skip("numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
+    skip("numpy is not importable by /usr/bin/python3 (Debian: python3-numpy)")
 
 GEN, CAT, MAP = sys.argv[1:4]
-CHECKS = hdlib.Checks()
-check = CHECKS.check
 
 
 def gen(path, fmt, *args):
@@ -164,11 +162,7 @@ def main():
         for fmt in ("safetensors", "gguf"):
             path, data, tensors = check_file(tmp, fmt)
             check_damage(tmp, fmt, path, data, tensors)
-    if CHECKS.failures:
-        print(f"tensorfiles: {CHECKS.failures} of {CHECKS.count} checks failed", file=sys.stderr)
-        return 1
-    print(f"tensorfiles: {CHECKS.count} checks passed")
-    return 0
+    return finish("tensorfiles")
 
 
 if __name__ == "__main__":
