@@ -17,14 +17,10 @@
  * `bits` is armed (one relaxed load), or the shim itself is calling. */
 #define MC_PASS(bits) (mc_likely(!mc_armed(bits)) || mc_guard_held())
 
-#define MC_BIT_READ   MC_HOOK_BIT(MC_HOOK_READ)
-#define MC_BIT_SEND   MC_HOOK_BIT(MC_HOOK_SEND)
-#define MC_BIT_WRITE  MC_HOOK_BIT(MC_HOOK_WRITE)
-#define MC_BIT_MALLOC MC_HOOK_BIT(MC_HOOK_MALLOC)
-#define MC_BIT_MMAP   MC_HOOK_BIT(MC_HOOK_MMAP)
-#define MC_BIT_SLEEP  MC_HOOK_BIT(MC_HOOK_SLEEP)
-#define MC_BIT_OPEN   MC_HOOK_BIT(MC_HOOK_OPEN)
-#define MC_BIT_STAT   MC_HOOK_BIT(MC_HOOK_STAT)
+/* MC_BIT_READ, MC_BIT_SEND...: each family's bit of the armed mask, from the family table. */
+#define MC_BIT_ENUM(id, ...) MC_BIT_##id = MC_HOOK_BIT(MC_HOOK_##id),
+enum { MC_FAMILIES(MC_BIT_ENUM) };
+#undef MC_BIT_ENUM
 
 /* Runs a table update with the guard held and errno as the real call left
  * it: the update's own system calls (getsockname...) must not leak errno. */

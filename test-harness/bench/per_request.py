@@ -4,7 +4,10 @@ rules (a delay rule on read and one on send, at 0.0001%: the key is looked for, 
 decided on every request, and next to none is selected), counted exactly under valgrind's
 callgrind. The server (--threads 2) runs natively and preloaded, each time for N1 and for N2
 requests of `mlchaos-load -c 1`; the difference of the two runs' totals over N2 - N1 cancels
-the start and the end, so the figure is per request. Prints the native count, the library's,
+the start and the end, so the figure is per request. Valgrind runs one thread at a time; with
+its fair scheduling a request costs the server one read and one send, as natively (strace
+-c), where its default one lets a worker sometimes read again before the next request is
+there (a read that finds nothing, a decision more). Prints the native count, the library's,
 the extra, and the extra by part of the library (user space only: the kernel's share of a system
 call is not counted). The request head scan and the decisions are shown with what they call
 in libc; the rest is the library's own instructions.
@@ -47,7 +50,7 @@ def run(tmp, build, lib, n):
     if lib:
         env.update(LD_PRELOAD=lib, MLCHAOS_CONFIG=os.path.join(tmp, "rules.ini"))
     server = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+        ["valgrind", "--tool=callgrind", "--fair-sched=yes", f"--callgrind-out-file={out}",
          os.path.join(build, "test-harness", "mlchaos-model-server"), "--model",
          os.path.join(tmp, "model.bin"), "--port", "0", "--threads", "2", "--ready-file", ready,
          "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

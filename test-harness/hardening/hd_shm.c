@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,26 +28,46 @@ static int usage(void)
 	return 2;
 }
 
+/* The file exists before it has its size and before its header is written (the magic is
+ * stored last): a process still starting is waited for, up to 10 s (STARTING_TRIES of 10 ms),
+ * before the segment is called too small or foreign. */
+#define STARTING_TRIES 1000
+
+static void *map_sized(const char *path, int writable)
+{
+	for (int tries = 0;; tries++) {
+		int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "hd-shm: %s: %s\n", path, strerror(errno));
+			return NULL;
+		}
+		struct stat st;
+		bool sized = fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(struct mc_shm);
+		void *p = sized ? mmap(NULL, sizeof(struct mc_shm),
+		                       PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0)
+		                : MAP_FAILED;
+		close(fd);
+		if (p != MAP_FAILED)
+			return p;
+		if (sized || tries >= STARTING_TRIES) {
+			fprintf(stderr, "hd-shm: %s: too small or cannot be mapped\n", path);
+			return NULL;
+		}
+		usleep(10000);
+	}
+}
+
 static struct mc_shm *map_segment(long pid, int writable)
 {
 	char path[64];
 	snprintf(path, sizeof(path), MC_SHM_DIR "/" MC_SHM_PREFIX "%ld", pid);
-	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "hd-shm: %s: %s\n", path, strerror(errno));
+	void *p = map_sized(path, writable);
+	if (!p)
 		return NULL;
-	}
-	struct stat st;
-	void *p = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(struct mc_shm))
-		p = mmap(NULL, sizeof(struct mc_shm), PROT_READ | (writable ? PROT_WRITE : 0),
-		         MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "hd-shm: %s: too small or cannot be mapped\n", path);
-		return NULL;
-	}
 	struct mc_shm *s = p;
+	for (int tries = 0;
+	     tries < STARTING_TRIES && atomic_load((_Atomic uint64_t *)&s->magic) == 0; tries++)
+		usleep(10000);
 	if (atomic_load((_Atomic uint64_t *)&s->magic) != MC_SHM_MAGIC ||
 	    s->version != MC_SHM_VERSION) {
 		fprintf(stderr, "hd-shm: %s: not a version %u segment\n", path, MC_SHM_VERSION);

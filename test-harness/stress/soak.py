@@ -14,8 +14,9 @@ Each reload replaces a snapshot of the rules that threads were deciding with: be
 library freed replaced snapshots, each reload kept about 7.6 KB (9.2 MB in 13 minutes at one
 reload a second). After a warm-up of a fifth of the run, RSS may grow at most
 --max-growth-kib (the median of the last samples against the median of the first ones after
-the warm-up); open fds and threads must end as they were after the warm-up; `mlchaos stats`
-must show no log line dropped and every reload done. Under --sanitize (ASan keeps freed
+the warm-up); open files and threads must end as they were after the warm-up, and the
+load's connections be closed once it stops; `mlchaos stats` must show no log line dropped
+and every reload done. Under --sanitize (ASan keeps freed
 memory in quarantine) RSS is reported, not bounded.
 
 The 10-minute soak of RESULTS.md: --seconds 600 --reload-every 1. The suite runs a shorter
@@ -26,6 +27,8 @@ Every process started is killed by pid at the end.
 import argparse
 import json
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,7 +37,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from mctest import check, finish  # noqa: E402
+from mctest import check, fail_on_sigterm, finish, poll  # noqa: E402
 
 CONFIG = """\
 [mlchaos]
@@ -77,11 +80,29 @@ def count(path):
     return len(os.listdir(path))
 
 
+def fds(pid):
+    """(files, sockets) the process has open. Sockets come and go with the load's
+    connections (`mlchaos load` runs one after another): only files must stay flat while it
+    runs, and the sockets must be back to the listening ones once it stops."""
+    files = sockets = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:"):
+            sockets += 1
+        else:
+            files += 1
+    return files, sockets
+
+
 class Soak:
     def __init__(self, a):
         self.a = a
         self.tmp = tempfile.mkdtemp(prefix="mlchaos-soak-")
         self.procs = []
+        self.pid = None
 
     def start_server(self):
         model = os.path.join(self.tmp, "model.bin")
@@ -128,12 +149,13 @@ class Soak:
         return json.loads(out)["processes"][0]
 
     def sample(self):
-        return (rss_kib(self.pid), count(f"/proc/{self.pid}/fd"),
-                count(f"/proc/{self.pid}/task"))
+        """(RSS KiB, open files, threads)."""
+        return (rss_kib(self.pid), fds(self.pid)[0], count(f"/proc/{self.pid}/task"))
 
     def run(self):
         a = self.a
         self.start_server()
+        listening = fds(self.pid)[1]
         loader = self.load()
         self.procs.append(loader)
         start = time.monotonic()
@@ -166,6 +188,9 @@ class Soak:
         loader.wait()
         st = self.stats()
         self.report(samples, baseline, reloads, failed, st)
+        left = poll(lambda: fds(self.pid)[1] <= listening, 10)
+        check(left, f"the load's connections closed once it stopped ({fds(self.pid)[1]} "
+                    f"sockets, {listening} before the load)")
 
     def report(self, samples, baseline, reloads, failed, st):
         a = self.a
@@ -180,13 +205,13 @@ class Soak:
         print(f"soak: {a.seconds:.0f} s, {reloads} reloads ({failed} failed), "
               f"{faults} faults applied; RSS after warm-up {first:.0f} KiB, at the end "
               f"{last:.0f} KiB ({growth:+.0f} KiB, {growth * 1024 / max(reloads, 1):+.0f} "
-              f"bytes a reload); fds {baseline[1]} -> {samples[-1][1]}, threads "
+              f"bytes a reload); open files {baseline[1]} -> {samples[-1][1]}, threads "
               f"{baseline[2]} -> {samples[-1][2]}; log lines {st['events_logged']} logged, "
               f"{st['events_dropped']} dropped", flush=True)
         check(failed == 0, "every reload was taken")
         check(faults > 0, "the rules fired")
         check(st["events_dropped"] == 0, "no log line dropped")
-        check(samples[-1][1] <= baseline[1], "open fds flat")
+        check(samples[-1][1] <= baseline[1], "open files flat")
         check(samples[-1][2] <= baseline[2], "threads flat")
         if a.sanitize:
             print("RSS not bounded under a sanitizer (freed memory stays in quarantine)")
@@ -196,10 +221,18 @@ class Soak:
                   f"{a.max_growth_kib} KiB)")
 
     def cleanup(self):
+        """Every process started, the server by its own pid (`mlchaos run` may have started it
+        as a child, which killing the command would leave running), then the files."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
-                p.wait()
+            p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def main():
@@ -213,6 +246,7 @@ def main():
     ap.add_argument("--sanitize", action="store_true")
     a = ap.parse_args()
     soak = Soak(a)
+    fail_on_sigterm()
     try:
         soak.run()
     finally:

@@ -17,6 +17,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mctest import check, finish  # noqa: E402
+
 COUNTED_ONLY = "COUNT"  # fn.h's family of syscall(): counted, never faulted
 
 
@@ -57,44 +60,38 @@ def exported(text):
     return {tok for tok in re.split(r"[;{}\s]+", body) if tok}
 
 
-def problems(shim):
+def check_lists(shim):
     fns = fn_list(read(shim, "fn.h"))
     table = read(shim, "families.h")
     ids = families(table)
     with_syscalls = syscall_families(table)
     real = real_fns(read(shim, "real.h"))
     exports = exported(read(shim, "shim.map"))
-    out = []
-    if not fns or not ids:
-        return [f"nothing read: {len(fns)} functions in fn.h, {len(ids)} families"]
+    if not check(fns and ids, f"fn.h and families.h read: {len(fns)} functions, "
+                              f"{len(ids)} families"):
+        return
     for name, family in fns:
-        if family not in ids and family != COUNTED_ONLY:
-            out.append(f"fn.h: {name} belongs to {family}, which families.h does not have")
-        if name not in real:
-            out.append(f"real.h: no real function for {name} (fn.h lists it)")
-        if name != "syscall" and name not in exports:
-            out.append(f"shim.map: {name} is not exported (fn.h lists it)")
+        check(family in ids or family == COUNTED_ONLY,
+              f"fn.h: {name} belongs to {family}, which families.h has")
+        check(name in real, f"real.h: a real function for {name} (fn.h lists it)")
+        check(name == "syscall" or name in exports,
+              f"shim.map: {name} exported (fn.h lists it)")
     used = {family for _name, family in fns}
     for family in ids:
-        if family not in used:
-            out.append(f"fn.h: family {family} of families.h has no function")
-        if family not in with_syscalls:
-            out.append(f"families.h: family {family} names no system call in "
-                       f"MC_FAMILY_SYSCALLS")
-    for family in with_syscalls - set(ids):
-        out.append(f"families.h: MC_FAMILY_SYSCALLS names {family}, which is no family")
+        check(family in used, f"fn.h: family {family} of families.h has a function")
+        check(family in with_syscalls,
+              f"families.h: family {family} names its system calls in MC_FAMILY_SYSCALLS")
+    for family in sorted(with_syscalls):
+        check(family in ids, f"families.h: MC_FAMILY_SYSCALLS's {family} is a family")
     print(f"{len(fns)} functions in {len(ids)} families checked against real.h, shim.map and "
           f"the families' system calls")
-    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shim", required=True, help="the library's source directory")
-    found = problems(ap.parse_args().shim)
-    for p in found:
-        print(f"FAIL: {p}")
-    return 1 if found else 0
+    check_lists(ap.parse_args().shim)
+    return finish()
 
 
 if __name__ == "__main__":
