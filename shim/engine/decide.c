@@ -612,7 +612,9 @@ decide_plain(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_
 	f = &rs->fast[id];
 	if (mc_unlikely(f->plain != MC_FAST_PLAIN) || mc_unlikely(m & (m - 1)) ||
 	    mc_unlikely(m0 && m1) || mc_unlikely(!ts))
-		return decide_request(rs, st, ts, call, ret, m0, m1);
+		return f->plain == MC_FAST_PLAIN_REQUEST
+		           ? decide_request(rs, st, ts, call, ret, m0, m1)
+		           : decide_general(rs, st, ts, call, ret);
 	note_matched(ts, st, (unsigned)id);
 	if (mc_unlikely(gap_selects(ts, (unsigned)id, f->log_keep, &ret->draw)))
 		return decide_selected(rs, st, ts, call, ret, (unsigned)id);
