@@ -27,6 +27,7 @@
 #include "request.h"
 #include "runtime.h"
 #include "tensormap.h"
+#include "trace.h"
 
 /* The process's part of the decisions: the engine's counts shared by every thread (in the
  * segment), when the library started (the clock of the rules' phases), the start order given to
@@ -73,6 +74,20 @@ static void express_settle(enum mc_hook h)
 		                         left);
 }
 
+/* Empties family h's request memo: the calls it passed are counted as its rule's matched
+ * calls (it took nothing off a gap), unless a reload has replaced that rule since (the
+ * counts start anew with the new rules). The same exchanges as express_settle(). */
+static void request_settle(enum mc_hook h)
+{
+	struct mc_request_memo *m = &mc_express_memo[h].req;
+	if (!atomic_load_explicit(&m->taken, memory_order_relaxed))
+		return; /* none open */
+	uint32_t left = atomic_exchange_explicit(&m->left, 0, memory_order_relaxed);
+	uint32_t taken = atomic_exchange_explicit(&m->taken, 0, memory_order_relaxed);
+	if (taken > left && self.ready && self.generation == m->generation)
+		mc_engine_express_count(&self.engine, process.state, m->rule, taken - left);
+}
+
 void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f)
 {
 	if (f->d.express == MC_EXPRESS_NO ||
@@ -95,8 +110,10 @@ void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault 
 
 static void express_drop_all(void)
 {
-	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
+	for (unsigned h = 0; h < MC_HOOK_COUNT; h++) {
 		express_settle((enum mc_hook)h);
+		request_settle((enum mc_hook)h);
+	}
 }
 
 void mc_fault_exit(void)
@@ -200,6 +217,10 @@ static struct mc_runtime *runtime_new(const struct mc_config *cfg, struct mc_rul
 	if (!rt->req) {
 		free(rt);
 		return NULL;
+	}
+	if (rt->req->mode == MC_REQ_HEADER) {
+		rt->foresee_read = mc_engine_foreseeable(rs, MC_HOOK_READ);
+		rt->foresee_send = mc_engine_foreseeable(rs, MC_HOOK_SEND);
 	}
 	return rt;
 }
@@ -340,6 +361,8 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		return false;
 	}
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
+	if (atomic_load_explicit(&mc_express_memo[h].req.taken, memory_order_relaxed))
+		request_settle(h);
 	struct mc_call call = { .hook = h, .size = size };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
@@ -381,6 +404,40 @@ void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const str
 	    !decide_fd_stage(f, MC_HOOK_READ, fn, fd, fdi, asked, true))
 		return;
 	mc_fault_apply_before(f, NULL, MC_OFF_UNKNOWN); /* shadow: recorded; else the offset */
+}
+
+/* Family h's request memo: the calls on the connection whose entry word is `word`, while it
+ * carries the request numbered gen, which rule r does not select. */
+static void foresee(enum mc_hook h, const struct mc_erule *r, uint64_t word, uint64_t gen)
+{
+	struct mc_request_memo *m = &mc_express_memo[h].req;
+	request_settle(h); /* the calls the last one passed, counted */
+	m->word = word;
+	m->gen = gen;
+	m->rule = r->id;
+	m->generation = self.generation;
+	m->scan = h == MC_HOOK_READ;
+	atomic_store_explicit(&m->taken, MC_EXPRESS_CALLS, memory_order_relaxed);
+	atomic_signal_fence(memory_order_release); /* the memo whole before it opens */
+	atomic_store_explicit(&m->left, MC_EXPRESS_CALLS, memory_order_relaxed);
+}
+
+void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
+{
+	uint32_t epoch;
+	if (!word || mc_trace_enabled || mc_rec_halted())
+		return; /* trace counts every call; a halt decides none */
+	const struct mc_runtime *rt = runtime_for(MC_HOOK_READ, &epoch);
+	const struct mc_erule *r = rt->foresee_read;
+	const struct mc_erule *s = rt->foresee_send;
+	if (!r && !s)
+		return;
+	(void)this_thread(rt); /* the thread's counts are this snapshot's (self.generation) */
+	if (r && !mc_engine_select_key(r, key->bytes, key->len))
+		foresee(MC_HOOK_READ, r, word, key->gen);
+	/* the watchdog reads each answer sent */
+	if (s && !mc_rec_watches_responses() && !mc_engine_select_key(s, key->bytes, key->len))
+		foresee(MC_HOOK_SEND, s, word, key->gen);
 }
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)

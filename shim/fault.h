@@ -69,12 +69,27 @@ struct mc_fault {
  * matter: a hook with phase rules gets no hint while loading. */
 #define MC_EXPRESS_CALLS 256
 
+/* A request's memo, beside a family's plain one (mc_fault_foresee): the calls on one
+ * connection, while it carries the request whose key is numbered gen, which the family's
+ * only rule does not select (it decides by the key alone). Asked after the plain memo, in
+ * the pipeline; the hook's own express test stays as it is for every other call. */
+struct mc_request_memo {
+	uint64_t word;          /* fd table word of the connection's fd */
+	uint64_t gen;           /* the key's number (request.h); 0: no memo */
+	_Atomic uint32_t left;  /* calls that may still pass */
+	_Atomic uint32_t taken; /* calls it was opened with (counted as matched when settled) */
+	uint32_t rule;          /* the rule's id in the snapshot numbered generation */
+	bool scan;              /* reads: their bytes still go to the request-key scanner */
+	uint64_t generation;    /* runtime.h: the calls are counted only for that snapshot */
+};
+
 struct mc_express_memo {
 	uint64_t lo, span;      /* sizes lo .. lo + span */
 	uint64_t word;          /* fd table word of the calls' fd; 0 for calls without one */
 	_Atomic uint32_t left;  /* calls that may still pass; 0: the memo is empty */
 	_Atomic uint32_t taken; /* calls taken off the rule's gap when kept */
 	uint32_t express;       /* MC_EXPRESS_NONE, or MC_EXPRESS_RULE + the rule's id */
+	struct mc_request_memo req;
 };
 
 extern __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
@@ -110,6 +125,37 @@ static inline bool mc_fault_express_fd(enum mc_hook h, int fd, uint64_t size)
 {
 	uint64_t w = mc_fd_word(fd);
 	return w && mc_fault_express(h, w, size);
+}
+
+/* The socket whose entry word is `word` has just brought the request whose key is `key`
+ * (mc_request_on_read). Where read or send has one rule that decides by the key alone
+ * (mc_engine_foreseeable) and the key does not select it, the family's request memo lets
+ * the request's calls on that socket pass until it carries another request: one decision
+ * per request instead of one per call, with the same outcome and counts. Guard held. */
+void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key);
+
+/* What a call of family h on fd (asking some bytes) may do under the family's request memo:
+ * MC_LANE_NO (decide it), MC_LANE_PASS (straight to libc), MC_LANE_SCAN (straight to libc,
+ * its bytes to the request-key scanner). Takes one call off the memo when not NO. Outside
+ * the guard: reads the thread's own memory and the connection's key number. Asked by the
+ * pipeline, not the hook: a hook's plain express call must need no stack frame, and a
+ * compiler keeps it so only while the hook's one other way out is the pipeline. */
+enum { MC_LANE_NO, MC_LANE_PASS, MC_LANE_SCAN };
+
+/* True when family h's request memo has calls left: mc_fault_request_lane() may pass some. */
+static inline bool mc_fault_request_open(enum mc_hook h)
+{
+	return atomic_load_explicit(&mc_express_memo[h].req.left, memory_order_relaxed) != 0;
+}
+
+static inline int mc_fault_request_lane(enum mc_hook h, int fd)
+{
+	struct mc_request_memo *m = &mc_express_memo[h].req;
+	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
+	if (left == 0 || m->word != mc_fd_word(fd) || !mc_request_key_is(fd, m->gen))
+		return MC_LANE_NO;
+	atomic_store_explicit(&m->left, left - 1, memory_order_relaxed);
+	return m->scan ? MC_LANE_SCAN : MC_LANE_PASS;
 }
 
 /* After a decision f (that selected nothing, or whose fault was applied)

@@ -2,7 +2,9 @@
  * only place that enters the guard for a decision. Each pipeline is MC_COLD: a hook reaches
  * it only when its family is armed and the express memo did not let the call pass; the real
  * call of the common case of an fd call (armed, not selected) is made from here, after the
- * guard is left, through the row's thunk. */
+ * guard is left, through the row's thunk. The one exception is mc_pipe_fd's first step, the
+ * request memo (fault.h), which lets a request's reads and sends pass once its key was
+ * decided: small, and out of the hooks, so that their own express test stays as short. */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -112,10 +114,15 @@ static void arrived(struct mc_fault *f, enum mc_fn fn, const struct mc_fd_info *
                     uint64_t asked, const struct iovec *iov, int cnt, size_t got)
 {
 	if (got > 0 && cnt > 0 && mc_fd_is_socket(fdi) && mc_request_wants_reads()) {
-		mc_request_on_read(fd, iov[0].iov_base,
-		                   got < iov[0].iov_len ? got : iov[0].iov_len);
-		if (f->d.action == MC_ACTION_NONE)
+		const struct mc_reqkey *key = mc_request_on_read(
+		    fd, iov[0].iov_base, got < iov[0].iov_len ? got : iov[0].iov_len);
+		/* both take the rules in force anew: only when this call's decision is done
+		 * with (a rule that acted still has its snapshot in use: runtime.h) */
+		if (f->d.action == MC_ACTION_NONE) {
+			if (key)
+				mc_fault_foresee(mc_fd_word(fd), key);
 			mc_fault_decide_stream(f, fn, fd, fdi, asked);
+		}
 	}
 	mc_fault_corrupt_iov(f, iov, cnt, got);
 }
@@ -175,7 +182,29 @@ static MC_COLD ssize_t fd_full(struct mc_hookcall *hc, const struct mc_fd_row *r
 	return r;
 }
 
-MC_COLD ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c)
+/* A read on a socket that a request's memo lets pass but whose bytes the request-key
+ * scanner must see (MC_LANE_SCAN): the real call, then its bytes to the scanner, in the
+ * bracket; errno as the real call left it. */
+static __attribute__((noinline)) ssize_t fd_scanned(const struct mc_fd_row *row,
+                                                    struct mc_fd_call *c)
+{
+	ssize_t r = row->call(c);
+	if (r <= 0 || c->cnt <= 0)
+		return r;
+	int e = errno;
+	mc_guard_enter();
+	size_t got = (size_t)r < c->iov[0].iov_len ? (size_t)r : c->iov[0].iov_len;
+	const struct mc_reqkey *key = mc_request_on_read(c->fd, c->iov[0].iov_base, got);
+	if (key)
+		mc_fault_foresee(mc_fd_word(c->fd), key);
+	mc_guard_leave();
+	errno = e;
+	return r;
+}
+
+/* mc_pipe_fd past the request memo: the decision and the bracket. */
+static __attribute__((noinline)) ssize_t fd_decided(const struct mc_fd_row *row,
+                                                    struct mc_fd_call *c)
 {
 	struct mc_hookcall hc;
 	struct mc_fault f;
@@ -193,6 +222,32 @@ MC_COLD ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c)
 		return row->call(c); /* armed, not selected: the real call unbracketed */
 	}
 	return fd_full(&hc, row, c, &f, h, &fdi, asked);
+}
+
+/* A call on a socket while the thread has a request memo open for its family (a write's
+ * family is send on the sockets a request memo is for; a call whose first buffer is empty
+ * is decided, whatever follows it). */
+static __attribute__((noinline)) ssize_t fd_request(const struct mc_fd_row *row,
+                                                    struct mc_fd_call *c, enum mc_hook h)
+{
+	if (c->cnt > 0 && c->iov[0].iov_len > 0) {
+		int lane = mc_fault_request_lane(h, c->fd);
+		if (lane == MC_LANE_PASS)
+			return row->call(c);
+		if (lane == MC_LANE_SCAN)
+			return fd_scanned(row, c);
+	}
+	return fd_decided(row, c);
+}
+
+/* Two tail calls: a call no request memo is open for pays one test more than the decision,
+ * and one that a request memo lets pass, no more than that memo's test. */
+ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c)
+{
+	enum mc_hook h = row->family == MC_HOOK_READ ? MC_HOOK_READ : MC_HOOK_SEND;
+	if (mc_fault_request_open(h))
+		return fd_request(row, c, h);
+	return fd_decided(row, c);
 }
 
 /* ---- stdio ---------------------------------------------------------------------------- */

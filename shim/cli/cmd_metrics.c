@@ -172,7 +172,8 @@ static void exposition(FILE *out, const struct mc_seg_list *list)
 	         FIG_APPLIED, true);
 	per_rule(out, list, "mlchaos_calls_matched_total",
 	         "Calls that matched the rule's targeting and window (lags by less than 64 per "
-	         "thread).",
+	         "thread, and the calls let through unasked since the thread last asked its "
+	         "rules).",
 	         FIG_MATCHED, false);
 	per_rule(out, list, "mlchaos_calls_selected_total",
 	         "Matching calls the rule's selector chose.", FIG_SELECTED, false);

@@ -657,6 +657,33 @@ bool mc_engine_decide(const struct mc_ruleset *rs, struct mc_engine_state *st,
 	return decide_general(rs, st, ts, call, ret);
 }
 
+const struct mc_erule *mc_engine_foreseeable(const struct mc_ruleset *rs, enum mc_hook hook)
+{
+	const struct mc_hook_index *hx;
+	uint32_t flags;
+	uint64_t m;
+	unsigned id;
+
+	if ((unsigned)hook >= MC_HOOK_COUNT)
+		return NULL;
+	hx = &rs->hooks[hook];
+	flags = hook_flags(hx);
+	if (!flags)
+		flags = index_now(rs, hx);
+	/* serve is for good, so a phase is no test there; the other flags ask for tests on
+	 * each call */
+	if ((flags & ~MC_HX_PHASE) != MC_HX_INDEXED)
+		return NULL;
+	m = hx->rules.w[0];
+	if (!m || (m & (m - 1)))
+		return NULL;
+	id = (unsigned)__builtin_ctzll(m);
+	if (rs->fast[id].plain != MC_FAST_PLAIN_REQUEST || (rs->rules[id].checks & MC_CHECK_SIZE) ||
+	    !mask_has(&rs->phase_ok[MC_PHASE_SERVE], id))
+		return NULL;
+	return &rs->rules[id];
+}
+
 /* ---- the index ------------------------------------------------------------------------- */
 
 static void mask_set(struct mc_rulemask *m, unsigned id)

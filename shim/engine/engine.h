@@ -66,7 +66,8 @@ struct mc_replay_list; /* a rule's replay lists, in its rule set's allocation */
 struct mc_rule_state {
 	/* calls that matched the rule's targeting and window (before after/selection); counted
 	 * per thread and added here every MC_MATCHED_BATCH, so it lags by less than that per
-	 * thread until mc_engine_thread_flush() */
+	 * thread until mc_engine_thread_flush(), plus the calls an express hint passed that the
+	 * caller has not yet counted (mc_engine_express_return(), mc_engine_express_count()) */
 	_Atomic uint64_t matched;
 	_Atomic uint64_t skipped;  /* matching calls skipped by `after` (stops at after) */
 	_Atomic uint64_t selected; /* calls that matched, passed `after` and were selected */
@@ -200,6 +201,22 @@ static inline void mc_engine_express_return(struct mc_thread_state *ts, unsigned
 	tr->gap += unused;
 }
 
+/* Counts used calls of rule id as matched on thread ts, as the engine would have one by one
+ * (for calls an express hint passed without taking them off a gap), folded into st's shared
+ * count every MC_MATCHED_BATCH. */
+static inline void mc_engine_express_count(struct mc_thread_state *ts, struct mc_engine_state *st,
+                                           unsigned id, uint32_t used)
+{
+	struct mc_thread_rule *tr = &ts->rule[id];
+
+	tr->calls += used;
+	if (tr->calls - tr->counted >= MC_MATCHED_BATCH) {
+		atomic_fetch_add_explicit(&st->rule[id].matched, tr->calls - tr->counted,
+		                          memory_order_relaxed);
+		tr->counted = tr->calls;
+	}
+}
+
 /* The process a rule set is built for: rules with `process =` are kept only when the glob
  * matches comm or the basename of argv0 (either may be NULL). Pass NULL for "no process"
  * (mlchaos check/select): every rule is kept. */
@@ -278,6 +295,15 @@ bool mc_engine_match_path(const struct mc_ruleset *rs, const char *abs_path,
 bool mc_engine_decide(const struct mc_ruleset *rs, struct mc_engine_state *st,
                       struct mc_thread_state *ts, const struct mc_call *call,
                       struct mc_decision *ret);
+
+/* The rule that alone decides every call of hook in the serve phase, by the request key and
+ * nothing else, when there is one: the hook's only candidate, a select = request rule below
+ * 100% with no size, port, path, window, budget, after, tensors or replay to test. Then a
+ * call whose key mc_engine_select_key() does not select is not selected, and its decision
+ * only counts it as matched (mc_engine_express_count()): a caller may decide once per key
+ * instead of once per call (an express hint MC_EXPRESS_RULE + its id, over sizes
+ * [1, UINT64_MAX], that holds while the key does). NULL otherwise. Indexes rs if need be. */
+const struct mc_erule *mc_engine_foreseeable(const struct mc_ruleset *rs, enum mc_hook hook);
 
 /* A decision of rule r (of rs) that did nothing after all (a corrupt decision that changed
  * no byte): gives back what it took of `times` and max_faults, so that the rule's next

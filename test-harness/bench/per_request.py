@@ -2,15 +2,19 @@
 """Instructions the library adds to one request of the reference server under `select = request`
 rules (a delay rule on read and one on send, at 0.0001%: the key is looked for, hashed and
 decided on every request, and next to none is selected), counted exactly under valgrind's
-callgrind. The server (--threads 2) runs natively and preloaded, each time for N1 and for N2
-requests of `mlchaos-load -c 1`; the difference of the two runs' totals over N2 - N1 cancels
-the start and the end, so the figure is per request. Valgrind runs one thread at a time; with
-its fair scheduling a request costs the server one read and one send, as natively (strace
--c), where its default one lets a worker sometimes read again before the next request is
-there (a read that finds nothing, a decision more). Prints the native count, the library's,
-the extra, and the extra by part of the library (user space only: the kernel's share of a system
-call is not counted). The request head scan and the decisions are shown with what they call
-in libc; the rest is the library's own instructions.
+callgrind. The server (--threads 2) runs natively, with the library idle (preloaded, its one
+rule on a family no request uses and keys taken from threads: what any rule costs the
+request's other calls, malloc and free among them), and with the two rules; each for N1 and
+for N2 requests of `mlchaos-load -c 1`: the difference of the two runs' totals over N2 - N1
+cancels the start and the end, so the figure is per request. The path of `select = request`
+is what the rules add over the idle library. Valgrind runs one thread at a time; with its fair
+scheduling a request costs the server a read that brings it, a send and a read that finds
+nothing more, as natively (strace -c), where its default one lets a worker sometimes read
+again before the next request is there. Prints the three counts, the path's cost, and its
+parts (user space only: the kernel's share of a system call is not counted): the key (the
+head scanned, the key kept for the connection and the thread), the decisions made once a
+request when the key is new, those made per call, and the rest (the hooks' own
+instructions: the express memo each call is let through by).
 
     per_request.py [--build-dir build] [--lib LIB] [--requests N1,N2]
 """
@@ -33,15 +37,21 @@ rate = 0.0001%
 select = request
 """
 RULES = "[mlchaos]\nseed = 42\nlog = {log}\n" + "".join(RULE.format(hook=h) for h in ("send", "read"))
+# The library idle: a rule on a family the server does not use per request, keys not scanned.
+IDLE = "[mlchaos]\nseed = 42\nrequest_key = thread\nlog = {log}\n" + RULE.format(hook="sleep")
 
 # Entry points whose inclusive cost is reported on its own (libc calls they make included).
-ENTRIES = [("request head scan", "mc_reqkey_scan"), ("decisions", "mc_engine_decide")]
+ENTRIES = [("the key: head scanned, key kept", "mc_request_on_read"),
+           ("decisions once a request, when the key is new", "mc_fault_foresee"),
+           ("decisions per call", "mc_engine_decide")]
 LIBRARY = "libmlchaos.so"
 
 
-def run(tmp, build, lib, n):
-    """Total instructions of one server run that answered n requests."""
-    out = os.path.join(tmp, f"cg-{'lib' if lib else 'native'}-{n}.out")
+def run(tmp, build, lib, rules, n):
+    """Total instructions of one server run that answered n requests under rules."""
+    with open(os.path.join(tmp, "rules.ini"), "w") as f:
+        f.write(rules.replace("{log}", os.path.join(tmp, "events-%p.jsonl")))
+    out = os.path.join(tmp, f"cg-{'native' if not lib else 'idle' if rules is IDLE else 'lib'}-{n}.out")
     ready = os.path.join(tmp, "ready")
     if os.path.exists(ready):
         os.unlink(ready)
@@ -100,11 +110,10 @@ def calls_of(path, function):
 
 
 def difference(a, b, n):
-    """What run b did more than run a, over n requests: the total, the inclusive cost and the
-    calls of each entry point, and the library's own instructions outside them."""
+    """What run b did more than run a, over n requests: the total, and the inclusive cost and
+    the calls of each entry point."""
     out = {"total": (total(b) - total(a)) / n}
     incl = [annotate(p, True) for p in (a, b)]
-    selfc = [annotate(p, False) for p in (a, b)]
 
     def lib_sum(table, pick):
         return sum(v for (fn, obj), v in table.items() if obj.endswith(LIBRARY) and pick(fn))
@@ -113,9 +122,6 @@ def difference(a, b, n):
         inc = [lib_sum(t, lambda f, fn=fn: f.endswith(":" + fn)) for t in incl]
         out[title] = (inc[1] - inc[0]) / n
         out[title + " calls"] = (calls_of(b, fn) - calls_of(a, fn)) / n
-    inside = ("shim/reqkey.c:", "shim/engine/", "xxhash.h:")
-    rest = [lib_sum(t, lambda f: not any(mark in f for mark in inside)) for t in selfc]
-    out["the rest of the library"] = (rest[1] - rest[0]) / n
     return out
 
 
@@ -131,19 +137,26 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mc-per-request-") as tmp:
         subprocess.run([os.path.join(build, "test-harness", "mlchaos-gen"), "-o",
                         os.path.join(tmp, "model.bin"), "--quiet"], check=True)
-        with open(os.path.join(tmp, "rules.ini"), "w") as f:
-            f.write(RULES.replace("{log}", os.path.join(tmp, "events-%p.jsonl")))
-        native = difference(run(tmp, build, None, n1), run(tmp, build, None, n2), n2 - n1)
-        lib_runs = (run(tmp, build, lib, n1), run(tmp, build, lib, n2))
-        with_lib = difference(*lib_runs, n2 - n1)
-    extra = with_lib["total"] - native["total"]
-    print(f"instructions per request: native {native['total']:,.0f}, with the library "
-          f"{with_lib['total']:,.0f}, extra {extra:,.0f}")
+
+        def per_request(lib_or_none, rules):
+            return difference(run(tmp, build, lib_or_none, rules, n1),
+                              run(tmp, build, lib_or_none, rules, n2), n2 - n1)
+
+        native = per_request(None, RULES)
+        idle = per_request(lib, IDLE)
+        ruled = per_request(lib, RULES)
+    path = ruled["total"] - idle["total"]
+    print(f"instructions per request: native {native['total']:,.0f}, the library idle "
+          f"{idle['total']:,.0f} (+{idle['total'] - native['total']:,.0f}), with the two "
+          f"select = request rules {ruled['total']:,.0f} "
+          f"(+{ruled['total'] - native['total']:,.0f})")
+    print(f"the path of select = request: {path:,.0f} a request, over the idle library")
+    parts = 0.0
     for title, fn in ENTRIES:
-        print(f"  {with_lib[title]:8,.0f}  {title} ({fn}, inclusive; "
-              f"{with_lib[title + ' calls']:.2f} calls a request)")
-    print(f"  {with_lib['the rest of the library']:8,.0f}  the rest of the library (its own "
-          f"instructions: hooks, glue, request keys)")
+        parts += ruled[title]
+        print(f"  {ruled[title]:8,.0f}  {title} ({fn}, inclusive; "
+              f"{ruled[title + ' calls']:.2f} calls a request)")
+    print(f"  {path - parts:8,.0f}  the rest: the hooks, their express memo, the pipeline")
     return 0
 
 

@@ -243,21 +243,8 @@ class Effect(mctest.ChaosRuns):
 
 def read_answer(s):
     """The bytes the server read, from its hex answer; None when it did not answer."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            return None
-        buf += chunk
-    head, _, body = buf.partition(b"\r\n\r\n")
-    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0]
-                 .split(b":")[1])
-    while len(body) < length:
-        chunk = s.recv(65536)
-        if not chunk:
-            return None
-        body += chunk
-    return bytes.fromhex(body.decode())
+    body = mctest.http_answer(s)
+    return None if body is None else bytes.fromhex(body.decode())
 
 
 def main():

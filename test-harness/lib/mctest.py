@@ -9,7 +9,7 @@ pass. skip(reason) exits 77, meson's skip code.
 
 Besides: a clean environment for children, the preload list, reading a process's segment
 through hd-shm, reading JSON-lines logs, starting and stopping processes by pid with
-deadlines."""
+deadlines, reading one HTTP/1.1 answer off a keep-alive socket."""
 
 import json
 import os
@@ -239,6 +239,26 @@ def read_log(path, fail, rule_sets=False):
             except ValueError as e:
                 fail(f"{path}:{n}: not a JSON line ({e}): {raw[:200]!r}")
     return out
+
+
+def http_answer(s):
+    """The body of the HTTP/1.1 answer (with a Content-Length) that comes next on socket s,
+    or None when the connection ends before it is whole."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                  if l.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        body += chunk
+    return body
 
 
 def sanitizer_report(text):

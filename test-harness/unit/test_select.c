@@ -336,10 +336,91 @@ static void test_express_reservation(void)
 	mc_engine_free(rs);
 }
 
+/* A select = request rule that alone decides its hook by the key is foreseeable: for every
+ * key it does not select, the engine selects no call of that hook, whatever the size; every
+ * other shape of rules is not (each call must be asked). The calls a foresight passed, counted
+ * with mc_engine_express_count(), give the same matched count as asking for each. */
+static void test_foreseeable(void)
+{
+	static const char *const not_foreseeable[] = {
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\nselect = call\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\nmin_size = 10\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\nport = 8080\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\npath = /m/*\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 100%\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\nafter = 3\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\nstart = 1s\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\nphase = load\n",
+		"[fault.a]\nhook = read\naction = fail\nrate = 10%\n"
+		"[fault.b]\nhook = read\naction = delay\ndelay = 1ms\nrate = 5%\n",
+	};
+	static struct mc_engine_state st;
+	struct mc_ruleset *rs = build_rules("[mlchaos]\nseed = 5\n"
+	                                    "[fault.a]\nhook = read\naction = fail\nrate = 10%\n"
+	                                    "phase = serve\n"
+	                                    "[fault.b]\nhook = send\naction = delay\ndelay = 1ms\n"
+	                                    "rate = 30%\n");
+	struct mc_thread_state asked, foreseen;
+	unsigned passed = 0, kept = 0;
+
+	MC_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	const struct mc_erule *r = mc_engine_foreseeable(rs, MC_HOOK_READ);
+	MC_CHECK(r == mc_engine_rule(rs, 0));
+	MC_CHECK(mc_engine_foreseeable(rs, MC_HOOK_SEND) == mc_engine_rule(rs, 1));
+	MC_CHECK(mc_engine_foreseeable(rs, MC_HOOK_MALLOC) == NULL);
+	mc_engine_thread_init(&asked, 5, 0);
+	mc_engine_thread_init(&foreseen, 5, 0);
+	for (unsigned i = 0; r && i < 2000; i++) {
+		char key[64];
+		key_of(i, key, sizeof(key));
+		bool foresees = !mc_engine_select_key(r, key, strlen(key));
+		for (unsigned k = 0; k < 3; k++) {
+			struct mc_call call = { .hook = MC_HOOK_READ,
+				                .phase = MC_PHASE_SERVE,
+				                .size = k == 0   ? 1
+				                        : k == 1 ? 4096
+				                                 : UINT64_MAX,
+				                .key = key,
+				                .key_len = strlen(key),
+				                .key_gen = i + 1 };
+			struct mc_decision d;
+			bool selected = mc_engine_decide(rs, &st, &asked, &call, &d);
+			if (foresees)
+				MC_CHECK(!selected);
+			else
+				MC_CHECK(selected);
+		}
+		if (foresees) {
+			passed += 3;
+			mc_engine_express_count(&foreseen, &st, r->id, 3);
+		} else {
+			kept++;
+		}
+	}
+	MC_CHECK(kept > 100 && kept < 300); /* about 10% of 2,000 keys */
+	MC_CHECK_U64(foreseen.rule[0].calls, passed);
+	MC_CHECK(foreseen.rule[0].calls - foreseen.rule[0].counted < MC_MATCHED_BATCH);
+	mc_engine_free(rs);
+	for (unsigned i = 0; i < sizeof(not_foreseeable) / sizeof(not_foreseeable[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "[mlchaos]\nseed = 5\n%s", not_foreseeable[i]);
+		struct mc_ruleset *other = build_rules(text);
+		MC_CHECK(other != NULL);
+		if (!other)
+			continue;
+		MC_CHECKF(mc_engine_foreseeable(other, MC_HOOK_READ) == NULL,
+		          "foreseeable, but must not be: %s", not_foreseeable[i]);
+		mc_engine_free(other);
+	}
+}
+
 int main(void)
 {
 	test_call_gaps();
 	test_express_reservation();
+	test_foreseeable();
 	test_formula_and_rate();
 	test_no_key();
 	test_long_keys();
