@@ -416,7 +416,6 @@ static void foresee(enum mc_hook h, const struct mc_erule *r, uint64_t word, uin
 	m->gen = gen;
 	m->rule = r->id;
 	m->generation = self.generation;
-	m->scan = h == MC_HOOK_READ;
 	atomic_store_explicit(&m->taken, MC_EXPRESS_CALLS, memory_order_relaxed);
 	atomic_signal_fence(memory_order_release); /* the memo whole before it opens */
 	atomic_store_explicit(&m->left, MC_EXPRESS_CALLS, memory_order_relaxed);

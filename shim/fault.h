@@ -75,11 +75,10 @@ struct mc_fault {
  * the pipeline; the hook's own express test stays as it is for every other call. */
 struct mc_request_memo {
 	uint64_t word;          /* fd table word of the connection's fd */
-	uint64_t gen;           /* the key's number (request.h); 0: no memo */
+	uint64_t gen;           /* the key's number (request.h) */
 	_Atomic uint32_t left;  /* calls that may still pass */
 	_Atomic uint32_t taken; /* calls it was opened with (counted as matched when settled) */
 	uint32_t rule;          /* the rule's id in the snapshot numbered generation */
-	bool scan;              /* reads: their bytes still go to the request-key scanner */
 	uint64_t generation;    /* runtime.h: the calls are counted only for that snapshot */
 };
 
@@ -134,28 +133,27 @@ static inline bool mc_fault_express_fd(enum mc_hook h, int fd, uint64_t size)
  * per request instead of one per call, with the same outcome and counts. Guard held. */
 void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key);
 
-/* What a call of family h on fd (asking some bytes) may do under the family's request memo:
- * MC_LANE_NO (decide it), MC_LANE_PASS (straight to libc), MC_LANE_SCAN (straight to libc,
- * its bytes to the request-key scanner). Takes one call off the memo when not NO. Outside
- * the guard: reads the thread's own memory and the connection's key number. Asked by the
- * pipeline, not the hook: a hook's plain express call must need no stack frame, and a
- * compiler keeps it so only while the hook's one other way out is the pipeline. */
-enum { MC_LANE_NO, MC_LANE_PASS, MC_LANE_SCAN };
+/* True when a call of family h on fd (asking some bytes) may pass under the family's request
+ * memo, without a decision (a read's bytes still go to the request-key scanner); it takes
+ * one call off the memo. Outside the guard: reads the thread's own memory and the
+ * connection's key number. Asked by the pipeline, not the hook: a hook's plain express call
+ * must need no stack frame, and a compiler keeps it so only while the hook's one other way
+ * out is the pipeline. */
 
-/* True when family h's request memo has calls left: mc_fault_request_lane() may pass some. */
+/* True when family h's request memo has calls left: mc_fault_request_pass() may pass some. */
 static inline bool mc_fault_request_open(enum mc_hook h)
 {
 	return atomic_load_explicit(&mc_express_memo[h].req.left, memory_order_relaxed) != 0;
 }
 
-static inline int mc_fault_request_lane(enum mc_hook h, int fd)
+static inline bool mc_fault_request_pass(enum mc_hook h, int fd)
 {
 	struct mc_request_memo *m = &mc_express_memo[h].req;
 	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
 	if (left == 0 || m->word != mc_fd_word(fd) || !mc_request_key_is(fd, m->gen))
-		return MC_LANE_NO;
+		return false;
 	atomic_store_explicit(&m->left, left - 1, memory_order_relaxed);
-	return m->scan ? MC_LANE_SCAN : MC_LANE_PASS;
+	return true;
 }
 
 /* After a decision f (that selected nothing, or whose fault was applied)

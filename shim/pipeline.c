@@ -106,6 +106,17 @@ static bool must_see(unsigned what, enum mc_hook h, const struct mc_fd_info *fdi
 	return false;
 }
 
+/* What arrived on socket fd (got bytes, of which iov[0] holds the first): shown to the
+ * request-key scanner; when they bring a new key and foresee is set, the rules that decide
+ * by the key alone are asked for it (mc_fault_foresee: they take the rules in force anew). */
+static void scan_arrived(int fd, const struct iovec *iov, size_t got, bool foresee)
+{
+	const struct mc_reqkey *key =
+	    mc_request_on_read(fd, iov[0].iov_base, got < iov[0].iov_len ? got : iov[0].iov_len);
+	if (key && foresee)
+		mc_fault_foresee(mc_fd_word(fd), key);
+}
+
 /* What arrived (got bytes of iov, asked bytes asked): shown first to the request-key
  * scanner if it came from a socket (the key as it was sent, before any damage); then damaged
  * if a corrupt rule acted, or, when none did, if a stream rule selects the request those
@@ -114,15 +125,13 @@ static void arrived(struct mc_fault *f, enum mc_fn fn, const struct mc_fd_info *
                     uint64_t asked, const struct iovec *iov, int cnt, size_t got)
 {
 	if (got > 0 && cnt > 0 && mc_fd_is_socket(fdi) && mc_request_wants_reads()) {
-		const struct mc_reqkey *key = mc_request_on_read(
-		    fd, iov[0].iov_base, got < iov[0].iov_len ? got : iov[0].iov_len);
-		/* both take the rules in force anew: only when this call's decision is done
-		 * with (a rule that acted still has its snapshot in use: runtime.h) */
-		if (f->d.action == MC_ACTION_NONE) {
-			if (key)
-				mc_fault_foresee(mc_fd_word(fd), key);
+		/* foresight and the stream rules take the rules in force anew: only when this
+		 * call's decision is done with (a rule that acted still has its snapshot in use:
+		 * runtime.h) */
+		bool done = f->d.action == MC_ACTION_NONE;
+		scan_arrived(fd, iov, got, done);
+		if (done)
 			mc_fault_decide_stream(f, fn, fd, fdi, asked);
-		}
 	}
 	mc_fault_corrupt_iov(f, iov, cnt, got);
 }
@@ -183,20 +192,17 @@ static MC_COLD ssize_t fd_full(struct mc_hookcall *hc, const struct mc_fd_row *r
 }
 
 /* A read on a socket that a request's memo lets pass but whose bytes the request-key
- * scanner must see (MC_LANE_SCAN): the real call, then its bytes to the scanner, in the
+ * scanner must see: the real call, then its bytes to the scanner, in the
  * bracket; errno as the real call left it. */
 static __attribute__((noinline)) ssize_t fd_scanned(const struct mc_fd_row *row,
                                                     struct mc_fd_call *c)
 {
 	ssize_t r = row->call(c);
-	if (r <= 0 || c->cnt <= 0)
+	if (r <= 0)
 		return r;
 	int e = errno;
 	mc_guard_enter();
-	size_t got = (size_t)r < c->iov[0].iov_len ? (size_t)r : c->iov[0].iov_len;
-	const struct mc_reqkey *key = mc_request_on_read(c->fd, c->iov[0].iov_base, got);
-	if (key)
-		mc_fault_foresee(mc_fd_word(c->fd), key);
+	scan_arrived(c->fd, c->iov, (size_t)r, true);
 	mc_guard_leave();
 	errno = e;
 	return r;
@@ -230,13 +236,8 @@ static __attribute__((noinline)) ssize_t fd_decided(const struct mc_fd_row *row,
 static __attribute__((noinline)) ssize_t fd_request(const struct mc_fd_row *row,
                                                     struct mc_fd_call *c, enum mc_hook h)
 {
-	if (c->cnt > 0 && c->iov[0].iov_len > 0) {
-		int lane = mc_fault_request_lane(h, c->fd);
-		if (lane == MC_LANE_PASS)
-			return row->call(c);
-		if (lane == MC_LANE_SCAN)
-			return fd_scanned(row, c);
-	}
+	if (c->cnt > 0 && c->iov[0].iov_len > 0 && mc_fault_request_pass(h, c->fd))
+		return h == MC_HOOK_READ ? fd_scanned(row, c) : row->call(c);
 	return fd_decided(row, c);
 }
 

@@ -316,17 +316,11 @@ static __attribute__((noinline)) bool pass_express(const struct mc_ruleset *rs,
  * so that unselected calls write a shared line only that often. */
 static inline void note_matched(struct mc_thread_state *ts, struct mc_engine_state *st, unsigned id)
 {
-	struct mc_thread_rule *tr;
-
 	if (!ts) {
 		atomic_fetch_add_explicit(&st->rule[id].matched, 1, RELAXED);
 		return;
 	}
-	tr = &ts->rule[id];
-	if (mc_unlikely(++tr->calls - tr->counted >= MC_MATCHED_BATCH)) {
-		atomic_fetch_add_explicit(&st->rule[id].matched, tr->calls - tr->counted, RELAXED);
-		tr->counted = tr->calls;
-	}
+	mc_engine_express_count(ts, st, id, 1);
 }
 
 /* What the hot loop already did for the first candidate it hands to decide_slow(). */

@@ -210,7 +210,7 @@ static inline void mc_engine_express_count(struct mc_thread_state *ts, struct mc
 	struct mc_thread_rule *tr = &ts->rule[id];
 
 	tr->calls += used;
-	if (tr->calls - tr->counted >= MC_MATCHED_BATCH) {
+	if (__builtin_expect(tr->calls - tr->counted >= MC_MATCHED_BATCH, 0)) {
 		atomic_fetch_add_explicit(&st->rule[id].matched, tr->calls - tr->counted,
 		                          memory_order_relaxed);
 		tr->counted = tr->calls;
