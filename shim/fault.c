@@ -58,10 +58,11 @@ static __thread struct {
 /* ---- the express lane (fault.h) ----------------------------------------------- */
 
 /* Empties family h's memo: the calls it passed are counted as the rule's
- * matched calls, the ones it did not use go back to the rule's gap. The
- * exchanges keep a signal handler that runs in between from counting a
- * reservation twice. */
-static void express_settle(enum mc_hook h)
+ * matched calls, the ones it did not use go back to the rule's gap (a
+ * request's memo took nothing off a gap; its calls are not counted if a reload has replaced
+ * its rule since: the counts start anew with the new rules). The exchanges keep a signal
+ * handler that runs in between from counting a reservation twice. */
+static inline void express_settle(enum mc_hook h)
 {
 	struct mc_express_memo *m = &mc_express_memo[h];
 	if (!atomic_load_explicit(&m->taken, memory_order_relaxed) &&
@@ -69,23 +70,13 @@ static void express_settle(enum mc_hook h)
 		return; /* nothing kept (rules the memo cannot serve): no exchange to pay */
 	uint32_t left = atomic_exchange_explicit(&m->left, 0, memory_order_relaxed);
 	uint32_t taken = atomic_exchange_explicit(&m->taken, 0, memory_order_relaxed);
-	if (taken && m->express >= MC_EXPRESS_RULE)
-		mc_engine_express_return(&self.engine, m->express - MC_EXPRESS_RULE, taken - left,
-		                         left);
-}
-
-/* Empties family h's request memo: the calls it passed are counted as its rule's matched
- * calls (it took nothing off a gap), unless a reload has replaced that rule since (the
- * counts start anew with the new rules). The same exchanges as express_settle(). */
-static void request_settle(enum mc_hook h)
-{
-	struct mc_request_memo *m = &mc_express_memo[h].req;
-	if (!atomic_load_explicit(&m->taken, memory_order_relaxed))
-		return; /* none open */
-	uint32_t left = atomic_exchange_explicit(&m->left, 0, memory_order_relaxed);
-	uint32_t taken = atomic_exchange_explicit(&m->taken, 0, memory_order_relaxed);
-	if (taken > left && self.ready && self.generation == m->generation)
-		mc_engine_express_count(&self.engine, process.state, m->rule, taken - left);
+	if (!taken || m->express < MC_EXPRESS_RULE)
+		return;
+	unsigned id = m->express - MC_EXPRESS_RULE;
+	if (!m->foreseen)
+		mc_engine_express_return(&self.engine, id, taken - left, left);
+	else if (taken > left && self.ready && self.generation == m->generation)
+		mc_engine_express_count(&self.engine, process.state, id, taken - left);
 }
 
 void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f)
@@ -104,16 +95,15 @@ void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault 
 	m->lo = f->d.express_lo;
 	m->span = f->d.express_hi - f->d.express_lo;
 	m->express = f->d.express;
+	m->foreseen = false;
 	atomic_signal_fence(memory_order_release); /* the memo whole before it opens */
 	atomic_store_explicit(&m->left, n, memory_order_relaxed);
 }
 
 static void express_drop_all(void)
 {
-	for (unsigned h = 0; h < MC_HOOK_COUNT; h++) {
+	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
 		express_settle((enum mc_hook)h);
-		request_settle((enum mc_hook)h);
-	}
 }
 
 void mc_fault_exit(void)
@@ -361,8 +351,6 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		return false;
 	}
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
-	if (atomic_load_explicit(&mc_express_memo[h].req.taken, memory_order_relaxed))
-		request_settle(h);
 	struct mc_call call = { .hook = h, .size = size };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
@@ -406,19 +394,43 @@ void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const str
 	mc_fault_apply_before(f, NULL, MC_OFF_UNKNOWN); /* shadow: recorded; else the offset */
 }
 
-/* Family h's request memo: the calls on the connection whose entry word is `word`, while it
- * carries the request numbered gen, which rule r does not select. */
-static void foresee(enum mc_hook h, const struct mc_erule *r, uint64_t word, uint64_t gen)
+/* Family h's memo, for the calls on the connection whose entry word is `word` while it
+ * carries the request whose key rule r does not select (settled before: fault.h). Every
+ * size but 0, which the engine's own hint would not cover. */
+static void foresee(enum mc_hook h, const struct mc_erule *r, uint64_t word)
 {
-	struct mc_request_memo *m = &mc_express_memo[h].req;
-	request_settle(h); /* the calls the last one passed, counted */
-	m->word = word;
-	m->gen = gen;
-	m->rule = r->id;
+	struct mc_express_memo *m = &mc_express_memo[h];
+	m->word = h == MC_HOOK_READ ? word | MC_FD_WORD_NEVER : word;
+	m->lo = 1;
+	m->span = UINT64_MAX - 1;
+	m->express = MC_EXPRESS_RULE + r->id;
+	m->foreseen = true;
 	m->generation = self.generation;
 	atomic_store_explicit(&m->taken, MC_EXPRESS_CALLS, memory_order_relaxed);
 	atomic_signal_fence(memory_order_release); /* the memo whole before it opens */
 	atomic_store_explicit(&m->left, MC_EXPRESS_CALLS, memory_order_relaxed);
+}
+
+/* True when family h's memo is rule r's, of an earlier request, on snapshot rt, which the
+ * thread's counts are of, and has calls left: it may go on for the next request with that
+ * request's word, the calls it passed counted when it settles, as a plain memo's are (at
+ * the latest when its MC_EXPRESS_CALLS are used). */
+static inline bool goes_on(enum mc_hook h, const struct mc_erule *r, const struct mc_runtime *rt)
+{
+	const struct mc_express_memo *m = &mc_express_memo[h];
+	return m->foreseen && m->express == (uint32_t)MC_EXPRESS_RULE + r->id &&
+	       m->generation == rt->generation && self.generation == rt->generation &&
+	       atomic_load_explicit(&m->left, memory_order_relaxed) != 0;
+}
+
+/* Family h's memo for the next request: rule r's memo goes on with its word (on, from
+ * goes_on), or a new one is opened. */
+static inline void foresee_next(enum mc_hook h, const struct mc_erule *r, uint64_t word, bool on)
+{
+	if (on) /* one store: a signal handler's call in between sees the old word or the new */
+		mc_express_memo[h].word = h == MC_HOOK_READ ? word | MC_FD_WORD_NEVER : word;
+	else
+		foresee(h, r, word);
 }
 
 void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
@@ -428,15 +440,23 @@ void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
 		return; /* trace counts every call; a halt decides none */
 	const struct mc_runtime *rt = runtime_for(MC_HOOK_READ, &epoch);
 	const struct mc_erule *r = rt->foresee_read;
-	const struct mc_erule *s = rt->foresee_send;
+	/* the watchdog reads each answer sent */
+	const struct mc_erule *s = mc_rec_watches_responses() ? NULL : rt->foresee_send;
 	if (!r && !s)
 		return;
+	/* the memos these replace are counted with the thread's counts they were kept from;
+	 * those that go on, later */
+	bool read_on = r && goes_on(MC_HOOK_READ, r, rt);
+	bool send_on = s && goes_on(MC_HOOK_SEND, s, rt);
+	if (r && !read_on)
+		express_settle(MC_HOOK_READ);
+	if (s && !send_on)
+		express_settle(MC_HOOK_SEND);
 	(void)this_thread(rt); /* the thread's counts are this snapshot's (self.generation) */
 	if (r && !mc_engine_select_key(r, key->bytes, key->len))
-		foresee(MC_HOOK_READ, r, word, key->gen);
-	/* the watchdog reads each answer sent */
-	if (s && !mc_rec_watches_responses() && !mc_engine_select_key(s, key->bytes, key->len))
-		foresee(MC_HOOK_SEND, s, word, key->gen);
+		foresee_next(MC_HOOK_READ, r, word, read_on);
+	if (s && !mc_engine_select_key(s, key->bytes, key->len))
+		foresee_next(MC_HOOK_SEND, s, word, send_on);
 }
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)

@@ -69,26 +69,24 @@ struct mc_fault {
  * matter: a hook with phase rules gets no hint while loading. */
 #define MC_EXPRESS_CALLS 256
 
-/* A request's memo, beside a family's plain one (mc_fault_foresee): the calls on one
- * connection, while it carries the request whose key is numbered gen, which the family's
- * only rule does not select (it decides by the key alone). Asked after the plain memo, in
- * the pipeline; the hook's own express test stays as it is for every other call. */
-struct mc_request_memo {
-	uint64_t word;          /* fd table word of the connection's fd */
-	uint64_t gen;           /* the key's number (request.h) */
-	_Atomic uint32_t left;  /* calls that may still pass */
-	_Atomic uint32_t taken; /* calls it was opened with (counted as matched when settled) */
-	uint32_t rule;          /* the rule's id in the snapshot numbered generation */
-	uint64_t generation;    /* runtime.h: the calls are counted only for that snapshot */
-};
-
+/* A memo is also kept for a request (mc_fault_foresee): the calls of read or send on one
+ * connection while it carries the request, which the family's only rule does not select (it
+ * decides by the key alone). Its word is the connection's entry word then (fdtable.h: a new
+ * request gives the connection another, so that no thread's memo holds past it). A read
+ * memo's word has MC_FD_WORD_NEVER too: the plain test never passes those reads, whose
+ * bytes the request-key scanner must see; mc_fault_express_read() sends a flat read on to
+ * the scanner, the pipeline a vectored one (mc_fault_foreseen_take). The calls it passed
+ * are counted as the rule's matched calls when it settles; the next request's memo of the
+ * same rule goes on from it with that request's word, so a thread settles its request memos
+ * every MC_EXPRESS_CALLS calls, as its plain ones. */
 struct mc_express_memo {
 	uint64_t lo, span;      /* sizes lo .. lo + span */
 	uint64_t word;          /* fd table word of the calls' fd; 0 for calls without one */
 	_Atomic uint32_t left;  /* calls that may still pass; 0: the memo is empty */
-	_Atomic uint32_t taken; /* calls taken off the rule's gap when kept */
+	_Atomic uint32_t taken; /* calls taken off the rule's gap when kept, or opened with */
 	uint32_t express;       /* MC_EXPRESS_NONE, or MC_EXPRESS_RULE + the rule's id */
-	struct mc_request_memo req;
+	bool foreseen;          /* a request's: its calls are counted as the rule's matched */
+	uint64_t generation;    /* foreseen: the snapshot (runtime.h) the rule's id is of */
 };
 
 extern __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
@@ -126,31 +124,50 @@ static inline bool mc_fault_express_fd(enum mc_hook h, int fd, uint64_t size)
 	return w && mc_fault_express(h, w, size);
 }
 
-/* The socket whose entry word is `word` has just brought the request whose key is `key`
- * (mc_request_on_read). Where read or send has one rule that decides by the key alone
- * (mc_engine_foreseeable) and the key does not select it, the family's request memo lets
- * the request's calls on that socket pass until it carries another request: one decision
- * per request instead of one per call, with the same outcome and counts. Guard held. */
-void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key);
+/* How a flat read may go when its family's memo is asked in the hook: MC_WAY_PASS straight
+ * to libc; MC_WAY_SCAN to libc, then its bytes to the request-key scanner (the memo is a
+ * request's: mc_pipe_scanned); MC_WAY_DECIDE to the pipeline. */
+enum mc_way { MC_WAY_DECIDE, MC_WAY_PASS, MC_WAY_SCAN };
 
-/* True when a call of family h on fd (asking some bytes) may pass under the family's request
- * memo, without a decision (a read's bytes still go to the request-key scanner); it takes
- * one call off the memo. Outside the guard: reads the thread's own memory and the
- * connection's key number. Asked by the pipeline, not the hook: a hook's plain express call
- * must need no stack frame, and a compiler keeps it so only while the hook's one other way
- * out is the pipeline. */
-
-/* True when family h's request memo has calls left: mc_fault_request_pass() may pass some. */
-static inline bool mc_fault_request_open(enum mc_hook h)
+static inline enum mc_way mc_fault_express_read(int fd, uint64_t size)
 {
-	return atomic_load_explicit(&mc_express_memo[h].req.left, memory_order_relaxed) != 0;
+	struct mc_express_memo *m = &mc_express_memo[MC_HOOK_READ];
+	uint64_t w = mc_fd_word(fd);
+	if (!w)
+		return MC_WAY_DECIDE;
+	if (m->word == w) /* the plain memo's test first, as short as the other hooks' */
+		return mc_express_take(m, size) ? MC_WAY_PASS : MC_WAY_DECIDE;
+	/* the word loaded again, so that the first test compares it in memory */
+	if (__atomic_load_n(&m->word, __ATOMIC_RELAXED) == (w | MC_FD_WORD_NEVER) &&
+	    mc_express_take(m, size))
+		return MC_WAY_SCAN;
+	return MC_WAY_DECIDE;
 }
 
-static inline bool mc_fault_request_pass(enum mc_hook h, int fd)
+/* The socket whose entry word is `word` has just brought the request whose key is `key`
+ * (mc_request_on_read). Where read or send has one rule that decides by the key alone
+ * (mc_engine_foreseeable) and the key does not select it, the family's memo is opened for
+ * the request's calls on that socket: one decision per request instead of one per call,
+ * with the same outcome and counts. Guard held. */
+void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key);
+
+/* True when family h's memo is a request's (its calls may still pass; asked by the pipeline
+ * for the calls the hook's own test cannot pass: reads, and writes on the socket). */
+static inline bool mc_fault_foreseen(enum mc_hook h)
 {
-	struct mc_request_memo *m = &mc_express_memo[h].req;
+	return mc_express_memo[h].foreseen;
+}
+
+/* True when a call of family h on fd, asking some bytes, may pass under the family's memo,
+ * a request's, without a decision (a read's bytes still go to the request-key scanner); it
+ * takes one call off the memo. Outside the guard: reads the thread's own memory and fd's
+ * entry word. */
+static inline bool mc_fault_foreseen_take(enum mc_hook h, int fd)
+{
+	struct mc_express_memo *m = &mc_express_memo[h];
+	uint64_t word = mc_fd_word(fd) | (h == MC_HOOK_READ ? MC_FD_WORD_NEVER : 0);
 	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
-	if (left == 0 || m->word != mc_fd_word(fd) || !mc_request_key_is(fd, m->gen))
+	if (left == 0 || !m->foreseen || m->word != word)
 		return false;
 	atomic_store_explicit(&m->left, left - 1, memory_order_relaxed);
 	return true;

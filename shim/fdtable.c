@@ -390,13 +390,29 @@ uint64_t mc_fd_snapshot(int fd)
 	return s ? atomic_load_explicit(s, memory_order_relaxed) : 0;
 }
 
+/* The same fd meaning in both words: for a socket, whatever request it carries. */
+static bool same_entry(uint64_t a, uint64_t b)
+{
+	struct mc_fd_info i;
+	mc_fd_decode(a, &i);
+	uint64_t mask = mc_fd_is_socket(&i) ? ~MC_FD_WORD_REQUEST : ~0ull;
+	return ((a ^ b) & mask) == 0;
+}
+
 void mc_fd_forget_snapshot(int fd, uint64_t snapshot)
 {
 	_Atomic uint64_t *s = slot_of(fd, false);
-	if (s && snapshot &&
-	    atomic_compare_exchange_strong_explicit(s, &snapshot, 0, memory_order_relaxed,
-	                                            memory_order_relaxed))
-		mc_fd_set_tag(fd, 0);
+	if (!s || !snapshot)
+		return;
+	/* a read on the fd in another thread may have started a request since: still the fd
+	 * that was closed */
+	uint64_t w = atomic_load_explicit(s, memory_order_relaxed);
+	while (w && same_entry(w, snapshot))
+		if (atomic_compare_exchange_weak_explicit(s, &w, 0, memory_order_relaxed,
+		                                          memory_order_relaxed)) {
+			mc_fd_set_tag(fd, 0);
+			return;
+		}
 }
 
 void mc_fd_forget(int fd)

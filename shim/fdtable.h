@@ -87,15 +87,19 @@ void mc_fd_set_tag(int fd, uint16_t tag);
 extern _Atomic(void *) mc_fd_chunks[MC_FD_CHUNKS];
 void mc_fd_lookup_slow(int fd, struct mc_fd_info *ret);
 
-/* Entry word: kind 0-3, role 4-5, local port 8-23, peer port 24-39, path id
- * 40-63. Zero means unknown. */
+/* Entry word: kind 0-3, role 4-5, local port 8-23, peer port 24-39; bits 40-63 hold a
+ * file's path id, and a socket's request number (mc_fd_new_request). Zero means unknown;
+ * bits 6-7 are never set (MC_FD_WORD_NEVER), so that a word with them names no fd. */
+#define MC_FD_WORD_NEVER   (1ull << 7)
+#define MC_FD_WORD_REQUEST (0xffffffull << 40)
+
 static inline void mc_fd_decode(uint64_t w, struct mc_fd_info *i)
 {
 	i->kind = (enum mc_fd_kind)(w & 0xf);
 	i->role = (enum mc_fd_role)((w >> 4) & 0x3);
 	i->local_port = (uint16_t)(w >> 8);
 	i->peer_port = (uint16_t)(w >> 24);
-	i->path_id = (uint32_t)(w >> 40);
+	i->path_id = i->kind == MC_FD_FILE ? (uint32_t)(w >> 40) : 0;
 }
 
 /* fd's entry word, 0 when unknown (or past the table). Two loads. */
@@ -108,6 +112,33 @@ static inline uint64_t mc_fd_word(int fd)
 	return chunk ? atomic_load_explicit(&chunk[(unsigned)fd & (MC_FD_CHUNK - 1)],
 	                                    memory_order_relaxed)
 	             : 0;
+}
+
+/* A request started on socket fd (request.c): its entry word takes the low 24 bits of
+ * number, a number no other request of the process has had, so that what a thread kept
+ * for the connection's last request (an express memo, fault.h) stops holding. Returns the
+ * new word, or 0 when fd is not a socket the table knows. Lock-free; inline, as the
+ * look-up above, for it runs once a request. */
+static inline uint64_t mc_fd_new_request(int fd, uint64_t number)
+{
+	if (fd < 0 || (unsigned)fd >= MC_FD_CHUNK * MC_FD_CHUNKS)
+		return 0;
+	_Atomic uint64_t *chunk = (_Atomic uint64_t *)atomic_load_explicit(
+	    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
+	if (!chunk)
+		return 0;
+	_Atomic uint64_t *s = &chunk[(unsigned)fd & (MC_FD_CHUNK - 1)];
+	uint64_t w = atomic_load_explicit(s, memory_order_relaxed);
+	uint64_t bits = number << 40 & MC_FD_WORD_REQUEST;
+	for (;;) {
+		unsigned kind = (unsigned)(w & 0xf);
+		if (kind < MC_FD_TCP || kind > MC_FD_SOCKET_OTHER)
+			return 0; /* not a socket the table knows (0: unknown) */
+		uint64_t next = (w & ~MC_FD_WORD_REQUEST) | bits;
+		if (atomic_compare_exchange_weak_explicit(s, &w, next, memory_order_relaxed,
+		                                          memory_order_relaxed))
+			return next;
+	}
 }
 
 /* What fd is, and its entry word (0 when it had to be classified now:

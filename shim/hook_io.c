@@ -32,21 +32,60 @@ READ_ROW(__recvfrom_chk, mc_real.__recvfrom_chk(c->fd, BUF, c->buflen, c->flags,
 
 /* The hook of a flat read: pass-through test and express memo, then the pipeline with the
  * call's arguments (the named fields of struct mc_fd_call). */
-#define READ_HOOK(name, args, ...)                                              \
-	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n))   \
-		return mc_real.name args;                                       \
+#define READ_HOOK(name, args, ...)                                            \
+	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n)) \
+		return mc_real.name args;                                     \
+	READ_PIPE(name, __VA_ARGS__)
+#define READ_PIPE(name, ...)                                                    \
 	struct iovec one = { .iov_base = buf, .iov_len = n };                   \
 	struct mc_fd_call c = { .fd = fd, .iov = &one, .cnt = 1, __VA_ARGS__ }; \
 	return mc_pipe_fd(&row_##name, &c)
 
+/* The same for the reads a request can arrive by (read, recv, recvfrom): a request's memo
+ * lets them pass in the hook too, their bytes then shown to the scanner by scanned_NAME. The
+ * three ways out before the pipeline are tail calls with the hook's own arguments, so that
+ * the hook needs no stack frame on them; only the pipeline's way builds the call's struct. */
+#define SOCKET_READ_HOOK(name, args, ...)       \
+	if (MC_PASS(MC_BIT_READ))               \
+		return mc_real.name args;       \
+	switch (mc_fault_express_read(fd, n)) { \
+	case MC_WAY_PASS:                       \
+		return mc_real.name args;       \
+	case MC_WAY_SCAN:                       \
+		return scanned_##name args;     \
+	case MC_WAY_DECIDE:                     \
+		break;                          \
+	}                                       \
+	READ_PIPE(name, __VA_ARGS__)
+
+/* A read a request's memo let pass: the real call, then what it brought to the scanner. */
+#define SCANNED(name, params, args)                                    \
+	static __attribute__((noinline)) ssize_t scanned_##name params \
+	{                                                              \
+		ssize_t r = mc_real.name args;                         \
+		return r > 0 ? mc_pipe_scanned(fd, buf, r) : r;        \
+	}
+
+SCANNED(read, (int fd, void *buf, size_t n), (fd, buf, n))
+SCANNED(__read_chk, (int fd, void *buf, size_t n, size_t buflen), (fd, buf, n, buflen))
+SCANNED(recv, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags))
+SCANNED(__recv_chk, (int fd, void *buf, size_t n, size_t buflen, int flags),
+        (fd, buf, n, buflen, flags))
+SCANNED(recvfrom, (int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen),
+        (fd, buf, n, flags, addr, alen))
+SCANNED(__recvfrom_chk,
+        (int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
+         socklen_t *alen),
+        (fd, buf, n, buflen, flags, addr, alen))
+
 MC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	READ_HOOK(read, (fd, buf, n), .off = MC_OFF_CURRENT);
+	SOCKET_READ_HOOK(read, (fd, buf, n), .off = MC_OFF_CURRENT);
 }
 
 MC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	READ_HOOK(__read_chk, (fd, buf, n, buflen), .off = MC_OFF_CURRENT, .buflen = buflen);
+	SOCKET_READ_HOOK(__read_chk, (fd, buf, n, buflen), .off = MC_OFF_CURRENT, .buflen = buflen);
 }
 
 MC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
@@ -71,27 +110,28 @@ MC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t
 
 MC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	READ_HOOK(recv, (fd, buf, n, flags), .off = MC_OFF_CURRENT, .flags = flags);
+	SOCKET_READ_HOOK(recv, (fd, buf, n, flags), .off = MC_OFF_CURRENT, .flags = flags);
 }
 
 MC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	READ_HOOK(__recv_chk, (fd, buf, n, buflen, flags), .off = MC_OFF_CURRENT, .flags = flags,
-	          .buflen = buflen);
+	SOCKET_READ_HOOK(__recv_chk, (fd, buf, n, buflen, flags), .off = MC_OFF_CURRENT,
+	                 .flags = flags, .buflen = buflen);
 }
 
 MC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
                            socklen_t *alen)
 {
-	READ_HOOK(recvfrom, (fd, buf, n, flags, addr, alen), .off = MC_OFF_CURRENT, .flags = flags,
-	          .addr = addr, .alenp = alen);
+	SOCKET_READ_HOOK(recvfrom, (fd, buf, n, flags, addr, alen), .off = MC_OFF_CURRENT,
+	                 .flags = flags, .addr = addr, .alenp = alen);
 }
 
 MC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
                                  struct sockaddr *addr, socklen_t *alen)
 {
-	READ_HOOK(__recvfrom_chk, (fd, buf, n, buflen, flags, addr, alen), .off = MC_OFF_CURRENT,
-	          .flags = flags, .buflen = buflen, .addr = addr, .alenp = alen);
+	SOCKET_READ_HOOK(__recvfrom_chk, (fd, buf, n, buflen, flags, addr, alen),
+	                 .off = MC_OFF_CURRENT, .flags = flags, .buflen = buflen, .addr = addr,
+	                 .alenp = alen);
 }
 
 /* ---- vectors: readv, preadv*, recvmsg ------------------------------------ */

@@ -2,9 +2,10 @@
  * only place that enters the guard for a decision. Each pipeline is MC_COLD: a hook reaches
  * it only when its family is armed and the express memo did not let the call pass; the real
  * call of the common case of an fd call (armed, not selected) is made from here, after the
- * guard is left, through the row's thunk. The one exception is mc_pipe_fd's first step, the
- * request memo (fault.h), which lets a request's reads and sends pass once its key was
- * decided: small, and out of the hooks, so that their own express test stays as short. */
+ * guard is left, through the row's thunk. Two steps serve a request's memo (fault.h), which
+ * lets a request's calls pass once its key was decided: mc_pipe_scanned shows the scanner
+ * what a flat read the hook let pass brought, and mc_pipe_fd's first step lets vectored reads
+ * (their bytes shown to the scanner too) and writes on the socket pass. */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -106,15 +107,21 @@ static bool must_see(unsigned what, enum mc_hook h, const struct mc_fd_info *fdi
 	return false;
 }
 
-/* What arrived on socket fd (got bytes, of which iov[0] holds the first): shown to the
- * request-key scanner; when they bring a new key and foresee is set, the rules that decide
- * by the key alone are asked for it (mc_fault_foresee: they take the rules in force anew). */
-static void scan_arrived(int fd, const struct iovec *iov, size_t got, bool foresee)
+/* The first n bytes that arrived on socket fd, in buf: shown to the request-key scanner;
+ * when they bring a new key and foresee is set, the rules that decide by the key alone are
+ * asked for it (mc_fault_foresee: they take the rules in force anew). */
+static inline void scan_arrived(int fd, const void *buf, size_t n, bool foresee)
 {
-	const struct mc_reqkey *key =
-	    mc_request_on_read(fd, iov[0].iov_base, got < iov[0].iov_len ? got : iov[0].iov_len);
+	uint64_t word;
+	const struct mc_reqkey *key = mc_request_on_read(fd, buf, n, &word);
 	if (key && foresee)
-		mc_fault_foresee(mc_fd_word(fd), key);
+		mc_fault_foresee(word, key);
+}
+
+/* The bytes of got that iov[0] holds. */
+static size_t first_part(const struct iovec *iov, size_t got)
+{
+	return got < iov[0].iov_len ? got : iov[0].iov_len;
 }
 
 /* What arrived (got bytes of iov, asked bytes asked): shown first to the request-key
@@ -129,7 +136,7 @@ static void arrived(struct mc_fault *f, enum mc_fn fn, const struct mc_fd_info *
 		 * call's decision is done with (a rule that acted still has its snapshot in use:
 		 * runtime.h) */
 		bool done = f->d.action == MC_ACTION_NONE;
-		scan_arrived(fd, iov, got, done);
+		scan_arrived(fd, iov[0].iov_base, first_part(iov, got), done);
 		if (done)
 			mc_fault_decide_stream(f, fn, fd, fdi, asked);
 	}
@@ -202,13 +209,23 @@ static __attribute__((noinline)) ssize_t fd_scanned(const struct mc_fd_row *row,
 		return r;
 	int e = errno;
 	mc_guard_enter();
-	scan_arrived(c->fd, c->iov, (size_t)r, true);
+	scan_arrived(c->fd, c->iov[0].iov_base, first_part(c->iov, (size_t)r), true);
 	mc_guard_leave();
 	errno = e;
 	return r;
 }
 
-/* mc_pipe_fd past the request memo: the decision and the bracket. */
+ssize_t mc_pipe_scanned(int fd, const void *buf, ssize_t r)
+{
+	int e = errno;
+	mc_guard_enter();
+	scan_arrived(fd, buf, (size_t)r, true);
+	mc_guard_leave();
+	errno = e;
+	return r;
+}
+
+/* mc_pipe_fd past a request's memo: the decision and the bracket. */
 static __attribute__((noinline)) ssize_t fd_decided(const struct mc_fd_row *row,
                                                     struct mc_fd_call *c)
 {
@@ -230,24 +247,24 @@ static __attribute__((noinline)) ssize_t fd_decided(const struct mc_fd_row *row,
 	return fd_full(&hc, row, c, &f, h, &fdi, asked);
 }
 
-/* A call on a socket while the thread has a request memo open for its family (a write's
- * family is send on the sockets a request memo is for; a call whose first buffer is empty
- * is decided, whatever follows it). */
-static __attribute__((noinline)) ssize_t fd_request(const struct mc_fd_row *row,
-                                                    struct mc_fd_call *c, enum mc_hook h)
+/* A call while the thread's memo of its family is a request's: a read, or a write on the
+ * socket (whose family is send there), that the hook's own test could not pass. A call
+ * whose first buffer is empty is decided, whatever follows it. */
+static __attribute__((noinline)) ssize_t fd_foreseen(const struct mc_fd_row *row,
+                                                     struct mc_fd_call *c, enum mc_hook h)
 {
-	if (c->cnt > 0 && c->iov[0].iov_len > 0 && mc_fault_request_pass(h, c->fd))
+	if (c->cnt > 0 && c->iov[0].iov_len > 0 && mc_fault_foreseen_take(h, c->fd))
 		return h == MC_HOOK_READ ? fd_scanned(row, c) : row->call(c);
 	return fd_decided(row, c);
 }
 
-/* Two tail calls: a call no request memo is open for pays one test more than the decision,
- * and one that a request memo lets pass, no more than that memo's test. */
+/* Two tail calls: a call no request's memo is open for pays one test more than the
+ * decision, and one that such a memo lets pass, no more than that memo's test. */
 ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c)
 {
 	enum mc_hook h = row->family == MC_HOOK_READ ? MC_HOOK_READ : MC_HOOK_SEND;
-	if (mc_fault_request_open(h))
-		return fd_request(row, c, h);
+	if (mc_fault_foreseen(h))
+		return fd_foreseen(row, c, h);
 	return fd_decided(row, c);
 }
 

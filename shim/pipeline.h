@@ -79,6 +79,10 @@ struct mc_fd_row {
 };
 
 ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c);
+/* After a flat read on socket fd that a request's memo let pass in the hook (MC_WAY_SCAN):
+ * the r bytes it brought (r > 0) in buf go to the request-key scanner. Returns r; errno as
+ * the read left it. */
+ssize_t mc_pipe_scanned(int fd, const void *buf, ssize_t r);
 
 /* A row and its real call, as an expression of c (struct mc_fd_call *). */
 #define MC_FD_ROW(name, family, what, expr)                    \

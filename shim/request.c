@@ -11,18 +11,33 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fdtable.h"
 #include "fmt.h"
 #include "lazymap.h"
 #include "real.h"
 #include "request.h"
 
-/* Each connection's key (request.h): struct mc_conn_slot by fd, mapped on first use. */
-_Atomic(void *) mc_conn_chunks[MC_CONN_CHUNKS];
+#define CONN_CHUNK_BITS 10
+#define CONN_CHUNK      (1u << CONN_CHUNK_BITS)
+#define CONN_CHUNKS     1024u
+#define KEY_WORDS       (MC_REQKEY_MAX / 8)
+
+/* A connection's key. A sequence lock whose every access is atomic: data stores are release
+ * and data loads acquire, so no fence is needed and the reader's final check of seq cannot
+ * move above them (the scheme of Boehm's "Can seqlocks get along with programming language
+ * memory models?"); thread sanitizers follow it. */
+struct conn_slot {
+	_Atomic uint32_t seq; /* odd while being written */
+	_Atomic uint32_t len;
+	_Atomic uint64_t gen; /* the key's number; 0 with no key */
+	_Atomic uint64_t words[KEY_WORDS];
+};
 
 /* The process's requests: the setting the socket hooks scan with (NULL, no keys, until init;
- * interned, so never freed), and what numbers keys. */
+ * interned, so never freed), each connection's key, and what numbers keys. */
 static struct {
 	_Atomic(const struct mc_reqconf *) conf;
+	_Atomic(void *) conn_chunks[CONN_CHUNKS]; /* struct conn_slot by fd, mapped on first use */
 	_Atomic uint64_t accepted;       /* connections accepted: a connection key's ordinal */
 	_Atomic bool serving;            /* the host has left its load phase (become_serving) */
 	_Atomic uint64_t key_generation; /* one more per key stored: tells equal keys apart */
@@ -82,14 +97,14 @@ bool mc_request_serving(void)
 	return atomic_load_explicit(&requests.serving, memory_order_relaxed);
 }
 
-static inline struct mc_conn_slot *conn_slot(int fd, bool create)
+static inline struct conn_slot *conn_slot(int fd, bool create)
 {
-	if (fd < 0 || (unsigned)fd >= MC_CONN_CHUNK * MC_CONN_CHUNKS)
+	if (fd < 0 || (unsigned)fd >= CONN_CHUNK * CONN_CHUNKS)
 		return NULL;
-	struct mc_conn_slot *chunk =
-	    mc_lazy_map(&mc_conn_chunks[(unsigned)fd >> MC_CONN_CHUNK_BITS],
-	                MC_CONN_CHUNK * sizeof(struct mc_conn_slot), create);
-	return chunk ? &chunk[(unsigned)fd & (MC_CONN_CHUNK - 1)] : NULL;
+	struct conn_slot *chunk =
+	    mc_lazy_map(&requests.conn_chunks[(unsigned)fd >> CONN_CHUNK_BITS],
+	                CONN_CHUNK * sizeof(struct conn_slot), create);
+	return chunk ? &chunk[(unsigned)fd & (CONN_CHUNK - 1)] : NULL;
 }
 
 static uint64_t next_gen(void)
@@ -104,7 +119,7 @@ static uint64_t next_gen(void)
  * waiting in someone else's thread. */
 #define CLAIM_TRIES 64
 
-static bool conn_claim(struct mc_conn_slot *s, uint32_t *ret_seq)
+static bool conn_claim(struct conn_slot *s, uint32_t *ret_seq)
 {
 	for (int tries = 0; tries < CLAIM_TRIES; tries++) {
 		uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
@@ -118,7 +133,7 @@ static bool conn_claim(struct mc_conn_slot *s, uint32_t *ret_seq)
 	return false;
 }
 
-static inline void conn_fill(struct mc_conn_slot *s, uint32_t seq, const char *key, size_t len,
+static inline void conn_fill(struct conn_slot *s, uint32_t seq, const char *key, size_t len,
                              uint64_t gen)
 {
 	atomic_store_explicit(&s->len, (uint32_t)len, memory_order_release);
@@ -139,7 +154,7 @@ static inline void conn_fill(struct mc_conn_slot *s, uint32_t seq, const char *k
 
 static inline void conn_store(int fd, const char *key, size_t len, uint64_t gen)
 {
-	struct mc_conn_slot *s = conn_slot(fd, len > 0);
+	struct conn_slot *s = conn_slot(fd, len > 0);
 	uint32_t seq;
 	if (s && conn_claim(s, &seq))
 		conn_fill(s, seq, key, len, gen);
@@ -149,7 +164,7 @@ static inline void conn_store(int fd, const char *key, size_t len, uint64_t gen)
  * no key: the call is simply not selected by request. */
 static bool conn_load(int fd, struct mc_reqkey *ret)
 {
-	struct mc_conn_slot *s = conn_slot(fd, false);
+	struct conn_slot *s = conn_slot(fd, false);
 	if (!s)
 		return false;
 	for (int tries = 0; tries < 4; tries++) {
@@ -180,9 +195,12 @@ static void become_serving(void)
 		atomic_store_explicit(&requests.serving, true, memory_order_relaxed);
 }
 
+/* key: len bytes, readable up to the next multiple of 8 (at most MC_REQKEY_MAX): copied by
+ * whole words, as many as the bytes need, the way a request's key is kept once a request. */
 static void set_thread_key(const char *key, size_t len, uint64_t gen)
 {
-	memcpy(thread_key.bytes, key, len);
+	for (size_t i = 0; i < len; i += 8)
+		memcpy(thread_key.bytes + i, key + i, 8);
 	thread_key.len = len;
 	thread_key.gen = gen;
 }
@@ -194,7 +212,7 @@ void mc_request_on_accept(int fd)
 	/* The thread that accepts is done with its last request: what it does
 	 * for the new connection before reading its request is nobody's. */
 	if (mode == MC_REQ_HEADER)
-		set_thread_key("", 0, 0);
+		set_thread_key(NULL, 0, 0);
 	if (mode != MC_REQ_CONNECTION) {
 		conn_store(fd, "", 0, 0);
 		return;
@@ -208,7 +226,7 @@ void mc_request_on_accept(int fd)
 	conn_store(fd, digits, b.len, next_gen());
 }
 
-const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n)
+const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n, uint64_t *ret_word)
 {
 	const struct mc_reqconf *c;
 	if (mode_now(&c) != MC_REQ_HEADER || n == 0)
@@ -221,12 +239,14 @@ const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n)
 		become_serving();
 		conn_store(fd, key, len, gen);
 		set_thread_key(key, len, gen);
+		*ret_word = mc_fd_new_request(fd, gen);
 		return &thread_key;
 	}
 	case MC_REQKEY_NEW_NO_KEY:
 		become_serving();
 		conn_store(fd, "", 0, 0);
-		set_thread_key("", 0, 0);
+		set_thread_key(NULL, 0, 0);
+		mc_fd_new_request(fd, next_gen());
 		return NULL;
 	case MC_REQKEY_NOTHING:
 		break;
@@ -236,7 +256,7 @@ const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n)
 
 uint32_t mc_request_close_snapshot(int fd)
 {
-	struct mc_conn_slot *s = conn_slot(fd, false);
+	struct conn_slot *s = conn_slot(fd, false);
 	if (!s || !atomic_load_explicit(&s->len, memory_order_relaxed))
 		return 0;
 	for (int tries = 0; tries < CLAIM_TRIES; tries++) {
@@ -249,7 +269,7 @@ uint32_t mc_request_close_snapshot(int fd)
 
 void mc_request_on_close(int fd, uint32_t snapshot)
 {
-	struct mc_conn_slot *s = conn_slot(fd, false);
+	struct conn_slot *s = conn_slot(fd, false);
 	uint32_t seq = snapshot - 1;
 	/* only the key the closed fd had: a connection accepted on the same number since
 	 * has written its own, which moved seq on */

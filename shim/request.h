@@ -6,7 +6,6 @@
 #ifndef MC_REQUEST_H
 #define MC_REQUEST_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,41 +51,10 @@ bool mc_request_wants_reads(void);
 /* A connection was accepted on fd. */
 void mc_request_on_accept(int fd);
 /* n bytes arrived on socket fd into buf. Returns the key they brought, now fd's and the
- * thread's (the thread's own copy: valid until it reads its next request), or NULL when they
- * brought none. */
-const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n);
-/* Each connection's key, by fd, in chunks mapped on first use (request.c). A sequence lock
- * whose every access is atomic: data stores are release and data loads acquire, so no fence
- * is needed and the reader's final check of seq cannot move above them (the scheme of
- * Boehm's "Can seqlocks get along with programming language memory models?"); thread
- * sanitizers follow it. Here for mc_request_key_is(), which the express memos ask on every
- * call they pass. */
-#define MC_CONN_CHUNK_BITS 10
-#define MC_CONN_CHUNK      (1u << MC_CONN_CHUNK_BITS)
-#define MC_CONN_CHUNKS     1024u
-#define MC_CONN_KEY_WORDS  (MC_REQKEY_MAX / 8)
-
-struct mc_conn_slot {
-	_Atomic uint32_t seq; /* odd while being written */
-	_Atomic uint32_t len;
-	_Atomic uint64_t gen; /* the key's number; 0 with no key */
-	_Atomic uint64_t words[MC_CONN_KEY_WORDS];
-};
-
-extern _Atomic(void *) mc_conn_chunks[MC_CONN_CHUNKS];
-
-/* True when the key of connection fd is still the one numbered gen (nonzero). A number is
- * given to one key only: equal, the slot holds that key (or is being given another, which
- * the call may be said to have come before). */
-static inline bool mc_request_key_is(int fd, uint64_t gen)
-{
-	if (fd < 0 || (unsigned)fd >= MC_CONN_CHUNK * MC_CONN_CHUNKS)
-		return false;
-	struct mc_conn_slot *chunk = (struct mc_conn_slot *)atomic_load_explicit(
-	    &mc_conn_chunks[(unsigned)fd >> MC_CONN_CHUNK_BITS], memory_order_acquire);
-	return chunk && atomic_load_explicit(&chunk[(unsigned)fd & (MC_CONN_CHUNK - 1)].gen,
-	                                     memory_order_relaxed) == gen;
-}
+ * thread's (the thread's own copy: valid until it reads its next request), and fd's entry
+ * word in *ret_word; or NULL when they brought none. Bytes that start a request give fd's
+ * entry word a new request number (mc_fd_new_request), key or no key. */
+const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n, uint64_t *ret_word);
 /* fd is about to be closed: what mc_request_on_close needs to clear its key, and no more
  * (0 when it has none). */
 uint32_t mc_request_close_snapshot(int fd);

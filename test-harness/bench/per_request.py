@@ -14,7 +14,11 @@ again before the next request is there. Prints the three counts, the path's cost
 parts (user space only: the kernel's share of a system call is not counted): the key (the
 head scanned, the key kept for the connection and the thread), the decisions made once a
 request when the key is new, those made per call, and the rest (the hooks' own
-instructions: the express memo each call is let through by).
+instructions: the express memo each call is let through by). The totals move by a hundred or
+two between runs with the server's own work (a read more or less, its threads' timing); the
+library's own instructions do not: those executed in its code (inlined parts included) and in
+the libc string functions and errno look-ups it calls, counted from callgrind's call graph,
+not what its real calls do. The path's figure is read from those.
 
     per_request.py [--build-dir build] [--lib LIB] [--requests N1,N2]
 """
@@ -88,6 +92,51 @@ def annotate(path, inclusive):
             for m in re.finditer(r"^\s*([\d,]+) \([ \d.]+%\)\s+(\S+) \[(\S+)\]$", text, re.M)}
 
 
+# libc functions the library calls for its own work (its real calls are the host's work).
+HELPERS = re.compile(r"^_*(mem(cmp|cpy|move|set|chr|rchr)|str(n?len|n?cmp|r?chr|n?casecmp)"
+                     r"|errno_location)")
+
+
+def library_cost(path):
+    """Instructions executed in the library's code in a callgrind file, and in the libc helpers
+    it called (costs of a call are the line after its `calls=`; names are compressed: "(id)
+    name" once, "(id)" after; a call's cob= names the callee's object, else the caller's)."""
+    names = {"ob": {}, "fn": {}}
+    ob = cob = cfn = None
+    in_lib = after_call = False
+    own = helpers = 0
+    spec = re.compile(r"^(c?)(ob|fn)=\((\d+)\)(?: (.*))?$")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = spec.match(line.rstrip("\n"))
+            if m:
+                callee, kind, ident, name = m.groups()
+                if name:
+                    names[kind][ident] = name
+                value = names[kind].get(ident)
+                if kind == "ob":
+                    cob, ob = (value, ob) if callee else (None, value)
+                elif callee:
+                    cfn = value
+                else:
+                    in_lib = (ob or "").endswith(LIBRARY)
+                continue
+            if line.startswith("calls="):
+                after_call = True
+                continue
+            if not line[:1].isdigit() and line[:1] not in ("+", "-", "*"):
+                continue
+            cost = int(line.split()[-1])
+            if after_call:
+                target = cob if cob is not None else ob
+                if in_lib and not (target or "").endswith(LIBRARY) and HELPERS.match(cfn or ""):
+                    helpers += cost
+                after_call, cob = False, None
+            elif in_lib:
+                own += cost
+    return own + helpers
+
+
 def total(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         return int(re.search(r"^totals: (\d+)", f.read(), re.M).group(1))
@@ -112,7 +161,8 @@ def calls_of(path, function):
 def difference(a, b, n):
     """What run b did more than run a, over n requests: the total, and the inclusive cost and
     the calls of each entry point."""
-    out = {"total": (total(b) - total(a)) / n}
+    out = {"total": (total(b) - total(a)) / n,
+           "library": (library_cost(b) - library_cost(a)) / n}
     incl = [annotate(p, True) for p in (a, b)]
 
     def lib_sum(table, pick):
@@ -145,11 +195,13 @@ def main():
         native = per_request(None, RULES)
         idle = per_request(lib, IDLE)
         ruled = per_request(lib, RULES)
-    path = ruled["total"] - idle["total"]
+    path = ruled["library"] - idle["library"]
     print(f"instructions per request: native {native['total']:,.0f}, the library idle "
           f"{idle['total']:,.0f} (+{idle['total'] - native['total']:,.0f}), with the two "
           f"select = request rules {ruled['total']:,.0f} "
           f"(+{ruled['total'] - native['total']:,.0f})")
+    print(f"the library's own: idle {idle['library']:,.0f}, with the rules "
+          f"{ruled['library']:,.0f} a request")
     print(f"the path of select = request: {path:,.0f} a request, over the idle library")
     parts = 0.0
     for title, fn in ENTRIES:

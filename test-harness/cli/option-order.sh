@@ -34,12 +34,13 @@ pid=$!
 # Killed, it cannot remove its segment: stats then removes it as stale.
 trap 'kill "$pid" 2>/dev/null || :; wait "$pid" 2>/dev/null || :
 	"$MLCHAOS" stats "$pid" >/dev/null 2>&1 || :; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do
-	[ -e "/dev/shm/mlchaos.$pid" ] && break
+# Its segment is there before it is published: wait until stats can read it.
+for _ in $(seq 400); do
+	"$MLCHAOS" stats "$pid" >/dev/null 2>&1 && break
 	sleep 0.05
 done
-[ -e "/dev/shm/mlchaos.$pid" ] || {
-	echo "FAIL: pid $pid has no segment after 5 s" >&2
+"$MLCHAOS" stats "$pid" >/dev/null 2>&1 || {
+	echo "FAIL: pid $pid has no published segment after 20 s" >&2
 	exit 1
 }
 

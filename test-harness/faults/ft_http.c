@@ -1,7 +1,9 @@
 /* ft_http.c: request selection end to end. A small thread-per-connection HTTP/1.1 server runs
  * under the library with a send rule; the parent, never preloaded, is the client. The requests
- * that saw the fault must be exactly those `mlchaos select` names, run after run; another seed
- * selects others; request_key = connection and thread select whole connections and threads.
+ * that saw the fault must be exactly those `mlchaos select` names, run after run, in a prefork
+ * server and in one whose two threads take turns on each connection (each answer sent by a
+ * thread that read the connection's request before); another seed selects others;
+ * request_key = connection and thread select whole connections and threads.
  * The server only ever binds the listener the parent hands it (127.0.0.1). */
 #include <errno.h>
 #include <netinet/in.h>
@@ -63,40 +65,131 @@ static bool read_request(int fd, char *buf, size_t cap)
 	return false;
 }
 
+/* Answers the request in req on fd; false when the send failed (as a server does then, the
+ * caller drops the connection). */
+static bool answer_request(int fd, const char *req)
+{
+	char id[256], resp[1024], body[300];
+	request_id(req, id, sizeof(id));
+	int blen = snprintf(body, sizeof(body), "ok %s\n", id);
+	int n = snprintf(resp, sizeof(resp),
+	                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	                 "Content-Length: %d\r\n\r\n%s",
+	                 blen, body);
+	ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL);
+	if (log_responses) {
+		char line[400];
+		int l = snprintf(line, sizeof(line), "tid %d %s %s\n", (int)gettid(), id,
+		                 w == n ? "ok" : "fail");
+		ft_write_full(STDOUT_FILENO, line, (size_t)l);
+	}
+	return w == n;
+}
+
 static void *serve_connection(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
 	static __thread char req[REQ_MAX];
-	char id[256], resp[1024];
-	while (read_request(fd, req, sizeof(req))) {
-		request_id(req, id, sizeof(id));
-		char body[300];
-		int blen = snprintf(body, sizeof(body), "ok %s\n", id);
-		int n = snprintf(resp, sizeof(resp),
-		                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-		                 "Content-Length: %d\r\n\r\n%s",
-		                 blen, body);
-		ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL);
-		if (log_responses) {
-			char line[400];
-			int l = snprintf(line, sizeof(line), "tid %d %s %s\n", (int)gettid(), id,
-			                 w == n ? "ok" : "fail");
-			ft_write_full(STDOUT_FILENO, line, (size_t)l);
-		}
-		if (w != n)
-			break; /* as a server does when its send fails: drop the connection */
-	}
+	while (read_request(fd, req, sizeof(req)) && answer_request(fd, req))
+		;
 	close(fd);
 	return NULL;
 }
 
-/* child: LFD [log|prefork]: accepts on the inherited listener LFD until killed, a thread per
- * connection; with prefork, in two processes (the second forked before accepting, and ended
- * with the first), as prefork servers such as gunicorn do. */
+/* handoff: two threads serve one connection, taking turns: the one that reads a request hands
+ * it to the other, which answers it and then reads the next. So each answer is sent by a
+ * thread that last read an earlier request of the same connection, whose key it must not
+ * keep for this one. */
+struct handoff;
+struct handoff_side {
+	struct handoff *h;
+	int me;
+};
+
+struct handoff {
+	int fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int who;     /* the thread (0 or 1) whose turn it is */
+	bool answer; /* its turn is to answer the request in req (else to read one) */
+	bool done;
+	int threads; /* still running: the last one closes fd */
+	struct handoff_side sides[2];
+	char req[REQ_MAX];
+};
+
+static void *handoff_thread(void *arg)
+{
+	struct handoff_side *side = arg;
+	struct handoff *h = side->h;
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		while (!h->done && h->who != side->me)
+			pthread_cond_wait(&h->cv, &h->mu);
+		bool done = h->done, answer = h->answer;
+		pthread_mutex_unlock(&h->mu);
+		if (done)
+			break;
+		bool ok = answer ? answer_request(h->fd, h->req)
+		                 : read_request(h->fd, h->req, sizeof(h->req));
+		pthread_mutex_lock(&h->mu);
+		h->done = !ok;
+		if (!answer)
+			h->who = 1 - side->me; /* the other answers, then reads the next */
+		h->answer = !answer;
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+	}
+	pthread_mutex_lock(&h->mu);
+	bool last = --h->threads == 0;
+	pthread_mutex_unlock(&h->mu);
+	if (last) {
+		close(h->fd);
+		free(h);
+	}
+	return NULL;
+}
+
+/* Starts the thread that serves connection fd, or with handoff the two that take turns. */
+static void serve(int fd, bool handoff)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	if (!handoff) {
+		if (pthread_create(&t, &attr, serve_connection, (void *)(intptr_t)fd) != 0) {
+			ft_note("pthread_create failed");
+			close(fd);
+		}
+	} else {
+		struct handoff *h = calloc(1, sizeof(*h));
+		if (!h)
+			exit(1);
+		h->fd = fd;
+		h->threads = 2;
+		pthread_mutex_init(&h->mu, NULL);
+		pthread_cond_init(&h->cv, NULL);
+		for (int i = 0; i < 2; i++) {
+			h->sides[i] = (struct handoff_side){ h, i };
+			if (pthread_create(&t, &attr, handoff_thread, &h->sides[i]) != 0) {
+				ft_note("pthread_create failed");
+				exit(1); /* one of the pair started: the test ends here */
+			}
+		}
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* child: LFD [log|prefork|handoff]: accepts on the inherited listener LFD until killed, a
+ * thread per connection; with prefork, in two processes (the second forked before accepting,
+ * and ended with the first), as prefork servers such as gunicorn do; with handoff, two
+ * threads per connection taking turns (handoff_thread). */
 static void child_server(int argc, char **argv)
 {
 	int lfd = (int)ft_arg_ll(argc, argv, 1);
 	log_responses = argc > 2 && strcmp(argv[2], "log") == 0;
+	bool handoff = argc > 2 && strcmp(argv[2], "handoff") == 0;
 	/* The parent ends the server; if the parent dies first, so does the server. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
 		exit(2);
@@ -114,15 +207,7 @@ static void child_server(int argc, char **argv)
 			ft_note("accept: %s", strerror(errno));
 			exit(1);
 		}
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, serve_connection, (void *)(intptr_t)fd) != 0) {
-			ft_note("pthread_create failed");
-			close(fd);
-		}
-		pthread_attr_destroy(&attr);
+		serve(fd, handoff);
 	}
 }
 
@@ -366,6 +451,13 @@ static void test_header_key(void)
 	FT_CHECKF(differences(first, prefork, true) == 0,
 	          "a prefork server faulted %d other requests", differences(first, prefork, false));
 	free(prefork);
+	/* a request answered by another thread than the one that read it, which read the
+	 * connection's request before: decided by the key of the request it answers */
+	unsigned char *handoff = run_requests(cfg, "handoff");
+	FT_CHECKF(differences(first, handoff, true) == 0,
+	          "two threads taking turns on each connection faulted %d other requests",
+	          differences(first, handoff, false));
+	free(handoff);
 	const char *cfg2 = ft_config("b.ini", header_cfg, 43);
 	unsigned char *other = run_requests(cfg2, NULL);
 	unsigned char *sel2 = selected_ids(cfg2, "drop-responses");
