@@ -26,6 +26,7 @@
 #include "real.h"
 #include "request.h"
 #include "runtime.h"
+#include "selector.h"
 #include "tensormap.h"
 #include "trace.h"
 
@@ -210,7 +211,10 @@ static struct mc_runtime *runtime_new(const struct mc_config *cfg, struct mc_rul
 	}
 	if (rt->req->mode == MC_REQ_HEADER) {
 		rt->foresee_read = mc_engine_foreseeable(rs, MC_HOOK_READ);
-		rt->foresee_send = mc_engine_foreseeable(rs, MC_HOOK_SEND);
+		/* the error-rate watchdog reads each answer sent: from init on when this config
+		 * asks for it, and once watching, for good (watchdog.c) */
+		bool watched = cfg->halt_on_error_rate_ppm != 0 || mc_rec_watches_responses();
+		rt->foresee_send = watched ? NULL : mc_engine_foreseeable(rs, MC_HOOK_SEND);
 	}
 	return rt;
 }
@@ -411,15 +415,16 @@ static void foresee(enum mc_hook h, const struct mc_erule *r, uint64_t word)
 	atomic_store_explicit(&m->left, MC_EXPRESS_CALLS, memory_order_relaxed);
 }
 
-/* True when family h's memo is rule r's, of an earlier request, on snapshot rt, which the
- * thread's counts are of, and has calls left: it may go on for the next request with that
- * request's word, the calls it passed counted when it settles, as a plain memo's are (at
- * the latest when its MC_EXPRESS_CALLS are used). */
+/* True when family h's memo is rule r's, of an earlier request, on snapshot rt, and has
+ * calls left: it may go on for the next request with that request's word, the calls it
+ * passed counted when it settles, as a plain memo's are (at the latest when its
+ * MC_EXPRESS_CALLS are used). The thread's counts are of rt then too: a memo is opened for
+ * the thread's snapshot, and rt is the newest. */
 static inline bool goes_on(enum mc_hook h, const struct mc_erule *r, const struct mc_runtime *rt)
 {
 	const struct mc_express_memo *m = &mc_express_memo[h];
-	return m->foreseen && m->express == (uint32_t)MC_EXPRESS_RULE + r->id &&
-	       m->generation == rt->generation && self.generation == rt->generation &&
+	return m->foreseen && m->generation == rt->generation &&
+	       m->express == (uint32_t)MC_EXPRESS_RULE + r->id &&
 	       atomic_load_explicit(&m->left, memory_order_relaxed) != 0;
 }
 
@@ -440,8 +445,7 @@ void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
 		return; /* trace counts every call; a halt decides none */
 	const struct mc_runtime *rt = runtime_for(MC_HOOK_READ, &epoch);
 	const struct mc_erule *r = rt->foresee_read;
-	/* the watchdog reads each answer sent */
-	const struct mc_erule *s = mc_rec_watches_responses() ? NULL : rt->foresee_send;
+	const struct mc_erule *s = rt->foresee_send;
 	if (!r && !s)
 		return;
 	/* the memos these replace are counted with the thread's counts they were kept from;
@@ -453,9 +457,9 @@ void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
 	if (s && !send_on)
 		express_settle(MC_HOOK_SEND);
 	(void)this_thread(rt); /* the thread's counts are this snapshot's (self.generation) */
-	if (r && !mc_engine_select_key(r, key->bytes, key->len))
+	if (r && !mc_selector_selects(r, key->bytes, key->len))
 		foresee_next(MC_HOOK_READ, r, word, read_on);
-	if (s && !mc_engine_select_key(s, key->bytes, key->len))
+	if (s && !mc_selector_selects(s, key->bytes, key->len))
 		foresee_next(MC_HOOK_SEND, s, word, send_on);
 }
 

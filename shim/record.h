@@ -35,11 +35,8 @@ void mc_rec_rules_changed(const struct mc_config *cfg, const struct mc_ruleset *
 extern struct mc_shm *mc_rec_segment;
 extern bool mc_rec_has_halt_file;
 
-/* The segment, or NULL before init. Inline: every decision asks it. */
-static inline struct mc_shm *mc_rec_shm(void)
-{
-	return mc_rec_segment;
-}
+/* The segment, or NULL before init. */
+struct mc_shm *mc_rec_shm(void);
 
 /* True while injection is halted (command, watchdog, halt file). One
  * relaxed load, plus a look at the halt file at most every 100 ms when one

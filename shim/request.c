@@ -152,7 +152,10 @@ static inline void conn_fill(struct conn_slot *s, uint32_t seq, const char *key,
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 }
 
-static inline void conn_store(int fd, const char *key, size_t len, uint64_t gen)
+/* Inline even where the compiler would not: a request's read stores its key here, and a call
+ * would save and restore again the registers mc_request_on_read has saved already. */
+static inline __attribute__((always_inline)) void conn_store(int fd, const char *key, size_t len,
+                                                             uint64_t gen)
 {
 	struct conn_slot *s = conn_slot(fd, len > 0);
 	uint32_t seq;

@@ -31,7 +31,8 @@ struct mc_runtime {
 	const struct mc_reqconf *req; /* interned: never freed (request.h) */
 	bool tensor_rules; /* some rule has region = tensors: opens look at their files */
 	/* keys in headers: the rule that alone decides a request's reads, and the one for its
-	 * sends, by its key (mc_engine_foreseeable), or NULL (mc_fault_foresee) */
+	 * sends, by its key (mc_engine_foreseeable), or NULL (mc_fault_foresee); none for the
+	 * sends while the error-rate watchdog reads them */
 	const struct mc_erule *foresee_read, *foresee_send;
 	uint64_t generation; /* 1, 2, ... in publication order: unlike an address, never reused */
 	struct mc_runtime *retired_next; /* the reclaimer's list of replaced snapshots */

@@ -41,6 +41,11 @@ static struct {
 } halt_file;
 bool mc_rec_has_halt_file;
 
+struct mc_shm *mc_rec_shm(void)
+{
+	return mc_rec_segment;
+}
+
 /* ---- the segment ------------------------------------------------------------- */
 
 static size_t segment_bytes(void)

@@ -2,11 +2,7 @@
  * an armed hook, inside malloc and in signal handlers. It must never allocate, lock, sleep or
  * call into libc, nor write shared memory on a not-selected call but the matched-count fold. */
 #include "internal.h"
-
-#ifndef XXH_INLINE_ALL
-#define XXH_INLINE_ALL /* keep xxHash's symbols private: the host may have its own */
-#endif
-#include <xxhash.h>
+#include "selector.h"
 
 #define RELAXED memory_order_relaxed
 
@@ -74,16 +70,12 @@ static bool take(_Atomic uint64_t *counter, uint64_t limit)
 
 bool mc_engine_select_key(const struct mc_erule *rule, const void *key, size_t key_len)
 {
-	if (key_len > MC_KEY_MAX)
-		key_len = MC_KEY_MAX;
-	return XXH3_64bits_withSeed(key, key_len, rule->name_seed) % MC_RATE_ONE < rule->rate_ppm;
+	return mc_selector_selects(rule, key, key_len);
 }
 
 static uint64_t key_hash(const struct mc_erule *r, const struct mc_call *call)
 {
-	size_t len = call->key_len > MC_KEY_MAX ? MC_KEY_MAX : call->key_len;
-
-	return XXH3_64bits_withSeed(call->key, len, r->name_seed);
+	return mc_selector_hash(r, call->key, call->key_len);
 }
 
 /* The memo of the current key's decisions, reset when the key or the rule set changes. */
@@ -124,7 +116,7 @@ static bool select_request(const struct mc_ruleset *rs, const struct mc_erule *r
 	if (memo && (ts->memo_known.w[word] & bit) && !(ts->memo_selected.w[word] & bit))
 		return false;
 	h = key_hash(r, call);
-	selected = h % MC_RATE_ONE < r->rate_ppm;
+	selected = h % MC_RATE_ONE < r->rate_ppm; /* mc_selector_selects(), h computed once */
 	if (memo) {
 		ts->memo_known.w[word] |= bit;
 		if (selected)

@@ -2,25 +2,25 @@
 """Instructions the library adds to one request of the reference server under `select = request`
 rules (a delay rule on read and one on send, at 0.0001%: the key is looked for, hashed and
 decided on every request, and next to none is selected), counted exactly under valgrind's
-callgrind. The server (--threads 2) runs natively, with the library idle (preloaded, its one
-rule on a family no request uses and keys taken from threads: what any rule costs the
-request's other calls, malloc and free among them), and with the two rules; each for N1 and
-for N2 requests of `mlchaos-load -c 1`: the difference of the two runs' totals over N2 - N1
-cancels the start and the end, so the figure is per request. The path of `select = request`
-is what the rules add over the idle library. Valgrind runs one thread at a time; with its fair
-scheduling a request costs the server a read that brings it, a send and a read that finds
-nothing more, as natively (strace -c), where its default one lets a worker sometimes read
-again before the next request is there. Prints the three counts, the path's cost, and its
-parts (user space only: the kernel's share of a system call is not counted): the key (the
-head scanned, the key kept for the connection and the thread), the decisions made once a
-request when the key is new, those made per call, and the rest (the hooks' own
-instructions: the express memo each call is let through by). The totals move by a hundred or
-two between runs with the server's own work (a read more or less, its threads' timing); the
-library's own instructions do not: those executed in its code (inlined parts included) and in
-the libc string functions and errno look-ups it calls, counted from callgrind's call graph,
-not what its real calls do. The path's figure is read from those.
+callgrind. The server (one worker thread: with two, how often a worker reads again before
+the next request is there moves from run to run) runs natively, with the library idle
+(preloaded, its one rule on a family no request uses and keys taken from threads: what any
+rule costs the request's other calls, malloc and free among them), and with the two rules;
+each for N1 and for N2 requests of `mlchaos-load -c 1`: the difference of the two runs'
+totals over N2 - N1 cancels the start and the end, so the figure is per request. A request
+costs the server a read that brings it, a send and a read that finds nothing more, as
+natively (strace -c). The path of `select = request` is what the rules add over the idle
+library, counted in the library's own instructions: those executed in its code (inlined
+parts included) and in the libc string functions and errno look-ups it calls, read from
+callgrind's call graph, not what its real calls do (the server's own work moves the totals by
+a few hundred between runs, not those). Prints the counts, the path's cost and its parts
+(user space only: the kernel's share of a system call is not counted): the key (the head
+scanned, the key kept for the connection and the thread), the decisions made once a request
+when the key is new, those made per call, and the rest (the hooks' own instructions: the
+express memo each call is let through by). Each setup runs --runs times; the run whose path
+is the median is shown, and every run's path.
 
-    per_request.py [--build-dir build] [--lib LIB] [--requests N1,N2]
+    per_request.py [--build-dir build] [--lib LIB] [--requests N1,N2] [--runs N]
 """
 
 import argparse
@@ -66,7 +66,7 @@ def run(tmp, build, lib, rules, n):
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--fair-sched=yes", f"--callgrind-out-file={out}",
          os.path.join(build, "test-harness", "mlchaos-model-server"), "--model",
-         os.path.join(tmp, "model.bin"), "--port", "0", "--threads", "2", "--ready-file", ready,
+         os.path.join(tmp, "model.bin"), "--port", "0", "--threads", "1", "--ready-file", ready,
          "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -85,11 +85,13 @@ def run(tmp, build, lib, rules, n):
 
 
 def annotate(path, inclusive):
-    """{(file:function, object): instructions} of a callgrind file, self or inclusive."""
+    """{(file:function, object): instructions} of a callgrind file, self or inclusive. Entries
+    without an object come as ""."""
     args = ["callgrind_annotate", "--threshold=100"] + (["--inclusive=yes"] if inclusive else [])
     text = subprocess.run(args + [path], stdout=subprocess.PIPE, text=True, check=True).stdout
-    return {(m.group(2), m.group(3)): int(m.group(1).replace(",", ""))
-            for m in re.finditer(r"^\s*([\d,]+) \([ \d.]+%\)\s+(\S+) \[(\S+)\]$", text, re.M)}
+    return {(m.group(2), m.group(3) or ""): int(m.group(1).replace(",", ""))
+            for m in re.finditer(r"^\s*([\d,]+) \([ \d.]+%\)\s+(\S+)(?: \[(\S+)\])?$", text,
+                                 re.M)}
 
 
 # libc functions the library calls for its own work (its real calls are the host's work).
@@ -165,14 +167,22 @@ def difference(a, b, n):
            "library": (library_cost(b) - library_cost(a)) / n}
     incl = [annotate(p, True) for p in (a, b)]
 
-    def lib_sum(table, pick):
-        return sum(v for (fn, obj), v in table.items() if obj.endswith(LIBRARY) and pick(fn))
+    def inclusive(table, fn):
+        """A function's inclusive cost. One with lines from a header's inline functions gets
+        an entry per file, and one for them all, under its file's full path and no object:
+        the largest is the whole (the entry points' names are the library's alone)."""
+        return max((v for (name, obj), v in table.items()
+                    if (obj.endswith(LIBRARY) or not obj) and name.endswith(":" + fn)), default=0)
 
     for title, fn in ENTRIES:
-        inc = [lib_sum(t, lambda f, fn=fn: f.endswith(":" + fn)) for t in incl]
+        inc = [inclusive(t, fn) for t in incl]
         out[title] = (inc[1] - inc[0]) / n
         out[title + " calls"] = (calls_of(b, fn) - calls_of(a, fn)) / n
     return out
+
+
+def median(values):
+    return sorted(values)[len(values) // 2]
 
 
 def main():
@@ -180,10 +190,12 @@ def main():
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--lib", help="the library (default BUILD/shim/libmlchaos.so)")
     ap.add_argument("--requests", default="500,2500")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each setup; medians shown")
     a = ap.parse_args()
     build = os.path.abspath(a.build_dir)
     lib = os.path.abspath(a.lib or os.path.join(build, "shim", "libmlchaos.so"))
     n1, n2 = (int(x) for x in a.requests.split(","))
+    runs = []
     with tempfile.TemporaryDirectory(prefix="mc-per-request-") as tmp:
         subprocess.run([os.path.join(build, "test-harness", "mlchaos-gen"), "-o",
                         os.path.join(tmp, "model.bin"), "--quiet"], check=True)
@@ -192,10 +204,14 @@ def main():
             return difference(run(tmp, build, lib_or_none, rules, n1),
                               run(tmp, build, lib_or_none, rules, n2), n2 - n1)
 
-        native = per_request(None, RULES)
-        idle = per_request(lib, IDLE)
-        ruled = per_request(lib, RULES)
-    path = ruled["library"] - idle["library"]
+        for _ in range(max(1, a.runs)):
+            runs.append({"native": per_request(None, RULES), "idle": per_request(lib, IDLE),
+                         "ruled": per_request(lib, RULES)})
+    for r in runs:
+        r["path"] = r["ruled"]["library"] - r["idle"]["library"]
+    # the run whose path is the median stands for all: its parts add up to its path
+    mid = sorted(runs, key=lambda r: r["path"])[len(runs) // 2]
+    native, idle, ruled, path = mid["native"], mid["idle"], mid["ruled"], mid["path"]
     print(f"instructions per request: native {native['total']:,.0f}, the library idle "
           f"{idle['total']:,.0f} (+{idle['total'] - native['total']:,.0f}), with the two "
           f"select = request rules {ruled['total']:,.0f} "
@@ -209,6 +225,9 @@ def main():
         print(f"  {ruled[title]:8,.0f}  {title} ({fn}, inclusive; "
               f"{ruled[title + ' calls']:.2f} calls a request)")
     print(f"  {path - parts:8,.0f}  the rest: the hooks, their express memo, the pipeline")
+    print(f"the median of {len(runs)} runs; the path in each: "
+          + ", ".join(f"{r['path']:,.0f}" for r in runs) + "; the rules over native: "
+          + ", ".join(f"+{r['ruled']['total'] - r['native']['total']:,.0f}" for r in runs))
     return 0
 
 
