@@ -404,7 +404,7 @@ void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const str
 static void foresee(enum mc_hook h, const struct mc_erule *r, uint64_t word)
 {
 	struct mc_express_memo *m = &mc_express_memo[h];
-	m->word = h == MC_HOOK_READ ? word | MC_FD_WORD_NEVER : word;
+	m->word = mc_request_memo_word(h, word);
 	m->lo = 1;
 	m->span = UINT64_MAX - 1;
 	m->express = MC_EXPRESS_RULE + r->id;
@@ -433,7 +433,7 @@ static inline bool goes_on(enum mc_hook h, const struct mc_erule *r, const struc
 static inline void foresee_next(enum mc_hook h, const struct mc_erule *r, uint64_t word, bool on)
 {
 	if (on) /* one store: a signal handler's call in between sees the old word or the new */
-		mc_express_memo[h].word = h == MC_HOOK_READ ? word | MC_FD_WORD_NEVER : word;
+		mc_express_memo[h].word = mc_request_memo_word(h, word);
 	else
 		foresee(h, r, word);
 }

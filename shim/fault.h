@@ -92,6 +92,13 @@ struct mc_express_memo {
 extern __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
     __attribute__((tls_model("initial-exec")));
 
+/* The word family h's memo is kept under for a request on the connection whose entry word is
+ * word (a read's marked, so that the plain test never passes it). */
+static inline uint64_t mc_request_memo_word(enum mc_hook h, uint64_t word)
+{
+	return h == MC_HOOK_READ ? word | MC_FD_WORD_NEVER : word;
+}
+
 /* True when a call of size may go straight to libc under memo m: the memo
  * has calls left and size is in its stretch (the call takes one). */
 static inline bool mc_express_take(struct mc_express_memo *m, uint64_t size)
@@ -138,7 +145,7 @@ static inline enum mc_way mc_fault_express_read(int fd, uint64_t size)
 	if (m->word == w) /* the plain memo's test first, as short as the other hooks' */
 		return mc_express_take(m, size) ? MC_WAY_PASS : MC_WAY_DECIDE;
 	/* the word loaded again, so that the first test compares it in memory */
-	if (__atomic_load_n(&m->word, __ATOMIC_RELAXED) == (w | MC_FD_WORD_NEVER) &&
+	if (__atomic_load_n(&m->word, __ATOMIC_RELAXED) == mc_request_memo_word(MC_HOOK_READ, w) &&
 	    mc_express_take(m, size))
 		return MC_WAY_SCAN;
 	return MC_WAY_DECIDE;
@@ -165,7 +172,7 @@ static inline bool mc_fault_foreseen(enum mc_hook h)
 static inline bool mc_fault_foreseen_take(enum mc_hook h, int fd)
 {
 	struct mc_express_memo *m = &mc_express_memo[h];
-	uint64_t word = mc_fd_word(fd) | (h == MC_HOOK_READ ? MC_FD_WORD_NEVER : 0);
+	uint64_t word = mc_request_memo_word(h, mc_fd_word(fd));
 	uint32_t left = atomic_load_explicit(&m->left, memory_order_relaxed);
 	if (left == 0 || !m->foreseen || m->word != word)
 		return false;

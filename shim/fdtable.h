@@ -7,6 +7,7 @@
 #define MC_FDTABLE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -102,16 +103,21 @@ static inline void mc_fd_decode(uint64_t w, struct mc_fd_info *i)
 	i->path_id = i->kind == MC_FD_FILE ? (uint32_t)(w >> 40) : 0;
 }
 
+/* fd's entry, or NULL when its chunk was never mapped (or fd is past the table). One load. */
+static inline _Atomic uint64_t *mc_fd_entry(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= MC_FD_CHUNK * MC_FD_CHUNKS)
+		return NULL;
+	_Atomic uint64_t *chunk = (_Atomic uint64_t *)atomic_load_explicit(
+	    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
+	return chunk ? &chunk[(unsigned)fd & (MC_FD_CHUNK - 1)] : NULL;
+}
+
 /* fd's entry word, 0 when unknown (or past the table). Two loads. */
 static inline uint64_t mc_fd_word(int fd)
 {
-	if (fd < 0 || (unsigned)fd >= MC_FD_CHUNK * MC_FD_CHUNKS)
-		return 0;
-	_Atomic uint64_t *chunk = (_Atomic uint64_t *)atomic_load_explicit(
-	    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
-	return chunk ? atomic_load_explicit(&chunk[(unsigned)fd & (MC_FD_CHUNK - 1)],
-	                                    memory_order_relaxed)
-	             : 0;
+	_Atomic uint64_t *e = mc_fd_entry(fd);
+	return e ? atomic_load_explicit(e, memory_order_relaxed) : 0;
 }
 
 /* A request started on socket fd (request.c): its entry word takes the low 24 bits of
@@ -121,21 +127,18 @@ static inline uint64_t mc_fd_word(int fd)
  * look-up above, for it runs once a request. */
 static inline uint64_t mc_fd_new_request(int fd, uint64_t number)
 {
-	if (fd < 0 || (unsigned)fd >= MC_FD_CHUNK * MC_FD_CHUNKS)
+	_Atomic uint64_t *e = mc_fd_entry(fd);
+	if (!e)
 		return 0;
-	_Atomic uint64_t *chunk = (_Atomic uint64_t *)atomic_load_explicit(
-	    &mc_fd_chunks[(unsigned)fd >> MC_FD_CHUNK_BITS], memory_order_acquire);
-	if (!chunk)
-		return 0;
-	_Atomic uint64_t *s = &chunk[(unsigned)fd & (MC_FD_CHUNK - 1)];
-	uint64_t w = atomic_load_explicit(s, memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(e, memory_order_relaxed);
 	uint64_t bits = number << 40 & MC_FD_WORD_REQUEST;
 	for (;;) {
-		unsigned kind = (unsigned)(w & 0xf);
-		if (kind < MC_FD_TCP || kind > MC_FD_SOCKET_OTHER)
+		struct mc_fd_info info;
+		mc_fd_decode(w, &info);
+		if (!mc_fd_is_socket(&info))
 			return 0; /* not a socket the table knows (0: unknown) */
 		uint64_t next = (w & ~MC_FD_WORD_REQUEST) | bits;
-		if (atomic_compare_exchange_weak_explicit(s, &w, next, memory_order_relaxed,
+		if (atomic_compare_exchange_weak_explicit(e, &w, next, memory_order_relaxed,
 		                                          memory_order_relaxed))
 			return next;
 	}

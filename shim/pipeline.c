@@ -118,6 +118,16 @@ static inline void scan_arrived(int fd, const void *buf, size_t n, bool foresee)
 		mc_fault_foresee(word, key);
 }
 
+/* scan_arrived() for a call that passed without a decision: in the guard, errno kept. */
+static inline void scan_bracketed(int fd, const void *buf, size_t n)
+{
+	int e = errno;
+	mc_guard_enter();
+	scan_arrived(fd, buf, n, true);
+	mc_guard_leave();
+	errno = e;
+}
+
 /* The bytes of got that iov[0] holds. */
 static size_t first_part(const struct iovec *iov, size_t got)
 {
@@ -205,23 +215,14 @@ static __attribute__((noinline)) ssize_t fd_scanned(const struct mc_fd_row *row,
                                                     struct mc_fd_call *c)
 {
 	ssize_t r = row->call(c);
-	if (r <= 0)
-		return r;
-	int e = errno;
-	mc_guard_enter();
-	scan_arrived(c->fd, c->iov[0].iov_base, first_part(c->iov, (size_t)r), true);
-	mc_guard_leave();
-	errno = e;
+	if (r > 0)
+		scan_bracketed(c->fd, c->iov[0].iov_base, first_part(c->iov, (size_t)r));
 	return r;
 }
 
 ssize_t mc_pipe_scanned(int fd, const void *buf, ssize_t r)
 {
-	int e = errno;
-	mc_guard_enter();
-	scan_arrived(fd, buf, (size_t)r, true);
-	mc_guard_leave();
-	errno = e;
+	scan_bracketed(fd, buf, (size_t)r);
 	return r;
 }
 

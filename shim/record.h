@@ -32,15 +32,14 @@ struct mc_engine_state *mc_rec_child_after_fork(void);
 void mc_rec_rules_changed(const struct mc_config *cfg, const struct mc_ruleset *rs,
                           const char *config_path);
 
-extern struct mc_shm *mc_rec_segment;
-extern bool mc_rec_has_halt_file;
-
 /* The segment, or NULL before init. */
 struct mc_shm *mc_rec_shm(void);
 
 /* True while injection is halted (command, watchdog, halt file). One
  * relaxed load, plus a look at the halt file at most every 100 ms when one
  * is configured. */
+extern struct mc_shm *mc_rec_segment;
+extern bool mc_rec_has_halt_file;
 bool mc_rec_halted_slow(void);
 
 static inline bool mc_rec_halted(void)

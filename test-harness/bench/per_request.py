@@ -99,14 +99,14 @@ HELPERS = re.compile(r"^_*(mem(cmp|cpy|move|set|chr|rchr)|str(n?len|n?cmp|r?chr|
                      r"|errno_location)")
 
 
-def library_cost(path):
-    """Instructions executed in the library's code in a callgrind file, and in the libc helpers
-    it called (costs of a call are the line after its `calls=`; names are compressed: "(id)
-    name" once, "(id)" after; a call's cob= names the callee's object, else the caller's)."""
+def records(path):
+    """The cost lines of a callgrind file: (object, function, None, 0, cost) for a line of the
+    function's own, and (object, function, (callee object, callee), calls, cost) for a call,
+    whose inclusive cost is the line after its `calls=`. Names are compressed: "(id) name"
+    once, "(id)" after; a call's cob= names the callee's object, else the caller's."""
     names = {"ob": {}, "fn": {}}
-    ob = cob = cfn = None
-    in_lib = after_call = False
-    own = helpers = 0
+    ob = fn = cob = cfn = None
+    calls = None
     spec = re.compile(r"^(c?)(ob|fn)=\((\d+)\)(?: (.*))?$")
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -121,22 +121,33 @@ def library_cost(path):
                 elif callee:
                     cfn = value
                 else:
-                    in_lib = (ob or "").endswith(LIBRARY)
+                    fn = value
                 continue
             if line.startswith("calls="):
-                after_call = True
+                calls = int(line[6:].split()[0])
                 continue
             if not line[:1].isdigit() and line[:1] not in ("+", "-", "*"):
                 continue
             cost = int(line.split()[-1])
-            if after_call:
-                target = cob if cob is not None else ob
-                if in_lib and not (target or "").endswith(LIBRARY) and HELPERS.match(cfn or ""):
-                    helpers += cost
-                after_call, cob = False, None
-            elif in_lib:
-                own += cost
-    return own + helpers
+            if calls is None:
+                yield ob, fn, None, 0, cost
+            else:
+                yield ob, fn, (cob if cob is not None else ob, cfn), calls, cost
+                calls, cob = None, None
+
+
+def library_cost(path):
+    """Instructions executed in the library's code in a callgrind file, and in the libc helpers
+    it called."""
+    cost = 0
+    for ob, _, callee, _, c in records(path):
+        if not (ob or "").endswith(LIBRARY):
+            continue
+        if callee is None:
+            cost += c
+        elif not (callee[0] or "").endswith(LIBRARY) and HELPERS.match(callee[1] or ""):
+            cost += c
+    return cost
 
 
 def total(path):
@@ -145,19 +156,8 @@ def total(path):
 
 
 def calls_of(path, function):
-    """Calls of function recorded in a callgrind file (names are compressed: "(id) name" once,
-    "(id)" after)."""
-    names, count, target = {}, 0, None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            m = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
-            if m:
-                if m.group(3):
-                    names[m.group(2)] = m.group(3)
-                target = names.get(m.group(2)) if m.group(1) == "cfn" else None
-            elif line.startswith("calls=") and target == function:
-                count += int(line[6:].split()[0])
-    return count
+    """Calls of function recorded in a callgrind file."""
+    return sum(n for _, _, callee, n, _ in records(path) if callee and callee[1] == function)
 
 
 def difference(a, b, n):
