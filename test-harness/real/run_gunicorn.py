@@ -105,17 +105,20 @@ class Gunicorn:
                 warm.add(out["pid"] if st == 200 else None)
                 if i >= 5 and warm == set(workers):
                     break
-            served = set()
-            # Sequential requests (no queueing behind a delayed one), until both workers
-            # served some, within a bound.
+            # Sequential requests (no queueing behind a delayed one), until each worker served
+            # a request the rule selects, within a bound: which worker answers is the kernel's
+            # choice, so a worker may serve only a few, none of them selected.
+            selected = rsnet.selected_keys(self.a.mlchaos, cfg, "slow",
+                                           [f"req-{i}" for i in range(MAX_REQUESTS)], env)
+            served_selected = set()
             for i in range(MAX_REQUESTS):
                 key = f"req-{i}"
                 results[key] = rsnet.request(port, "POST", "/predict", key=key,
                                              body={"inputs": inputs})
                 st, out, _ = results[key]
-                if st == 200:
-                    served.add(out["pid"])
-                if i >= 59 and len(served) == 2:
+                if st == 200 and key in selected:
+                    served_selected.add(out["pid"])
+                if i >= 59 and served_selected == set(workers):
                     break
             for w in workers:
                 figures[w] = mctest.shm(self.a.shm_tool, w)
