@@ -49,6 +49,10 @@ char *mc_tf_read_alloc(struct mc_tf *tf, uint64_t off, uint64_t len, const char 
 int mc_tf_add(struct mc_tf *tf, uint64_t off, uint64_t len, const char *name, size_t name_len,
               enum mc_dtype dt, bool big_endian);
 
+/* Sets the shape (ndim dims, outermost first) of the tensor the last mc_tf_add() added; a
+ * no-op when that call added none (len 0). 0, or -1 when out of memory. */
+int mc_tf_shape(struct mc_tf *tf, const uint64_t *dims, unsigned ndim);
+
 /* Sorts the tensors by offset, resolves MC_TF_LEN_TO_NEXT, drops what came out empty,
  * refuses overlaps and builds the one-allocation map. 1 (success) or -1. */
 int mc_tf_finish(struct mc_tf *tf, enum mc_tensor_format format, struct mc_tensor_map **ret);
@@ -59,6 +63,7 @@ int mc_tf_safetensors(struct mc_tf *tf);
 int mc_tf_gguf(struct mc_tf *tf);
 int mc_tf_npy(struct mc_tf *tf);
 int mc_tf_torchzip(struct mc_tf *tf);
+int mc_tf_onnx(struct mc_tf *tf);
 
 /* In-place heapsort: O(n log n) on any input, no allocation (qsort may call malloc). */
 void mc_tf_sort(void *base, size_t n, size_t size,

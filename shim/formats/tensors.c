@@ -395,6 +395,22 @@ int mc_tf_finish(struct mc_tf *tf, enum mc_tensor_format format, struct mc_tenso
 
 #define PROBE_BYTES 16
 
+/* ONNX has no magic: a protobuf ModelProto whose first field is ir_version (tag 0x08) with a
+ * plausible one-byte value, followed by the tag of another ModelProto field with its wire
+ * type (or nothing). The recogniser then walks the top level before it says "onnx". */
+static bool probe_onnx(const uint8_t *b, size_t n)
+{
+	static const uint8_t next_tags[] = {
+		0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72, /* fields 2-8, 14 */
+	};
+	static const uint8_t next_tags_2[] = { 0xa2, 0xca, 0xd2 }; /* fields 20, 25, 26 */
+	if (n < 3 || b[0] != 0x08 || b[1] < 1 || b[1] > 0x3f)
+		return false;
+	if (memchr(next_tags, b[2], sizeof(next_tags)))
+		return true;
+	return n >= 4 && b[3] == 0x01 && memchr(next_tags_2, b[2], sizeof(next_tags_2));
+}
+
 static enum mc_tensor_format probe(const uint8_t *b, size_t n)
 {
 	if (n >= 4 && memcmp(b, "GGUF", 4) == 0)
@@ -407,6 +423,8 @@ static enum mc_tensor_format probe(const uint8_t *b, size_t n)
 	 * allows after it. */
 	if (n >= 10 && b[8] == '{' && strchr("\"} \t\r\n", b[9]) && b[9] != '\0')
 		return MC_TF_SAFETENSORS;
+	if (probe_onnx(b, n))
+		return MC_TF_ONNX;
 	return MC_TF_NONE;
 }
 
@@ -445,6 +463,9 @@ int mc_tensor_recognize(const struct mc_tensor_src *src, const struct mc_tensor_
 		break;
 	case MC_TF_NPY:
 		r = mc_tf_npy(&tf);
+		break;
+	case MC_TF_ONNX:
+		r = mc_tf_onnx(&tf);
 		break;
 	default:
 		r = mc_tf_torchzip(&tf);
@@ -504,7 +525,17 @@ const char *mc_tensor_format_name(enum mc_tensor_format f)
 		return "npy";
 	case MC_TF_TORCH_ZIP:
 		return "torch-zip";
+	case MC_TF_ONNX:
+		return "onnx";
 	default:
 		return "none";
 	}
+}
+
+int mc_tf_shape(struct mc_tf *tf, const uint64_t *dims, unsigned ndim)
+{
+	(void)tf;
+	(void)dims;
+	(void)ndim;
+	return 0;
 }

@@ -17,6 +17,7 @@ enum mc_tensor_format {
 	MC_TF_GGUF,
 	MC_TF_NPY,
 	MC_TF_TORCH_ZIP,
+	MC_TF_ONNX,
 };
 
 /* Element types; only the float ones take the value modes (nan, inf, exponent, sign, zero). */
@@ -84,7 +85,7 @@ void mc_tensor_map_free(struct mc_tensor_map *map, const struct mc_tensor_alloc 
 uint32_t mc_tensor_at_or_after(const struct mc_tensor_map *map, uint64_t off);
 
 /* Bytes per element of a dtype (0 for MC_DT_OTHER), and the format's name ("safetensors",
- * "gguf", "npy", "torch-zip"). */
+ * "gguf", "npy", "torch-zip", "onnx"). */
 unsigned mc_dtype_size(enum mc_dtype dt);
 const char *mc_tensor_format_name(enum mc_tensor_format f);
 

@@ -54,7 +54,7 @@ static void fz_free(void *ctx, void *p)
 
 static void check_map(const struct mc_tensor_map *m, uint64_t size)
 {
-	FZ_CHECK(m->format != MC_TF_NONE && m->format <= MC_TF_TORCH_ZIP);
+	FZ_CHECK(m->format != MC_TF_NONE && m->format <= MC_TF_ONNX);
 	FZ_CHECK(m->file_size == size);
 	FZ_CHECK(m->n <= MC_TENSOR_MAX);
 	for (uint32_t i = 0; i < m->n; i++) {
@@ -95,7 +95,7 @@ static void run(const uint8_t *file, size_t n, unsigned fail_at, struct fz_answe
 	FZ_CHECK((ret->r == -1) == (ret->why[0] != '\0'));
 	if (ret->r == -1) { /* the format, then what is wrong (the library logs the format) */
 		bool named = false;
-		for (unsigned k = MC_TF_SAFETENSORS; k <= MC_TF_TORCH_ZIP; k++) {
+		for (unsigned k = MC_TF_SAFETENSORS; k <= MC_TF_ONNX; k++) {
 			const char *name = mc_tensor_format_name((enum mc_tensor_format)k);
 			size_t len = strlen(name);
 			named |= strncmp(ret->why, name, len) == 0 && ret->why[len] == ':';
