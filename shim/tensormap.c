@@ -7,6 +7,7 @@
  * the process (a file rewritten in place gets a new map beside the old one). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -165,18 +166,10 @@ static uint32_t format_of_why(const char *why)
 	return MC_TF_NONE;
 }
 
-/* Recognises the file open on fd (st: its status) and returns its tag. Two threads that
- * recognise the same new file at once each publish an entry: a duplicate, never a wrong map. */
-static uint16_t recognise(int fd, const struct stat *st)
+/* Publishes the entry of the file st describes: its map (r 1) or why it has none (r -1).
+ * Returns its tag, or TAG_FULL (the map is freed). */
+static uint16_t publish(const struct stat *st, struct mc_tensor_map *map, int r, const char *why)
 {
-	struct mc_tensor_src src = { .read_at = read_at,
-		                     .ctx = &fd,
-		                     .size = (uint64_t)st->st_size };
-	struct mc_tensor_map *map = NULL;
-	char why[WHY_MAX];
-	int r = mc_tensor_recognize(&src, &block_allocator, &map, why, sizeof(why));
-	if (r == 0)
-		return TAG_NOT_TENSORS;
 	uint32_t index;
 	struct tmap_file *e = claim_file(&index);
 	if (!e) {
@@ -189,10 +182,86 @@ static uint16_t recognise(int fd, const struct stat *st)
 	e->mtime_ns = mtime_ns(st);
 	e->map = map;
 	e->format = map ? map->format : format_of_why(why);
-	memcpy(e->why, why, sizeof(why));
+	memcpy(e->why, why, WHY_MAX);
 	e->why[WHY_MAX - 1] = '\0';
 	atomic_store_explicit(&e->state, r > 0 ? FILE_READY : FILE_MALFORMED, memory_order_release);
 	return (uint16_t)(index + 1);
+}
+
+/* ---- ONNX external data ------------------------------------------------------------------
+ * An ONNX model may keep initializers in other files (external_data: a location relative to
+ * the model's directory, an offset, a length). Once the model is recognised, each such file
+ * that exists gets an entry of its own now, its map built from the model alone, so that when
+ * the process opens it later it is found like any recognised file (by device, inode, size and
+ * time), in any thread and in children forked after. */
+
+#define EXTERNAL_FILES_MAX 16 /* external files linked per model; more are left alone */
+
+struct externals {
+	const struct mc_tensor_src *model;
+	char path[PATH_MAX]; /* the model's directory, dir_len bytes, then a location */
+	size_t dir_len;
+	uint64_t seen[EXTERNAL_FILES_MAX]; /* hashes of the locations tried */
+	unsigned n_seen;
+};
+
+/* Called by the walk for every external initializer: the first time a location comes, the
+ * file it names gets its entry (unless it has one, does not exist or is no regular file). */
+static void link_external(void *ctx, const char *location, size_t len)
+{
+	struct externals *x = ctx;
+	uint64_t h = XXH3_64bits(location, len);
+	for (unsigned i = 0; i < x->n_seen; i++)
+		if (x->seen[i] == h)
+			return;
+	if (x->n_seen == EXTERNAL_FILES_MAX)
+		return;
+	x->seen[x->n_seen++] = h;
+	struct stat st;
+	if (x->dir_len + 1 + len >= sizeof(x->path))
+		return;
+	x->path[x->dir_len] = '/';
+	memcpy(x->path + x->dir_len + 1, location, len);
+	x->path[x->dir_len + 1 + len] = '\0';
+	if (mc_real.stat(x->path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    find_file(&st))
+		return;
+	struct mc_tensor_map *map = NULL;
+	char why[WHY_MAX];
+	int r = mc_onnx_external_map(x->model, &block_allocator, location, len,
+	                             (uint64_t)st.st_size, &map, why, sizeof(why));
+	if (r != 0)
+		publish(&st, map, r, why);
+}
+
+/* After an ONNX model open on fd was recognised: entries for its external data files. */
+static void link_externals(int fd, const struct mc_tensor_src *model)
+{
+	struct externals x = { .model = model };
+	if (mc_fd_real_path(fd, x.path, sizeof(x.path)) <= 0)
+		return;
+	x.dir_len = (size_t)(strrchr(x.path, '/') - x.path); /* the path is absolute */
+	char why[WHY_MAX];
+	mc_onnx_externals(model, &block_allocator, link_external, &x, why, sizeof(why));
+}
+
+/* Recognises the file open on fd (st: its status) and returns its tag. Two threads that
+ * recognise the same new file at once each publish an entry: a duplicate, never a wrong map. */
+static uint16_t recognise(int fd, const struct stat *st)
+{
+	struct mc_tensor_src src = { .read_at = read_at,
+		                     .ctx = &fd,
+		                     .size = (uint64_t)st->st_size };
+	struct mc_tensor_map *map = NULL;
+	char why[WHY_MAX];
+	int r = mc_tensor_recognize(&src, &block_allocator, &map, why, sizeof(why));
+	if (r == 0)
+		return TAG_NOT_TENSORS;
+	bool onnx = map && map->format == MC_TF_ONNX;
+	uint16_t tag = publish(st, map, r, why);
+	if (onnx)
+		link_externals(fd, &src);
+	return tag;
 }
 
 static uint16_t tag_for(int fd, const struct stat *st)

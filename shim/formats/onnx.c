@@ -17,6 +17,8 @@
 #define ONNX_DIMS_MAX         64 /* dims kept as the shape; a tensor with more has none */
 #define ONNX_FIELD_NUM_MAX    ((1u << 29) - 1)
 #define ONNX_VARINT_MAX_BYTES 10
+#define ONNX_KEY_MAX          16 /* external_data keys we know are shorter */
+#define ONNX_NUMBER_MAX       20 /* digits of an external_data offset or length */
 
 enum wire { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
 
@@ -34,15 +36,29 @@ enum {
 	TENSOR_NAME = 8,
 	TENSOR_RAW_DATA = 9,
 	TENSOR_DOUBLE_DATA = 10,
+	TENSOR_EXTERNAL_DATA = 13,
+	TENSOR_DATA_LOCATION = 14,
+	ENTRY_KEY = 1,
+	ENTRY_VALUE = 2,
 };
+
+enum { LOCATION_EXTERNAL = 1 };
 
 /* TensorProto.DataType values that map to a dtype of ours. */
 enum { ONNX_FLOAT = 1, ONNX_FLOAT16 = 10, ONNX_DOUBLE = 11, ONNX_BFLOAT16 = 16 };
 
+/* One walk. It maps the data in the model file itself, or, when want is set, the data that
+ * its initializers keep in the external file want (into out, sized as that file); each, when
+ * set, is told every external file a safe location names. */
 struct onnx {
-	struct mc_tf *tf;
+	struct mc_tf *tf;  /* the model: reads and messages */
+	struct mc_tf *out; /* where tensors go */
 	struct mc_tf_cur c;
 	uint64_t structure; /* bytes of structure read so far */
+	const char *want;
+	size_t want_len;
+	void (*each)(void *ctx, const char *location, size_t len);
+	void *ctx;
 };
 
 /* One field: its number, wire type, and its value (varint) or payload [off, off + len). */
@@ -68,6 +84,11 @@ struct tensor_info {
 	bool too_many_dims;
 	uint64_t data_type;
 	struct span raw, floats, doubles;
+	uint64_t data_location;
+	char location[MC_ONNX_LOCATION_MAX];
+	size_t location_len; /* 0: none, or longer than MC_ONNX_LOCATION_MAX */
+	uint64_t ext_off, ext_len;
+	bool has_ext_len;
 };
 
 /* Reads n structure bytes at the cursor; the structure read in all is bounded. */
@@ -276,6 +297,90 @@ static int read_packed(struct onnx *o, const struct field *f, unsigned width, un
 	return 0;
 }
 
+/* A decimal number of at most 20 digits that fits in 64 bits. */
+static bool parse_u64(const char *p, size_t n, uint64_t *ret)
+{
+	uint64_t v = 0;
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		unsigned d = (unsigned)(p[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*ret = v;
+	return true;
+}
+
+/* Reads a string field's bytes into buf (cap bytes); false when it is longer. */
+static int read_string(struct onnx *o, const struct span *s, char *buf, size_t cap, bool *fits,
+                       const char *what)
+{
+	*fits = s->present && s->len <= cap;
+	if (!*fits)
+		return 0;
+	uint64_t back = o->c.pos;
+	jump(o, s->off);
+	int r = take(o, buf, (size_t)s->len, what);
+	jump(o, back);
+	return r;
+}
+
+/* A number-valued external_data entry (offset, length). */
+static int external_number(struct onnx *o, const struct span *value, uint64_t *ret,
+                           const char *what)
+{
+	char digits[ONNX_NUMBER_MAX];
+	bool fits;
+	if (read_string(o, value, digits, sizeof(digits), &fits, what) < 0)
+		return -1;
+	if (!fits || !parse_u64(digits, (size_t)value->len, ret))
+		return mc_tf_fail(o->tf, "external_data %s at offset %llu is no number", what,
+		                  (unsigned long long)value->off);
+	return 0;
+}
+
+/* One external_data entry (StringStringEntryProto: key 1, value 2): location, offset and
+ * length are kept; other keys (checksum) are not ours. */
+static int external_entry(struct onnx *o, const struct field *entry, struct tensor_info *t)
+{
+	struct span key = { 0, 0, false }, value = { 0, 0, false };
+	uint64_t end = entry->off + entry->len;
+	if (expect_wire(o, entry, WIRE_LEN, "external_data") < 0)
+		return -1;
+	jump(o, entry->off);
+	while (o->c.pos < end) {
+		struct field f;
+		if (read_field(o, end, &f) < 0)
+			return -1;
+		if (f.num != ENTRY_KEY && f.num != ENTRY_VALUE)
+			continue;
+		if (expect_wire(o, &f, WIRE_LEN, "an external_data string") < 0)
+			return -1;
+		*(f.num == ENTRY_KEY ? &key : &value) = (struct span){ f.off, f.len, true };
+	}
+	char name[ONNX_KEY_MAX];
+	bool fits;
+	if (read_string(o, &key, name, sizeof(name), &fits, "an external_data key") < 0)
+		return -1;
+	size_t n = fits ? (size_t)key.len : 0;
+	if (n == 8 && memcmp(name, "location", 8) == 0) {
+		if (read_string(o, &value, t->location, sizeof(t->location), &fits,
+		                "an external_data location") < 0)
+			return -1;
+		t->location_len = fits ? (size_t)value.len : 0;
+	} else if (n == 6 && memcmp(name, "offset", 6) == 0) {
+		return external_number(o, &value, &t->ext_off, "offset");
+	} else if (n == 6 && memcmp(name, "length", 6) == 0) {
+		t->has_ext_len = true;
+		return external_number(o, &value, &t->ext_len, "length");
+	}
+	return 0;
+}
+
 static int tensor_field(struct onnx *o, const struct field *f, struct tensor_info *t)
 {
 	switch (f->num) {
@@ -299,6 +404,11 @@ static int tensor_field(struct onnx *o, const struct field *f, struct tensor_inf
 		return read_packed(o, f, 8, WIRE_I64, &t->doubles, "double_data");
 	case TENSOR_SEGMENT:
 		return mc_tf_fail(o->tf, "a segmented tensor");
+	case TENSOR_EXTERNAL_DATA:
+		return external_entry(o, f, t);
+	case TENSOR_DATA_LOCATION:
+		t->data_location = f->value;
+		return expect_wire(o, f, WIRE_VARINT, "data_location");
 	default:
 		return 0; /* varint-packed data, external_data, doc_string, ...: not ours */
 	}
@@ -309,14 +419,31 @@ static int add_span(struct onnx *o, const struct tensor_info *t, const struct sp
 {
 	if (!s->present)
 		return 0;
-	if (mc_tf_add(o->tf, s->off, s->len, t->name, t->name_len, dt, false) < 0)
+	if (mc_tf_add(o->out, s->off, s->len, t->name, t->name_len, dt, false) < 0)
 		return -1;
 	if (t->too_many_dims)
 		return 0;
-	if (mc_tf_shape(o->tf, t->dims, t->ndim) < 0)
+	if (mc_tf_shape(o->out, t->dims, t->ndim) < 0)
 		return mc_tf_fail(o->tf, "out of memory (shape of '%.*s')", (int)t->name_len,
 		                  t->name);
 	return 0;
+}
+
+/* An initializer whose data lie in another file: told to each, or, in the walk for that
+ * file, a tensor of it (no length: up to the next tensor or the end of the file). */
+static int external_tensor(struct onnx *o, const struct tensor_info *t, enum mc_dtype dt)
+{
+	if (!mc_onnx_location_safe(t->location, t->location_len))
+		return 0;
+	if (!o->want) {
+		if (o->each)
+			o->each(o->ctx, t->location, t->location_len);
+		return 0;
+	}
+	if (t->location_len != o->want_len || memcmp(t->location, o->want, o->want_len) != 0)
+		return 0;
+	struct span s = { t->ext_off, t->has_ext_len ? t->ext_len : MC_TF_LEN_TO_NEXT, true };
+	return add_span(o, t, &s, dt);
 }
 
 /* One TensorProto in [off, end): its data runs become tensors named after it. */
@@ -335,6 +462,10 @@ static int walk_tensor(struct onnx *o, uint64_t off, uint64_t end)
 		jump(o, next);
 	}
 	enum mc_dtype dt = dtype_of(t.data_type);
+	if (t.data_location == LOCATION_EXTERNAL)
+		return external_tensor(o, &t, dt);
+	if (o->want)
+		return 0;
 	if (add_span(o, &t, &t.raw, dt) < 0)
 		return -1;
 	if (add_span(o, &t, &t.floats, t.data_type == ONNX_FLOAT ? MC_DT_F32 : MC_DT_OTHER) < 0)
@@ -382,19 +513,96 @@ static int walk_graph(struct onnx *o, const struct span *graph)
 	return 0;
 }
 
-int mc_tf_onnx(struct mc_tf *tf)
+/* The walk o was set up for: 1, 0 (no ONNX model) or -1. */
+static int walk(struct onnx *o)
 {
-	uint64_t size = tf->src->size;
+	uint64_t size = o->tf->src->size;
 	size_t cap = size < ONNX_WINDOW ? (size_t)size : ONNX_WINDOW;
-	struct onnx o = { .tf = tf };
-	o.c = (struct mc_tf_cur){ .tf = tf, .limit = size, .cap = cap };
-	o.c.buf = mc_tf_alloc(tf, cap);
-	if (!o.c.buf)
+	o->c = (struct mc_tf_cur){ .tf = o->tf, .limit = size, .cap = cap };
+	o->c.buf = mc_tf_alloc(o->tf, cap);
+	if (!o->c.buf)
 		return -1;
 	struct span graph = { 0, 0, false };
-	int r = walk_model(&o, &graph) < 0 ? 0 : 1;
-	if (r == 1 && walk_graph(&o, &graph) < 0)
+	int r = walk_model(o, &graph) < 0 ? 0 : 1;
+	if (r == 1 && walk_graph(o, &graph) < 0)
 		r = -1;
-	mc_tf_free(tf, o.c.buf);
+	mc_tf_free(o->tf, o->c.buf);
+	return r;
+}
+
+int mc_tf_onnx(struct mc_tf *tf)
+{
+	struct onnx o = { .tf = tf, .out = tf };
+	return walk(&o);
+}
+
+/* ---- external data ---- */
+
+bool mc_onnx_location_safe(const char *p, size_t n)
+{
+	if (n == 0 || p[0] == '/' || memchr(p, '\0', n))
+		return false;
+	for (size_t start = 0; start < n;) {
+		const char *slash = memchr(p + start, '/', n - start);
+		size_t len = slash ? (size_t)(slash - (p + start)) : n - start;
+		if (len == 2 && p[start] == '.' && p[start + 1] == '.')
+			return false;
+		start += len + 1;
+	}
+	return true;
+}
+
+int mc_onnx_externals(const struct mc_tensor_src *model, const struct mc_tensor_alloc *a,
+                      void (*each)(void *ctx, const char *location, size_t len), void *ctx,
+                      char *why, size_t why_len)
+{
+	struct mc_tf tf = {
+		.src = model, .a = a, .format = "onnx", .why = why, .why_len = why_len
+	};
+	struct onnx o = { .tf = &tf, .out = &tf, .each = each, .ctx = ctx };
+	if (why && why_len)
+		why[0] = '\0';
+	int r = walk(&o);
+	mc_tf_free(&tf, tf.t);
+	mc_tf_free(&tf, tf.names);
+	if (r == 0 && why && why_len)
+		why[0] = '\0';
+	return r < 0 ? -1 : 0;
+}
+
+/* The external file is never read: its map comes from the model alone. */
+static int64_t no_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	(void)ctx;
+	(void)off;
+	(void)buf;
+	(void)len;
+	return -1;
+}
+
+int mc_onnx_external_map(const struct mc_tensor_src *model, const struct mc_tensor_alloc *a,
+                         const char *location, size_t location_len, uint64_t file_size,
+                         struct mc_tensor_map **ret, char *why, size_t why_len)
+{
+	struct mc_tensor_src file = { .read_at = no_read, .size = file_size };
+	struct mc_tf tf = {
+		.src = model, .a = a, .format = "onnx", .why = why, .why_len = why_len
+	};
+	struct mc_tf out = {
+		.src = &file, .a = a, .format = "onnx", .why = why, .why_len = why_len
+	};
+	struct onnx o = { .tf = &tf, .out = &out, .want = location, .want_len = location_len };
+	*ret = NULL;
+	if (why && why_len)
+		why[0] = '\0';
+	int r = mc_onnx_location_safe(location, location_len) ? walk(&o) : 0;
+	if (r == 1 && out.n == 0)
+		r = 0;
+	if (r == 1)
+		r = mc_tf_finish(&out, MC_TF_ONNX, ret);
+	mc_tf_free(&out, out.t);
+	mc_tf_free(&out, out.names);
+	if (r == 0 && why && why_len)
+		why[0] = '\0';
 	return r;
 }

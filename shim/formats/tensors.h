@@ -8,6 +8,7 @@
 #ifndef MC_FORMATS_TENSORS_H
 #define MC_FORMATS_TENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,5 +89,28 @@ uint32_t mc_tensor_at_or_after(const struct mc_tensor_map *map, uint64_t off);
  * "gguf", "npy", "torch-zip", "onnx"). */
 unsigned mc_dtype_size(enum mc_dtype dt);
 const char *mc_tensor_format_name(enum mc_tensor_format f);
+
+/* ---- ONNX external data: initializers whose data lie in another file ---- */
+
+#define MC_ONNX_LOCATION_MAX 1024 /* bytes of a location; longer ones are left alone */
+
+/* True when an external_data location is safe to follow, as onnxruntime requires: not empty,
+ * relative (no leading '/'), no ".." component, no NUL. */
+bool mc_onnx_location_safe(const char *location, size_t len);
+
+/* Walks the ONNX model src and calls each() for every initializer kept in another file whose
+ * location is safe (the location as written, relative to the model's directory; once per
+ * initializer, so the same location may come many times). 0, or -1 with why set. */
+int mc_onnx_externals(const struct mc_tensor_src *model, const struct mc_tensor_alloc *a,
+                      void (*each)(void *ctx, const char *location, size_t len), void *ctx,
+                      char *why, size_t why_len);
+
+/* The map of the external data file location (file_size bytes), from the model src alone:
+ * the initializers kept there, named after them. Returns as mc_tensor_recognize: 1 with *ret
+ * (format onnx), 0 when no initializer is kept there, -1 with why (a range past the end of
+ * that file, overlapping ranges, a malformed model). */
+int mc_onnx_external_map(const struct mc_tensor_src *model, const struct mc_tensor_alloc *a,
+                         const char *location, size_t location_len, uint64_t file_size,
+                         struct mc_tensor_map **ret, char *why, size_t why_len);
 
 #endif

@@ -44,6 +44,17 @@ def tensor(name, arr, packed_floats=False):
     return out + field_bytes(4 if packed_floats else 9, arr.tobytes())
 
 
+def external_tensor(name, arr, location, offset):
+    """TensorProto whose data lie in the file location at offset (data_location EXTERNAL)."""
+    arr = np.ascontiguousarray(arr, dtype="<f4")
+    out = b"".join(field_varint(1, d) for d in arr.shape)
+    out += field_varint(2, FLOAT) + field_bytes(8, name)
+    for key, value in (("location", location), ("offset", str(offset)),
+                       ("length", str(arr.nbytes))):
+        out += field_bytes(13, field_bytes(1, key) + field_bytes(2, value))
+    return out + field_varint(14, 1)
+
+
 def value_info(name, dims):
     """ValueInfoProto: name, TypeProto.tensor_type (elem_type, shape)."""
     shape = b"".join(field_bytes(1, field_varint(1, d)) for d in dims)
@@ -66,13 +77,18 @@ def weights(seed):
     }
 
 
-def model_bytes(w):
+def model_bytes(w, external=None):
+    """The model; external: {name: (location, offset)} of the initializers kept outside."""
+    external = external or {}
     nodes = [node("MatMul", ["X", "W1"], ["h1"]), node("Add", ["h1", "B1"], ["h2"]),
              node("Relu", ["h2"], ["h3"]), node("MatMul", ["h3", "W2"], ["h4"]),
              node("Add", ["h4", "B2"], ["Y"])]
     graph = b"".join(field_bytes(1, n) for n in nodes) + field_bytes(2, "mlp")
     for name in ("W1", "B1", "W2", "B2"):
-        graph += field_bytes(5, tensor(name, w[name], packed_floats=name == "W2"))
+        if name in external:
+            graph += field_bytes(5, external_tensor(name, w[name], *external[name]))
+        else:
+            graph += field_bytes(5, tensor(name, w[name], packed_floats=name == "W2"))
     graph += field_bytes(11, value_info("X", [1, IN])) + field_bytes(12, value_info("Y", [1, OUT]))
     opset = field_bytes(1, "") + field_varint(2, OPSET)
     return (field_varint(1, IR_VERSION) + field_bytes(2, "mlchaos-test") +
@@ -97,6 +113,21 @@ def write(path, seed=5):
     w = weights(seed)
     with open(path, "wb") as f:
         f.write(model_bytes(w))
+    return w
+
+
+def write_external(path, location, seed=5):
+    """The model at path with W1 and B1 in the file location beside it (W1 at 0, B1 after a
+    gap at 69632) and W2, B2 inside it."""
+    import os
+    w = weights(seed)
+    data = bytearray(w["W1"].tobytes())
+    data += bytes(69632 - len(data))
+    data += w["B1"].tobytes()
+    with open(os.path.join(os.path.dirname(path), location), "wb") as f:
+        f.write(data)
+    with open(path, "wb") as f:
+        f.write(model_bytes(w, {"W1": (location, 0), "B1": (location, 69632)}))
     return w
 
 

@@ -16,6 +16,8 @@ run`, with a read and an mmap rule sharing one damage name:
            NaNs, says
   contrast bitflip, 256 per 4 KiB, over several seeds: with region = tensors every load
            succeeds, with region = any most fail (printed)
+  external W1 and B1 kept in model.data (external_data, by path only): damaged there, as
+           the model says, when onnxruntime opens it; answers as numpy predicts
   checksum the model is unchanged on disk
 
 Both load modes. Exit 77 when node, onnxruntime-node (scripts/setup installs it from npm into
@@ -47,7 +49,7 @@ RULE = """
 [fault.onnx-{hook}]
 hook = {hook}
 action = corrupt
-path = */model.onnx
+path = {path}
 region = {region}
 mode = {mode}
 count = {count}
@@ -86,13 +88,13 @@ class Onnx:
 
     # ---- a server run --------------------------------------------------------------------
 
-    def serve(self, mode, config=None):
+    def serve(self, mode, config=None, model=None):
         """Starts the server (under `mlchaos run` with config), asks it every input and stops
         it. Returns (loaded, answers: list of float32 arrays or None, log lines)."""
         self.runs += 1
         rundir = os.path.join(self.tmp, f"run-{self.runs}")
         os.mkdir(rundir)
-        argv = [NODE, SERVER, mode, self.model, os.path.join(rundir, "ready")]
+        argv = [NODE, SERVER, mode, model or self.model, os.path.join(rundir, "ready")]
         if config is not None:
             cfg = os.path.join(rundir, "chaos.ini")
             with open(cfg, "w") as f:
@@ -121,14 +123,16 @@ class Onnx:
             return None
         return self.np.array([float(v) for v in out["y"]], dtype=self.np.float32)
 
-    def config(self, mode, count, seed=11, region="tensors"):
+    def config(self, mode, count, seed=11, region="tensors", path="*/model.onnx"):
         return HEAD.format(seed=seed, log="{log}") + "".join(
-            RULE.format(hook=h, region=region, mode=mode, count=count) for h in ("read", "mmap"))
+            RULE.format(hook=h, region=region, mode=mode, count=count, path=path)
+            for h in ("read", "mmap"))
 
     # ---- what the log says ---------------------------------------------------------------
 
-    def logged_weights(self, lines, what):
-        """The weights with the logged changes applied, and {tensor: values changed}."""
+    def logged_weights(self, lines, what, files=None):
+        """The weights with the logged changes applied, {tensor: values changed}; files:
+        the set the base names of the files damaged are added to."""
         bits = {k: self.om.as_bits(v).copy() for k, v in self.weights.items()}
         per = {}
         for l in lines:
@@ -138,6 +142,8 @@ class Onnx:
                 mctest.fail(f"{what}: a line left changes out: the test needs fewer")
             mctest.check(l.get("format") == "onnx", f"{what}: the log names the format "
                                                     f"({l.get('format')})")
+            if files is not None and l.get("target", "").startswith("file:"):
+                files.add(os.path.basename(l["target"]))
             for ch in l["changes"]:
                 t, i = ch["tensor"], ch["index"]
                 if not mctest.check(t in bits and int(ch["before"], 16) == bits[t][i],
@@ -213,6 +219,34 @@ class Onnx:
         mctest.check(failed["any"] > CONTRAST_SEEDS // 2,
                      f"contrast {mode}: region = any broke most loads ({failed['any']})")
 
+    def case_external(self):
+        """W1 and B1 kept in model.data beside the model: the damage reaches them when
+        onnxruntime opens that file, as the model's external_data says."""
+        what = "external data"
+        d = os.path.join(self.tmp, "models", "ext")
+        os.mkdir(d)
+        model = os.path.join(d, "model.onnx")
+        self.om.write_external(model, "model.data")
+        data = os.path.join(d, "model.data")
+        before = sha256_file(data)
+        loaded, answers, lines, err = self.serve("path", self.config("sign", 3, path="*/ext/*"),
+                                                 model)
+        if not mctest.check(loaded and answered(answers),
+                            f"{what}: the damaged model loads and answers ({err[-300:]})"):
+            return
+        files = set()
+        damaged, per = self.logged_weights(lines, what, files)
+        mctest.check(per == {k: 3 for k in self.weights},
+                     f"{what}: values changed per initializer {per}, 3 in each expected "
+                     f"(W1 and B1 in model.data)")
+        mctest.check(files == {"model.onnx", "model.data"},
+                     f"{what}: the files damaged are model.onnx and model.data ({files})")
+        want = self.expect(damaged)
+        close = all(self.np.allclose(a, w, rtol=1e-4, atol=1e-5) for a, w in zip(answers, want))
+        mctest.check(close, f"{what}: the answers are numpy's with the logged changes: "
+                            f"{answers[0]} / {want[0]}")
+        mctest.check(sha256_file(data) == before, f"{what}: model.data unchanged on disk")
+
     def main(self):
         before = sha256_file(self.model)
         for mode in MODES:
@@ -222,6 +256,7 @@ class Onnx:
             self.case_values(mode, clean)
             self.case_nan(mode)
             self.case_contrast(mode)
+        self.case_external()
         mctest.check(sha256_file(self.model) == before, "model.onnx: unchanged on disk")
 
 

@@ -473,8 +473,151 @@ static void test_flips(void)
 	bytes_free(&m.file);
 }
 
+/* ---- external data ---- */
+
+static void external_tensor(struct bytes *g, const char *name, const char *location,
+                            const char *offset, const char *length)
+{
+	struct bytes t = { 0 }, e = { 0 };
+	pb_uint(&t, 1, 4);
+	pb_uint(&t, 2, 1);
+	pb_str(&t, 8, name);
+	pb_str(&e, 1, "location");
+	pb_str(&e, 2, location);
+	pb_msg(&t, 13, &e);
+	if (offset) {
+		pb_str(&e, 1, "offset");
+		pb_str(&e, 2, offset);
+		pb_msg(&t, 13, &e);
+	}
+	if (length) {
+		pb_str(&e, 2, length); /* the value before the key: any order */
+		pb_str(&e, 1, "length");
+		pb_msg(&t, 13, &e);
+	}
+	pb_str(&e, 1, "checksum");
+	pb_str(&e, 2, "abc");
+	pb_msg(&t, 13, &e);
+	pb_uint(&t, 14, 1);
+	pb_msg(g, 5, &t);
+}
+
+struct seen {
+	char locations[8][64];
+	unsigned n;
+};
+
+static void note_location(void *ctx, const char *location, size_t len)
+{
+	struct seen *s = ctx;
+	if (s->n < 8 && len < 64) {
+		memcpy(s->locations[s->n], location, len);
+		s->locations[s->n][len] = '\0';
+	}
+	s->n++;
+}
+
+static void external_model(struct bytes *f)
+{
+	struct bytes g = { 0 }, t = { 0 };
+	size_t data_at;
+	float_tensor(&t, "inside", 2, 2, 1, &data_at);
+	pb_msg(&g, 5, &t);
+	external_tensor(&g, "a", "w.bin", "0", "16");
+	external_tensor(&g, "b", "w.bin", "4096", "64");
+	external_tensor(&g, "c", "sub/x.bin", NULL, NULL);
+	external_tensor(&g, "evil", "../etc/passwd", "0", "4");
+	external_tensor(&g, "abs", "/etc/passwd", "0", "4");
+	one_graph(f, &g);
+}
+
+static void test_location_safe(void)
+{
+	MC_CHECK(mc_onnx_location_safe("w.bin", 5));
+	MC_CHECK(mc_onnx_location_safe("sub/dir/w.bin", 13));
+	MC_CHECK(mc_onnx_location_safe("..w", 3));
+	MC_CHECK(mc_onnx_location_safe("a/...", 5));
+	MC_CHECK(!mc_onnx_location_safe("", 0));
+	MC_CHECK(!mc_onnx_location_safe("/w.bin", 6));
+	MC_CHECK(!mc_onnx_location_safe("..", 2));
+	MC_CHECK(!mc_onnx_location_safe("../w.bin", 8));
+	MC_CHECK(!mc_onnx_location_safe("a/../../w.bin", 13));
+	MC_CHECK(!mc_onnx_location_safe("a/..", 4));
+	MC_CHECK(!mc_onnx_location_safe("a\0b", 3));
+}
+
+static void test_externals(void)
+{
+	struct bytes f;
+	external_model(&f);
+	struct recog g; /* the model's own map: the one initializer inside it */
+	recognize(&g, &f);
+	CHECK_CONTRACT(&g);
+	MC_CHECK_U64(g.r, 1);
+	if (g.map) {
+		MC_CHECK_U64(g.map->n, 1);
+		MC_CHECK_STR(g.map->names + g.map->t[0].name, "inside");
+	}
+	recog_done(&g);
+
+	struct mem_file mf = { f.p, f.n, f.n, false, 0 };
+	struct mc_tensor_src src = { mem_read_at, &mf, f.n };
+	struct counting_alloc count = { 0 };
+	struct mc_tensor_alloc a = { counting_alloc, counting_free, &count };
+	struct seen seen = { 0 };
+	char why[200];
+	MC_CHECK_U64(mc_onnx_externals(&src, &a, note_location, &seen, why, sizeof(why)), 0);
+	MC_CHECK_U64(seen.n, 3); /* the unsafe locations are never told */
+	MC_CHECK_STR(seen.locations[0], "w.bin");
+	MC_CHECK_STR(seen.locations[1], "w.bin");
+	MC_CHECK_STR(seen.locations[2], "sub/x.bin");
+
+	struct mc_tensor_map *map = NULL;
+	MC_CHECK_U64(mc_onnx_external_map(&src, &a, "w.bin", 5, 8192, &map, why, sizeof(why)), 1);
+	if (map) {
+		MC_CHECK_U64(map->format, MC_TF_ONNX);
+		MC_CHECK_U64(map->file_size, 8192);
+		MC_CHECK_U64(map->n, 2);
+		CHECK_TENSOR(map, 0, 0, 16, "a", MC_DT_F32);
+		CHECK_TENSOR(map, 1, 4096, 64, "b", MC_DT_F32);
+		mc_tensor_map_free(map, &a);
+	}
+	/* no length: up to the end of the file */
+	MC_CHECK_U64(mc_onnx_external_map(&src, &a, "sub/x.bin", 9, 100, &map, why, sizeof(why)),
+	             1);
+	if (map) {
+		CHECK_TENSOR(map, 0, 0, 100, "c", MC_DT_F32);
+		mc_tensor_map_free(map, &a);
+	}
+	/* a range past the end of the external file: -1, saying which */
+	MC_CHECK_U64(mc_onnx_external_map(&src, &a, "w.bin", 5, 4100, &map, why, sizeof(why)),
+	             (uint64_t)-1);
+	MC_CHECK(map == NULL && strstr(why, "onnx: tensor 'b'") && strstr(why, "past the end"));
+	/* a file no initializer names, and unsafe locations: 0 */
+	MC_CHECK_U64(mc_onnx_external_map(&src, &a, "v.bin", 5, 100, &map, why, sizeof(why)), 0);
+	MC_CHECK_U64(
+	    mc_onnx_external_map(&src, &a, "../etc/passwd", 13, 100, &map, why, sizeof(why)), 0);
+	MC_CHECK(map == NULL && why[0] == '\0');
+	MC_CHECK(!mf.read_outside);
+	MC_CHECK_U64(count.allocs, count.frees);
+	bytes_free(&f);
+
+	struct bytes g2 = { 0 }; /* an offset that is no number */
+	external_tensor(&g2, "a", "w.bin", "12x", NULL);
+	one_graph(&f, &g2);
+	mf = (struct mem_file){ f.p, f.n, f.n, false, 0 };
+	src.size = f.n;
+	MC_CHECK_U64(mc_onnx_external_map(&src, &a, "w.bin", 5, 100, &map, why, sizeof(why)),
+	             (uint64_t)-1);
+	MC_CHECK(strstr(why, "external_data offset at offset") != NULL);
+	MC_CHECK_U64(count.allocs, count.frees);
+	bytes_free(&f);
+}
+
 int main(void)
 {
+	test_location_safe();
+	test_externals();
 	test_valid();
 	test_large_data_unread();
 	test_malformed();
