@@ -6,7 +6,9 @@
  * tensor: raw_data, and the packed fixed-width float_data and double_data. Varint-packed data
  * (int32_data, int64_data, uint64_data) cannot be damaged in place without breaking the
  * protobuf, and are left out. Only the structure is read, through a window; data are skipped
- * by offset, so a file of gigabytes costs a few reads per initializer. */
+ * by offset, so a file of gigabytes costs a few reads per initializer. Initializers kept in
+ * other files (external data) are what two more walks of the same kind report: the files'
+ * locations (mc_onnx_externals) and the map of one of them (mc_onnx_external_map). */
 #include <string.h>
 
 #include "internal.h"
@@ -315,7 +317,8 @@ static bool parse_u64(const char *p, size_t n, uint64_t *ret)
 	return true;
 }
 
-/* Reads a string field's bytes into buf (cap bytes); false when it is longer. */
+/* Reads a string field's bytes into buf when they fit in cap (*fits says whether they did);
+ * the cursor stays where it was. 0 or -1. */
 static int read_string(struct onnx *o, const struct span *s, char *buf, size_t cap, bool *fits,
                        const char *what)
 {

@@ -1,5 +1,5 @@
 /* fuzz_tensors.h: the one harness body shared by the recogniser fuzzers (fuzz_safetensors.c,
- * fuzz_gguf.c, fuzz_npy.c, fuzz_torchzip.c). */
+ * fuzz_gguf.c, fuzz_npy.c, fuzz_torchzip.c, fuzz_onnx.c). */
 #ifndef MC_FUZZ_TENSORS_H
 #define MC_FUZZ_TENSORS_H
 

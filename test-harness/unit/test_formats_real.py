@@ -2,7 +2,9 @@
 """The recognisers (shim/formats/) on files numpy and torch wrote, against what numpy and torch
 say: for .npy the data starts where numpy's header reader stops and holds arr.tobytes(); for a
 torch.save checkpoint each storage's bytes, read at the range the map gives, equal the
-storage's own bytes, named after the first state-dict key that uses it.
+storage's own bytes, named after the first state-dict key that uses it; for an ONNX model
+torch.onnx.export wrote, each parameter's bytes lie at the range of the initializer named
+after it.
 
 usage: test_formats_real.py TENSORMAP   (the unit-tensormap program)
 Exit 0 all checks held, 1 a check failed, 77 numpy is missing (Debian: python3-numpy)."""
@@ -198,10 +200,38 @@ def test_torch(tmp):
     check_torch_file(path, "nested checkpoint", expected_storages(ckpt))
 
 
+def test_onnx(tmp):
+    """torch.onnx.export (no onnx package needed): every parameter is an initializer whose
+    raw_data the map gives, named after the parameter, f32."""
+    try:
+        import torch
+    except ImportError:
+        print("skip onnx: torch is not importable by /usr/bin/python3 (Debian: python3-torch)")
+        return
+    torch.manual_seed(5)
+    # 64 x 256 weights: 64 KiB of raw_data, past the recogniser's 16 KiB window
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 8))
+    path = os.path.join(tmp, "model.onnx")
+    torch.onnx.export(model, (torch.ones(1, 64),), path, do_constant_folding=False)
+    got = tensormap(path)
+    if not check(got["result"] == 1 and got["format"] == "onnx", f"onnx: recognised ({got})"):
+        return
+    by_name = {t["name"]: t for t in got["tensors"]}
+    for name, p in model.state_dict().items():
+        t = by_name.get(name)
+        want = p.detach().numpy().astype("<f4").tobytes()
+        if not check(t is not None, f"onnx {name}: an initializer of the map"):
+            continue
+        check(t["len"] == len(want) and file_bytes(path, t["off"], t["len"]) == want,
+              f"onnx {name}: its bytes at offset {t['off']} ({t['len']} bytes)")
+        check(t["dtype"] == "f32", f"onnx {name}: f32 ({t['dtype']})")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="mlchaos-formats-") as tmp:
         test_npy(tmp)
         test_torch(tmp)
+        test_onnx(tmp)
     return finish("formats-real")
 
 
