@@ -17,6 +17,8 @@ enum mc_tensor_format {
 	MC_TF_GGUF,
 	MC_TF_NPY,
 	MC_TF_TORCH_ZIP,
+	MC_TF_PICKLE, /* pickle.dump of numpy arrays (protocols 2-5), scikit-learn models */
+	MC_TF_JOBLIB, /* joblib.dump, uncompressed: arrays' bytes inline after their wrapper */
 };
 
 /* Element types; only the float ones take the value modes (nan, inf, exponent, sign, zero). */
