@@ -152,7 +152,6 @@ struct mc_pickle_hooks {
 #define MC_PICKLE_DIMS_MAX  (1u << 20) /* int tuples' items kept as shapes; later: no shape */
 #define MC_PICKLE_NODES_MAX (1u << 20) /* containers kept for naming; later: ordinal names */
 #define MC_PICKLE_PATH_MAX  64         /* containers named in a path, innermost kept */
-#define MC_PICKLE_NEST_MAX  1          /* pickles inside the stream (joblib object arrays) */
 
 /* True when op is a pickle opcode this walker knows (the recogniser's cheap first test). */
 bool mc_pickle_opcode_known(uint8_t op);

@@ -59,10 +59,10 @@ enum label { LABEL_NONE, LABEL_KEY, LABEL_INDEX };
 
 struct node {
 	int32_t parent; /* -1: none known */
-	uint8_t label;
-	uint32_t index;   /* LABEL_INDEX */
-	uint64_t key_off; /* LABEL_KEY: the key in the text */
+	uint32_t at;    /* LABEL_KEY: the key's offset in the text (at most 100 MiB); LABEL_INDEX:
+	                 * the index */
 	uint32_t key_len;
+	uint8_t label;
 };
 
 struct array {
@@ -97,7 +97,7 @@ struct walk {
 	size_t n_nodes, nodes_cap;
 	struct array *arrays;
 	size_t n_arrays, arrays_cap;
-	unsigned nested; /* pickles inside the stream still open (joblib object arrays) */
+	unsigned nested; /* 1 inside a pickle inside the stream (a joblib object array) */
 	bool joblib;     /* a NumpyArrayWrapper was seen */
 	bool oom;        /* a table could not grow: the walk fails after this step */
 };
@@ -314,8 +314,7 @@ static void link(struct walk *w, const struct pv *child, struct pv *parent, enum
 	struct node *nd = &w->nodes[child->node];
 	nd->parent = parent->node;
 	nd->label = (uint8_t)label;
-	nd->index = index;
-	nd->key_off = key_off;
+	nd->at = label == LABEL_INDEX ? index : (uint32_t)key_off;
 	nd->key_len = key_len > MC_TENSOR_NAME_MAX ? MC_TENSOR_NAME_MAX : (uint32_t)key_len;
 }
 
@@ -463,12 +462,8 @@ static int joblib_array(struct walk *w, struct pv *wrapper, const struct pv *sta
 		return mc_tf_fail(w->tf, "NumpyArrayWrapper at byte %llu has no shape or dtype",
 		                  (unsigned long long)where(w));
 	w->joblib = true;
-	if (state->flags & PVF_OBJECT) {
-		if (w->nested >= MC_PICKLE_NEST_MAX)
-			return mc_tf_fail(w->tf, "object arrays nest in object arrays at byte %llu",
-			                  (unsigned long long)where(w));
+	if (state->flags & PVF_OBJECT)
 		return nest(w);
-	}
 	const uint8_t *pad;
 	uint64_t skipped, nbytes = state->itemsize;
 	if (nbytes == 0)
@@ -513,6 +508,7 @@ static int build(struct walk *w, struct pv *obj, const struct pv *state)
 		take_payload(obj, state);
 		return add_array(w, obj);
 	}
+	/* The pickle inside (an object array's) is plain: joblib's wrappers are only outside. */
 	if (obj->kind == PV_WRAPPER && w->nested == 0)
 		return joblib_array(w, obj, state);
 	link(w, state, obj, LABEL_NONE, 0, 0, 0);
@@ -1181,13 +1177,13 @@ static size_t array_name(const struct walk *w, const struct array *a, uint32_t o
 		const struct node *nd = &w->nodes[path[depth]];
 		if (nd->label == LABEL_INDEX) {
 			put(buf, &len, "[", 1);
-			put_u32(buf, &len, nd->index);
+			put_u32(buf, &len, nd->at);
 			put(buf, &len, "]", 1);
 			continue;
 		}
 		if (len)
 			put(buf, &len, ".", 1);
-		put(buf, &len, (const char *)w->p + nd->key_off, nd->key_len);
+		put(buf, &len, (const char *)w->p + nd->at, nd->key_len);
 	}
 	if (len == 0) {
 		put(buf, &len, "array", 5);
@@ -1206,7 +1202,7 @@ static int add_arrays(struct walk *w)
 		r = mc_tf_add(w->tf, a->off, a->len, name, len, (enum mc_dtype)a->dtype,
 		              a->big_endian);
 		if (r == 0 && a->has_shape)
-			r = mc_tf_shape(w->tf, w->dims + a->dims, a->ndim);
+			r = mc_tf_shape(w->tf, a->ndim ? w->dims + a->dims : NULL, a->ndim);
 	}
 	mc_tf_free(w->tf, name);
 	return r;
