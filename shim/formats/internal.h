@@ -145,13 +145,14 @@ struct mc_pickle_hooks {
 	void *ctx;
 };
 
-#define MC_PICKLE_MARKS_MAX 1024u      /* nesting of MARKs; deeper is malformed */
-#define MC_PICKLE_STACK_MAX (1u << 18) /* values on the stack at once */
-#define MC_PICKLE_MEMO_MAX  (1u << 18) /* memo slots kept; later ones read as "unknown" */
-#define MC_PICKLE_NDIM_MAX  32         /* dims of an array shape (numpy's own limit is 64) */
-#define MC_PICKLE_DIMS_MAX  (1u << 20) /* int tuples' items kept as shapes; later: no shape */
-#define MC_PICKLE_NODES_MAX (1u << 20) /* containers kept for naming; later: ordinal names */
-#define MC_PICKLE_PATH_MAX  64         /* containers named in a path, innermost kept */
+#define MC_PICKLE_MARKS_MAX      1024u      /* nesting of MARKs; deeper is malformed */
+#define MC_PICKLE_STACK_MAX      (1u << 18) /* values on the stack at once */
+#define MC_PICKLE_MEMO_MAX       (1u << 18) /* memo slots kept; later ones read as "unknown" */
+#define MC_PICKLE_NDIM_MAX       32         /* dims of an array shape (numpy's own limit is 64) */
+#define MC_PICKLE_DIMS_MAX       (1u << 20) /* int tuples' items kept as shapes; later: no shape */
+#define MC_PICKLE_NODES_MAX      (1u << 20) /* containers kept for naming; later: ordinal names */
+#define MC_PICKLE_PATH_MAX       64         /* containers named in a path, innermost kept */
+#define MC_PICKLE_PATH_STEPS_MAX 256        /* links followed up from an array to name it */
 
 /* True when op is a pickle opcode this walker knows (the recogniser's cheap first test). */
 bool mc_pickle_opcode_known(uint8_t op);

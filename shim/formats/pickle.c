@@ -752,6 +752,11 @@ static int op_counted(struct walk *w, int width, bool is_str, bool is_bytes)
 		v.len = len;
 		return payload(w, len, &v.off) < 0 ? -1 : push(w, v);
 	}
+	/* Read from the file, a string longer than any name is skipped like a payload: only
+	 * names, keys and dtypes are looked at, and protocol 2 pickles hold arrays' bytes as
+	 * text, which would otherwise fill the text with data. */
+	if (w->cur && len > MC_TENSOR_NAME_MAX)
+		return payload(w, len, &v.off) < 0 ? -1 : push(w, pv_other);
 	if (len > SIZE_MAX || need(w, (size_t)len) < 0)
 		return -1;
 	if (is_str) {
@@ -1168,8 +1173,12 @@ static void put_u32(char *buf, size_t *len, uint32_t v)
 static size_t array_name(const struct walk *w, const struct array *a, uint32_t ordinal, char *buf)
 {
 	int32_t path[MC_PICKLE_PATH_MAX];
-	unsigned depth = 0;
-	for (int32_t nd = a->node; nd >= 0 && depth < MC_PICKLE_PATH_MAX; nd = w->nodes[nd].parent)
+	unsigned depth = 0, steps = 0;
+	/* Links that name nothing (a call's arguments, a BUILD's state) do not count in the depth,
+	 * but every step does: a chain longer than link()'s look-out for cycles may close one. */
+	for (int32_t nd = a->node;
+	     nd >= 0 && depth < MC_PICKLE_PATH_MAX && steps < MC_PICKLE_PATH_STEPS_MAX;
+	     nd = w->nodes[nd].parent, steps++)
 		if (w->nodes[nd].parent >= 0 && w->nodes[nd].label != LABEL_NONE)
 			path[depth++] = nd;
 	size_t len = 0;

@@ -232,6 +232,38 @@ static void test_ordinals(void)
 	bytes_free(&p);
 }
 
+/* A = {'x': array}, B = {'a': A}, then A['b'] = B: the cycle is not followed, the array is
+ * named through the first holder of each container. */
+static void test_cycle(void)
+{
+	struct bytes p = { 0 };
+	size_t x;
+	begin(&p, 4);
+	op(&p, '}');
+	op(&p, 0x94); /* A: memo 0 */
+	str(&p, "x");
+	ndarray(&p, "f4", "<", dims23, 2, 24, &x);
+	op(&p, 's');
+	op(&p, '}');
+	op(&p, 0x94); /* B: memo 1 (the ndarray's opcodes memoize nothing) */
+	str(&p, "a");
+	op(&p, 'h');
+	put_u8(&p, 0);
+	op(&p, 's');
+	op(&p, '0');
+	str(&p, "b");
+	op(&p, 'h');
+	put_u8(&p, 1);
+	op(&p, 's');
+	op(&p, '.');
+	struct recog g;
+	struct mc_tensor_map *m = expect_map(&g, &p, MC_TF_PICKLE, 1);
+	if (m)
+		CHECK_TENSOR(m, 0, x, 24, "a.x", MC_DT_F32);
+	finish_recog(&g);
+	bytes_free(&p);
+}
+
 /* A joblib file: {'coef': wrapper f8 (2, 3)}, the bytes right after the wrapper, aligned. */
 static void test_joblib(void)
 {
@@ -368,6 +400,7 @@ int main(void)
 {
 	test_paths();
 	test_ordinals();
+	test_cycle();
 	test_joblib();
 	test_payload_not_read();
 	test_not_pickles();

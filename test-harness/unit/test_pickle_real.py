@@ -8,10 +8,8 @@ are not recognised; object arrays are never tensors.
 usage: test_pickle_real.py TENSORMAP   (the unit-tensormap program)
 Exit 0 all checks held, 1 a check failed, 77 numpy or joblib is missing (Debian: python3-numpy,
 python3-joblib)."""
-import json
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 
@@ -24,19 +22,9 @@ try:
 except ImportError:
     skip("numpy or joblib is not importable by /usr/bin/python3 (Debian: python3-joblib)")
 
-TENSORMAP = sys.argv[1]
-DTYPE = {"f4": "f32", "f2": "f16", "f8": "f64"}
-
-
-def tensormap(path):
-    out = subprocess.run([TENSORMAP, path], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
-
-
-def file_bytes(path, off, n):
-    with open(path, "rb") as f:
-        f.seek(off)
-        return f.read(n)
+# The map of a file (unit-tensormap, argv[1]) and a file's bytes, as the .npy and torch tests
+# read them.
+from test_formats_real import NPY_DTYPE as DTYPE, file_bytes, tensormap  # noqa: E402
 
 
 def check_arrays(path, what, fmt, arrays, aligned=False):
@@ -145,8 +133,8 @@ def test_sklearn(tmp):
         check_arrays(path, f"sklearn {label} joblib", "joblib", arrays, aligned=True)
 
 
-with tempfile.TemporaryDirectory() as tmp:
+with tempfile.TemporaryDirectory(prefix="mlchaos-pickle-") as tmp:
     test_plain(tmp)
     test_joblib(tmp)
     test_sklearn(tmp)
-finish()
+sys.exit(finish("pickle-real"))
