@@ -157,8 +157,11 @@ static struct tmap_file *claim_file(uint32_t *ret_index)
  * message starts with the format's name ("safetensors: ..."). */
 static uint32_t format_of_why(const char *why)
 {
-	for (uint32_t f = MC_TF_SAFETENSORS; f <= MC_TF_ONNX; f++) {
+	/* Every format after MC_TF_NONE has a name; the first "none" past them ends the list. */
+	for (uint32_t f = MC_TF_SAFETENSORS;; f++) {
 		const char *name = mc_tensor_format_name((enum mc_tensor_format)f);
+		if (strcmp(name, "none") == 0)
+			break;
 		size_t n = strlen(name);
 		if (strncmp(why, name, n) == 0 && why[n] == ':')
 			return f;

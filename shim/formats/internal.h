@@ -53,6 +53,10 @@ int mc_tf_add(struct mc_tf *tf, uint64_t off, uint64_t len, const char *name, si
  * no-op when that call added none (len 0). 0, or -1 when out of memory. */
 int mc_tf_shape(struct mc_tf *tf, const uint64_t *dims, unsigned ndim);
 
+/* Grows the array *p of *cap elements of elem bytes to hold need of them (doubling, through
+ * the caller's allocator; the old contents are kept). 0, or -1 when out of memory. */
+int mc_tf_grow(struct mc_tf *tf, void **p, size_t *cap, size_t elem, size_t need);
+
 /* Sorts the tensors by offset, resolves MC_TF_LEN_TO_NEXT, drops what came out empty,
  * refuses overlaps and builds the one-allocation map. 1 (success) or -1. */
 int mc_tf_finish(struct mc_tf *tf, enum mc_tensor_format format, struct mc_tensor_map **ret);
@@ -64,6 +68,9 @@ int mc_tf_gguf(struct mc_tf *tf);
 int mc_tf_npy(struct mc_tf *tf);
 int mc_tf_torchzip(struct mc_tf *tf);
 int mc_tf_onnx(struct mc_tf *tf);
+/* Plain pickles and joblib files (pickle.c): *ret_format says which (MC_TF_JOBLIB once a
+ * joblib NumpyArrayWrapper was seen, else MC_TF_PICKLE). */
+int mc_tf_pickle(struct mc_tf *tf, enum mc_tensor_format *ret_format);
 
 /* In-place heapsort: O(n log n) on any input, no allocation (qsort may call malloc). */
 void mc_tf_sort(void *base, size_t n, size_t size,
@@ -128,7 +135,7 @@ int mc_tf_json_u64(struct mc_tf_json *j, uint64_t *ret);
 /* Any value, nested at most MC_TF_JSON_DEPTH_MAX deep. 0 or -1. */
 int mc_tf_json_skip(struct mc_tf_json *j);
 
-/* ---- pickle (PyTorch data.pkl): a walk over the opcodes that executes nothing ---- */
+/* ---- pickle (PyTorch data.pkl, plain pickles, joblib): a walk that executes nothing ---- */
 
 /* What the walk reports. storage(): a persistent id ('storage', torch.<X>Storage, key, ...)
  * was seen; returns the caller's index for key, or -1 when no record has it. name(): a value
@@ -139,9 +146,17 @@ struct mc_pickle_hooks {
 	void *ctx;
 };
 
-#define MC_PICKLE_MARKS_MAX 1024u      /* nesting of MARKs; deeper is malformed */
-#define MC_PICKLE_STACK_MAX (1u << 18) /* values on the stack at once */
-#define MC_PICKLE_MEMO_MAX  (1u << 18) /* memo slots kept; later ones read as "unknown" */
+#define MC_PICKLE_MARKS_MAX      1024u      /* nesting of MARKs; deeper is malformed */
+#define MC_PICKLE_STACK_MAX      (1u << 18) /* values on the stack at once */
+#define MC_PICKLE_MEMO_MAX       (1u << 18) /* memo slots kept; later ones read as "unknown" */
+#define MC_PICKLE_NDIM_MAX       32         /* dims of an array shape (numpy's own limit is 64) */
+#define MC_PICKLE_DIMS_MAX       (1u << 20) /* int tuples' items kept as shapes; later: no shape */
+#define MC_PICKLE_NODES_MAX      (1u << 20) /* containers kept for naming; later: ordinal names */
+#define MC_PICKLE_PATH_MAX       64         /* containers named in a path, innermost kept */
+#define MC_PICKLE_PATH_STEPS_MAX 256        /* links followed up from an array to name it */
+
+/* True when op is a pickle opcode this walker knows (the recogniser's cheap first test). */
+bool mc_pickle_opcode_known(uint8_t op);
 
 /* Walks the pickle p[0, n) to its STOP. 0, or -1 with why set (unknown opcode, truncated,
  * stack underflow, nested too deep, out of memory). Time and memory are linear in n. */

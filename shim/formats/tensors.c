@@ -274,7 +274,7 @@ void mc_tf_sort(void *base, size_t n, size_t size,
 
 /* ---- the map builder ---- */
 
-static int grow(struct mc_tf *tf, void **p, size_t *cap, size_t elem, size_t need)
+int mc_tf_grow(struct mc_tf *tf, void **p, size_t *cap, size_t elem, size_t need)
 {
 	if (need <= *cap)
 		return 0;
@@ -303,10 +303,11 @@ int mc_tf_add(struct mc_tf *tf, uint64_t off, uint64_t len, const char *name, si
 	if (tf->n >= MC_TENSOR_MAX)
 		return mc_tf_fail(tf, "more than %u tensors", MC_TENSOR_MAX);
 	size_t cap = tf->cap;
-	if (grow(tf, (void **)&tf->t, &cap, sizeof(*tf->t), (size_t)tf->n + 1) < 0)
+	if (mc_tf_grow(tf, (void **)&tf->t, &cap, sizeof(*tf->t), (size_t)tf->n + 1) < 0)
 		return -1;
 	tf->cap = (uint32_t)cap;
-	if (grow(tf, (void **)&tf->names, &tf->names_cap, 1, tf->names_len + name_len + 1) < 0)
+	if (mc_tf_grow(tf, (void **)&tf->names, &tf->names_cap, 1, tf->names_len + name_len + 1) <
+	    0)
 		return -1;
 	/* The name goes in first, so that a message can quote it as a C string. */
 	char *copy = tf->names + tf->names_len;
@@ -419,6 +420,11 @@ static enum mc_tensor_format probe(const uint8_t *b, size_t n)
 		return MC_TF_NPY;
 	if (n >= 4 && memcmp(b, "PK\x03\x04", 4) == 0)
 		return MC_TF_TORCH_ZIP;
+	/* A pickle of protocol 2 to 5 opens with PROTO and its version; protocols 4 and 5
+	 * frame what follows, older ones go on with any opcode we know. */
+	if (n >= 3 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5 &&
+	    (b[1] >= 4 ? b[2] == 0x95 : mc_pickle_opcode_known(b[2])))
+		return MC_TF_PICKLE;
 	/* safetensors has no magic: a u64 length, then the JSON header's '{' and what JSON
 	 * allows after it. */
 	if (n >= 10 && b[8] == '{' && strchr("\"} \t\r\n", b[9]) && b[9] != '\0')
@@ -466,6 +472,8 @@ int mc_tensor_recognize(const struct mc_tensor_src *src, const struct mc_tensor_
 		break;
 	case MC_TF_ONNX:
 		r = mc_tf_onnx(&tf);
+	case MC_TF_PICKLE:
+		r = mc_tf_pickle(&tf, &f);
 		break;
 	default:
 		r = mc_tf_torchzip(&tf);
@@ -527,6 +535,10 @@ const char *mc_tensor_format_name(enum mc_tensor_format f)
 		return "torch-zip";
 	case MC_TF_ONNX:
 		return "onnx";
+	case MC_TF_PICKLE:
+		return "pickle";
+	case MC_TF_JOBLIB:
+		return "joblib";
 	default:
 		return "none";
 	}

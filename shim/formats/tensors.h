@@ -1,8 +1,8 @@
 /* tensors.h: where the tensors of a model file lie. A recogniser reads the first bytes of a
- * file (safetensors, GGUF, NumPy .npy, PyTorch zip checkpoint), parses its header with
- * bounded, defensive code and returns the byte ranges of tensor data: the rest of the file
- * (headers, metadata, key-values, pickles, zip records) is what `region = tensors` leaves
- * alone. Pure: no libc hook, no global state; all reading and allocation goes through the
+ * file (safetensors, GGUF, NumPy .npy, PyTorch zip checkpoint, pickle and joblib files of
+ * numpy arrays), parses its header with bounded, defensive code and returns the byte ranges
+ * of tensor data: the rest of the file (headers, metadata, key-values, pickles, zip records)
+ * is what `region = tensors` leaves alone. Pure: no libc hook, no global state; all reading and allocation goes through the
  * callbacks the caller passes, so the library can run it inside a hooked open() and the unit
  * tests and fuzzers on plain memory. */
 #ifndef MC_FORMATS_TENSORS_H
@@ -19,6 +19,8 @@ enum mc_tensor_format {
 	MC_TF_NPY,
 	MC_TF_TORCH_ZIP,
 	MC_TF_ONNX,
+	MC_TF_PICKLE, /* pickle.dump of numpy arrays (protocols 2-5), scikit-learn models */
+	MC_TF_JOBLIB, /* joblib.dump, uncompressed: arrays' bytes inline after their wrapper */
 };
 
 /* Element types; only the float ones take the value modes (nan, inf, exponent, sign, zero). */

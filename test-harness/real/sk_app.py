@@ -1,4 +1,5 @@
-"""A WSGI app serving a scikit-learn model (pickled at $SK_MODEL), for gunicorn workers.
+"""A WSGI app serving a scikit-learn model (at $SK_MODEL: joblib.load for a *.joblib file,
+pickle.load otherwise), for gunicorn workers.
 
   POST /predict  {"inputs": [[16 floats], ...]} -> {"pred": [...], "proba": [...], "pid": PID}
   GET /health    {"ok": true, "pid": PID}
@@ -9,8 +10,13 @@ import json
 import os
 import pickle
 
-with open(os.environ["SK_MODEL"], "rb") as _f:
-    MODEL = pickle.load(_f)
+if os.environ["SK_MODEL"].endswith(".joblib"):
+    import joblib
+
+    MODEL = joblib.load(os.environ["SK_MODEL"])
+else:
+    with open(os.environ["SK_MODEL"], "rb") as _f:
+        MODEL = pickle.load(_f)
 
 
 def _reply(start_response, status, obj):

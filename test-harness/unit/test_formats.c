@@ -21,7 +21,10 @@ static void test_dispatch(void)
 		{ "\x02\x00\x00\x00\x00\x00\x00\x00{}", 10, 1 },
 		{ "\x02\x00\x00\x00\x00\x00\x00\x00{x", 10, 0 }, /* '{' then not JSON */
 		{ "\x02\x00\x00\x00\x00\x00\x00\x00[]", 10, 0 },
-		{ "\x80\x02}q\x00.", 6, 0 }, /* a legacy (non-zip) torch pickle: not ours */
+		{ "\x80\x02}q\x00.", 6, 1 },  /* a pickle of an empty dict: no tensors */
+		{ "\x80\x02}q\x00", 5, -1 },  /* ... without its STOP */
+		{ "\x80\x04}.", 4, 0 },       /* protocol 4 without its FRAME: not a pickle */
+		{ "\x80\x02\x07\x00", 4, 0 }, /* PROTO 2, then no opcode: not a pickle */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct recog g;
