@@ -559,7 +559,7 @@ static void print_sockets(struct mc_buf *b, const struct report *rep)
 		mc_buf_u64(b, rest.targets);
 		mc_buf_puts(b, " more sockets: ");
 		mc_buf_u64(b, rest.calls);
-		mc_buf_puts(b, " calls, ");
+		mc_buf_puts(b, rest.calls == 1 ? " call, " : " calls, ");
 		put_size(b, rest.bytes);
 		mc_buf_puts(b, "; `mlchaos trace --all` lists them\n");
 	}
@@ -589,14 +589,14 @@ static void print_section(struct mc_buf *b, const struct report *rep, enum secti
 		put_size(b, f.read_bytes);
 		mc_buf_puts(b, "), ");
 		mc_buf_u64(b, f.calls - f.reads);
-		mc_buf_puts(b, " other calls (");
+		mc_buf_puts(b, f.calls - f.reads == 1 ? " other call (" : " other calls (");
 		put_size(b, f.bytes - f.read_bytes);
 		mc_buf_puts(b, ")");
 	} else {
 		mc_buf_u64(b, end - first);
 		mc_buf_puts(b, end - first == 1 ? " row, " : " rows, ");
 		mc_buf_u64(b, f.calls);
-		mc_buf_puts(b, " calls, ");
+		mc_buf_puts(b, f.calls == 1 ? " call, " : " calls, ");
 		put_size(b, f.bytes);
 	}
 	mc_buf_puts(b, "; `mlchaos trace --all` lists them\n");

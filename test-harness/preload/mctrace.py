@@ -23,7 +23,7 @@ ROW = re.compile(r"^  (\S.*?) +(\d+) +(\d+)  (\S.*)$")
 # Lines of a table that are neither rows nor the header: section titles and folded lines.
 SECTION_STARTS = ("model files:", "sockets:", "memory:", "other files", "through syscall()",
                   "other (")
-FOLDED = re.compile(r"^other files: (\d+) files?, (\d+) reads? \(.*\), (\d+) other calls")
+FOLDED = re.compile(r"^other files: (\d+) files?, (\d+) reads? \(.*\), (\d+) other calls?")
 
 
 def diff(a, b, name_a, name_b):

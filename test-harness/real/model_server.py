@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """A model server as `mlchaos trace` meets them: it loads a safetensors file with read(), a
-GGUF file with numpy.fromfile() (fread), reads every file of a directory (its "sources"),
-then answers GET requests on 127.0.0.1 (a port the kernel picks) and exits after --requests
-of them.
+GGUF file with numpy.fromfile() (fread), a .npy file with numpy.load(mmap_mode="r") (mmap),
+reads every file of a directory (its "sources"), then answers GET requests on 127.0.0.1 (a
+port the kernel picks) and exits after --requests of them.
 
-usage: model_server.py SAFETENSORS GGUF SOURCES_DIR --requests N
+usage: model_server.py SAFETENSORS GGUF NPY SOURCES_DIR --requests N
 Prints "port PORT pid PID" on stdout once listening.
 """
 
@@ -20,17 +20,19 @@ def load(args):
     with open(args.safetensors, "rb") as f:
         weights = f.read()
     table = numpy.fromfile(args.gguf, dtype=numpy.uint8)
+    mapped = float(numpy.load(args.npy, mmap_mode="r").sum())
     sources = 0
     for name in sorted(os.listdir(args.sources)):
         with open(os.path.join(args.sources, name), "rb") as f:
             sources += len(f.read())
-    return f"{len(weights)} {table.size} {sources}\n".encode()
+    return f"{len(weights)} {table.size} {mapped} {sources}\n".encode()
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("safetensors")
     ap.add_argument("gguf")
+    ap.add_argument("npy")
     ap.add_argument("sources")
     ap.add_argument("--requests", type=int, required=True)
     args = ap.parse_args()

@@ -1,15 +1,16 @@
 // node_model_server.js: a node server as `mlchaos trace` meets them (run_trace.py): it loads
-// two model files and every file of a directory with fs.readFileSync, then answers HTTP
+// model files and every file of a directory with fs.readFileSync, then answers HTTP
 // requests on 127.0.0.1 (a port the kernel picks) and exits after COUNT of them.
-// usage: node node_model_server.js MODEL MODEL SOURCES_DIR COUNT
+// usage: node node_model_server.js MODEL... SOURCES_DIR COUNT
 // Prints "port PORT pid PID" on stdout once listening.
 'use strict';
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
 
-const [first, second, sources, count] = process.argv.slice(2);
-const models = [first, second].map((p) => fs.readFileSync(p).length);
+const args = process.argv.slice(2);
+const [sources, count] = args.slice(-2);
+const models = args.slice(0, -2).map((p) => fs.readFileSync(p).length);
 let read = 0;
 for (const name of fs.readdirSync(sources).sort()) {
   read += fs.readFileSync(path.join(sources, name)).length;

@@ -2,13 +2,15 @@
 """What `mlchaos trace` leads with, on a model server among many files.
 
 model_server.py loads a safetensors file with read() and a GGUF file with numpy.fromfile()
-(fread), both written by mlchaos-tensorgen, reads 200 other small files, then answers three
-HTTP requests sent here with X-Request-Id. Under `mlchaos trace --suggest --json`, the
-server's table must begin with the model files, each with its format, its tensor count (read
-from the file here) and the function that moved all its bytes; then the socket that carried
+(fread), both written by mlchaos-tensorgen, and a .npy file written here with numpy.load's
+mmap, reads 200 other small files, then answers three HTTP requests sent here with
+X-Request-Id. Under `mlchaos trace --suggest --json`, the server's table must begin with the
+model files, each with its format, its tensor count (read from the file here) and the
+function that moved all its bytes; then the socket that carried
 the requests, counted as 3 requests, with its recv and send rows; memory; and the other files
 folded into one line that counts at least the 200. The JSON has the same sections. The
-suggested rules must pass `mlchaos check` and aim at both model files and the port. Under
+suggested rules must pass `mlchaos check` and aim at each model file through the family that
+loaded it (read for read and fread, mmap for the .npy) and at the port. Under
 `--all`, every one of the 200 files has its row and nothing is folded. node_model_server.js
 (node's fs.readFileSync and http, requests without X-Request-Id) gets the same checks, its
 model files read with read(), and its suggestion selects requests by connection.
@@ -38,6 +40,7 @@ REQUESTS = 3
 START_S = 120  # importing numpy under the trace, on a busy machine
 READ_FNS = {"read", "__read_chk", "pread", "pread64", "readv", "fread", "fread_unlocked",
             "__fread_chk", "__fread_unlocked_chk"}
+MAP_FNS = {"mmap", "mmap64"}
 
 
 def safetensors_tensors(path):
@@ -64,17 +67,21 @@ class Trace:
         for fmt, path in (("safetensors", self.st), ("gguf", self.gguf)):
             subprocess.run([self.a.tensorgen, "--format", fmt, "-o", path, "--quiet"],
                            check=True)
+        self.npy = os.path.join(tmp, "embeddings.npy")
+        import numpy  # only here: the probe in main() says whether it is there
+        numpy.save(self.npy, numpy.arange(4096, dtype=numpy.float32).reshape(64, 64))
         self.sources = os.path.join(tmp, "src")
         os.mkdir(self.sources)
         for i in range(SOURCES):
             with open(os.path.join(self.sources, f"s{i:03d}.js"), "w") as f:
                 f.write(f"module.exports = {i};\n")
         self.tensors = {self.st: ("safetensors", safetensors_tensors(self.st)),
-                        self.gguf: ("gguf", gguf_tensors(self.gguf))}
+                        self.gguf: ("gguf", gguf_tensors(self.gguf)),
+                        self.npy: ("npy", 1)}
 
     def python_server(self):
-        return [PY, os.path.join(HERE, "model_server.py"), self.st, self.gguf, self.sources,
-                "--requests", str(REQUESTS)]
+        return [PY, os.path.join(HERE, "model_server.py"), self.st, self.gguf, self.npy,
+                self.sources, "--requests", str(REQUESTS)]
 
     def serve(self, label, options, server, tmp, keyed=True):
         """Runs server (its argv) under `mlchaos trace OPTIONS --json`, sends it the requests
@@ -110,14 +117,16 @@ class Trace:
         check(titles[:1] == ["model files:"],
               f"{label}: the table does not begin with the model files: {titles}")
         for path, (fmt, count) in self.tensors.items():
-            head = f"file:{path}: {fmt}, {count} tensors"
-            check(head in heads[:2], f"{label}: no '{head}' among the first lines: {heads[:3]}")
+            head = f"file:{path}: {fmt}, {count} tensor{'s' if count != 1 else ''}"
+            check(head in heads[:3], f"{label}: no '{head}' among the first lines: {heads[:4]}")
             size = os.path.getsize(path)
-            moved = sum(r[2] for r in rows if r[3] == f"file:{path}" and r[0] in READ_FNS)
-            want_fn = fns[path]
-            check(any(r[0] == want_fn and r[3] == f"file:{path}" for r in rows),
-                  f"{label}: no {want_fn} row for {path}")
-            check(moved == size, f"{label}: {path}: {moved} bytes read, the file has {size}")
+            want_fns = MAP_FNS if fns[path] == "mmap" else READ_FNS
+            moved = sum(r[2] for r in rows if r[3] == f"file:{path}" and r[0] in want_fns)
+            check(any(r[0] in (want_fns if fns[path] == "mmap" else {fns[path]}) and
+                      r[3] == f"file:{path}" for r in rows),
+                  f"{label}: no {fns[path]} row for {path}")
+            check(moved == size, f"{label}: {path}: {moved} bytes moved by {fns[path]}, the "
+                  f"file has {size}")
             m = [x for x in obj.get("models", []) if x.get("path") == path]
             check(len(m) == 1 and m[0].get("format") == fmt and m[0].get("tensors") == count,
                   f"{label}: JSON models entry for {path}: {m}")
@@ -148,7 +157,7 @@ class Trace:
         files = obj.get("other_files", {}).get("files", 0)
         check(files >= SOURCES, f"{label}: JSON other_files: {obj.get('other_files')}")
 
-    def check_suggestion(self, label, err, pid, port, tmp, keyed=True):
+    def check_suggestion(self, label, err, pid, port, fns, tmp, keyed=True):
         block = re.search(rf"^; mlchaos trace --suggest: pid {pid} .*?^; end of the suggested "
                           r"rules$", err, re.M | re.S)
         if not check(block is not None, f"{label}: no suggested rules for pid {pid}"):
@@ -162,10 +171,11 @@ class Trace:
         check(p.returncode == 0,
               f"{label}: mlchaos check of the suggestion: exit {p.returncode}\n"
               f"{p.stdout.decode(errors='replace')}\n{ini}")
-        for model in (self.st, self.gguf):
-            check(re.search(rf"^hook = read\npath = {re.escape(model)}\naction = corrupt\n"
+        for model, fn in fns.items():
+            hook = "mmap" if fn == "mmap" else "read"
+            check(re.search(rf"^hook = {hook}\npath = {re.escape(model)}\naction = corrupt\n"
                             r"region = tensors$", ini, re.M) is not None,
-                  f"{label}: no read rule on the tensors of {model}:\n{ini}")
+                  f"{label}: no {hook} rule on the tensors of {model}:\n{ini}")
         check(re.search(rf"^hook = send\nport = {port}\nselect = request$", ini, re.M)
               is not None, f"{label}: no request rule on port {port}:\n{ini}")
         by_connection = re.search(r"^\[mlchaos\]\nrequest_key = connection$", ini, re.M)
@@ -189,7 +199,7 @@ class Trace:
         self.check_sockets(label, table, by_pid[pid], port, io)
         self.check_folded(label, table, by_pid[pid])
         mctrace.check_table(err, by_pid, fail)
-        self.check_suggestion(label, err, pid, port, tmp, keyed)
+        self.check_suggestion(label, err, pid, port, fns, tmp, keyed)
 
     def node_round(self, tmp):
         node = shutil.which("node", path=self.env.get("PATH"))
@@ -197,9 +207,10 @@ class Trace:
             note("node not found (Debian: apt-get install nodejs): its round is skipped")
             return
         server = [node, os.path.join(HERE, "node_model_server.js"), self.st, self.gguf,
-                  self.sources, str(REQUESTS)]
-        # libuv reads a socket with read(2) and answers with writev(2)
-        self.default_round("trace node", server, {self.st: "read", self.gguf: "read"},
+                  self.npy, self.sources, str(REQUESTS)]
+        # libuv reads files and sockets with read(2) and answers with writev(2)
+        self.default_round("trace node", server,
+                           {self.st: "read", self.gguf: "read", self.npy: "read"},
                            {"read", "writev"}, tmp, keyed=False)
 
     def all_round(self, tmp):
@@ -232,7 +243,8 @@ class Trace:
         try:
             self.make_inputs(tmp)
             self.default_round("trace", self.python_server(),
-                               {self.st: "read", self.gguf: "fread"}, {"recv", "send"}, tmp)
+                               {self.st: "read", self.gguf: "fread", self.npy: "mmap"},
+                               {"recv", "send"}, tmp)
             self.all_round(tmp)
             self.node_round(tmp)
         finally:
