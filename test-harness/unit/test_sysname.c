@@ -1,0 +1,45 @@
+/* test_sysname.c: the names trace gives to calls made through syscall() (shim/sysname.c):
+ * the number of each call a hook family does, or that goes around libc's I/O or the fd table
+ * (families.h: those trace warns about), has a name; a number no table row has gets none. */
+#include <stddef.h>
+#include <sys/syscall.h>
+
+#include "families.h"
+#include "mc_test.h"
+#include "sysname.h"
+
+static void every_warned_call_named(void)
+{
+#define FAMILY_CALL(family, number) number,
+#define AROUND_CALL(number)         number,
+	static const long warned[] = { MC_FAMILY_SYSCALLS(FAMILY_CALL)
+		                           MC_AROUND_LIBC_SYSCALLS(AROUND_CALL) };
+#undef FAMILY_CALL
+#undef AROUND_CALL
+	for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++)
+		if (warned[i] != MC_SYS_MISSING)
+			MC_CHECKF(mc_syscall_name(warned[i]) != NULL, "system call %ld has no name",
+			          warned[i]);
+}
+
+int main(void)
+{
+	every_warned_call_named();
+	MC_CHECK_STR(mc_syscall_name(SYS_read), "read");
+	MC_CHECK_STR(mc_syscall_name(SYS_pread64), "pread64");
+	MC_CHECK_STR(mc_syscall_name(SYS_recvfrom), "recvfrom");
+	MC_CHECK_STR(mc_syscall_name(SYS_sendto), "sendto");
+	MC_CHECK_STR(mc_syscall_name(SYS_write), "write");
+	MC_CHECK_STR(mc_syscall_name(SYS_mmap), "mmap");
+	MC_CHECK_STR(mc_syscall_name(SYS_brk), "brk");
+	MC_CHECK_STR(mc_syscall_name(SYS_openat), "openat");
+	MC_CHECK_STR(mc_syscall_name(SYS_close), "close");
+	MC_CHECK_STR(mc_syscall_name(SYS_statx), "statx");
+	MC_CHECK_STR(mc_syscall_name(SYS_clock_nanosleep), "clock_nanosleep");
+	MC_CHECK_STR(mc_syscall_name(SYS_futex), "futex");
+	MC_CHECK_STR(mc_syscall_name(SYS_gettid), "gettid");
+	MC_CHECK_STR(mc_syscall_name(SYS_io_uring_enter), "io_uring_enter");
+	MC_CHECK(mc_syscall_name(-1) == NULL);
+	MC_CHECK(mc_syscall_name(1000000) == NULL);
+	return mc_test_done("unit-sysname");
+}
