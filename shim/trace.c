@@ -1011,9 +1011,11 @@ static void catch_fatal_signals(void)
 
 static void child_after_fork(void)
 {
-	/* The child reports its own calls only. */
+	/* The child reports its own calls and requests only; the model files it inherited the
+	 * fds of stay known by path. */
 	if (trace.slots)
 		memset(trace.slots, 0, TRACE_SLOTS * sizeof(struct trace_slot));
+	memset(trace.services, 0, sizeof(trace.services));
 	atomic_store(&trace.dropped_calls, 0);
 	atomic_store(&trace.reported, 0);
 }
