@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <sys/syscall.h>
 
+#include "families.h"
 #include "sysname.h"
 
 struct sysname {
@@ -577,4 +578,18 @@ const char *mc_syscall_name(long nr)
 		if (names[i].nr == nr)
 			return names[i].name;
 	return NULL;
+}
+
+bool mc_syscall_bypasses_hooks(long nr)
+{
+#define FAMILY_CALL(family, number) number,
+#define AROUND_CALL(number)         number,
+	static const long bypass[] = { MC_FAMILY_SYSCALLS(FAMILY_CALL)
+		                           MC_AROUND_LIBC_SYSCALLS(AROUND_CALL) };
+#undef FAMILY_CALL
+#undef AROUND_CALL
+	for (size_t i = 0; i < sizeof(bypass) / sizeof(bypass[0]); i++)
+		if (nr != MC_SYS_MISSING && nr == bypass[i])
+			return true;
+	return false;
 }

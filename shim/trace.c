@@ -627,28 +627,11 @@ static void print_table(const struct report *rep)
 	(void)mc_write_all(2, b.p, b.len);
 }
 
-/* System calls that do what a hook family would fault, or that go around libc's I/O or the fd
- * table (families.h). Others made through syscall(), such as gettid or futex, are counted but
- * not warned about. */
-static bool syscall_is_faultable(uint32_t nr)
-{
-#define FAMILY_CALL(family, number) number,
-#define AROUND_CALL(number)         number,
-	static const long faultable[] = { MC_FAMILY_SYSCALLS(FAMILY_CALL)
-		                              MC_AROUND_LIBC_SYSCALLS(AROUND_CALL) };
-#undef FAMILY_CALL
-#undef AROUND_CALL
-	for (size_t i = 0; i < sizeof(faultable) / sizeof(faultable[0]); i++)
-		if ((long)nr == faultable[i])
-			return true;
-	return false;
-}
-
 static void print_warnings(const struct report *rep)
 {
 	uint64_t raw = 0;
 	for (size_t i = rep->sec_first[SEC_SYSCALL]; i < rep->sec_end[SEC_SYSCALL]; i++)
-		if (syscall_is_faultable((uint32_t)rep->rows[i].key))
+		if (mc_syscall_bypasses_hooks((long)(uint32_t)rep->rows[i].key))
 			raw += rep->rows[i].calls;
 	uint64_t dropped = atomic_load_explicit(&trace.dropped_calls, memory_order_relaxed);
 	char line[512];
