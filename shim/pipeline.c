@@ -141,6 +141,8 @@ static size_t first_part(const struct iovec *iov, size_t got)
 static void arrived(struct mc_fault *f, enum mc_fn fn, const struct mc_fd_info *fdi, int fd,
                     uint64_t asked, const struct iovec *iov, int cnt, size_t got)
 {
+	if (mc_trace_enabled && got > 0 && cnt > 0 && mc_fd_is_socket(fdi))
+		mc_trace_arrived(fdi, iov[0].iov_base, first_part(iov, got));
 	if (got > 0 && cnt > 0 && mc_fd_is_socket(fdi) && mc_request_wants_reads()) {
 		/* foresight and the stream rules take the rules in force anew: only when this
 		 * call's decision is done with (a rule that acted still has its snapshot in use:
@@ -444,6 +446,8 @@ MC_COLD int mc_pipe_path(const struct mc_path_row *row, struct mc_path_call *c)
 		if (r >= 0) {
 			mc_fd_set_file(r, id);
 			mc_fault_file_opened(r, id); /* region = tensors: the file's tensor map */
+			if (mc_trace_enabled) /* trace shows model files first: the same map */
+				mc_trace_file_opened(r, id);
 		}
 	}
 	if (mc_trace_enabled && !c->on_fd && named)

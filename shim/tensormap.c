@@ -379,3 +379,26 @@ enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_t
 	errno = saved;
 	return s;
 }
+
+/* ---- what trace reports -------------------------------------------------------------- */
+
+uint16_t mc_tmap_model_tag(int fd)
+{
+	uint16_t tag = fd >= 0 ? mc_fd_tag(fd) : 0;
+	return tag >= 1 && tag <= MC_TMAP_FILES ? tag : 0;
+}
+
+bool mc_tmap_about(uint16_t tag, struct mc_tmap_about *ret)
+{
+	struct tmap_file *t = tag >= 1 && tag <= MC_TMAP_FILES ? files(false) : NULL;
+	if (!t)
+		return false;
+	struct tmap_file *e = &t[tag - 1];
+	uint32_t state = atomic_load_explicit(&e->state, memory_order_acquire);
+	if (state == FILE_UNPUBLISHED)
+		return false;
+	ret->format = mc_tensor_format_name((enum mc_tensor_format)e->format);
+	ret->tensors = state == FILE_READY ? e->map->n : 0;
+	ret->why = state == FILE_READY ? NULL : e->why;
+	return true;
+}

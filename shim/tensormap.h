@@ -1,9 +1,11 @@
 /* tensormap.h: the tensor maps of the model files this process reads, for corrupt rules with
- * region = tensors. A file is recognised once (formats/tensors.h) when it is opened, or on the
- * first decision that needs it when the library did not see it opened; its map is shared by
- * every fd of the same file (device, inode, size, modification time), found from an fd
- * through the fd table's tag (kept right across dup, close and fork), and never freed. Runs
- * with the guard held: reads with the real pread, memory from the real mmap. */
+ * region = tensors, and under `mlchaos trace` (which recognises every file opened, to show
+ * the model files first with their format and tensor count: trace.h). A file is recognised once
+ * (formats/tensors.h) when it is opened, or on the first decision that needs it when the library
+ * did not see it opened; its map is shared by every fd of the same file (device, inode, size,
+ * modification time), found from an fd through the fd table's tag (kept right across dup, close and
+ * fork), and never freed. Runs with the guard held: reads with the real pread, memory from the real
+ * mmap. */
 #ifndef MC_TENSORMAP_H
 #define MC_TENSORMAP_H
 
@@ -48,5 +50,20 @@ enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_t
  * already. False when unknown or when it has a map. Cheap (the fd's tag and its entry), no
  * system call: asked before each decision of a hook with such rules. */
 bool mc_tmap_nothing_to_damage(int fd);
+
+/* What a recognised model file is, for `mlchaos trace`'s report. */
+struct mc_tmap_about {
+	const char *format; /* "safetensors", "gguf", ...: mc_tensor_format_name */
+	uint32_t tensors;   /* 0 when malformed */
+	const char *why;    /* malformed: the recogniser's one line; NULL when well formed */
+};
+
+/* The tag mc_tmap_opened left on fd when its file is a model file (a format with tensors,
+ * well formed or not), else 0. Cheap: the fd's tag. */
+uint16_t mc_tmap_model_tag(int fd);
+
+/* What the model file of tag (from mc_tmap_model_tag) is: true and *ret filled, or false when
+ * tag names no published entry. Lock-free, async-signal-safe (reads only). */
+bool mc_tmap_about(uint16_t tag, struct mc_tmap_about *ret);
 
 #endif

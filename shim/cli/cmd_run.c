@@ -40,16 +40,21 @@ static const char run_usage[] =
     "executed; 127 CMD not found; 2 usage or config error.\n";
 
 static const char trace_usage[] =
-    "usage: mlchaos trace [--json FILE] [-q] [--] CMD [ARGS...]\n"
+    "usage: mlchaos trace [--json FILE] [--all] [--suggest] [-q] [--] CMD [ARGS...]\n"
     "\n"
     "Run CMD with libmlchaos.so preloaded in observation mode: nothing is\n"
     "injected; at the exit of every process, a table of calls and bytes per\n"
-    "function and target (file, socket, anon, other) is printed on stderr.\n"
+    "function and target is printed on stderr: model files first (format,\n"
+    "tensor count), then sockets (with the HTTP requests they carried), memory,\n"
+    "other files folded into one line, calls made through syscall(), the rest.\n"
     "Options go before CMD: what follows CMD is its own.\n"
     "\n"
     "options:\n"
     "  -j, --json FILE    also append one JSON object per process to FILE\n"
     "                     (created 0600 if missing, never truncated)\n"
+    "  -a, --all          list every row: nothing folded\n"
+    "  -s, --suggest      after each table, print rules (INI) that aim at the\n"
+    "                     model files and the requests seen\n"
     "  -q, --quiet        do not warn about programs preloading cannot reach\n"
     "                     (static, Go, setuid)\n"
     "  -h, --help         show this help\n"
@@ -64,6 +69,8 @@ struct run_opts {
 	const char *usage; /* its --help text */
 	const char *config;
 	const char *json;
+	bool all;     /* trace: every row */
+	bool suggest; /* trace: rules after the table */
 	bool quiet;
 	char **cmd; /* CMD ARGS..., NULL-terminated */
 };
@@ -87,16 +94,15 @@ static enum parse_result parse_options(int argc, char **argv, bool trace, struct
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct option trace_long[] = {
-		{ "json", required_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", required_argument, NULL, 'j' }, { "all", no_argument, NULL, 'a' },
+		{ "suggest", no_argument, NULL, 's' },    { "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
 	};
 	/* '+': options end at CMD, unlike the other commands' (options.h): everything after
 	 * CMD is its own command line, and `mlchaos run server -c x.ini` must hand -c to the
 	 * server, not take it. `--` still ends our options first, for a CMD that begins
 	 * with '-'. */
-	const char *short_opts = trace ? "+:j:qh" : "+:c:qh";
+	const char *short_opts = trace ? "+:j:asqh" : "+:c:qh";
 	int c;
 
 	opterr = 0;
@@ -109,6 +115,12 @@ static enum parse_result parse_options(int argc, char **argv, bool trace, struct
 			break;
 		case 'j':
 			o->json = optarg;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 's':
+			o->suggest = true;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -174,6 +186,16 @@ static int set_trace_json_env(const struct run_opts *o)
 	setenv("MLCHAOS_TRACE_JSON", abs, 1);
 	free(abs);
 	return 0;
+}
+
+/* A flag of the library's report: set when asked for, removed otherwise (one left in the
+ * environment would change a report this command line did not ask to change). */
+static void set_trace_flag(const char *name, bool on)
+{
+	if (on)
+		setenv(name, "1", 1);
+	else
+		unsetenv(name);
 }
 
 static void report_missing_library(const struct mc_lib_lookup *l)
@@ -246,6 +268,8 @@ static int launch(int argc, char **argv, bool trace)
 		/* Without --json, a path left in the environment would make the
 		 * library append to a file this command line never named. */
 		unsetenv("MLCHAOS_TRACE_JSON");
+		set_trace_flag("MLCHAOS_TRACE_ALL", o.all);
+		set_trace_flag("MLCHAOS_TRACE_SUGGEST", o.suggest);
 		if (o.json && set_trace_json_env(&o) < 0)
 			return MC_EXIT_USAGE;
 	}

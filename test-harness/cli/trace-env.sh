@@ -1,6 +1,7 @@
 #!/bin/bash
 # shellcheck disable=SC2016 # single quotes: expanded by the child shell
-# trace-env.sh: trace sets MLCHAOS_TRACE=1, never passes a config, and with
+# trace-env.sh: trace sets MLCHAOS_TRACE=1, never passes a config, sets
+# MLCHAOS_TRACE_ALL and MLCHAOS_TRACE_SUGGEST for --all and --suggest only, and with
 # --json gives an absolute path to a file it created 0600 and never
 # truncates; the command's status comes back as with run.
 set -eu
@@ -13,6 +14,14 @@ show='printf "%s|%s|%s" "${MLCHAOS_TRACE-unset}" "${MLCHAOS_CONFIG-unset}" "${ML
 out=$(MLCHAOS_CONFIG=/some/x.ini MLCHAOS_TRACE_JSON=/elsewhere.json "$MLCHAOS" trace -- sh -c "$show")
 check_eq "trace: trace on, no config, no stale JSON path" "1|unset|unset" "$out"
 check_contains "trace: library preloaded" "loaded " "$(cat "$MC_PROBE_LOG")"
+
+flags='printf "%s|%s" "${MLCHAOS_TRACE_ALL-unset}" "${MLCHAOS_TRACE_SUGGEST-unset}"'
+out=$(MLCHAOS_TRACE_ALL=1 MLCHAOS_TRACE_SUGGEST=1 "$MLCHAOS" trace -- sh -c "$flags")
+check_eq "trace: no --all or --suggest left from the environment" "unset|unset" "$out"
+out=$("$MLCHAOS" trace --all --suggest -- sh -c "$flags")
+check_eq "trace --all --suggest: both exported" "1|1" "$out"
+out=$("$MLCHAOS" trace -a -s -- sh -c "$flags")
+check_eq "trace -a -s: both exported" "1|1" "$out"
 
 mkdir "$tmp/w"
 out=$(cd "$tmp/w" && umask 022 && "$MLCHAOS" trace --json out.json -- sh -c "$show")
