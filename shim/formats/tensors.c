@@ -472,6 +472,7 @@ int mc_tensor_recognize(const struct mc_tensor_src *src, const struct mc_tensor_
 		break;
 	case MC_TF_ONNX:
 		r = mc_tf_onnx(&tf);
+		break;
 	case MC_TF_PICKLE:
 		r = mc_tf_pickle(&tf, &f);
 		break;
