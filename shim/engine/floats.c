@@ -39,22 +39,21 @@ static bool float_format_of(unsigned dt, struct float_format *ret)
 	}
 }
 
+/* The bits of a double and back (__builtin_memcpy: no libc call, no aliasing question). */
 static double double_of_bits(uint64_t u)
 {
-	union {
-		uint64_t u;
-		double d;
-	} v = { .u = u };
-	return v.d;
+	double d;
+
+	__builtin_memcpy(&d, &u, sizeof(d));
+	return d;
 }
 
 static uint64_t bits_of_double(double d)
 {
-	union {
-		double d;
-		uint64_t u;
-	} v = { .d = d };
-	return v.u;
+	uint64_t u;
+
+	__builtin_memcpy(&u, &d, sizeof(u));
+	return u;
 }
 
 /* 2^k for k in [-1022, 1023], the normal doubles: every scale the formats above need. */

@@ -9,16 +9,12 @@
 #include "cfg_util.h"
 #include "formats/tensors.h"
 #include "mc_test.h"
+#include "tensor_fixture.h"
 
 #define FILE_SIZE 24000
 
-/* name, dtype, big-endian, off, len: sorted, non-overlapping, with gaps (the "headers"). */
-static const struct {
-	const char *name;
-	enum mc_dtype dt;
-	bool be;
-	uint64_t off, len;
-} layout[] = {
+/* Sorted, non-overlapping, with gaps (the "headers"). */
+static const struct fixture_tensor layout[] = {
 	{ "w.f32", MC_DT_F32, false, 100, 4000 },
 	{ "w.f16", MC_DT_F16, false, 4200, 2000 },
 	{ "w.bf16", MC_DT_BF16, false, 6300, 2000 },
@@ -41,60 +37,31 @@ static uint8_t original[FILE_SIZE];
 
 static uint64_t element(const uint8_t *file, unsigned i, uint64_t e)
 {
-	unsigned w = mc_dtype_size(layout[i].dt);
-	const uint8_t *p = file + layout[i].off + e * w;
-	uint64_t v = 0;
-
-	for (unsigned k = 0; k < w; k++)
-		v |= (uint64_t)p[k] << (8 * (layout[i].be ? w - 1 - k : k));
-	return v;
-}
-
-static void put_bytes(uint8_t *p, unsigned w, bool be, uint64_t v)
-{
-	for (unsigned k = 0; k < w; k++)
-		p[k] = (uint8_t)(v >> (8 * (be ? w - 1 - k : k)));
+	return fixture_element(&layout[i], file, e);
 }
 
 /* Values between -2 and 2, never zero, as the bits of each type. */
 static void build_map(void)
 {
-	size_t used = 0;
-
 	for (size_t i = 0; i < FILE_SIZE; i++)
 		original[i] = (uint8_t)(i * 13 + 5) | 1;
 	for (unsigned i = 0; i < N_TENSORS; i++) {
-		size_t len = strlen(layout[i].name) + 1;
 		unsigned w = mc_dtype_size(layout[i].dt);
 		uint64_t bits;
 
-		tensors[i] = (struct mc_tensor){ .off = layout[i].off,
-			                         .len = layout[i].len,
-			                         .name = (uint32_t)used,
-			                         .dtype = (uint8_t)layout[i].dt,
-			                         .big_endian = layout[i].be };
-		memcpy(names + used, layout[i].name, len);
-		used += len;
 		for (uint64_t e = 0; w && e < layout[i].len / w; e++) {
 			double v = ((double)((e * 7919 + i * 31) % 1999) - 999.5) / 500.0;
 
 			MC_CHECK(mc_engine_float_from_double(layout[i].dt, v, &bits));
-			put_bytes(original + layout[i].off + e * w, w, layout[i].be, bits);
+			fixture_put_element(&layout[i], original, e, bits);
 		}
 	}
-	map = (struct mc_tensor_map){ .format = MC_TF_SAFETENSORS,
-		                      .n = N_TENSORS,
-		                      .file_size = FILE_SIZE,
-		                      .t = tensors,
-		                      .names = names };
+	fixture_map(layout, N_TENSORS, FILE_SIZE, tensors, names, &map);
 }
 
 static int tensor_of(uint64_t off)
 {
-	for (unsigned i = 0; i < N_TENSORS; i++)
-		if (off >= layout[i].off && off < layout[i].off + layout[i].len)
-			return (int)i;
-	return -1;
+	return fixture_tensor_of(layout, N_TENSORS, off);
 }
 
 /* The file's own bytes, as the library reads them for a value cut by a buffer's edge. */
@@ -349,10 +316,10 @@ static void test_noise_values(void)
 	          "absolute noise: mean %g sd %g", sum / 500, sqrt(sum2 / 500));
 	/* NaN, Inf and (relative) zero stay as they are */
 	memcpy(out, original, FILE_SIZE);
-	put_bytes(out + 100, 4, false, 0x7fc00000);
-	put_bytes(out + 104, 4, false, 0xff800000);
-	put_bytes(out + 108, 4, false, 0x00000000);
-	put_bytes(out + 12500, 1, false, 0x7f);
+	fixture_put_element(&layout[T_F32], out, 0, 0x7fc00000);
+	fixture_put_element(&layout[T_F32], out, 1, 0xff800000);
+	fixture_put_element(&layout[T_F32], out, 2, 0x00000000);
+	fixture_put_element(&layout[T_E4M3], out, 0, 0x7f);
 	struct mc_corrupt_report rep = { .changed = 0, .n = 0 };
 	mc_engine_corrupt_tensors(mc_engine_rule(rs, 0), &view, 42, 0, 100, out + 100, 12, &rep);
 	MC_CHECK_U64(element(out, T_F32, 0), 0x7fc00000);
@@ -562,9 +529,33 @@ static void test_block_layouts(void)
 	MC_CHECK_U64(mc_dtype_size(MC_DT_F8_E5M2), 1);
 }
 
+/* The decimal numbers of std: by hand, whatever the locale. */
+static void test_decimal(void)
+{
+	static const struct {
+		const char *text;
+		int ret;
+		double value;
+	} cases[] = {
+		{ "0.01", 0, 0.01 },    { "1e-4", 0, 1e-4 },     { "2.5E+3", 0, 2500 },
+		{ "0.5 ", 0, 0.5 },     { "3", 0, 3 },           { "1e-300", 0, 1e-300 },
+		{ "1e", -EINVAL, 0 },   { ".", -EINVAL, 0 },     { "-1", -EINVAL, 0 },
+		{ "0.1x", -EINVAL, 0 }, { "1e401", -ERANGE, 0 }, { "", -EINVAL, 0 },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		double v = -1;
+		int r = mc_cfg_parse_decimal(cases[k].text, &v);
+
+		MC_CHECKF(r == cases[k].ret && (r < 0 || fabs(v / cases[k].value - 1) < 1e-15),
+		          "'%s': %d, %.17g", cases[k].text, r, v);
+	}
+}
+
 int main(void)
 {
 	build_map();
+	test_decimal();
 	test_gaussian();
 	test_rounding();
 	test_noise_chunkings();
