@@ -8,6 +8,7 @@
 
 #include "cfg_util.h"
 #include "formats/tensors.h"
+#include "formats_util.h"
 #include "mc_test.h"
 #include "tensor_fixture.h"
 
@@ -500,6 +501,71 @@ static void test_block_scales(void)
 	mc_engine_free(nan);
 }
 
+/* End to end: a GGUF file with a Q8_0 and a Q6_K tensor, recognised, then damaged: the
+ * recogniser keeps the block types, and sign flips each block's d and nothing else. */
+static void gguf_string(struct bytes *b, const char *s)
+{
+	put_u64(b, strlen(s));
+	put_str(b, s);
+}
+
+static void gguf_tensor(struct bytes *b, const char *name, uint64_t elements, uint32_t type,
+                        uint64_t offset)
+{
+	gguf_string(b, name);
+	put_u32(b, 1); /* dimensions */
+	put_u64(b, elements);
+	put_u32(b, type);
+	put_u64(b, offset);
+}
+
+static void test_gguf_file(void)
+{
+	struct bytes b;
+	struct recog g;
+	uint64_t data;
+
+	memset(&b, 0, sizeof(b));
+	put_str(&b, "GGUF");
+	put_u32(&b, 3);
+	put_u64(&b, 2); /* tensors */
+	put_u64(&b, 0); /* key-values */
+	gguf_tensor(&b, "blk.0.q8", 64, 8 /* Q8_0: 2 blocks of 34 bytes */, 0);
+	gguf_tensor(&b, "blk.0.q6k", 512, 14 /* Q6_K: 2 blocks of 210 bytes */, 96);
+	pad_to(&b, 32, 0);
+	data = b.n;
+	put_fill(&b, 0x11, 96 + 420);
+	recognize(&g, &b);
+	MC_CHECK_U64(g.r, 1);
+	if (g.map) {
+		static uint8_t out[1024];
+		struct mc_tensor_view tv = { .map = g.map };
+		struct mc_ruleset *rs = rules("mode = sign\ncount = all\n");
+		uint64_t flipped = 0, other = 0;
+
+		MC_CHECK(g.map->n == 2 && g.map->t[0].dtype == MC_DT_Q8_0 &&
+		         g.map->t[1].dtype == MC_DT_Q6_K);
+		MC_CHECK(b.n <= sizeof(out));
+		memcpy(out, b.p, b.n);
+		if (rs)
+			MC_CHECK_U64(mc_engine_corrupt_tensors(mc_engine_rule(rs, 0), &tv, 1, 0, 0,
+			                                       out, b.n, NULL),
+			             4);
+		for (uint64_t i = 0; i < b.n; i++) {
+			/* the high byte of each f16 d: Q8_0 at 0 of 34, Q6_K at 208 of 210 */
+			bool sign = i == data + 1 || i == data + 35 || i == data + 96 + 209 ||
+			            i == data + 96 + 210 + 209;
+			flipped += sign && (out[i] ^ b.p[i]) == 0x80;
+			other += !sign && out[i] != b.p[i];
+		}
+		MC_CHECK_U64(flipped, 4);
+		MC_CHECK_U64(other, 0);
+		mc_engine_free(rs);
+	}
+	recog_done(&g);
+	bytes_free(&b);
+}
+
 /* The block layouts the GGUF recogniser's types carry. */
 static void test_block_layouts(void)
 {
@@ -564,5 +630,6 @@ int main(void)
 	test_bit();
 	test_block_scales();
 	test_block_layouts();
+	test_gguf_file();
 	return mc_test_done("damage");
 }
