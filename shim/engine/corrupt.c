@@ -433,7 +433,8 @@ static void change_value(const struct value_call *vc, const struct value_site *v
 	struct mc_tensor_change c = { .index = v->index,
 		                      .file_offset = v->file_offset,
 		                      .tensor = v->ti,
-		                      .width = (uint8_t)width };
+		                      .width = (uint8_t)width,
+		                      .value = 1 };
 
 	if (op->noise && !noise_after(vc, v, &whole_before, &whole_after))
 		return;

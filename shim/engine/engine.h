@@ -383,13 +383,16 @@ void mc_engine_tensor_match(const struct mc_erule *rule, const struct mc_tensor_
  * order); only the bytes of that number marked in `held` were in the buffer (an element cut
  * by the buffer's edge is changed in the part the buffer holds), the others read 0. */
 struct mc_tensor_change {
-	uint64_t index;       /* value modes: element index in the tensor; byte modes: byte index */
+	uint64_t index;       /* value modes: element (or block) index in the tensor; byte modes:
+	                         byte index */
 	uint64_t file_offset; /* the element's (or byte's) first byte in the file */
 	uint64_t before, after;
 	uint32_t tensor; /* index in the map */
-	uint8_t width;   /* bytes of the element: 2, 4 or 8; 1 for a byte */
+	uint8_t width;   /* bytes of the element: 1 (8-bit floats), 2, 4 or 8; 1 for a byte */
 	uint8_t held;    /* bit j: byte j of the number (0 = least significant) was in buf */
-	uint8_t pad[2];
+	uint8_t value;   /* 1: a value mode's element (index counts elements, or a quantized
+	                    tensor's blocks); 0: a byte mode's byte (index counts bytes) */
+	uint8_t pad;
 };
 
 /* What one call of mc_engine_corrupt_tensors() changed: the first MC_CHANGES_MAX changes,

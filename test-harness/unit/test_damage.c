@@ -442,6 +442,25 @@ static void test_bit(void)
 		                layout[T_IDS].len) == 0);
 		mc_engine_free(rs);
 	}
+	/* an 8-bit float is reported as a value (its index counts elements), a byte mode's byte
+	 * as a byte */
+	struct mc_ruleset *sign8 = rules("mode = bitflip\nbit = 7\ntensor = w.e4m3\n");
+	struct mc_ruleset *bytes = rules("mode = random\ntensor = w.e4m3\n");
+	if (sign8 && bytes) {
+		struct mc_corrupt_report a = { .changed = 0, .n = 0 }, b = { .changed = 0, .n = 0 };
+
+		memcpy(out, original, FILE_SIZE);
+		mc_engine_corrupt_tensors(mc_engine_rule(sign8, 0), &view, 42, 0, 0, out, FILE_SIZE,
+		                          &a);
+		memcpy(out, original, FILE_SIZE);
+		mc_engine_corrupt_tensors(mc_engine_rule(bytes, 0), &view, 42, 0, 0, out, FILE_SIZE,
+		                          &b);
+		MC_CHECK(a.n == 1 && a.change[0].value == 1 && a.change[0].width == 1 &&
+		         (a.change[0].before ^ a.change[0].after) == 0x80);
+		MC_CHECK(b.n == 1 && b.change[0].value == 0 && b.change[0].width == 1);
+	}
+	mc_engine_free(sign8);
+	mc_engine_free(bytes);
 	/* f32 bit 31 is the sign: every value negated, in both byte orders */
 	struct mc_ruleset *rs = rules("mode = bitflip\nbit = 31\ncount = all\n");
 	if (rs) {
