@@ -21,7 +21,9 @@ read rule and an mmap rule that share one damage name (scope = file):
              torch.load: every way and a second process load the same bits, the relative change
              has the asked standard deviation, the logged bits are the loaded ones and the
              log's `changed` counts every value; bit = 31 negates every float32 exactly and
-             leaves float16 alone; fraction = 10% changes that share
+             leaves float16 alone; fraction = 10% changes that share; a run with noise
+             drawn anew per call (scope = call, rate 50%) turned into a config by `mlchaos
+             replay` loads the same bits again
   checksum   no file changed on disk
 
 Exit 77 when numpy or torch is missing.
@@ -350,6 +352,35 @@ class Tensors(mctest.ChaosRuns):
             mctest.check(changed == round(n / 10), f"be.npy fraction = 10%: {changed} of {n} "
                                                    f"values negated")
 
+    def case_noise_replay(self, path):
+        """scope = call noise on half the preads: `mlchaos replay` of the run's log gives a
+        config under which the same load gets the same bits."""
+        name = os.path.basename(path)
+        keys = "mode = noise\nstd = 0.01\ncount = all\nscope = call\nrate = 50%\n"
+        clean = self.load("npy", "load", path)[1]
+        got, lines = self.graded_load("npy", "pread", path, keys)  # 64 KiB calls, all used
+        rundir = os.path.join(self.tmp, f"run-{self.runs}")
+        logs = [f for f in os.listdir(rundir) if f.startswith("log-")]
+        faults = [l for l in lines if l.get("event") == "fault" and l.get("applied")]
+        if got is None or not mctest.check(len(logs) == 1 and len(faults) >= 2,
+                                           f"{name} noise replay: one log, {len(faults)} "
+                                           f"faults applied"):
+            return
+        out = os.path.join(self.tmp, "replay.ini")
+        p = subprocess.run([self.mlchaos, "replay", os.path.join(rundir, logs[0]), "-o", out,
+                            "--log", "{log}"], env=self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        if not mctest.check(p.returncode == 0, f"{name}: mlchaos replay ({p.stderr[-300:]})"):
+            return
+        with open(out) as f:
+            replayed = f.read()
+        answer, again, lines2 = self.load("npy", "pread", path, replayed)
+        faults2 = [l for l in lines2 if l.get("event") == "fault" and l.get("applied")]
+        mctest.check(again is not None and bool(self.differing(clean, got)) and
+                     all((again[t] == got[t]).all() for t in got),
+                     f"{name} noise replay: the replayed run loads the same bits "
+                     f"({len(faults)} faults, replayed {len(faults2)})")
+
     def main(self):
         import numpy as np
         import torch
@@ -387,6 +418,7 @@ class Tensors(mctest.ChaosRuns):
         self.case_noise("npy", paths[2], 0.01, np.float16)
         self.case_noise("torch", pt, 0.01, np.float32)
         self.case_bit_and_fraction(paths[:3])
+        self.case_noise_replay(paths[0])
         for p in paths:
             mctest.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
 
