@@ -399,6 +399,16 @@ static void test_count_all_and_fraction(void)
 		MC_CHECK_U64(other, 0);
 	}
 	mc_engine_free(all);
+	/* and fraction that share of the positions of each 4 KiB (ids: 300 bytes, one chunk) */
+	all = rules("mode = random\nfraction = 50%\ntensor = ids\n");
+	if (all) {
+		read_in_chunks(mc_engine_rule(all, 0), &view, 0, 77, a);
+		unsigned changed = 0;
+		for (size_t i = 0; i < FILE_SIZE; i++)
+			changed += a[i] != original[i];
+		MC_CHECK_U64(changed, 150);
+	}
+	mc_engine_free(all);
 	mc_engine_free(frac);
 	mc_engine_free(tiny);
 }
