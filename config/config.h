@@ -57,6 +57,7 @@ enum mc_corrupt_mode {
 	MC_CORRUPT_INF,
 	MC_CORRUPT_EXPONENT,
 	MC_CORRUPT_SIGN,
+	MC_CORRUPT_NOISE, /* v * (1 + N(0, std)), or v + N(0, std) with noise = absolute */
 	MC_CORRUPT_MODE_COUNT
 };
 
@@ -65,6 +66,15 @@ enum mc_corrupt_mode {
 enum mc_region { MC_REGION_ANY, MC_REGION_TENSORS };
 
 enum mc_scope { MC_SCOPE_FILE, MC_SCOPE_CALL };
+
+/* mode = noise: the Gaussian scaled by the value (relative) or added as it is (absolute). */
+enum mc_noise { MC_NOISE_RELATIVE, MC_NOISE_ABSOLUTE };
+
+/* count = all: every value (every position, for the byte modes) of each selected tensor. */
+#define MC_COUNT_ALL UINT32_MAX
+
+/* bit = N not written: bitflip flips bits drawn in bytes, as a byte mode. */
+#define MC_BIT_NONE 0xff
 
 /* MC_PHASE_ANY first so that a zeroed call context means "phase not tracked". */
 enum mc_phase { MC_PHASE_ANY, MC_PHASE_LOAD, MC_PHASE_SERVE };
@@ -143,7 +153,11 @@ struct mc_rule_spec {
 	char *to;     /* redirect target, absolute */
 	char *damage; /* corrupt: the name damage is drawn from (default: the rule's) */
 	enum mc_region region;
-	char *tensor; /* region = tensors: glob on tensor names, or NULL for every tensor */
+	char *tensor;        /* region = tensors: glob on tensor names, or NULL for every tensor */
+	double std;          /* mode = noise: the Gaussian's standard deviation, > 0 */
+	enum mc_noise noise; /* mode = noise: relative (default) or absolute */
+	uint32_t fraction_ppm; /* fraction = P%: share of each tensor's values; 0 = use count */
+	uint8_t bit;           /* bitflip: the bit of each value flipped, or MC_BIT_NONE */
 	/* replay lists: a rule with either acts on the listed calls only. replay_calls is
 	 * sorted by (thread, call) without duplicates; replay_keys has no duplicates. */
 	struct mc_replay_call *replay_calls;
@@ -211,7 +225,7 @@ const char *mc_action_name(enum mc_action action);
 const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode); /* "byte" for byte:0xNN */
 
 /* Whether a corrupt mode changes whole values of float tensors under region = tensors (nan,
- * inf, exponent, sign, zero) rather than bytes. */
+ * inf, exponent, sign, zero, noise) rather than bytes (bitflip with bit = N does too). */
 bool mc_cfg_mode_is_value(enum mc_corrupt_mode mode);
 
 /* The errno's symbolic name ("EIO"), or NULL when not in mlchaos's table. */
@@ -228,6 +242,11 @@ int mc_cfg_parse_bool(const char *s, bool *ret);
 int mc_cfg_parse_size(const char *s, uint64_t *ret_bytes);
 int mc_cfg_parse_duration(const char *s, uint64_t *ret_ns);
 int mc_cfg_parse_rate(const char *s, uint32_t *ret_ppm);
+
+/* A decimal number: digits with an optional '.' and fraction, an optional exponent (1e-4,
+ * 2.5E+3), no sign; by hand, so that the host's locale cannot change the decimal point.
+ * -EINVAL when malformed, -ERANGE when not finite as a double. */
+int mc_cfg_parse_decimal(const char *s, double *ret);
 
 /* Writes request key (len bytes) as a replay_key value reads it: printable ASCII as it is,
  * every other byte and \ ; # = " ' as \xHH (so that the value has no blank, no comment

@@ -40,6 +40,10 @@ enum mc_rkey {
 	MC_RKEY_TENSOR,
 	MC_RKEY_REPLAY,
 	MC_RKEY_REPLAY_KEY,
+	MC_RKEY_STD,
+	MC_RKEY_NOISE,
+	MC_RKEY_FRACTION,
+	MC_RKEY_BIT,
 	MC_RKEY_N
 };
 
@@ -74,7 +78,7 @@ enum mc_section { MC_SECTION_NONE, MC_SECTION_GLOBAL, MC_SECTION_RULE, MC_SECTIO
 /* Where a key was set (0 = not set), per rule; parallel to cfg->rules. */
 struct mc_rule_lines {
 	int key[MC_RKEY_N];
-	uint32_t bad; /* bit k: key k was set but its value was rejected (already reported) */
+	uint64_t bad; /* bit k: key k was set but its value was rejected (already reported) */
 };
 
 struct mc_cfg_ctx {

@@ -440,6 +440,7 @@ static const char *const mode_words[MC_CORRUPT_MODE_COUNT] = {
 	[MC_CORRUPT_RANDOM] = "random",     [MC_CORRUPT_BYTE] = "byte:0xNN",
 	[MC_CORRUPT_NAN] = "nan",           [MC_CORRUPT_INF] = "inf",
 	[MC_CORRUPT_EXPONENT] = "exponent", [MC_CORRUPT_SIGN] = "sign",
+	[MC_CORRUPT_NOISE] = "noise",
 };
 
 const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode)
@@ -472,7 +473,20 @@ static int parse_mode(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char
 static int parse_count(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
 	uint64_t count;
-	int ret = count_value(ctx, "count", v, 1, 4096 * 8, &count);
+	int ret;
+
+	if (strcmp(v, "all") == 0) {
+		r->count = MC_COUNT_ALL;
+		return 0;
+	}
+	if (mc_cfg_parse_u64(v, &count) == -EINVAL) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad count '%s' (write a number, or all for every value of each "
+		             "tensor)",
+		             v);
+		return -EINVAL;
+	}
+	ret = count_value(ctx, "count", v, 1, 4096 * 8, &count);
 
 	if (ret == 0)
 		r->count = (uint32_t)count;
@@ -572,6 +586,60 @@ static int parse_tensor(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const ch
 	return glob_value(ctx, "tensor", v, &r->tensor);
 }
 
+static int parse_std(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	double std;
+	int ret = mc_cfg_parse_decimal(v, &std);
+
+	if (ret < 0 || std <= 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "std = %s: write a positive number, the standard deviation of the "
+		             "noise, such as 0.01 or 1e-4",
+		             v);
+		return -EINVAL;
+	}
+	r->std = std;
+	return 0;
+}
+
+static int parse_noise(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = {
+		[MC_NOISE_RELATIVE] = "relative", [MC_NOISE_ABSOLUTE] = "absolute"
+	};
+	int i, ret = parse_word(ctx, v, "noise", "choices", words, 2, &i);
+
+	if (ret == 0)
+		r->noise = (enum mc_noise)i;
+	return ret;
+}
+
+static int parse_fraction(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	uint32_t ppm;
+
+	if (rate_value(ctx, "fraction", v, &ppm) < 0)
+		return -EINVAL;
+	if (ppm == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "fraction = %s damages nothing: write a share above 0%%, up to 100%%",
+		             v);
+		return -EINVAL;
+	}
+	r->fraction_ppm = ppm;
+	return 0;
+}
+
+static int parse_bit(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	uint64_t bit;
+	int ret = count_value(ctx, "bit", v, 0, 63, &bit);
+
+	if (ret == 0)
+		r->bit = (uint8_t)bit;
+	return ret;
+}
+
 #define ALL 0
 #define ANY MC_ACTIONS_ALL
 static const struct rule_key rule_keys[MC_RKEY_N] = {
@@ -606,6 +674,10 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_TENSOR] = { "tensor", ALL, ACT(CORRUPT), parse_tensor, true },
 	[MC_RKEY_REPLAY] = { "replay", ALL, ANY, mc_cfg_parse_replay, false, true },
 	[MC_RKEY_REPLAY_KEY] = { "replay_key", ALL, ANY, mc_cfg_parse_replay_key, false, true },
+	[MC_RKEY_STD] = { "std", ALL, ACT(CORRUPT), parse_std, false },
+	[MC_RKEY_NOISE] = { "noise", ALL, ACT(CORRUPT), parse_noise, false },
+	[MC_RKEY_FRACTION] = { "fraction", ALL, ACT(CORRUPT), parse_fraction, false },
+	[MC_RKEY_BIT] = { "bit", ALL, ACT(CORRUPT), parse_bit, false },
 };
 #undef ALL
 #undef ANY
@@ -644,6 +716,8 @@ void mc_cfg_rule_defaults(struct mc_rule_spec *rule)
 	rule->scope = MC_SCOPE_FILE;
 	rule->phase = MC_PHASE_ANY;
 	rule->region = MC_REGION_ANY;
+	rule->noise = MC_NOISE_RELATIVE;
+	rule->bit = MC_BIT_NONE;
 }
 
 /* ---- [mlchaos] ---- */
@@ -870,7 +944,7 @@ void mc_cfg_rule_key(struct mc_cfg_ctx *ctx, const char *name, const char *value
 	mc_cfg_pairs_add(ctx, &rule->written, name, value);
 	if (!value_ok(ctx, name, value, rule_keys[k].text) ||
 	    rule_keys[k].parse(ctx, rule, value) < 0)
-		lines->bad |= 1u << k;
+		lines->bad |= 1ull << k;
 }
 
 void mc_cfg_global_key(struct mc_cfg_ctx *ctx, const char *name, const char *value)

@@ -52,7 +52,7 @@ static bool key_set(const struct mc_rule_lines *lines, enum mc_rkey k)
 /* Set with a value that parsed: later checks may trust the field. */
 static bool key_ok(const struct mc_rule_lines *lines, enum mc_rkey k)
 {
-	return lines->key[k] != 0 && !(lines->bad & (1u << k));
+	return lines->key[k] != 0 && !(lines->bad & (1ull << k));
 }
 
 static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
@@ -157,7 +157,8 @@ static void check_values(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	/* value modes count values per tensor (up to the parser's limit); byte modes count
 	 * bytes per 4 KiB, and so does zero on the tensors that are not float */
 	if (key_ok(lines, MC_RKEY_COUNT) && key_ok(lines, MC_RKEY_MODE) &&
-	    r->mode != MC_CORRUPT_BITFLIP && r->mode < MC_CORRUPT_NAN && r->count > 4096)
+	    r->count != MC_COUNT_ALL && r->mode != MC_CORRUPT_BITFLIP && r->mode < MC_CORRUPT_NAN &&
+	    r->count > 4096)
 		mc_cfg_error(ctx, lines->key[MC_RKEY_COUNT],
 		             "count = %u is more than the 4096 bytes of a 4 KiB page%s", r->count,
 		             r->mode == MC_CORRUPT_ZERO && r->region == MC_REGION_TENSORS
@@ -191,6 +192,56 @@ static void check_region(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		             "region = tensors, or use a byte mode: bitflip, zero, random, "
 		             "byte:0xNN)",
 		             mc_corrupt_mode_name(r->mode));
+}
+
+/* The keys of graded damage: std and noise go with mode = noise, bit with bitflip, and
+ * count = all, fraction and bit need the tensor map (they count or address values). */
+static void check_graded(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                         const struct mc_rule_lines *lines)
+{
+	bool tensors = key_ok(lines, MC_RKEY_REGION) && r->region == MC_REGION_TENSORS;
+	bool noise = key_ok(lines, MC_RKEY_MODE) && r->mode == MC_CORRUPT_NOISE;
+	bool all = key_ok(lines, MC_RKEY_COUNT) && r->count == MC_COUNT_ALL;
+
+	if (!key_ok(lines, MC_RKEY_ACTION) || r->action != MC_ACTION_CORRUPT)
+		return;
+	if (noise && !key_set(lines, MC_RKEY_STD))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_MODE],
+		             "mode = noise needs std = <positive number>, the standard deviation "
+		             "of the noise, such as std = 0.01");
+	if (key_set(lines, MC_RKEY_STD) && key_ok(lines, MC_RKEY_MODE) && !noise)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_STD],
+		             "std needs mode = noise, but mode = %s (line %d)",
+		             mc_corrupt_mode_name(r->mode), lines->key[MC_RKEY_MODE]);
+	else if (key_set(lines, MC_RKEY_STD) && !key_set(lines, MC_RKEY_MODE))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_STD],
+		             "std needs mode = noise: add mode = noise and region = tensors");
+	if (key_set(lines, MC_RKEY_NOISE) && !noise)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_NOISE],
+		             "noise needs mode = noise: it says whether the noise is relative to "
+		             "the value or added to it");
+	if (key_set(lines, MC_RKEY_FRACTION) && key_set(lines, MC_RKEY_COUNT))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_FRACTION],
+		             "fraction and count (line %d) both say how many values to damage: "
+		             "keep one",
+		             lines->key[MC_RKEY_COUNT]);
+	if (key_set(lines, MC_RKEY_FRACTION) && !tensors)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_FRACTION],
+		             "fraction needs region = tensors: it is a share of each tensor's "
+		             "values");
+	if (all && !tensors)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_COUNT],
+		             "count = all needs region = tensors: it damages every value of each "
+		             "selected tensor (write a number of positions per 4 KiB instead)");
+	if (key_set(lines, MC_RKEY_BIT) && key_ok(lines, MC_RKEY_MODE) &&
+	    r->mode != MC_CORRUPT_BITFLIP)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_BIT],
+		             "bit needs mode = bitflip, but mode = %s (line %d)",
+		             mc_corrupt_mode_name(r->mode), lines->key[MC_RKEY_MODE]);
+	else if (key_set(lines, MC_RKEY_BIT) && !tensors)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_BIT],
+		             "bit needs region = tensors: it numbers the bits of a value, which "
+		             "only the tensor map of a recognised model file locates");
 }
 
 static void check_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
@@ -230,6 +281,7 @@ static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	check_errnos(ctx, r, lines, hook_ok);
 	check_values(ctx, r, lines);
 	check_region(ctx, r, lines);
+	check_graded(ctx, r, lines);
 	check_select(ctx, r, lines);
 	mc_cfg_validate_replay(ctx, r, lines);
 }

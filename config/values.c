@@ -219,3 +219,47 @@ int mc_cfg_parse_rate(const char *s, uint32_t *ret_ppm)
 	*ret_ppm = (uint32_t)ppm;
 	return 0;
 }
+
+/* 10^e for |e| <= 400, by squaring: exact up to 10^22, then within an ulp or two, which is
+ * plenty for a standard deviation. */
+static double power_of_ten(int e)
+{
+	double result = 1, base = 10;
+	unsigned n = (unsigned)(e < 0 ? -e : e);
+
+	for (; n; n >>= 1, base *= base)
+		if (n & 1)
+			result *= base;
+	return e < 0 ? 1 / result : result;
+}
+
+int mc_cfg_parse_decimal(const char *s, double *ret)
+{
+	struct decimal d;
+	const char *end;
+	int exponent = 0, sign = 1;
+	double v;
+	int r = parse_decimal(s, &d, &end);
+
+	if (r < 0)
+		return r;
+	if (*end == 'e' || *end == 'E') {
+		end++;
+		if (*end == '+' || *end == '-')
+			sign = *end++ == '-' ? -1 : 1;
+		if (!is_digit(*end))
+			return -EINVAL;
+		for (; is_digit(*end); end++) {
+			exponent = exponent * 10 + (*end - '0');
+			if (exponent > 400)
+				return -ERANGE;
+		}
+	}
+	if (*skip_space(end) != '\0')
+		return -EINVAL;
+	v = ((double)d.whole + (double)d.frac / (double)d.scale) * power_of_ten(sign * exponent);
+	if (v != v || v > 1.7976931348623157e308)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}

@@ -248,7 +248,7 @@ static void put_change(struct mc_buf *b, const struct mc_tensor_map *map,
 	mc_buf_puts(b, "{\"tensor\":\"");
 	mc_buf_json_str(b, name, strnlen(name, TENSOR_NAME_SHOWN));
 	mc_buf_putc(b, '"');
-	put_field_u64(b, c->width > 1 ? "index" : "byte", c->index);
+	put_field_u64(b, c->value ? "index" : "byte", c->index);
 	put_field_u64(b, "offset", c->file_offset);
 	put_bits(b, "before", c->before, c->width, c->held);
 	put_bits(b, "after", c->after, c->width, c->held);

@@ -773,6 +773,13 @@ static void tensors_untouched(struct mc_fault *f, const struct mc_tmap_use *use)
 	mc_rec_apply_end();
 }
 
+/* The file's own bytes, for mode = noise on a value cut by the buffer's edge: read with the
+ * real pread, so that no rule decides on it and the file offset stays where it was. */
+static int64_t file_read_at(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	return mc_real.pread((int)(intptr_t)ctx, buf, len, (off_t)off);
+}
+
 /* Corruption with region = tensors: the bytes that arrived (iov, len in all), starting at
  * f->file_offset, are damaged only inside the tensors of the file's map. */
 static void corrupt_tensors(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
@@ -793,6 +800,8 @@ static void corrupt_tensors(struct mc_fault *f, const struct iovec *iov, int cnt
 	struct mc_corrupt_report rep;
 	rep.changed = 0;
 	rep.n = 0;
+	use.view.read_at = file_read_at;
+	use.view.read_ctx = (void *)(intptr_t)f->fd;
 	struct mc_rec_detail d = { .applied = true,
 		                   .offset = f->file_offset,
 		                   .bytes = len,

@@ -96,42 +96,75 @@ static void report_change(struct mc_corrupt_report *rep, const struct mc_tensor_
 	rep->changed++;
 }
 
+__extension__ typedef unsigned __int128 mc_u128;
+
+/* How many of n values (or positions) the rule damages: count (at most n), all of them
+ * (count = all), or the fraction of n, rounded to nearest and at least one. */
+static uint64_t values_damaged(const struct mc_erule *r, uint64_t n)
+{
+	uint64_t k;
+
+	if (r->count == MC_COUNT_ALL)
+		return n;
+	if (r->fraction_ppm) {
+		k = (uint64_t)(((mc_u128)n * r->fraction_ppm + MC_RATE_ONE / 2) / MC_RATE_ONE);
+		return k ? k : 1;
+	}
+	return r->count < n ? r->count : n;
+}
+
+/* Damages position pos of a page (a bit for bitflip, else a byte), at file offset off, held
+ * by buf; returns 1 when it counts as a change (with a sink: only when the byte changed). */
+static size_t damage_position(const struct mc_erule *r, uint64_t key, uint32_t pos, uint64_t off,
+                              uint8_t *buf, uint64_t file_offset, const struct byte_sink *sink)
+{
+	uint8_t *b = &buf[off - file_offset], before = *b;
+
+	damage(r, b, pos, key);
+	if (!sink)
+		return 1;
+	if (*b == before)
+		return 0;
+	struct mc_tensor_change c = { .index = off - sink->tensor_off,
+		                      .file_offset = off,
+		                      .before = before,
+		                      .after = *b,
+		                      .tensor = sink->tensor,
+		                      .width = 1,
+		                      .held = 1 };
+	report_change(sink->rep, &c);
+	return 1;
+}
+
 /* One page: `count` positions drawn in the page's span [span_lo, span_hi) (the page cut to
  * the rule's offset range; it does not depend on the reader's buffer), of which those in
  * [lo, hi) (the part held by buf, which starts at file_offset) are damaged. With a sink
- * (region = tensors) only positions whose byte really changed count, each reported. */
+ * (region = tensors) only positions whose byte really changed count, each reported. When
+ * every position is damaged (count = all) the held ones are visited in order, without the
+ * permutation. */
 static size_t corrupt_page(const struct mc_erule *r, uint64_t key, uint64_t span_lo,
                            uint64_t span_hi, uint64_t lo, uint64_t hi, uint8_t *buf,
                            uint64_t file_offset, const struct byte_sink *sink)
 {
 	bool bits = r->mode == MC_CORRUPT_BITFLIP;
-	uint32_t n = (uint32_t)(span_hi - span_lo) * (bits ? 8 : 1);
-	uint32_t count = r->count < n ? r->count : n;
+	unsigned per_byte = bits ? 8 : 1;
+	uint32_t n = (uint32_t)(span_hi - span_lo) * per_byte;
+	uint32_t count = (uint32_t)values_damaged(r, n);
 	size_t changed = 0;
 
+	if (count == n) {
+		for (uint32_t pos = (uint32_t)(lo - span_lo) * per_byte;
+		     pos < (uint32_t)(hi - span_lo) * per_byte; pos++)
+			changed += damage_position(r, key, pos, span_lo + pos / per_byte, buf,
+			                           file_offset, sink);
+		return changed;
+	}
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t pos = permute_below(i, key, n);
-		uint64_t off = span_lo + (bits ? pos >> 3 : pos);
-		uint8_t *b, before;
+		uint64_t off = span_lo + pos / per_byte;
 
-		if (off < lo || off >= hi)
-			continue;
-		b = &buf[off - file_offset];
-		before = *b;
-		damage(r, b, pos, key);
-		if (!sink) {
-			changed++;
-		} else if (*b != before) {
-			struct mc_tensor_change c = { .index = off - sink->tensor_off,
-				                      .file_offset = off,
-				                      .before = before,
-				                      .after = *b,
-				                      .tensor = sink->tensor,
-				                      .width = 1,
-				                      .held = 1 };
-			report_change(sink->rep, &c);
-			changed++;
-		}
+		if (off >= lo && off < hi)
+			changed += damage_position(r, key, pos, off, buf, file_offset, sink);
 	}
 	return changed;
 }
@@ -225,48 +258,78 @@ static bool tensor_selected(const struct mc_erule *rule, const struct mc_tensor_
 	return mc_glob_match(rule->tensor, tv->map->names + tv->map->t[i].name);
 }
 
-/* What a value mode does to an element's bits: after = ((before & keep) | set) ^ flip. */
+/* What a value mode does to an element's bits: after = ((before & keep) | set) ^ flip; noise
+ * is no bitwise operation and is computed from the whole element (apply_noise()). */
 struct value_op {
 	uint64_t keep, set, flip;
+	bool noise;
 };
 
 /* Sign, exponent, top exponent bit and quiet-NaN bit of each float type. */
-static bool value_op_of(enum mc_corrupt_mode mode, enum mc_dtype dt, struct value_op *op)
-{
+struct float_bits {
 	uint64_t sign, exp, top, quiet;
+};
 
+static bool float_bits_of(enum mc_dtype dt, struct float_bits *fb)
+{
 	switch (dt) {
 	case MC_DT_F16:
-		sign = 0x8000, exp = 0x7c00, top = 0x4000, quiet = 0x0200;
-		break;
+		*fb = (struct float_bits){ 0x8000, 0x7c00, 0x4000, 0x0200 };
+		return true;
 	case MC_DT_BF16:
-		sign = 0x8000, exp = 0x7f80, top = 0x4000, quiet = 0x0040;
-		break;
+		*fb = (struct float_bits){ 0x8000, 0x7f80, 0x4000, 0x0040 };
+		return true;
 	case MC_DT_F32:
-		sign = 0x80000000u, exp = 0x7f800000u, top = 0x40000000u, quiet = 0x00400000u;
-		break;
+		*fb = (struct float_bits){ 0x80000000u, 0x7f800000u, 0x40000000u, 0x00400000u };
+		return true;
 	case MC_DT_F64:
-		sign = 1ull << 63, exp = 0x7ffull << 52, top = 1ull << 62, quiet = 1ull << 51;
-		break;
+		*fb = (struct float_bits){ 1ull << 63, 0x7ffull << 52, 1ull << 62, 1ull << 51 };
+		return true;
+	case MC_DT_F8_E4M3: /* NaN is S.1111.111: "quiet" fills the mantissa */
+		*fb = (struct float_bits){ 0x80, 0x78, 0x40, 0x07 };
+		return true;
+	case MC_DT_F8_E5M2:
+		*fb = (struct float_bits){ 0x80, 0x7c, 0x40, 0x02 };
+		return true;
 	default:
 		return false;
 	}
+}
+
+static bool value_op_of(const struct mc_erule *r, enum mc_dtype dt, struct value_op *op)
+{
+	struct float_bits fb;
+	unsigned width = mc_dtype_size(dt);
+
+	if (!float_bits_of(dt, &fb))
+		return false;
 	*op = (struct value_op){ .keep = ~0ull, .set = 0, .flip = 0 };
-	switch (mode) {
+	switch ((enum mc_corrupt_mode)r->mode) {
 	case MC_CORRUPT_NAN:
-		*op = (struct value_op){ .keep = sign, .set = exp | quiet };
+		*op = (struct value_op){ .keep = fb.sign, .set = fb.exp | fb.quiet };
 		break;
 	case MC_CORRUPT_INF:
-		*op = (struct value_op){ .keep = sign, .set = exp };
+		/* E4M3FN has no infinity: its largest value, 448, keeping the sign */
+		*op = (struct value_op){ .keep = fb.sign,
+			                 .set = dt == MC_DT_F8_E4M3 ? 0x7e : fb.exp };
 		break;
 	case MC_CORRUPT_EXPONENT:
-		op->flip = top;
+		op->flip = fb.top;
 		break;
 	case MC_CORRUPT_SIGN:
-		op->flip = sign;
+		op->flip = fb.sign;
 		break;
 	case MC_CORRUPT_ZERO:
 		op->keep = 0;
+		break;
+	case MC_CORRUPT_NOISE:
+		op->noise = true;
+		break;
+	case MC_CORRUPT_BITFLIP:
+		/* bit = N: values narrower than N + 1 bits are left alone */
+		if (r->bit == MC_BIT_NONE || r->bit >= 8 * width)
+			return false;
+		op->flip = 1ull << r->bit;
 		break;
 	default:
 		return false;
@@ -274,70 +337,188 @@ static bool value_op_of(enum mc_corrupt_mode mode, enum mc_dtype dt, struct valu
 	return true;
 }
 
-/* Applies op to element e of tensor t (index ti), in the part of it that [lo, hi) holds: the
- * operations are bitwise, so each held byte is changed on its own and two buffers that split
- * the element see together the whole changed element. */
-static void change_element(const struct mc_tensor *t, uint32_t ti, uint64_t e, unsigned width,
-                           const struct value_op *op, uint64_t lo, uint64_t hi, uint8_t *buf,
-                           uint64_t file_offset, struct mc_corrupt_report *rep)
+/* Where the values of a tensor lie: element e's width bytes start at t->off + e * stride +
+ * inner. A float tensor's values are its elements (stride = width, inner = 0); a quantized
+ * GGUF tensor's are its blocks' scales. */
+struct value_layout {
+	uint64_t stride, inner;
+	unsigned width;
+	enum mc_dtype dt; /* of one value */
+};
+
+static bool value_layout_of(const struct mc_tensor *t, struct value_layout *ret)
 {
-	struct mc_tensor_change c = {
-		.index = e, .file_offset = t->off + e * width, .tensor = ti, .width = (uint8_t)width
-	};
+	struct mc_dtype_block block;
+
+	if (mc_dtype_block((enum mc_dtype)t->dtype, &block)) {
+		*ret =
+		    (struct value_layout){ .stride = block.bytes,
+			                   .inner = block.scale_off,
+			                   .width = mc_dtype_size((enum mc_dtype)block.scale_dtype),
+			                   .dt = (enum mc_dtype)block.scale_dtype };
+		return true;
+	}
+	ret->width = mc_dtype_size((enum mc_dtype)t->dtype);
+	ret->stride = ret->width;
+	ret->inner = 0;
+	ret->dt = (enum mc_dtype)t->dtype;
+	return ret->width != 0;
+}
+
+/* One value to change: the element's place and what to do to it. */
+struct value_site {
+	const struct mc_tensor *t;
+	uint32_t ti;
+	uint64_t index;       /* element (or block) index in the tensor */
+	uint64_t file_offset; /* its first byte */
+	uint64_t key;         /* mode = noise: the draw of this value */
+};
+
+/* What one call holds and where the report goes. */
+struct value_call {
+	const struct mc_erule *r;
+	const struct mc_tensor_view *tv;
+	const struct value_layout *lay;
+	const struct value_op *op;
+	uint64_t lo, hi; /* the part of the file buf holds, cut to the offset range */
+	uint8_t *buf;
+	uint64_t file_offset; /* of buf[0] */
+	struct mc_corrupt_report *rep;
+};
+
+/* Byte j of the number (0 = least significant) sits at byte k of the element. */
+static unsigned number_byte(const struct mc_tensor *t, unsigned width, unsigned k)
+{
+	return t->big_endian ? width - 1 - k : k;
+}
+
+/* mode = noise: the new bits of the value at v, whose held bytes are in the buffer and the
+ * others read from the file; false when they cannot be, or the value stays (NaN, Inf). */
+static bool noise_after(const struct value_call *vc, const struct value_site *v, uint64_t *before,
+                        uint64_t *after)
+{
+	unsigned width = vc->lay->width;
+	uint8_t bytes[8];
 
 	for (unsigned k = 0; k < width; k++) {
-		uint64_t at = c.file_offset + k;
-		unsigned j = t->big_endian ? width - 1 - k : k; /* byte of the number */
+		uint64_t at = v->file_offset + k;
+
+		if (at >= vc->lo && at < vc->hi) {
+			bytes[k] = vc->buf[at - vc->file_offset];
+			continue;
+		}
+		if (!vc->tv->read_at || vc->tv->read_at(vc->tv->read_ctx, v->file_offset, bytes,
+		                                        width) != (int64_t)width)
+			return false;
+		for (unsigned j = 0; j < width; j++) /* the held ones as the buffer has them */
+			if (v->file_offset + j >= vc->lo && v->file_offset + j < vc->hi)
+				bytes[j] = vc->buf[v->file_offset + j - vc->file_offset];
+		break;
+	}
+	*before = 0;
+	for (unsigned k = 0; k < width; k++)
+		*before |= (uint64_t)bytes[k] << (8 * number_byte(v->t, width, k));
+	return mc_engine_noise_value(vc->r, vc->lay->dt, *before, v->key, after);
+}
+
+/* Changes the value at v in the part of it that [lo, hi) holds: bitwise operations change
+ * each held byte on its own, and noise writes the held bytes of the value computed from the
+ * whole old one, so two buffers that split the element see together the whole changed
+ * element. */
+static void change_value(const struct value_call *vc, const struct value_site *v)
+{
+	unsigned width = vc->lay->width;
+	const struct value_op *op = vc->op;
+	uint64_t whole_before = 0, whole_after = 0;
+	struct mc_tensor_change c = { .index = v->index,
+		                      .file_offset = v->file_offset,
+		                      .tensor = v->ti,
+		                      .width = (uint8_t)width,
+		                      .value = 1 };
+
+	if (op->noise && !noise_after(vc, v, &whole_before, &whole_after))
+		return;
+	for (unsigned k = 0; k < width; k++) {
+		uint64_t at = v->file_offset + k;
+		unsigned j = number_byte(v->t, width, k);
 		uint8_t *b;
 
-		if (at < lo || at >= hi)
+		if (at < vc->lo || at >= vc->hi)
 			continue;
-		b = &buf[at - file_offset];
+		b = &vc->buf[at - vc->file_offset];
 		c.before |= (uint64_t)*b << (8 * j);
-		*b = (uint8_t)(((*b & (op->keep >> (8 * j))) | (op->set >> (8 * j))) ^
-		               (op->flip >> (8 * j)));
+		if (op->noise)
+			*b = (uint8_t)(whole_after >> (8 * j));
+		else
+			*b = (uint8_t)(((*b & (op->keep >> (8 * j))) | (op->set >> (8 * j))) ^
+			               (op->flip >> (8 * j)));
 		c.after |= (uint64_t)*b << (8 * j);
 		c.held |= (uint8_t)(1u << j);
 	}
 	if (c.before != c.after)
-		report_change(rep, &c);
+		report_change(vc->rep, &c);
 }
 
-__extension__ typedef unsigned __int128 mc_u128;
+#define MC_SALT_NOISE 0x1f83d9abfb41bd6bull /* keeps noise draws apart from place draws */
 
-/* Value modes on one float tensor: its elements wholly inside the offset range, [first,
- * first + n), are cut into `count` stretches; stretch s is [first + s*n/count, first +
- * (s+1)*n/count) and one element drawn in it is changed. Only the stretches that [lo, hi)
- * overlaps are visited: the cost follows the buffer, not the tensor. */
-static void corrupt_values(const struct mc_erule *r, const struct mc_tensor *t, uint32_t ti,
-                           uint64_t key, uint64_t lo, uint64_t hi, uint8_t *buf,
-                           uint64_t file_offset, struct mc_corrupt_report *rep)
+static void change_value_at(const struct value_call *vc, const struct value_site *base, uint64_t e)
 {
-	unsigned width = mc_dtype_size((enum mc_dtype)t->dtype);
-	uint64_t t_end = t->off + t->len;
-	uint64_t from = t->off > r->offset_lo ? t->off : r->offset_lo;
-	uint64_t to = t_end < r->offset_hi ? t_end : r->offset_hi;
-	uint64_t first, end, n, count, b_first, b_end;
-	struct value_op op;
+	struct value_site v = *base;
 
-	if (!width || !value_op_of((enum mc_corrupt_mode)r->mode, (enum mc_dtype)t->dtype, &op))
+	v.index = e;
+	v.file_offset = base->t->off + e * vc->lay->stride + vc->lay->inner;
+	if (vc->op->noise)
+		v.key = mc_mix64(base->key ^ mc_mix64(e ^ MC_SALT_NOISE));
+	change_value(vc, &v);
+}
+
+/* Value modes on one tensor: its values wholly inside the offset range, [first, first + n),
+ * are cut into `count` stretches; stretch s is [first + s*n/count, first + (s+1)*n/count) and
+ * one value drawn in it is changed (count = all: every value, in a straight loop). Only the
+ * stretches that [lo, hi) overlaps are visited: the cost follows the buffer, not the tensor. */
+static void corrupt_values(const struct mc_erule *r, const struct mc_tensor_view *tv,
+                           const struct mc_tensor *t, uint32_t ti, uint64_t key, uint64_t lo,
+                           uint64_t hi, uint8_t *buf, uint64_t file_offset,
+                           struct mc_corrupt_report *rep)
+{
+	struct value_layout lay;
+	struct value_op op;
+	uint64_t from, to, base, total, first, end, n, count, b_first, b_end;
+
+	if (!value_layout_of(t, &lay) || !value_op_of(r, lay.dt, &op))
 		return;
-	first = (from - t->off + width - 1) / width;
-	end = (to - t->off) / width;
+	from = t->off > r->offset_lo ? t->off : r->offset_lo;
+	to = t->off + t->len < r->offset_hi ? t->off + t->len : r->offset_hi;
+	base = t->off + lay.inner; /* value e starts at base + e * stride */
+	total = t->len / lay.stride;
+	/* the values wholly in [from, to): first = ceil((from - base) / stride), end = the
+	 * number whose last byte is below to */
+	first = from > base ? (from - base + lay.stride - 1) / lay.stride : 0;
+	end = to >= base + lay.width ? (to - base - lay.width) / lay.stride + 1 : 0;
+	if (end > total)
+		end = total;
 	if (first >= end)
 		return;
-	n = end - first;
-	count = r->count < n ? r->count : n;
-	/* the elements [lo, hi) touches, relative to first (the tensor overlaps [lo, hi), so
-	 * hi > t->off) */
-	b_first = lo > t->off ? (lo - t->off) / width : 0;
-	b_end = (hi - t->off + width - 1) / width;
+	/* the values [lo, hi) touches (the tensor overlaps [lo, hi), so hi > t->off) */
+	b_first = lo >= base + lay.width ? (lo - base - lay.width) / lay.stride + 1 : 0;
+	b_end = hi > base ? (hi - base + lay.stride - 1) / lay.stride : 0;
 	if (b_first < first)
 		b_first = first;
 	if (b_end > end)
 		b_end = end;
 	if (b_first >= b_end)
 		return;
+
+	struct value_call vc = { r, tv, &lay, &op, lo, hi, buf, file_offset, rep };
+	struct value_site site = { .t = t, .ti = ti, .key = key };
+
+	n = end - first;
+	count = values_damaged(r, n);
+	if (count == n) {
+		for (uint64_t e = b_first; e < b_end; e++)
+			change_value_at(&vc, &site, e);
+		return;
+	}
 	b_first -= first;
 	b_end -= first;
 	/* stretch of x: the largest s with s*n/count <= x */
@@ -350,7 +531,7 @@ static void corrupt_values(const struct mc_erule *r, const struct mc_tensor *t, 
 		uint64_t e = start + mc_mix64(key ^ mc_mix64(s)) % size;
 
 		if (e >= b_first && e < b_end)
-			change_element(t, ti, first + e, width, &op, lo, hi, buf, file_offset, rep);
+			change_value_at(&vc, &site, first + e);
 	}
 }
 
@@ -388,7 +569,8 @@ uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_
 {
 	struct mc_corrupt_report scratch;
 	const struct mc_tensor_map *map = tv ? tv->map : NULL;
-	bool value = mc_cfg_mode_is_value((enum mc_corrupt_mode)rule->mode);
+	bool value =
+	    mc_cfg_mode_is_value((enum mc_corrupt_mode)rule->mode) || rule->bit != MC_BIT_NONE;
 	uint64_t lo, hi, before;
 
 	if (!rep) {
@@ -402,13 +584,15 @@ uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_
 		return 0;
 	for (uint32_t i = mc_tensor_at_or_after(map, lo); i < map->n && map->t[i].off < hi; i++) {
 		const struct mc_tensor *t = &map->t[i];
-		bool is_float = mc_dtype_size((enum mc_dtype)t->dtype) != 0;
+		struct value_layout lay;
+		bool has_values = value_layout_of(t, &lay);
 
 		if (!tensor_selected(rule, tv, i))
 			continue;
-		if (value && is_float)
-			corrupt_values(rule, t, i, tensor_key(rule, file_id, i, UINT64_MAX, nonce),
-			               lo, hi, buf, file_offset, rep);
+		if (value && has_values)
+			corrupt_values(rule, tv, t, i,
+			               tensor_key(rule, file_id, i, UINT64_MAX, nonce), lo, hi, buf,
+			               file_offset, rep);
 		else if (!value || rule->mode == MC_CORRUPT_ZERO)
 			corrupt_tensor_bytes(rule, t, i, file_id, nonce, lo, hi, buf, file_offset,
 			                     rep);

@@ -28,7 +28,7 @@ uint64_t mc_engine_prng_next(struct mc_prng *p)
 static const double inverse_odd[11] = { 1.0,      1.0 / 3,  1.0 / 5,  1.0 / 7,  1.0 / 9, 1.0 / 11,
 	                                1.0 / 13, 1.0 / 15, 1.0 / 17, 1.0 / 19, 1.0 / 21 };
 
-static double ln_unit(double x)
+double mc_ln_unit(double x)
 {
 	union {
 		double d;
@@ -61,7 +61,7 @@ double mc_log_keep(uint64_t threshold)
 {
 	if (threshold >= 1ull << 32)
 		return LOG_KEEP_NONE;
-	return threshold ? ln_unit(1.0 - (double)threshold * 0x1.0p-32) : 0;
+	return threshold ? mc_ln_unit(1.0 - (double)threshold * 0x1.0p-32) : 0;
 }
 
 uint64_t mc_gap_draw(struct mc_prng *p, double log_keep)
@@ -74,7 +74,7 @@ uint64_t mc_gap_draw(struct mc_prng *p, double log_keep)
 		return 0; /* always selected: no draw either */
 	/* 53 bits, plus one: U in (0, 1], so ln U is finite */
 	u = (double)((mc_prng_next(p) >> 11) + 1) * 0x1.0p-53;
-	gap = ln_unit(u) / log_keep;
+	gap = mc_ln_unit(u) / log_keep;
 	return gap >= (double)GAP_NEVER ? GAP_NEVER : (uint64_t)gap;
 }
 
@@ -211,6 +211,10 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->path = put_string(pool, s->path);
 	r->to = put_string(pool, s->to);
 	r->tensor = put_string(pool, s->tensor);
+	r->std = s->std;
+	r->fraction_ppm = s->fraction_ppm;
+	r->noise = (uint8_t)s->noise;
+	r->bit = s->region == MC_REGION_TENSORS ? s->bit : MC_BIT_NONE;
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */

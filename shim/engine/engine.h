@@ -55,6 +55,11 @@ struct mc_erule {
 	/* replay = / replay_key =: the rule acts on the listed calls and requests only, with
 	 * their draws (see replay.c); NULL without them */
 	const struct mc_replay_list *replay;
+	double std;            /* mode = noise: the Gaussian's standard deviation */
+	uint32_t fraction_ppm; /* fraction = P% of each tensor's values; 0: count decides */
+	uint8_t noise;         /* enum mc_noise */
+	uint8_t bit;           /* bitflip under region = tensors: bit N of each value, or
+	                          MC_BIT_NONE */
 };
 
 struct mc_ruleset;     /* opaque, immutable, one allocation */
@@ -354,6 +359,12 @@ struct mc_tensor_view {
 	 * mc_engine_tensor_match(); NULL: the engine matches the names of the tensors a call
 	 * touches itself (the same result, slower) */
 	const uint64_t *match;
+	/* mode = noise on an element cut by the buffer's edge: the new value depends on the whole
+	 * old one, so the bytes the buffer does not hold are read from the file (its own bytes,
+	 * never damaged) with read_at(read_ctx, off, buf, len), which returns the count read or
+	 * -1. NULL, or a short read: such an element is left alone by this call. */
+	int64_t (*read_at)(void *read_ctx, uint64_t off, void *buf, size_t len);
+	void *read_ctx;
 };
 
 /* Words of the bitmap mc_engine_tensor_match() fills for a map of n tensors. */
@@ -372,13 +383,16 @@ void mc_engine_tensor_match(const struct mc_erule *rule, const struct mc_tensor_
  * order); only the bytes of that number marked in `held` were in the buffer (an element cut
  * by the buffer's edge is changed in the part the buffer holds), the others read 0. */
 struct mc_tensor_change {
-	uint64_t index;       /* value modes: element index in the tensor; byte modes: byte index */
+	uint64_t index;       /* value modes: element (or block) index in the tensor; byte modes:
+	                         byte index */
 	uint64_t file_offset; /* the element's (or byte's) first byte in the file */
 	uint64_t before, after;
 	uint32_t tensor; /* index in the map */
-	uint8_t width;   /* bytes of the element: 2, 4 or 8; 1 for a byte */
+	uint8_t width;   /* bytes of the element: 1 (8-bit floats), 2, 4 or 8; 1 for a byte */
 	uint8_t held;    /* bit j: byte j of the number (0 = least significant) was in buf */
-	uint8_t pad[2];
+	uint8_t value;   /* 1: a value mode's element (index counts elements, or a quantized
+	                    tensor's blocks); 0: a byte mode's byte (index counts bytes) */
+	uint8_t pad;
 };
 
 /* What one call of mc_engine_corrupt_tensors() changed: the first MC_CHANGES_MAX changes,
@@ -416,6 +430,27 @@ uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_
  * with no path glob, or one whose glob the file matched. Walks the rules: call it per open,
  * not per read. */
 bool mc_engine_tensor_target(const struct mc_ruleset *rs, const struct mc_rulemask *path_rules);
+
+/* ---- graded damage (floats.c) ---- */
+
+/* A standard normal draw, a pure function of key (Marsaglia's polar method on a counter
+ * stream of mc_engine_mix64 values; no libm): mode = noise draws one per value, keyed by
+ * (seed, damage name, file, tensor, element index, and nonce for scope = call). */
+double mc_engine_gaussian(uint64_t key);
+
+/* A float dtype's bits (dt an enum mc_dtype; the number, byte order undone) as a double:
+ * false when dt is not a
+ * float dtype or the bits are NaN or infinite. And a double rounded to dt, to nearest even
+ * (overflow gives the infinity, or NaN for F8_E4M3, which has none): false when dt is not a
+ * float dtype. */
+bool mc_engine_float_to_double(unsigned dt, uint64_t bits, double *ret);
+bool mc_engine_float_from_double(unsigned dt, double v, uint64_t *ret_bits);
+
+/* mode = noise on one value of dtype dt: bits * (1 + std * N(0, 1)) with noise = relative,
+ * bits + std * N(0, 1) with noise = absolute, N drawn with key, rounded to dt. False (no
+ * change) when dt is not a float dtype or the value is NaN or infinite. */
+bool mc_engine_noise_value(const struct mc_erule *rule, unsigned dt, uint64_t bits, uint64_t key,
+                           uint64_t *ret_bits);
 
 /* The generator's step (wyrand) and splitmix64's finalizer, for callers that need a nonce or
  * a mixed value. */

@@ -58,6 +58,10 @@ static inline uint64_t mc_call_threshold(uint32_t rate_ppm)
 /* select = call gaps (mc_engine_call_gap()): ln(1 - threshold / 2^32), the log of a call's
  * chance not to be selected, computed once per rule; and a gap drawn with it. */
 double mc_log_keep(uint64_t threshold);
+
+/* Natural logarithm of x in (0, 1] (engine.c): our own, so that the engine needs no libm and
+ * draws the same numbers everywhere. */
+double mc_ln_unit(double x);
 uint64_t mc_gap_draw(struct mc_prng *p, double log_keep);
 
 /* The enabled rules of each hook in file order, as mc_engine_build() lists them; read by the

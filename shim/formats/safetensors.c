@@ -13,11 +13,14 @@ struct st_dtype {
 };
 
 static const struct st_dtype st_dtypes[] = {
-	{ "F64", 8, MC_DT_F64 },    { "F32", 4, MC_DT_F32 },       { "F16", 2, MC_DT_F16 },
-	{ "BF16", 2, MC_DT_BF16 },  { "I64", 8, MC_DT_OTHER },     { "I32", 4, MC_DT_OTHER },
-	{ "I16", 2, MC_DT_OTHER },  { "I8", 1, MC_DT_OTHER },      { "U64", 8, MC_DT_OTHER },
-	{ "U32", 4, MC_DT_OTHER },  { "U16", 2, MC_DT_OTHER },     { "U8", 1, MC_DT_OTHER },
-	{ "BOOL", 1, MC_DT_OTHER }, { "F8_E5M2", 1, MC_DT_OTHER }, { "F8_E4M3", 1, MC_DT_OTHER },
+	{ "F64", 8, MC_DT_F64 },         { "F32", 4, MC_DT_F32 },
+	{ "F16", 2, MC_DT_F16 },         { "BF16", 2, MC_DT_BF16 },
+	{ "I64", 8, MC_DT_OTHER },       { "I32", 4, MC_DT_OTHER },
+	{ "I16", 2, MC_DT_OTHER },       { "I8", 1, MC_DT_OTHER },
+	{ "U64", 8, MC_DT_OTHER },       { "U32", 4, MC_DT_OTHER },
+	{ "U16", 2, MC_DT_OTHER },       { "U8", 1, MC_DT_OTHER },
+	{ "BOOL", 1, MC_DT_OTHER },      { "F8_E5M2", 1, MC_DT_F8_E5M2 },
+	{ "F8_E4M3", 1, MC_DT_F8_E4M3 },
 };
 
 /* What one tensor entry says. */

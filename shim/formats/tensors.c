@@ -518,9 +518,37 @@ unsigned mc_dtype_size(enum mc_dtype dt)
 		return 2;
 	case MC_DT_F64:
 		return 8;
+	case MC_DT_F8_E4M3:
+	case MC_DT_F8_E5M2:
+		return 1;
 	default:
 		return 0;
 	}
+}
+
+/* The layouts of ggml's blocks (ggml-common.h: block_q4_0 ... block_q8_K): the scale d is the
+ * first field, but for Q2_K, Q3_K and Q6_K, whose d follows the quants and scales. */
+bool mc_dtype_block(enum mc_dtype dt, struct mc_dtype_block *ret)
+{
+	static const struct mc_dtype_block blocks[] = {
+		[MC_DT_Q4_0 - MC_DT_Q4_0] = { 18, 0, MC_DT_F16 },
+		[MC_DT_Q4_1 - MC_DT_Q4_0] = { 20, 0, MC_DT_F16 },
+		[MC_DT_Q5_0 - MC_DT_Q4_0] = { 22, 0, MC_DT_F16 },
+		[MC_DT_Q5_1 - MC_DT_Q4_0] = { 24, 0, MC_DT_F16 },
+		[MC_DT_Q8_0 - MC_DT_Q4_0] = { 34, 0, MC_DT_F16 },
+		[MC_DT_Q8_1 - MC_DT_Q4_0] = { 36, 0, MC_DT_F16 },
+		[MC_DT_Q2_K - MC_DT_Q4_0] = { 84, 80, MC_DT_F16 },
+		[MC_DT_Q3_K - MC_DT_Q4_0] = { 110, 108, MC_DT_F16 },
+		[MC_DT_Q4_K - MC_DT_Q4_0] = { 144, 0, MC_DT_F16 },
+		[MC_DT_Q5_K - MC_DT_Q4_0] = { 176, 0, MC_DT_F16 },
+		[MC_DT_Q6_K - MC_DT_Q4_0] = { 210, 208, MC_DT_F16 },
+		[MC_DT_Q8_K - MC_DT_Q4_0] = { 292, 0, MC_DT_F32 },
+	};
+
+	if (dt < MC_DT_Q4_0 || dt > MC_DT_Q8_K)
+		return false;
+	*ret = blocks[dt - MC_DT_Q4_0];
+	return true;
 }
 
 const char *mc_tensor_format_name(enum mc_tensor_format f)

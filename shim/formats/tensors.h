@@ -23,13 +23,29 @@ enum mc_tensor_format {
 	MC_TF_JOBLIB, /* joblib.dump, uncompressed: arrays' bytes inline after their wrapper */
 };
 
-/* Element types; only the float ones take the value modes (nan, inf, exponent, sign, zero). */
+/* Element types; only the float ones take the value modes (nan, inf, exponent, sign, zero,
+ * noise, bitflip with bit), and the GGUF quantized block types take them on each block's
+ * scale (see mc_dtype_block()). */
 enum mc_dtype {
-	MC_DT_OTHER, /* integers, bool, quantized blocks, unknown: byte modes only */
+	MC_DT_OTHER, /* integers, bool, unknown: byte modes only */
 	MC_DT_F32,
 	MC_DT_F16,
 	MC_DT_BF16,
 	MC_DT_F64,
+	MC_DT_F8_E4M3, /* E4M3FN: 4 exponent bits, 3 mantissa bits, no infinity, NaN 0x7f/0xff */
+	MC_DT_F8_E5M2, /* 5 exponent bits, 2 mantissa bits, IEEE-like */
+	MC_DT_Q4_0,    /* GGUF blocks of 32: f16 scale d, then 4-bit quants */
+	MC_DT_Q4_1,
+	MC_DT_Q5_0,
+	MC_DT_Q5_1,
+	MC_DT_Q8_0,
+	MC_DT_Q8_1,
+	MC_DT_Q2_K, /* GGUF super-blocks of 256 with an f16 d (Q8_K: f32 d) */
+	MC_DT_Q3_K,
+	MC_DT_Q4_K,
+	MC_DT_Q5_K,
+	MC_DT_Q6_K,
+	MC_DT_Q8_K,
 };
 
 struct mc_tensor {
@@ -87,9 +103,18 @@ void mc_tensor_map_free(struct mc_tensor_map *map, const struct mc_tensor_alloc 
 /* The index of the first tensor whose data ends after off (binary search), or map->n. */
 uint32_t mc_tensor_at_or_after(const struct mc_tensor_map *map, uint64_t off);
 
-/* Bytes per element of a dtype (0 for MC_DT_OTHER), and the format's name ("safetensors",
- * "gguf", "npy", "torch-zip", "onnx"). */
+/* Bytes per element of a float dtype (0 for MC_DT_OTHER and the block types), and the
+ * format's name ("safetensors", "gguf", "npy", "torch-zip", "onnx", "pickle", "joblib"). */
 unsigned mc_dtype_size(enum mc_dtype dt);
+
+/* A quantized block type's layout: bytes per block, and where in the block its scale (the
+ * value modes' element) lies and its dtype (f16; f32 for Q8_K). False for other dtypes. */
+struct mc_dtype_block {
+	uint16_t bytes;      /* of one block */
+	uint16_t scale_off;  /* first byte of the scale d in the block */
+	uint8_t scale_dtype; /* enum mc_dtype: MC_DT_F16 or MC_DT_F32 */
+};
+bool mc_dtype_block(enum mc_dtype dt, struct mc_dtype_block *ret);
 const char *mc_tensor_format_name(enum mc_tensor_format f);
 
 /* ---- ONNX external data: initializers whose data lie in another file ---- */

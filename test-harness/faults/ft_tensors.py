@@ -7,9 +7,11 @@ chunks of 999 bytes so that buffer edges cut elements in two.
 
   values      every way gets the same bytes, in two processes; the elements that differ from
               the file are exactly the (tensor, index) pairs the log lists, with its bits; the
-              value modes leave Q8_0 and int8 tensors alone; the strict reader loads the file
+              value modes change the f16 scale of Q8_0 blocks (a block is a value) and leave
+              int8 tensors alone; the strict reader loads the file
   glob        tensor = layers.0.* with mode = nan: NaNs in those float tensors only, `count`
-              each, as the strict reader counts them
+              each (a Q8_0 block's 32 weights for each NaN scale), as the strict reader counts
+              them
   bytes       bitflip inside tensors: the reader loads it; the bytes that differ are the
               logged ones, all inside tensor data
   contrast    the same bit flips with region = any and region = tensors over several seeds:
@@ -36,7 +38,12 @@ import mctest  # noqa: E402
 
 WAYS = ("read", "pread", "readv", "fread", "mmap", "dup", "fork", "raw", "threads")
 CHUNK = 999
-WIDTH = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}  # the float types; others: no value modes
+WIDTH = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}  # the float types
+# What the value modes change, per dtype: (bytes from one value to the next, offset of the
+# value in them, its width): float elements, and the f16 scale d at the start of each Q8_0
+# block of 34 bytes. Other types (I8): no value modes.
+VALUES = dict({t: (w, 0, w) for t, w in WIDTH.items()}, Q8_0=(34, 0, 2))
+BLOCK_WEIGHTS = {"Q8_0": 32}  # weights one scale multiplies
 CONTRAST_SEEDS = 8
 CONTRAST_COUNT = 64  # bit flips per 4 KiB
 TABLE_FILES = 256  # MC_TMAP_FILES
@@ -123,7 +130,7 @@ class Tensors(mctest.ChaosRuns):
         diff = set()
         spans = []
         for t in layout:
-            w = WIDTH.get(t["dtype"])
+            w = VALUES.get(t["dtype"], (0,))[0]
             spans.append((t["offset"], t["offset"] + t["bytes"]))
             for i in range(t["offset"], t["offset"] + t["bytes"]):
                 if clean[i] != got[i]:
@@ -161,7 +168,7 @@ class Tensors(mctest.ChaosRuns):
         for key, v in logged.items():
             if v is None or key[0] == "byte":
                 continue
-            width = WIDTH[next(t["dtype"] for t in layout if t["name"] == key[0])]
+            width = VALUES[next(t["dtype"] for t in layout if t["name"] == key[0])][2]
             if (self.element_bits(clean, v[2], width), self.element_bits(got, v[2], width)) \
                     != v[:2]:
                 wrong.append(key)
@@ -186,9 +193,18 @@ class Tensors(mctest.ChaosRuns):
             per = {}
             for d in diff:
                 per[d[0]] = per.get(d[0], 0) + 1
-            want = {t["name"]: count for t in layout if t["dtype"] in WIDTH}
+            want = {t["name"]: count for t in layout if t["dtype"] in VALUES}
             mctest.check(per == want, f"{what}: changed per tensor {per}, expected {want} "
-                                      f"(Q8_0 and I8 left alone)")
+                                      f"(Q8_0: its blocks' scales; I8 left alone)")
+            for t in layout:  # in a block, only the bytes of its scale
+                if t["dtype"] not in BLOCK_WEIGHTS:
+                    continue
+                stride, inner, width = VALUES[t["dtype"]]
+                stray = [i for i in range(t["offset"], t["offset"] + t["bytes"])
+                         if clean[i] != got[i]
+                         and not inner <= (i - t["offset"]) % stride < inner + width]
+                mctest.check(not stray, f"{what}: {t['name']}: only scale bytes changed "
+                                        f"({len(stray)} others)")
             loads[way] = got
             if child is not None:
                 loads["fork child"] = child
@@ -210,12 +226,13 @@ class Tensors(mctest.ChaosRuns):
         for how in ("read", "mmap"):
             status, tensors, err, lines = self.tensorcat(path, how, cfg)
             nans = {t["name"]: t["nan"] for t in tensors if t["nan"]}
-            want = {t["name"]: 5 for t in layout
-                    if t["name"].startswith("layers.0.") and t["dtype"] in WIDTH}
+            want = {t["name"]: 5 * BLOCK_WEIGHTS.get(t["dtype"], 1) for t in layout
+                    if t["name"].startswith("layers.0.") and t["dtype"] in VALUES}
             mctest.check(status == 0 and nans == want,
                          f"{name} tensor = layers.0.* nan by {how}: NaNs {nans}, expected "
                          f"{want} ({err.strip()})")
             got_nan = {ch["tensor"] for l in lines for ch in l.get("changes", [])}
+            per_value = {t["name"]: 5 for t in layout if t["name"] in want}
             mctest.check(got_nan == set(want), f"{name} glob {how}: the log names {got_nan}")
         # 8 threads at once: one recognition, one match bitmap of the glob, shared
         got, _, lines = self.load("threads", path, cfg)
@@ -225,7 +242,7 @@ class Tensors(mctest.ChaosRuns):
             per = {}
             for d in diff:
                 per[d[0]] = per.get(d[0], 0) + 1
-            mctest.check(per == want, f"{name} glob threads: changed per tensor {per}")
+            mctest.check(per == per_value, f"{name} glob threads: changed per tensor {per}")
 
     def case_bytes(self, path):
         name = os.path.basename(path)
@@ -239,7 +256,7 @@ class Tensors(mctest.ChaosRuns):
         logged = set()
         for key in self.logged(lines, name):
             t = next(t for t in layout if t["name"] == key[1])
-            w = WIDTH.get(t["dtype"])
+            w = VALUES.get(t["dtype"], (0,))[0]
             logged.add((key[1], key[2] // w) if w else key)
         mctest.check(diff and diff == logged and not any(d[0] == "outside" for d in diff),
                      f"{name} bitflip in tensors: {len(diff)} elements differ, those of the "

@@ -62,7 +62,7 @@ static void check_map(const struct mc_tensor_map *m, uint64_t size)
 		const struct mc_tensor *t = &m->t[i];
 		FZ_CHECK(t->len > 0 && t->off <= size && t->len <= size - t->off);
 		FZ_CHECK(i + 1 == m->n || t->off + t->len <= m->t[i + 1].off);
-		FZ_CHECK(t->dtype <= MC_DT_F64 && t->big_endian <= 1);
+		FZ_CHECK(t->dtype <= MC_DT_Q8_K && t->big_endian <= 1);
 		FZ_CHECK(strlen(m->names + t->name) <= MC_TENSOR_NAME_MAX);
 		FZ_CHECK(mc_tensor_at_or_after(m, t->off) == i);
 		FZ_CHECK(mc_tensor_at_or_after(m, t->off + t->len - 1) == i);

@@ -17,6 +17,13 @@ read rule and an mmap rule that share one damage name (scope = file):
              those holding the logged bytes
   contrast   the same bitflip count with region = any and with region = tensors, over several
              seeds: how many loads fail (printed); region = tensors never breaks a load
+  graded     mode = noise (std 0.001, count = all) on np.load, mmap and pread and on
+             torch.load: every way and a second process load the same bits, the relative change
+             has the asked standard deviation, the logged bits are the loaded ones and the
+             log's `changed` counts every value; bit = 31 negates every float32 exactly and
+             leaves float16 alone; fraction = 10% changes that share; a run with noise
+             drawn anew per call (scope = call, rate 50%) turned into a config by `mlchaos
+             replay` loads the same bits again
   checksum   no file changed on disk
 
 Exit 77 when numpy or torch is missing.
@@ -43,6 +50,15 @@ CONTRAST_SEEDS = 8
 CONTRAST_COUNT = 256  # bit flips per 4 KiB: the heavy rot of config/corrupt-weights.ini
 
 HEAD = "[mlchaos]\nseed = {seed}\nrequest_key = none\nlog = {log}\n"
+GRADED = """
+[fault.graded-{hook}]
+hook = {hook}
+action = corrupt
+path = */{name}
+region = tensors
+damage = graded
+select = call
+{keys}"""
 RULE = """
 [fault.tensors-{hook}]
 hook = {hook}
@@ -230,6 +246,141 @@ class Tensors(mctest.ChaosRuns):
                                         f"{failed['any']} loads")
         return failed
 
+    def graded_config(self, name, keys):
+        return HEAD.format(seed=5, log="{log}") + "".join(
+            GRADED.format(hook=h, name=name, keys=keys) for h in ("read", "mmap"))
+
+    def graded_load(self, kind, way, path, keys):
+        """A load under graded damage: (bits, log lines), bits None when it did not load."""
+        answer, got, lines = self.load(kind, way, path,
+                                       self.graded_config(os.path.basename(path), keys))
+        what = f"{os.path.basename(path)} {keys.strip()!r} {way}"
+        mctest.check(answer and answer["ok"], f"{what}: the loader loads ({answer})")
+        return (got if answer and answer["ok"] else None), lines
+
+    def check_logged_bits(self, what, clean, got, lines):
+        """The values a line lists (the first 64 of each) hold the logged bits."""
+        listed = wrong = 0
+        for l in lines:
+            if l.get("action") != "corrupt" or not l.get("applied"):
+                continue
+            for ch in l.get("changes", []):
+                if "?" in ch["before"]:
+                    continue
+                listed += 1
+                t, i = ch["tensor"], ch["index"]
+                wrong += (int(clean[t][i]) != int(ch["before"], 16) or
+                          int(got[t][i]) != int(ch["after"], 16))
+        mctest.check(listed and not wrong, f"{what}: {listed} logged values, {wrong} of them "
+                                           f"not the loaded bits")
+
+    def case_noise(self, kind, path, std, dtype):
+        """mode = noise, count = all: the same bits in every way and process, relative change
+        of about std, the logged bits loaded, `changed` counting every value."""
+        import numpy as np
+
+        name = os.path.basename(path)
+        keys = f"mode = noise\nstd = {std}\ncount = all\n"
+        clean = self.load(kind, "load", path)[1]
+        seen = []
+        for way in WAYS[kind] if kind == "torch" else ("load", "mmap", "pread"):
+            got, lines = self.graded_load(kind, way, path, keys)
+            if got is None:
+                continue
+            seen.append(got)
+            what = f"{name} noise {way}"
+            self.check_logged_bits(what, clean, got, lines)
+            changed = sum(l.get("changed", 0) for l in lines
+                          if l.get("action") == "corrupt" and l.get("applied"))
+            diff = self.differing(clean, got)
+            # an element cut by a read's edge is counted by both calls: at least every value
+            mctest.check(changed >= len(diff) > 0, f"{what}: the log counts {changed} values "
+                                                   f"changed, {len(diff)} differ")
+            if way == "mmap":  # the header's reads damaged data bytes too, unused
+                mapped = sum(l.get("changed", 0) for l in lines if l.get("hook") == "mmap"
+                             and l.get("action") == "corrupt" and l.get("applied"))
+                mctest.check(mapped == len(diff), f"{what}: the mapping's line counts each "
+                                                  f"value once ({mapped} for {len(diff)})")
+            rel = []
+            for t in clean:
+                if clean[t].dtype != np.dtype(f"u{np.dtype(dtype).itemsize}"):
+                    mctest.check((got[t] == clean[t]).all(), f"{what}: {t} (not {dtype}) "
+                                                             f"left alone")
+                    continue
+                before = clean[t].view(dtype).astype(np.float64)
+                after = got[t].view(dtype).astype(np.float64)
+                keep = before != 0  # relative noise leaves zeros at zero
+                rel.append(after[keep] / before[keep] - 1)
+            rel = np.concatenate(rel)
+            print(f"{what}: {rel.size} values, relative change mean {rel.mean():.2e}, "
+                  f"sd {rel.std():.3e} (std = {std})")
+            mctest.check(abs(rel.std() / std - 1) < 0.1 and abs(rel.mean()) < std / 4,
+                         f"{what}: relative change sd {rel.std():.3e}, asked {std}")
+        again, _ = self.graded_load(kind, "load", path, keys)
+        ways = seen + ([again] if again is not None else [])
+        same = all(all((w[t] == ways[0][t]).all() for t in w) for w in ways)
+        mctest.check(len(ways) >= 3 and same,
+                     f"{name} noise: every way and a second process load the same bits")
+
+    def case_bit_and_fraction(self, paths):
+        """bit = 31 negates every float32 and leaves float16 alone; fraction = 10%."""
+        import numpy as np
+
+        le, be, half = paths
+        for path in (le, be):
+            clean = self.load("npy", "load", path)[1]
+            for way in ("load", "mmap", "pread"):
+                got, lines = self.graded_load("npy", way, path,
+                                              "mode = bitflip\nbit = 31\ncount = all\n")
+                if got is None:
+                    continue
+                x = got["array"] ^ clean["array"]
+                mctest.check((x == np.uint32(0x80000000)).all(),
+                             f"{os.path.basename(path)} bit = 31 {way}: every one of "
+                             f"{x.size} values has exactly its sign flipped")
+        clean = self.load("npy", "load", half)[1]
+        got, lines = self.graded_load("npy", "load", half, "mode = bitflip\nbit = 31\n"
+                                                           "count = all\n")
+        if got is not None:
+            mctest.check((got["array"] == clean["array"]).all(),
+                         "half.npy bit = 31: float16 values (16 bits) left alone")
+        clean = self.load("npy", "load", be)[1]
+        got, lines = self.graded_load("npy", "mmap", be, "mode = sign\nfraction = 10%\n")
+        if got is not None:
+            n = clean["array"].size
+            changed = int((got["array"] != clean["array"]).sum())
+            mctest.check(changed == round(n / 10), f"be.npy fraction = 10%: {changed} of {n} "
+                                                   f"values negated")
+
+    def case_noise_replay(self, path):
+        """scope = call noise on half the preads: `mlchaos replay` of the run's log gives a
+        config under which the same load gets the same bits."""
+        name = os.path.basename(path)
+        keys = "mode = noise\nstd = 0.01\ncount = all\nscope = call\nrate = 50%\n"
+        clean = self.load("npy", "load", path)[1]
+        got, lines = self.graded_load("npy", "pread", path, keys)  # 64 KiB calls, all used
+        rundir = os.path.join(self.tmp, f"run-{self.runs}")
+        logs = [f for f in os.listdir(rundir) if f.startswith("log-")]
+        faults = [l for l in lines if l.get("event") == "fault" and l.get("applied")]
+        if got is None or not mctest.check(len(logs) == 1 and len(faults) >= 2,
+                                           f"{name} noise replay: one log, {len(faults)} "
+                                           f"faults applied"):
+            return
+        out = os.path.join(self.tmp, "replay.ini")
+        p = subprocess.run([self.mlchaos, "replay", os.path.join(rundir, logs[0]), "-o", out,
+                            "--log", "{log}"], env=self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        if not mctest.check(p.returncode == 0, f"{name}: mlchaos replay ({p.stderr[-300:]})"):
+            return
+        with open(out) as f:
+            replayed = f.read()
+        answer, again, lines2 = self.load("npy", "pread", path, replayed)
+        faults2 = [l for l in lines2 if l.get("event") == "fault" and l.get("applied")]
+        mctest.check(again is not None and bool(self.differing(clean, got)) and
+                     all((again[t] == got[t]).all() for t in got),
+                     f"{name} noise replay: the replayed run loads the same bits "
+                     f"({len(faults)} faults, replayed {len(faults2)})")
+
     def main(self):
         import numpy as np
         import torch
@@ -263,6 +414,11 @@ class Tensors(mctest.ChaosRuns):
         self.case_bytes("npy", paths[1])  # 16 KiB: 4 chunks of 8 flips, all in one line
         self.case_contrast("npy", paths[0])
         self.case_contrast("torch", pt)
+        self.case_noise("npy", paths[0], 0.001, np.float32)
+        self.case_noise("npy", paths[2], 0.01, np.float16)
+        self.case_noise("torch", pt, 0.01, np.float32)
+        self.case_bit_and_fraction(paths[:3])
+        self.case_noise_replay(paths[0])
         for p in paths:
             mctest.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
 

@@ -182,7 +182,7 @@ static inline bool map_invariants_hold(const struct mc_tensor_map *m, uint64_t s
 			return false;
 		if (i + 1 < m->n && t->off + t->len > m->t[i + 1].off)
 			return false;
-		if (t->dtype > MC_DT_F64 || strlen(m->names + t->name) > MC_TENSOR_NAME_MAX)
+		if (t->dtype > MC_DT_Q8_K || strlen(m->names + t->name) > MC_TENSOR_NAME_MAX)
 			return false;
 	}
 	return true;

@@ -109,10 +109,10 @@ static void check_valid_map(const struct mc_tensor_map *m, uint64_t data)
 	MC_CHECK_U64(m->n, 7);
 	CHECK_TENSOR(m, 0, data + 0, 32, "tok.f32", MC_DT_F32);
 	CHECK_TENSOR(m, 1, data + 64, 16, "w.f16", MC_DT_F16);
-	CHECK_TENSOR(m, 2, data + 128, 68, "w.q8", MC_DT_OTHER);
+	CHECK_TENSOR(m, 2, data + 128, 68, "w.q8", MC_DT_Q8_0); /* the block type kept */
 	CHECK_TENSOR(m, 3, data + 256, 6, "w.bf16", MC_DT_BF16);
 	CHECK_TENSOR(m, 4, data + 320, 64, "w.unknown", MC_DT_OTHER); /* up to w.q4k */
-	CHECK_TENSOR(m, 5, data + 384, 288, "w.q4k", MC_DT_OTHER);
+	CHECK_TENSOR(m, 5, data + 384, 288, "w.q4k", MC_DT_Q4_K);
 	CHECK_TENSOR(m, 6, data + 704, 16, "w.i8", MC_DT_OTHER);
 }
 
@@ -425,7 +425,7 @@ static void test_long_header(void)
 	if (g.map) {
 		MC_CHECK_U64(g.map->n, 2);
 		CHECK_TENSOR(g.map, 0, data, 16, "first", MC_DT_F32);
-		CHECK_TENSOR(g.map, 1, data + 128, 68, "second", MC_DT_OTHER);
+		CHECK_TENSOR(g.map, 1, data + 128, 68, "second", MC_DT_Q8_0);
 	}
 	MC_CHECK(g.count.largest <= (64u << 10)); /* the window, not the header, in memory */
 	recog_done(&g);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cfg_util.h"
+#include "formats/tensors.h"
 #include "mc_test.h"
 
 #define N_CALLS 3000
@@ -274,9 +275,88 @@ static void test_keys_round_trip(void)
 	mc_engine_free(replayed);
 }
 
+/* Graded damage replays too: the noise of a scope = call rule is drawn from the call's
+ * nonce, which the listed draw gives back, so the replayed reads of a tensor file hold the
+ * same values, bit for bit (count = all: every value of the f32 tensor). */
+#define NOISE_FILE 4096
+
+static void read_noisy(const struct mc_ruleset *rs, const struct mc_tensor_map *map,
+                       const uint8_t *file, uint8_t *out, struct outcome *o, unsigned n)
+{
+	static struct mc_thread_state ts;
+	struct mc_tensor_view tv = { .map = map };
+
+	mc_engine_state_reset(&st);
+	mc_engine_thread_init(&ts, mc_engine_seed(rs), 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct mc_call call = { .hook = MC_HOOK_READ, .size = NOISE_FILE };
+		struct mc_decision d;
+		bool acted = mc_engine_decide(rs, &st, &ts, &call, &d);
+
+		o[i] = outcome_of(acted, &d, call.size);
+		memcpy(out + (size_t)i * NOISE_FILE, file, NOISE_FILE);
+		if (acted)
+			mc_engine_corrupt_tensors(d.rule, &tv, 7, d.nonce, 0,
+			                          out + (size_t)i * NOISE_FILE, NOISE_FILE, NULL);
+	}
+}
+
+static void test_noise_round_trip(void)
+{
+	enum { N = 40 };
+	static uint8_t file[NOISE_FILE], run[N * NOISE_FILE], again[N * NOISE_FILE];
+	static struct outcome o_run[N], o_again[N];
+	static char lists[8192], text[16384];
+	const struct mc_tensor t = { .off = 96, .len = 4000, .name = 0, .dtype = MC_DT_F32 };
+	const struct mc_tensor_map map = {
+		.format = MC_TF_SAFETENSORS, .n = 1, .file_size = NOISE_FILE, .t = &t, .names = "w"
+	};
+	const char *rule = "[fault.noise]\nhook = read\naction = corrupt\nregion = tensors\n"
+	                   "mode = noise\nstd = 0.02\ncount = all\nscope = call\n";
+	struct mc_ruleset *rs, *replayed;
+	unsigned acted = 0;
+
+	for (unsigned k = 0; k < NOISE_FILE; k += 4) {
+		float v = (float)(k % 97) / 10.0f - 4.0f;
+		memcpy(file + k, &v, 4);
+	}
+	snprintf(text, sizeof(text), "[mlchaos]\nseed = 3\nrequest_key = none\n%srate = 30%%\n",
+	         rule);
+	rs = build_rules(text);
+	if (!rs)
+		return;
+	read_noisy(rs, &map, file, run, o_run, N);
+	struct outcome *list = calloc(N_CALLS, sizeof(*list));
+	if (list) {
+		memcpy(list, o_run, sizeof(o_run));
+		replay_lines(list, 0, lists, sizeof(lists));
+		free(list);
+	}
+	snprintf(text, sizeof(text), "[mlchaos]\nseed = 3\nrequest_key = none\n%s%s", rule, lists);
+	replayed = build_rules(text);
+	if (replayed) {
+		read_noisy(replayed, &map, file, again, o_again, N);
+		for (unsigned i = 0; i < N; i++)
+			acted += o_run[i].acted;
+		MC_CHECK(acted > 3 && acted < N);
+		MC_CHECK(memcmp(run, again, sizeof(run)) == 0);
+		/* and the damage differs between calls (scope = call) */
+		unsigned damaged[2], found = 0;
+		for (unsigned i = 0; i < N && found < 2; i++)
+			if (o_run[i].acted)
+				damaged[found++] = i;
+		MC_CHECK(found == 2 &&
+		         memcmp(run + (size_t)damaged[0] * NOISE_FILE,
+		                run + (size_t)damaged[1] * NOISE_FILE, NOISE_FILE) != 0);
+		mc_engine_free(replayed);
+	}
+	mc_engine_free(rs);
+}
+
 int main(void)
 {
 	test_calls_round_trip();
+	test_noise_round_trip();
 	test_listed_draws();
 	test_keys_round_trip();
 	return mc_test_done("replay");

@@ -9,16 +9,12 @@
 #include "cfg_util.h"
 #include "formats/tensors.h"
 #include "mc_test.h"
+#include "tensor_fixture.h"
 
 #define FILE_SIZE 40000
 
-/* name, dtype, big-endian, off, len: sorted, non-overlapping, with gaps (the "headers"). */
-static const struct {
-	const char *name;
-	enum mc_dtype dt;
-	bool be;
-	uint64_t off, len;
-} layout[] = {
+/* Sorted, non-overlapping, with gaps (the "headers"). */
+static const struct fixture_tensor layout[] = {
 	{ "layers.0.attn.weight", MC_DT_F32, false, 104, 4000 },
 	{ "layers.0.attn.bias", MC_DT_F16, false, 4300, 64 },
 	{ "layers.0.mlp.weight", MC_DT_BF16, false, 5000, 20000 },
@@ -43,22 +39,7 @@ static unsigned width_of(enum mc_dtype dt)
 /* Element e of tensor i as a number, in the given bytes of the file. */
 static uint64_t element(const uint8_t *file, unsigned i, uint64_t e)
 {
-	unsigned w = width_of(layout[i].dt);
-	const uint8_t *p = file + layout[i].off + e * w;
-	uint64_t v = 0;
-
-	for (unsigned k = 0; k < w; k++)
-		v |= (uint64_t)p[k] << (8 * (layout[i].be ? w - 1 - k : k));
-	return v;
-}
-
-static void put_element(unsigned i, uint64_t e, uint64_t v)
-{
-	unsigned w = width_of(layout[i].dt);
-	uint8_t *p = original + layout[i].off + e * w;
-
-	for (unsigned k = 0; k < w; k++)
-		p[k] = (uint8_t)(v >> (8 * (layout[i].be ? w - 1 - k : k)));
+	return fixture_element(&layout[i], file, e);
 }
 
 /* A finite, nonzero value below 1 in magnitude, of either sign, as the bits of dtype dt. */
@@ -87,37 +68,21 @@ static uint64_t small_value(enum mc_dtype dt, unsigned seed)
 
 static void build_map(void)
 {
-	size_t used = 0;
-
 	for (size_t i = 0; i < FILE_SIZE; i++)
 		original[i] = (uint8_t)(i * 13 + 5) | 1; /* never 0: zeroing always changes */
 	for (unsigned i = 0; i < N_TENSORS; i++) {
-		size_t len = strlen(layout[i].name) + 1;
 		unsigned w = width_of(layout[i].dt);
 
-		tensors[i] = (struct mc_tensor){ .off = layout[i].off,
-			                         .len = layout[i].len,
-			                         .name = (uint32_t)used,
-			                         .dtype = (uint8_t)layout[i].dt,
-			                         .big_endian = layout[i].be };
-		memcpy(names + used, layout[i].name, len);
-		used += len;
 		for (uint64_t e = 0; w && e < layout[i].len / w; e++)
-			put_element(i, e, small_value(layout[i].dt, (unsigned)(e * 7 + i)));
+			fixture_put_element(&layout[i], original, e,
+			                    small_value(layout[i].dt, (unsigned)(e * 7 + i)));
 	}
-	map = (struct mc_tensor_map){ .format = MC_TF_SAFETENSORS,
-		                      .n = N_TENSORS,
-		                      .file_size = FILE_SIZE,
-		                      .t = tensors,
-		                      .names = names };
+	fixture_map(layout, N_TENSORS, FILE_SIZE, tensors, names, &map);
 }
 
 static int tensor_of(uint64_t off)
 {
-	for (unsigned i = 0; i < N_TENSORS; i++)
-		if (off >= layout[i].off && off < layout[i].off + layout[i].len)
-			return (int)i;
-	return -1;
+	return fixture_tensor_of(layout, N_TENSORS, off);
 }
 
 /* Reads [from, to) in chunks of `chunk` bytes (0: random sizes), damaging each chunk; the
