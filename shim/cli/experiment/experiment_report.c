@@ -53,10 +53,29 @@ static double share(const struct mc_exp_result *r, enum mc_exp_phase p)
 	return r->applicable[p] ? (double)r->held[p] / r->applicable[p] : 1.0;
 }
 
+/* With [sweep], a hypothesis holds during chaos when it held at every value. */
+static enum mc_exp_verdict sweep_verdict(const struct mc_exp_result *r, unsigned i)
+{
+	for (unsigned v = 0; v < r->sweep->n; v++)
+		if (r->sweep->verdict[v][i] != MC_EXP_HELD)
+			return MC_EXP_FAILED;
+	return MC_EXP_HELD;
+}
+
+/* Whether hypothesis i is judged in phase p: a sweep with gate = none is reported only. */
+static bool judged(const struct mc_exp_result *r, unsigned i, int p)
+{
+	if (!(r->spec->hyps[i].phases & (1u << p)))
+		return false;
+	return !(p == MC_EXP_DURING && r->sweep && r->sweep->n && !r->spec->sweep.gate);
+}
+
 /* A phase whose target never got ready fails every hypothesis that applies to it. */
 static enum mc_exp_verdict verdict_of(const struct mc_exp_result *r, unsigned i,
                                       enum mc_exp_phase p)
 {
+	if (p == MC_EXP_DURING && r->sweep && r->sweep->n)
+		return sweep_verdict(r, i);
 	if (r->down[p][0])
 		return MC_EXP_FAILED;
 	return mc_exp_check(&r->spec->hyps[i], &r->load[p]);
@@ -77,10 +96,11 @@ void mc_exp_judge(struct mc_exp_result *r)
 
 	memset(r->held, 0, sizeof(r->held));
 	memset(r->applicable, 0, sizeof(r->applicable));
+	mc_exp_sweep_judge(r);
 	for (unsigned i = 0; i < spec->n_hyps; i++) {
 		for (int p = 0; p < MC_EXP_PHASES; p++) {
 			enum mc_exp_verdict v = MC_EXP_NA;
-			bool applies = spec->hyps[i].phases & (1u << p);
+			bool applies = judged(r, i, p);
 			if (applies)
 				v = verdict_of(r, i, (enum mc_exp_phase)p);
 			r->verdict[i][p] = v;
@@ -473,6 +493,7 @@ void mc_exp_report_text(FILE *out, const struct mc_exp_result *r)
 	text_phases(out, r);
 	text_client_figures(out, r);
 	text_hypotheses(out, r);
+	mc_exp_sweep_text(out, r);
 	text_faults(out, r);
 	text_halts(out, r);
 	text_target(out, r);
@@ -737,6 +758,7 @@ void mc_exp_report_json(FILE *out, const struct mc_exp_result *r)
 		json_hypothesis(out, r, i);
 	}
 	fputc(']', out);
+	mc_exp_sweep_json(out, r);
 	json_faults(out, r);
 	json_halts(out, r);
 	json_starts(out, r);
