@@ -396,7 +396,8 @@ void mc_exp_hyp_claim(const struct mc_exp_hyp *h, char *buf, size_t cap);
 /* "injection halted by the watchdog in process 123, 1.24 s into chaos: ...". */
 void mc_exp_halt_text(const struct mc_exp_halt *h, char *buf, size_t cap);
 
-/* ---- experiment_sweep.c: the values of [sweep], and their results ---- */
+/* ---- experiment_sweep.c: the values of [sweep]; experiment_sweep_report.c: their results;
+ * experiment_plot.c: --csv and --plot ---- */
 
 /* text (a chaos text: one line per line of the experiment file) with `key = value` in the
  * section [fault.FAULT]: the line of key replaced where the section has one, else a line
