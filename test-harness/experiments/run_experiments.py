@@ -747,7 +747,7 @@ def case_sweep_ranking(a, env, tmp):
     text = re.sub(r"(?ms)^\[sweep\]\n.*?(?=^\[)", "[sweep]\nfault = weights\nper = tensor\n\n",
                   text)
     text = re.sub(r"(?m)^tensor = .*\n", "", text)
-    text = with_keys(text, {"fault.weights": ["count = 4"]})
+    text = with_keys(text, {"fault.weights": ["count = 16"]})
     r, sweep, svg, csv = sweep_run(a, env, tmp, text, "ranking")
     rank = sweep.get("ranking", [])
     ag = {p["label"]: (p.get("figures") or {}).get("agreement") for p in sweep.get("points", [])}

@@ -14,13 +14,13 @@ Tensors: emb.weight (256 x 4), head.weight (4 x 4), head.bias (4), unused (64), 
 A model that cannot be loaded: "load failed: ..." on stderr, exit 3. SIGTERM stops it.
 """
 
-import json
 import os
-import signal
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import httpbase  # noqa: E402
 
 VOCAB, DIM, CLASSES, UNUSED = 256, 4, 4, 64
 
@@ -44,31 +44,19 @@ def make(path):
     torch.save(m.state_dict(), path)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(httpbase.Handler):
     model = None
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, code, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self):
         self.reply(200 if self.path == "/health" else 404, {"ok": self.path == "/health"})
 
     def do_POST(self):
         try:
-            n = int(self.headers.get("Content-Length", "0"))
-            req = json.loads(self.rfile.read(n) or b"{}")
+            tokens = torch.tensor(self.body()["tokens"], dtype=torch.long)
             with torch.no_grad():
-                cls = self.model(torch.tensor(req["tokens"], dtype=torch.long))
+                cls = self.model(tokens)
         except Exception as e:  # answered 500; the server keeps serving
-            self.reply(500, {"error": f"{type(e).__name__}: {e}"})
+            self.error(500, f"{type(e).__name__}: {e}")
             return
         self.reply(200, {"cls": cls.tolist()})
 
@@ -83,17 +71,7 @@ def serve(path, ready):
         return 3
     model.eval()
     Handler.model = model
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-    with open(ready + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(ready + ".tmp", ready)
-    try:
-        srv.serve_forever(poll_interval=0.1)
-    finally:
-        srv.server_close()
-    return 0
+    return httpbase.serve(Handler, 0, ready)
 
 
 def main():

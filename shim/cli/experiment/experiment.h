@@ -450,6 +450,10 @@ int mc_exp_sweep_plot(const char *path, const struct mc_exp_result *r);
 
 /* ---- experiment_junit.c ---- */
 
+/* s as XML character data or attribute value (& < > " ' escaped; a control character but
+ * tab, newline and carriage return, which XML 1.0 does not allow, as '?'). */
+void mc_exp_xml_text(FILE *out, const char *s);
+
 /* Writes the result as JUnit XML to path: a temporary file in its directory, then renamed
  * over it; never writes through a link (-ELOOP). 0 or -errno. */
 int mc_exp_junit_write(const char *path, const struct mc_exp_result *r);

@@ -12,9 +12,9 @@
 
 #include "experiment.h"
 
-/* Text as XML character data or attribute value. XML 1.0 allows no control character but
- * tab, newline and carriage return, escaped or not: the others become '?'. */
-static void xml_text(FILE *out, const char *s)
+/* XML 1.0 allows no control character but tab, newline and carriage return, escaped or not:
+ * the others become '?'. */
+void mc_exp_xml_text(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -48,7 +48,7 @@ static void xml_text(FILE *out, const char *s)
 static void xml_attr(FILE *out, const char *name, const char *value)
 {
 	fprintf(out, " %s=\"", name);
-	xml_text(out, value);
+	mc_exp_xml_text(out, value);
 	fputc('"', out);
 }
 
@@ -126,13 +126,13 @@ static void hypothesis_failure(FILE *out, const struct mc_exp_result *r, unsigne
 	xml_attr(out, "type", why ? "unmeasured" : "hypothesis");
 	fputc('>', out);
 	fprintf(out, "metric: %s\nfigure: ", mc_exp_metric_name(h->metric));
-	xml_text(out, fig);
+	mc_exp_xml_text(out, fig);
 	fputs("\nthreshold: ", out);
-	xml_text(out, mc_exp_op_name(h->op));
+	mc_exp_xml_text(out, mc_exp_op_name(h->op));
 	fprintf(out, " %s\n", thr);
 	if (why) {
 		fputs("why: ", out);
-		xml_text(out, why);
+		mc_exp_xml_text(out, why);
 		fputc('\n', out);
 	}
 	fputs("</failure>\n", out);
@@ -167,7 +167,7 @@ static void sweep_case(FILE *out, const struct mc_exp_result *r, unsigned i, uns
 		fputs("/>\n", out);
 	} else {
 		fputs("      <system-out>", out);
-		xml_text(out, msg);
+		mc_exp_xml_text(out, msg);
 		fputs("</system-out>\n", out);
 	}
 	fputs("    </testcase>\n", out);
@@ -235,7 +235,7 @@ static void halt_case(FILE *out, const struct mc_exp_result *r)
 	}
 	for (unsigned i = 0; i < h->n; i++) {
 		mc_exp_halt_text(&h->list[i], text, sizeof(text));
-		xml_text(out, text);
+		mc_exp_xml_text(out, text);
 		fputc('\n', out);
 	}
 	if (h->more)
@@ -258,7 +258,7 @@ static void system_out(FILE *out, const struct mc_exp_result *r)
 	mc_exp_report_text(mem, r);
 	if (fclose(mem) == 0 && text) {
 		fputs("    <system-out>", out);
-		xml_text(out, text);
+		mc_exp_xml_text(out, text);
 		fputs("</system-out>\n", out);
 	}
 	free(text);

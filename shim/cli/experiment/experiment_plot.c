@@ -174,29 +174,6 @@ int mc_exp_sweep_csv(const char *path, const struct mc_exp_result *r)
 
 /* ---- SVG ---- */
 
-static void xml_text(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
-			/* control characters are not allowed in XML 1.0 */
-			fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
-		}
-	}
-}
-
 static void svg_open(FILE *f, const struct mc_exp_result *r, int height)
 {
 	fprintf(f,
@@ -207,7 +184,7 @@ static void svg_open(FILE *f, const struct mc_exp_result *r, int height)
 	        "<text class=\"title\" x=\"%d\" y=\"24\" text-anchor=\"middle\" "
 	        "font-size=\"15\">",
 	        SVG_W, height, SVG_W, height, SVG_W / 2);
-	xml_text(f, r->spec->name);
+	mc_exp_xml_text(f, r->spec->name);
 	fputs("</text>\n", f);
 }
 
@@ -297,14 +274,14 @@ static void curve_axes(FILE *f, const struct mc_exp_result *r, const struct x_ax
 	for (unsigned v = 0; v < r->sweep->n; v++) { /* x ticks: the values themselves */
 		fprintf(f, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
 		        x_pos(r, a, v), bottom + 18);
-		xml_text(f, sw->labels[v]);
+		mc_exp_xml_text(f, sw->labels[v]);
 		fputs("</text>\n", f);
 	}
 	fprintf(f, "<text class=\"xlabel\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">fault.",
 	        (MARGIN_LEFT + SVG_W - MARGIN_RIGHT) / 2, SVG_H - 18);
-	xml_text(f, sw->fault);
+	mc_exp_xml_text(f, sw->fault);
 	fputc('.', f);
-	xml_text(f, sw->key);
+	mc_exp_xml_text(f, sw->key);
 	fprintf(f, "%s</text>\n", a->log ? " (log scale)" : "");
 	fprintf(f,
 	        "<text class=\"ylabel\" x=\"18\" y=\"%d\" text-anchor=\"middle\" "
@@ -314,18 +291,20 @@ static void curve_axes(FILE *f, const struct mc_exp_result *r, const struct x_ax
 	fputs("</text>\n", f);
 }
 
-/* The hypothesis' threshold as a dashed line across the plot (horizontal), or down the bars
- * (vertical). */
+/* The hypothesis' threshold as a dashed line across the plot (horizontal: labelled above its
+ * right end), or down the bars (vertical: labelled above its top, clear of the bars). */
 static void threshold_line(FILE *f, const struct mc_exp_result *r, double x1, double y1, double x2,
                            double y2)
 {
+	bool vertical = x1 == x2;
+
 	fprintf(f,
 	        "<line class=\"threshold\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
 	        "stroke=\"#c00\" stroke-dasharray=\"6 4\"/>\n"
 	        "<text class=\"threshold-label\" x=\"%.1f\" y=\"%.1f\" fill=\"#c00\" "
-	        "text-anchor=\"end\">",
-	        x1, y1, x2, y2, x2, y2 - 4);
-	xml_text(f, main_hyp(r)->text);
+	        "text-anchor=\"%s\">",
+	        x1, y1, x2, y2, x2, (vertical ? y1 : y2) - 4, vertical ? "middle" : "end");
+	mc_exp_xml_text(f, main_hyp(r)->text);
 	fputs("</text>\n", f);
 }
 
@@ -355,7 +334,7 @@ static void svg_curve(FILE *f, const struct mc_exp_result *r)
 		        "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" "
 		        "stroke=\"#1f5fa8\"><title>",
 		        x_pos(r, &a, v), y_pos(known ? y : 0, top), known ? "#1f5fa8" : "white");
-		xml_text(f, r->spec->sweep.labels[v]);
+		mc_exp_xml_text(f, r->spec->sweep.labels[v]);
 		if (known)
 			fprintf(f, ": %.4g", y);
 		else
@@ -385,12 +364,12 @@ static void svg_ranking(FILE *f, const struct mc_exp_result *r)
 		double len = known ? y / top * width : 0, at = MARGIN_TOP + k * BAR_H;
 		fprintf(f, "<text class=\"name\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
 		        left - 6, at + BAR_H - 8);
-		xml_text(f, sw->labels[v]);
+		mc_exp_xml_text(f, sw->labels[v]);
 		fprintf(f,
 		        "</text>\n<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 		        "height=\"%d\" fill=\"%s\"><title>",
 		        left, at + 3, len, BAR_H - 6, known ? "#1f5fa8" : "#999");
-		xml_text(f, sw->labels[v]);
+		mc_exp_xml_text(f, sw->labels[v]);
 		if (known)
 			fprintf(f, ": %.4g", y);
 		else
@@ -411,7 +390,7 @@ static void svg_ranking(FILE *f, const struct mc_exp_result *r)
 	        left + width / 2, bottom + 40);
 	metric_label(f, r);
 	fputs(", one start per tensor of [fault.", f);
-	xml_text(f, sw->fault);
+	mc_exp_xml_text(f, sw->fault);
 	fputs("], most damaging first</text>\n", f);
 	if (h)
 		threshold_line(f, r, left + threshold_units(h) / top * width, MARGIN_TOP - 2,
