@@ -1390,6 +1390,8 @@ static void tensor_values(struct parse *p, const struct mc_rule_spec *rule)
 	struct mc_exp_sweep *sw = &p->spec->sweep;
 	struct tensor_values tv = { .sw = sw,
 		                    .limit = sw->limit ? sw->limit : SWEEP_DEFAULT_LIMIT };
+	/* what is wrong with the model file is said at its line when [sweep] names it */
+	int line = p->key_line[K_SWEEP_MODEL] ? p->key_line[K_SWEEP_MODEL] : sw->line;
 	glob_t g = { 0 };
 	char why[256] = "";
 
@@ -1406,21 +1408,20 @@ static void tensor_values(struct parse *p, const struct mc_rule_spec *rule)
 		int err =
 		    mc_exp_model_tensors(model, rule->tensor, add_tensor, &tv, why, sizeof(why));
 		if (err == -ENOMEDIUM)
-			say(p, sw->line,
+			say(p, line,
 			    "per = tensor: %s is not a model format mlchaos knows "
 			    "(safetensors, GGUF, .npy, PyTorch zip)",
 			    model);
 		else if (err < 0)
-			say(p, sw->line, "per = tensor: %s: %s", model,
-			    why[0] ? why : strerror(-err));
+			say(p, line, "per = tensor: %s: %s", model, why[0] ? why : strerror(-err));
 		else if (tv.oom || tv.too_long)
-			say(p, sw->line, "per = tensor: %s",
+			say(p, line, "per = tensor: %s",
 			    tv.oom ? "out of memory" : "a tensor name is too long");
 		else if (!sw->n)
-			say(p, sw->line, "per = tensor: no tensor of %s matches tensor = '%s'",
-			    model, rule->tensor ? rule->tensor : "*");
+			say(p, line, "per = tensor: no tensor of %s matches tensor = '%s'", model,
+			    rule->tensor ? rule->tensor : "*");
 		else if (tv.more)
-			say(p, sw->line,
+			say(p, line,
 			    "warning: per = tensor: %u more tensors of %s left out (limit = %u): "
 			    "raise limit or narrow [fault.%s] tensor =",
 			    tv.more, model, tv.limit, sw->fault);
