@@ -36,8 +36,9 @@ Cases (the expectations per server are in table.py):
                       labelled), the same curve in a second run
   sweep-std           the same with fault.weights.std (mode = noise); skips while `mlchaos
                       check` rejects mode = noise
-  sweep-ranking       per = tensor: the output layer's tensors rank first, the unused tensor
-                      changes nothing; CSV in rank order, a bar per tensor
+  sweep-ranking       per = tensor, gate = none: the output layer's tensors rank first, the
+                      unused tensor changes nothing; exit 0 (reported, not judged); CSV in
+                      rank order, a bar per tensor
   sweep-bad           a value the config parser refuses: FILE:LINE: at the values line, exit 2
   http2               nghttpd (Debian nghttp2-server) serving a JSON file: `mlchaos load
                       --http 2` over TLS multiplexes its 4 requests in flight on one
@@ -744,11 +745,14 @@ def case_sweep(a, env, tmp, key):
 
 def case_sweep_ranking(a, env, tmp):
     text = ini_text("sweep")
-    text = re.sub(r"(?ms)^\[sweep\]\n.*?(?=^\[)", "[sweep]\nfault = weights\nper = tensor\n\n",
-                  text)
+    text = re.sub(r"(?ms)^\[sweep\]\n.*?(?=^\[)",
+                  "[sweep]\nfault = weights\nper = tensor\ngate = none\n\n", text)
     text = re.sub(r"(?m)^tensor = .*\n", "", text)
     text = with_keys(text, {"fault.weights": ["count = 16"]})
     r, sweep, svg, csv = sweep_run(a, env, tmp, text, "ranking")
+    mctest.check(r.rc == table.EXIT_PASSED and r.verdict() == "passed",
+                 "gate = none: the ranking is reported, not judged: exit %d, %r"
+                 % (r.rc, r.verdict()))
     rank = sweep.get("ranking", [])
     ag = {p["label"]: (p.get("figures") or {}).get("agreement") for p in sweep.get("points", [])}
     if not mctest.check(sorted(rank) == sorted(["emb.weight", "head.weight", "head.bias",

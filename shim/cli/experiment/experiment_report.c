@@ -402,6 +402,8 @@ static void text_score(FILE *out, const struct mc_exp_result *r)
 		        "resilience score: 0/100 (the steady state did not hold before chaos)\n");
 		return;
 	}
+	if (r->sweep && r->sweep->n && !r->spec->sweep.gate)
+		fputs("[sweep] gate = none: the sweep is reported, not judged: ", out);
 	fprintf(out,
 	        "resilience score: %d/100 = %d x %u/%u held during chaos + %d x %u/%u held "
 	        "after\n",
@@ -413,8 +415,7 @@ static bool every_hypothesis_held(const struct mc_exp_result *r)
 {
 	for (unsigned i = 0; i < r->spec->n_hyps; i++)
 		for (int p = 0; p < MC_EXP_PHASES; p++)
-			if ((r->spec->hyps[i].phases & (1u << p)) &&
-			    r->verdict[i][p] != MC_EXP_HELD)
+			if (judged(r, i, p) && r->verdict[i][p] != MC_EXP_HELD)
 				return false;
 	return true;
 }
@@ -630,15 +631,16 @@ static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i
 			fprintf(out, "%.9g", l->value[h->metric]);
 		else
 			fputs("null", out);
+		/* a sweep with gate = none: during is reported, not judged ("n/a") */
 		fprintf(out, ",\"applies\":%s,\"verdict\":\"%s\"", applies ? "true" : "false",
-		        json_verdict(v, applies));
+		        json_verdict(v, judged(r, i, p)));
 		const char *why = mc_exp_unmeasured_why(r, i, (enum mc_exp_phase)p);
 		if (why && applies) {
 			fputs(",\"why\":", out);
 			json_str(out, why);
 		}
 		fputc('}', out);
-		if (applies && v != MC_EXP_HELD)
+		if (judged(r, i, p) && v != MC_EXP_HELD)
 			held = false;
 	}
 	fprintf(out, "},\"held\":%s}", held ? "true" : "false");
