@@ -380,6 +380,9 @@ void mc_exp_report_text(FILE *out, const struct mc_exp_result *r);
 void mc_exp_report_verdict_line(FILE *out, const struct mc_exp_result *r);
 void mc_exp_report_json(FILE *out, const struct mc_exp_result *r);
 
+/* The unit of a metric's figures in the JSON report: "fraction", "ms", "requests", "req/s". */
+const char *mc_exp_metric_unit(enum mc_exp_metric m);
+
 /* A figure as the report writes it: "98.20%", "12.345ms", "17", "1234.5/s". */
 void mc_exp_figure(enum mc_exp_metric m, double v, char *buf, size_t cap);
 

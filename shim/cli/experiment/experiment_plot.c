@@ -48,19 +48,10 @@ static double threshold_units(const struct mc_exp_hyp *h)
 	return h->threshold * (mc_exp_metric_kind(h->metric) == MC_EXP_KIND_RATE ? 100 : 1);
 }
 
+/* A share is plotted in percent; the other figures in the report's own units. */
 static const char *unit_of(enum mc_exp_metric m)
 {
-	switch (mc_exp_metric_kind(m)) {
-	case MC_EXP_KIND_RATE:
-		return "%";
-	case MC_EXP_KIND_LATENCY:
-		return "ms";
-	case MC_EXP_KIND_COUNT:
-		return "requests";
-	case MC_EXP_KIND_RPS:
-		return "req/s";
-	}
-	return "";
+	return mc_exp_metric_kind(m) == MC_EXP_KIND_RATE ? "%" : mc_exp_metric_unit(m);
 }
 
 /* The y (or bar) axis: 0..100 for a rate, else 0 up to the largest figure or threshold. */

@@ -509,7 +509,7 @@ static void json_str(FILE *out, const char *s)
 	mc_json_str(out, s, strlen(s));
 }
 
-static const char *unit_name(enum mc_exp_metric m)
+const char *mc_exp_metric_unit(enum mc_exp_metric m)
 {
 	switch (mc_exp_metric_kind(m)) {
 	case MC_EXP_KIND_RATE:
@@ -621,7 +621,7 @@ static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i
 	        ",\"metric\":\"%s\",\"op\":\"%s\",\"threshold\":%.9g,\"unit\":\"%s\",\"line\":%d,"
 	        "\"phases\":{",
 	        mc_exp_metric_name(h->metric), mc_exp_op_name(h->op), h->threshold,
-	        unit_name(h->metric), h->line);
+	        mc_exp_metric_unit(h->metric), h->line);
 	for (int p = 0; p < MC_EXP_PHASES; p++) {
 		const struct mc_exp_load *l = &r->load[p];
 		enum mc_exp_verdict v = r->verdict[i][p];
