@@ -39,6 +39,8 @@ Cases (the expectations per server are in table.py):
   sweep-ranking       per = tensor, gate = none: the output layer's tensors rank first, the
                       unused tensor changes nothing; exit 0 (reported, not judged); CSV in
                       rank order, a bar per tensor
+  sweep-until         until = failure: the values after the first that fails a hypothesis
+                      are not run (JSON not_run), exit 1
   sweep-bad           a value the config parser refuses: FILE:LINE: at the values line, exit 2
   http2               nghttpd (Debian nghttp2-server) serving a JSON file: `mlchaos load
                       --http 2` over TLS multiplexes its 4 requests in flight on one
@@ -772,6 +774,16 @@ def case_sweep_ranking(a, env, tmp):
                  "SVG: a bar per tensor, named (%d bars)" % classes.count("bar"))
 
 
+def case_sweep_until(a, env, tmp):
+    text = with_keys(ini_text("sweep"), {"sweep": ["values = 1 4096 64", "until = failure"]})
+    r, sweep, _, _ = sweep_run(a, env, tmp, text, "until")
+    ran = [p.get("value") for p in sweep.get("points", [])]
+    mctest.check(ran == ["1", "4096"] and sweep.get("not_run") == ["64"],
+                 "until = failure: the sweep stops after 4096, where agreement fails: ran %s, "
+                 "not run %s" % (ran, sweep.get("not_run")))
+    mctest.check(r.rc == table.EXIT_FAILED, "exit %d (agreement failed at 4096)" % r.rc)
+
+
 def case_sweep_bad(a, env, tmp):
     text = with_keys(ini_text("sweep"), {"sweep": ["values = 1 sixteen 256"]})
     r = Run(a, env, tmp, text)
@@ -813,6 +825,7 @@ def cases():
         "sweep-std": ("sweep", lambda a, e, t: case_sweep(a, e, t, "std"), True),
         "sweep-ranking": ("sweep", case_sweep_ranking, True),
         "sweep-bad": ("sweep", case_sweep_bad, True),
+        "sweep-until": ("sweep", case_sweep_until, True),
     })
     return out
 

@@ -561,6 +561,18 @@ static int restarted_phase(struct run *r, enum mc_exp_phase p, const char *confi
 	return st;
 }
 
+/* Whether a hypothesis on the during phase failed at sweep value v (until = failure). */
+static bool value_failed(const struct run *r, unsigned v)
+{
+	const struct mc_exp_sweep_result *s = r->res.sweep;
+
+	for (unsigned i = 0; i < r->spec.n_hyps; i++)
+		if ((r->spec.hyps[i].phases & (1u << MC_EXP_DURING)) &&
+		    (s->down[v][0] || mc_exp_check(&r->spec.hyps[i], &s->load[v]) != MC_EXP_HELD))
+			return true;
+	return false;
+}
+
 /* [sweep]: the during phase once per value, each on a fresh start; each value's load and
  * "did not get ready" kept apart (the report judges them after the run). */
 static int run_sweep(struct run *r)
@@ -581,6 +593,8 @@ static int run_sweep(struct run *r)
 		snprintf(s->down[v], sizeof(s->down[v]), "%s", r->res.down[MC_EXP_DURING]);
 		r->res.down[MC_EXP_DURING][0] = '\0';
 		s->n = v + 1;
+		if (r->spec.sweep.until_failure && value_failed(r, v))
+			break;
 	}
 	r->chaos_on_ns = chaos_on_ns; /* halts count from the first value's start */
 	return st;

@@ -75,9 +75,10 @@ struct mc_exp_sweep {
 	char *fault; /* NAME of [fault.NAME] */
 	char *key;   /* the key swept: "count", "std", ...; "tensor" with per = tensor */
 	bool per_tensor;
-	bool gate;      /* true: every hypothesis must hold at every value (the default) */
-	unsigned limit; /* per = tensor: at most this many tensors, in file order */
-	char *model;    /* per = tensor: the model file read for its tensor names */
+	bool gate;          /* true: every hypothesis must hold at every value (the default) */
+	bool until_failure; /* stop after the first value at which a hypothesis fails */
+	unsigned limit;     /* per = tensor: at most this many tensors, in file order */
+	char *model;        /* per = tensor: the model file read for its tensor names */
 	unsigned n;
 	char *values[MC_EXP_SWEEP_MAX];      /* as written into the fault section */
 	char *labels[MC_EXP_SWEEP_MAX];      /* as reported: the value, or the tensor's own name */
@@ -424,7 +425,7 @@ int mc_exp_model_tensors(const char *path, const char *glob,
                          size_t why_cap);
 
 struct mc_exp_sweep_result {
-	unsigned n; /* values that ran (all, unless the run stopped) */
+	unsigned n; /* values that ran (all, unless the run stopped or until = failure) */
 	struct mc_exp_load load[MC_EXP_SWEEP_MAX];
 	char down[MC_EXP_SWEEP_MAX][512]; /* the target did not get ready at that value */
 	enum mc_exp_verdict verdict[MC_EXP_SWEEP_MAX][MC_EXP_MAX_HYPS];

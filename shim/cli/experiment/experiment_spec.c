@@ -78,6 +78,7 @@ enum key {
 	K_SWEEP_MODEL,
 	K_SWEEP_LIMIT,
 	K_SWEEP_GATE,
+	K_SWEEP_UNTIL,
 	K_COUNT
 };
 
@@ -122,6 +123,7 @@ static const struct {
 	[K_SWEEP_MODEL] = { "model", SEC_SWEEP },
 	[K_SWEEP_LIMIT] = { "limit", SEC_SWEEP },
 	[K_SWEEP_GATE] = { "gate", SEC_SWEEP },
+	[K_SWEEP_UNTIL] = { "until", SEC_SWEEP },
 };
 
 static const struct {
@@ -628,6 +630,15 @@ static void set_sweep_key(struct parse *p, enum key k, const char *value)
 			    "'none' (the sweep is reported, not judged)",
 			    value);
 		break;
+	case K_SWEEP_UNTIL:
+		if (strcmp(value, "failure") == 0 || strcmp(value, "end") == 0)
+			sw->until_failure = value[0] == 'f';
+		else
+			say(p, p->lineno,
+			    "until = '%s': give 'end' (every value, the default) or 'failure' (stop "
+			    "after the first value at which a hypothesis fails)",
+			    value);
+		break;
 	default:
 		break;
 	}
@@ -738,6 +749,7 @@ static void set_key(struct parse *p, enum key k, const char *value)
 	case K_SWEEP_MODEL:
 	case K_SWEEP_LIMIT:
 	case K_SWEEP_GATE:
+	case K_SWEEP_UNTIL:
 		set_sweep_key(p, k, value);
 		break;
 	case K_COUNT:

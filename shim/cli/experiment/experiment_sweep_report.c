@@ -165,6 +165,13 @@ void mc_exp_sweep_text(FILE *out, const struct mc_exp_result *r)
 		if (s->down[v][0])
 			fprintf(out, "  %s: %s\n", sw->labels[v], s->down[v]);
 	}
+	if (s->n < sw->n) {
+		fprintf(out, "not run (until = failure: a hypothesis failed at %s = %s):",
+		        sw->per_tensor ? "tensor" : sw->key, sw->labels[s->n - 1]);
+		for (unsigned v = s->n; v < sw->n; v++)
+			fprintf(out, " %s", sw->labels[v]);
+		fputc('\n', out);
+	}
 }
 
 static void json_str(FILE *out, const char *s)
@@ -219,9 +226,9 @@ void mc_exp_sweep_json(FILE *out, const struct mc_exp_result *r)
 	json_str(out, sw->fault);
 	fputs(",\"key\":", out);
 	json_str(out, sw->key);
-	fprintf(out,
-	        ",\"per\":\"%s\",\"gate\":\"%s\",\"main\":", sw->per_tensor ? "tensor" : "value",
-	        sw->gate ? "all" : "none");
+	fprintf(out, ",\"per\":\"%s\",\"gate\":\"%s\",\"until\":\"%s\",\"main\":",
+	        sw->per_tensor ? "tensor" : "value", sw->gate ? "all" : "none",
+	        sw->until_failure ? "failure" : "end");
 	if (s->main_hyp >= 0)
 		json_str(out, r->spec->hyps[s->main_hyp].text);
 	else
@@ -232,6 +239,11 @@ void mc_exp_sweep_json(FILE *out, const struct mc_exp_result *r)
 	for (unsigned v = 0; v < s->n; v++) {
 		fputs(v ? "," : "", out);
 		json_point(out, r, v);
+	}
+	fputs("],\"not_run\":[", out);
+	for (unsigned v = s->n; v < sw->n; v++) {
+		fputs(v > s->n ? "," : "", out);
+		json_str(out, sw->labels[v]);
 	}
 	fputs("],\"ranking\":[", out);
 	for (unsigned k = 0; k < s->n; k++) {
