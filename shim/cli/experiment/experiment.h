@@ -448,7 +448,8 @@ void mc_exp_sweep_json(FILE *out, const struct mc_exp_result *r);
 
 /* --csv FILE: one row per value (or tensor, in rank order), one column per hypothesis'
  * figure; --plot FILE.svg: the curve, or the ranking as bars. Through outfile.c; 0, or -1
- * after saying why on stderr. */
+ * after saying why on stderr. No value ran (the steady state failed before chaos): 0, after
+ * saying that nothing was written. */
 int mc_exp_sweep_csv(const char *path, const struct mc_exp_result *r);
 int mc_exp_sweep_plot(const char *path, const struct mc_exp_result *r);
 

@@ -129,10 +129,12 @@ int mc_exp_sweep_csv(const char *path, const struct mc_exp_result *r)
 	const struct mc_exp_sweep_result *s = r->sweep;
 	FILE *f;
 
-	if (!s || !s->n) {
-		fprintf(stderr, "mlchaos experiment: --csv %s: no sweep ran: nothing written\n",
+	if (!s || !s->n) { /* the steady state failed before chaos: a result, not an error */
+		fprintf(stderr,
+		        "mlchaos experiment: --csv %s: no value of the sweep ran: not "
+		        "written\n",
 		        path);
-		return -1;
+		return 0;
 	}
 	f = open_out(path, "--csv file");
 	if (!f)
@@ -394,9 +396,11 @@ int mc_exp_sweep_plot(const char *path, const struct mc_exp_result *r)
 	FILE *f;
 
 	if (!r->sweep || !r->sweep->n) {
-		fprintf(stderr, "mlchaos experiment: --plot %s: no sweep ran: nothing drawn\n",
+		fprintf(stderr,
+		        "mlchaos experiment: --plot %s: no value of the sweep ran: not "
+		        "drawn\n",
 		        path);
-		return -1;
+		return 0;
 	}
 	f = open_out(path, "--plot file");
 	if (!f)
