@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the model files the experiment servers load at start, into one directory.
 
-usage: make_models.py DIR NAME...    NAME: sklearn torch node kserve tiny
+usage: make_models.py DIR NAME...    NAME: sklearn torch node kserve tiny sweep
 
   sklearn  sk-model.pkl: a scikit-learn LogisticRegression (16 features), pickled, as
            test-harness/real/sk_app.py loads it; and sk-model.json: {"coef_range":
@@ -11,6 +11,7 @@ usage: make_models.py DIR NAME...    NAME: sklearn torch node kserve tiny
   node     node.bin: node_model.js's weights
   kserve   kserve.bin: kserve_server.py's weights
   tiny     tiny.bin: tinylm.py's weights (openai, cache and lying servers)
+  sweep    sweep.pt: sweep_server.py's model (torch.save)
 Prints one JSON line: {NAME: PATH}. Exit 2 on usage errors; a missing package fails.
 """
 
@@ -73,7 +74,12 @@ def tiny(d):
     return path
 
 
-MAKERS = {"sklearn": sklearn, "torch": torch, "node": node, "kserve": kserve, "tiny": tiny}
+def sweep(d):
+    return made_by(d, "sweep.pt", [PY, os.path.join(HERE, "sweep_server.py"), "make"])
+
+
+MAKERS = {"sklearn": sklearn, "torch": torch, "node": node, "kserve": kserve, "tiny": tiny,
+          "sweep": sweep}
 
 
 def main():

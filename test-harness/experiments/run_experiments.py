@@ -29,6 +29,19 @@ Cases (the expectations per server are in table.py):
                       with openssl): the experiment over https, readiness and health probed
                       over https, `insecure = true`: exit 0, agreement 100%; without
                       `insecure` every request fails and says why (the certificate)
+  sweep-count         sweep.ini: [sweep] of fault.weights.count (NaNs in an embedding table,
+                      a fresh start per value): agreement falls as the count grows (near
+                      100% first, low last), success_rate holds, a JUnit testcase per value,
+                      the CSV and SVG written (one row, one point per value; the axes
+                      labelled), the same curve in a second run
+  sweep-std           the same with fault.weights.std (mode = noise); skips while `mlchaos
+                      check` rejects mode = noise
+  sweep-ranking       per = tensor, gate = none: the output layer's tensors rank first, the
+                      unused tensor changes nothing; exit 0 (reported, not judged); CSV in
+                      rank order, a bar per tensor
+  sweep-until         until = failure: the values after the first that fails a hypothesis
+                      are not run (JSON not_run), exit 1
+  sweep-bad           a value the config parser refuses: FILE:LINE: at the values line, exit 2
   http2               nghttpd (Debian nghttp2-server) serving a JSON file: `mlchaos load
                       --http 2` over TLS multiplexes its 4 requests in flight on one
                       connection; over plain http (prior knowledge) every request is
@@ -82,7 +95,8 @@ class Skip(Exception):
 # ---- files: the experiment files of this directory, derived per case ----
 
 def ini_text(server):
-    with open(os.path.join(HERE, SERVERS[server]["ini"])) as f:
+    name = SERVERS[server]["ini"] if server in SERVERS else server + ".ini"
+    with open(os.path.join(HERE, name)) as f:
         return f.read().replace("${EXPERIMENT_DIR}", HERE)
 
 
@@ -358,11 +372,12 @@ def experiment_supported(a, env):
 class Run:
     """One `mlchaos experiment --json --junit` run and what it reported."""
 
-    def __init__(self, a, env, tmp, text, name="exp.ini"):
+    def __init__(self, a, env, tmp, text, name="exp.ini", extra=()):
         self.path = write(tmp, name, text)
         self.junit = os.path.join(tmp, name + ".junit.xml")
-        p = subprocess.run([a.mlchaos, "experiment", "--json", "--junit", self.junit,
-                            self.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        p = subprocess.run([a.mlchaos, "experiment", "--json", "--junit", self.junit] +
+                           list(extra) + [self.path], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE,
                            text=True, env=env, timeout=EXPERIMENT_TIMEOUT_S)
         self.rc, self.out, self.err = p.returncode, p.stdout, p.stderr
         print("exit %d\n--- stderr\n%s\n--- stdout\n%s" % (self.rc, self.err[-4000:],
@@ -636,6 +651,149 @@ def case_http2(a, env, tmp):
                          % p.pid)
 
 
+# ---- sweeps (sweep.ini, sweep_server.py) ----
+
+def sweep_text(key):
+    """sweep.ini with fault.weights.KEY swept over table.SWEEPS[key]."""
+    sw = table.SWEEPS[key]
+    text = ini_text("sweep")
+    text = with_keys(text, {"sweep": ["key = fault.weights." + key, "values = " + sw["values"]],
+                            "fault.weights": sw["keys"]})
+    return text
+
+
+def sweep_run(a, env, tmp, text, name):
+    svg, csv = os.path.join(tmp, name + ".svg"), os.path.join(tmp, name + ".csv")
+    r = Run(a, env, tmp, text, name + ".ini", ["--plot", svg, "--csv", csv])
+    sweep = (r.doc or {}).get("sweep") or {}
+    return r, sweep, svg, csv
+
+
+def point_figures(sweep, metric):
+    return [(p.get("figures") or {}).get(metric) for p in sweep.get("points", [])]
+
+
+def csv_rows(path):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    head = lines[0].split(",")
+    return [dict(zip(head, l.split(","))) for l in lines[1:]]
+
+
+def svg_of(path):
+    """(root, [class attribute of each element], all its text) of an SVG that must parse."""
+    root = ET.parse(path).getroot()
+    classes = [e.get("class") for e in root.iter()]
+    text = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    return root, classes, text
+
+
+def check_mode_known(a, env, tmp, key):
+    """Skip when this mlchaos does not know the keys of the sweep of key (mode = noise)."""
+    keys = table.SWEEPS[key]["keys"]
+    if not keys:
+        return
+    cfg = write(tmp, "mode.ini", "[fault.w]\nhook = read\naction = corrupt\nregion = tensors\n"
+                + "\n".join(keys) + "\nstd = 1\n")
+    p = subprocess.run([a.mlchaos, "check", cfg], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, env=env, timeout=60)
+    if p.returncode != 0:
+        mctest.skip("`mlchaos check` rejects %s: %s" % (", ".join(keys), p.stdout.strip()))
+
+
+def during_cases(r, key):
+    """The JUnit testcases of the sweep's values: (name, failed)."""
+    return [(n, f) for n, f in r.testcases() if "@during %s=" % key in n]
+
+
+def case_sweep(a, env, tmp, key):
+    check_mode_known(a, env, tmp, key)
+    values = table.SWEEPS[key]["values"].split()
+    r, sweep, svg, csv = sweep_run(a, env, tmp, sweep_text(key), "curve")
+    mctest.check(r.rc == table.EXIT_FAILED, "sweep of %s: agreement >= 90%% fails at the large "
+                 "values (gate = all): exit %d" % (key, r.rc))
+    mctest.check([p.get("value") for p in sweep.get("points", [])] == values,
+                 "a point per value: %s" % [p.get("value") for p in sweep.get("points", [])])
+    ag = point_figures(sweep, "agreement")
+    if not mctest.check(len(ag) == len(values) and None not in ag, "agreement per %s: %s"
+                        % (key, ag)):
+        return
+    mctest.check(all(x >= y for x, y in zip(ag, ag[1:])), "agreement falls as %s grows: %s"
+                 % (key, ag))
+    mctest.check(ag[0] >= table.SWEEP_TOP and ag[-1] <= table.SWEEP_BOTTOM,
+                 "agreement %s at %s = %s, %s at %s" % (ag[0], key, values[0], ag[-1], values[-1]))
+    mctest.check(all(x == 1.0 for x in point_figures(sweep, "success_rate")),
+                 "every request answered at every value (the damage is silent)")
+    rows = csv_rows(csv)
+    mctest.check([row["value"] for row in rows] == values and
+                 [float(row["agreement"]) for row in rows] == ag,
+                 "CSV: one row per value, the report's agreement (%s)" % rows)
+    _, classes, text = svg_of(svg)
+    mctest.check(classes.count("point") == len(values), "SVG: %d points for %d values"
+                 % (classes.count("point"), len(values)))
+    mctest.check("curve" in classes and "threshold" in classes, "SVG: a curve and the threshold")
+    mctest.check("fault.weights." + key in text and "agreement" in text and
+                 "(log scale)" in text, "SVG: the axes say fault.weights.%s (log scale) and "
+                 "agreement: %r" % (key, text[:300]))
+    during = [n for n, _ in during_cases(r, key)]
+    failed = [n for n, f in during_cases(r, key) if f and "agreement" in n]
+    mctest.check(len(during) == 2 * len(values) and failed and
+                 all(("%s=%s" % (key, v)) in " ".join(during) for v in values),
+                 "JUnit: a testcase per hypothesis and value (%s), failing at %s" % (during, failed))
+    again, sweep2, _, _ = sweep_run(a, env, tmp, sweep_text(key), "again")
+    mctest.check(point_figures(sweep2, "agreement") == ag, "the same seed, the same curve: %s "
+                 "then %s" % (ag, point_figures(sweep2, "agreement")))
+
+
+def case_sweep_ranking(a, env, tmp):
+    text = ini_text("sweep")
+    text = re.sub(r"(?ms)^\[sweep\]\n.*?(?=^\[)",
+                  "[sweep]\nfault = weights\nper = tensor\ngate = none\n\n", text)
+    text = re.sub(r"(?m)^tensor = .*\n", "", text)
+    text = with_keys(text, {"fault.weights": ["count = 16"]})
+    r, sweep, svg, csv = sweep_run(a, env, tmp, text, "ranking")
+    mctest.check(r.rc == table.EXIT_PASSED and r.verdict() == "passed",
+                 "gate = none: the ranking is reported, not judged: exit %d, %r"
+                 % (r.rc, r.verdict()))
+    rank = sweep.get("ranking", [])
+    ag = {p["label"]: (p.get("figures") or {}).get("agreement") for p in sweep.get("points", [])}
+    if not mctest.check(sorted(rank) == sorted(["emb.weight", "head.weight", "head.bias",
+                                                "unused"]),
+                        "one start per tensor of the model: %s" % rank):
+        return
+    mctest.check(set(rank[:2]) == table.RANKING_FIRST, "the output layer ranks first: %s (%s)"
+                 % (rank, ag))
+    mctest.check(ag[table.RANKING_HARMLESS] == 1.0 and
+                 all(ag[t] < 1.0 for t in table.RANKING_FIRST),
+                 "damaging the unused tensor changes nothing, the output layer's change "
+                 "answers: %s" % ag)
+    rows = csv_rows(csv)
+    mctest.check([row["tensor"] for row in rows] == rank, "CSV rows in rank order: %s" % rows)
+    _, classes, text = svg_of(svg)
+    mctest.check(classes.count("bar") == 4 and all(t in text for t in rank),
+                 "SVG: a bar per tensor, named (%d bars)" % classes.count("bar"))
+
+
+def case_sweep_until(a, env, tmp):
+    text = with_keys(ini_text("sweep"), {"sweep": ["values = 1 4096 64", "until = failure"]})
+    r, sweep, _, _ = sweep_run(a, env, tmp, text, "until")
+    ran = [p.get("value") for p in sweep.get("points", [])]
+    mctest.check(ran == ["1", "4096"] and sweep.get("not_run") == ["64"],
+                 "until = failure: the sweep stops after 4096, where agreement fails: ran %s, "
+                 "not run %s" % (ran, sweep.get("not_run")))
+    mctest.check(r.rc == table.EXIT_FAILED, "exit %d (agreement failed at 4096)" % r.rc)
+
+
+def case_sweep_bad(a, env, tmp):
+    text = with_keys(ini_text("sweep"), {"sweep": ["values = 1 sixteen 256"]})
+    r = Run(a, env, tmp, text)
+    line = text.splitlines().index("values = 1 sixteen 256") + 1
+    mctest.check(r.rc == table.EXIT_ERROR, "a bad value: exit %d" % r.rc)
+    mctest.check(re.search(r"%s:%d: count = 'sixteen'" % (re.escape(r.path), line), r.err),
+                 "stderr names %s:%d and the value" % (r.path, line))
+    mctest.check(re.search(r"not a valid experiment", r.err), "the run stops before it starts")
+
+
 def port_open(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -663,6 +821,11 @@ def cases():
         "not-json": ("lying", case_not_json, True),
         "tls": ("tls", case_tls, True),
         "http2": ("http2", case_http2, False),
+        "sweep-count": ("sweep", lambda a, e, t: case_sweep(a, e, t, "count"), True),
+        "sweep-std": ("sweep", lambda a, e, t: case_sweep(a, e, t, "std"), True),
+        "sweep-ranking": ("sweep", case_sweep_ranking, True),
+        "sweep-bad": ("sweep", case_sweep_bad, True),
+        "sweep-until": ("sweep", case_sweep_until, True),
     })
     return out
 

@@ -154,7 +154,23 @@ TRANSPORTS = {
     "tls": {"models": ["sklearn"], "needs": ["/usr/bin/gunicorn", "python3:sklearn",
                                              "/usr/bin/openssl"]},
     "http2": {"models": [], "needs": ["/usr/sbin/nghttpd", "/usr/bin/openssl"]},
+    "sweep": {"models": ["sweep"], "needs": ["python3:torch"]},
 }
+
+# The sweeps of sweep.ini (sweep_server.py): per swept key, its values (damage growing) and
+# the fault keys that go with it. Switching the curve to another key is one entry here.
+SWEEPS = {
+    "count": {"values": "1 64 512 4096", "keys": []},
+    # Gaussian noise on every value of the table, its std swept over six decades
+    "std": {"values": "0.0001 0.01 1 100", "keys": ["mode = noise", "count = all"]},
+}
+# The curve: agreement at the smallest value at least SWEEP_TOP, at the largest at most
+# SWEEP_BOTTOM (sweep_server.py's 4 classes: a random answer agrees one time in four).
+SWEEP_TOP, SWEEP_BOTTOM = 0.95, 0.5
+# per = tensor (count = 16 NaNs per tensor): the output layer's tensors change most answers,
+# the tensor no request reads none.
+RANKING_FIRST = {"head.weight", "head.bias"}
+RANKING_HARMLESS = "unused"
 
 # The watchdog of the halt cases: more than 10 % of the last 10 responses 5xx.
 HALT_KEYS = {"mlchaos": ["halt_on_error_rate = 10%", "halt_window = 10"]}

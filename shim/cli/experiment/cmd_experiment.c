@@ -37,6 +37,8 @@ struct run {
 	char lib[4096];
 	const char *file;
 	const char *junit; /* --junit FILE, or NULL */
+	const char *plot;  /* --plot FILE.svg, or NULL */
+	const char *csv;   /* --csv FILE, or NULL */
 	bool json, quiet, keep, progress;
 	bool use_min_score;
 	int min_score;
@@ -47,7 +49,7 @@ struct run {
 static void usage(FILE *out)
 {
 	fputs("usage: mlchaos experiment [--json] [--quiet] [--keep] [--junit FILE]\n"
-	      "                          [--min-score N] FILE.ini\n"
+	      "                          [--min-score N] [--plot FILE.svg] [--csv FILE] FILE.ini\n"
 	      "Run a chaos experiment: start the target of [experiment] under libmlchaos.so with\n"
 	      "chaos halted; apply the [load] and check the [steady_state] hypotheses (phase\n"
 	      "'before'); resume the [mlchaos]/[fault.*] faults and apply the load again\n"
@@ -61,6 +63,9 @@ static void usage(FILE *out)
 	      "              hypothesis and phase; a halt of injection is an error)\n"
 	      "  --min-score N  the exit status is the score's alone: 0 when it is at least N\n"
 	      "              (0..100), 1 below\n"
+	      "  --plot FILE.svg  with [sweep]: draw the degradation curve (the main figure per\n"
+	      "              value) or, per = tensor, the vulnerability ranking as SVG\n"
+	      "  --csv FILE  with [sweep]: the figures, one row per value or tensor\n"
 	      "  -h, --help  this text\n" MC_HELP_OPTION_ORDER
 	      "The score is 70 x (share of hypotheses that held during chaos) + 30 x (share\n"
 	      "that held after it), rounded; 0 when the steady state did not hold before chaos\n"
@@ -68,7 +73,10 @@ static void usage(FILE *out)
 	      "watchdog, max_faults, mlchaos halt): the result is then HALTED, unless\n"
 	      "[experiment] allow_halt = true. With [experiment] restart = true each phase\n"
 	      "starts the target afresh, its faults on from its first instruction during\n"
-	      "chaos. See config/experiments/README.md for the format.\n"
+	      "chaos. A [sweep] runs the during phase once per value of one fault key (or once\n"
+	      "per tensor of the model file, per = tensor), each on a fresh start; every\n"
+	      "hypothesis must hold at every value (gate = all), or the sweep is only reported\n"
+	      "(gate = none). See config/experiments/README.md for the format.\n"
 	      "Exit status: 0 every hypothesis held in every phase it applies to; 1 one did not,\n"
 	      "or injection was halted; with --min-score, 0 or 1 by the score alone;\n"
 	      "2 usage, an invalid file, or the experiment could not run (the target did not\n"
@@ -219,6 +227,31 @@ static int write_config(struct run *r, const char *path, const char *log)
 	return 0;
 }
 
+/* [sweep]: value i's config, chaos-during-I.ini, its events in events-during-I-PID.jsonl. */
+static void sweep_config_path(const struct run *r, unsigned i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/chaos-during-%u.ini", r->run_dir, i);
+}
+
+static int write_sweep_configs(struct run *r)
+{
+	char path[PATH_MAX + 32], log[PATH_MAX + 48];
+
+	for (unsigned i = 0; i < r->spec.sweep.n; i++) {
+		sweep_config_path(r, i, path, sizeof(path));
+		snprintf(log, sizeof(log), "%s/events-during-%u-%%p.jsonl", r->run_dir, i);
+		int err = mc_exp_spec_write_sweep_chaos(&r->spec, i, path, r->halt_file, log);
+		if (err < 0)
+			return fail(r, "cannot write %s: %s", path, strerror(-err));
+		struct mc_config *check;
+		if (mc_cfg_parse_file(path, print_diag, NULL, &check) < 0)
+			return fail(r, "the config written for the target is not valid (a bug: see "
+			               "above)");
+		mc_cfg_free(check);
+	}
+	return 0;
+}
+
 /* One config, or with restart = true one per phase: chaos-PHASE.ini, whose events go to
  * events-PHASE-PID.jsonl, so that each start's log stays its own. */
 static int write_configs(struct run *r)
@@ -228,6 +261,9 @@ static int write_configs(struct run *r)
 
 	if (!r->spec.restart)
 		return write_config(r, r->config, r->log);
+	st = write_sweep_configs(r);
+	if (st)
+		return st;
 	for (int p = 0; p < MC_EXP_PHASES; p++) {
 		const char *name = mc_exp_phase_name((enum mc_exp_phase)p);
 		snprintf(r->phase_config[p], sizeof(r->phase_config[p]), "%s/chaos-%s.ini",
@@ -494,7 +530,7 @@ static int chaos_for_next_start(struct run *r, bool on)
 /* Start, ready, load, stop: one phase with a target of its own. A target that never gets
  * ready is that phase's figure (every hypothesis on it fails), except before chaos, where it
  * means the experiment cannot run. */
-static int restarted_phase(struct run *r, enum mc_exp_phase p)
+static int restarted_phase(struct run *r, enum mc_exp_phase p, const char *config)
 {
 	bool chaos = p == MC_EXP_DURING;
 	char *down = p == MC_EXP_BEFORE ? NULL : r->res.down[p];
@@ -506,7 +542,7 @@ static int restarted_phase(struct run *r, enum mc_exp_phase p)
 	if (chaos)
 		r->chaos_on_ns = mc_exp_now_ns();
 	progress(r, "phase %d/3 (%s chaos): a fresh start", p + 1, mc_exp_phase_name(p));
-	st = start_target(r, r->phase_config[p], down, sizeof(r->res.down[p]));
+	st = start_target(r, config, down, sizeof(r->res.down[p]));
 	r->res.started[p] = st == 0;
 	if (st == 0 && !(down && down[0])) {
 		st = load_url(r);
@@ -516,7 +552,7 @@ static int restarted_phase(struct run *r, enum mc_exp_phase p)
 			st = run_phase(r, p);
 		if (st == 0 && chaos) {
 			r->chaos_off_ns = mc_exp_now_ns();
-			mc_exp_chaos_halts_now(r->halt_file, r->phase_config[p], &r->res.halts);
+			mc_exp_chaos_halts_now(r->halt_file, config, &r->res.halts);
 		}
 	}
 	progress(r, "stopping the target");
@@ -525,14 +561,55 @@ static int restarted_phase(struct run *r, enum mc_exp_phase p)
 	return st;
 }
 
+/* Whether a hypothesis on the during phase failed at sweep value v (until = failure). */
+static bool value_failed(const struct run *r, unsigned v)
+{
+	const struct mc_exp_sweep_result *s = r->res.sweep;
+
+	for (unsigned i = 0; i < r->spec.n_hyps; i++)
+		if ((r->spec.hyps[i].phases & (1u << MC_EXP_DURING)) &&
+		    (s->down[v][0] || mc_exp_check(&r->spec.hyps[i], &s->load[v]) != MC_EXP_HELD))
+			return true;
+	return false;
+}
+
+/* [sweep]: the during phase once per value, each on a fresh start; each value's load and
+ * "did not get ready" kept apart (the report judges them after the run). */
+static int run_sweep(struct run *r)
+{
+	struct mc_exp_sweep_result *s = r->res.sweep;
+	char config[PATH_MAX + 32];
+	uint64_t chaos_on_ns = 0;
+	int st = 0;
+
+	for (unsigned v = 0; v < r->spec.sweep.n && st == 0; v++) {
+		progress(r, "sweep %u/%u: %s = %s", v + 1, r->spec.sweep.n, r->spec.sweep.key,
+		         r->spec.sweep.labels[v]);
+		sweep_config_path(r, v, config, sizeof(config));
+		st = restarted_phase(r, MC_EXP_DURING, config);
+		chaos_on_ns = chaos_on_ns ? chaos_on_ns : r->chaos_on_ns;
+		s->load[v] = r->res.load[MC_EXP_DURING];
+		memset(&r->res.load[MC_EXP_DURING], 0, sizeof(r->res.load[MC_EXP_DURING]));
+		snprintf(s->down[v], sizeof(s->down[v]), "%s", r->res.down[MC_EXP_DURING]);
+		r->res.down[MC_EXP_DURING][0] = '\0';
+		s->n = v + 1;
+		if (r->spec.sweep.until_failure && value_failed(r, v))
+			break;
+	}
+	r->chaos_on_ns = chaos_on_ns; /* halts count from the first value's start */
+	return st;
+}
+
 static int run_restarted(struct run *r)
 {
-	int st = restarted_phase(r, MC_EXP_BEFORE);
+	int st = restarted_phase(r, MC_EXP_BEFORE, r->phase_config[MC_EXP_BEFORE]);
 
 	if (st == 0 && baseline_held(r))
-		st = restarted_phase(r, MC_EXP_DURING);
+		st = r->res.sweep
+		         ? run_sweep(r)
+		         : restarted_phase(r, MC_EXP_DURING, r->phase_config[MC_EXP_DURING]);
 	if (st == 0 && r->chaos_on_ns)
-		st = restarted_phase(r, MC_EXP_AFTER);
+		st = restarted_phase(r, MC_EXP_AFTER, r->phase_config[MC_EXP_AFTER]);
 	return st;
 }
 
@@ -587,6 +664,10 @@ static int report(struct run *r)
 	fflush(stdout);
 	if (r->junit)
 		write_junit(r);
+	if (r->csv && mc_exp_sweep_csv(r->csv, &r->res) < 0)
+		r->res.exit_code = MC_EXP_EXIT_RUN;
+	if (r->plot && mc_exp_sweep_plot(r->plot, &r->res) < 0)
+		r->res.exit_code = MC_EXP_EXIT_RUN;
 	return r->res.exit_code;
 }
 
@@ -600,6 +681,14 @@ static int run(struct run *r)
 	if (st)
 		return st;
 	r->res.spec = &r->spec;
+	if ((r->plot || r->csv) && !r->spec.sweep.n)
+		return fail(r, "--%s draws a sweep: %s has no [sweep] section",
+		            r->plot ? "plot" : "csv", r->file);
+	if (r->spec.sweep.n) {
+		r->res.sweep = calloc(1, sizeof(*r->res.sweep));
+		if (!r->res.sweep)
+			return fail(r, "out of memory");
+	}
 	if (r->spec.restart) {
 		st = run_restarted(r);
 	} else {
@@ -646,6 +735,8 @@ static int parse_options(struct run *r, int argc, char **argv)
 		{ "keep", no_argument, NULL, 'k' },
 		{ "junit", required_argument, NULL, 'J' },
 		{ "min-score", required_argument, NULL, 'm' },
+		{ "plot", required_argument, NULL, 'P' },
+		{ "csv", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -666,6 +757,12 @@ static int parse_options(struct run *r, int argc, char **argv)
 			break;
 		case 'J':
 			r->junit = optarg;
+			break;
+		case 'P':
+			r->plot = optarg;
+			break;
+		case 'C':
+			r->csv = optarg;
 			break;
 		case 'm':
 			if (parse_min_score(r, optarg) < 0)
@@ -718,8 +815,12 @@ int mc_cmd_experiment(int argc, char **argv)
 		fprintf(stderr, "mlchaos experiment: run directory kept: %s\n", r->run_dir);
 	else
 		remove_tree(AT_FDCWD, r->run_dir, 0);
+	mc_exp_sweep_release(&r->res);
 	for (int p = 0; p < MC_EXP_PHASES; p++)
 		mc_exp_load_free(&r->res.load[p]);
+	for (unsigned v = 0; r->res.sweep && v < r->res.sweep->n; v++)
+		mc_exp_load_free(&r->res.sweep->load[v]);
+	free(r->res.sweep);
 	mc_exp_spec_free(&r->spec);
 	free(r);
 	return st;

@@ -66,6 +66,26 @@ struct mc_exp_hyp {
 	unsigned phases;  /* bit (1 << enum mc_exp_phase) for each phase it applies to */
 };
 
+#define MC_EXP_SWEEP_MAX 256 /* values (or tensors) one sweep runs */
+
+/* [sweep]: the during phase once per value of one key of one fault section (or once per
+ * tensor of the model file that fault damages, per = tensor). Strings are malloc'd. */
+struct mc_exp_sweep {
+	int line;    /* the [sweep] header; 0: no sweep */
+	char *fault; /* NAME of [fault.NAME] */
+	char *key;   /* the key swept: "count", "std", ...; "tensor" with per = tensor */
+	bool per_tensor;
+	bool gate;          /* true: every hypothesis must hold at every value (the default) */
+	bool until_failure; /* stop after the first value at which a hypothesis fails */
+	unsigned limit;     /* per = tensor: at most this many tensors, in file order */
+	char *model;        /* per = tensor: the model file read for its tensor names */
+	unsigned n;
+	char *values[MC_EXP_SWEEP_MAX];      /* as written into the fault section */
+	char *labels[MC_EXP_SWEEP_MAX];      /* as reported: the value, or the tensor's own name */
+	char *texts[MC_EXP_SWEEP_MAX];       /* the chaos text with that value (mc_exp_spec) */
+	int mlchaos_lines[MC_EXP_SWEEP_MAX]; /* the [mlchaos] header in each text, or 0 */
+};
+
 /* An experiment file, parsed and checked. Strings are malloc'd. */
 struct mc_exp_spec {
 	char *file;
@@ -103,6 +123,8 @@ struct mc_exp_spec {
 	char *chaos_text;
 	int mlchaos_line; /* the [mlchaos] header in chaos_text, 0 when there is none */
 	struct mc_config *chaos;
+	/* [sweep] */
+	struct mc_exp_sweep sweep;
 };
 
 /* What ${NAME} means besides the environment. */
@@ -130,6 +152,10 @@ int mc_exp_spec_load_load(const char *file, const struct mc_exp_vars *vars,
  * to its [mlchaos] section. Created 0600, never through a link. 0 or -errno. */
 int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path, const char *halt_file,
                             const char *log);
+
+/* The same for value i of the sweep: its own chaos text. */
+int mc_exp_spec_write_sweep_chaos(const struct mc_exp_spec *spec, unsigned i, const char *path,
+                                  const char *halt_file, const char *log);
 
 /* s with ${PORT} replaced by port; malloc'd, or NULL when out of memory. */
 char *mc_exp_expand_port(const char *s, int port);
@@ -338,6 +364,8 @@ struct mc_exp_result {
 	bool started[MC_EXP_PHASES];
 	/* a phase whose target never got ready: every hypothesis on it fails, for this reason */
 	char down[MC_EXP_PHASES][512];
+	/* [sweep]: the during phase per value (NULL without a sweep) */
+	struct mc_exp_sweep_result *sweep;
 };
 
 /* Verdict per hypothesis and phase, the score and the exit code. */
@@ -352,6 +380,9 @@ int mc_exp_score(bool baseline_failed, double held_during, double held_after);
 void mc_exp_report_text(FILE *out, const struct mc_exp_result *r);
 void mc_exp_report_verdict_line(FILE *out, const struct mc_exp_result *r);
 void mc_exp_report_json(FILE *out, const struct mc_exp_result *r);
+
+/* The unit of a metric's figures in the JSON report: "fraction", "ms", "requests", "req/s". */
+const char *mc_exp_metric_unit(enum mc_exp_metric m);
 
 /* A figure as the report writes it: "98.20%", "12.345ms", "17", "1234.5/s". */
 void mc_exp_figure(enum mc_exp_metric m, double v, char *buf, size_t cap);
@@ -369,7 +400,64 @@ void mc_exp_hyp_claim(const struct mc_exp_hyp *h, char *buf, size_t cap);
 /* "injection halted by the watchdog in process 123, 1.24 s into chaos: ...". */
 void mc_exp_halt_text(const struct mc_exp_halt *h, char *buf, size_t cap);
 
+/* ---- experiment_sweep.c: the values of [sweep]; experiment_sweep_report.c: their results;
+ * experiment_plot.c: --csv and --plot ---- */
+
+/* text (a chaos text: one line per line of the experiment file) with `key = value` in the
+ * section [fault.FAULT]: the line of key replaced where the section has one, else a line
+ * added after the section's header. *ret_added is the line number added (0 when a line was
+ * replaced), so that line numbers after it can be told apart. malloc'd; NULL when out of
+ * memory or when text has no [fault.FAULT] section. */
+char *mc_exp_sweep_rewrite(const char *text, const char *fault, const char *key, const char *value,
+                           int *ret_added);
+
+/* name with the glob characters of config/glob.c (* ? [ ] \) escaped by a backslash, so
+ * that `tensor = ` the result matches name alone. Writes into buf; -ENAMETOOLONG when it
+ * does not fit. */
+int mc_exp_glob_escape(const char *name, char *buf, size_t cap);
+
+/* The tensor names of the model file at path, in file order, that match glob (NULL: all):
+ * each(user, name) per tensor until it returns false. The recognisers of shim/formats/ read
+ * the file. 0; -ENOMEDIUM when the file is not a format they know, -EBADMSG when it is
+ * malformed (why says what is wrong), another -errno when it cannot be read. */
+int mc_exp_model_tensors(const char *path, const char *glob,
+                         bool (*each)(void *user, const char *name), void *user, char *why,
+                         size_t why_cap);
+
+struct mc_exp_sweep_result {
+	unsigned n; /* values that ran (all, unless the run stopped or until = failure) */
+	struct mc_exp_load load[MC_EXP_SWEEP_MAX];
+	char down[MC_EXP_SWEEP_MAX][512]; /* the target did not get ready at that value */
+	enum mc_exp_verdict verdict[MC_EXP_SWEEP_MAX][MC_EXP_MAX_HYPS];
+	int main_hyp;                    /* the hypothesis whose figure ranks and plots; -1 none */
+	unsigned rank[MC_EXP_SWEEP_MAX]; /* value indexes, most damaging first (per = tensor) */
+	unsigned worst;                  /* the value whose figures stand for `during` */
+};
+
+/* After the values ran: each value's verdicts, the during verdict of each hypothesis (with
+ * gate, failed when it failed at any value; without, not applicable), the ranking, and the
+ * worst value's figures as r->load[MC_EXP_DURING] (borrowed: see mc_exp_sweep_release). */
+void mc_exp_sweep_judge(struct mc_exp_result *r);
+
+/* Gives r->load[MC_EXP_DURING] back to the sweep before the loads are freed. */
+void mc_exp_sweep_release(struct mc_exp_result *r);
+
+/* The report's parts: text after the hypotheses, and the "sweep" member of the JSON. */
+void mc_exp_sweep_text(FILE *out, const struct mc_exp_result *r);
+void mc_exp_sweep_json(FILE *out, const struct mc_exp_result *r);
+
+/* --csv FILE: one row per value (or tensor, in rank order), one column per hypothesis'
+ * figure; --plot FILE.svg: the curve, or the ranking as bars. Through outfile.c; 0, or -1
+ * after saying why on stderr. No value ran (the steady state failed before chaos): 0, after
+ * saying that nothing was written. */
+int mc_exp_sweep_csv(const char *path, const struct mc_exp_result *r);
+int mc_exp_sweep_plot(const char *path, const struct mc_exp_result *r);
+
 /* ---- experiment_junit.c ---- */
+
+/* s as XML character data or attribute value (& < > " ' escaped; a control character but
+ * tab, newline and carriage return, which XML 1.0 does not allow, as '?'). */
+void mc_exp_xml_text(FILE *out, const char *s);
 
 /* Writes the result as JUnit XML to path: a temporary file in its directory, then renamed
  * over it; never writes through a link (-ELOOP). 0 or -errno. */

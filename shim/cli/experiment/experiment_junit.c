@@ -12,9 +12,9 @@
 
 #include "experiment.h"
 
-/* Text as XML character data or attribute value. XML 1.0 allows no control character but
- * tab, newline and carriage return, escaped or not: the others become '?'. */
-static void xml_text(FILE *out, const char *s)
+/* XML 1.0 allows no control character but tab, newline and carriage return, escaped or not:
+ * the others become '?'. */
+void mc_exp_xml_text(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -48,7 +48,7 @@ static void xml_text(FILE *out, const char *s)
 static void xml_attr(FILE *out, const char *name, const char *value)
 {
 	fprintf(out, " %s=\"", name);
-	xml_text(out, value);
+	mc_exp_xml_text(out, value);
 	fputc('"', out);
 }
 
@@ -61,6 +61,22 @@ struct counts {
 static const char *const phase_label[MC_EXP_PHASES] = { "before chaos", "during chaos",
 	                                                "after chaos" };
 
+static bool swept(const struct mc_exp_result *r)
+{
+	return r->sweep && r->sweep->n;
+}
+
+/* With [sweep], one testcase per hypothesis and value in place of its @during one; with
+ * gate = none they report the figure and never fail. */
+static void count_sweep_cases(const struct mc_exp_result *r, unsigned i, struct counts *c)
+{
+	for (unsigned v = 0; v < r->sweep->n; v++) {
+		c->tests++;
+		if (r->spec->sweep.gate && r->sweep->verdict[v][i] == MC_EXP_FAILED)
+			c->failures++;
+	}
+}
+
 static void count_cases(const struct mc_exp_result *r, struct counts *c)
 {
 	const struct mc_exp_spec *spec = r->spec;
@@ -70,6 +86,10 @@ static void count_cases(const struct mc_exp_result *r, struct counts *c)
 		for (int p = 0; p < MC_EXP_PHASES; p++) {
 			if (!(spec->hyps[i].phases & (1u << p)))
 				continue;
+			if (p == MC_EXP_DURING && swept(r)) {
+				count_sweep_cases(r, i, c);
+				continue;
+			}
 			c->tests++;
 			if (r->verdict[i][p] == MC_EXP_FAILED)
 				c->failures++;
@@ -106,21 +126,61 @@ static void hypothesis_failure(FILE *out, const struct mc_exp_result *r, unsigne
 	xml_attr(out, "type", why ? "unmeasured" : "hypothesis");
 	fputc('>', out);
 	fprintf(out, "metric: %s\nfigure: ", mc_exp_metric_name(h->metric));
-	xml_text(out, fig);
+	mc_exp_xml_text(out, fig);
 	fputs("\nthreshold: ", out);
-	xml_text(out, mc_exp_op_name(h->op));
+	mc_exp_xml_text(out, mc_exp_op_name(h->op));
 	fprintf(out, " %s\n", thr);
 	if (why) {
 		fputs("why: ", out);
-		xml_text(out, why);
+		mc_exp_xml_text(out, why);
 		fputc('\n', out);
 	}
 	fputs("</failure>\n", out);
 }
 
+/* "agreement >= 90% @during count=64": hypothesis i at value v of the sweep. */
+static void sweep_case(FILE *out, const struct mc_exp_result *r, unsigned i, unsigned v)
+{
+	const struct mc_exp_sweep *sw = &r->spec->sweep;
+	const struct mc_exp_hyp *h = &r->spec->hyps[i];
+	const struct mc_exp_load *l = &r->sweep->load[v];
+	char claim[MC_EXP_TEXT_MAX], name[MC_EXP_TEXT_MAX + 600], fig[32], msg[1200];
+
+	mc_exp_hyp_claim(h, claim, sizeof(claim));
+	snprintf(name, sizeof(name), "%s @during %s=%s", claim, sw->key, sw->labels[v]);
+	if (r->sweep->down[v][0])
+		snprintf(fig, sizeof(fig), "n/a");
+	else if (l->ran && l->known[h->metric])
+		mc_exp_figure(h->metric, l->value[h->metric], fig, sizeof(fig));
+	else
+		snprintf(fig, sizeof(fig), "n/a");
+	snprintf(msg, sizeof(msg), "%s was %s during chaos at %s = %s%s%s", claim, fig, sw->key,
+	         sw->labels[v], r->sweep->down[v][0] ? ": " : "", r->sweep->down[v]);
+	fputs("    <testcase", out);
+	xml_attr(out, "name", name);
+	xml_attr(out, "classname", r->spec->name);
+	fputs(" time=\"0\">\n", out);
+	if (sw->gate && r->sweep->verdict[v][i] == MC_EXP_FAILED) {
+		fputs("      <failure", out);
+		xml_attr(out, "message", msg);
+		xml_attr(out, "type", "hypothesis");
+		fputs("/>\n", out);
+	} else {
+		fputs("      <system-out>", out);
+		mc_exp_xml_text(out, msg);
+		fputs("</system-out>\n", out);
+	}
+	fputs("    </testcase>\n", out);
+}
+
 static void hypothesis_case(FILE *out, const struct mc_exp_result *r, unsigned i,
                             enum mc_exp_phase p)
 {
+	if (p == MC_EXP_DURING && swept(r)) {
+		for (unsigned v = 0; v < r->sweep->n; v++)
+			sweep_case(out, r, i, v);
+		return;
+	}
 	char claim[MC_EXP_TEXT_MAX], name[MC_EXP_TEXT_MAX + 16];
 
 	mc_exp_hyp_claim(&r->spec->hyps[i], claim, sizeof(claim));
@@ -175,7 +235,7 @@ static void halt_case(FILE *out, const struct mc_exp_result *r)
 	}
 	for (unsigned i = 0; i < h->n; i++) {
 		mc_exp_halt_text(&h->list[i], text, sizeof(text));
-		xml_text(out, text);
+		mc_exp_xml_text(out, text);
 		fputc('\n', out);
 	}
 	if (h->more)
@@ -198,7 +258,7 @@ static void system_out(FILE *out, const struct mc_exp_result *r)
 	mc_exp_report_text(mem, r);
 	if (fclose(mem) == 0 && text) {
 		fputs("    <system-out>", out);
-		xml_text(out, text);
+		mc_exp_xml_text(out, text);
 		fputs("</system-out>\n", out);
 	}
 	free(text);

@@ -53,10 +53,29 @@ static double share(const struct mc_exp_result *r, enum mc_exp_phase p)
 	return r->applicable[p] ? (double)r->held[p] / r->applicable[p] : 1.0;
 }
 
+/* With [sweep], a hypothesis holds during chaos when it held at every value. */
+static enum mc_exp_verdict sweep_verdict(const struct mc_exp_result *r, unsigned i)
+{
+	for (unsigned v = 0; v < r->sweep->n; v++)
+		if (r->sweep->verdict[v][i] != MC_EXP_HELD)
+			return MC_EXP_FAILED;
+	return MC_EXP_HELD;
+}
+
+/* Whether hypothesis i is judged in phase p: a sweep with gate = none is reported only. */
+static bool judged(const struct mc_exp_result *r, unsigned i, int p)
+{
+	if (!(r->spec->hyps[i].phases & (1u << p)))
+		return false;
+	return !(p == MC_EXP_DURING && r->sweep && r->sweep->n && !r->spec->sweep.gate);
+}
+
 /* A phase whose target never got ready fails every hypothesis that applies to it. */
 static enum mc_exp_verdict verdict_of(const struct mc_exp_result *r, unsigned i,
                                       enum mc_exp_phase p)
 {
+	if (p == MC_EXP_DURING && r->sweep && r->sweep->n)
+		return sweep_verdict(r, i);
 	if (r->down[p][0])
 		return MC_EXP_FAILED;
 	return mc_exp_check(&r->spec->hyps[i], &r->load[p]);
@@ -77,10 +96,11 @@ void mc_exp_judge(struct mc_exp_result *r)
 
 	memset(r->held, 0, sizeof(r->held));
 	memset(r->applicable, 0, sizeof(r->applicable));
+	mc_exp_sweep_judge(r);
 	for (unsigned i = 0; i < spec->n_hyps; i++) {
 		for (int p = 0; p < MC_EXP_PHASES; p++) {
 			enum mc_exp_verdict v = MC_EXP_NA;
-			bool applies = spec->hyps[i].phases & (1u << p);
+			bool applies = judged(r, i, p);
 			if (applies)
 				v = verdict_of(r, i, (enum mc_exp_phase)p);
 			r->verdict[i][p] = v;
@@ -382,6 +402,8 @@ static void text_score(FILE *out, const struct mc_exp_result *r)
 		        "resilience score: 0/100 (the steady state did not hold before chaos)\n");
 		return;
 	}
+	if (r->sweep && r->sweep->n && !r->spec->sweep.gate)
+		fputs("[sweep] gate = none: the sweep is reported, not judged: ", out);
 	fprintf(out,
 	        "resilience score: %d/100 = %d x %u/%u held during chaos + %d x %u/%u held "
 	        "after\n",
@@ -393,8 +415,7 @@ static bool every_hypothesis_held(const struct mc_exp_result *r)
 {
 	for (unsigned i = 0; i < r->spec->n_hyps; i++)
 		for (int p = 0; p < MC_EXP_PHASES; p++)
-			if ((r->spec->hyps[i].phases & (1u << p)) &&
-			    r->verdict[i][p] != MC_EXP_HELD)
+			if (judged(r, i, p) && r->verdict[i][p] != MC_EXP_HELD)
 				return false;
 	return true;
 }
@@ -473,6 +494,7 @@ void mc_exp_report_text(FILE *out, const struct mc_exp_result *r)
 	text_phases(out, r);
 	text_client_figures(out, r);
 	text_hypotheses(out, r);
+	mc_exp_sweep_text(out, r);
 	text_faults(out, r);
 	text_halts(out, r);
 	text_target(out, r);
@@ -487,7 +509,7 @@ static void json_str(FILE *out, const char *s)
 	mc_json_str(out, s, strlen(s));
 }
 
-static const char *unit_name(enum mc_exp_metric m)
+const char *mc_exp_metric_unit(enum mc_exp_metric m)
 {
 	switch (mc_exp_metric_kind(m)) {
 	case MC_EXP_KIND_RATE:
@@ -599,7 +621,7 @@ static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i
 	        ",\"metric\":\"%s\",\"op\":\"%s\",\"threshold\":%.9g,\"unit\":\"%s\",\"line\":%d,"
 	        "\"phases\":{",
 	        mc_exp_metric_name(h->metric), mc_exp_op_name(h->op), h->threshold,
-	        unit_name(h->metric), h->line);
+	        mc_exp_metric_unit(h->metric), h->line);
 	for (int p = 0; p < MC_EXP_PHASES; p++) {
 		const struct mc_exp_load *l = &r->load[p];
 		enum mc_exp_verdict v = r->verdict[i][p];
@@ -609,15 +631,16 @@ static void json_hypothesis(FILE *out, const struct mc_exp_result *r, unsigned i
 			fprintf(out, "%.9g", l->value[h->metric]);
 		else
 			fputs("null", out);
+		/* a sweep with gate = none: during is reported, not judged ("n/a") */
 		fprintf(out, ",\"applies\":%s,\"verdict\":\"%s\"", applies ? "true" : "false",
-		        json_verdict(v, applies));
+		        json_verdict(v, judged(r, i, p)));
 		const char *why = mc_exp_unmeasured_why(r, i, (enum mc_exp_phase)p);
 		if (why && applies) {
 			fputs(",\"why\":", out);
 			json_str(out, why);
 		}
 		fputc('}', out);
-		if (applies && v != MC_EXP_HELD)
+		if (judged(r, i, p) && v != MC_EXP_HELD)
 			held = false;
 	}
 	fprintf(out, "},\"held\":%s}", held ? "true" : "false");
@@ -737,6 +760,7 @@ void mc_exp_report_json(FILE *out, const struct mc_exp_result *r)
 		json_hypothesis(out, r, i);
 	}
 	fputc(']', out);
+	mc_exp_sweep_json(out, r);
 	json_faults(out, r);
 	json_halts(out, r);
 	json_starts(out, r);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,6 +36,7 @@ enum section {
 	SEC_MLCHAOS,
 	SEC_FAULT,
 	SEC_HEALTH,
+	SEC_SWEEP,
 	SEC_BAD
 };
 
@@ -69,6 +71,14 @@ enum key {
 	K_INSECURE,
 	K_HEALTH_URL,
 	K_HEALTH_INTERVAL,
+	K_SWEEP_KEY,
+	K_SWEEP_VALUES,
+	K_SWEEP_PER,
+	K_SWEEP_FAULT,
+	K_SWEEP_MODEL,
+	K_SWEEP_LIMIT,
+	K_SWEEP_GATE,
+	K_SWEEP_UNTIL,
 	K_COUNT
 };
 
@@ -106,6 +116,14 @@ static const struct {
 	[K_INSECURE] = { "insecure", SEC_LOAD },
 	[K_HEALTH_URL] = { "url", SEC_HEALTH },
 	[K_HEALTH_INTERVAL] = { "interval", SEC_HEALTH },
+	[K_SWEEP_KEY] = { "key", SEC_SWEEP },
+	[K_SWEEP_VALUES] = { "values", SEC_SWEEP },
+	[K_SWEEP_PER] = { "per", SEC_SWEEP },
+	[K_SWEEP_FAULT] = { "fault", SEC_SWEEP },
+	[K_SWEEP_MODEL] = { "model", SEC_SWEEP },
+	[K_SWEEP_LIMIT] = { "limit", SEC_SWEEP },
+	[K_SWEEP_GATE] = { "gate", SEC_SWEEP },
+	[K_SWEEP_UNTIL] = { "until", SEC_SWEEP },
 };
 
 static const struct {
@@ -222,7 +240,9 @@ struct parse {
 	int section_line[SEC_BAD]; /* first header line of each section kind */
 	int key_line[K_COUNT];
 	struct sbuf chaos;
-	bool load_only; /* `mlchaos load --config`: no target, no hypotheses needed */
+	bool load_only;     /* `mlchaos load --config`: no target, no hypotheses needed */
+	char *sweep_values; /* [sweep] values, as written, until the chaos config is parsed */
+	char *sweep_key;    /* [sweep] key, as written */
 };
 
 static void say(struct parse *p, int line, const char *fmt, ...)
@@ -567,6 +587,63 @@ static void set_id_prefix(struct parse *p, const char *value)
 	p->spec->id_prefix = strdup(value);
 }
 
+/* A [sweep] key. The values and the key are checked against the chaos config once it is
+ * parsed (sweep_checks). */
+static void set_sweep_key(struct parse *p, enum key k, const char *value)
+{
+	struct mc_exp_sweep *sw = &p->spec->sweep;
+	uint64_t n;
+
+	switch (k) {
+	case K_SWEEP_KEY:
+		p->sweep_key = strdup(value);
+		break;
+	case K_SWEEP_VALUES:
+		p->sweep_values = strdup(value);
+		break;
+	case K_SWEEP_PER:
+		if (strcmp(value, "tensor") == 0)
+			sw->per_tensor = true;
+		else if (strcmp(value, "value") != 0)
+			say(p, p->lineno, "per = '%s': give 'value' (the default) or 'tensor'",
+			    value);
+		break;
+	case K_SWEEP_FAULT:
+		sw->fault = strdup(value);
+		break;
+	case K_SWEEP_MODEL:
+		set_path(p, &sw->model, value, false);
+		break;
+	case K_SWEEP_LIMIT:
+		if (mc_cfg_parse_u64(value, &n) < 0 || n < 1 || n > MC_EXP_SWEEP_MAX)
+			say(p, p->lineno, "limit = '%s': give a whole number from 1 to %d", value,
+			    MC_EXP_SWEEP_MAX);
+		else
+			sw->limit = (unsigned)n;
+		break;
+	case K_SWEEP_GATE:
+		if (strcmp(value, "all") == 0 || strcmp(value, "none") == 0)
+			sw->gate = value[0] == 'a';
+		else
+			say(p, p->lineno,
+			    "gate = '%s': give 'all' (every hypothesis holds at every value) or "
+			    "'none' (the sweep is reported, not judged)",
+			    value);
+		break;
+	case K_SWEEP_UNTIL:
+		if (strcmp(value, "failure") == 0 || strcmp(value, "end") == 0)
+			sw->until_failure = value[0] == 'f';
+		else
+			say(p, p->lineno,
+			    "until = '%s': give 'end' (every value, the default) or 'failure' (stop "
+			    "after the first value at which a hypothesis fails)",
+			    value);
+		break;
+	default:
+		break;
+	}
+}
+
 static void set_key(struct parse *p, enum key k, const char *value)
 {
 	struct mc_exp_spec *spec = p->spec;
@@ -665,6 +742,16 @@ static void set_key(struct parse *p, enum key k, const char *value)
 	case K_HEALTH_INTERVAL:
 		set_health_interval(p, value);
 		break;
+	case K_SWEEP_KEY:
+	case K_SWEEP_VALUES:
+	case K_SWEEP_PER:
+	case K_SWEEP_FAULT:
+	case K_SWEEP_MODEL:
+	case K_SWEEP_LIMIT:
+	case K_SWEEP_GATE:
+	case K_SWEEP_UNTIL:
+		set_sweep_key(p, k, value);
+		break;
 	case K_COUNT:
 		break;
 	}
@@ -675,6 +762,7 @@ static void unknown_key(struct parse *p, const char *key)
 	fprintf(stderr, "%s:%d: unknown key '%s' in [%s] (keys:", p->file, p->lineno, key,
 	        p->section == SEC_EXPERIMENT ? "experiment"
 	        : p->section == SEC_LOAD     ? "load"
+	        : p->section == SEC_SWEEP    ? "sweep"
 	                                     : "health");
 	for (int k = 0; k < K_COUNT; k++)
 		if (keys[k].section == p->section)
@@ -881,6 +969,8 @@ static enum section section_of(const char *name)
 		return SEC_FAULT; /* the config parser judges the rest of the name */
 	if (strcmp(name, "health") == 0)
 		return SEC_HEALTH;
+	if (strcmp(name, "sweep") == 0)
+		return SEC_SWEEP;
 	return SEC_BAD;
 }
 
@@ -900,7 +990,7 @@ static void header_line(struct parse *p, char *text, const char *raw)
 	if (sec == SEC_BAD) {
 		say(p, p->lineno,
 		    "unknown section '[%s]' (sections are [experiment], [load], [health], "
-		    "[steady_state], [mlchaos] and [fault.<name>])",
+		    "[steady_state], [sweep], [mlchaos] and [fault.<name>])",
 		    name);
 	} else if (sec != SEC_FAULT && p->section_line[sec]) {
 		say(p, p->lineno, "second [%s] section (first at line %d): merge them", name,
@@ -976,6 +1066,7 @@ static void one_line(struct parse *p, char *line)
 	case SEC_EXPERIMENT:
 	case SEC_LOAD:
 	case SEC_HEALTH:
+	case SEC_SWEEP:
 		cut_comment(text);
 		key_line(p, text);
 		break;
@@ -1204,6 +1295,260 @@ static void final_checks(struct parse *p)
 		load_checks(p);
 }
 
+/* ---- [sweep] ---- */
+
+#define SWEEP_DEFAULT_LIMIT 32
+
+static const struct mc_rule_spec *find_rule(const struct mc_config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->n_rules; i++)
+		if (strcmp(cfg->rules[i].name, name) == 0)
+			return &cfg->rules[i];
+	return NULL;
+}
+
+/* key = fault.NAME.KEY (or, with per = tensor, fault = NAME): the section and the key. */
+static const struct mc_rule_spec *sweep_target(struct parse *p)
+{
+	struct mc_exp_sweep *sw = &p->spec->sweep;
+	int line = p->key_line[K_SWEEP_KEY];
+
+	if (p->sweep_key) {
+		const char *dot = strrchr(p->sweep_key, '.');
+		if (strncmp(p->sweep_key, "fault.", 6) != 0 || !dot || dot < p->sweep_key + 7 ||
+		    !dot[1]) {
+			say(p, line,
+			    "key = '%s': give fault.NAME.KEY, a key of a [fault.NAME] "
+			    "section of this file (e.g. fault.weights.count)",
+			    p->sweep_key);
+			return NULL;
+		}
+		free(sw->fault);
+		sw->fault = strndup(p->sweep_key + 6, (size_t)(dot - p->sweep_key - 6));
+		sw->key = strdup(dot + 1);
+	} else if (sw->per_tensor && sw->fault) {
+		sw->key = strdup("tensor");
+		line = p->key_line[K_SWEEP_FAULT];
+	} else {
+		say(p, sw->line, "[sweep] needs key = fault.NAME.KEY%s",
+		    sw->per_tensor ? " or fault = NAME" : "");
+		return NULL;
+	}
+	if (!sw->fault || !sw->key) {
+		say(p, 0, "out of memory");
+		return NULL;
+	}
+	const struct mc_rule_spec *rule = find_rule(p->spec->chaos, sw->fault);
+	if (!rule)
+		say(p, line, "no [fault.%s] section in this file: the sweep changes a key of one",
+		    sw->fault);
+	return rule;
+}
+
+/* The model file a per = tensor sweep reads: [sweep] model, or the rule's path when it names
+ * one file (a glob must match exactly one). */
+static const char *sweep_model(struct parse *p, const struct mc_rule_spec *rule, glob_t *g)
+{
+	struct mc_exp_sweep *sw = &p->spec->sweep;
+
+	if (sw->model)
+		return sw->model;
+	if (!rule->path) {
+		say(p, sw->line,
+		    "per = tensor: [fault.%s] has no path: give [sweep] model = the "
+		    "model file",
+		    sw->fault);
+		return NULL;
+	}
+	int st = glob(rule->path, GLOB_NOSORT, NULL, g);
+	if (st == 0 && g->gl_pathc == 1)
+		return g->gl_pathv[0];
+	say(p, sw->line,
+	    "per = tensor: the path of [fault.%s], '%s', %s: give [sweep] model = the model "
+	    "file",
+	    sw->fault, rule->path, st == 0 ? "matches more than one file" : "matches no file");
+	return NULL;
+}
+
+struct tensor_values {
+	struct mc_exp_sweep *sw;
+	unsigned limit, more;
+	bool too_long, oom;
+};
+
+static bool add_tensor(void *user, const char *name)
+{
+	struct tensor_values *tv = user;
+	char escaped[MC_CFG_MAX_LINE / 2];
+
+	if (tv->sw->n >= tv->limit) {
+		tv->more++;
+		return true;
+	}
+	if (mc_exp_glob_escape(name, escaped, sizeof(escaped)) < 0) {
+		tv->too_long = true;
+		return true;
+	}
+	tv->sw->values[tv->sw->n] = strdup(escaped);
+	tv->sw->labels[tv->sw->n] = strdup(name);
+	tv->oom = tv->oom || !tv->sw->values[tv->sw->n] || !tv->sw->labels[tv->sw->n];
+	tv->sw->n++;
+	return true;
+}
+
+/* per = tensor: one value per tensor of the model that the rule's tensor glob selects. */
+static void tensor_values(struct parse *p, const struct mc_rule_spec *rule)
+{
+	struct mc_exp_sweep *sw = &p->spec->sweep;
+	struct tensor_values tv = { .sw = sw,
+		                    .limit = sw->limit ? sw->limit : SWEEP_DEFAULT_LIMIT };
+	/* what is wrong with the model file is said at its line when [sweep] names it */
+	int line = p->key_line[K_SWEEP_MODEL] ? p->key_line[K_SWEEP_MODEL] : sw->line;
+	glob_t g = { 0 };
+	char why[256] = "";
+
+	if (p->sweep_values)
+		say(p, p->key_line[K_SWEEP_VALUES],
+		    "per = tensor takes its values from the model file: remove values");
+	if (rule->action != MC_ACTION_CORRUPT || rule->region != MC_REGION_TENSORS)
+		say(p, sw->line,
+		    "per = tensor: [fault.%s] must be a corrupt rule with region = "
+		    "tensors",
+		    sw->fault);
+	const char *model = sweep_model(p, rule, &g);
+	if (model) {
+		int err =
+		    mc_exp_model_tensors(model, rule->tensor, add_tensor, &tv, why, sizeof(why));
+		if (err == -ENOMEDIUM)
+			say(p, line,
+			    "per = tensor: %s is not a model format mlchaos knows "
+			    "(safetensors, GGUF, .npy, PyTorch zip)",
+			    model);
+		else if (err < 0)
+			say(p, line, "per = tensor: %s: %s", model, why[0] ? why : strerror(-err));
+		else if (tv.oom || tv.too_long)
+			say(p, line, "per = tensor: %s",
+			    tv.oom ? "out of memory" : "a tensor name is too long");
+		else if (!sw->n)
+			say(p, line, "per = tensor: no tensor of %s matches tensor = '%s'", model,
+			    rule->tensor ? rule->tensor : "*");
+		else if (tv.more)
+			say(p, line,
+			    "warning: per = tensor: %u more tensors of %s left out (limit = %u): "
+			    "raise limit or narrow [fault.%s] tensor =",
+			    tv.more, model, tv.limit, sw->fault);
+	}
+	globfree(&g);
+}
+
+static void written_values(struct parse *p)
+{
+	struct mc_exp_sweep *sw = &p->spec->sweep;
+	const char *s = p->sweep_values;
+
+	if (!s) {
+		say(p, sw->line, "[sweep] needs values = V1 V2 ... (the values of %s, in order)",
+		    p->sweep_key ? p->sweep_key : "its key");
+		return;
+	}
+	for (;;) {
+		s += strspn(s, " \t");
+		size_t n = strcspn(s, " \t");
+		if (!n)
+			break;
+		if (sw->n == MC_EXP_SWEEP_MAX) {
+			say(p, p->key_line[K_SWEEP_VALUES], "more than %d values",
+			    MC_EXP_SWEEP_MAX);
+			break;
+		}
+		sw->values[sw->n] = strndup(s, n);
+		sw->labels[sw->n] = strndup(s, n);
+		sw->n++;
+		s += n;
+	}
+}
+
+struct first_error {
+	char msg[400];
+};
+
+static void first_error(void *user, enum mc_diag_level level, const char *msg)
+{
+	struct first_error *e = user;
+
+	if (level != MC_DIAG_ERROR || e->msg[0])
+		return;
+	/* "FILE:LINE: message": the message alone, said at the [sweep] line */
+	const char *m = strstr(msg, ": ");
+	const char *second = m ? strstr(m + 2, ": ") : NULL;
+	snprintf(e->msg, sizeof(e->msg), "%s", second ? second + 2 : m ? m + 2 : msg);
+}
+
+/* Each value written into the chaos text and validated by the config parser, as the target
+ * will read it. */
+static void sweep_texts(struct parse *p)
+{
+	struct mc_exp_sweep *sw = &p->spec->sweep;
+	int line = sw->per_tensor ? sw->line : p->key_line[K_SWEEP_VALUES];
+
+	for (unsigned i = 0; i < sw->n; i++) {
+		struct first_error e = { "" };
+		struct mc_config *cfg = NULL;
+		int added = 0;
+		if (!sw->values[i] || !sw->labels[i]) {
+			say(p, 0, "out of memory");
+			return;
+		}
+		sw->texts[i] = mc_exp_sweep_rewrite(p->spec->chaos_text, sw->fault, sw->key,
+		                                    sw->values[i], &added);
+		if (!sw->texts[i]) {
+			say(p, 0, "out of memory");
+			return;
+		}
+		sw->mlchaos_lines[i] =
+		    p->spec->mlchaos_line + (added && added <= p->spec->mlchaos_line);
+		if (mc_cfg_parse_string(p->file, sw->texts[i], first_error, &e, &cfg) < 0)
+			say(p, line, "%s = '%s' (fault.%s.%s): %s", sw->key, sw->labels[i],
+			    sw->fault, sw->key, e.msg[0] ? e.msg : "not valid");
+		mc_cfg_free(cfg);
+	}
+}
+
+/* [sweep] against the parsed chaos config: the fault and key exist, every value makes a valid
+ * config; restart = true, since each value is a fresh start of the target. */
+static void sweep_checks(struct parse *p)
+{
+	struct mc_exp_sweep *sw = &p->spec->sweep;
+
+	sw->line = p->section_line[SEC_SWEEP];
+	if (!sw->line)
+		return;
+	if (!p->key_line[K_SWEEP_GATE])
+		sw->gate = true;
+	if (!p->spec->restart)
+		say(p, sw->line,
+		    "[sweep] starts the target afresh for each value, its faults on from the first "
+		    "instruction (a fault that acts at load, on the model file, needs it): set "
+		    "[experiment] restart = true");
+	const struct mc_rule_spec *rule = sweep_target(p);
+	if (!rule)
+		return;
+	if (sw->per_tensor)
+		tensor_values(p, rule);
+	else
+		written_values(p);
+	if (p->errors)
+		return;
+	sweep_texts(p);
+	bool ranked = false;
+	for (unsigned i = 0; i < p->spec->n_hyps; i++)
+		ranked = ranked || (p->spec->hyps[i].phases & (1u << MC_EXP_DURING));
+	if (!ranked)
+		say(p, sw->line,
+		    "[sweep] measures the during phase per value: give a hypothesis "
+		    "that applies during chaos");
+}
+
 static int spec_load(const char *file, const struct mc_exp_vars *vars, bool load_only,
                      struct mc_exp_spec *ret)
 {
@@ -1235,6 +1580,10 @@ static int spec_load(const char *file, const struct mc_exp_vars *vars, bool load
 	if (mc_cfg_parse_string(file, ret->chaos_text, print_diag, &p, &ret->chaos) < 0 &&
 	    !p.errors)
 		p.errors++;
+	if (ret->chaos && !p.errors)
+		sweep_checks(&p);
+	free(p.sweep_key);
+	free(p.sweep_values);
 	return p.errors ? -EINVAL : 0;
 }
 
@@ -1270,26 +1619,36 @@ void mc_exp_spec_free(struct mc_exp_spec *spec)
 	free(spec->plan);
 	free(spec->chaos_text);
 	mc_cfg_free(spec->chaos);
+	free(spec->sweep.fault);
+	free(spec->sweep.key);
+	free(spec->sweep.model);
+	for (unsigned i = 0; i < spec->sweep.n; i++) {
+		free(spec->sweep.values[i]);
+		free(spec->sweep.labels[i]);
+		free(spec->sweep.texts[i]);
+	}
 	memset(spec, 0, sizeof(*spec));
 }
 
 /* ---- the config the target runs with ---- */
 
-int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path, const char *halt_file,
-                            const char *log)
+/* text with halt_file and log after its [mlchaos] header (at line mlchaos_line), or a
+ * section of our own in front, written at path. */
+static int write_chaos_text(const char *text, int mlchaos_line, const char *path,
+                            const char *halt_file, const char *log)
 {
 	struct sbuf b = { 0 };
-	const char *text = spec->chaos_text, *split = text;
+	const char *split = text;
 	char own[2 * PATH_MAX + 64];
 
 	snprintf(own, sizeof(own), "halt_file = %s\nlog = %s\n", halt_file, log);
 	/* after the [mlchaos] header line, or a section of our own in front */
-	for (int line = 1; line <= spec->mlchaos_line && split; line++) {
+	for (int line = 1; line <= mlchaos_line && split; line++) {
 		split = strchr(split, '\n');
 		split = split ? split + 1 : NULL;
 	}
 	sb_add(&b, "", 0);
-	if (spec->mlchaos_line && split) {
+	if (mlchaos_line && split) {
 		sb_add(&b, text, (size_t)(split - text));
 		sb_str(&b, own);
 		sb_str(&b, split);
@@ -1320,6 +1679,21 @@ int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path, co
 	}
 	free(b.p);
 	return close(fd) < 0 ? -errno : 0;
+}
+
+int mc_exp_spec_write_chaos(const struct mc_exp_spec *spec, const char *path, const char *halt_file,
+                            const char *log)
+{
+	return write_chaos_text(spec->chaos_text, spec->mlchaos_line, path, halt_file, log);
+}
+
+int mc_exp_spec_write_sweep_chaos(const struct mc_exp_spec *spec, unsigned i, const char *path,
+                                  const char *halt_file, const char *log)
+{
+	if (i >= spec->sweep.n)
+		return -EINVAL;
+	return write_chaos_text(spec->sweep.texts[i], spec->sweep.mlchaos_lines[i], path, halt_file,
+	                        log);
 }
 
 char *mc_exp_expand_port(const char *s, int port)
