@@ -2,9 +2,9 @@
  * file (safetensors, GGUF, NumPy .npy, PyTorch zip checkpoint, pickle and joblib files of
  * numpy arrays), parses its header with bounded, defensive code and returns the byte ranges
  * of tensor data: the rest of the file (headers, metadata, key-values, pickles, zip records)
- * is what `region = tensors` leaves alone. Pure: no libc hook, no global state; all reading and allocation goes through the
- * callbacks the caller passes, so the library can run it inside a hooked open() and the unit
- * tests and fuzzers on plain memory. */
+ * is what `region = tensors` leaves alone. Pure: no libc hook, no global state; all reading and
+ * allocation goes through the callbacks the caller passes, so the library can run it inside a
+ * hooked open() and the unit tests and fuzzers on plain memory. */
 #ifndef MC_FORMATS_TENSORS_H
 #define MC_FORMATS_TENSORS_H
 
