@@ -694,7 +694,7 @@ def check_mode_known(a, env, tmp, key):
     if not keys:
         return
     cfg = write(tmp, "mode.ini", "[fault.w]\nhook = read\naction = corrupt\nregion = tensors\n"
-                + "\n".join(keys) + "\nstd = 1\n")
+                + "\n".join(keys) + "\n")
     p = subprocess.run([a.mlchaos, "check", cfg], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, env=env, timeout=60)
     if p.returncode != 0:

@@ -162,7 +162,8 @@ TRANSPORTS = {
 SWEEPS = {
     "count": {"values": "1 64 512 4096", "keys": []},
     # Gaussian noise on every value of the table, its std swept over six decades
-    "std": {"values": "0.0001 0.01 1 100", "keys": ["mode = noise", "count = all"]},
+    "std": {"values": "0.0001 0.01 1 100",
+            "keys": ["mode = noise", "std = 0.0001", "count = all"]},
 }
 # The curve: agreement at the smallest value at least SWEEP_TOP, at the largest at most
 # SWEEP_BOTTOM (sweep_server.py's 4 classes: a random answer agrees one time in four).

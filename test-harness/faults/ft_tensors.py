@@ -16,7 +16,8 @@ chunks of 999 bytes so that buffer edges cut elements in two.
               logged ones, all inside tensor data
   contrast    the same bit flips with region = any and region = tensors over several seeds:
               how many loads the strict reader refuses (printed); none with region = tensors
-  malformed   a safetensors file whose header lies: nothing damaged, read or mapped, by
+  malformed   a safetensors file whose header lies, an ONNX model whose initializer runs past
+              its end, a pickle with an unknown opcode: nothing damaged, read or mapped, by
               several fds, and one log line saying why
   full        300 files with a map in one process: the first 256 damaged, the rest left alone
               with one line saying so
@@ -28,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -307,6 +309,25 @@ class Tensors(mctest.ChaosRuns):
                      f"malformed: one line per process, saying why: "
                      f"{[l.get('note') for l in notes]}")
 
+    def case_malformed_bytes(self, name, data, fmt):
+        """A file of a format with no magic of its own or a walked one (ONNX, pickle) that the
+        recogniser calls malformed: left alone, with one line per process saying why."""
+        bad = os.path.join(self.tmp, name)
+        with open(bad, "wb") as f:
+            f.write(data)
+        cfg = self.config(f"*/{name}", "nan", 3)
+        seen = []
+        notes = []
+        for way in ("read", "mmap"):
+            got, _, lines = self.load(way, bad, cfg)
+            seen.append(got == data)
+            notes += [l for l in lines if l.get("action") == "corrupt"]
+        mctest.check(all(seen), f"malformed {fmt}: every way loaded the file's own bytes {seen}")
+        ok = [l for l in notes if not l["applied"] and l.get("format") == fmt and l.get("note")]
+        mctest.check(len(notes) == 2 and len(ok) == 2,
+                     f"malformed {fmt}: one line per process, saying why: "
+                     f"{[(l.get('format'), l.get('note')) for l in notes]}")
+
     def case_times_spared(self, good):
         """A file with no tensors is no target: a rule with times = 1 that reads it first
         still has its one fault for the model file read after it."""
@@ -377,10 +398,42 @@ class Tensors(mctest.ChaosRuns):
             self.case_bytes(p)
             self.case_contrast(p)
         self.case_malformed(files["safetensors"])
+        self.case_malformed_bytes("bad.onnx", malformed_onnx(), "onnx")
+        self.case_malformed_bytes("bad.pkl", malformed_pickle(), "pickle")
         self.case_times_spared(files["safetensors"])
         self.case_full(files["safetensors"])
         for p in files.values():
             mctest.check(sha256_file(p) == sums[p], f"{os.path.basename(p)}: unchanged on disk")
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def field(tag, payload):
+    """A length-delimited protobuf field: its tag byte, length, payload."""
+    return bytes([tag]) + varint(len(payload)) + payload
+
+
+def malformed_onnx():
+    """An ONNX model whose top level is sound (ir_version, producer_name, one graph) but
+    whose one initializer says its raw_data runs 4,096 bytes past the end of the initializer:
+    recognised as ONNX, then malformed."""
+    raw = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)
+    init = field(0x42, b"w") + b"\x10\x01" + b"\x08\x04" + b"\x4a" + varint(4096) + raw
+    graph = field(0x2A, init) + field(0x0A, b"node")
+    return b"\x08\x08" + field(0x12, b"mlchaos-test") + field(0x3A, graph)
+
+
+def malformed_pickle():
+    """A protocol 4 pickle whose frame holds an opcode pickle does not have (0xff)."""
+    body = b"\x8c\x01a\x94\xff."
+    return b"\x80\x04\x95" + struct.pack("<Q", len(body)) + body
 
 
 def main():
