@@ -47,13 +47,12 @@ __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
     __attribute__((tls_model("initial-exec")));
 _Atomic uint32_t mc_express_epoch;
 /* This thread's part of the decisions: its generator and counts (the engine's), the snapshot
- * generation they were seeded for (it reseeds when another comes in force), and its start
- * order among the threads. */
+ * generation they were seeded for (it reseeds when another comes in force; 0 until its first
+ * decision: generations count from 1), and its start order among the threads. */
 static __thread struct {
 	struct mc_thread_state engine;
 	uint64_t generation;
 	uint64_t ordinal;
-	bool ready;
 } self __attribute__((tls_model("initial-exec")));
 
 /* ---- the express lane (fault.h) ----------------------------------------------- */
@@ -76,15 +75,17 @@ static inline void express_settle(enum mc_hook h)
 	unsigned id = m->express - MC_EXPRESS_RULE;
 	if (!m->foreseen)
 		mc_engine_express_return(&self.engine, id, taken - left, left);
-	else if (taken > left && self.ready && self.generation == m->generation)
+	else if (taken > left && self.generation && self.generation == m->generation)
 		mc_engine_express_count(&self.engine, process.state, id, taken - left);
 }
 
-void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f)
+void mc_fault_express_hint(enum mc_hook h, uint64_t word, const struct mc_fault *f)
 {
-	if (f->d.express == MC_EXPRESS_NO ||
-	    f->epoch != atomic_load_explicit(&mc_express_epoch, memory_order_acquire))
-		return; /* no hint, or a reload or the phase moved since the decision */
+	/* a reload or the phase moved since the decision; or every call is to be traced, which
+	 * only the pipeline does */
+	if (f->epoch != atomic_load_explicit(&mc_express_epoch, memory_order_acquire) ||
+	    mc_trace_enabled)
+		return;
 	struct mc_express_memo *m = &mc_express_memo[h];
 	express_settle(h);
 	uint32_t n = MC_EXPRESS_CALLS;
@@ -109,7 +110,7 @@ static void express_drop_all(void)
 
 void mc_fault_exit(void)
 {
-	if (process.state && self.ready) {
+	if (process.state && self.generation) {
 		express_drop_all();
 		mc_engine_thread_flush(&self.engine, process.state);
 	}
@@ -132,8 +133,8 @@ static bool replaced(const struct mc_fault *f)
 /* The thread's generator and counts, seeded for the rules of snapshot rt. */
 static inline struct mc_thread_state *this_thread(const struct mc_runtime *rt)
 {
-	if (mc_unlikely(!self.ready || self.generation != rt->generation)) {
-		if (!self.ready)
+	if (mc_unlikely(self.generation != rt->generation)) {
+		if (!self.generation)
 			self.ordinal = gettid() == getpid()
 			                   ? 0
 			                   : atomic_fetch_add_explicit(&process.thread_ordinals, 1,
@@ -142,7 +143,6 @@ static inline struct mc_thread_state *this_thread(const struct mc_runtime *rt)
 			mc_engine_thread_flush(&self.engine, process.state);
 		mc_engine_thread_init(&self.engine, mc_engine_seed(rt->rs), self.ordinal);
 		self.generation = rt->generation;
-		self.ready = true;
 	}
 	return &self.engine;
 }
@@ -871,7 +871,7 @@ static void child_after_fork(void)
 		process.state = mine;
 	if (process.state)
 		mc_engine_state_reset(process.state);
-	if (self.ready) /* the child's counts start at zero; its draws go on */
+	if (self.generation) /* the child's counts start at zero; its draws go on */
 		for (unsigned i = 0; i < MC_MAX_RULES; i++)
 			self.engine.rule[i].calls = self.engine.rule[i].counted = 0;
 	mc_heap_after_fork();

@@ -181,10 +181,18 @@ static inline bool mc_fault_foreseen_take(enum mc_hook h, int fd)
 }
 
 /* After a decision f (that selected nothing, or whose fault was applied)
- * for a call that needed nothing else (no trace, no bracket): keeps its
- * express hint for the next calls of family h on the fd whose entry word is
- * word (0: calls without fd). */
-void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f);
+ * for a call that needed nothing else (no bracket): keeps its express hint
+ * for the next calls of family h on the fd whose entry word is word (0:
+ * calls without fd). None is kept while trace counts every call: only the
+ * pipeline counts them. The test for a hint is inline, so that a decision
+ * that gave none (most calls of a hook with phase rules) makes no call. */
+void mc_fault_express_hint(enum mc_hook h, uint64_t word, const struct mc_fault *f);
+
+static inline void mc_fault_express_keep(enum mc_hook h, uint64_t word, const struct mc_fault *f)
+{
+	if (f->d.express != MC_EXPRESS_NO)
+		mc_fault_express_hint(h, word, f);
+}
 
 /* Decides for a call of family h on fd (fdi: what fd is), asking `size`
  * bytes. False when nothing applies (f->d.action == MC_ACTION_NONE). */

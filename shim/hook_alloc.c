@@ -28,23 +28,22 @@ static void heap_forget(void *p)
 		mc_heap_note(-(int64_t)mc_real.malloc_usable_size(p));
 }
 
-MC_ALLOC_ROW(malloc, 0, mc_real.malloc(c->n))
+MC_ALLOC_ROW(malloc, 0, mc_real.malloc(n))
 MC_ALLOC_ROW(calloc, 0, mc_real.calloc(c->nmemb, c->size))
-MC_ALLOC_ROW(realloc, MC_PIPE_MOVES, mc_real.realloc(c->p, c->n))
-MC_ALLOC_ROW(reallocarray, MC_PIPE_MOVES, mc_real.realloc(c->p, c->n))
-MC_ALLOC_ROW(aligned_alloc, 0, mc_real.aligned_alloc(c->align, c->n))
-MC_ALLOC_ROW(memalign, 0, mc_real.memalign(c->align, c->n))
-MC_ALLOC_ROW(valloc, 0, mc_real.valloc(c->n))
-MC_ALLOC_ROW(pvalloc, 0, mc_real.pvalloc(c->n))
+MC_ALLOC_ROW(realloc, MC_PIPE_MOVES, mc_real.realloc(c->p, n))
+MC_ALLOC_ROW(reallocarray, MC_PIPE_MOVES, mc_real.realloc(c->p, n))
+MC_ALLOC_ROW(aligned_alloc, 0, mc_real.aligned_alloc(c->align, n))
+MC_ALLOC_ROW(memalign, 0, mc_real.memalign(c->align, n))
+MC_ALLOC_ROW(valloc, 0, mc_real.valloc(n))
+MC_ALLOC_ROW(pvalloc, 0, mc_real.pvalloc(n))
 MC_ALLOC_ROW(posix_memalign, 0,
-             (c->err = mc_real.posix_memalign(c->out, c->align, c->n)) == 0 ? *c->out : NULL)
+             (c->err = mc_real.posix_memalign(c->out, c->align, n)) == 0 ? *c->out : NULL)
 
 MC_EXPORT void *malloc(size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.malloc(n);
-	struct mc_alloc_call c = { .n = n };
-	return mc_pipe_alloc(&row_malloc, &c);
+	return mc_pipe_alloc(&row_malloc, n, NULL);
 }
 
 MC_EXPORT void *calloc(size_t nmemb, size_t size)
@@ -54,8 +53,8 @@ MC_EXPORT void *calloc(size_t nmemb, size_t size)
 		n = SIZE_MAX; /* the real calloc fails it with ENOMEM */
 	if (ALLOC_PASS(n))
 		return mc_real.calloc(nmemb, size);
-	struct mc_alloc_call c = { .n = n, .nmemb = nmemb, .size = size };
-	return mc_pipe_alloc(&row_calloc, &c);
+	struct mc_alloc_call c = { .nmemb = nmemb, .size = size };
+	return mc_pipe_alloc(&row_calloc, n, &c);
 }
 
 /* Moves a bootstrap block to the real heap; the old block stays where it
@@ -76,8 +75,8 @@ MC_EXPORT void *realloc(void *p, size_t n)
 		return realloc_from_boot(p, n);
 	if (ALLOC_PASS(n))
 		return mc_real.realloc(p, n);
-	struct mc_alloc_call c = { .n = n, .p = p };
-	return mc_pipe_alloc(&row_realloc, &c);
+	struct mc_alloc_call c = { .p = p };
+	return mc_pipe_alloc(&row_realloc, n, &c);
 }
 
 MC_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
@@ -96,8 +95,8 @@ MC_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 		errno = ENOMEM; /* what reallocarray(3) does on overflow */
 		return NULL;
 	}
-	struct mc_alloc_call c = { .n = n, .p = p };
-	return mc_pipe_alloc(&row_reallocarray, &c);
+	struct mc_alloc_call c = { .p = p };
+	return mc_pipe_alloc(&row_reallocarray, n, &c);
 }
 
 MC_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
@@ -105,8 +104,8 @@ MC_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 	if (ALLOC_PASS(n))
 		return mc_real.posix_memalign(ret, align, n);
 	int saved = errno; /* posix_memalign returns the error, errno untouched */
-	struct mc_alloc_call c = { .n = n, .align = align, .out = ret };
-	mc_pipe_alloc(&row_posix_memalign, &c);
+	struct mc_alloc_call c = { .align = align, .out = ret };
+	mc_pipe_alloc(&row_posix_memalign, n, &c);
 	errno = saved;
 	return c.err;
 }
@@ -115,32 +114,30 @@ MC_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.aligned_alloc(align, n);
-	struct mc_alloc_call c = { .n = n, .align = align };
-	return mc_pipe_alloc(&row_aligned_alloc, &c);
+	struct mc_alloc_call c = { .align = align };
+	return mc_pipe_alloc(&row_aligned_alloc, n, &c);
 }
 
 MC_EXPORT void *memalign(size_t align, size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.memalign(align, n);
-	struct mc_alloc_call c = { .n = n, .align = align };
-	return mc_pipe_alloc(&row_memalign, &c);
+	struct mc_alloc_call c = { .align = align };
+	return mc_pipe_alloc(&row_memalign, n, &c);
 }
 
 MC_EXPORT void *valloc(size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.valloc(n);
-	struct mc_alloc_call c = { .n = n };
-	return mc_pipe_alloc(&row_valloc, &c);
+	return mc_pipe_alloc(&row_valloc, n, NULL);
 }
 
 MC_EXPORT void *pvalloc(size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.pvalloc(n);
-	struct mc_alloc_call c = { .n = n };
-	return mc_pipe_alloc(&row_pvalloc, &c);
+	return mc_pipe_alloc(&row_pvalloc, n, NULL);
 }
 
 static MC_COLD void free_slow(void *p)

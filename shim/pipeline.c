@@ -4,8 +4,8 @@
  * call of the common case of an fd call (armed, not selected) is made from here, after the
  * guard is left, through the row's thunk. Two steps serve a request's memo (fault.h), which
  * lets a request's calls pass once its key was decided: mc_pipe_scanned shows the scanner
- * what a flat read the hook let pass brought, and mc_pipe_fd's first step lets vectored reads
- * (their bytes shown to the scanner too) and writes on the socket pass. */
+ * what a flat read the hook let pass brought, and mc_pipe_fd's first step (pipeline.h) lets
+ * vectored reads (their bytes shown to the scanner too) and writes on the socket pass. */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -166,9 +166,9 @@ static void sent(const struct iovec *iov, int cnt, ssize_t r)
 
 /* A call a rule acted on, or that trace, the scanner or the watchdog must see: the whole
  * bracket (the guard is held). */
-static MC_COLD ssize_t fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row,
-                               struct mc_fd_call *c, struct mc_fault *f, enum mc_hook h,
-                               const struct mc_fd_info *fdi, uint64_t asked)
+static inline __attribute__((always_inline)) ssize_t
+fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row, struct mc_fd_call *c,
+        struct mc_fault *f, enum mc_hook h, const struct mc_fd_info *fdi, uint64_t asked)
 {
 	uint64_t want = asked;
 	/* where the bytes start in the file matters only to damage, and only what arrives is
@@ -228,9 +228,7 @@ ssize_t mc_pipe_scanned(int fd, const void *buf, ssize_t r)
 	return r;
 }
 
-/* mc_pipe_fd past a request's memo: the decision and the bracket. */
-static __attribute__((noinline)) ssize_t fd_decided(const struct mc_fd_row *row,
-                                                    struct mc_fd_call *c)
+ssize_t mc_pipe_fd_decided(const struct mc_fd_row *row, struct mc_fd_call *c)
 {
 	struct mc_hookcall hc;
 	struct mc_fault f;
@@ -238,7 +236,9 @@ static __attribute__((noinline)) ssize_t fd_decided(const struct mc_fd_row *row,
 	mc_call_begin(&hc, row->fn, c->fd); /* the decision, and all that uses it, in the bracket */
 	uint64_t word = mc_fd_lookup_word(c->fd, &fdi);
 	enum mc_hook h = family_of(row->family, &fdi);
-	uint64_t asked = mc_iov_bytes(c->iov, c->cnt);
+	/* a flat call's one buffer needs no loop */
+	uint64_t asked =
+	    (row->what & MC_PIPE_FLAT) ? c->iov[0].iov_len : mc_iov_bytes(c->iov, c->cnt);
 	bool acted = mc_fault_fd_quick(&f, h, row->fn, c->fd, &fdi, asked);
 	if (mc_likely(!acted && !mc_trace_enabled) && (row->what & MC_PIPE_EXPRESS) &&
 	    !must_see(row->what, h, &fdi)) {
@@ -250,25 +250,12 @@ static __attribute__((noinline)) ssize_t fd_decided(const struct mc_fd_row *row,
 	return fd_full(&hc, row, c, &f, h, &fdi, asked);
 }
 
-/* A call while the thread's memo of its family is a request's: a read, or a write on the
- * socket (whose family is send there), that the hook's own test could not pass. A call
- * whose first buffer is empty is decided, whatever follows it. */
-static __attribute__((noinline)) ssize_t fd_foreseen(const struct mc_fd_row *row,
-                                                     struct mc_fd_call *c, enum mc_hook h)
+/* A call whose first buffer is empty is decided, whatever follows it. */
+ssize_t mc_pipe_fd_foreseen(const struct mc_fd_row *row, struct mc_fd_call *c, enum mc_hook h)
 {
 	if (c->cnt > 0 && c->iov[0].iov_len > 0 && mc_fault_foreseen_take(h, c->fd))
 		return h == MC_HOOK_READ ? fd_scanned(row, c) : row->call(c);
-	return fd_decided(row, c);
-}
-
-/* Two tail calls: a call no request's memo is open for pays one test more than the
- * decision, and one that such a memo lets pass, no more than that memo's test. */
-ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c)
-{
-	enum mc_hook h = row->family == MC_HOOK_READ ? MC_HOOK_READ : MC_HOOK_SEND;
-	if (mc_fault_foreseen(h))
-		return fd_foreseen(row, c, h);
-	return fd_decided(row, c);
+	return mc_pipe_fd_decided(row, c);
 }
 
 /* ---- stdio ---------------------------------------------------------------------------- */
@@ -341,53 +328,60 @@ MC_COLD int mc_pipe_batch(const struct mc_batch_row *row, const struct mc_batch_
 
 /* ---- allocations ---------------------------------------------------------------------- */
 
-/* A rule acted on this allocation: apply it (it may log, sleep or kill). False when the
- * allocation must fail, *err saying why. Guard held. */
-static MC_COLD bool alloc_fault(struct mc_fault *f, int *err)
+/* A rule acted on this allocation: apply it (it may log, sleep or kill). 0, or the error the
+ * allocation must fail with (errno is set to it already: mc_fault_before). Guard held. */
+static MC_COLD int alloc_fault(struct mc_fault *f)
 {
-	bool proceed = mc_fault_before(f, NULL);
-	*err = errno;
-	return proceed;
+	return mc_fault_before(f, NULL) ? 0 : f->d.err;
 }
 
-/* Before the real allocation: counts it (trace) and asks the rules, with the guard held
- * for as long as the decision is used (runtime.h). Nothing here touches errno unless a rule
- * acted. Returns false when it must fail: *err is then ENOMEM (or the rule's). */
-static inline __attribute__((always_inline)) bool alloc_gate(enum mc_fn fn, size_t n, int *err)
+/* The rules' verdict on an allocation of n bytes, asked with the guard held for as long as
+ * the decision is used (runtime.h); heap: the live heap is counted (a budget is armed), so
+ * that every allocation must come here. Nothing here touches errno unless a rule acted.
+ * Returns 0, or the error it must fail with (ENOMEM or the rule's; errno set). */
+static int alloc_decide(enum mc_fn fn, size_t n, bool heap)
 {
-	if (mc_unlikely(mc_trace_enabled))
-		mc_trace_target(fn, MC_TGT_ANON, 0, n);
 	struct mc_fault f;
-	if (mc_likely(!mc_fault_has(MC_HOOK_MALLOC)))
-		return true;
 	mc_guard_enter();
 	bool acted = mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n);
-	bool proceed = !acted || alloc_fault(&f, err);
+	int err = acted ? alloc_fault(&f) : 0;
 	mc_guard_leave();
-	if (!mc_armed(MC_ARM_HEAP)) /* with a budget, every allocation is counted */
+	if (!heap)
 		mc_fault_express_keep(MC_HOOK_MALLOC, 0, &f);
-	return proceed;
+	return err;
 }
 
-MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, struct mc_alloc_call *c)
+/* The real allocation with the live heap counted (a budget is armed): what a moved block
+ * held leaves it, what the allocator really gave enters it. */
+static MC_COLD void *alloc_counted(const struct mc_alloc_row *row, size_t n,
+                                   struct mc_alloc_call *c)
 {
-	int err;
-	if (!alloc_gate(row->fn, c->n, &err)) {
-		c->err = err;
-		errno = err;
-		return NULL;
-	}
 	size_t old = 0;
-	if ((row->what & MC_PIPE_MOVES) && c->p && mc_armed(MC_ARM_HEAP))
+	if ((row->what & MC_PIPE_MOVES) && c->p)
 		old = mc_real.malloc_usable_size(c->p);
-	void *q = row->call(c);
+	void *q = row->call(n, c);
 	/* a failed realloc leaves the old block where it was, as realloc(3) does */
-	if ((row->what & MC_PIPE_MOVES) && (q || c->n == 0))
+	if ((row->what & MC_PIPE_MOVES) && (q || n == 0))
 		mc_heap_note(-(int64_t)old);
-	/* the live heap grows by what the allocator really gave */
-	if (q && mc_unlikely(mc_armed(MC_ARM_HEAP)))
+	if (q)
 		mc_heap_note((int64_t)mc_real.malloc_usable_size(q));
 	return q;
+}
+
+MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_alloc_call *c)
+{
+	if (mc_unlikely(mc_trace_enabled))
+		mc_trace_target(row->fn, MC_TGT_ANON, 0, n);
+	bool heap = mc_armed(MC_ARM_HEAP);
+	int err = mc_fault_has(MC_HOOK_MALLOC) ? alloc_decide(row->fn, n, heap) : 0;
+	if (err) {
+		if (c)
+			c->err = err;
+		return NULL;
+	}
+	if (mc_unlikely(heap))
+		return alloc_counted(row, n, c);
+	return row->call(n, c); /* nothing to count: the real call, a tail call */
 }
 
 /* ---- calls that name a file ----------------------------------------------------------- */
@@ -566,9 +560,20 @@ MC_COLD int mc_pipe_sleep(enum mc_fn fn)
 	mc_call_begin(&hc, fn, -1);
 	if (mc_trace_enabled)
 		mc_trace_target(fn, MC_TGT_OTHER, 0, 0);
-	if (mc_fault_has(MC_HOOK_SLEEP) && mc_fault_decide_anon(&f, MC_HOOK_SLEEP, fn, 0) &&
-	    !mc_fault_before(&f, NULL))
-		err = errno;
+	if (!mc_fault_has(MC_HOOK_SLEEP)) {
+		mc_call_pass(&hc);
+		return 0;
+	}
+	/* a decision leaves errno as it was; applying one may not (a log line, a failure) */
+	bool acted = mc_fault_decide_anon(&f, MC_HOOK_SLEEP, fn, 0);
+	if (acted) {
+		int saved = errno;
+		if (!mc_fault_before(&f, NULL))
+			err = f.d.err;
+		errno = saved;
+	}
 	mc_call_pass(&hc);
+	if (!acted) /* the next sleeps like it pass at the hook (fault.h) */
+		mc_fault_express_keep(MC_HOOK_SLEEP, 0, &f);
 	return err;
 }

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 
 #include "common.h"
+#include "fault.h"
 #include "fn.h"
 
 /* ---- calls on an fd that move bytes: read, send, write and their vector forms --------- */
@@ -78,7 +79,25 @@ struct mc_fd_row {
 	ssize_t (*call)(const struct mc_fd_call *c);
 };
 
-ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c);
+/* mc_pipe_fd()'s two ways (noinline: no stack frame in the hooks for either): the decision
+ * and the bracket; and a call while the thread's memo of its family h is a request's (a read,
+ * or a write on the socket, whose family is send there) that the hook's own test could not
+ * pass. */
+ssize_t mc_pipe_fd_decided(const struct mc_fd_row *row, struct mc_fd_call *c)
+    __attribute__((noinline));
+ssize_t mc_pipe_fd_foreseen(const struct mc_fd_row *row, struct mc_fd_call *c, enum mc_hook h)
+    __attribute__((noinline));
+
+/* The pipeline of a call on an fd. Inline in the hook, whose row is a constant: the family
+ * is known when compiling, and a call no request's memo is open for pays one thread-local
+ * test before the decision. */
+static inline ssize_t mc_pipe_fd(const struct mc_fd_row *row, struct mc_fd_call *c)
+{
+	enum mc_hook h = row->family == MC_HOOK_READ ? MC_HOOK_READ : MC_HOOK_SEND;
+	if (mc_fault_foreseen(h))
+		return mc_pipe_fd_foreseen(row, c, h);
+	return mc_pipe_fd_decided(row, c);
+}
 /* After a flat read on socket fd that a request's memo let pass in the hook (MC_WAY_SCAN):
  * the r bytes it brought (r > 0) in buf go to the request-key scanner. Returns r; errno as
  * the read left it. */
@@ -138,8 +157,10 @@ int mc_pipe_batch(const struct mc_batch_row *row, const struct mc_batch_call *c)
 
 /* ---- allocations: malloc, calloc, realloc, posix_memalign, the aligned ones ----------- */
 
+/* What an allocation asks besides its size, for the functions that take more than one (the
+ * others, malloc, valloc and pvalloc, pass none: their hooks hand the size on in a register,
+ * with nothing to pack). */
 struct mc_alloc_call {
-	size_t n;           /* bytes asked (calloc: nmemb * size, SIZE_MAX when that overflows) */
 	void *p;            /* realloc: the block to move */
 	size_t nmemb, size; /* calloc, reallocarray */
 	size_t align;
@@ -150,20 +171,24 @@ struct mc_alloc_call {
 /* The block moved (realloc): what it held leaves the live heap once the move is done. */
 #define MC_PIPE_MOVES (1u << 4)
 
+/* call: the real call for n bytes (calloc: nmemb * size, SIZE_MAX when that overflows) with
+ * c (NULL for the functions that take the size alone); the block it gave, or NULL. */
 struct mc_alloc_row {
 	enum mc_fn fn;
 	unsigned what;
-	void *(*call)(struct mc_alloc_call *c); /* the block the real call gave, or NULL */
+	void *(*call)(size_t n, struct mc_alloc_call *c);
 };
 
-/* NULL with errno (and c->err) set when a rule failed the allocation. */
-void *mc_pipe_alloc(const struct mc_alloc_row *row, struct mc_alloc_call *c);
+/* NULL with errno (and c->err, when c is given) set when a rule failed the allocation. */
+void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_alloc_call *c);
 
-#define MC_ALLOC_ROW(name, what, expr)                    \
-	static void *call_##name(struct mc_alloc_call *c) \
-	{                                                 \
-		return expr;                              \
-	}                                                 \
+#define MC_ALLOC_ROW(name, what, expr)                              \
+	static void *call_##name(size_t n, struct mc_alloc_call *c) \
+	{                                                           \
+		(void)n;                                            \
+		(void)c;                                            \
+		return expr;                                        \
+	}                                                           \
 	static const struct mc_alloc_row row_##name = { MC_FN_##name, what, call_##name };
 
 /* ---- calls that name a file: open, fopen, stat (by path, or on an fd) ----------------- */
@@ -236,7 +261,7 @@ void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c);
 /* ---- sleeps: clock_nanosleep, nanosleep, usleep, sleep ------------------------------ */
 
 /* The bracket of a sleep, up to its real call: 0 to go on with it, or the error a rule
- * interrupts it with (errno as the rule left it). The real sleep is the hook's, made once
+ * interrupts it with; errno as it was either way. The real sleep is the hook's, made once
  * the guard is left: it may last, and what a signal handler calls meanwhile meets the rules
  * as any call does. */
 int mc_pipe_sleep(enum mc_fn fn);

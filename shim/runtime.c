@@ -25,7 +25,7 @@ static struct {
 	_Atomic unsigned used;
 	_Atomic bool unslotted;
 } hazards;
-static _Atomic(struct mc_runtime *) now;
+_Atomic(struct mc_runtime *) mc_runtime_in_force;
 /* The publisher's own (one at a time): snapshots replaced but still held, the count of those
  * published, and the key whose destructor gives an ending thread's slot back. */
 static struct {
@@ -35,12 +35,10 @@ static struct {
 	bool have_slot_key;
 } publisher;
 
-/* The calling thread's slot (1 + its index; 0: none claimed yet; -1: none to be had) and the
- * snapshot the slot names. */
-static __thread struct {
-	int slot;
-	const struct mc_runtime *held;
-} self __attribute__((tls_model("initial-exec")));
+/* The calling thread's slot: 1 + its index; 0: none claimed yet; -1: none to be had. */
+static __thread int my_slot_index __attribute__((tls_model("initial-exec")));
+/* The snapshot the calling thread's slot names. */
+__thread const struct mc_runtime *mc_runtime_held __attribute__((tls_model("initial-exec")));
 
 /* True when thread tid of this process has ended (its slot names nothing it can use). */
 static bool thread_gone(int tid)
@@ -58,8 +56,8 @@ static void thread_ends(void *slot)
 	struct slot *s = slot;
 	atomic_store(&s->held, NULL);
 	atomic_store(&s->owner, 0);
-	self.slot = 0;
-	self.held = NULL;
+	my_slot_index = 0;
+	mc_runtime_held = NULL;
 }
 
 void mc_runtime_init(void)
@@ -85,27 +83,25 @@ static struct slot *claim_slot(void)
 			if (free_now &&
 			    atomic_compare_exchange_strong(&hazards.slot[i].owner, &owner, tid)) {
 				note_used(i);
-				self.slot = (int)i + 1;
+				my_slot_index = (int)i + 1;
 				if (publisher.have_slot_key)
 					pthread_setspecific(publisher.slot_key, &hazards.slot[i]);
 				return &hazards.slot[i];
 			}
 		}
 	}
-	self.slot = -1;
+	my_slot_index = -1;
 	return NULL;
 }
 
 static struct slot *my_slot(void)
 {
-	if (self.slot > 0)
-		return &hazards.slot[self.slot - 1];
-	return self.slot == 0 ? claim_slot() : NULL;
+	if (my_slot_index > 0)
+		return &hazards.slot[my_slot_index - 1];
+	return my_slot_index == 0 ? claim_slot() : NULL;
 }
 
-/* A reload since this thread's last take (or its first take): name the snapshot in the slot,
- * then make sure it is still the one in force. */
-static MC_COLD const struct mc_runtime *take_slow(const struct mc_runtime *rt)
+MC_COLD const struct mc_runtime *mc_runtime_take_slow(const struct mc_runtime *rt)
 {
 	struct slot *s = my_slot();
 	if (!s)
@@ -113,28 +109,13 @@ static MC_COLD const struct mc_runtime *take_slow(const struct mc_runtime *rt)
 	for (;;) {
 		if (s)
 			atomic_store(&s->held, rt);
-		const struct mc_runtime *again = atomic_load(&now);
+		const struct mc_runtime *again = atomic_load(&mc_runtime_in_force);
 		if (again == rt)
 			break;
 		rt = again;
 	}
-	self.held = rt;
+	mc_runtime_held = rt;
 	return rt;
-}
-
-const struct mc_runtime *mc_runtime_take(void)
-{
-	/* The snapshot this thread's slot names already cannot be freed, so finding it in
-	 * force again needs no more: one load, one compare. */
-	const struct mc_runtime *rt = atomic_load_explicit(&now, memory_order_acquire);
-	if (mc_likely(rt == self.held))
-		return rt;
-	return take_slow(rt);
-}
-
-const struct mc_runtime *mc_runtime_now(void)
-{
-	return atomic_load_explicit(&now, memory_order_acquire);
 }
 
 static bool held_by_a_thread(const struct mc_runtime *rt)
@@ -171,7 +152,7 @@ static void reclaim(void)
 void mc_runtime_publish(struct mc_runtime *rt)
 {
 	rt->generation = ++publisher.published;
-	struct mc_runtime *old = atomic_exchange(&now, rt);
+	struct mc_runtime *old = atomic_exchange(&mc_runtime_in_force, rt);
 	if (old) {
 		old->retired_next = publisher.retired;
 		publisher.retired = old;
@@ -188,6 +169,6 @@ void mc_runtime_child_after_fork(void)
 	}
 	atomic_store(&hazards.used, 0);
 	atomic_store(&hazards.unslotted, false);
-	self.slot = 0;
-	self.held = NULL;
+	my_slot_index = 0;
+	mc_runtime_held = NULL;
 }

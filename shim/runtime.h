@@ -14,6 +14,7 @@
 #ifndef MC_RUNTIME_H
 #define MC_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,13 +42,35 @@ struct mc_runtime {
 /* Once, at init (guard held), before the first publication. */
 void mc_runtime_init(void);
 
+/* runtime.c's, read inline by the two functions below (a decision takes the snapshot once and
+ * compares it once more when it is applied: no call into runtime.c for either): the snapshot
+ * in force, and the one the calling thread's slot names. */
+extern _Atomic(struct mc_runtime *) mc_runtime_in_force;
+extern __thread const struct mc_runtime *mc_runtime_held __attribute__((tls_model("initial-exec")));
+
+/* mc_runtime_take() when a reload has happened since the thread's last take (or at its
+ * first): names rt in the thread's slot, then makes sure it is still in force. */
+const struct mc_runtime *mc_runtime_take_slow(const struct mc_runtime *rt);
+
 /* The snapshot in force, for a decision of the calling thread (NULL before init). Guard
- * held: the snapshot stays valid until this thread takes one again. */
-const struct mc_runtime *mc_runtime_take(void);
+ * held: the snapshot stays valid until this thread takes one again. The snapshot this
+ * thread's slot names already cannot be freed, so finding it in force again needs no more
+ * than one load and one compare. */
+static inline const struct mc_runtime *mc_runtime_take(void)
+{
+	const struct mc_runtime *rt =
+	    atomic_load_explicit(&mc_runtime_in_force, memory_order_acquire);
+	if (__builtin_expect(rt == mc_runtime_held, 1))
+		return rt;
+	return mc_runtime_take_slow(rt);
+}
 
 /* The snapshot in force, to compare with one taken (a decision of rules since replaced);
  * never to read through. */
-const struct mc_runtime *mc_runtime_now(void);
+static inline const struct mc_runtime *mc_runtime_now(void)
+{
+	return atomic_load_explicit(&mc_runtime_in_force, memory_order_acquire);
+}
 
 /* Puts rt in force (at init, or a reload: one publisher at a time, guard held): the
  * snapshot it replaces is retired, and every retired snapshot no thread holds is freed
