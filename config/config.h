@@ -144,6 +144,10 @@ struct mc_rule_spec {
 	char *damage; /* corrupt: the name damage is drawn from (default: the rule's) */
 	enum mc_region region;
 	char *tensor; /* region = tensors: glob on tensor names, or NULL for every tensor */
+	/* format = raw: the file is taken as headerless, its [offset_lo, offset_hi) one tensor
+	 * "raw" of raw_dtype (enum mc_dtype), whatever a recogniser would say of it */
+	bool raw;
+	uint8_t raw_dtype;
 	/* replay lists: a rule with either acts on the listed calls only. replay_calls is
 	 * sorted by (thread, call) without duplicates; replay_keys has no duplicates. */
 	struct mc_replay_call *replay_calls;

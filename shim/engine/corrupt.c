@@ -402,7 +402,7 @@ uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_
 		return 0;
 	for (uint32_t i = mc_tensor_at_or_after(map, lo); i < map->n && map->t[i].off < hi; i++) {
 		const struct mc_tensor *t = &map->t[i];
-		bool is_float = mc_dtype_size((enum mc_dtype)t->dtype) != 0;
+		bool is_float = mc_dtype_is_float((enum mc_dtype)t->dtype);
 
 		if (!tensor_selected(rule, tv, i))
 			continue;

@@ -26,6 +26,7 @@ struct mc_tf {
 	uint32_t n, cap;
 	char *names;
 	size_t names_len, names_cap;
+	bool last_added; /* the last mc_tf_add() added a tensor (mc_tf_shape() applies) */
 };
 
 /* Writes "FORMAT: MESSAGE" into why (one line: control bytes become '?') and returns -1.
@@ -48,6 +49,10 @@ char *mc_tf_read_alloc(struct mc_tf *tf, uint64_t off, uint64_t len, const char 
  * len may be MC_TF_LEN_TO_NEXT. Names longer than MC_TENSOR_NAME_MAX are cut. 0 or -1. */
 int mc_tf_add(struct mc_tf *tf, uint64_t off, uint64_t len, const char *name, size_t name_len,
               enum mc_dtype dt, bool big_endian);
+
+/* Sets the shape (ndim dims, outermost first) of the tensor the last mc_tf_add() added; a
+ * no-op when that call added none (len 0). 0, or -1 when out of memory. */
+int mc_tf_shape(struct mc_tf *tf, const uint64_t *dims, unsigned ndim);
 
 /* Sorts the tensors by offset, resolves MC_TF_LEN_TO_NEXT, drops what came out empty,
  * refuses overlaps and builds the one-allocation map. 1 (success) or -1. */
