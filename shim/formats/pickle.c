@@ -1,7 +1,8 @@
 /* pickle.c: walks the opcodes of a pickle (protocols 0 to 5) to find what torch.save's
  * data.pkl says about its storages: the persistent ids ('storage', torch.FloatStorage, '3',
  * 'cpu', n) and the dict keys under which the tensors built on them are stored. It executes
- * nothing: values are reduced to what matters here (a string, a class, "holds storage k").
+ * nothing: values are reduced to what matters here (a string, a class, "holds storage k", a
+ * small int, a tuple of them: the size given to _rebuild_tensor_v2).
  * Every argument length is checked against the bytes left, the stacks have fixed limits, and
  * each byte and value is looked at a bounded number of times: linear in the pickle's size. */
 #include <string.h>
@@ -12,6 +13,11 @@ enum pv_kind {
 	PV_OTHER,
 	PV_STR,     /* off, len: the string's bytes in the pickle */
 	PV_STORAGE, /* a class torch.<X>Storage; dtype set */
+	PV_INT,     /* off: its opcode's position (BININT1, BININT2, BININT); len: its value */
+	PV_SHAPE,   /* a tuple of PV_INTs whose opcodes follow each other: off the first's
+	             * position, len their count (read back by mc_pickle_ints) */
+	PV_TENSOR,  /* _rebuild_tensor_v2's arguments (or what holds them): storage, and the
+	             * size as PV_SHAPE's off and len, when the storage offset is 0 */
 };
 
 struct pv {
@@ -169,23 +175,72 @@ static struct pv global(const char *module, size_t module_len, const char *name,
 	return v;
 }
 
+/* Bytes of a small-int opcode's argument: BININT1, BININT2, BININT; 0 for any other. */
+static size_t int_arg_size(uint8_t op)
+{
+	return op == 'K' ? 1 : op == 'M' ? 2 : op == 'J' ? 4 : 0;
+}
+
+/* Whether items are n PV_INTs written one right after the other (how a pickler writes a
+ * tuple of ints), which mc_pickle_ints() can read back from the first's position. */
+static bool is_shape(const struct pv *items, uint32_t n)
+{
+	if (n > MC_TENSOR_DIMS_MAX)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		if (items[i].kind != PV_INT)
+			return false;
+		uint32_t prev = items[i - (i > 0)].off;
+		size_t next = (prev & 0xffffff) + 1 + int_arg_size((uint8_t)(prev >> 24));
+		if (i > 0 && (items[i].off & 0xffffff) != next)
+			return false;
+	}
+	return true;
+}
+
 /* A tuple: ('storage', torch.<X>Storage, key, location, size) is a storage's persistent id;
- * any other tuple holds the first storage among its items. */
+ * (storage, 0, size, ...) the arguments of torch's _rebuild_tensor_v2; a tuple of ints a
+ * shape; any other tuple holds the first storage among its items (and its size, if known). */
 static struct pv tuple(struct walk *w, const struct pv *items, uint32_t n)
 {
 	if (n >= 3 && str_is(w, &items[0], "storage") && items[1].kind == PV_STORAGE &&
 	    items[2].kind == PV_STR)
 		return holding(w->h->storage(w->h->ctx, (const char *)w->p + items[2].off,
 		                             items[2].len, (enum mc_dtype)items[1].dtype));
-	return holding(first_storage(items, n));
+	if (n >= 3 && items[0].storage >= 0 && items[1].kind == PV_INT && items[1].len == 0 &&
+	    items[2].kind == PV_SHAPE) {
+		struct pv v = items[2];
+		v.kind = PV_TENSOR;
+		v.storage = items[0].storage;
+		return v;
+	}
+	if (is_shape(items, n)) {
+		struct pv v = pv_other;
+		v.kind = PV_SHAPE;
+		v.off = n ? items[0].off & 0xffffff : 0;
+		v.len = n;
+		return v;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (items[i].storage >= 0)
+			return items[i].kind == PV_TENSOR ? items[i] : holding(items[i].storage);
+	return holding(-1);
+}
+
+/* key names the storage value holds (and gives it its shape, when value knows one). */
+static void name_value(struct walk *w, const struct pv *key, const struct pv *value)
+{
+	if (key->kind != PV_STR || value->storage < 0)
+		return;
+	w->h->name(w->h->ctx, value->storage, (const char *)w->p + key->off, key->len);
+	if (value->kind == PV_TENSOR && w->h->shape)
+		w->h->shape(w->h->ctx, value->storage, value->off, value->len);
 }
 
 static void name_pairs(struct walk *w, const struct pv *items, uint32_t n)
 {
 	for (uint32_t i = 0; i + 1 < n; i += 2)
-		if (items[i].kind == PV_STR && items[i + 1].storage >= 0)
-			w->h->name(w->h->ctx, items[i + 1].storage,
-			           (const char *)w->p + items[i].off, items[i].len);
+		name_value(w, &items[i], &items[i + 1]);
 }
 
 /* ---- the memo ---- */
@@ -342,7 +397,13 @@ static int op_combine(struct walk *w, uint32_t n, bool as_tuple)
 	for (uint32_t i = n; i-- > 0;)
 		if (pop(w, &items[i]) < 0)
 			return -1;
-	return push(w, as_tuple ? tuple(w, items, n) : holding(first_storage(items, n)));
+	if (as_tuple)
+		return push(w, tuple(w, items, n));
+	/* a call of _rebuild_tensor_v2 (or any callable) on arguments that know a tensor's size:
+	 * the result keeps it */
+	if (items[1].kind == PV_TENSOR)
+		return push(w, items[1]);
+	return push(w, holding(first_storage(items, n)));
 }
 
 /* MARK ... op: TUPLE, LIST, DICT, FROZENSET, INST, OBJ, and the in-place APPENDS, SETITEMS,
@@ -377,8 +438,8 @@ static int op_into(struct walk *w, uint8_t op)
 	struct pv value, key = pv_other;
 	if (pop(w, &value) < 0 || (op == 's' && pop(w, &key) < 0))
 		return -1;
-	if (op == 's' && key.kind == PV_STR && value.storage >= 0)
-		w->h->name(w->h->ctx, value.storage, (const char *)w->p + key.off, key.len);
+	if (op == 's')
+		name_value(w, &key, &value);
 	struct pv *t = top(w);
 	if (!t)
 		return -1;
@@ -436,10 +497,60 @@ static int op_stack(struct walk *w, uint8_t op)
 	}
 }
 
+/* BININT1, BININT2, BININT: a non-negative value is kept (sizes and offsets); its opcode's
+ * position goes in the top byte's place of off, with the opcode in the top byte, so that
+ * is_shape() can tell whether ints follow each other. Positions past 2^24 keep no int. */
+static int op_int(struct walk *w, uint8_t op)
+{
+	size_t at = w->pos - 1;
+	const uint8_t *a = arg(w, int_arg_size(op));
+	if (!a)
+		return -1;
+	int64_t v = op == 'K' ? a[0] : op == 'M' ? mc_le16(a) : (int32_t)mc_le32(a);
+	struct pv p = pv_other;
+	if (v >= 0 && at < (1u << 24)) {
+		p.kind = PV_INT;
+		p.off = (uint32_t)at | (uint32_t)op << 24;
+		p.len = (uint32_t)v;
+	}
+	return push(w, p);
+}
+
+uint64_t mc_pickle_ints(const uint8_t *p, size_t n, uint32_t at, uint32_t count, uint64_t *dims)
+{
+	uint64_t product = 1;
+	size_t pos = at;
+	for (uint32_t i = 0; i < count && i < MC_TENSOR_DIMS_MAX; i++) {
+		size_t k = pos < n ? int_arg_size(p[pos]) : 0;
+		if (!k || k > n - pos - 1)
+			return UINT64_MAX;
+		const uint8_t *a = p + pos + 1;
+		dims[i] = p[pos] == 'K' ? a[0] : p[pos] == 'M' ? mc_le16(a) : mc_le32(a);
+		if (__builtin_mul_overflow(product, dims[i], &product))
+			return UINT64_MAX;
+		pos += 1 + k;
+	}
+	return product;
+}
+
+/* STOP: a pickle of one bare tensor (torch.save(t)) names no storage, but its size is on
+ * the stack. */
+static int stop(struct walk *w)
+{
+	const struct pv *v = w->depth ? &w->stack[w->depth - 1] : NULL;
+	if (v && v->kind == PV_TENSOR && w->h->shape)
+		w->h->shape(w->h->ctx, v->storage, v->off, v->len);
+	return 0;
+}
+
 static int step(struct walk *w, uint8_t op)
 {
 	bool is_str;
 	int k = fixed_arg_size(op);
+	if (k >= 0 && int_arg_size(op))
+		return op_int(w, op);
+	if (op == ')') /* EMPTY_TUPLE: also the shape of a scalar */
+		return push(w, tuple(w, NULL, 0));
 	if (k >= 0)
 		return arg(w, (size_t)k) ? push(w, pv_other) : -1;
 	if ((k = counted_arg_width(op, &is_str)) >= 0)
@@ -531,7 +642,7 @@ int mc_pickle_walk(struct mc_tf *tf, const uint8_t *p, size_t n, const struct mc
 		}
 		uint8_t op = w->p[w->pos++];
 		if (op == '.')
-			r = 0;
+			r = stop(w);
 		else if (step(w, op) < 0)
 			r = -1;
 	}

@@ -165,6 +165,8 @@ def check_torch(mlchaos, tmp):
           and set(t) == {"weight", "bias"}, f"torch: {f}")
     check(t.get("weight", {}).get("bytes") == 48 and t.get("weight", {}).get("dtype") == "f32"
           and t.get("bias", {}).get("bytes") == 12, f"torch sizes: {t}")
+    check(t.get("weight", {}).get("shape") == [3, 4] and t.get("bias", {}).get("shape") == [3],
+          f"torch shapes: {t}")
 
 
 def check_bad_files(mlchaos, tmp, good):

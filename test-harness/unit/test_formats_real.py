@@ -157,6 +157,12 @@ def check_torch_file(path, label, storages):
         check(t["dtype"] == TORCH_DTYPE.get(s.dtype, "other"),
               f"{what} {name}: dtype {t['dtype']} for {s.dtype}")
         check(not t["big_endian"], f"{what} {name}: little-endian")
+        # the shape of the tensor that names the storage, when it covers the whole storage
+        whole = (tensor.storage_offset() == 0
+                 and tensor.numel() * tensor.element_size() == len(want))
+        if whole and t["dtype"] != "other":
+            check(t["shape"] == list(tensor.shape),
+                  f"{what} {name}: shape {t['shape']}, torch says {list(tensor.shape)}")
 
 
 def test_torch(tmp):
