@@ -11,6 +11,8 @@
 
 #include "commands.h"
 #include "config.h"
+#include "formats/tensors.h"
+#include "inspect.h"
 #include "options.h"
 
 static void check_usage(FILE *out)
@@ -41,19 +43,33 @@ static int key_line(const struct mc_rule_spec *r, const char *key)
 }
 
 /* format = raw on a path that names one file (no glob character) that exists: the file must
- * reach past the declared offset, else the rule could never damage anything. The library
- * cannot know the file before it is opened, so only check says it. 0 or 1 (said why). */
+ * reach past the declared offset, else the rule could never damage anything (an error); a
+ * model file the recognisers know gets a warning, as raw ignores its header. The library
+ * cannot know the file before it is opened, so only check says it. 0 or 1 (an error). */
 static int check_raw_file(const char *cfg_path, const struct mc_rule_spec *r)
 {
 	struct stat st;
 	if (!r->raw || !r->path || strpbrk(r->path, "*?[\\") || stat(r->path, &st) != 0 ||
-	    !S_ISREG(st.st_mode) || (uint64_t)st.st_size > r->offset_lo)
+	    !S_ISREG(st.st_mode))
 		return 0;
-	fprintf(stderr,
-	        "%s:%d: format = raw: %s is %" PRIu64 " bytes and ends before the declared data "
-	        "(offset = %" PRIu64 "-): the rule could never damage it\n",
-	        cfg_path, key_line(r, "offset"), r->path, (uint64_t)st.st_size, r->offset_lo);
-	return 1;
+	if ((uint64_t)st.st_size <= r->offset_lo) {
+		fprintf(stderr,
+		        "%s:%d: format = raw: %s is %" PRIu64 " bytes and ends before the declared "
+		        "data (offset = %" PRIu64 "-): the rule could never damage it\n",
+		        cfg_path, key_line(r, "offset"), r->path, (uint64_t)st.st_size,
+		        r->offset_lo);
+		return 1;
+	}
+	const char *format = mc_inspect_format(r->path);
+	if (format)
+		fprintf(stderr,
+		        "%s:%d: warning: format = raw on %s, a %s file: its header is ignored and "
+		        "bytes from offset %" PRIu64
+		        " are damaged as %s (leave format out to damage "
+		        "its tensors)\n",
+		        cfg_path, key_line(r, "format"), r->path, format, r->offset_lo,
+		        mc_dtype_name((enum mc_dtype)r->raw_dtype));
+	return 0;
 }
 
 /* 0 when path is valid, 1 when not. */

@@ -1,9 +1,7 @@
 /* cmd_inspect.c: `mlchaos inspect FILE...`: what the library's recognisers (shim/formats/)
  * make of model files, before a rule with region = tensors is written: the format, each
  * tensor's name, dtype, shape and byte range, and which tensors a `tensor =` glob selects
- * (the library's own matcher). Reads files with plain pread; writes nothing. */
-#include <errno.h>
-#include <fcntl.h>
+ * (the library's own matcher). Reads files through inspect_file.c; writes nothing. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -11,32 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
 #include "formats/tensors.h"
+#include "inspect.h"
 #include "options.h"
-
-#define WHY_MAX 512
 
 struct inspect_opts {
 	bool json;
-	const char *glob;    /* --glob: mark the tensors it selects, or NULL */
-	bool raw;            /* --format raw */
-	enum mc_dtype dtype; /* --dtype */
-	uint64_t lo, hi;     /* --offset */
-};
-
-/* One file's result: what the recogniser said, and the map when it found one. */
-struct inspected {
-	const char *file;
-	uint64_t size;
-	int status; /* 1 a map, 0 not a model file, -1 malformed, -2 unreadable */
-	char why[WHY_MAX];
-	struct mc_tensor_map *map;
-	struct mc_tensor_raw raw; /* --format raw: map points here */
+	const char *glob;             /* --glob: mark the tensors it selects, or NULL */
+	bool raw;                     /* --format raw */
+	struct mc_inspect_raw layout; /* --dtype, --offset */
 };
 
 static void inspect_usage(FILE *out)
@@ -64,74 +48,6 @@ static void inspect_usage(FILE *out)
 	    "exit status: 0 every file read (model files or not); 1 a file is malformed or\n"
 	    "cannot be read; 2 usage error.\n",
 	    out);
-}
-
-/* ---- reading ---------------------------------------------------------------------------- */
-
-static int64_t read_at(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	int fd = *(const int *)ctx;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (int64_t)got;
-}
-
-static void *heap_alloc(void *ctx, size_t n)
-{
-	(void)ctx;
-	return malloc(n);
-}
-
-static void heap_free(void *ctx, void *p)
-{
-	(void)ctx;
-	free(p);
-}
-
-static const struct mc_tensor_alloc heap = { heap_alloc, heap_free, NULL };
-
-/* Fills r for r->file: the recognisers' map, or the declared raw one. */
-static void inspect_file(struct inspected *r, const struct inspect_opts *o)
-{
-	struct stat st;
-	int fd = open(r->file, O_RDONLY | O_CLOEXEC);
-	r->status = -2;
-	if (fd < 0) {
-		snprintf(r->why, sizeof(r->why), "%s", strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(r->why, sizeof(r->why), "%s",
-		         S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
-		close(fd);
-		return;
-	}
-	r->size = (uint64_t)st.st_size;
-	if (o->raw) {
-		r->status = mc_tensor_raw_map(&r->raw, r->size, o->lo, o->hi, o->dtype, r->why,
-		                              sizeof(r->why));
-		r->map = r->status == 1 ? &r->raw.map : NULL;
-	} else {
-		struct mc_tensor_src src = { read_at, &fd, r->size };
-		r->status = mc_tensor_recognize(&src, &heap, &r->map, r->why, sizeof(r->why));
-	}
-	close(fd);
-}
-
-static void inspected_free(struct inspected *r)
-{
-	if (r->map && r->map != &r->raw.map)
-		mc_tensor_map_free(r->map, &heap);
-	r->map = NULL;
 }
 
 /* ---- what a tensor is, in words --------------------------------------------------------- */
@@ -188,7 +104,7 @@ static bool selected(const struct inspect_opts *o, const char *name)
 
 /* ---- text -------------------------------------------------------------------------------- */
 
-static void print_summary(const struct inspected *r, const struct inspect_opts *o)
+static void print_summary(const struct mc_inspected *r, const struct inspect_opts *o)
 {
 	const struct mc_tensor_map *map = r->map;
 	uint64_t bytes = 0, sel = 0, sel_bytes = 0;
@@ -208,7 +124,7 @@ static void print_summary(const struct inspected *r, const struct inspect_opts *
 		       sel, sel_bytes);
 }
 
-static void print_table(const struct inspected *r, const struct inspect_opts *o)
+static void print_table(const struct mc_inspected *r, const struct inspect_opts *o)
 {
 	const struct mc_tensor_map *map = r->map;
 	char shape[128], dtype[16];
@@ -239,7 +155,7 @@ static void print_table(const struct inspected *r, const struct inspect_opts *o)
 }
 
 /* Prints one file; returns 0, or 1 when it is malformed or unreadable. */
-static int print_text(const struct inspected *r, const struct inspect_opts *o)
+static int print_text(const struct mc_inspected *r, const struct inspect_opts *o)
 {
 	if (r->status == -2) {
 		fprintf(stderr, "mlchaos inspect: %s: %s\n", r->file, r->why);
@@ -317,7 +233,7 @@ static const char *status_word(int status)
 	                      : "unreadable";
 }
 
-static json_t *json_file(const struct inspected *r, const struct inspect_opts *o)
+static json_t *json_file(const struct mc_inspected *r, const struct inspect_opts *o)
 {
 	json_t *j = json_pack("{s:s, s:s}", "file", r->file, "status", status_word(r->status));
 	if (!j)
@@ -431,12 +347,12 @@ static int parse_options(int argc, char **argv, struct inspect_opts *o)
 			o->raw = strcmp(optarg, "raw") == 0;
 			break;
 		case OPT_DTYPE:
-			if (parse_dtype(optarg, &o->dtype) < 0)
+			if (parse_dtype(optarg, &o->layout.dtype) < 0)
 				return -2;
 			have_dtype = true;
 			break;
 		case OPT_OFFSET:
-			if (parse_range(optarg, &o->lo, &o->hi) < 0)
+			if (parse_range(optarg, &o->layout.lo, &o->layout.hi) < 0)
 				return -2;
 			have_offset = true;
 			break;
@@ -464,7 +380,7 @@ static int parse_options(int argc, char **argv, struct inspect_opts *o)
 
 int mc_cmd_inspect(int argc, char **argv)
 {
-	struct inspect_opts o = { .hi = MC_UNLIMITED };
+	struct inspect_opts o = { .layout = { .hi = MC_UNLIMITED } };
 	int first = parse_options(argc, argv, &o);
 	if (first == -1)
 		return 0;
@@ -475,9 +391,8 @@ int mc_cmd_inspect(int argc, char **argv)
 	int status = 0;
 	json_t *all = o.json ? json_array() : NULL;
 	for (int i = first; i < argc; i++) {
-		struct inspected r = { .file = argv[i] };
-		errno = 0;
-		inspect_file(&r, &o);
+		struct mc_inspected r = { .file = argv[i] };
+		mc_inspect_file(&r, o.raw ? &o.layout : NULL);
 		if (o.json) {
 			json_array_append_new(all, json_file(&r, &o));
 			status |= r.status < 0;
@@ -486,7 +401,7 @@ int mc_cmd_inspect(int argc, char **argv)
 				putchar('\n');
 			status |= print_text(&r, &o);
 		}
-		inspected_free(&r);
+		mc_inspected_free(&r);
 	}
 	if (o.json) {
 		json_t *doc = json_pack("{s:o}", "files", all);

@@ -4,7 +4,9 @@ byte, a .npy from numpy, a torch.save checkpoint (when torch imports), a truncat
 file, a file that is no model, and a headerless dump under --format raw. The JSON output is
 parsed and held against what was written (format, names, dtypes, shapes, byte ranges); the
 table names the same; --glob marks what tensor = PATTERN selects; exit status 0 for files
-read, 1 for a malformed one, 2 for usage errors.
+read, 1 for a malformed one, 2 for usage errors. And `mlchaos check` on format = raw rules
+whose path names one file: an error when the file ends before the declared offset, a warning
+when it is a model file the recognisers know, nothing for a glob.
 
     inspect-files.py --mlchaos BIN
 
@@ -210,6 +212,38 @@ def check_raw(mlchaos, tmp):
     check(rc == 1 and "raw: " in out and "offset 1024" in out, f"raw past the end: {out}")
 
 
+RAW_RULE = """[mlchaos]
+seed = 1
+[fault.raw]
+hook = read
+action = corrupt
+path = {path}
+region = tensors
+format = raw
+dtype = f32
+offset = {offset}
+"""
+
+
+def check_config_check(mlchaos, tmp, model):
+    dump = os.path.join(tmp, "dump.bin")  # 464 bytes, written by check_raw
+    cfg = os.path.join(tmp, "raw.ini")
+    cases = [(dump, "1KiB-", 1, f"raw.ini:10: format = raw: {dump} is 464 bytes and ends "
+                                "before the declared data (offset = 1024-)"),
+             (model, "8-", 0, f"raw.ini:8: warning: format = raw on {model}, a safetensors "
+                              "file: its header is ignored"),
+             (dump, "64-", 0, None),
+             (os.path.join(tmp, "dump.*"), "1KiB-", 0, None)]
+    for path, offset, want_rc, want_err in cases:
+        with open(cfg, "w") as f:
+            f.write(RAW_RULE.format(path=path, offset=offset))
+        p = subprocess.run([mlchaos, "check", cfg], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        said = want_err in p.stderr if want_err else p.stderr == ""
+        check(p.returncode == want_rc and said,
+              f"check {path} offset {offset}: exit {p.returncode}: {p.stderr}")
+
+
 def check_usage(mlchaos):
     for args in (["--dtype", "f32", "x"], ["--format", "raw", "x"], ["--format", "onnx", "x"],
                  ["--format", "raw", "--dtype", "f33", "x"], ["--offset", "1-", "x"],
@@ -232,6 +266,7 @@ def main():
         check_torch(a.mlchaos, tmp)
         check_bad_files(a.mlchaos, tmp, good)
         check_raw(a.mlchaos, tmp)
+        check_config_check(a.mlchaos, tmp, good)
         check_usage(a.mlchaos)
     return finish()
 
