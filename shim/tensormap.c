@@ -52,11 +52,14 @@ struct tmap_file {
 };
 
 /* The files seen: MC_TMAP_FILES entries, mapped on first use; used of them handed out;
- * full_noted once the log was told the table is full. */
+ * full_noted once the log was told the table is full; raw_short_noted, a bit per rule id,
+ * once the log was told a format = raw rule's file ends before its declared data (kept
+ * across a reload: a rule of the same position is not told again). */
 static struct {
 	_Atomic(void *) mem;
 	_Atomic uint32_t used;
 	_Atomic uint32_t full_noted;
+	_Atomic uint64_t raw_short_noted[MC_MAX_RULES / 64];
 } table;
 
 static struct tmap_file *files(bool create)
@@ -297,9 +300,6 @@ bool mc_tmap_nothing_to_damage(int fd)
 	       atomic_load_explicit(&t[tag - 1].noted, memory_order_relaxed) != 0;
 }
 
-/* Rules whose "file ends before the declared data" line was asked for, a bit each. */
-static _Atomic uint64_t raw_short_noted[MC_MAX_RULES / 64];
-
 /* format = raw: the rule's declared layout over the file open on fd, recognised or not (the
  * user said raw). Nothing is allocated or kept: the map lives in ret. */
 static enum mc_tmap_status for_raw(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret)
@@ -312,7 +312,7 @@ static enum mc_tmap_status for_raw(int fd, const struct mc_erule *rule, struct m
 	                      (enum mc_dtype)rule->raw_dtype, ret->raw_why,
 	                      sizeof(ret->raw_why)) < 0) {
 		uint64_t bit = 1ull << (rule->id % 64);
-		if (!(atomic_fetch_or_explicit(&raw_short_noted[rule->id / 64], bit,
+		if (!(atomic_fetch_or_explicit(&table.raw_short_noted[rule->id / 64], bit,
 		                               memory_order_relaxed) &
 		      bit))
 			ret->note = ret->raw_why;
