@@ -44,6 +44,8 @@ enum mc_rkey {
 	MC_RKEY_DTYPE,
 	MC_RKEY_N
 };
+/* mc_rule_lines.bad has a bit per rule key */
+_Static_assert(MC_RKEY_N <= 64, "more rule keys than bits in mc_rule_lines.bad");
 
 /* Keys of [mlchaos]. */
 enum mc_gkey {
@@ -76,7 +78,7 @@ enum mc_section { MC_SECTION_NONE, MC_SECTION_GLOBAL, MC_SECTION_RULE, MC_SECTIO
 /* Where a key was set (0 = not set), per rule; parallel to cfg->rules. */
 struct mc_rule_lines {
 	int key[MC_RKEY_N];
-	uint32_t bad; /* bit k: key k was set but its value was rejected (already reported) */
+	uint64_t bad; /* bit k: key k was set but its value was rejected (already reported) */
 };
 
 struct mc_cfg_ctx {

@@ -898,7 +898,7 @@ void mc_cfg_rule_key(struct mc_cfg_ctx *ctx, const char *name, const char *value
 	mc_cfg_pairs_add(ctx, &rule->written, name, value);
 	if (!value_ok(ctx, name, value, rule_keys[k].text) ||
 	    rule_keys[k].parse(ctx, rule, value) < 0)
-		lines->bad |= 1u << k;
+		lines->bad |= 1ull << k;
 }
 
 void mc_cfg_global_key(struct mc_cfg_ctx *ctx, const char *name, const char *value)

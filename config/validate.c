@@ -53,7 +53,7 @@ static bool key_set(const struct mc_rule_lines *lines, enum mc_rkey k)
 /* Set with a value that parsed: later checks may trust the field. */
 static bool key_ok(const struct mc_rule_lines *lines, enum mc_rkey k)
 {
-	return lines->key[k] != 0 && !(lines->bad & (1u << k));
+	return lines->key[k] != 0 && !(lines->bad & (1ull << k));
 }
 
 static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
