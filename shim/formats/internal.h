@@ -26,6 +26,7 @@ struct mc_tf {
 	uint32_t n, cap;
 	char *names;
 	size_t names_len, names_cap;
+	bool last_added; /* the last mc_tf_add() added a tensor (mc_tf_shape() applies) */
 };
 
 /* Writes "FORMAT: MESSAGE" into why (one line: control bytes become '?') and returns -1.
@@ -144,6 +145,10 @@ struct mc_pickle_hooks {
 	int32_t (*storage)(void *ctx, const char *key, size_t key_len, enum mc_dtype dt);
 	void (*name)(void *ctx, int32_t idx, const char *key, size_t key_len);
 	void *ctx;
+	/* optional, right after name() for the same value, or at STOP for a pickle of one
+	 * tensor: the tensor built on storage idx has storage offset 0 and the size whose count
+	 * ints lie at pickle offset at (read them with mc_pickle_ints) */
+	void (*shape)(void *ctx, int32_t idx, uint32_t at, uint32_t count);
 };
 
 #define MC_PICKLE_MARKS_MAX      1024u      /* nesting of MARKs; deeper is malformed */
@@ -161,5 +166,10 @@ bool mc_pickle_opcode_known(uint8_t op);
 /* Walks the pickle p[0, n) to its STOP. 0, or -1 with why set (unknown opcode, truncated,
  * stack underflow, nested too deep, out of memory). Time and memory are linear in n. */
 int mc_pickle_walk(struct mc_tf *tf, const uint8_t *p, size_t n, const struct mc_pickle_hooks *h);
+
+/* Reads the count (at most MC_TENSOR_DIMS_MAX) small ints whose opcodes start at p[at] into
+ * dims, as the shape hook gave them; returns their product, or UINT64_MAX when they are not
+ * such ints (or the product overflows). Never reads outside p[0, n). */
+uint64_t mc_pickle_ints(const uint8_t *p, size_t n, uint32_t at, uint32_t count, uint64_t *dims);
 
 #endif

@@ -548,10 +548,11 @@ static struct pv global(const char *module, size_t module_len, const char *name,
 		const char *name;
 		enum mc_dtype dt;
 	} classes[] = {
-		{ "FloatStorage", MC_DT_F32 },
-		{ "HalfStorage", MC_DT_F16 },
-		{ "BFloat16Storage", MC_DT_BF16 },
-		{ "DoubleStorage", MC_DT_F64 },
+		{ "FloatStorage", MC_DT_F32 },     { "HalfStorage", MC_DT_F16 },
+		{ "BFloat16Storage", MC_DT_BF16 }, { "DoubleStorage", MC_DT_F64 },
+		{ "LongStorage", MC_DT_I64 },      { "IntStorage", MC_DT_I32 },
+		{ "ShortStorage", MC_DT_I16 },     { "CharStorage", MC_DT_I8 },
+		{ "ByteStorage", MC_DT_U8 },       { "BoolStorage", MC_DT_BOOL },
 	};
 	static const struct {
 		const char *module, *name;

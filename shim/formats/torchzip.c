@@ -28,6 +28,9 @@ struct zrec {
 	uint64_t data;    /* first byte of the data, once the local header is read */
 	int32_t named_at; /* pickle string naming it: offset into the pickle, or -1 */
 	uint32_t named_len;
+	uint32_t shape_at; /* the size's ints in the pickle (mc_pickle_ints), when has_shape */
+	uint8_t shape_n;
+	bool has_shape;
 	uint8_t dtype;
 };
 
@@ -344,6 +347,36 @@ static void on_name(void *ctx, int32_t idx, const char *key, size_t key_len)
 	}
 }
 
+/* The shape of the tensor that named the storage (the first), kept only if that tensor
+ * covers the whole storage (checked once the dtype's size is known, in add_records). */
+static void on_shape(void *ctx, int32_t idx, uint32_t at, uint32_t count)
+{
+	struct zip *z = ctx;
+	struct zrec *r = &z->recs[idx];
+	if (!r->has_shape && count <= MC_TENSOR_DIMS_MAX) {
+		r->has_shape = true;
+		r->shape_at = at;
+		r->shape_n = (uint8_t)count;
+	}
+}
+
+/* Sets the shape of the storage just added when its tensor covers all of its bytes: a view
+ * on part of a storage says nothing of the storage as a whole. */
+static int add_shape(struct zip *z, const struct zrec *r)
+{
+	uint64_t dims[MC_TENSOR_DIMS_MAX];
+	unsigned size = mc_dtype_size((enum mc_dtype)r->dtype);
+	if (!r->has_shape || !size)
+		return 0;
+	uint64_t elements =
+	    mc_pickle_ints(z->pickle, (size_t)z->pkl.size, r->shape_at, r->shape_n, dims);
+	uint64_t bytes;
+	if (elements == UINT64_MAX || __builtin_mul_overflow(elements, (uint64_t)size, &bytes) ||
+	    bytes != r->size)
+		return 0;
+	return mc_tf_shape(z->tf, dims, r->shape_n);
+}
+
 static int walk_pickle(struct zip *z)
 {
 	if (locate_data(z, &z->pkl) < 0)
@@ -355,7 +388,7 @@ static int walk_pickle(struct zip *z)
 	if (!p)
 		return -1;
 	z->pickle = (const uint8_t *)p;
-	struct mc_pickle_hooks h = { on_storage, on_name, z };
+	struct mc_pickle_hooks h = { on_storage, on_name, z, on_shape };
 	int r = mc_pickle_walk(z->tf, z->pickle, (size_t)z->pkl.size, &h);
 	if (r < 0) {
 		mc_tf_free(z->tf, p);
@@ -379,7 +412,8 @@ static int add_records(struct zip *z)
 		}
 		bool be = big && mc_dtype_size((enum mc_dtype)r->dtype) > 1;
 		if (mc_tf_add(z->tf, r->data, r->size, name, name_len, (enum mc_dtype)r->dtype,
-		              be) < 0)
+		              be) < 0 ||
+		    add_shape(z, r) < 0)
 			return -1;
 	}
 	return 1;
