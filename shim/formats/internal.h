@@ -140,15 +140,16 @@ int mc_tf_json_skip(struct mc_tf_json *j);
 
 /* What the walk reports. storage(): a persistent id ('storage', torch.<X>Storage, key, ...)
  * was seen; returns the caller's index for key, or -1 when no record has it. name(): a value
- * holding storage index idx was stored in a dict under the string key. */
+ * holding storage index idx was stored in a dict under the string key. shape(): optional. */
 struct mc_pickle_hooks {
 	int32_t (*storage)(void *ctx, const char *key, size_t key_len, enum mc_dtype dt);
 	void (*name)(void *ctx, int32_t idx, const char *key, size_t key_len);
 	void *ctx;
-	/* optional, right after name() for the same value, or at STOP for a pickle of one
-	 * tensor: the tensor built on storage idx has storage offset 0 and the size whose count
-	 * ints lie at pickle offset at (read them with mc_pickle_ints) */
-	void (*shape)(void *ctx, int32_t idx, uint32_t at, uint32_t count);
+	/* right after name() for the same value, or at STOP for a pickle of one tensor: the
+	 * tensor built on storage idx (_rebuild_tensor_v2) has storage offset 0 and the size
+	 * dims[0, ndim), ndim at most MC_PICKLE_NDIM_MAX (dims: the walk's, valid during the
+	 * call only; NULL when ndim is 0) */
+	void (*shape)(void *ctx, int32_t idx, const uint64_t *dims, unsigned ndim);
 };
 
 #define MC_PICKLE_MARKS_MAX      1024u      /* nesting of MARKs; deeper is malformed */
@@ -166,10 +167,5 @@ bool mc_pickle_opcode_known(uint8_t op);
 /* Walks the pickle p[0, n) to its STOP. 0, or -1 with why set (unknown opcode, truncated,
  * stack underflow, nested too deep, out of memory). Time and memory are linear in n. */
 int mc_pickle_walk(struct mc_tf *tf, const uint8_t *p, size_t n, const struct mc_pickle_hooks *h);
-
-/* Reads the count (at most MC_TENSOR_DIMS_MAX) small ints whose opcodes start at p[at] into
- * dims, as the shape hook gave them; returns their product, or UINT64_MAX when they are not
- * such ints (or the product overflows). Never reads outside p[0, n). */
-uint64_t mc_pickle_ints(const uint8_t *p, size_t n, uint32_t at, uint32_t count, uint64_t *dims);
 
 #endif
