@@ -158,6 +158,10 @@ struct mc_rule_spec {
 	enum mc_noise noise; /* mode = noise: relative (default) or absolute */
 	uint32_t fraction_ppm; /* fraction = P%: share of each tensor's values; 0 = use count */
 	uint8_t bit;           /* bitflip: the bit of each value flipped, or MC_BIT_NONE */
+	/* format = raw: the file is taken as headerless, its [offset_lo, offset_hi) one tensor
+	 * "raw" of raw_dtype (enum mc_dtype), whatever a recogniser would say of it */
+	bool raw;
+	uint8_t raw_dtype;
 	/* replay lists: a rule with either acts on the listed calls only. replay_calls is
 	 * sorted by (thread, call) without duplicates; replay_keys has no duplicates. */
 	struct mc_replay_call *replay_calls;

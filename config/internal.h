@@ -44,8 +44,12 @@ enum mc_rkey {
 	MC_RKEY_NOISE,
 	MC_RKEY_FRACTION,
 	MC_RKEY_BIT,
+	MC_RKEY_FORMAT,
+	MC_RKEY_DTYPE,
 	MC_RKEY_N
 };
+/* mc_rule_lines.bad has a bit per rule key */
+_Static_assert(MC_RKEY_N <= 64, "more rule keys than bits in mc_rule_lines.bad");
 
 /* Keys of [mlchaos]. */
 enum mc_gkey {

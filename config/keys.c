@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/tensors.h"
 #include "internal.h"
 
 typedef int (*rule_parser)(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v);
@@ -640,6 +641,31 @@ static int parse_bit(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char 
 	return ret;
 }
 
+/* format = auto (the recognisers say) or raw (the rule declares the layout). */
+static int parse_format(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = { "auto", "raw" };
+	int i, ret = parse_word(ctx, v, "format", "formats", words, 2, &i);
+
+	if (ret == 0)
+		r->raw = i == 1;
+	return ret;
+}
+
+/* dtype = f32, f16, ...: the names of formats/tensors.h, every dtype but "other". */
+static int parse_dtype(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	const char *words[32];
+	int n = 0, i, ret;
+
+	for (int dt = MC_DT_OTHER + 1; n < 32 && mc_dtype_name((enum mc_dtype)dt); dt++)
+		words[n++] = mc_dtype_name((enum mc_dtype)dt);
+	ret = parse_word(ctx, v, "dtype", "dtypes", words, n, &i);
+	if (ret == 0)
+		r->raw_dtype = (uint8_t)(MC_DT_OTHER + 1 + i);
+	return ret;
+}
+
 #define ALL 0
 #define ANY MC_ACTIONS_ALL
 static const struct rule_key rule_keys[MC_RKEY_N] = {
@@ -678,6 +704,8 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_NOISE] = { "noise", ALL, ACT(CORRUPT), parse_noise, false },
 	[MC_RKEY_FRACTION] = { "fraction", ALL, ACT(CORRUPT), parse_fraction, false },
 	[MC_RKEY_BIT] = { "bit", ALL, ACT(CORRUPT), parse_bit, false },
+	[MC_RKEY_FORMAT] = { "format", ALL, ACT(CORRUPT), parse_format, false },
+	[MC_RKEY_DTYPE] = { "dtype", ALL, ACT(CORRUPT), parse_dtype, false },
 };
 #undef ALL
 #undef ANY

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "formats/tensors.h"
 #include "internal.h"
 
 #define ACT(a) MC_ACTION_BIT(MC_ACTION_##a)
@@ -244,6 +245,46 @@ static void check_graded(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		             "only the tensor map of a recognised model file locates");
 }
 
+/* format = raw declares the layout of a headerless file: the data's dtype, and where it lies
+ * (offset); only region = tensors reads a layout, and dtype means nothing without raw. */
+static void check_raw(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                      const struct mc_rule_lines *lines)
+{
+	bool raw = key_ok(lines, MC_RKEY_FORMAT) && r->raw;
+	bool tensors = key_ok(lines, MC_RKEY_REGION) && r->region == MC_REGION_TENSORS;
+
+	if (!key_ok(lines, MC_RKEY_ACTION) || r->action != MC_ACTION_CORRUPT ||
+	    (key_ok(lines, MC_RKEY_HOOK) &&
+	     !(mc_cfg_hook_actions(r->hook) & MC_ACTION_BIT(r->action))))
+		return; /* format and dtype were reported as not applying */
+	if (raw && !tensors)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_FORMAT],
+		             "format = raw needs region = tensors: the declared data is damaged as "
+		             "one tensor named raw (add region = tensors)");
+	if (raw && !key_set(lines, MC_RKEY_DTYPE))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_FORMAT],
+		             "format = raw needs dtype: say what the headerless data holds (f32, "
+		             "f16, bf16, f64, f8_e4m3, f8_e5m2, i8, u8, i16, u16, i32, u32, i64, "
+		             "u64, bool, or GGUF blocks: q4_0 ... q8_k)");
+	if (key_set(lines, MC_RKEY_DTYPE) && !raw && !key_set(lines, MC_RKEY_FORMAT))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_DTYPE],
+		             "dtype needs format = raw: a recognised model file's header gives its "
+		             "dtypes (add format = raw for a headerless file)");
+	else if (key_set(lines, MC_RKEY_DTYPE) && key_ok(lines, MC_RKEY_FORMAT) && !raw)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_DTYPE],
+		             "dtype needs format = raw, but format = auto (line %d): a recognised "
+		             "model file's header gives its dtypes",
+		             lines->key[MC_RKEY_FORMAT]);
+	if (raw && key_ok(lines, MC_RKEY_DTYPE) && key_ok(lines, MC_RKEY_MODE) &&
+	    r->mode >= MC_CORRUPT_NAN && !mc_dtype_is_float((enum mc_dtype)r->raw_dtype) &&
+	    !mc_dtype_is_block((enum mc_dtype)r->raw_dtype))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_MODE],
+		             "mode = %s changes float values, but dtype = %s (line %d) is not a "
+		             "float type: use a byte mode (bitflip, zero, random, byte:0xNN)",
+		             mc_corrupt_mode_name(r->mode),
+		             mc_dtype_name((enum mc_dtype)r->raw_dtype), lines->key[MC_RKEY_DTYPE]);
+}
+
 static void check_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
                          const struct mc_rule_lines *lines)
 {
@@ -282,6 +323,7 @@ static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	check_values(ctx, r, lines);
 	check_region(ctx, r, lines);
 	check_graded(ctx, r, lines);
+	check_raw(ctx, r, lines);
 	check_select(ctx, r, lines);
 	mc_cfg_validate_replay(ctx, r, lines);
 }

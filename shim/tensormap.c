@@ -53,11 +53,14 @@ struct tmap_file {
 };
 
 /* The files seen: MC_TMAP_FILES entries, mapped on first use; used of them handed out;
- * full_noted once the log was told the table is full. */
+ * full_noted once the log was told the table is full; raw_short_noted, a bit per rule id,
+ * once the log was told a format = raw rule's file ends before its declared data (kept
+ * across a reload: a rule of the same position is not told again). */
 static struct {
 	_Atomic(void *) mem;
 	_Atomic uint32_t used;
 	_Atomic uint32_t full_noted;
+	_Atomic uint64_t raw_short_noted[MC_MAX_RULES / 64];
 } table;
 
 static struct tmap_file *files(bool create)
@@ -369,13 +372,36 @@ bool mc_tmap_nothing_to_damage(int fd)
 	       atomic_load_explicit(&t[tag - 1].noted, memory_order_relaxed) != 0;
 }
 
+/* format = raw: the rule's declared layout over the file open on fd, recognised or not (the
+ * user said raw). Nothing is allocated or kept: the map lives in ret. */
+static enum mc_tmap_status for_raw(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return MC_TMAP_NONE;
+	ret->format = "raw";
+	if (mc_tensor_raw_map(&ret->raw, (uint64_t)st.st_size, rule->offset_lo, rule->offset_hi,
+	                      (enum mc_dtype)rule->raw_dtype, ret->raw_why,
+	                      sizeof(ret->raw_why)) < 0) {
+		uint64_t bit = 1ull << (rule->id % 64);
+		if (!(atomic_fetch_or_explicit(&table.raw_short_noted[rule->id / 64], bit,
+		                               memory_order_relaxed) &
+		      bit))
+			ret->note = ret->raw_why;
+		return MC_TMAP_MALFORMED;
+	}
+	ret->view.map = &ret->raw.map;
+	ret->view.match = NULL; /* one tensor: the engine matches its name itself */
+	return MC_TMAP_READY;
+}
+
 enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (fd < 0)
 		return MC_TMAP_NONE;
 	int saved = errno;
-	enum mc_tmap_status s = for_file(fd, rule, ret);
+	enum mc_tmap_status s = rule->raw ? for_raw(fd, rule, ret) : for_file(fd, rule, ret);
 	errno = saved;
 	return s;
 }

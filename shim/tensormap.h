@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "formats/tensors.h"
 
 /* Files with a map (or a malformed one) the process keeps at most; past that, files are left
  * alone and the log says so once. */
@@ -32,6 +33,9 @@ struct mc_tmap_use {
 	 * per process for FULL): NULL afterwards, so that a file gets one log line, not one per
 	 * read */
 	const char *note;
+	/* format = raw: the declared map view.map points into, and the note's text */
+	struct mc_tensor_raw raw;
+	char raw_why[160];
 };
 
 /* fd was just opened, and a rule with region = tensors may target its file: recognise it
@@ -40,7 +44,9 @@ struct mc_tmap_use {
 void mc_tmap_opened(int fd);
 
 /* The map to corrupt with, for a decision of rule (region = tensors) on fd: from fd's tag
- * when it still names the file open on fd, else by recognising the file now. The match
+ * when it still names the file open on fd, else by recognising the file now; for a format =
+ * raw rule, the declared map in ret->raw (MALFORMED when the file ends before the declared
+ * offset, with a note once per rule and process). The match
  * bitmap of the rule's tensor glob is computed once per map and glob, on first use. Guard
  * held; keeps errno. */
 enum mc_tmap_status mc_tmap_for(int fd, const struct mc_erule *rule, struct mc_tmap_use *ret);

@@ -35,6 +35,8 @@ static const struct mc_command commands[] = {
 	{ "experiment", mc_cmd_experiment,
 	  "run a chaos experiment: steady state, chaos, recovery, score" },
 	{ "load", mc_cmd_load, "send HTTP requests and measure answers, errors, latency, tokens" },
+	{ "inspect", mc_cmd_inspect,
+	  "show the tensors of model files: format, dtypes, shapes, bytes" },
 };
 
 #define MC_N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -362,7 +362,7 @@ static bool value_layout_of(const struct mc_tensor *t, struct value_layout *ret)
 	ret->stride = ret->width;
 	ret->inner = 0;
 	ret->dt = (enum mc_dtype)t->dtype;
-	return ret->width != 0;
+	return mc_dtype_is_float(ret->dt); /* integers and bool: byte modes only */
 }
 
 /* One value to change: the element's place and what to do to it. */

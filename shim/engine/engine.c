@@ -151,7 +151,8 @@ static uint32_t rule_checks(const struct mc_rule_spec *s)
 		checks |= MC_CHECK_WINDOW;
 	if (s->after > 0)
 		checks |= MC_CHECK_AFTER;
-	if (s->action == MC_ACTION_CORRUPT && s->region == MC_REGION_TENSORS)
+	/* format = raw declares its map: what a recogniser thought of the file does not matter */
+	if (s->action == MC_ACTION_CORRUPT && s->region == MC_REGION_TENSORS && !s->raw)
 		checks |= MC_CHECK_TENSORS;
 	return checks;
 }
@@ -207,6 +208,8 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	    cfg->enabled && (unsigned)s->hook < MC_HOOK_COUNT && process_matches(s->process, proc);
 	r->count = s->count;
 	r->region = (uint8_t)s->region;
+	r->raw = s->raw;
+	r->raw_dtype = s->raw_dtype;
 	r->name = put_string(pool, s->name);
 	r->path = put_string(pool, s->path);
 	r->to = put_string(pool, s->to);
@@ -385,8 +388,9 @@ bool mc_engine_tensor_target(const struct mc_ruleset *rs, const struct mc_rulema
 	for (unsigned i = 0; i < rs->n_rules; i++) {
 		const struct mc_erule *r = &rs->rules[i];
 
-		if (!r->enabled || r->action != MC_ACTION_CORRUPT || r->region != MC_REGION_TENSORS)
-			continue;
+		if (!r->enabled || r->action != MC_ACTION_CORRUPT ||
+		    r->region != MC_REGION_TENSORS || r->raw)
+			continue; /* format = raw needs no recogniser */
 		if (!r->path || (path_rules && (path_rules->w[r->id / 64] >> (r->id % 64)) & 1))
 			return true;
 	}

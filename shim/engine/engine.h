@@ -44,9 +44,11 @@ struct mc_erule {
 	int errnos[MC_MAX_ERRNOS];
 	uint8_t n_errnos;
 	uint8_t oom, mode, byte, scope;
-	bool shadow;    /* the rule's own shadow = true, or [mlchaos] shadow = true */
-	bool enabled;   /* false: enabled = false, or process = did not match this process */
-	uint8_t region; /* enum mc_region */
+	bool shadow;       /* the rule's own shadow = true, or [mlchaos] shadow = true */
+	bool enabled;      /* false: enabled = false, or process = did not match this process */
+	uint8_t region;    /* enum mc_region */
+	bool raw;          /* format = raw: the map is the declared one (mc_tensor_raw_map) */
+	uint8_t raw_dtype; /* format = raw: enum mc_dtype */
 	uint32_t count;
 	const char *name;
 	const char *path;   /* or NULL */
@@ -427,8 +429,9 @@ uint64_t mc_engine_corrupt_tensors(const struct mc_erule *rule, const struct mc_
 
 /* Whether an enabled corrupt rule with region = tensors (hook read or mmap) may damage a file
  * whose path matched the path globs in path_rules (NULL: a file without a known path): one
- * with no path glob, or one whose glob the file matched. Walks the rules: call it per open,
- * not per read. */
+ * with no path glob, or one whose glob the file matched; format = raw rules do not count (their
+ * map is declared, no recogniser reads the file). Walks the rules: call it per open, not per
+ * read. */
 bool mc_engine_tensor_target(const struct mc_ruleset *rs, const struct mc_rulemask *path_rules);
 
 /* ---- graded damage (floats.c) ---- */

@@ -55,10 +55,10 @@ static const struct ggml_type ggml_types[] = {
 	[13] = { 256, 176, MC_DT_Q5_K }, /* Q5_K */
 	[14] = { 256, 210, MC_DT_Q6_K }, /* Q6_K */
 	[15] = { 256, 292, MC_DT_Q8_K }, /* Q8_K */
-	[24] = { 1, 1, MC_DT_OTHER },    /* I8 */
-	[25] = { 1, 2, MC_DT_OTHER },    /* I16 */
-	[26] = { 1, 4, MC_DT_OTHER },    /* I32 */
-	[27] = { 1, 8, MC_DT_OTHER },    /* I64 */
+	[24] = { 1, 1, MC_DT_I8 },       /* I8 */
+	[25] = { 1, 2, MC_DT_I16 },      /* I16 */
+	[26] = { 1, 4, MC_DT_I32 },      /* I32 */
+	[27] = { 1, 8, MC_DT_I64 },      /* I64 */
 	[28] = { 1, 8, MC_DT_F64 },      /* F64 */
 	[30] = { 1, 2, MC_DT_BF16 },     /* BF16 */
 };
@@ -166,6 +166,10 @@ struct gguf_info {
 	size_t name_len;
 	uint64_t elements;
 	uint64_t ne0;
+	/* the shape, outermost first as NumPy and PyTorch show it: GGUF's ne[] reversed (ne[0],
+	 * the row, is innermost) */
+	uint64_t dims[GGUF_MAX_DIMS];
+	uint32_t n_dims;
 	uint32_t type;
 	uint64_t offset;
 };
@@ -180,10 +184,12 @@ static int read_dims(struct gguf *g, struct gguf_info *ti)
 		                  n_dims, GGUF_MAX_DIMS);
 	ti->elements = 1;
 	ti->ne0 = 1;
+	ti->n_dims = n_dims;
 	for (uint32_t d = 0; d < n_dims; d++) {
 		uint64_t ne;
 		if (mc_tf_cur_u64(&g->c, &ne, "a tensor's dimension") < 0)
 			return -1;
+		ti->dims[n_dims - 1 - d] = ne;
 		if (d == 0)
 			ti->ne0 = ne;
 		if (__builtin_mul_overflow(ti->elements, ne, &ti->elements))
@@ -252,7 +258,8 @@ static int add_tensors(struct gguf *g, uint64_t infos_at, uint64_t n_tensors, ui
 			return mc_tf_fail(g->tf,
 			                  "tensor '%s': offset %llu is past the end of the file",
 			                  ti.name, (unsigned long long)ti.offset);
-		if (mc_tf_add(g->tf, data + ti.offset, len, ti.name, ti.name_len, dt, false) < 0)
+		if (mc_tf_add(g->tf, data + ti.offset, len, ti.name, ti.name_len, dt, false) < 0 ||
+		    mc_tf_shape(g->tf, ti.dims, ti.n_dims) < 0)
 			return -1;
 	}
 	return 1;

@@ -26,6 +26,7 @@ struct mc_tf {
 	uint32_t n, cap;
 	char *names;
 	size_t names_len, names_cap;
+	bool last_added; /* the last mc_tf_add() added a tensor (mc_tf_shape() applies) */
 };
 
 /* Writes "FORMAT: MESSAGE" into why (one line: control bytes become '?') and returns -1.
@@ -139,11 +140,16 @@ int mc_tf_json_skip(struct mc_tf_json *j);
 
 /* What the walk reports. storage(): a persistent id ('storage', torch.<X>Storage, key, ...)
  * was seen; returns the caller's index for key, or -1 when no record has it. name(): a value
- * holding storage index idx was stored in a dict under the string key. */
+ * holding storage index idx was stored in a dict under the string key. shape(): optional. */
 struct mc_pickle_hooks {
 	int32_t (*storage)(void *ctx, const char *key, size_t key_len, enum mc_dtype dt);
 	void (*name)(void *ctx, int32_t idx, const char *key, size_t key_len);
 	void *ctx;
+	/* right after name() for the same value, or at STOP for a pickle of one tensor: the
+	 * tensor built on storage idx (_rebuild_tensor_v2) has storage offset 0 and the size
+	 * dims[0, ndim), ndim at most MC_PICKLE_NDIM_MAX (dims: the walk's, valid during the
+	 * call only; NULL when ndim is 0) */
+	void (*shape)(void *ctx, int32_t idx, const uint64_t *dims, unsigned ndim);
 };
 
 #define MC_PICKLE_MARKS_MAX      1024u      /* nesting of MARKs; deeper is malformed */

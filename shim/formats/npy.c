@@ -13,6 +13,8 @@ struct npy_header {
 	uint64_t itemsize;
 	uint64_t elements;
 	bool has_descr, has_order, has_shape;
+	unsigned ndim; /* all of them; dims keeps the first ones */
+	uint64_t dims[MC_TENSOR_DIMS_MAX];
 };
 
 struct npy_scan {
@@ -117,6 +119,9 @@ static int parse_shape(struct npy_scan *s, struct npy_header *h)
 			return scan_fail(s, "expected a dimension");
 		if (s->p < s->end && *s->p == 'L') /* Python 2 longs */
 			s->p++;
+		if (h->ndim < MC_TENSOR_DIMS_MAX)
+			h->dims[h->ndim] = d;
+		h->ndim += h->ndim < UINT32_MAX;
 		zero |= d == 0;
 		overflow |= d != 0 && __builtin_mul_overflow(product, d, &product);
 		if (!eat(s, ',')) {
@@ -179,6 +184,29 @@ static int parse_dict(struct npy_scan *s, struct npy_header *h)
 	return 0;
 }
 
+/* The dtype of a descr's kind and item size: floats, integers and bool by their width. */
+static enum mc_dtype npy_dtype(char kind, uint64_t itemsize)
+{
+	static const enum mc_dtype floats[9] = {
+		[2] = MC_DT_F16, [4] = MC_DT_F32, [8] = MC_DT_F64
+	};
+	static const enum mc_dtype ints[9] = {
+		[1] = MC_DT_I8, [2] = MC_DT_I16, [4] = MC_DT_I32, [8] = MC_DT_I64
+	};
+	static const enum mc_dtype uints[9] = {
+		[1] = MC_DT_U8, [2] = MC_DT_U16, [4] = MC_DT_U32, [8] = MC_DT_U64
+	};
+	if (itemsize > 8)
+		return MC_DT_OTHER;
+	if (kind == 'f')
+		return floats[itemsize];
+	if (kind == 'i')
+		return ints[itemsize];
+	if (kind == 'u')
+		return uints[itemsize];
+	return kind == 'b' && itemsize == 1 ? MC_DT_BOOL : MC_DT_OTHER;
+}
+
 static int add_array(struct mc_tf *tf, const struct npy_header *h, uint64_t data)
 {
 	uint64_t bytes, size = tf->src->size;
@@ -190,14 +218,11 @@ static int add_array(struct mc_tf *tf, const struct npy_header *h, uint64_t data
 		    "truncated: the data (%llu bytes from offset %llu) is past the end "
 		    "of the file (%llu bytes)",
 		    (unsigned long long)bytes, (unsigned long long)data, (unsigned long long)size);
-	enum mc_dtype dt = MC_DT_OTHER;
-	if (h->kind == 'f')
-		dt = h->itemsize == 2   ? MC_DT_F16
-		     : h->itemsize == 4 ? MC_DT_F32
-		     : h->itemsize == 8 ? MC_DT_F64
-		                        : MC_DT_OTHER;
+	enum mc_dtype dt = npy_dtype(h->kind, h->itemsize);
 	bool big = h->order == '>' && h->itemsize > 1;
-	return mc_tf_add(tf, data, bytes, "array", 5, dt, big) < 0 ? -1 : 1;
+	if (mc_tf_add(tf, data, bytes, "array", 5, dt, big) < 0)
+		return -1;
+	return mc_tf_shape(tf, h->dims, h->ndim) < 0 ? -1 : 1;
 }
 
 int mc_tf_npy(struct mc_tf *tf)

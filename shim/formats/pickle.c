@@ -1,13 +1,14 @@
 /* pickle.c: walks the opcodes of a pickle (protocols 0 to 5) without executing anything. In
  * torch.save's data.pkl (in memory) it finds the storages' persistent ids ('storage',
- * torch.FloatStorage, '3', 'cpu', n) and the dict keys of the tensors built on them. In a
- * plain pickle or a joblib file (read from the file through a window, payloads skipped, never
+ * torch.FloatStorage, '3', 'cpu', n), the dict keys of the tensors built on them and the
+ * sizes given to _rebuild_tensor_v2 (of tensors at offset 0 of their storage). In a plain
+ * pickle or a joblib file (read from the file through a window, payloads skipped, never
  * read) it finds numpy arrays: their bytes (a BINBYTES/BYTEARRAY8 payload, or the raw bytes
  * joblib writes after a NumpyArrayWrapper), dtype, shape and their path in the object. Values
  * are reduced to what matters here (a string, an int, a shape, a dtype, a class, "holds
- * storage k", "is container k"). Every length is checked against the bytes left, the stacks
- * and tables have fixed limits, and each byte and value is looked at a bounded number of
- * times: linear in the pickle's size. */
+ * storage k", "is a tensor of storage k, of this size", "is container k"). Every length is checked
+ * against the bytes left, the stacks and tables have fixed limits, and each byte and value is
+ * looked at a bounded number of times: linear in the pickle's size. */
 #include <string.h>
 
 #include "internal.h"
@@ -30,6 +31,9 @@ enum pv_kind {
 	PV_ND_ARGS,       /* (bytes, dtype, shape, order): _frombuffer's arguments */
 	PV_ND_PENDING,    /* _reconstruct's result, waiting for its BUILD */
 	PV_WRAPPER,       /* a NumpyArrayWrapper, waiting for its BUILD */
+	PV_TENSOR,        /* torch: _rebuild_tensor_v2's (storage, 0, size, ...), what a call on
+	                   * them returns, or a tuple whose first storage is one: storage, and
+	                   * the size as a shape (PVF_SHAPE) */
 };
 
 enum {
@@ -494,6 +498,46 @@ static int joblib_array(struct walk *w, struct pv *wrapper, const struct pv *sta
 	return 0;
 }
 
+/* ---- torch's tensors ---- */
+
+/* torch's _rebuild_tensor_v2(storage, storage_offset, size, stride, ...): only a tensor at
+ * offset 0 can say what its storage's shape is, and only when its size is a shape. */
+static bool is_rebuild_args(const struct pv *items, uint32_t n)
+{
+	return n >= 3 && items[0].storage >= 0 && items[1].kind == PV_INT && items[1].off == 0 &&
+	       items[2].kind == PV_INTS;
+}
+
+/* Makes v (holding that tensor's storage) the tensor of value t, with t's size. */
+static void as_tensor(struct pv *v, const struct pv *t)
+{
+	v->kind = PV_TENSOR;
+	v->storage = t->storage;
+	take_shape(v, t);
+}
+
+/* A tuple whose first storage is a tensor's (the arguments of _rebuild_parameter(tensor, ...)
+ * or of _rebuild_from_type_v2) stands for that tensor, so that the call's result does. */
+static void keep_tensor(struct pv *v, const struct pv *items, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (items[i].storage < 0)
+			continue;
+		if (items[i].kind == PV_TENSOR)
+			as_tensor(v, &items[i]);
+		return;
+	}
+}
+
+/* torch: the tensor value t is built on storage t->storage, at offset 0, with t's size. */
+static void report_shape(struct walk *w, const struct pv *t)
+{
+	if (t->kind == PV_TENSOR && w->h->shape)
+		w->h->shape(w->h->ctx, t->storage, t->ndim ? w->dims + t->dims : NULL, t->ndim);
+}
+
+/* ---- what values make of each other ---- */
+
 /* What a BUILD of obj with state makes of obj (in place). */
 static int build(struct walk *w, struct pv *obj, const struct pv *state)
 {
@@ -538,6 +582,9 @@ static int call(struct walk *w, const struct pv *callable, const struct pv *args
 	}
 	ret->node = new_node(w);
 	link(w, args, ret, LABEL_NONE, 0, 0, 0);
+	/* _rebuild_tensor_v2 (or _rebuild_parameter, ...) on a tensor's arguments: that tensor */
+	if (args->kind == PV_TENSOR)
+		as_tensor(ret, args);
 	return 0;
 }
 
@@ -548,10 +595,11 @@ static struct pv global(const char *module, size_t module_len, const char *name,
 		const char *name;
 		enum mc_dtype dt;
 	} classes[] = {
-		{ "FloatStorage", MC_DT_F32 },
-		{ "HalfStorage", MC_DT_F16 },
-		{ "BFloat16Storage", MC_DT_BF16 },
-		{ "DoubleStorage", MC_DT_F64 },
+		{ "FloatStorage", MC_DT_F32 },     { "HalfStorage", MC_DT_F16 },
+		{ "BFloat16Storage", MC_DT_BF16 }, { "DoubleStorage", MC_DT_F64 },
+		{ "LongStorage", MC_DT_I64 },      { "IntStorage", MC_DT_I32 },
+		{ "ShortStorage", MC_DT_I16 },     { "CharStorage", MC_DT_I8 },
+		{ "ByteStorage", MC_DT_U8 },       { "BoolStorage", MC_DT_BOOL },
 	};
 	static const struct {
 		const char *module, *name;
@@ -610,8 +658,8 @@ static void numpy_tuple(struct walk *w, const struct pv *items, uint32_t n, stru
 }
 
 /* A tuple: ('storage', torch.<X>Storage, key, location, size) is a storage's persistent id;
- * numpy's tuples say what they are; any other holds the first storage among its items, and
- * its items are named by their index. */
+ * (storage, 0, size, ...) a torch tensor's arguments; numpy's tuples say what they are; any
+ * other holds the first storage among its items, and its items are named by their index. */
 static struct pv tuple(struct walk *w, const struct pv *items, uint32_t n)
 {
 	if (n >= 3 && str_is(w, &items[0], "storage") && items[1].kind == PV_STORAGE &&
@@ -619,22 +667,31 @@ static struct pv tuple(struct walk *w, const struct pv *items, uint32_t n)
 		return holding(w->h->storage(w->h->ctx, (const char *)w->p + items[2].off,
 		                             (size_t)items[2].len, (enum mc_dtype)items[1].dtype));
 	struct pv v = holding(first_storage(items, n));
-	numpy_tuple(w, items, n, &v);
+	if (is_rebuild_args(items, n)) { /* v holds items[0]'s storage */
+		v.kind = PV_TENSOR;
+		take_shape(&v, &items[2]);
+	} else {
+		numpy_tuple(w, items, n, &v);
+	}
+	if (v.kind == PV_OTHER)
+		keep_tensor(&v, items, n);
 	link_items(w, items, n, &v, 0);
 	return v;
 }
 
-/* Key and value stored into a dict (SETITEM, SETITEMS, DICT): the torch hook's name, the
- * path of what the value holds, and the fields of a NumpyArrayWrapper's state. */
+/* Key and value stored into a dict (SETITEM, SETITEMS, DICT): the torch hooks' name (and
+ * size), the path of what the value holds, and the fields of a NumpyArrayWrapper's state. */
 static void set_item(struct walk *w, struct pv *dict, const struct pv *key, const struct pv *value)
 {
 	if (key->kind != PV_STR) {
 		link(w, value, dict, LABEL_NONE, 0, 0, 0);
 		return;
 	}
-	if (value->storage >= 0)
+	if (value->storage >= 0) {
 		w->h->name(w->h->ctx, value->storage, (const char *)w->p + key->off,
 		           (size_t)key->len);
+		report_shape(w, value);
+	}
 	link(w, value, dict, LABEL_KEY, key->off, key->len, 0);
 	if (str_is(w, key, "shape") && value->kind == PV_INTS)
 		take_shape(dict, value);
@@ -840,7 +897,8 @@ static int op_call(struct walk *w, uint32_t n)
 		return -1;
 	if (n == 3)
 		link(w, &items[2], &ret, LABEL_NONE, 0, 0, 0);
-	ret.storage = first_storage(items, n);
+	if (ret.kind != PV_TENSOR) /* a tensor keeps the storage its size is of */
+		ret.storage = first_storage(items, n);
 	return push(w, ret);
 }
 
@@ -1055,12 +1113,16 @@ bool mc_pickle_opcode_known(uint8_t op)
 }
 
 /* STOP: the end of the walk, or of a pickle inside it (a joblib object array, whose value
- * stands for the array its wrapper was: dropped, the wrapper stays). */
+ * stands for the array its wrapper was: dropped, the wrapper stays). torch.save of one bare
+ * tensor names no storage, but the tensor is the value on top. */
 static int op_stop(struct walk *w)
 {
 	struct pv v;
-	if (w->nested == 0)
+	if (w->nested == 0) {
+		if (w->depth > 0)
+			report_shape(w, &w->stack[w->depth - 1]);
 		return 0;
+	}
 	unnest(w);
 	return pop(w, &v) < 0 ? -1 : 1;
 }
@@ -1219,7 +1281,7 @@ static int add_arrays(struct walk *w)
 
 int mc_tf_pickle(struct mc_tf *tf, enum mc_tensor_format *ret_format)
 {
-	static const struct mc_pickle_hooks none = { no_storage, no_name, NULL };
+	static const struct mc_pickle_hooks none = { no_storage, no_name, NULL, NULL };
 	struct walk *w = walk_new(tf);
 	if (!w)
 		return -1;

@@ -13,14 +13,11 @@ struct st_dtype {
 };
 
 static const struct st_dtype st_dtypes[] = {
-	{ "F64", 8, MC_DT_F64 },         { "F32", 4, MC_DT_F32 },
-	{ "F16", 2, MC_DT_F16 },         { "BF16", 2, MC_DT_BF16 },
-	{ "I64", 8, MC_DT_OTHER },       { "I32", 4, MC_DT_OTHER },
-	{ "I16", 2, MC_DT_OTHER },       { "I8", 1, MC_DT_OTHER },
-	{ "U64", 8, MC_DT_OTHER },       { "U32", 4, MC_DT_OTHER },
-	{ "U16", 2, MC_DT_OTHER },       { "U8", 1, MC_DT_OTHER },
-	{ "BOOL", 1, MC_DT_OTHER },      { "F8_E5M2", 1, MC_DT_F8_E5M2 },
-	{ "F8_E4M3", 1, MC_DT_F8_E4M3 },
+	{ "F64", 8, MC_DT_F64 },   { "F32", 4, MC_DT_F32 },         { "F16", 2, MC_DT_F16 },
+	{ "BF16", 2, MC_DT_BF16 }, { "I64", 8, MC_DT_I64 },         { "I32", 4, MC_DT_I32 },
+	{ "I16", 2, MC_DT_I16 },   { "I8", 1, MC_DT_I8 },           { "U64", 8, MC_DT_U64 },
+	{ "U32", 4, MC_DT_U32 },   { "U16", 2, MC_DT_U16 },         { "U8", 1, MC_DT_U8 },
+	{ "BOOL", 1, MC_DT_BOOL }, { "F8_E5M2", 1, MC_DT_F8_E5M2 }, { "F8_E4M3", 1, MC_DT_F8_E4M3 },
 };
 
 /* What one tensor entry says. */
@@ -29,6 +26,8 @@ struct st_entry {
 	bool has_dtype, has_shape, has_offsets;
 	uint64_t elements;
 	bool elements_overflow;
+	unsigned ndim; /* all of them; dims keeps the first ones */
+	uint64_t dims[MC_TENSOR_DIMS_MAX];
 	uint64_t begin, end;
 };
 
@@ -65,6 +64,9 @@ static int parse_shape(struct st_parse *sp, struct st_entry *e)
 			uint64_t d;
 			if (mc_tf_json_u64(j, &d) < 0)
 				return json_fail(sp, j->err);
+			if (e->ndim < MC_TENSOR_DIMS_MAX)
+				e->dims[e->ndim] = d;
+			e->ndim += e->ndim < UINT32_MAX;
 			zero |= d == 0;
 			overflow |= d != 0 && __builtin_mul_overflow(product, d, &product);
 		} while (mc_tf_json_eat(j, ','));
@@ -142,8 +144,10 @@ static int add_entry(struct st_parse *sp, const char *name, size_t name_len,
 			    tf, "tensor '%s': shape and dtype %s do not give its %llu bytes", name,
 			    e->dtype->name, (unsigned long long)(e->end - e->begin));
 	}
-	return mc_tf_add(tf, sp->data_start + e->begin, e->end - e->begin, name, name_len,
-	                 e->dtype ? e->dtype->dt : MC_DT_OTHER, false);
+	if (mc_tf_add(tf, sp->data_start + e->begin, e->end - e->begin, name, name_len,
+	              e->dtype ? e->dtype->dt : MC_DT_OTHER, false) < 0)
+		return -1;
+	return mc_tf_shape(tf, e->dims, e->ndim);
 }
 
 static int parse_tensor(struct st_parse *sp, const char *name, size_t name_len)

@@ -298,6 +298,7 @@ int mc_tf_add(struct mc_tf *tf, uint64_t off, uint64_t len, const char *name, si
 	uint64_t size = tf->src->size;
 	if (name_len > MC_TENSOR_NAME_MAX)
 		name_len = MC_TENSOR_NAME_MAX;
+	tf->last_added = false;
 	if (len == 0)
 		return 0;
 	if (tf->n >= MC_TENSOR_MAX)
@@ -326,7 +327,35 @@ int mc_tf_add(struct mc_tf *tf, uint64_t off, uint64_t len, const char *name, si
 	t->name = (uint32_t)tf->names_len;
 	t->dtype = (uint8_t)dt;
 	t->big_endian = big_endian;
+	t->ndim = MC_TENSOR_NO_SHAPE;
 	tf->names_len += name_len + 1;
+	tf->last_added = true;
+	return 0;
+}
+
+/* The dims go in front of the name, which is the last thing in names: the name moves up by
+ * the padding to 8 bytes and the dims' bytes, so that mc_tensor_shape() finds them from the
+ * name's offset alone and struct mc_tensor needs no field for them. */
+int mc_tf_shape(struct mc_tf *tf, const uint64_t *dims, unsigned ndim)
+{
+	if (!tf->last_added)
+		return 0;
+	if (ndim > MC_TENSOR_DIMS_MAX)
+		return 0; /* past the limit: the shape stays unknown, the tensor is still damaged */
+	struct mc_tensor *t = &tf->t[tf->n - 1];
+	size_t name_bytes = tf->names_len - t->name; /* with its NUL */
+	size_t dims_at = ((size_t)t->name + 7) & ~(size_t)7;
+	size_t name_at = dims_at + (size_t)ndim * sizeof(uint64_t);
+	if (name_at + name_bytes > UINT32_MAX)
+		return mc_tf_fail(tf, "tensor names and shapes take more than 4 GiB");
+	if (mc_tf_grow(tf, (void **)&tf->names, &tf->names_cap, 1, name_at + name_bytes) < 0)
+		return -1;
+	memmove(tf->names + name_at, tf->names + t->name, name_bytes);
+	if (ndim)
+		memcpy(tf->names + dims_at, dims, (size_t)ndim * sizeof(uint64_t));
+	t->name = (uint32_t)name_at;
+	t->ndim = (uint8_t)ndim;
+	tf->names_len = name_at + name_bytes;
 	return 0;
 }
 
@@ -377,6 +406,10 @@ int mc_tf_finish(struct mc_tf *tf, enum mc_tensor_format format, struct mc_tenso
 		return -1;
 	struct mc_tensor_map *map = (struct mc_tensor_map *)mem;
 	struct mc_tensor *t = (struct mc_tensor *)(mem + sizeof(*map));
+	/* 8-aligned, as the allocator's block is (the sizes are multiples of 8): the dims of
+	 * the shapes in names are read in place */
+	_Static_assert(sizeof(struct mc_tensor_map) % 8 == 0 && sizeof(struct mc_tensor) % 8 == 0,
+	               "names must stay 8-aligned");
 	char *names = (char *)(t + n);
 	if (n)
 		memcpy(t, tf->t, (size_t)n * sizeof(*t));
@@ -511,12 +544,22 @@ uint32_t mc_tensor_at_or_after(const struct mc_tensor_map *map, uint64_t off)
 unsigned mc_dtype_size(enum mc_dtype dt)
 {
 	switch (dt) {
-	case MC_DT_F32:
-		return 4;
+	case MC_DT_I8:
+	case MC_DT_U8:
+	case MC_DT_BOOL:
+		return 1;
 	case MC_DT_F16:
 	case MC_DT_BF16:
+	case MC_DT_I16:
+	case MC_DT_U16:
 		return 2;
+	case MC_DT_F32:
+	case MC_DT_I32:
+	case MC_DT_U32:
+		return 4;
 	case MC_DT_F64:
+	case MC_DT_I64:
+	case MC_DT_U64:
 		return 8;
 	case MC_DT_F8_E4M3:
 	case MC_DT_F8_E5M2:
@@ -551,6 +594,44 @@ bool mc_dtype_block(enum mc_dtype dt, struct mc_dtype_block *ret)
 	return true;
 }
 
+int mc_tensor_shape(const struct mc_tensor_map *map, uint32_t i, const uint64_t **ret_dims)
+{
+	const struct mc_tensor *t = &map->t[i];
+	*ret_dims = NULL;
+	if (t->ndim == MC_TENSOR_NO_SHAPE)
+		return -1;
+	/* the dims lie just before the name, 8-aligned (mc_tf_shape) */
+	*ret_dims = (const uint64_t *)(const void *)(map->names + t->name) - t->ndim;
+	return t->ndim;
+}
+
+int mc_tensor_raw_map(struct mc_tensor_raw *raw, uint64_t file_size, uint64_t lo, uint64_t hi,
+                      enum mc_dtype dt, char *why, size_t why_len)
+{
+	struct mc_tf tf = { .format = "raw", .why = why, .why_len = why_len };
+	unsigned size = mc_dtype_size(dt);
+	memset(raw, 0, sizeof(*raw));
+	if (lo >= file_size)
+		return mc_tf_fail(&tf,
+		                  "the file (%llu bytes) ends before the declared data, which "
+		                  "starts at offset %llu",
+		                  (unsigned long long)file_size, (unsigned long long)lo);
+	uint64_t end = hi < file_size ? hi : file_size;
+	raw->t.off = lo;
+	raw->t.len = end - lo;
+	raw->t.dtype = (uint8_t)dt;
+	raw->t.ndim = 1;
+	raw->t.name = sizeof(uint64_t);
+	raw->blob[0] = raw->t.len / (size ? size : 1);
+	memcpy(&raw->blob[1], "raw", 4);
+	raw->map.format = MC_TF_RAW;
+	raw->map.n = 1;
+	raw->map.file_size = file_size;
+	raw->map.t = &raw->t;
+	raw->map.names = (const char *)raw->blob;
+	return 1;
+}
+
 const char *mc_tensor_format_name(enum mc_tensor_format f)
 {
 	switch (f) {
@@ -568,15 +649,9 @@ const char *mc_tensor_format_name(enum mc_tensor_format f)
 		return "pickle";
 	case MC_TF_JOBLIB:
 		return "joblib";
+	case MC_TF_RAW:
+		return "raw";
 	default:
 		return "none";
 	}
-}
-
-int mc_tf_shape(struct mc_tf *tf, const uint64_t *dims, unsigned ndim)
-{
-	(void)tf;
-	(void)dims;
-	(void)ndim;
-	return 0;
 }

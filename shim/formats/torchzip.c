@@ -28,6 +28,9 @@ struct zrec {
 	uint64_t data;    /* first byte of the data, once the local header is read */
 	int32_t named_at; /* pickle string naming it: offset into the pickle, or -1 */
 	uint32_t named_len;
+	uint32_t shape_at; /* the size: z->dims[shape_at, shape_at + shape_n), when has_shape */
+	uint8_t shape_n;
+	bool has_shape;
 	uint8_t dtype;
 };
 
@@ -41,7 +44,10 @@ struct zip {
 	size_t prefix_len;
 	struct zrec pkl, byteorder;
 	bool has_pkl, has_byteorder;
+	bool oom; /* a size could not be kept: the walk fails */
 	const uint8_t *pickle;
+	uint64_t *dims; /* the records' sizes, one after the other */
+	size_t dims_len, dims_cap;
 };
 
 /* ---- the end of the archive ---- */
@@ -344,6 +350,44 @@ static void on_name(void *ctx, int32_t idx, const char *key, size_t key_len)
 	}
 }
 
+/* The shape of the tensor that named the storage (the first), kept only if that tensor
+ * covers the whole storage (checked once the dtype's size is known, in add_records). */
+static void on_shape(void *ctx, int32_t idx, const uint64_t *dims, unsigned ndim)
+{
+	struct zip *z = ctx;
+	struct zrec *r = &z->recs[idx];
+	if (r->has_shape || ndim > MC_TENSOR_DIMS_MAX)
+		return;
+	void *p = z->dims;
+	if (mc_tf_grow(z->tf, &p, &z->dims_cap, sizeof(uint64_t), z->dims_len + ndim) < 0) {
+		z->oom = true;
+		return;
+	}
+	z->dims = p;
+	if (ndim)
+		memcpy(z->dims + z->dims_len, dims, ndim * sizeof(uint64_t));
+	r->has_shape = true;
+	r->shape_at = (uint32_t)z->dims_len;
+	r->shape_n = (uint8_t)ndim;
+	z->dims_len += ndim;
+}
+
+/* Sets the shape of the storage just added when its tensor covers all of its bytes: a view
+ * on part of a storage says nothing of the storage as a whole. */
+static int add_shape(struct zip *z, const struct zrec *r)
+{
+	uint64_t bytes = mc_dtype_size((enum mc_dtype)r->dtype);
+	if (!r->has_shape || !bytes)
+		return 0;
+	const uint64_t *dims = r->shape_n ? z->dims + r->shape_at : NULL;
+	for (unsigned i = 0; i < r->shape_n; i++)
+		if (__builtin_mul_overflow(bytes, dims[i], &bytes))
+			return 0;
+	if (bytes != r->size)
+		return 0;
+	return mc_tf_shape(z->tf, dims, r->shape_n);
+}
+
 static int walk_pickle(struct zip *z)
 {
 	if (locate_data(z, &z->pkl) < 0)
@@ -355,8 +399,10 @@ static int walk_pickle(struct zip *z)
 	if (!p)
 		return -1;
 	z->pickle = (const uint8_t *)p;
-	struct mc_pickle_hooks h = { on_storage, on_name, z };
+	struct mc_pickle_hooks h = { on_storage, on_name, z, on_shape };
 	int r = mc_pickle_walk(z->tf, z->pickle, (size_t)z->pkl.size, &h);
+	if (z->oom)
+		r = -1; /* on_shape's mc_tf_grow said why */
 	if (r < 0) {
 		mc_tf_free(z->tf, p);
 		z->pickle = NULL;
@@ -379,7 +425,8 @@ static int add_records(struct zip *z)
 		}
 		bool be = big && mc_dtype_size((enum mc_dtype)r->dtype) > 1;
 		if (mc_tf_add(z->tf, r->data, r->size, name, name_len, (enum mc_dtype)r->dtype,
-		              be) < 0)
+		              be) < 0 ||
+		    add_shape(z, r) < 0)
 			return -1;
 	}
 	return 1;
@@ -406,6 +453,7 @@ int mc_tf_torchzip(struct mc_tf *tf)
 	if (r == 0)
 		r = add_records(&z);
 	mc_tf_free(tf, (void *)z.pickle);
+	mc_tf_free(tf, z.dims);
 	mc_tf_free(tf, z.recs);
 	mc_tf_free(tf, z.cd);
 	return r;

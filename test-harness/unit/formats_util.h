@@ -182,7 +182,13 @@ static inline bool map_invariants_hold(const struct mc_tensor_map *m, uint64_t s
 			return false;
 		if (i + 1 < m->n && t->off + t->len > m->t[i + 1].off)
 			return false;
-		if (t->dtype > MC_DT_Q8_K || strlen(m->names + t->name) > MC_TENSOR_NAME_MAX)
+		if (!mc_dtype_name((enum mc_dtype)t->dtype) ||
+		    strlen(m->names + t->name) > MC_TENSOR_NAME_MAX)
+			return false;
+		/* a shape's dims lie inside names, 8-aligned, before the name */
+		if (t->ndim != MC_TENSOR_NO_SHAPE &&
+		    (t->ndim > MC_TENSOR_DIMS_MAX || t->name % 8 != 0 ||
+		     t->name < (uint32_t)t->ndim * 8u))
 			return false;
 	}
 	return true;
@@ -237,6 +243,21 @@ static inline void recog_done(struct recog *g)
 			MC_CHECK_STR((map)->names + (map)->t[i].name, (want_name)); \
 			MC_CHECK_U64((map)->t[i].dtype, (want_dtype));              \
 		}                                                                   \
+	} while (0)
+
+/* Expects tensor i's shape to be want_ndim dims, the arguments after it (-1: no shape;
+ * give at least one dim argument, 0 when there are none). */
+#define CHECK_SHAPE(map, i, want_ndim, ...)                                                    \
+	do {                                                                                   \
+		const uint64_t want_[] = { 0, __VA_ARGS__ };                                   \
+		const uint64_t *dims_;                                                         \
+		MC_CHECK((i) < (map)->n);                                                      \
+		if ((i) < (map)->n) {                                                          \
+			int got_ = mc_tensor_shape((map), (i), &dims_);                        \
+			MC_CHECK_U64((uint64_t)(int64_t)got_, (uint64_t)(int64_t)(want_ndim)); \
+			for (int d_ = 0; got_ == (want_ndim) && d_ < got_; d_++)               \
+				MC_CHECK_U64(dims_[d_], want_[d_ + 1]);                        \
+		}                                                                              \
 	} while (0)
 
 /* Fails allocation 1, 2, ... until the recognition succeeds: each failure must be a clean

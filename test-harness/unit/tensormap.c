@@ -47,8 +47,23 @@ static void print_json_string(const char *s)
 
 static const char *dtype_name(unsigned dt)
 {
-	static const char *const names[] = { "other", "f32", "f16", "bf16", "f64" };
-	return dt < sizeof(names) / sizeof(names[0]) ? names[dt] : "?";
+	const char *name = mc_dtype_name((enum mc_dtype)dt);
+	return name ? name : "?";
+}
+
+/* ,"shape":[d0,...] or ,"shape":null when the format did not say */
+static void print_shape(const struct mc_tensor_map *map, uint32_t i)
+{
+	const uint64_t *dims;
+	int n = mc_tensor_shape(map, i, &dims);
+	if (n < 0) {
+		printf(",\"shape\":null");
+		return;
+	}
+	printf(",\"shape\":[");
+	for (int d = 0; d < n; d++)
+		printf("%s%llu", d ? "," : "", (unsigned long long)dims[d]);
+	putchar(']');
 }
 
 int main(int argc, char **argv)
@@ -78,9 +93,11 @@ int main(int argc, char **argv)
 		const struct mc_tensor *t = &map->t[i];
 		printf("%s{\"name\":", i ? "," : "");
 		print_json_string(map->names + t->name);
-		printf(",\"off\":%llu,\"len\":%llu,\"dtype\":\"%s\",\"big_endian\":%s}",
+		printf(",\"off\":%llu,\"len\":%llu,\"dtype\":\"%s\",\"big_endian\":%s",
 		       (unsigned long long)t->off, (unsigned long long)t->len, dtype_name(t->dtype),
 		       t->big_endian ? "true" : "false");
+		print_shape(map, i);
+		putchar('}');
 	}
 	printf("]}\n");
 	mc_tensor_map_free(map, &a);

@@ -273,6 +273,115 @@ static void test_names_and_sizes(void)
 	MC_CHECK_U64(mc_dtype_size(MC_DT_BF16), 2);
 	MC_CHECK_U64(mc_dtype_size(MC_DT_F64), 8);
 	MC_CHECK_U64(mc_dtype_size(MC_DT_OTHER), 0);
+	MC_CHECK_U64(mc_dtype_size(MC_DT_I8), 1);
+	MC_CHECK_U64(mc_dtype_size(MC_DT_U16), 2);
+	MC_CHECK_U64(mc_dtype_size(MC_DT_I32), 4);
+	MC_CHECK_U64(mc_dtype_size(MC_DT_U64), 8);
+	MC_CHECK_U64(mc_dtype_size(MC_DT_BOOL), 1);
+	MC_CHECK(mc_dtype_is_float(MC_DT_BF16) && !mc_dtype_is_float(MC_DT_I32));
+	MC_CHECK(!mc_dtype_is_float(MC_DT_OTHER));
+	MC_CHECK_STR(mc_dtype_name(MC_DT_F32), "f32");
+	MC_CHECK_STR(mc_dtype_name(MC_DT_BF16), "bf16");
+	MC_CHECK_STR(mc_dtype_name(MC_DT_I8), "i8");
+	MC_CHECK_STR(mc_dtype_name(MC_DT_BOOL), "bool");
+	MC_CHECK_STR(mc_dtype_name(MC_DT_OTHER), "other");
+	MC_CHECK_STR(mc_tensor_format_name(MC_TF_RAW), "raw");
+	/* every dtype has a distinct name, and the list ends */
+	int n = 0;
+	for (int dt = 0; mc_dtype_name((enum mc_dtype)dt) && n < 256; dt++, n++)
+		for (int other = 0; other < dt; other++)
+			MC_CHECK(strcmp(mc_dtype_name((enum mc_dtype)dt),
+			                mc_dtype_name((enum mc_dtype)other)) != 0);
+	MC_CHECK(n > (int)MC_DT_BOOL && n < 256);
+}
+
+/* Shapes: stored before each name, kept across the sort, none for a tensor never given one,
+ * a no-op after an add of nothing, unknown past MC_TENSOR_DIMS_MAX; torture as the rest. */
+static void test_shapes(void)
+{
+	static const uint64_t two[] = { 3, 5 }, four[] = { 1, 2, 3, 4 };
+	uint64_t many[MC_TENSOR_DIMS_MAX + 1];
+	for (unsigned i = 0; i <= MC_TENSOR_DIMS_MAX; i++)
+		many[i] = 1;
+	for (unsigned fail_at = 0; fail_at < 16; fail_at++) {
+		struct built b;
+		struct mc_tensor_map *map = NULL;
+		built_init(&b, 1000);
+		b.count.fail_at = fail_at;
+		int r = 0;
+		r |= mc_tf_add(&b.tf, 500, 60, "later", 5, MC_DT_F32, false);
+		r |= mc_tf_shape(&b.tf, two, 2);
+		r |= mc_tf_add(&b.tf, 100, 8, "odd-name-len", 12, MC_DT_F64, false);
+		r |= mc_tf_shape(&b.tf, four, 1);
+		r |= mc_tf_add(&b.tf, 300, 0, "empty", 5, MC_DT_F32, false);
+		r |= mc_tf_shape(&b.tf, four, 4); /* the add added nothing: a no-op */
+		r |= mc_tf_add(&b.tf, 200, 4, "scalar", 6, MC_DT_F32, false);
+		r |= mc_tf_shape(&b.tf, NULL, 0);
+		r |= mc_tf_add(&b.tf, 700, 16, "plain", 5, MC_DT_I32, false);
+		r |= mc_tf_add(&b.tf, 800, 1, "deep", 4, MC_DT_U8, false);
+		r |= mc_tf_shape(&b.tf, many, MC_TENSOR_DIMS_MAX + 1);
+		r |= mc_tf_add(&b.tf, 900, 8, "again", 5, MC_DT_U8, false);
+		r |= mc_tf_shape(&b.tf, four, 4);
+		r |= mc_tf_shape(&b.tf, two, 2); /* the last word counts */
+		if (r == 0)
+			r = mc_tf_finish(&b.tf, MC_TF_SAFETENSORS, &map) == 1 ? 0 : -1;
+		if (r < 0) {
+			MC_CHECK(fail_at != 0 && strstr(b.why, "out of memory") != NULL);
+			built_free(&b);
+			MC_CHECK_U64(b.count.allocs, b.count.frees);
+			continue;
+		}
+		MC_CHECK(map != NULL);
+		if (map) {
+			MC_CHECK_U64(map->n, 6);
+			MC_CHECK(map_invariants_hold(map, 1000));
+			CHECK_TENSOR(map, 0, 100, 8, "odd-name-len", MC_DT_F64);
+			CHECK_SHAPE(map, 0, 1, 1);
+			CHECK_TENSOR(map, 1, 200, 4, "scalar", MC_DT_F32);
+			CHECK_SHAPE(map, 1, 0, 0);
+			CHECK_TENSOR(map, 2, 500, 60, "later", MC_DT_F32);
+			CHECK_SHAPE(map, 2, 2, 3, 5);
+			CHECK_TENSOR(map, 3, 700, 16, "plain", MC_DT_I32);
+			CHECK_SHAPE(map, 3, -1, 0);
+			CHECK_TENSOR(map, 4, 800, 1, "deep", MC_DT_U8);
+			CHECK_SHAPE(map, 4, -1, 0);
+			CHECK_TENSOR(map, 5, 900, 8, "again", MC_DT_U8);
+			CHECK_SHAPE(map, 5, 2, 3, 5);
+		}
+		mc_tensor_map_free(map, &b.a);
+		built_free(&b);
+		MC_CHECK_U64(b.count.allocs, b.count.frees);
+	}
+}
+
+/* format = raw: the declared range as one tensor, cut at the end of the file, refused when
+ * the file ends before it starts. */
+static void test_raw_map(void)
+{
+	struct mc_tensor_raw raw;
+	char why[128];
+	const uint64_t *dims;
+	MC_CHECK_U64(mc_tensor_raw_map(&raw, 4160, 64, UINT64_MAX, MC_DT_F32, why, sizeof(why)), 1);
+	MC_CHECK_U64(raw.map.format, MC_TF_RAW);
+	MC_CHECK_U64(raw.map.n, 1);
+	MC_CHECK_U64(raw.map.file_size, 4160);
+	CHECK_TENSOR(&raw.map, 0, 64, 4096, "raw", MC_DT_F32);
+	MC_CHECK_U64((uint64_t)mc_tensor_shape(&raw.map, 0, &dims), 1);
+	MC_CHECK_U64(dims[0], 1024);
+	MC_CHECK(map_invariants_hold(&raw.map, 4160));
+	MC_CHECK_U64(mc_tensor_at_or_after(&raw.map, 63), 0);
+	MC_CHECK_U64(mc_tensor_at_or_after(&raw.map, 4160), 1);
+	/* a range that ends inside the file; 10 bytes of f64 hold one whole element */
+	MC_CHECK_U64(mc_tensor_raw_map(&raw, 100, 10, 20, MC_DT_F64, why, sizeof(why)), 1);
+	CHECK_TENSOR(&raw.map, 0, 10, 10, "raw", MC_DT_F64);
+	MC_CHECK_U64((uint64_t)mc_tensor_shape(&raw.map, 0, &dims), 1);
+	MC_CHECK_U64(dims[0], 1);
+	/* the file ends at or before the declared start */
+	MC_CHECK_U64(mc_tensor_raw_map(&raw, 64, 64, UINT64_MAX, MC_DT_U8, why, sizeof(why)),
+	             (uint64_t)-1);
+	MC_CHECK(strncmp(why, "raw: ", 5) == 0 && strstr(why, "offset 64") != NULL);
+	MC_CHECK_U64(mc_tensor_raw_map(&raw, 0, 0, UINT64_MAX, MC_DT_U8, why, sizeof(why)),
+	             (uint64_t)-1);
 }
 
 int main(void)
@@ -284,5 +393,7 @@ int main(void)
 	test_sort();
 	test_json();
 	test_names_and_sizes();
+	test_shapes();
+	test_raw_map();
 	return mc_test_done("unit-formats");
 }

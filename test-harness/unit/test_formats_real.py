@@ -38,7 +38,14 @@ def file_bytes(path, off, n):
 
 # ---- npy ----
 
-NPY_DTYPE = {"f4": "f32", "f2": "f16", "f8": "f64"}
+def npy_dtype_name(dtype):
+    """The name formats/tensors.h gives numpy's dtype: f32, i8, u16, bool, ... or other."""
+    bits = dtype.itemsize * 8
+    if dtype.kind == "f" and bits in (16, 32, 64):
+        return f"f{bits}"
+    if dtype.kind in "iu" and bits in (8, 16, 32, 64):
+        return f"{dtype.kind}{bits}"
+    return "bool" if dtype.kind == "b" else "other"
 
 
 def npy_data_offset(path):
@@ -76,10 +83,11 @@ def check_npy(tmp, label, arr, version=None):
     check(t["off"] == off, f"{what}: data at {t['off']}, numpy says {off}")
     check(t["len"] == arr.nbytes, f"{what}: {t['len']} bytes, numpy says {arr.nbytes}")
     check(t["off"] + t["len"] == os.path.getsize(path), f"{what}: data ends the file")
-    want = NPY_DTYPE.get(arr.dtype.str[1:], "other") if arr.dtype.kind == "f" else "other"
+    want = npy_dtype_name(arr.dtype)
     check(t["dtype"] == want, f"{what}: dtype {t['dtype']}, expected {want}")
     big = arr.dtype.byteorder == ">" and arr.dtype.itemsize > 1
     check(t["big_endian"] == big, f"{what}: big_endian {t['big_endian']}")
+    check(t["shape"] == list(arr.shape), f"{what}: shape {t['shape']}, numpy says {arr.shape}")
     check(file_bytes(path, t["off"], t["len"]) == arr.tobytes(order=order),
           f"{what}: the range holds the array's bytes")
 
@@ -151,6 +159,12 @@ def check_torch_file(path, label, storages):
         check(t["dtype"] == TORCH_DTYPE.get(s.dtype, "other"),
               f"{what} {name}: dtype {t['dtype']} for {s.dtype}")
         check(not t["big_endian"], f"{what} {name}: little-endian")
+        # the shape of the tensor that names the storage, when it covers the whole storage
+        whole = (tensor.storage_offset() == 0
+                 and tensor.numel() * tensor.element_size() == len(want))
+        if whole and t["dtype"] != "other":
+            check(t["shape"] == list(tensor.shape),
+                  f"{what} {name}: shape {t['shape']}, torch says {list(tensor.shape)}")
 
 
 def test_torch(tmp):
@@ -160,7 +174,9 @@ def test_torch(tmp):
         print("skip torch: not importable by /usr/bin/python3 (Debian: python3-torch)")
         return
     TORCH_DTYPE.update({torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16",
-                        torch.float64: "f64"})
+                        torch.float64: "f64", torch.int64: "i64", torch.int32: "i32",
+                        torch.int16: "i16", torch.int8: "i8", torch.uint8: "u8",
+                        torch.bool: "bool"})
     torch.manual_seed(3)
 
     class Block(torch.nn.Module):

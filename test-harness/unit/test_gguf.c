@@ -113,7 +113,13 @@ static void check_valid_map(const struct mc_tensor_map *m, uint64_t data)
 	CHECK_TENSOR(m, 3, data + 256, 6, "w.bf16", MC_DT_BF16);
 	CHECK_TENSOR(m, 4, data + 320, 64, "w.unknown", MC_DT_OTHER); /* up to w.q4k */
 	CHECK_TENSOR(m, 5, data + 384, 288, "w.q4k", MC_DT_Q4_K);
-	CHECK_TENSOR(m, 6, data + 704, 16, "w.i8", MC_DT_OTHER);
+	CHECK_TENSOR(m, 6, data + 704, 16, "w.i8", MC_DT_I8);
+	/* shapes outermost first: GGUF's ne[] reversed ({4, 2} is 2 rows of 4) */
+	CHECK_SHAPE(m, 0, 2, 2, 4);
+	CHECK_SHAPE(m, 1, 1, 8);
+	CHECK_SHAPE(m, 4, 1, 10);
+	CHECK_SHAPE(m, 5, 2, 2, 256);
+	CHECK_SHAPE(m, 6, 4, 2, 2, 2, 2);
 }
 
 static void test_valid(void)

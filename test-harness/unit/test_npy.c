@@ -39,12 +39,9 @@ static void test_valid(void)
 		{ "{'descr': '<f2', 'fortran_order': False, 'shape': (5,), }", 10, 10, MC_DT_F16,
 		  0 },
 		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 8, 8, MC_DT_F64, 0 },
-		{ "{'descr': '|i1', 'fortran_order': False, 'shape': (7,), }", 7, 7, MC_DT_OTHER,
-		  0 },
-		{ "{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", 8, 8, MC_DT_OTHER,
-		  1 },
-		{ "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 3, 3, MC_DT_OTHER,
-		  0 },
+		{ "{'descr': '|i1', 'fortran_order': False, 'shape': (7,), }", 7, 7, MC_DT_I8, 0 },
+		{ "{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", 8, 8, MC_DT_I32, 1 },
+		{ "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 3, 3, MC_DT_U8, 0 },
 		{ "{'descr': '<V2', 'fortran_order': False, 'shape': (4,), }", 8, 8, MC_DT_OTHER,
 		  0 },
 		{ "{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }", 24, 24, MC_DT_OTHER,
@@ -176,9 +173,72 @@ static void test_malformed(void)
 	bytes_free(&b);
 }
 
+/* The shape as written, outermost first (Fortran order changes the layout, not the shape). */
+static void test_shapes(void)
+{
+	static const struct {
+		const char *dict;
+		size_t data;
+		int ndim;
+		uint64_t dims[3];
+		uint8_t dtype;
+	} cases[] = {
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }",
+		  96,
+		  3,
+		  { 2, 3, 4 },
+		  MC_DT_F32 },
+		{ "{'descr': '<f4', 'fortran_order': True, 'shape': (3, 2), }",
+		  24,
+		  2,
+		  { 3, 2 },
+		  MC_DT_F32 },
+		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
+		  8,
+		  0,
+		  { 0 },
+		  MC_DT_F64 },
+		{ "{'descr': '<u2', 'fortran_order': False, 'shape': (5,), }",
+		  10,
+		  1,
+		  { 5 },
+		  MC_DT_U16 },
+		{ "{'descr': '|b1', 'fortran_order': False, 'shape': (1, 9), }",
+		  9,
+		  2,
+		  { 1, 9 },
+		  MC_DT_BOOL },
+		{ "{'descr': '<i8', 'fortran_order': False, 'shape': (2L, 1L), }",
+		  16,
+		  2,
+		  { 2, 1 },
+		  MC_DT_I64 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bytes b;
+		npy_file(&b, 1, cases[i].dict, cases[i].data);
+		struct recog g;
+		recognize(&g, &b);
+		CHECK_CONTRACT(&g);
+		MC_CHECK_U64(g.r, 1);
+		if (g.map) {
+			const uint64_t *dims;
+			MC_CHECK_U64(g.map->t[0].dtype, cases[i].dtype);
+			MC_CHECK_U64((uint64_t)mc_tensor_shape(g.map, 0, &dims),
+			             (uint64_t)cases[i].ndim);
+			for (int d = 0; d < cases[i].ndim; d++)
+				MC_CHECK_U64(dims[d], cases[i].dims[d]);
+			MC_CHECK_STR(g.map->names + g.map->t[0].name, "array");
+		}
+		recog_done(&g);
+		bytes_free(&b);
+	}
+}
+
 int main(void)
 {
 	test_valid();
+	test_shapes();
 	test_malformed();
 	return mc_test_done("unit-npy");
 }

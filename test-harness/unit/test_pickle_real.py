@@ -24,7 +24,7 @@ except ImportError:
 
 # The map of a file (unit-tensormap, argv[1]) and a file's bytes, as the .npy and torch tests
 # read them.
-from test_formats_real import NPY_DTYPE as DTYPE, file_bytes, tensormap  # noqa: E402
+from test_formats_real import file_bytes, npy_dtype_name, tensormap  # noqa: E402
 
 
 def check_arrays(path, what, fmt, arrays, aligned=False):
@@ -39,7 +39,8 @@ def check_arrays(path, what, fmt, arrays, aligned=False):
         t = by_name.get(name)
         if t is None:
             continue
-        dt = DTYPE.get(arr.dtype.str[1:], "other") if arr.dtype.kind == "f" else "other"
+        # the pickle walker knows numpy's float dtypes only; any other is "other"
+        dt = npy_dtype_name(arr.dtype) if arr.dtype.kind == "f" else "other"
         check(t["dtype"] == dt, f"{what} {name}: dtype {t['dtype']}, expected {dt}")
         big = arr.dtype.byteorder == ">" and arr.dtype.itemsize > 1
         check(t["big_endian"] == big, f"{what} {name}: big_endian {t['big_endian']}")

@@ -41,6 +41,11 @@ static void test_valid(void)
 		CHECK_TENSOR(g.map, 3, data + 32, 8, "d", MC_DT_F64);
 		CHECK_TENSOR(g.map, 4, data + 40, 3, "u", MC_DT_OTHER);
 		MC_CHECK_U64(g.map->t[0].big_endian, 0);
+		CHECK_SHAPE(g.map, 0, 1, 4);
+		CHECK_SHAPE(g.map, 1, 2, 2, 3);
+		CHECK_SHAPE(g.map, 2, 1, 2);
+		CHECK_SHAPE(g.map, 3, 1, 1);
+		CHECK_SHAPE(g.map, 4, 1, 3);
 	}
 	recog_done(&g);
 	MC_CHECK_U64(g.count.allocs, g.count.frees);
@@ -63,7 +68,7 @@ static void test_names(void)
 	MC_CHECK_U64(g.r, 1);
 	if (g.map)
 		CHECK_TENSOR(g.map, 0, b.n - 2, 2, "na\xc3\xafve\"x\n\xf0\x9f\x98\x80?",
-		             MC_DT_OTHER);
+		             MC_DT_U8);
 	recog_done(&g);
 	bytes_free(&b);
 

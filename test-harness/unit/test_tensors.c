@@ -462,6 +462,74 @@ static void test_keys_and_offsets(void)
 	mc_engine_free(rs);
 }
 
+static uint64_t zero_clock(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* format = raw: the rule carries its layout; the declared map damages whole f32 elements
+ * counted from the declared offset and nothing before it; the rule does not wait for a
+ * recogniser (a file known to hold no tensors still matches it) and asks none at open. */
+static void test_raw(void)
+{
+	static uint8_t a[FILE_SIZE];
+	struct mc_ruleset *rs = rules_for("nan", 10, "format = raw\ndtype = f32\noffset = 66-\n");
+	struct mc_ruleset *recognised = rules_for("nan", 10, "");
+	if (!rs || !recognised)
+		return;
+	const struct mc_erule *r = mc_engine_rule(rs, 0);
+	MC_CHECK(r->raw && !mc_engine_rule(recognised, 0)->raw);
+	MC_CHECK_U64(r->raw_dtype, MC_DT_F32);
+	MC_CHECK_U64(r->offset_lo, 66);
+	MC_CHECK(!mc_engine_tensor_target(rs, NULL));
+	MC_CHECK(mc_engine_tensor_target(recognised, NULL));
+
+	struct mc_engine_state *st = calloc(1, sizeof(*st));
+	struct mc_call call = { .hook = MC_HOOK_READ, .size = 4096, .now_ns = zero_clock };
+	struct mc_decision d;
+	call.no_tensors = true; /* no recogniser knows the file */
+	MC_CHECK(st && mc_engine_decide(rs, st, NULL, &call, &d));
+	if (st)
+		mc_engine_state_reset(st);
+	MC_CHECK(st && !mc_engine_decide(recognised, st, NULL, &call, &d));
+	free(st);
+
+	struct mc_tensor_raw raw;
+	char why[128];
+	MC_CHECK_U64(mc_tensor_raw_map(&raw, FILE_SIZE, r->offset_lo, r->offset_hi,
+	                               (enum mc_dtype)r->raw_dtype, why, sizeof(why)),
+	             1);
+	struct mc_tensor_view tv = { .map = &raw.map };
+	read_in_chunks(r, &tv, 0, 0, FILE_SIZE, 1000, a);
+	MC_CHECK(memcmp(a, original, 66) == 0);
+	unsigned nans = 0, others = 0;
+	for (size_t off = 66; off + 4 <= FILE_SIZE; off += 4) {
+		float f;
+		memcpy(&f, a + off, 4);
+		bool changed = memcmp(a + off, original + off, 4) != 0;
+		nans += changed && isnan(f);
+		others += changed && !isnan(f);
+	}
+	MC_CHECK_U64(nans, 10);
+	MC_CHECK_U64(others, 0);
+	MC_CHECK(memcmp(a + FILE_SIZE - 2, original + FILE_SIZE - 2, 2) == 0); /* a stray tail */
+	mc_engine_free(rs);
+	mc_engine_free(recognised);
+
+	/* a byte mode on an integer dtype: damage only from the declared offset */
+	rs = rules_for("bitflip", 64, "format = raw\ndtype = i16\noffset = 1000-2000\n");
+	if (!rs)
+		return;
+	MC_CHECK_U64(mc_tensor_raw_map(&raw, FILE_SIZE, 1000, 2000, MC_DT_I16, why, sizeof(why)),
+	             1);
+	read_in_chunks(mc_engine_rule(rs, 0), &tv, 0, 0, FILE_SIZE, 333, a);
+	MC_CHECK(memcmp(a, original, 1000) == 0);
+	MC_CHECK(memcmp(a + 2000, original + 2000, FILE_SIZE - 2000) == 0);
+	MC_CHECK(memcmp(a + 1000, original + 1000, 1000) != 0);
+	mc_engine_free(rs);
+}
+
 int main(void)
 {
 	build_map();
@@ -471,5 +539,6 @@ int main(void)
 	test_glob();
 	test_report();
 	test_keys_and_offsets();
+	test_raw();
 	return mc_test_done("tensors");
 }

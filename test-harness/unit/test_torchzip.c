@@ -305,14 +305,22 @@ static void check_ckpt_map(const struct ckpt *c, const struct mc_tensor_map *m, 
 	MC_CHECK_U64(m->n, 6);
 	CHECK_TENSOR(m, 0, c->data_at[storage_rec(c, 0)], 16, "enc.0.weight", MC_DT_F32);
 	CHECK_TENSOR(m, 1, c->data_at[storage_rec(c, 1)], 8, "enc.0.bias", MC_DT_F16);
-	CHECK_TENSOR(m, 2, c->data_at[storage_rec(c, 2)], 4, "mask", MC_DT_OTHER);
+	CHECK_TENSOR(m, 2, c->data_at[storage_rec(c, 2)], 4, "mask", MC_DT_I8);
 	CHECK_TENSOR(m, 3, c->data_at[storage_rec(c, 3)], 6, "bf", MC_DT_BF16);
 	CHECK_TENSOR(m, 4, c->data_at[storage_rec(c, 4)], 16, "scale", MC_DT_F64);
 	CHECK_TENSOR(m, 5, c->data_at[storage_rec(c, 5)], 12, "data/5", MC_DT_OTHER);
+	/* every tensor has size (4,): a shape where it covers its storage (4 f32, 4 f16, 4 i8),
+	 * none where it does not (3 bf16, 2 f64), nor for a storage no tensor names */
+	CHECK_SHAPE(m, 0, 1, 4);
+	CHECK_SHAPE(m, 1, 1, 4);
+	CHECK_SHAPE(m, 2, 1, 4);
+	CHECK_SHAPE(m, 3, -1, 0);
+	CHECK_SHAPE(m, 4, -1, 0);
+	CHECK_SHAPE(m, 5, -1, 0);
 	for (uint32_t i = 0; i < m->n && i < 6; i++) {
 		MC_CHECK_U64(m->t[i].off % 64, 0);
-		bool float_type = m->t[i].dtype != MC_DT_OTHER;
-		MC_CHECK_U64(m->t[i].big_endian, big && float_type);
+		bool multi_byte = mc_dtype_size((enum mc_dtype)m->t[i].dtype) > 1;
+		MC_CHECK_U64(m->t[i].big_endian, big && multi_byte);
 	}
 }
 
