@@ -21,7 +21,7 @@ enum mc_tensor_format {
 	MC_TF_ONNX,
 	MC_TF_PICKLE, /* pickle.dump of numpy arrays (protocols 2-5), scikit-learn models */
 	MC_TF_JOBLIB, /* joblib.dump, uncompressed: arrays' bytes inline after their wrapper */
-	MC_TF_RAW, /* no recogniser: a headerless file as a format = raw rule declares it */
+	MC_TF_RAW,    /* no recogniser: a headerless file as a format = raw rule declares it */
 };
 
 /* Element types; only the float ones take the value modes (nan, inf, exponent, sign, zero,
@@ -188,15 +188,15 @@ static inline bool mc_dtype_is_block(enum mc_dtype dt)
 static inline const char *mc_dtype_name(enum mc_dtype dt)
 {
 	static const char *const names[] = {
-		[MC_DT_OTHER] = "other", [MC_DT_F32] = "f32",   [MC_DT_F16] = "f16",
-		[MC_DT_BF16] = "bf16",   [MC_DT_F64] = "f64",   [MC_DT_I8] = "i8",
-		[MC_DT_U8] = "u8",       [MC_DT_I16] = "i16",   [MC_DT_U16] = "u16",
-		[MC_DT_I32] = "i32",     [MC_DT_U32] = "u32",   [MC_DT_I64] = "i64",
-		[MC_DT_U64] = "u64",     [MC_DT_BOOL] = "bool",  [MC_DT_F8_E4M3] = "f8_e4m3",
+		[MC_DT_OTHER] = "other",     [MC_DT_F32] = "f32",   [MC_DT_F16] = "f16",
+		[MC_DT_BF16] = "bf16",       [MC_DT_F64] = "f64",   [MC_DT_I8] = "i8",
+		[MC_DT_U8] = "u8",           [MC_DT_I16] = "i16",   [MC_DT_U16] = "u16",
+		[MC_DT_I32] = "i32",         [MC_DT_U32] = "u32",   [MC_DT_I64] = "i64",
+		[MC_DT_U64] = "u64",         [MC_DT_BOOL] = "bool", [MC_DT_F8_E4M3] = "f8_e4m3",
 		[MC_DT_F8_E5M2] = "f8_e5m2", [MC_DT_Q4_0] = "q4_0", [MC_DT_Q4_1] = "q4_1",
-		[MC_DT_Q5_0] = "q5_0",   [MC_DT_Q5_1] = "q5_1",   [MC_DT_Q8_0] = "q8_0",
-		[MC_DT_Q8_1] = "q8_1",   [MC_DT_Q2_K] = "q2_k",   [MC_DT_Q3_K] = "q3_k",
-		[MC_DT_Q4_K] = "q4_k",   [MC_DT_Q5_K] = "q5_k",   [MC_DT_Q6_K] = "q6_k",
+		[MC_DT_Q5_0] = "q5_0",       [MC_DT_Q5_1] = "q5_1", [MC_DT_Q8_0] = "q8_0",
+		[MC_DT_Q8_1] = "q8_1",       [MC_DT_Q2_K] = "q2_k", [MC_DT_Q3_K] = "q3_k",
+		[MC_DT_Q4_K] = "q4_k",       [MC_DT_Q5_K] = "q5_k", [MC_DT_Q6_K] = "q6_k",
 		[MC_DT_Q8_K] = "q8_k",
 	};
 	if ((unsigned)dt >= sizeof(names) / sizeof(names[0]))

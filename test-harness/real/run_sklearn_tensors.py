@@ -155,9 +155,11 @@ class SkTensors(mctest.ChaosRuns):
         with open(cfg, "w") as f:
             f.write(config.replace("{log}", os.path.join(rundir, "log-%p.jsonl")))
         env = dict(self.env, SK_MODEL=model_path, PYTHONDONTWRITEBYTECODE="1")
+        # --timeout: on a busy machine a worker that imports scikit-learn and loads the model
+        # may take longer than gunicorn's default 30 s, after which the arbiter kills it
         argv = [self.mlchaos, "run", "-c", cfg, "--", GUNICORN, "--workers", "1",
                 "--bind", "127.0.0.1:0", "--chdir", HERE, "--graceful-timeout", "5",
-                "sk_app:app"]
+                "--timeout", str(TIMEOUT_S), "sk_app:app"]
         p = mctest.Proc(argv, env, os.path.join(rundir, "gunicorn.stderr"))
         status, answer = None, None
         try:
@@ -172,7 +174,8 @@ class SkTensors(mctest.ChaosRuns):
                 # The worker loads the model when it imports the app: the first request
                 # waits for it.
                 status, answer, _ = rsnet.request(port, "POST", "/predict",
-                                                  body={"inputs": self.inputs})
+                                                  body={"inputs": self.inputs},
+                                                  timeout_s=TIMEOUT_S)
             else:
                 print(p.stderr()[-2000:], file=sys.stderr)
         finally:

@@ -67,8 +67,7 @@ static void test_names(void)
 	CHECK_CONTRACT(&g);
 	MC_CHECK_U64(g.r, 1);
 	if (g.map)
-		CHECK_TENSOR(g.map, 0, b.n - 2, 2, "na\xc3\xafve\"x\n\xf0\x9f\x98\x80?",
-		             MC_DT_U8);
+		CHECK_TENSOR(g.map, 0, b.n - 2, 2, "na\xc3\xafve\"x\n\xf0\x9f\x98\x80?", MC_DT_U8);
 	recog_done(&g);
 	bytes_free(&b);
 
