@@ -21,6 +21,7 @@ struct mc_inspected {
 	const char *file;
 	uint64_t size;
 	int status; /* 1 a map, 0 not a model file, -1 malformed, -2 unreadable */
+	int err;    /* status -2: the errno that says why */
 	char why[MC_INSPECT_WHY_MAX];
 	struct mc_tensor_map *map;
 	struct mc_tensor_raw raw; /* a raw layout: map points here */

@@ -49,10 +49,12 @@ void mc_inspect_file(struct mc_inspected *r, const struct mc_inspect_raw *raw)
 	r->status = -2;
 	r->map = NULL;
 	if (fd < 0) {
-		snprintf(r->why, sizeof(r->why), "%s", strerror(errno));
+		r->err = errno;
+		snprintf(r->why, sizeof(r->why), "%s", strerror(r->err));
 		return;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r->err = EINVAL;
 		snprintf(r->why, sizeof(r->why), "%s",
 		         S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
 		close(fd);

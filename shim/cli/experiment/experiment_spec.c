@@ -1422,7 +1422,7 @@ static void tensor_values(struct parse *p, const struct mc_rule_spec *rule)
 		if (err == -ENOMEDIUM)
 			say(p, line,
 			    "per = tensor: %s is not a model format mlchaos knows "
-			    "(safetensors, GGUF, .npy, PyTorch zip)",
+			    "(safetensors, GGUF, .npy, PyTorch zip, ONNX, pickle, joblib)",
 			    model);
 		else if (err < 0)
 			say(p, line, "per = tensor: %s: %s", model, why[0] ? why : strerror(-err));

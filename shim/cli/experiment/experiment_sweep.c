@@ -4,14 +4,12 @@
  * starts nothing, writes nothing. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "experiment.h"
-#include "tensors.h"
+#include "inspect.h"
 
 /* ---- the chaos text with one value ---- */
 
@@ -104,55 +102,25 @@ int mc_exp_glob_escape(const char *name, char *buf, size_t cap)
 
 /* ---- the tensors of a model file ---- */
 
-static int64_t read_at(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	ssize_t n = pread(*(int *)ctx, buf, len, (off_t)off);
-
-	return n < 0 ? -1 : n;
-}
-
-static void *alloc_mem(void *ctx, size_t n)
-{
-	(void)ctx;
-	return malloc(n);
-}
-
-static void free_mem(void *ctx, void *p)
-{
-	(void)ctx;
-	free(p);
-}
-
 int mc_exp_model_tensors(const char *path, const char *glob,
                          bool (*each)(void *user, const char *name), void *user, char *why,
                          size_t why_cap)
 {
-	const struct mc_tensor_alloc a = { .alloc = alloc_mem, .free = free_mem };
-	struct mc_tensor_map *map = NULL;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct mc_inspected r = { .file = path };
 
-	why[0] = '\0';
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int err = S_ISREG(st.st_mode) ? errno : EINVAL;
-		snprintf(why, why_cap, "not a regular file");
-		close(fd);
-		return -err;
-	}
-	struct mc_tensor_src src = { .read_at = read_at, .ctx = &fd, .size = (uint64_t)st.st_size };
-	int r = mc_tensor_recognize(&src, &a, &map, why, why_cap);
-	close(fd);
-	if (r == 0)
+	mc_inspect_file(&r, NULL);
+	snprintf(why, why_cap, "%s", r.status == 0 ? "" : r.why);
+	if (r.status < -1)
+		return -r.err;
+	if (r.status == 0)
 		return -ENOMEDIUM;
-	if (r < 0)
+	if (r.status < 0)
 		return -EBADMSG;
-	for (uint32_t i = 0; i < map->n; i++) {
-		const char *name = map->names + map->t[i].name;
+	for (uint32_t i = 0; i < r.map->n; i++) {
+		const char *name = r.map->names + r.map->t[i].name;
 		if ((!glob || mc_glob_match(glob, name)) && !each(user, name))
 			break;
 	}
-	mc_tensor_map_free(map, &a);
+	mc_inspected_free(&r);
 	return 0;
 }
