@@ -20,5 +20,6 @@ int mc_cmd_experiment(int argc, char **argv);
 int mc_cmd_replay(int argc, char **argv);
 int mc_cmd_load(int argc, char **argv);
 int mc_cmd_inspect(int argc, char **argv);
+int mc_cmd_inject(int argc, char **argv);
 
 #endif

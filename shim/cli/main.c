@@ -37,6 +37,7 @@ static const struct mc_command commands[] = {
 	{ "load", mc_cmd_load, "send HTTP requests and measure answers, errors, latency, tokens" },
 	{ "inspect", mc_cmd_inspect,
 	  "show the tensors of model files: format, dtypes, shapes, bytes" },
+	{ "inject", mc_cmd_inject, "put the library into the pods of Kubernetes manifests" },
 };
 
 #define MC_N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
