@@ -79,8 +79,9 @@ static void inject_usage(FILE *out)
 	      "DaemonSet, ReplicaSet, Job, CronJob, Pod, List; several documents) read from FILE\n"
 	      "or standard input, and write them to standard output for `kubectl apply -f -`.\n"
 	      "An init container copies the library into an emptyDir; the selected containers\n"
-	      "get LD_PRELOAD (the library first) and MLCHAOS_CONFIG; a sidecar serves the\n"
-	      "counters of every process of the pod on a shared /dev/shm at :9464/metrics.\n"
+	      "get LD_PRELOAD (the library first) and MLCHAOS_CONFIG; a sidecar running\n"
+	      "`mlchaos metrics --listen 0.0.0.0:9464` serves the counters of every process\n"
+	      "of the pod from a shared /dev/shm.\n"
 	      "Comments and fields it does not change are copied byte for byte; injecting twice\n"
 	      "is injecting once; --remove gives back the manifests as they were.\n"
 	      "  --config FILE.ini      validate FILE.ini and emit it as a ConfigMap\n"
@@ -91,8 +92,8 @@ static void inject_usage(FILE *out)
 	      "  --image IMAGE          the image with mlchaos (default " DEFAULT_IMAGE ")\n"
 	      "  --service-monitor      a Service and a ServiceMonitor per workload instead of\n"
 	      "                         prometheus.io scrape annotations\n"
-	      "  --control-secret NAME  mount Secret NAME's token into the sidecar for /halt,\n"
-	      "                         /resume and /reload\n"
+	      "  --control-secret NAME  mount Secret NAME into the sidecar and give it\n"
+	      "                         --control-token-file (for /halt, /resume, /reload)\n"
 	      "  --remove               take an injection out again\n"
 	      "  -h, --help             this text\n" MC_HELP_OPTION_ORDER
 	      "Exit status: 0 ok, 2 usage error or input that cannot be injected.\n",

@@ -281,20 +281,22 @@ char *ys_apply(struct ys_edits *e, const char *text, size_t len, size_t *ret_len
 /* ---- building ------------------------------------------------------------------------- */
 
 /* Plain text that a YAML 1.1 or 1.2 reader (Kubernetes' included) would take for something
- * other than a string: null, booleans (yes/no/on/off too), numbers. */
+ * other than a string: null, booleans (yes/no/on/off too), numbers in any of their forms
+ * (0x1F, 0o17, 1_000, 1:20, 1e3, .inf). Errs on the side of quoting: "0.0.0.0:9464" is
+ * quoted though it would read as a string. */
 static bool reads_as_non_string(const char *s)
 {
-	static const char *const words[] = { "",     "~",    "null",  "Null",  "NULL",  "true",
-		                             "True", "TRUE", "false", "False", "FALSE", "yes",
-		                             "Yes",  "YES",  "no",    "No",    "NO",    "on",
-		                             "On",   "ON",   "off",   "Off",   "OFF",   "y",
-		                             "Y",    "n",    "N" };
+	static const char *const words[] = {
+		"",      "~",     "null", "Null",  "NULL",  "true", "True", "TRUE", "false",
+		"False", "FALSE", "yes",  "Yes",   "YES",   "no",   "No",   "NO",   "on",
+		"On",    "ON",    "off",  "Off",   "OFF",   "y",    "Y",    "n",    "N",
+		".inf",  ".Inf",  ".INF", "-.inf", "+.inf", ".nan", ".NaN", ".NAN",
+	};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcmp(s, words[i]) == 0)
 			return true;
-	char *end;
-	(void)strtod(s, &end);
-	return *end == '\0' || strspn(s, "0123456789+-._xXoObB:eEaAcCdDfF") == strlen(s);
+	return strchr("0123456789+-.", s[0]) &&
+	       strspn(s, "0123456789+-._:xXoObBeEaAcCdDfF") == strlen(s);
 }
 
 /* libyaml refuses text that is not UTF-8 (returns 0, which would fail an assertion later). */
