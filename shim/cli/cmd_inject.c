@@ -926,6 +926,7 @@ static char *pass(struct inject *in, const char *name, const char *text, size_t 
 			continue;
 		}
 		if (walk_object(in, d, yaml_document_get_root_node(&d->doc), fn) < 0) {
+			ys_edits_free(&in->edits);
 			ys_free(&s);
 			return NULL;
 		}

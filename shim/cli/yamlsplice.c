@@ -78,6 +78,7 @@ int ys_load(struct ys_stream *s, const char *name, const char *text, size_t len)
 		if (!yaml_parser_load(&parser, &doc)) {
 			parse_error(&s->src, &parser);
 			yaml_parser_delete(&parser);
+			ys_free(s);
 			return -1;
 		}
 		if (!yaml_document_get_root_node(&doc)) {
@@ -216,6 +217,14 @@ static void add_edit(struct ys_edits *e, size_t at, size_t del, size_t depth, ch
 void ys_insert(struct ys_edits *e, size_t at, size_t depth, char *ins)
 {
 	add_edit(e, at, 0, depth, ins);
+}
+
+void ys_edits_free(struct ys_edits *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i].ins);
+	free(e->v);
+	memset(e, 0, sizeof(*e));
 }
 
 void ys_delete(struct ys_edits *e, size_t from, size_t to)

@@ -32,7 +32,7 @@ struct ys_stream {
 };
 
 /* Parses text (not copied; must outlive the stream). 0, or -1 after printing
- * "NAME:LINE: problem" on stderr. */
+ * "NAME:LINE: problem" on stderr (then nothing is left to free). */
 int ys_load(struct ys_stream *s, const char *name, const char *text, size_t len);
 void ys_free(struct ys_stream *s);
 
@@ -80,6 +80,8 @@ struct ys_edits {
  * indentless sequence's items belong to the key at their column); 0 for flow text. */
 void ys_insert(struct ys_edits *e, size_t at, size_t depth, char *ins);
 void ys_delete(struct ys_edits *e, size_t from, size_t to);
+/* Drops the edits without applying them. */
+void ys_edits_free(struct ys_edits *e);
 /* The text with every edit applied (overlapping deletions merged), or NULL (out of memory).
  * Frees the edits. */
 char *ys_apply(struct ys_edits *e, const char *text, size_t len, size_t *ret_len);
