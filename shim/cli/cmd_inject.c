@@ -160,9 +160,18 @@ static void emit_at(struct inject *in, yaml_document_t *f, bool block, size_t co
 	ys_insert(&in->edits, at, depth, text);
 }
 
-/* Adds entries to an existing collection: after its last line (block) or before its closing
- * bracket (flow), after ", " or, in an empty one, after " ": a collection inject creates in
- * a flow mapping has none, which is how --remove tells the two apart. */
+/* The last entry of a non-empty collection: an item, or a pair's value. */
+static yaml_node_t *last_entry(struct ys_doc *d, yaml_node_t *coll)
+{
+	if (coll->type == YAML_SEQUENCE_NODE)
+		return ys_node(d, coll->data.sequence.items.top[-1]);
+	return ys_node(d, coll->data.mapping.pairs.top[-1].value);
+}
+
+/* Adds entries to an existing collection: after its last line (block); in a flow one right
+ * after its last entry with ", " (on that entry's line, as JSON from kubectl is written), or
+ * in an empty one after " " before its closing bracket: a collection inject creates in a
+ * flow mapping has no such space, which is how --remove tells the two apart. */
 static void append_entries(struct inject *in, struct ys_doc *d, yaml_node_t *coll, fill_fn fill,
                            void *arg)
 {
@@ -173,9 +182,10 @@ static void append_entries(struct inject *in, struct ys_doc *d, yaml_node_t *col
 	if (ys_block(coll))
 		emit_at(in, &f, true, ys_block_column(in->src, d, coll),
 		        ys_line_after(in->src, ys_content_end(in->src, d, coll)), "");
+	else if (ys_count(coll))
+		emit_at(in, &f, false, 0, ys_content_end(in->src, d, last_entry(d, coll)), ", ");
 	else
-		emit_at(in, &f, false, 0, ys_offset(in->src, coll->end_mark) - 1,
-		        ys_count(coll) ? ", " : " ");
+		emit_at(in, &f, false, 0, ys_offset(in->src, coll->end_mark) - 1, " ");
 }
 
 struct new_key {

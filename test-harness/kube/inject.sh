@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# inject.sh: `mlchaos inject` on sample manifests of every kind (manifests/): injecting twice
-# is injecting once, --remove gives back the input byte for byte, comments and unknown fields
-# survive, an LD_PRELOAD already there stays after the library, one set through valueFrom is
-# refused, --container selects, broken YAML and configs get FILE:LINE.
+# inject.sh: `mlchaos inject` on sample manifests of every kind (manifests/, YAML and JSON):
+# injecting twice is injecting once, --remove gives back the input byte for byte, comments and
+# unknown fields survive, an LD_PRELOAD already there stays after the library, one set through
+# valueFrom is refused, --container selects, broken YAML and configs get FILE:LINE.
 # Inputs (from meson): MLCHAOS, MC_PROBE (for lib.sh), MC_KUBE_DIR (this directory).
 set -u
 # shellcheck source=../cli/lib.sh
@@ -18,7 +18,7 @@ round_trip() {
 	check_eq "$what: inject exits 0 ($err)" 0 "$rc"
 	cp "$tmp/stdout" "$tmp/once.yaml"
 	check_contains "$what: init container" "name: mlchaos-init" "$out"
-	check_contains "$what: sidecar" "- metrics" "$out"
+	check_contains "$what: sidecar" "name: mlchaos-metrics" "$out"
 	check_contains "$what: MLCHAOS_CONFIG" "value: /etc/mlchaos/mlchaos.ini" "$out"
 	run_mc inject "$@" "$tmp/once.yaml"
 	checks=$((checks + 1))
@@ -41,6 +41,12 @@ for kind in deployment statefulset daemonset replicaset job cronjob list; do
 		"manifests/$kind.yaml" --configmap chaos --service-monitor --control-secret ctl
 done
 round_trip "pod (--container main)" manifests/pod.yaml --config chaos.ini --container main
+# JSON, as `kubectl get -o json` writes it: additions in YAML's flow style, on the lines of
+# the entries they follow.
+round_trip "json" manifests/deployment.json --configmap chaos --service-monitor
+run_mc inject --configmap chaos manifests/deployment.json
+check_contains "json: a container's additions after its last entry" \
+	'"image": "x", env: [{name: LD_PRELOAD, value: /mlchaos/libmlchaos.so}' "$out"
 
 # What is kept, and where the library goes.
 run_mc inject --config chaos.ini manifests/deployment.yaml

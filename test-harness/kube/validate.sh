@@ -31,6 +31,7 @@ for kind in deployment statefulset daemonset replicaset job cronjob list; do
 		--image registry.example/mlchaos:0.1.0 "manifests/$kind.yaml"
 done
 inject pod --config chaos.ini --container main manifests/pod.yaml
+inject json --configmap chaos manifests/deployment.json
 
 node validate.mjs "${outputs[@]}"
 status=$?
