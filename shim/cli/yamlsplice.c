@@ -195,12 +195,15 @@ size_t ys_block_column(const struct ys_src *src, struct ys_doc *d, yaml_node_t *
 {
 	if (n->type == YAML_MAPPING_NODE)
 		return ys_node(d, n->data.mapping.pairs.start->key)->start_mark.column;
-	/* The item starts after "- " (or more spaces): its dash is the last one before it. */
-	size_t at = ys_offset(src, ys_node(d, *n->data.sequence.items.start)->start_mark);
-	size_t begin = ys_line_begin(src, at);
-	while (at > begin && src->text[at - 1] != '-')
+	/* The item starts after "- " (or more spaces, or a line break): its dash is the first
+	 * character before it that is not white space. */
+	yaml_node_t *item = ys_node(d, *n->data.sequence.items.start);
+	size_t at = ys_offset(src, item->start_mark);
+	while (at > 0 && strchr(" \t\r\n", src->text[at - 1]))
 		at--;
-	return at > begin ? at - 1 - begin : 0;
+	if (at == 0 || src->text[at - 1] != '-')
+		return item->start_mark.column;
+	return at - 1 - ys_line_begin(src, at - 1);
 }
 
 /* ---- edits ---------------------------------------------------------------------------- */

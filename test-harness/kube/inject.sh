@@ -33,7 +33,7 @@ round_trip() {
 	cmp -s "$file" "$tmp/stdout" || fail "$what: --remove changed a manifest never injected"
 }
 
-for kind in deployment statefulset daemonset replicaset job cronjob list; do
+for kind in deployment statefulset daemonset replicaset replicationcontroller job cronjob list; do
 	round_trip "$kind" "manifests/$kind.yaml" --config chaos.ini
 	# the Job's pods have no labels for a Service to select (refused below)
 	[ "$kind" = job ] && continue

@@ -24,7 +24,7 @@ inject() { # NAME ARGS...
 	fi
 	outputs+=("$tmp/$name.yaml")
 }
-for kind in deployment statefulset daemonset replicaset job cronjob list; do
+for kind in deployment statefulset daemonset replicaset replicationcontroller job cronjob list; do
 	inject "$kind" --config chaos.ini "manifests/$kind.yaml"
 	[ "$kind" = job ] && continue # no pod labels for --service-monitor
 	inject "$kind-monitor" --configmap chaos --service-monitor --control-secret ctl \
