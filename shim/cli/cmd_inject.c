@@ -579,6 +579,47 @@ static int add_service_monitor(struct inject *in, struct pod *p, const char *wor
 	return 0;
 }
 
+/* The first node reached twice under n (seen: one flag per node of the document), or NULL:
+ * an anchor (&NAME) used again through an alias (*NAME). */
+static yaml_node_t *shared_node(struct ys_doc *d, yaml_node_t *n, unsigned char *seen)
+{
+	size_t id = (size_t)(n - d->doc.nodes.start);
+	yaml_node_t *found = NULL;
+
+	if (seen[id]++)
+		return n;
+	if (n->type == YAML_SEQUENCE_NODE)
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		     i < n->data.sequence.items.top && !found; i++)
+			found = shared_node(d, ys_node(d, *i), seen);
+	else if (n->type == YAML_MAPPING_NODE)
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top && !found; p++) {
+			found = shared_node(d, ys_node(d, p->key), seen);
+			if (!found)
+				found = shared_node(d, ys_node(d, p->value), seen);
+		}
+	return found;
+}
+
+/* Aliases are refused in a pod inject changes: the text of an alias is not its node's (the
+ * parser gives it its anchor's marks), and a change in place would reach every use. */
+static int check_no_alias(struct inject *in, struct pod *p, const char *workload)
+{
+	size_t n = (size_t)(p->d->doc.nodes.top - p->d->doc.nodes.start);
+	unsigned char *seen = calloc(n ? n : 1, 1);
+	if (!seen)
+		exit(2);
+	yaml_node_t *shared = shared_node(p->d, p->holder, seen);
+	free(seen);
+	if (!shared)
+		return 0;
+	return fail_at(in, shared,
+	               "the pods of '%s' use this node again through an alias (*NAME): inject "
+	               "changes text in place and cannot follow aliases; write the copies out",
+	               workload);
+}
+
 static int inject_pod(struct inject *in, struct pod *p, const char *workload, const char *ns)
 {
 	struct ys_doc *d = p->d;
@@ -611,6 +652,8 @@ static int inject_pod(struct inject *in, struct pod *p, const char *workload, co
 	}
 	if (n == 0)
 		return 0;
+	if (check_no_alias(in, p, workload) < 0)
+		return -1;
 	if (with_shm && with_shm != n)
 		return fail_at(in, containers,
 		               "in '%s', some containers mount volume '%s' at /dev/shm and some do "

@@ -124,6 +124,10 @@ check_contains "MLCHAOS_CONFIG already set: refused" "$tmp/cfg.yaml:28: containe
 run_mc inject --configmap chaos --service-monitor manifests/job.yaml
 check_contains "--service-monitor without pod labels: refused" \
 	"manifests/job.yaml:8: --service-monitor: the pods of 'batch-eval' have no labels" "$err"
+run_mc inject --configmap chaos manifests/alias.yaml
+check_eq "an alias in the pod: exit 2" 2 "$rc"
+check_contains "an alias in the pod: FILE:LINE of the anchor" \
+	"manifests/alias.yaml:9: the pods of 'shared-env' use this node again through an alias" "$err"
 run_mc inject manifests/job.yaml
 check_eq "no config: usage error" 2 "$rc"
 check_contains "no config: says what is needed" "--config FILE.ini or --configmap NAME" "$err"
