@@ -95,6 +95,9 @@ run_mc inject --configmap chaos - <manifests/list.yaml
 check_eq "stdin: exit 0 ($err)" 0 "$rc"
 check_contains "stdin: a List's items" "name: mlchaos-init" "$out"
 
+check_contains "stdin: non-ASCII text before the LD_PRELOAD on its line" \
+	'{name: LD_PRELOAD, value: "/mlchaos/libmlchaos.so:/opt/é/libx.so"}, {name: MLCHAOS_CONFIG' "$out"
+
 # --container selects.
 run_mc inject --config chaos.ini --container proxy manifests/deployment.yaml
 check_eq "--container proxy: one container gets the library" 1 "$(grep -c 'name: MLCHAOS_CONFIG' <<<"$out")"
