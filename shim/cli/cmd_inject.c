@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "commands.h"
 #include "config.h"
@@ -21,20 +22,23 @@
 
 /* Paths inside the pod, and the names inject owns: an entry with one of these names is inject's
  * own, and --remove deletes it. */
-#define LIB_DIR          "/mlchaos"
-#define LIB_PATH         LIB_DIR "/libmlchaos.so"
-#define CONFIG_DIR       "/etc/mlchaos"
-#define CONFIG_KEY       "mlchaos.ini"
-#define CONTROL_DIR      "/var/run/mlchaos/control"
-#define METRICS_PORT     9464
-#define METRICS_LISTEN   "0.0.0.0:9464"
-#define INIT_NAME        "mlchaos-init"
-#define SIDECAR_NAME     "mlchaos-metrics"
-#define VOL_LIB          "mlchaos-lib"
-#define VOL_CONFIG       "mlchaos-config"
-#define VOL_SHM          "mlchaos-shm"
-#define VOL_CONTROL      "mlchaos-control"
-#define MARK_ANNOTATION  "mlchaos.io/injected"
+#define LIB_DIR         "/mlchaos"
+#define LIB_PATH        LIB_DIR "/libmlchaos.so"
+#define CONFIG_DIR      "/etc/mlchaos"
+#define CONFIG_KEY      "mlchaos.ini"
+#define CONTROL_DIR     "/var/run/mlchaos/control"
+#define METRICS_PORT    9464
+#define METRICS_LISTEN  "0.0.0.0:9464"
+#define INIT_NAME       "mlchaos-init"
+#define SIDECAR_NAME    "mlchaos-metrics"
+#define VOL_LIB         "mlchaos-lib"
+#define VOL_CONFIG      "mlchaos-config"
+#define VOL_SHM         "mlchaos-shm"
+#define VOL_CONTROL     "mlchaos-control"
+#define MARK_ANNOTATION "mlchaos.io/injected"
+/* With --config: the hash of the config, so that a changed config rolls the pods (the
+ * library reads its config at start). */
+#define HASH_ANNOTATION  "mlchaos.io/config-hash"
 #define MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
 #define MANAGED_BY       "mlchaos-inject"
 #define WORKLOAD_LABEL   "mlchaos.io/workload"
@@ -351,6 +355,12 @@ static void fill_annotations(struct inject *in, yaml_document_t *f, int map, voi
 {
 	struct annotations_arg *a = arg;
 	kv(f, map, MARK_ANNOTATION, a->marks);
+	if (in->config_text) {
+		char hash[24];
+		snprintf(hash, sizeof(hash), "%016llx",
+		         (unsigned long long)XXH64(in->config_text, strlen(in->config_text), 0));
+		kv(f, map, HASH_ANNOTATION, hash);
+	}
 	if (!in->service_monitor) {
 		char port[16];
 		snprintf(port, sizeof(port), "%d", METRICS_PORT);
@@ -823,9 +833,10 @@ static bool owned_annotation(struct ys_doc *d, yaml_node_t *key, yaml_node_t *v,
 	struct marks *m = arg;
 	(void)d;
 	(void)v;
-	return ys_is(key, MARK_ANNOTATION) || (m->scrape && (ys_is(key, "prometheus.io/scrape") ||
-	                                                     ys_is(key, "prometheus.io/port") ||
-	                                                     ys_is(key, "prometheus.io/path")));
+	return ys_is(key, MARK_ANNOTATION) || ys_is(key, HASH_ANNOTATION) ||
+	       (m->scrape &&
+	        (ys_is(key, "prometheus.io/scrape") || ys_is(key, "prometheus.io/port") ||
+	         ys_is(key, "prometheus.io/path")));
 }
 
 /* Takes the library out of an LD_PRELOAD that had a value before inject. */

@@ -84,6 +84,18 @@ check_contains "--control-secret: the token file" \
         - /var/run/mlchaos/control/token" "$out"
 check_contains "--control-secret: the Secret" "secretName: ctl" "$out"
 
+# A changed config changes the pods' template (their config hash), so that they roll.
+sed 's/delay = 100ms/delay = 200ms/' chaos.ini >"$tmp/chaos2.ini"
+"$MLCHAOS" inject --config chaos.ini manifests/job.yaml >"$tmp/h1.yaml"
+"$MLCHAOS" inject --config "$tmp/chaos2.ini" manifests/job.yaml >"$tmp/h2.yaml"
+h1=$(grep 'mlchaos.io/config-hash' "$tmp/h1.yaml")
+h2=$(grep 'mlchaos.io/config-hash' "$tmp/h2.yaml")
+check_contains "--config: the config's hash on the pods" "mlchaos.io/config-hash: " "$h1"
+checks=$((checks + 1))
+[ "$h1" != "$h2" ] || fail "a changed config left the config hash as it was: [$h1]"
+check_lacks "--configmap alone: no config hash" "config-hash" \
+	"$("$MLCHAOS" inject --configmap chaos manifests/job.yaml)"
+
 # Twice with other options is once with the last ones.
 "$MLCHAOS" inject --configmap first --container server manifests/deployment.yaml >"$tmp/a.yaml"
 run_mc inject --configmap second "$tmp/a.yaml"
