@@ -26,6 +26,8 @@
 #define DEFAULT_PORT      "9464"
 #define REQUEST_MAX_BYTES 8192
 #define IO_TIMEOUT_S      5
+#define LINGER_S          1
+#define LINGER_MAX_BYTES  65536
 #define CONTENT_TYPE      "text/plain; version=0.0.4; charset=utf-8"
 
 static const char *const http_class_names[MC_HTTP_CLASSES] = { "1xx", "2xx", "3xx",
@@ -420,6 +422,24 @@ static void handle(int fd, const struct mc_metrics_scope *scope)
 		      head);
 }
 
+/* Closes after the client has read the answer: what it sent beyond the head (a body, the rest
+ * of a head too long) is read and dropped first, bounded in bytes and time, so that closing
+ * with unread bytes does not reset the connection and lose the answer on its way. */
+static void linger_close(int fd)
+{
+	char sink[4096];
+	struct timeval tv = { LINGER_S, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	shutdown(fd, SHUT_WR);
+	for (size_t n = 0; n < LINGER_MAX_BYTES;) {
+		ssize_t r = recv(fd, sink, sizeof(sink), 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+}
+
 static int serve(const char *spec, const struct mc_metrics_scope *scope, long max_requests)
 {
 	struct sigaction sa = { .sa_handler = on_stop };
@@ -440,7 +460,7 @@ static int serve(const char *spec, const struct mc_metrics_scope *scope, long ma
 		if (fd < 0)
 			continue;
 		handle(fd, scope);
-		close(fd);
+		linger_close(fd);
 		served++;
 	}
 	close(lfd);

@@ -10,6 +10,11 @@ config/fleet/mlchaos-rules.yml.
                        is injected after it returns (event logs: no line, none later in time);
                        Prometheus's sum of faults equals the event logs'; resume --fleet
                        brings the faults back; a wrong token is refused and named.
+  fleet.py ... control the endpoints against hostile and wrong requests (no token, a wrong
+                       one, two Authorization headers, a body, an endless head, GET, a bad
+                       query; control off without a token file), --tree keeping another
+                       process out, and the usage errors of metrics, halt --fleet and
+                       experiment files with url and [fleet].
   fleet.py ... rules   promtool check rules and promtool test rules on config/fleet, and the
                        dashboard's JSON: every panel's query names series the rules record or
                        `mlchaos metrics` exports.
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -218,6 +224,7 @@ class Fleet:
                             % [p.stderr()[-800:] for p, s in zip(reps, started) if not s]):
             return
         roots = [p.pid for p in reps]
+        self.started = started
         self.trees = {}
         for (port, worker), root in zip(started, roots):
             self.trees[root] = {root, worker}
@@ -241,6 +248,7 @@ class Fleet:
         self.scopes(sidecars, roots)
         self.same_faults(lb, inputs, roots)
         self.halt_under_load(lb, inputs, urls, roots, prom)
+        self.experiments(lb, urls, roots)
 
     def scopes(self, sidecars, roots):
         """Each sidecar covers its own replica's processes only."""
@@ -362,6 +370,317 @@ class Fleet:
                              "dashboard panel '%s': %s has data" % (panel["title"], t["expr"]))
 
 
+EXPERIMENT = """\
+[experiment]
+name = fleet {name}
+url = http://127.0.0.1:{lb}
+
+[fleet]
+control = {control}
+token_file = {token}
+
+[load]
+url = http://127.0.0.1:{lb}/predict
+protocol = http-json
+requests_file = {requests}
+answer = /proba
+requests = 90
+concurrency = 2
+timeout = 60s
+id_prefix = {name}
+
+[steady_state]
+success_rate >= 99%
+agreement >= 100%
+
+{chaos}"""
+
+RESET_RULE = """
+[fault.reset]
+hook = send
+action = fail
+errno = ECONNRESET
+rate = 40%
+select = request
+"""
+
+
+def experiment_text(self, name, lb, urls, chaos):
+    return EXPERIMENT.format(
+        name=name, lb=lb, control=" ".join(urls), token=self.token_file, chaos=chaos,
+        requests=os.path.join(HERE, "..", "experiments", "requests", "sklearn.jsonl"))
+
+
+def run_experiment(self, name, text):
+    path = os.path.join(self.tmp, name + ".ini")
+    with open(path, "w") as f:
+        f.write(text)
+    p = subprocess.run([self.a.mlchaos, "experiment", "--json", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=600, env=self.env)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        doc = {}
+    mctest.note("experiment %s: exit %d, result %s, faults %s\n%s"
+                % (name, p.returncode, doc.get("result"), doc.get("faults"), p.stderr[-2000:]))
+    return p.returncode, doc
+
+
+def verdicts(doc, metric):
+    for h in doc.get("hypotheses", []):
+        if h["metric"] == metric:
+            return {ph: v["verdict"] for ph, v in h["phases"].items()}
+    return {}
+
+
+def halted_everywhere(urls):
+    """Whether every sidecar shows each of its processes halted by a command."""
+    for u in urls:
+        with urllib.request.urlopen(u + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        flags = re.findall(r'mlchaos_halted\{pid="\d+",reason="command"\} (\d)', text)
+        if not flags or flags != ["1"] * len(flags):
+            return False
+    return True
+
+
+def experiments(self, lb, urls, roots):
+    """`mlchaos experiment` against the haproxy URL, chaos through the three endpoints: with
+    the delay rule the replicas run it passes and counts their faults; after a reload of
+    every replica (POST /reload) with a rule that resets connections, success_rate fails
+    during chaos and holds before and after, as with one server."""
+    chaos = CONFIG.replace("log = {log}\n", "")
+    before = sum(len(v) for v in self.events(roots).values())
+    rc, doc = self.run_experiment("pass", self.experiment_text("pass", lb, urls, chaos))
+    grown = sum(len(v) for v in self.events(roots).values()) - before
+    mctest.check(rc == 0 and doc.get("result") == "passed",
+                 "the experiment against the fleet passes (exit %d, %s)" % (rc, doc.get("result")))
+    faults = doc.get("faults", {})
+    slow = [r["injected"] for r in faults.get("rules", []) if r["name"] == "slow"]
+    mctest.check(faults.get("total", 0) > 0 and slow == [faults["total"]],
+                 "its faults come from the replicas' counters, by rule: %s" % faults)
+    mctest.check(faults.get("total") == grown,
+                 "the counters' growth is what the event logs gained: %s vs %d"
+                 % (faults.get("total"), grown))
+    mctest.check(halted_everywhere(urls), "the experiment leaves the fleet halted")
+    # the fleet runs a config with a rule that breaks requests: reloaded through the endpoints
+    with open(self.cfg, "w") as f:
+        f.write(CONFIG.format(log=self.log) + RESET_RULE)
+    stop, counts = threading.Event(), []
+    drive = threading.Thread(target=self.load, args=(lb, [[0.0] * 16], stop, counts))
+    drive.start()  # a process reloads at its next hooked call: requests make them come
+    try:
+        for u, (port, worker) in zip(urls, self.started):
+            req = urllib.request.Request(u + "/reload?timeout=15", method="POST", data=b"",
+                                         headers={"Authorization": "Bearer " + TOKEN})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    code, body = r.status, r.read().decode()
+            except urllib.error.HTTPError as e:
+                code, body = e.code, e.read().decode()
+            # The worker serves, so it reaches a send, the safe point where a process reloads;
+            # gunicorn's master never sends: it is named as pending, and the answer says so.
+            pending = re.findall(r"process (\d+) has not reloaded", body)
+            mctest.check(re.search(r"process %d: reloaded .*: 2 rule\(s\)" % worker, body)
+                         and code == (504 if pending else 200)
+                         and str(worker) not in pending,
+                         "POST /reload on %s: the worker %d reloaded; %d\n%s"
+                         % (u, worker, code, body))
+    finally:
+        stop.set()
+        drive.join(120)
+    rc, doc = self.run_experiment("fail", self.experiment_text("fail", lb, urls,
+                                                               chaos + RESET_RULE))
+    v = verdicts(doc, "success_rate")
+    mctest.check(rc == 1 and doc.get("result") == "failed",
+                 "with connections reset the experiment fails (exit %d, %s)"
+                 % (rc, doc.get("result")))
+    mctest.check(v == {"before": "held", "during": "failed", "after": "held"},
+                 "success_rate holds before and after chaos and fails during it: %s" % v)
+    resets = [r["injected"] for r in doc.get("faults", {}).get("rules", [])
+              if r["name"] == "reset"]
+    mctest.check(resets and resets[0] > 0, "the reset rule's faults are counted: %s" % resets)
+
+
+for _f in (experiment_text, run_experiment, experiments):
+    setattr(Fleet, _f.__name__, _f)
+
+
+LOOP = ("import os, time\n"
+        "while True:\n"
+        "    fd = os.open('/etc/hostname', os.O_RDONLY)\n"
+        "    os.read(fd, 8)\n"
+        "    os.close(fd)\n"
+        "    time.sleep(0.002)\n")
+LOOP_CONFIG = "[mlchaos]\nseed = 3\n\n[fault.eio]\nhook = read\naction = fail\nerrno = EIO\n" \
+              "rate = 1%\npath = /etc/hostname\n"
+
+
+def segments_under(root):
+    """The pids of the segments in /dev/shm whose process is root or a descendant of it."""
+    def parent(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return 0
+    out = set()
+    for name in os.listdir("/dev/shm"):
+        m = re.fullmatch(r"mlchaos\.(\d+)", name)
+        pid = int(m.group(1)) if m else 0
+        while pid > 1 and m:
+            if pid == root:
+                out.add(int(m.group(1)))
+                break
+            pid = parent(pid)
+    return out
+
+
+def raw_http(port, data):
+    """Sends data as it is; the status code of the answer and its body."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    out = b""
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    finally:
+        s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.1 (\d+)", head)
+    return (int(m.group(1)) if m else None), body.decode("utf-8", "replace")
+
+
+def control_case(a, tmp):
+    env = mctest.clean_env(dict(kv.partition("=")[::2] for kv in a.env))
+    cfg = os.path.join(tmp, "loop.ini")
+    with open(cfg, "w") as f:
+        f.write(LOOP_CONFIG)
+    token = os.path.join(tmp, "token")
+    with open(token, "w") as f:
+        f.write(TOKEN + "\n")
+    procs = []
+
+    def spawn(name, argv):
+        p = mctest.Proc(argv, env, os.path.join(tmp, name + ".stderr"))
+        procs.append(p)
+        return p
+
+    def mlchaos(*args):
+        return subprocess.run([a.mlchaos, *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=60, env=env)
+
+    try:
+        mine = spawn("mine", [a.mlchaos, "run", "-c", cfg, "--", PY, "-c", LOOP])
+        other = spawn("other", [a.mlchaos, "run", "-c", cfg, "--", PY, "-c", LOOP])
+        mine_pids = mctest.poll(lambda: segments_under(mine.pid), 60)
+        other_pids = mctest.poll(lambda: segments_under(other.pid), 60)
+        if not mctest.check(mine_pids and other_pids, "both loops publish their segments"):
+            return
+
+        def sidecar(name, *extra):
+            p = spawn(name, [a.mlchaos, "metrics", "--tree", str(mine.pid), "--listen",
+                             "127.0.0.1:0", *extra])
+            got = mctest.poll(lambda: re.search(r":(\d+)/metrics", p.stderr()), 30)
+            return int(got.group(1)) if got else None
+        on, off = sidecar("on", "--control-token-file", token), sidecar("off")
+        if not mctest.check(on and off, "two sidecars listening"):
+            return
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % on, timeout=10) as r:
+            text = r.read().decode()
+        pids = {int(x) for x in re.findall(r'mlchaos_process_info\{pid="(\d+)"', text)}
+        mctest.check(pids == mine_pids, "--tree %d covers its processes %s alone, not %s: %s"
+                     % (mine.pid, mine_pids, other_pids, pids))
+        good = "Authorization: Bearer %s\r\n" % TOKEN
+        cases = [
+            (off, "POST /halt HTTP/1.1\r\n%s\r\n" % good, 403, "control is off"),
+            (on, "POST /halt HTTP/1.1\r\n\r\n", 401, "Bearer"),
+            (on, "POST /halt HTTP/1.1\r\nAuthorization: Bearer %sx\r\n\r\n" % TOKEN, 401,
+             "wrong token"),
+            (on, "POST /halt HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n" % TOKEN[:-1], 401,
+             "wrong token"),
+            (on, "POST /halt HTTP/1.1\r\nAuthorization: Basic %s\r\n\r\n" % TOKEN, 401, "Bearer"),
+            (on, "POST /halt HTTP/1.1\r\n%s%s\r\n" % (good, good), 400, "more than one"),
+            (on, "GET /halt HTTP/1.1\r\n%s\r\n" % good, 405, "POST only"),
+            (on, "POST /halt HTTP/1.1\r\n%sContent-Length: 4\r\n\r\nabcd" % good, 413, "no body"),
+            (on, "POST /halt HTTP/1.1\r\n%sTransfer-Encoding: chunked\r\n\r\n" % good, 400,
+             "no body"),
+            (on, "POST /halt?timeout=999 HTTP/1.1\r\n%s\r\n" % good, 400, "timeout="),
+            (on, "POST /halt?x=%s HTTP/1.1\r\n%s\r\n" % ("a" * 300, good), 400, "query"),
+            (on, "POST /halt HTTP/1.1\r\nX: %s\r\n%s\r\n" % ("a" * 9000, good), 431, "too long"),
+            (on, "POST /metrics HTTP/1.1\r\n%s\r\n" % good, 405, "only GET"),
+            (on, "POST /halt HTTP/1.1\r\n%s\r\n" % good, 200, "process %d" % min(mine_pids)),
+            (on, "POST /resume?watchdog=1 HTTP/1.1\r\n%s\r\n" % good, 200,
+             "process %d" % min(mine_pids)),
+        ]
+        for port, req, want, says in cases:
+            code, body = raw_http(port, req.encode())
+            mctest.check(code == want and says in body, "%r...: %s %r (want %d, '%s')"
+                         % (req[:40], code, body[:120], want, says))
+        # the other process was not halted by its neighbour's endpoint
+        code, body = raw_http(on, ("POST /halt HTTP/1.1\r\n%s\r\n" % good).encode())
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % off, timeout=10) as r:
+            text = r.read().decode()
+        p = subprocess.run([a.mlchaos, "metrics", "--tree", str(other.pid)], env=env,
+                           stdout=subprocess.PIPE, text=True, timeout=60)
+        mctest.check(code == 200 and all(str(x) not in body for x in other_pids)
+                     and re.search(r'mlchaos_halted\{pid="\d+",reason="command"\} 1', text)
+                     and re.search(r'mlchaos_halted\{pid="\d+",reason="command"\} 0', p.stdout),
+                     "its own process halted, the other not: %s" % p.stdout[-600:])
+        # usage errors
+        empty = os.path.join(tmp, "empty")
+        open(empty, "w").close()
+        bad_list = os.path.join(tmp, "replicas.txt")
+        with open(bad_list, "w") as f:
+            f.write("# replicas\nhttp://127.0.0.1:1\nnot a url\n")
+        for args, says in (
+                (["metrics", "--control-token-file", token], "go with --listen"),
+                (["metrics", "--listen", "127.0.0.1:0", "--control-token-file", empty], "empty"),
+                (["metrics", "--tree", "x"], "--tree 'x'"),
+                (["halt", "--fleet", "http://127.0.0.1:1"], "--token-file"),
+                (["halt", "--fleet", "--token-file", token, "ftp://x"], "not a replica's URL"),
+                (["halt", "--fleet", "--token-file", token], "give the replicas' URLs"),
+                (["resume", "--fleet-file", bad_list, "--token-file", token],
+                 bad_list + ":3: one URL a line"),
+                (["halt", "--all", "--fleet", "--token-file", token, "http://x"], "--all")):
+            p = mlchaos(*args)
+            mctest.check(p.returncode == 2 and says in p.stderr,
+                         "mlchaos %s: exit %d, %r" % (" ".join(args), p.returncode, p.stderr))
+        spec_errors(a, tmp, token, mlchaos)
+    finally:
+        for p in reversed(procs):
+            p.stop(30)
+
+
+def spec_errors(a, tmp, token, mlchaos):
+    base = ("[experiment]\nurl = http://127.0.0.1:1\n%s\n[load]\nrequests = 1\n"
+            "[steady_state]\nsuccess_rate >= 99%%\n%s")
+    fleet = "[fleet]\ncontrol = http://127.0.0.1:2\ntoken_file = %s\n" % token
+    for name, text, says in (
+            ("no-fleet", base % ("", ""), ":2: [experiment] url needs [fleet] control"),
+            ("command", base % ("command = /bin/true\n", fleet),
+             ":3: 'command' starts or stops a target"),
+            ("no-token", base % ("", "[fleet]\ncontrol = http://127.0.0.1:2\n"),
+             "[fleet] needs token_file"),
+            ("not-url", base % ("", fleet.replace("http://127.0.0.1:2", "127.0.0.1:2")),
+             "control: '127.0.0.1:2' is not a URL"),
+            ("fleet-with-command",
+             base.replace("url = http://127.0.0.1:1", "command = /bin/true\nready = /x")
+             % ("", fleet), "[fleet] goes with [experiment] url")):
+        path = os.path.join(tmp, name + ".ini")
+        with open(path, "w") as f:
+            f.write(text)
+        p = mlchaos("experiment", path)
+        mctest.check(p.returncode == 2 and says in p.stderr,
+                     "experiment %s: exit %d, %r" % (name, p.returncode, p.stderr[-600:]))
+
+
 def check_rules():
     for argv in ([PROMTOOL, "check", "rules", RULES],
                  [PROMTOOL, "test", "rules", "mlchaos-rules.test.yml"]):
@@ -387,15 +706,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mlchaos", required=True)
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
-    ap.add_argument("case", choices=["local", "rules"])
+    ap.add_argument("case", choices=["local", "rules", "control"])
     a = ap.parse_args()
-    need = [PROMTOOL] if a.case == "rules" else [GUNICORN, HAPROXY, PROMETHEUS]
+    need = {"rules": [PROMTOOL], "control": []}.get(a.case, [GUNICORN, HAPROXY, PROMETHEUS])
     for exe in need:
         if not os.access(exe, os.X_OK):
             mctest.skip("%s is not installed (scripts/setup installs it)" % exe)
     if a.case == "rules":
         check_rules()
         return mctest.finish()
+    if a.case == "control":
+        return mctest.in_tmpdir("mlchaos-fleet-control-", lambda tmp: control_case(a, tmp))
     if subprocess.run([PY, "-c", "import sklearn"], stdout=subprocess.DEVNULL,
                       stderr=subprocess.DEVNULL).returncode != 0:
         mctest.skip("%s cannot import sklearn (Debian: python3-sklearn)" % PY)
