@@ -696,7 +696,7 @@ def check_rules():
     mctest.check(len(ids) == len(set(ids)) and dash.get("uid"), "panel ids unique, a uid")
     for panel in dash["panels"]:
         for t in panel["targets"]:
-            names = set(re.findall(r"[a-z_:]*mlchaos[a-z_:]*", t["expr"]))
+            names = set(re.findall(r"[a-z0-9_:]*mlchaos[a-z0-9_:]*", t["expr"]))
             unknown = {n for n in names if ":" in n and n not in recorded}
             mctest.check(names and not unknown, "panel '%s' reads %s (recorded or exported)"
                          % (panel["title"], sorted(names)))
