@@ -233,7 +233,9 @@ static void on_stop(int sig)
 	stop_serving = 1;
 }
 
-/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT"; the host defaults to loopback. */
+/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT": the host is loopback for "PORT", and empty
+ * (every interface) for ":PORT", as a sidecar in a pod is given it, to be scraped from
+ * outside the pod. */
 static int split_address(const char *spec, char *host, size_t hcap, char *port, size_t pcap)
 {
 	const char *colon = strrchr(spec, ':');
@@ -248,7 +250,7 @@ static int split_address(const char *spec, char *host, size_t hcap, char *port, 
 	}
 	snprintf(port, pcap, "%s", colon ? colon + 1 : spec);
 	if (hend == h)
-		snprintf(host, hcap, "%s", DEFAULT_HOST);
+		snprintf(host, hcap, "%s", colon == spec ? "" : DEFAULT_HOST);
 	else
 		snprintf(host, hcap, "%.*s", (int)(hend - h), h);
 	return port[0] && strspn(port, "0123456789") == strlen(port) ? 0 : -EINVAL;
@@ -264,7 +266,7 @@ static int listen_on(const char *spec)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 		                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai;
-	int g = getaddrinfo(host, port, &hints, &ai);
+	int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (g) {
 		fprintf(stderr, "mlchaos metrics: --listen '%s': %s\n", spec, gai_strerror(g));
 		return -EINVAL;
@@ -483,7 +485,8 @@ static void metrics_usage(FILE *out)
 	    "mlchaos_events_dropped_total, mlchaos_watchdog_trips_total, ...\n"
 	    "  --listen ADDR        serve them at http://ADDR/metrics from this process, one\n"
 	    "                       request at a time, until SIGTERM or SIGINT; ADDR is\n"
-	    "                       HOST:PORT, [V6]:PORT or PORT (host 127.0.0.1); port 0\n"
+	    "                       HOST:PORT, [V6]:PORT, :PORT (every interface) or PORT\n"
+	    "                       (host 127.0.0.1); port 0\n"
 	    "                       picks a free one (the address is printed on stderr)\n"
 	    "  --max-requests N     stop after N requests\n"
 	    "  --tree PID           only process PID and its descendants (one replica of\n"

@@ -652,6 +652,12 @@ def control_case(a, tmp):
             p = mlchaos(*args)
             mctest.check(p.returncode == 2 and says in p.stderr,
                          "mlchaos %s: exit %d, %r" % (" ".join(args), p.returncode, p.stderr))
+        # ":PORT", as a pod's sidecar is started: every interface, to be scraped from outside
+        wide = spawn("wide", [a.mlchaos, "metrics", "--listen", ":0", "--max-requests", "1"])
+        got = mctest.poll(lambda: re.search(r"serving http://(\S+):(\d+)/metrics", wide.stderr()),
+                          30)
+        mctest.check(got and got.group(1) in ("0.0.0.0", "[::]"),
+                     "--listen :0 serves every interface: %s" % wide.stderr())
         spec_errors(a, tmp, token, mlchaos)
     finally:
         for p in reversed(procs):
