@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "control.h"
+#include "http_head.h"
 #include "metrics_control.h"
 
 #define TREE_DEPTH_MAX   4096
@@ -67,41 +68,6 @@ int mc_scope_list(const struct mc_metrics_scope *scope, enum mc_seg_mode mode,
 
 /* ---- the token ------------------------------------------------------------------------ */
 
-bool mc_token_equal(const char *given, size_t given_len, const char *want)
-{
-	size_t want_len = strlen(want);
-	volatile unsigned char diff = given_len != want_len;
-	for (size_t i = 0; i < want_len; i++)
-		diff |= (unsigned char)want[i] ^ (unsigned char)(i < given_len ? given[i] : 0);
-	return diff == 0;
-}
-
-/* The value of header name in head (the request line skipped), bounded by its line; NULL
- * when absent. *ret_count: how many times it appears. */
-static const char *header(const char *head, const char *name, size_t *ret_len, int *ret_count)
-{
-	const char *found = NULL;
-	size_t nlen = strlen(name);
-	*ret_count = 0;
-	for (const char *line = strchr(head, '\n'); line && line[1]; line = strchr(line, '\n')) {
-		line++;
-		size_t len = strcspn(line, "\r\n");
-		if (len > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
-			const char *v = line + nlen + 1, *end = line + len;
-			while (v < end && (*v == ' ' || *v == '\t'))
-				v++;
-			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-				end--;
-			if (!found) {
-				found = v;
-				*ret_len = (size_t)(end - v);
-			}
-			++*ret_count;
-		}
-	}
-	return found;
-}
-
 static void answer(struct mc_answer *a, const char *status, const char *headers, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 
@@ -130,7 +96,7 @@ static bool authorized(const struct mc_metrics_scope *scope, const char *head, s
 	}
 	size_t len = 0;
 	int count;
-	const char *v = header(head, "Authorization", &len, &count);
+	const char *v = mc_http_header(head, "Authorization", &len, &count);
 	if (count > 1) {
 		answer(a, "400 Bad Request", "", "more than one Authorization header\n");
 		return false;
@@ -201,8 +167,8 @@ static bool bodiless(const char *head, struct mc_answer *a)
 {
 	size_t len = 0, te_len;
 	int count, te_count;
-	const char *v = header(head, "Content-Length", &len, &count);
-	if (header(head, "Transfer-Encoding", &te_len, &te_count)) {
+	const char *v = mc_http_header(head, "Content-Length", &len, &count);
+	if (mc_http_header(head, "Transfer-Encoding", &te_len, &te_count)) {
 		answer(a, "400 Bad Request", "", "no body expected (Transfer-Encoding)\n");
 		return false;
 	}

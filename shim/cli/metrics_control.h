@@ -38,8 +38,4 @@ bool mc_control_path(const char *path);
 void mc_control_answer(const struct mc_metrics_scope *scope, const char *head, const char *method,
                        const char *path, const char *query, struct mc_answer *ret);
 
-/* Constant-time equality of a given token with the expected one: the time depends on the
- * expected token's length only. */
-bool mc_token_equal(const char *given, size_t given_len, const char *want);
-
 #endif
