@@ -165,7 +165,7 @@ class Fleet:
                     "    timeout server 120s\n    option http-server-close\n"
                     "frontend fleet\n    bind 127.0.0.1:%d\n    default_backend replicas\n"
                     "backend replicas\n    balance roundrobin\n%s" % (port, servers))
-        self.spawn("haproxy", [HAPROXY, "-db", "-f", cfg])
+        self.spawn("haproxy", [HAPROXY, "-db", "-f", cfg], mctest.clean_env())
         ok = mctest.poll(lambda: rsnet.request(port, "GET", "/health", timeout_s=5)[0] == 200,
                          60)
         return port if ok else None
@@ -181,10 +181,11 @@ class Fleet:
                     "      - targets: [%s]\n" % (os.path.abspath(RULES), targets))
         tsdb = os.path.join(self.tmp, "tsdb")
         os.mkdir(tsdb)
+        # neither gets the sanitizer build's preloads (--env): they are not ours
         self.spawn("prometheus", [PROMETHEUS, "--config.file=" + yml,
                                   "--storage.tsdb.path=" + tsdb,
                                   "--web.listen-address=127.0.0.1:%d" % port,
-                                  "--log.level=warn"])
+                                  "--log.level=warn"], mctest.clean_env())
         up = mctest.poll(lambda: prom_value(port, 'count(up{job="mlchaos-fleet"} == 1)')
                          == REPLICAS, 60, 0.5)
         return port if up else None
