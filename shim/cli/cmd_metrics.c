@@ -1,7 +1,8 @@
 /* cmd_metrics.c: `mlchaos metrics`: the counters of every live process in the Prometheus text
  * exposition format (0.0.4), printed once or served at /metrics by this separate process. The
  * server is deliberately tiny: one connection at a time, bounded request, loopback by default;
- * it never runs inside the host and never writes a segment. */
+ * it never runs inside the host. It writes a segment's control word only for an authorized
+ * POST /halt, /resume or /reload (metrics_control.c), when started with a token file. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,6 +17,8 @@
 
 #include "commands.h"
 #include "config.h"
+#include "control.h"
+#include "metrics_control.h"
 #include "options.h"
 #include "segments.h"
 
@@ -23,6 +26,8 @@
 #define DEFAULT_PORT      "9464"
 #define REQUEST_MAX_BYTES 8192
 #define IO_TIMEOUT_S      5
+#define LINGER_S          1
+#define LINGER_MAX_BYTES  65536
 #define CONTENT_TYPE      "text/plain; version=0.0.4; charset=utf-8"
 
 static const char *const http_class_names[MC_HTTP_CLASSES] = { "1xx", "2xx", "3xx",
@@ -199,11 +204,11 @@ static void exposition(FILE *out, const struct mc_seg_list *list)
 }
 
 /* The exposition of every live process, in a new buffer (free it). NULL on error. */
-static char *render(size_t *ret_len, unsigned *ret_cleaned)
+static char *render(const struct mc_metrics_scope *scope, size_t *ret_len, unsigned *ret_cleaned)
 {
 	struct mc_seg_list list;
 	char *text = NULL;
-	if (mc_seg_list_all(MC_SEG_READ, &list) < 0)
+	if (mc_scope_list(scope, MC_SEG_READ, &list) < 0)
 		return NULL;
 	FILE *out = open_memstream(&text, ret_len);
 	if (out) {
@@ -228,7 +233,9 @@ static void on_stop(int sig)
 	stop_serving = 1;
 }
 
-/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT"; the host defaults to loopback. */
+/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT": the host is loopback for "PORT", and empty
+ * (every interface) for ":PORT", as a sidecar in a pod is given it, to be scraped from
+ * outside the pod. */
 static int split_address(const char *spec, char *host, size_t hcap, char *port, size_t pcap)
 {
 	const char *colon = strrchr(spec, ':');
@@ -243,7 +250,7 @@ static int split_address(const char *spec, char *host, size_t hcap, char *port, 
 	}
 	snprintf(port, pcap, "%s", colon ? colon + 1 : spec);
 	if (hend == h)
-		snprintf(host, hcap, "%s", DEFAULT_HOST);
+		snprintf(host, hcap, "%s", colon == spec ? "" : DEFAULT_HOST);
 	else
 		snprintf(host, hcap, "%.*s", (int)(hend - h), h);
 	return port[0] && strspn(port, "0123456789") == strlen(port) ? 0 : -EINVAL;
@@ -259,7 +266,7 @@ static int listen_on(const char *spec)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 		                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai;
-	int g = getaddrinfo(host, port, &hints, &ai);
+	int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (g) {
 		fprintf(stderr, "mlchaos metrics: --listen '%s': %s\n", spec, gai_strerror(g));
 		return -EINVAL;
@@ -307,17 +314,26 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static void respond(int fd, const char *status, const char *type, const char *body, size_t len,
-                    bool head)
+/* extra: header lines, each ending CRLF ("" for none). */
+static void respond_with(int fd, const char *status, const char *extra, const char *type,
+                         const char *body, size_t len, bool head)
 {
 	char hdr[512];
 	int n = snprintf(hdr, sizeof(hdr),
 	                 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                 "Connection: close\r\n%s\r\n",
-	                 status, type, len,
-	                 strncmp(status, "405", 3) == 0 ? "Allow: GET, HEAD\r\n" : "");
+	                 status, type, len, extra);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return;
 	if (send_all(fd, hdr, (size_t)n) == 0 && !head)
 		send_all(fd, body, len);
+}
+
+static void respond(int fd, const char *status, const char *type, const char *body, size_t len,
+                    bool head)
+{
+	respond_with(fd, status, strncmp(status, "405", 3) == 0 ? "Allow: GET, HEAD\r\n" : "", type,
+	             body, len, head);
 }
 
 /* Reads the request head (bounded); its length, or -1. */
@@ -343,11 +359,11 @@ static void plain(int fd, const char *status, const char *text, bool head)
 	respond(fd, status, "text/plain; charset=utf-8", text, strlen(text), head);
 }
 
-static void serve_metrics(int fd, bool head)
+static void serve_metrics(int fd, const struct mc_metrics_scope *scope, bool head)
 {
 	size_t len;
 	unsigned cleaned = 0;
-	char *text = render(&len, &cleaned);
+	char *text = render(scope, &len, &cleaned);
 	if (cleaned)
 		fprintf(stderr, "mlchaos metrics: cleaned %u stale segment%s\n", cleaned,
 		        cleaned == 1 ? "" : "s");
@@ -358,7 +374,25 @@ static void serve_metrics(int fd, bool head)
 	free(text);
 }
 
-static void handle(int fd)
+/* POST /halt, /resume, /reload: the whole head is needed (its Authorization header). */
+static void serve_control(int fd, const struct mc_metrics_scope *scope, const char *req,
+                          const char *method, const char *path, const char *query)
+{
+	if (!strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
+		plain(fd, "431 Request Header Fields Too Large", "request head too long\n", false);
+		return;
+	}
+	struct mc_answer a;
+	mc_control_answer(scope, req, method, path, query, &a);
+	const char *body = a.body ? a.body : "out of memory\n";
+	respond_with(fd, a.status, a.headers, "text/plain; charset=utf-8", body, strlen(body),
+	             false);
+	if (strncmp(a.status, "40", 2) != 0)
+		fprintf(stderr, "mlchaos metrics: POST %s: %s\n", path, a.status);
+	free(a.body);
+}
+
+static void handle(int fd, const struct mc_metrics_scope *scope)
 {
 	char req[REQUEST_MAX_BYTES];
 	struct timeval tv = { IO_TIMEOUT_S, 0 };
@@ -373,16 +407,42 @@ static void handle(int fd)
 		return;
 	}
 	bool head = strcmp(method, "HEAD") == 0;
-	target[strcspn(target, "?")] = '\0';
-	if (!head && strcmp(method, "GET") != 0)
+	char *query = target + strcspn(target, "?");
+	if (*query)
+		*query++ = '\0';
+	if (mc_control_path(target))
+		serve_control(fd, scope, req, method, target, query);
+	else if (!head && strcmp(method, "GET") != 0)
 		plain(fd, "405 Method Not Allowed", "only GET and HEAD\n", false);
 	else if (strcmp(target, "/metrics") == 0)
-		serve_metrics(fd, head);
+		serve_metrics(fd, scope, head);
 	else
-		plain(fd, "404 Not Found", "mlchaos serves /metrics only\n", head);
+		plain(fd, "404 Not Found",
+		      scope->token_file
+		          ? "mlchaos serves /metrics, and POST /halt, /resume, /reload\n"
+		          : "mlchaos serves /metrics only\n",
+		      head);
 }
 
-static int serve(const char *spec, long max_requests)
+/* Closes after the client has read the answer: what it sent beyond the head (a body, the rest
+ * of a head too long) is read and dropped first, bounded in bytes and time, so that closing
+ * with unread bytes does not reset the connection and lose the answer on its way. */
+static void linger_close(int fd)
+{
+	char sink[4096];
+	struct timeval tv = { LINGER_S, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	shutdown(fd, SHUT_WR);
+	for (size_t n = 0; n < LINGER_MAX_BYTES;) {
+		ssize_t r = recv(fd, sink, sizeof(sink), 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+}
+
+static int serve(const char *spec, const struct mc_metrics_scope *scope, long max_requests)
 {
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGTERM, &sa, NULL);
@@ -401,8 +461,8 @@ static int serve(const char *spec, long max_requests)
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		handle(fd);
-		close(fd);
+		handle(fd, scope);
+		linger_close(fd);
 		served++;
 	}
 	close(lfd);
@@ -414,7 +474,8 @@ static int serve(const char *spec, long max_requests)
 static void metrics_usage(FILE *out)
 {
 	fputs(
-	    "usage: mlchaos metrics [--listen [HOST:]PORT [--max-requests N]]\n"
+	    "usage: mlchaos metrics [--tree PID] [--listen [HOST:]PORT [--max-requests N]\n"
+	    "                       [--control-token-file FILE]]\n"
 	    "Print the counters of every live process of yours in the Prometheus text\n"
 	    "exposition format (version 0.0.4): mlchaos_faults_injected_total,\n"
 	    "mlchaos_calls_matched_total, mlchaos_calls_selected_total,\n"
@@ -424,9 +485,17 @@ static void metrics_usage(FILE *out)
 	    "mlchaos_events_dropped_total, mlchaos_watchdog_trips_total, ...\n"
 	    "  --listen ADDR        serve them at http://ADDR/metrics from this process, one\n"
 	    "                       request at a time, until SIGTERM or SIGINT; ADDR is\n"
-	    "                       HOST:PORT, [V6]:PORT or PORT (host 127.0.0.1); port 0\n"
+	    "                       HOST:PORT, [V6]:PORT, :PORT (every interface) or PORT\n"
+	    "                       (host 127.0.0.1); port 0\n"
 	    "                       picks a free one (the address is printed on stderr)\n"
 	    "  --max-requests N     stop after N requests\n"
+	    "  --tree PID           only process PID and its descendants (one replica of\n"
+	    "                       several on one machine); default: every process of yours\n"
+	    "  --control-token-file FILE  also serve POST /halt, /resume (?watchdog=1) and\n"
+	    "                       /reload (?timeout=S) for the processes covered, to requests\n"
+	    "                       with `Authorization: Bearer TOKEN`, TOKEN the content of\n"
+	    "                       FILE (re-read for each request); without it, control is off\n"
+	    "                       (403). 200: done (halt: no fault in flight any more)\n"
 	    "  -h, --help           this text\n"
 	    "Exit status: 0 ok, 2 usage error or the address cannot be used.\n",
 	    out);
@@ -437,10 +506,13 @@ int mc_cmd_metrics(int argc, char **argv)
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "max-requests", required_argument, NULL, 'n' },
+		{ "tree", required_argument, NULL, 'p' },
+		{ "control-token-file", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL;
+	struct mc_metrics_scope scope = { 0 };
 	long max_requests = 0;
 	int opt;
 	char *end;
@@ -457,6 +529,14 @@ int mc_cmd_metrics(int argc, char **argv)
 				        optarg);
 				return 2;
 			}
+		} else if (opt == 'p') {
+			if (mc_seg_parse_pid(optarg, &scope.tree) < 0) {
+				fprintf(stderr, "mlchaos metrics: --tree '%s': a process id\n",
+				        optarg);
+				return 2;
+			}
+		} else if (opt == 'k') {
+			scope.token_file = optarg;
 		} else if (opt == 'h') {
 			metrics_usage(stdout);
 			return 0;
@@ -467,16 +547,20 @@ int mc_cmd_metrics(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || (max_requests && !spec)) {
-		fputs(
-		    "mlchaos metrics: no arguments expected (--max-requests goes with --listen)\n",
-		    stderr);
+	if (optind < argc || ((max_requests || scope.token_file) && !spec)) {
+		fputs("mlchaos metrics: no arguments expected (--max-requests and "
+		      "--control-token-file go with --listen)\n",
+		      stderr);
 		return 2;
 	}
+	char *token = NULL;
+	if (scope.token_file && mc_fleet_read_token("metrics", scope.token_file, &token) < 0)
+		return 2;
+	free(token); /* read again for each request: a rotated token takes effect */
 	if (spec)
-		return serve(spec, max_requests);
+		return serve(spec, &scope, max_requests);
 	struct mc_seg_list list;
-	int r = mc_seg_list_all(MC_SEG_READ, &list);
+	int r = mc_scope_list(&scope, MC_SEG_READ, &list);
 	if (r < 0) {
 		fprintf(stderr, "mlchaos metrics: cannot list %s: %s\n", MC_SHM_DIR, strerror(-r));
 		return 2;

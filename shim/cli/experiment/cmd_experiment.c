@@ -44,6 +44,8 @@ struct run {
 	int min_score;
 	uint64_t chaos_on_ns;  /* monotonic: when chaos was switched on (halts count from it) */
 	uint64_t chaos_off_ns; /* and when the during load ended, before any halt of ours */
+	/* [experiment] url: the fleet's counters before and after the chaos load */
+	struct mc_exp_fleet_counts fleet_before, fleet_after;
 };
 
 static void usage(FILE *out)
@@ -76,7 +78,10 @@ static void usage(FILE *out)
 	      "chaos. A [sweep] runs the during phase once per value of one fault key (or once\n"
 	      "per tensor of the model file, per = tensor), each on a fresh start; every\n"
 	      "hypothesis must hold at every value (gate = all), or the sweep is only reported\n"
-	      "(gate = none). See config/experiments/README.md for the format.\n"
+	      "(gate = none). With [experiment] url = a target already running, nothing is\n"
+	      "started: chaos is halted and resumed through the [fleet] control endpoints and\n"
+	      "the faults read from their counters; the fleet is left halted.\n"
+	      "See config/experiments/README.md for the format.\n"
 	      "Exit status: 0 every hypothesis held in every phase it applies to; 1 one did not,\n"
 	      "or injection was halted; with --min-score, 0 or 1 by the score alone;\n"
 	      "2 usage, an invalid file, or the experiment could not run (the target did not\n"
@@ -298,6 +303,9 @@ static int prepare(struct run *r)
 	if (err < 0)
 		return fail(r, "cannot create %s: %s", r->halt_file, strerror(errno));
 	close(err);
+	mc_exp_load_client(&r->spec, r->bin_dir, r->client, sizeof(r->client));
+	if (r->spec.target_url)
+		return 0; /* nothing is started: no library to preload */
 	l = calloc(1, sizeof(*l));
 	if (!l || mc_preload_find_library(l) < 0) {
 		free(l);
@@ -306,7 +314,6 @@ static int prepare(struct run *r)
 	}
 	snprintf(r->lib, sizeof(r->lib), "%s", l->path);
 	free(l);
-	mc_exp_load_client(&r->spec, r->bin_dir, r->client, sizeof(r->client));
 	return 0;
 }
 
@@ -442,8 +449,9 @@ static int run_phase(struct run *r, enum mc_exp_phase p)
 	char per_request[PATH_MAX + 32], err_path[PATH_MAX + 32];
 	struct mc_exp_target *t = &r->res.target;
 
-	/* a target that runs through the phases died in the previous one; a fresh one in this */
-	if (t->exited_in < 0 && mc_exp_target_gone(t))
+	/* a target that runs through the phases died in the previous one; a fresh one in this
+	 * (a running target of [experiment] url is not ours to watch) */
+	if (!r->spec.target_url && t->exited_in < 0 && mc_exp_target_gone(t))
 		t->exited_in = p > 0 && !r->spec.restart ? p - 1 : p;
 	snprintf(per_request, sizeof(per_request), "%s/requests-%s.jsonl", r->run_dir,
 	         mc_exp_phase_name(p));
@@ -459,7 +467,7 @@ static int run_phase(struct run *r, enum mc_exp_phase p)
 		return fail(r, "the load of phase '%s' could not run", mc_exp_phase_name(p));
 	/* agreement with the before phase, already for the baseline's verdict */
 	mc_exp_load_compare(&r->spec, r->run_dir, r->res.load);
-	if (t->exited_in < 0 && mc_exp_target_gone(t))
+	if (!r->spec.target_url && t->exited_in < 0 && mc_exp_target_gone(t))
 		t->exited_in = p;
 	return 0;
 }
@@ -510,6 +518,73 @@ static int chaos_phases(struct run *r)
 	r->res.halted_processes = n;
 	st = nudge(r);
 	return st ? st : run_phase(r, MC_EXP_AFTER);
+}
+
+/* ---- [experiment] url: a target already running, its chaos through [fleet] ---- */
+
+static int fleet_url(struct run *r)
+{
+	const char *base = r->spec.target_url;
+	size_t n = strlen(base);
+
+	while (n && base[n - 1] == '/')
+		n--;
+	if (r->spec.url)
+		snprintf(r->res.url, sizeof(r->res.url), "%s", r->spec.url);
+	else
+		snprintf(r->res.url, sizeof(r->res.url), "%.*s%s", (int)n, base,
+		         mc_exp_load_default_path(&r->spec));
+	if (r->spec.health_url)
+		snprintf(r->health_url, sizeof(r->health_url), "%s", r->spec.health_url);
+	return 0;
+}
+
+static int fleet_chaos(struct run *r, const char *action)
+{
+	int err = mc_exp_fleet_control(&r->spec, action, false);
+
+	if (err == -EINTR || mc_exp_interrupted())
+		return interrupted(r);
+	return err ? fail(r, "cannot %s the fleet's chaos (see above)", action) : 0;
+}
+
+/* Chaos off for the steady state, on under the during load, off again for recovery; the
+ * fleet is left halted. The faults are the counters' growth under the during load. */
+static int run_fleet(struct run *r)
+{
+	progress(r, "halting the fleet's chaos (%u replicas)", r->spec.n_fleet);
+	int st = fleet_url(r);
+	if (st == 0)
+		st = fleet_chaos(r, "halt");
+	if (st == 0)
+		st = run_phase(r, MC_EXP_BEFORE);
+	if (st || !baseline_held(r))
+		return st;
+	if (mc_exp_fleet_counters(&r->spec, &r->fleet_before) < 0)
+		return fail(r, "cannot read the fleet's counters (see above)");
+	progress(r, "resuming the fleet's chaos");
+	r->chaos_on_ns = mc_exp_now_ns();
+	st = fleet_chaos(r, "resume");
+	if (st == 0 && r->spec.settle_ns && mc_exp_sleep_ns(r->spec.settle_ns) < 0)
+		st = interrupted(r);
+	if (st == 0)
+		st = run_phase(r, MC_EXP_DURING);
+	r->chaos_off_ns = mc_exp_now_ns();
+	int read = mc_exp_fleet_counters(&r->spec, &r->fleet_after);
+	progress(r, "halting the fleet's chaos");
+	int halted = fleet_chaos(r, "halt"); /* whatever happened: chaos must end */
+	if (st)
+		return st;
+	if (halted)
+		return halted;
+	if (read < 0)
+		return fail(r, "cannot read the fleet's counters (see above)");
+	mc_exp_fleet_faults(&r->spec, &r->fleet_before, &r->fleet_after, &r->res.faults,
+	                    &r->res.halts);
+	r->res.halted_processes = (int)r->fleet_after.n_procs;
+	if (r->spec.settle_ns && mc_exp_sleep_ns(r->spec.settle_ns) < 0)
+		return interrupted(r);
+	return run_phase(r, MC_EXP_AFTER);
 }
 
 /* ---- restart = true: a fresh target per phase ---- */
@@ -643,13 +718,16 @@ static void write_junit(struct run *r)
 
 static int report(struct run *r)
 {
-	int err = mc_exp_faults_count(r->run_dir, r->spec.chaos, &r->res.faults);
+	/* [experiment] url: the faults are the fleet's counters, already read */
+	int err =
+	    r->spec.target_url ? 0 : mc_exp_faults_count(r->run_dir, r->spec.chaos, &r->res.faults);
 
 	if (err < 0)
 		fprintf(stderr, "mlchaos experiment: cannot read the event logs: %s\n",
 		        strerror(-err));
 	mc_exp_load_compare(&r->spec, r->run_dir, r->res.load);
-	collect_halts(r);
+	if (!r->spec.target_url)
+		collect_halts(r);
 	r->res.use_min_score = r->use_min_score;
 	r->res.min_score = r->min_score;
 	mc_exp_judge(&r->res);
@@ -689,7 +767,9 @@ static int run(struct run *r)
 		if (!r->res.sweep)
 			return fail(r, "out of memory");
 	}
-	if (r->spec.restart) {
+	if (r->spec.target_url) {
+		st = run_fleet(r);
+	} else if (r->spec.restart) {
 		st = run_restarted(r);
 	} else {
 		st = start_target(r, r->config, NULL, 0);

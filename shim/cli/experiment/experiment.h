@@ -15,6 +15,7 @@
 #define MC_EXP_MAX_ARGS  128 /* words of the target's command line */
 #define MC_EXP_TEXT_MAX  160 /* a hypothesis or a name, as printed */
 #define MC_EXP_URL_MAX   1024
+#define MC_EXP_MAX_FLEET 64 /* [fleet] control endpoints */
 #define MC_EXP_EXIT_OK   0
 #define MC_EXP_EXIT_FAIL 1
 #define MC_EXP_EXIT_RUN  2 /* usage, a bad file, or the experiment could not run */
@@ -125,6 +126,11 @@ struct mc_exp_spec {
 	struct mc_config *chaos;
 	/* [sweep] */
 	struct mc_exp_sweep sweep;
+	/* [experiment] url: a target already running (no argv); its chaos through [fleet] */
+	char *target_url;
+	char *fleet_control[MC_EXP_MAX_FLEET]; /* the replicas' control endpoints */
+	unsigned n_fleet;
+	char *fleet_token_file;
 };
 
 /* What ${NAME} means besides the environment. */
@@ -334,6 +340,45 @@ void mc_exp_chaos_halts_now(const char *halt_file, const char *config, struct mc
 
 /* Adds one halt; keeps one per process and reason, the timed one. */
 void mc_exp_halts_add(struct mc_exp_halts *h, const struct mc_exp_halt *halt);
+
+/* ---- experiment_fleet.c: [experiment] url, a target already running, and [fleet] ---- */
+
+/* POSTs action ("halt", "resume") to every [fleet] control endpoint and waits for all.
+ * 0 when every replica confirmed; -EREMOTEIO when one did not (the answers are printed on
+ * stderr, as they are with verbose), another -errno on a local error. */
+int mc_exp_fleet_control(const struct mc_exp_spec *spec, const char *action, bool verbose);
+
+#define MC_EXP_FLEET_PROCS 1024
+
+struct mc_exp_fleet_rule {
+	char name[MC_EXP_TEXT_MAX];
+	uint64_t injected, shadow;
+};
+
+struct mc_exp_fleet_proc {
+	unsigned replica; /* index in [fleet] control */
+	long pid;
+	uint64_t injected, watchdog_trips;
+	bool watchdog_halted;
+};
+
+/* The fleet's counters at one moment, from every endpoint's /metrics. */
+struct mc_exp_fleet_counts {
+	struct mc_exp_fleet_rule rules[MC_MAX_RULES];
+	unsigned n_rules;
+	struct mc_exp_fleet_proc procs[MC_EXP_FLEET_PROCS];
+	unsigned n_procs;
+	uint64_t suppressed;
+};
+
+/* Reads every endpoint's counters. 0, or -EREMOTEIO when one cannot be read (said why). */
+int mc_exp_fleet_counters(const struct mc_exp_spec *spec, struct mc_exp_fleet_counts *ret);
+
+/* The faults between two readings, per rule of the spec's chaos config (by name), and the
+ * processes halted by the watchdog in the later one (added to halts). */
+void mc_exp_fleet_faults(const struct mc_exp_spec *spec, const struct mc_exp_fleet_counts *before,
+                         const struct mc_exp_fleet_counts *after, struct mc_exp_faults *ret,
+                         struct mc_exp_halts *halts);
 
 /* ---- experiment_report.c ---- */
 

@@ -323,8 +323,9 @@ static void text_faults(FILE *out, const struct mc_exp_result *r)
 	const struct mc_config *cfg = r->spec->chaos;
 	const struct mc_exp_faults *f = &r->faults;
 
-	fprintf(out, "\nfaults injected: %llu in %u process%s (from the event logs)\n",
-	        (unsigned long long)f->total, f->processes, f->processes == 1 ? "" : "es");
+	fprintf(out, "\nfaults injected: %llu in %u process%s (from the %s)\n",
+	        (unsigned long long)f->total, f->processes, f->processes == 1 ? "" : "es",
+	        r->spec->target_url ? "replicas' counters" : "event logs");
 	if (cfg->n_rules)
 		fprintf(out, "  %-24s %-16s %9s\n", "rule", "hook:action", "injected");
 	for (unsigned i = 0; i < cfg->n_rules; i++) {
@@ -372,6 +373,11 @@ static void text_one_target(FILE *out, const struct mc_exp_target *t, const char
 static void text_target(FILE *out, const struct mc_exp_result *r)
 {
 	fputc('\n', out);
+	if (r->spec->target_url) {
+		fprintf(out, "fleet: chaos left halted in its %u replica%s\n", r->spec->n_fleet,
+		        r->spec->n_fleet == 1 ? "" : "s");
+		return;
+	}
 	if (!r->spec->restart) {
 		text_one_target(out, &r->target, "target");
 		return;
@@ -486,9 +492,14 @@ void mc_exp_report_text(FILE *out, const struct mc_exp_result *r)
 	const struct mc_exp_spec *spec = r->spec;
 
 	fprintf(out, "mlchaos experiment: %s\n", spec->name);
-	const char *slash = strrchr(spec->argv[0], '/');
-	fprintf(out, "  %s; target %s (pid %d), ready in %.2f s\n", spec->file,
-	        slash ? slash + 1 : spec->argv[0], (int)r->target.pid, r->target.ready_s);
+	if (spec->target_url) {
+		fprintf(out, "  %s; target %s, running (chaos through %u control endpoint%s)\n",
+		        spec->file, spec->target_url, spec->n_fleet, spec->n_fleet == 1 ? "" : "s");
+	} else {
+		const char *slash = strrchr(spec->argv[0], '/');
+		fprintf(out, "  %s; target %s (pid %d), ready in %.2f s\n", spec->file,
+		        slash ? slash + 1 : spec->argv[0], (int)r->target.pid, r->target.ready_s);
+	}
 	fprintf(out, "  load per phase: %llu requests, concurrency %llu, %s\n",
 	        (unsigned long long)spec->requests, (unsigned long long)spec->concurrency, r->url);
 	text_phases(out, r);
@@ -530,6 +541,17 @@ static void json_target(FILE *out, const struct mc_exp_result *r)
 	const struct mc_exp_target *t = &r->target;
 	char status[64];
 
+	if (spec->target_url) {
+		fputs("\"target\":{\"url\":", out);
+		json_str(out, spec->target_url);
+		fputs(",\"control\":[", out);
+		for (unsigned i = 0; i < spec->n_fleet; i++) {
+			fputs(i ? "," : "", out);
+			json_str(out, spec->fleet_control[i]);
+		}
+		fputs("]}", out);
+		return;
+	}
 	mc_exp_status_text(t->status, status, sizeof(status));
 	fputs("\"target\":{\"command\":[", out);
 	for (int i = 0; i < spec->argc; i++) {

@@ -37,6 +37,7 @@ enum section {
 	SEC_FAULT,
 	SEC_HEALTH,
 	SEC_SWEEP,
+	SEC_FLEET,
 	SEC_BAD
 };
 
@@ -79,6 +80,9 @@ enum key {
 	K_SWEEP_LIMIT,
 	K_SWEEP_GATE,
 	K_SWEEP_UNTIL,
+	K_TARGET_URL,
+	K_FLEET_CONTROL,
+	K_FLEET_TOKEN_FILE,
 	K_COUNT
 };
 
@@ -124,6 +128,9 @@ static const struct {
 	[K_SWEEP_LIMIT] = { "limit", SEC_SWEEP },
 	[K_SWEEP_GATE] = { "gate", SEC_SWEEP },
 	[K_SWEEP_UNTIL] = { "until", SEC_SWEEP },
+	[K_TARGET_URL] = { "url", SEC_EXPERIMENT },
+	[K_FLEET_CONTROL] = { "control", SEC_FLEET },
+	[K_FLEET_TOKEN_FILE] = { "token_file", SEC_FLEET },
 };
 
 static const struct {
@@ -496,6 +503,30 @@ static void set_url(struct parse *p, char **slot, const char *value)
 		    value);
 }
 
+/* [fleet] control = URL...: the replicas' control endpoints, separated by white space. */
+static void set_fleet_control(struct parse *p, const char *value)
+{
+	char *copy = expand(p, value, false), *save = NULL;
+	struct mc_exp_spec *spec = p->spec;
+
+	for (char *w = copy ? strtok_r(copy, " \t", &save) : NULL; w;
+	     w = strtok_r(NULL, " \t", &save)) {
+		if (spec->n_fleet == MC_EXP_MAX_FLEET) {
+			say(p, p->lineno, "control: more than %d replicas", MC_EXP_MAX_FLEET);
+			break;
+		}
+		if (strncmp(w, "http://", 7) != 0 && strncmp(w, "https://", 8) != 0) {
+			say(p, p->lineno,
+			    "control: '%s' is not a URL: give the replicas' `mlchaos metrics` "
+			    "endpoints, http://HOST:PORT, separated by spaces",
+			    w);
+			continue;
+		}
+		spec->fleet_control[spec->n_fleet++] = strdup(w);
+	}
+	free(copy);
+}
+
 /* ---- the built-in load client's keys ---- */
 
 static void set_protocol(struct parse *p, const char *value)
@@ -752,6 +783,15 @@ static void set_key(struct parse *p, enum key k, const char *value)
 	case K_SWEEP_UNTIL:
 		set_sweep_key(p, k, value);
 		break;
+	case K_TARGET_URL:
+		set_url(p, &spec->target_url, value);
+		break;
+	case K_FLEET_CONTROL:
+		set_fleet_control(p, value);
+		break;
+	case K_FLEET_TOKEN_FILE:
+		set_path(p, &spec->fleet_token_file, value, false);
+		break;
 	case K_COUNT:
 		break;
 	}
@@ -763,6 +803,7 @@ static void unknown_key(struct parse *p, const char *key)
 	        p->section == SEC_EXPERIMENT ? "experiment"
 	        : p->section == SEC_LOAD     ? "load"
 	        : p->section == SEC_SWEEP    ? "sweep"
+	        : p->section == SEC_FLEET    ? "fleet"
 	                                     : "health");
 	for (int k = 0; k < K_COUNT; k++)
 		if (keys[k].section == p->section)
@@ -971,6 +1012,8 @@ static enum section section_of(const char *name)
 		return SEC_HEALTH;
 	if (strcmp(name, "sweep") == 0)
 		return SEC_SWEEP;
+	if (strcmp(name, "fleet") == 0)
+		return SEC_FLEET;
 	return SEC_BAD;
 }
 
@@ -990,7 +1033,7 @@ static void header_line(struct parse *p, char *text, const char *raw)
 	if (sec == SEC_BAD) {
 		say(p, p->lineno,
 		    "unknown section '[%s]' (sections are [experiment], [load], [health], "
-		    "[steady_state], [sweep], [mlchaos] and [fault.<name>])",
+		    "[steady_state], [sweep], [fleet], [mlchaos] and [fault.<name>])",
 		    name);
 	} else if (sec != SEC_FAULT && p->section_line[sec]) {
 		say(p, p->lineno, "second [%s] section (first at line %d): merge them", name,
@@ -1067,6 +1110,7 @@ static void one_line(struct parse *p, char *line)
 	case SEC_LOAD:
 	case SEC_HEALTH:
 	case SEC_SWEEP:
+	case SEC_FLEET:
 		cut_comment(text);
 		key_line(p, text);
 		break;
@@ -1259,14 +1303,51 @@ static void expect_checks(struct parse *p)
 			    spec->requests_file ? spec->requests_file : "the data set");
 }
 
+/* [experiment] url: a target already running (a Service, a load balancer in front of
+ * replicas), whose chaos is halted and resumed through [fleet] control. Nothing is started,
+ * so the keys about starting and stopping a target do not apply. */
+static void fleet_checks(struct parse *p)
+{
+	static const enum key start_keys[] = { K_COMMAND,       K_WORKDIR,      K_READY,
+		                               K_READY_TIMEOUT, K_STOP_TIMEOUT, K_SIGNAL,
+		                               K_TARGET_LOG,    K_RESTART };
+
+	for (size_t i = 0; i < sizeof(start_keys) / sizeof(start_keys[0]); i++)
+		if (p->key_line[start_keys[i]])
+			say(p, p->key_line[start_keys[i]],
+			    "'%s' starts or stops a target: with url = (a target already running) "
+			    "give none",
+			    keys[start_keys[i]].name);
+	if (p->section_line[SEC_SWEEP])
+		say(p, p->section_line[SEC_SWEEP],
+		    "[sweep] restarts the target per value: not with [experiment] url");
+	if (!p->spec->n_fleet)
+		say(p,
+		    p->section_line[SEC_FLEET] ? p->section_line[SEC_FLEET]
+		                               : p->key_line[K_TARGET_URL],
+		    "[experiment] url needs [fleet] control = the replicas' control endpoints "
+		    "(`mlchaos metrics --listen ... --control-token-file`), to halt and resume "
+		    "their chaos");
+	if (p->spec->n_fleet && !p->spec->fleet_token_file)
+		say(p, p->section_line[SEC_FLEET],
+		    "[fleet] needs token_file = the endpoints' token");
+}
+
 /* What the whole file must have once every line is read. */
 static void final_checks(struct parse *p)
 {
 	struct mc_exp_spec *spec = p->spec;
 
-	if (!p->load_only && (!p->section_line[SEC_EXPERIMENT] || !p->key_line[K_COMMAND]))
-		say(p, 0, "no target: give [experiment] command = the command line to start");
-	if (!p->load_only && !p->key_line[K_READY])
+	if (!p->load_only && p->key_line[K_TARGET_URL])
+		fleet_checks(p);
+	else if (!p->load_only && (!p->section_line[SEC_EXPERIMENT] || !p->key_line[K_COMMAND]))
+		say(p, 0,
+		    "no target: give [experiment] command = the command line to start (or url = "
+		    "a target already running, with [fleet] control)");
+	else if (p->section_line[SEC_FLEET])
+		say(p, p->section_line[SEC_FLEET],
+		    "[fleet] goes with [experiment] url = a running target, not with command");
+	if (!p->load_only && !p->key_line[K_READY] && !p->key_line[K_TARGET_URL])
 		say(p, 0,
 		    "no readiness probe: give [experiment] ready = an http:// URL that answers "
 		    "2xx once the target is up, or a file the target writes when ready");
@@ -1614,6 +1695,10 @@ void mc_exp_spec_free(struct mc_exp_spec *spec)
 	free(spec->model);
 	free(spec->id_header);
 	free(spec->health_url);
+	free(spec->target_url);
+	free(spec->fleet_token_file);
+	for (unsigned i = 0; i < spec->n_fleet; i++)
+		free(spec->fleet_control[i]);
 	if (spec->plan)
 		mc_load_plan_free(spec->plan);
 	free(spec->plan);
