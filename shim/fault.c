@@ -18,6 +18,7 @@
 #include "common.h"
 #include "config.h"
 #include "delay.h"
+#include "eventlog.h"
 #include "fault.h"
 #include "fmt.h"
 #include "guard.h"
@@ -38,6 +39,7 @@ static struct {
 	uint64_t started_ns;
 	_Atomic uint64_t thread_ordinals;
 	_Atomic int reloading;
+	_Atomic bool loader_said; /* the loader's allocation skipped and logged once */
 } process = { .thread_ordinals = 1 };
 /* Families with at least one rule, in any rule set so far: only ever grows
  * (a family armed stays armed, so that it notices the next reload), so a
@@ -169,6 +171,41 @@ static const struct mc_rulemask *path_rules(const struct mc_runtime *rt, uint32_
 	return scratch;
 }
 
+/* The calling object of f's call into f->caller: its name, or NULL when not known. */
+static MC_COLD const char *ask_caller(struct mc_fault *f)
+{
+	return mc_objects_find(f->caller_pc, &f->caller) ? f->caller.name : NULL;
+}
+
+/* A malloc rule acted on an allocation the dynamic loader made (the thread-local storage of a
+ * dlopen'ed library, for a new thread or on first use): glibc aborts the process when such an
+ * allocation fails ("cannot allocate memory for thread-local data"). Unless the rule names
+ * its caller (caller = ld-linux* aims at the loader on purpose), the allocation is left alone:
+ * the decision gives back what it took of times and max_faults, and the first such skip of
+ * the process is logged. */
+static MC_COLD bool loader_spared(const struct mc_runtime *rt, struct mc_fault *f,
+                                  const struct mc_call *call)
+{
+	const struct mc_erule *r = f->d.rule;
+	if (call->hook != MC_HOOK_MALLOC || !r || r->caller || !f->caller.loader)
+		return false;
+	mc_engine_unclaim(rt->rs, r, process.state);
+	if (!atomic_exchange_explicit(&process.loader_said, true, memory_order_relaxed))
+		mc_log_loader_spared(r->name, call->size, f->caller.name);
+	f->d = (struct mc_decision){ .action = MC_ACTION_NONE, .express = MC_EXPRESS_NO };
+	return true;
+}
+
+/* A rule acted: the calling object is asked, if the rules did not need it (the log line names
+ * it), and a malloc rule spares the loader's allocations. */
+static MC_COLD bool acted(const struct mc_runtime *rt, struct mc_fault *f,
+                          const struct mc_call *call)
+{
+	if (!call->caller)
+		ask_caller(f);
+	return !loader_spared(rt, f, call);
+}
+
 /* Asks the engine. Only the decision part of f is written here; the rest
  * is filled by fault_fill() when a rule acted, so the common case (no rule
  * selects the call) touches a few words of the stack. */
@@ -186,7 +223,11 @@ static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struc
 		call->key_len = key->len;
 		call->key_gen = key->gen;
 	}
-	return mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d);
+	if (mc_unlikely(mc_engine_hook_needs(rt->rs, call->hook) & MC_NEEDS_CALLER))
+		call->caller = ask_caller(f);
+	if (mc_likely(!mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d)))
+		return false;
+	return acted(rt, f, call);
 }
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
@@ -929,6 +970,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
 	mc_runtime_init();
+	mc_objects_init();
 	publish(rt);
 	atomic_store(&mc_express_epoch, 1); /* memos may hold from now on */
 	process.state = st;

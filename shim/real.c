@@ -330,6 +330,7 @@ static void resolve_variadic(void)
 		SET(mremap, (void *(*)(void *, size_t, size_t, int, ...))p);
 	if ((p = lookup("syscall")))
 		SET(syscall, (long (*)(long, ...))p);
+	SET(dl_find_object, (int (*)(void *, struct dl_find_object *))lookup("_dl_find_object"));
 }
 
 void mc_real_resolve(void)

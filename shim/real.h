@@ -193,6 +193,8 @@ int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int fl
 
 #define MC_REAL_MEMBER(ret, name, params, args) ret(*name) params;
 
+struct dl_find_object;
+
 struct mc_real_fns {
 	MC_REAL_FIXED(MC_REAL_MEMBER)
 	MC_REAL_ALLOC(MC_REAL_MEMBER)
@@ -208,6 +210,9 @@ struct mc_real_fns {
 	int (*fcntl64)(int fd, int cmd, ...);
 	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, ...);
 	long (*syscall)(long nr, ...);
+	/* the loader's lock-free lookup of the object holding an address (glibc 2.35), or NULL
+	 * where the loader has none (objects.c then knows no caller) */
+	int (*dl_find_object)(void *address, struct dl_find_object *ret);
 };
 
 extern struct mc_real_fns mc_real;

@@ -25,6 +25,15 @@ static bool mask_has(const struct mc_rulemask *m, unsigned id)
 	return (m->w[id / 64] >> (id % 64)) & 1;
 }
 
+/* caller = GLOB: the calling object is known and its file name matches; not_caller = GLOB:
+ * it is not known, or its name does not match. */
+static bool caller_matches(const struct mc_erule *r, const char *caller)
+{
+	if (r->caller && (!caller || !mc_glob_match(r->caller, caller)))
+		return false;
+	return !r->not_caller || !caller || !mc_glob_match(r->not_caller, caller);
+}
+
 /* The targeting tests, cheapest first; only those in r->checks apply. */
 static bool targets(const struct mc_erule *r, const struct mc_call *call, struct clock_memo *memo)
 {
@@ -41,6 +50,8 @@ static bool targets(const struct mc_erule *r, const struct mc_call *call, struct
 	if ((c & MC_CHECK_PHASE) && (uint8_t)call->phase != r->phase)
 		return false;
 	if ((c & MC_CHECK_TENSORS) && call->no_tensors)
+		return false;
+	if ((c & MC_CHECK_CALLER) && !caller_matches(r, call->caller))
 		return false;
 	/* Fail only once the live heap would exceed the budget with this allocation. */
 	if ((c & MC_CHECK_BUDGET) && call->heap_live_bytes <= r->budget_bytes &&
@@ -780,7 +791,9 @@ static void index_runs(struct mc_ruleset *rs)
 
 static uint8_t fast_kind(const struct mc_erule *r)
 {
-	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS)) ||
+	/* a caller test differs call by call: no index, no express hint covers it */
+	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS |
+	                  MC_CHECK_CALLER)) ||
 	    r->rate_ppm >= MC_RATE_ONE || r->replay)
 		return MC_FAST_FULL;
 	if (r->select == MC_SELECT_CALL)
