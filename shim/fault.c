@@ -171,10 +171,15 @@ static const struct mc_rulemask *path_rules(const struct mc_runtime *rt, uint32_
 	return scratch;
 }
 
-/* The calling object of f's call into f->caller: its name, or NULL when not known. */
-static MC_COLD const char *ask_caller(struct mc_fault *f)
+/* The calling object of f's call (family h) into f->caller: its name, or NULL when not known.
+ * An allocation made inside C++ operator new is its caller's (hook_new.c), unless the loader
+ * made it: a thread-local block that the runtime's own code touched first. */
+static MC_COLD const char *ask_caller(struct mc_fault *f, enum mc_hook h)
 {
-	return mc_objects_find(f->caller_pc, &f->caller) ? f->caller.name : NULL;
+	bool found = mc_objects_find(f->caller_pc, &f->caller);
+	if (h == MC_HOOK_MALLOC && mc_new_caller && !f->caller.loader)
+		found = mc_objects_find(mc_new_caller, &f->caller);
+	return found ? f->caller.name : NULL;
 }
 
 /* A malloc rule acted on an allocation the dynamic loader made (the thread-local storage of a
@@ -202,7 +207,7 @@ static MC_COLD bool acted(const struct mc_runtime *rt, struct mc_fault *f,
                           const struct mc_call *call)
 {
 	if (!call->caller)
-		ask_caller(f);
+		ask_caller(f, call->hook);
 	return !loader_spared(rt, f, call);
 }
 
@@ -224,7 +229,7 @@ static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struc
 		call->key_gen = key->gen;
 	}
 	if (mc_unlikely(mc_engine_hook_needs(rt->rs, call->hook) & MC_NEEDS_CALLER))
-		call->caller = ask_caller(f);
+		call->caller = ask_caller(f, call->hook);
 	if (mc_likely(!mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d)))
 		return false;
 	return acted(rt, f, call);
@@ -970,7 +975,6 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	bool watchdog = cfg->halt_on_error_rate_ppm != 0;
 	mc_cfg_free(cfg);
 	mc_runtime_init();
-	mc_objects_init();
 	publish(rt);
 	atomic_store(&mc_express_epoch, 1); /* memos may hold from now on */
 	process.state = st;

@@ -4,7 +4,7 @@
  * The loader itself answers (_dl_find_object, glibc 2.35): the table of loaded objects it
  * keeps for unwinders is current across dlopen and dlclose (a library's constructors
  * included, which run before dlopen returns) and is read without a lock or an allocation,
- * async-signal-safe. Nothing here allocates, locks or touches errno after init. */
+ * async-signal-safe. Nothing here allocates, locks or touches errno. */
 #ifndef MC_OBJECTS_H
 #define MC_OBJECTS_H
 
@@ -18,10 +18,6 @@ struct mc_caller {
 	char name[MC_CALLER_NAME_MAX]; /* the object's file name; "" when not known */
 	bool loader;                   /* the dynamic loader (ld-linux-x86-64.so.2 & co.) */
 };
-
-/* Once, at init, guard held: the program's own file name (the loader names the program
- * ""), and which object is the loader. */
-void mc_objects_init(void);
 
 /* The object whose code holds the return address pc (the byte before it is asked: a call
  * that ends its function returns past it). False, with ret->name "", when no loaded object

@@ -122,7 +122,6 @@ static void test_find(void)
 {
 	struct mc_caller c;
 
-	mc_objects_init();
 	/* +1: a return address lies past its call; the byte before it is looked up */
 	MC_CHECK(mc_objects_find((const char *)(uintptr_t)here + 1, &c));
 	MC_CHECK_STR(c.name, "unit-caller"); /* the program: by its own file name */
