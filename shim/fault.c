@@ -171,13 +171,15 @@ static const struct mc_rulemask *path_rules(const struct mc_runtime *rt, uint32_
 	return scratch;
 }
 
-/* The calling object of f's call (family h) into f->caller: its name, or NULL when not known.
- * An allocation made inside C++ operator new is its caller's (hook_new.c), unless the loader
- * made it: a thread-local block that the runtime's own code touched first. */
-static MC_COLD const char *ask_caller(struct mc_fault *f, enum mc_hook h)
+/* The calling object of the call f decides (f given as void *: the engine asks it, for a rule
+ * with caller keys) into f->caller: its name, or NULL when not known. What is done inside C++
+ * operator new is its caller's (hook_new.c), unless the loader did it: a thread-local block
+ * that the runtime's own code touched first. */
+static MC_COLD const char *ask_caller(void *fault)
 {
+	struct mc_fault *f = fault;
 	bool found = mc_objects_find(f->caller_pc, &f->caller);
-	if (h == MC_HOOK_MALLOC && mc_new_caller && !f->caller.loader)
+	if (mc_new_caller && !f->caller.loader)
 		found = mc_objects_find(mc_new_caller, &f->caller);
 	return found ? f->caller.name : NULL;
 }
@@ -201,13 +203,13 @@ static MC_COLD bool loader_spared(const struct mc_runtime *rt, struct mc_fault *
 	return true;
 }
 
-/* A rule acted: the calling object is asked, if the rules did not need it (the log line names
- * it), and a malloc rule spares the loader's allocations. */
+/* A rule acted: the calling object is asked (the log line names it; again, if a caller rule
+ * asked already: the cost is the acting call's), and a malloc rule spares the loader's
+ * allocations. False when it did. */
 static MC_COLD bool acted(const struct mc_runtime *rt, struct mc_fault *f,
                           const struct mc_call *call)
 {
-	if (!call->caller)
-		ask_caller(f, call->hook);
+	ask_caller(f);
 	return !loader_spared(rt, f, call);
 }
 
@@ -228,11 +230,7 @@ static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struc
 		call->key_len = key->len;
 		call->key_gen = key->gen;
 	}
-	if (mc_unlikely(mc_engine_hook_needs(rt->rs, call->hook) & MC_NEEDS_CALLER))
-		call->caller = ask_caller(f, call->hook);
-	if (mc_likely(!mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d)))
-		return false;
-	return acted(rt, f, call);
+	return mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d);
 }
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
@@ -401,7 +399,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		return false;
 	}
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
-	struct mc_call call = { .hook = h, .size = size };
+	struct mc_call call = { .hook = h, .size = size, .caller = ask_caller, .caller_arg = f };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
 	struct mc_rulemask mask;
@@ -421,7 +419,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 	} else if (needs & MC_NEEDS_KEY) {
 		key = mc_request_thread_key(rt->req);
 	}
-	if (!decide(rt, f, &call, key))
+	if (!decide(rt, f, &call, key) || !acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, fd, size);
 	f->fdi = *fdi;
@@ -514,12 +512,12 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	express_settle(h);
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
-	struct mc_call call = { .hook = h, .size = size };
+	struct mc_call call = { .hook = h, .size = size, .caller = ask_caller, .caller_arg = f };
 	if (mc_armed(MC_ARM_HEAP))
 		call.heap_live_bytes = mc_heap_live_bytes();
 	const struct mc_reqkey *key =
 	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(rt->req) : NULL;
-	if (!decide(rt, f, &call, key))
+	if (!decide(rt, f, &call, key) || !acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
@@ -530,11 +528,11 @@ bool mc_fault_decide_path(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 {
 	express_settle(h);
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
-	struct mc_call call = { .hook = h };
+	struct mc_call call = { .hook = h, .caller = ask_caller, .caller_arg = f };
 	struct mc_rulemask mask;
 	if (path_id)
 		call.path_rules = path_rules(rt, path_id, &mask);
-	if (!decide(rt, f, &call, mc_request_thread_key(rt->req)))
+	if (!decide(rt, f, &call, mc_request_thread_key(rt->req)) || !acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));

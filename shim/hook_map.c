@@ -114,9 +114,12 @@ MC_EXPORT int munmap(void *addr, size_t len)
 	return munmap_slow(addr, len);
 }
 
-/* The pipeline of mmap and mmap64, whose arguments are the same but for off's type. */
-static MC_COLD void *map_pipe(const struct mc_map_row *row, void *addr, size_t len, int prot,
-                              int flags, int fd, int64_t off, const void *pc)
+/* The pipeline of mmap and mmap64, whose arguments are the same but for off's type (inline:
+ * the hook builds the call as if written in it). */
+static inline __attribute__((always_inline)) void *map_pipe(const struct mc_map_row *row,
+                                                            void *addr, size_t len, int prot,
+                                                            int flags, int fd, int64_t off,
+                                                            const void *pc)
 {
 	struct mc_map_call c = { .addr = addr,
 		                 .len = len,

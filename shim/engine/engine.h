@@ -157,10 +157,12 @@ struct mc_call {
 	 * most once per decision. NULL reads as time 0. */
 	uint64_t (*now_ns)(void *clock_arg);
 	void *clock_arg;
-	/* the file name of the object whose code made the call (libtorch_cpu.so), NULL when
-	 * not known: rules with caller never match it, rules with not_caller always do. Asked
-	 * for only when the hook's needs include MC_NEEDS_CALLER. */
-	const char *caller;
+	/* the file name of the object whose code made the call (libtorch_cpu.so), or NULL when
+	 * not known: rules with caller never match such a call, rules with not_caller always
+	 * do. Called only for a rule with either key, at most once per decision; NULL reads as
+	 * not known. */
+	const char *(*caller)(void *caller_arg);
+	void *caller_arg;
 };
 
 /* What to do. action == MC_ACTION_NONE: pass through. */

@@ -17,11 +17,25 @@ struct mc_real_fns mc_real = { .dl_find_object = _dl_find_object };
 
 static struct mc_engine_state st;
 
+static unsigned asked;
+
+static const char *caller_is(void *arg)
+{
+	asked++;
+	return arg;
+}
+
+/* A decision for a call from caller (NULL: not known), which the engine asks at most once. */
 static bool decide_from(const struct mc_ruleset *rs, enum mc_hook h, const char *caller,
                         struct mc_decision *d)
 {
-	struct mc_call call = { .hook = h, .size = 4096, .caller = caller };
-	return mc_engine_decide(rs, &st, NULL, &call, d);
+	struct mc_call call = {
+		.hook = h, .size = 4096, .caller = caller_is, .caller_arg = (void *)caller
+	};
+	unsigned before = asked;
+	bool r = mc_engine_decide(rs, &st, NULL, &call, d);
+	MC_CHECK(asked - before <= 1);
+	return r;
 }
 
 static void test_keys(void)
@@ -78,9 +92,11 @@ static void test_targeting(void)
 	/* an unknown caller: caller never matches, not_caller always does */
 	MC_CHECK(decide_from(rs, MC_HOOK_MALLOC, NULL, &d));
 	MC_CHECK_STR(d.rule->name, "rest");
-	/* a rule without the keys ignores the caller */
+	/* a rule without the keys ignores the caller, and never asks for it */
+	unsigned before = asked;
 	MC_CHECK(decide_from(rs, MC_HOOK_SLEEP, NULL, &d));
 	MC_CHECK(decide_from(rs, MC_HOOK_SLEEP, "libtorch_cpu.so", &d));
+	MC_CHECK_U64(asked, before);
 	MC_CHECK_U64(mc_engine_rule(rs, 0)->checks != 0, 1);
 	mc_engine_free(rs);
 
