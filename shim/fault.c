@@ -203,12 +203,18 @@ static MC_COLD bool loader_spared(const struct mc_runtime *rt, struct mc_fault *
 	return true;
 }
 
-/* A rule acted: the calling object is asked (the log line names it; again, if a caller rule
- * asked already: the cost is the acting call's), and a malloc rule spares the loader's
- * allocations. False when it did. */
+/* A rule acted. A malloc rule spares the loader's allocations (false when it did): the calling
+ * object is asked for it, and named in the log line; so is the caller of a decision of a rule
+ * with caller keys (asked again: the cost is the acting call's). Other decisions leave it
+ * unnamed, and cost what they did. */
 static MC_COLD bool acted(const struct mc_runtime *rt, struct mc_fault *f,
                           const struct mc_call *call)
 {
+	const struct mc_erule *r = f->d.rule;
+	if (call->hook != MC_HOOK_MALLOC && !(r && (r->caller || r->not_caller))) {
+		f->caller.name[0] = '\0';
+		return true;
+	}
 	ask_caller(f);
 	return !loader_spared(rt, f, call);
 }

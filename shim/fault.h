@@ -51,8 +51,8 @@ struct mc_fault {
 	bool have_offset;
 	const char *skip_note; /* corrupt decided but impossible: why (logged) */
 	/* set by the pipeline before the decision: the hooked call's return address (NULL when
-	 * the hook does not know it); the object it lies in, asked when a rule of the family
-	 * has a caller key, and for every decision that acted (its log line names it) */
+	 * the hook does not know it); the object it lies in, asked for a rule with caller keys
+	 * and once a malloc rule or such a rule acted (its log line names it; "" otherwise) */
 	const void *caller_pc;
 	struct mc_caller caller;
 };
