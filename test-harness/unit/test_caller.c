@@ -6,6 +6,7 @@
 #include <link.h>
 #include <math.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "cfg_util.h"
 #include "mc_test.h"
@@ -142,15 +143,23 @@ static void test_find(void)
 	MC_CHECK(mc_objects_find((const char *)(uintptr_t)here + 1, &c));
 	MC_CHECK_STR(c.name, "unit-caller"); /* the program: by its own file name */
 	MC_CHECK(!c.loader);
-	MC_CHECK(mc_objects_find((const char *)(uintptr_t)strlen + 1, &c));
-	MC_CHECK_STR(c.name, "libc.so.6");
+	/* libc's own strlen (a sanitizer's runtime would interpose the plain name) */
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	void *libc_strlen = libc ? dlsym(libc, "strlen") : NULL;
+	MC_CHECK(libc_strlen != NULL);
+	if (libc_strlen) {
+		MC_CHECK(mc_objects_find((const char *)libc_strlen + 1, &c));
+		MC_CHECK_STR(c.name, "libc.so.6");
+	}
+	if (libc)
+		dlclose(libc);
 	MC_CHECK(mc_objects_find((const char *)(uintptr_t)sqrt + 1, &c));
 	MC_CHECK_STR(c.name, "libm.so.6");
-	/* __tls_get_addr is the loader's own */
-	void *tga = dlsym(RTLD_DEFAULT, "__tls_get_addr");
-	MC_CHECK(tga != NULL);
-	if (tga) {
-		MC_CHECK(mc_objects_find((const char *)tga + 1, &c));
+	/* the kernel says where the loader is: its ELF header is in its mapping */
+	const char *loader = (const char *)getauxval(AT_BASE);
+	MC_CHECK(loader != NULL);
+	if (loader) {
+		MC_CHECK(mc_objects_find(loader + 1, &c));
 		MC_CHECK(c.loader);
 		MC_CHECKF(strncmp(c.name, "ld-linux", 8) == 0, "loader named %s", c.name);
 	}
