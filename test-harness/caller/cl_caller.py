@@ -6,7 +6,8 @@ cl_prog (cl_prog.c) dlopens libfoo.so and libbar.so (one source, cl_lib.c) and a
 which tends to land at the same address. Under `caller = libfoo*` only libfoo's allocations
 fail, and every fault line of the log names libfoo.so as its caller; libbaz.so, even where
 libfoo.so was, is itself. Under `not_caller = libfoo*`, the others fail and libfoo's do not.
-Then libcltls.so, whose thread-local block is 9000 bytes: a new thread's first touch makes the
+Sleeps too: under a sleep rule with `caller = libfoo*`, libfoo's nanosleep fails and no
+other does. Then libcltls.so, whose thread-local block is 9000 bytes: a new thread's first touch makes the
 loader allocate it with malloc. A rule without caller that would fail it spares it (glibc
 aborts the process over it) and says so in one log line; `caller = ld-linux*` aims at the
 loader on purpose, and the process dies as glibc makes it.
@@ -20,7 +21,7 @@ import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from mctest import check, clean_env, finish, note, read_log, skip  # noqa: E402
+from mctest import check, clean_env, finish, note, preload, read_log  # noqa: E402
 from mctest import fail as mc_fail  # noqa: E402
 
 RULE = """[mlchaos]
@@ -35,15 +36,26 @@ max_size = {hi}
 {extra}
 """
 
+NAP_RULE = """[mlchaos]
+log = {log}
 
-def run(a, tmp, name, extra, command, lo=10000, hi=10000):
+[fault.aimed]
+hook = sleep
+action = fail
+select = call
+caller = libfoo*
+"""
+
+
+def run(a, tmp, name, extra, command, lo=10000, hi=10000, rule=RULE):
     """Runs cl_prog COMMAND LIBDIR under one rule: (returncode, {word: number}, stderr,
     the log's lines)."""
     log = os.path.join(tmp, name + ".log")
     cfg = os.path.join(tmp, name + ".ini")
     with open(cfg, "w") as f:
-        f.write(RULE.format(log=log, lo=lo, hi=hi, extra=extra))
-    env = clean_env({"LD_PRELOAD": os.path.abspath(a.lib), "MLCHAOS_CONFIG": cfg})
+        f.write(rule.format(log=log, lo=lo, hi=hi, extra=extra))
+    env = clean_env({"LD_PRELOAD": preload(a.lib, a.preload_before), "MLCHAOS_CONFIG": cfg})
+    env.update(dict(kv.partition("=")[::2] for kv in a.env))
     p = subprocess.run([a.prog, command, a.libdir], env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=60)
     said = {}
@@ -86,6 +98,16 @@ def not_aimed(a, tmp):
           f"(got {callers})")
 
 
+def naps(a, tmp):
+    rc, said, err, lines = run(a, tmp, "naps", "", "naps", rule=NAP_RULE)
+    check(rc == 0, f"sleep, caller = libfoo*: cl_prog exits 0 (got {rc}: {err.strip()})")
+    check(said.get("foo") == 8 and said.get("bar") == 0 and said.get("prog") == 0,
+          f"sleep, caller = libfoo*: libfoo's 8 sleeps fail, no other: {said}")
+    callers = {e.get("caller") for e in faults(lines)}
+    check(callers == {"libfoo.so"}, f"sleep, caller = libfoo*: the fault lines name libfoo.so "
+                                    f"(got {callers})")
+
+
 def loader_spared(a, tmp):
     rc, said, err, lines = run(a, tmp, "spared", "", "tls", lo="8KiB", hi="12KiB")
     check(rc == 0, f"no caller: the process lives through its thread's TLS block (got {rc}: "
@@ -121,15 +143,20 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--prog", required=True)
     ap.add_argument("--libdir", required=True)
-    ap.add_argument("--skip")
+    ap.add_argument("--preload-before", default="", help="a sanitizer's runtime, first")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run")
+    ap.add_argument("--no-malloc", metavar="WHY",
+                    help="run only the sleep case: no allocation reaches the library")
     a = ap.parse_args()
-    if a.skip:
-        skip(a.skip)
     with tempfile.TemporaryDirectory(prefix="mc-caller-") as tmp:
-        aimed(a, tmp)
-        not_aimed(a, tmp)
-        loader_spared(a, tmp)
-        loader_aimed(a, tmp)
+        naps(a, tmp)
+        if a.no_malloc:
+            note(f"the malloc cases are not run: {a.no_malloc}")
+        else:
+            aimed(a, tmp)
+            not_aimed(a, tmp)
+            loader_spared(a, tmp)
+            loader_aimed(a, tmp)
     return finish("caller")
 
 

@@ -3,6 +3,7 @@
  * layout and a dlopen after a dlclose tends to reuse the same addresses). */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cl_lib.h"
 
@@ -21,4 +22,11 @@ __attribute__((visibility("default"))) int cl_alloc(size_t n)
 __attribute__((visibility("default"))) void *cl_where(void)
 {
 	return (void *)cl_alloc;
+}
+
+/* A microsecond's nanosleep from this library's code: 0, or the errno it failed with. */
+__attribute__((visibility("default"))) int cl_nap(void)
+{
+	struct timespec t = { 0, 1000 };
+	return nanosleep(&t, NULL) == 0 ? 0 : errno;
 }

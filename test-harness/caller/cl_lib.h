@@ -7,5 +7,6 @@
 int cl_alloc(size_t n);
 void *cl_where(void);
 int cl_tls_touch(int v);
+int cl_nap(void);
 
 #endif

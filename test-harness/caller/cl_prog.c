@@ -4,6 +4,8 @@
  *               from the program itself; prints "foo N", "bar N", "prog N": how many failed;
  *               then dlclose libfoo.so, dlopen DIR/libbaz.so, print "same_address 0|1" and
  *               "baz N" for 8 allocations from libbaz.so
+ *   naps DIR    dlopen DIR/libfoo.so and DIR/libbar.so; 8 nanosleeps from each and from the
+ *               program; prints "foo N", "bar N", "prog N": how many failed
  *   tls DIR     dlopen DIR/libcltls.so, start a thread that touches its thread-local block
  *               (the loader allocates it with malloc), print "tls R" (R the touch's result)
  *               and "prog N" for 8 allocations of 10000 bytes from the program
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SIZE  10000
 #define CALLS 8
@@ -70,6 +73,31 @@ static void libs(const char *dir)
 	dlclose(bar);
 }
 
+static int naps_failed(int (*nap)(void))
+{
+	int failed = 0;
+	for (int i = 0; i < CALLS; i++)
+		failed += nap() != 0;
+	return failed;
+}
+
+static int prog_nap(void)
+{
+	struct timespec t = { 0, 1000 };
+	return nanosleep(&t, NULL);
+}
+
+static void naps(const char *dir)
+{
+	void *foo = load(dir, "libfoo.so");
+	void *bar = load(dir, "libbar.so");
+	printf("foo %d\n", naps_failed((int (*)(void))dlsym(foo, "cl_nap")));
+	printf("bar %d\n", naps_failed((int (*)(void))dlsym(bar, "cl_nap")));
+	printf("prog %d\n", naps_failed(prog_nap));
+	dlclose(foo);
+	dlclose(bar);
+}
+
 static int (*touch)(int);
 
 static void *toucher(void *arg)
@@ -98,6 +126,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "libs") == 0)
 			libs(argv[i + 1]);
+		else if (strcmp(argv[i], "naps") == 0)
+			naps(argv[i + 1]);
 		else if (strcmp(argv[i], "tls") == 0)
 			tls(argv[i + 1]);
 	}
