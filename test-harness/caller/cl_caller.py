@@ -28,32 +28,22 @@ RULE = """[mlchaos]
 log = {log}
 
 [fault.aimed]
-hook = malloc
+hook = {hook}
 action = fail
 select = call
-min_size = {lo}
-max_size = {hi}
 {extra}
 """
 
-NAP_RULE = """[mlchaos]
-log = {log}
 
-[fault.aimed]
-hook = sleep
-action = fail
-select = call
-caller = libfoo*
-"""
-
-
-def run(a, tmp, name, extra, command, lo=10000, hi=10000, rule=RULE):
-    """Runs cl_prog COMMAND LIBDIR under one rule: (returncode, {word: number}, stderr,
-    the log's lines)."""
+def run(a, tmp, name, extra, command, lo=10000, hi=10000, hook="malloc"):
+    """Runs cl_prog COMMAND LIBDIR under one rule (a malloc rule: of sizes lo to hi):
+    (returncode, {word: number}, stderr, the log's lines)."""
+    if hook == "malloc":
+        extra = f"min_size = {lo}\nmax_size = {hi}\n{extra}"
     log = os.path.join(tmp, name + ".log")
     cfg = os.path.join(tmp, name + ".ini")
     with open(cfg, "w") as f:
-        f.write(rule.format(log=log, lo=lo, hi=hi, extra=extra))
+        f.write(RULE.format(log=log, hook=hook, extra=extra))
     env = clean_env({"LD_PRELOAD": preload(a.lib, a.preload_before), "MLCHAOS_CONFIG": cfg})
     env.update(dict(kv.partition("=")[::2] for kv in a.env))
     p = subprocess.run([a.prog, command, a.libdir], env=env, stdout=subprocess.PIPE,
@@ -99,7 +89,7 @@ def not_aimed(a, tmp):
 
 
 def naps(a, tmp):
-    rc, said, err, lines = run(a, tmp, "naps", "", "naps", rule=NAP_RULE)
+    rc, said, err, lines = run(a, tmp, "naps", "caller = libfoo*", "naps", hook="sleep")
     check(rc == 0, f"sleep, caller = libfoo*: cl_prog exits 0 (got {rc}: {err.strip()})")
     check(said.get("foo") == 8 and said.get("bar") == 0 and said.get("prog") == 0,
           f"sleep, caller = libfoo*: libfoo's 8 sleeps fail, no other: {said}")
