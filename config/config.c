@@ -705,6 +705,8 @@ void mc_cfg_free(struct mc_config *cfg)
 		free(cfg->rules[i].replay_keys);
 		mc_cfg_pairs_free(&cfg->rules[i].written);
 		free(cfg->rules[i].tensor);
+		free(cfg->rules[i].caller);
+		free(cfg->rules[i].not_caller);
 	}
 	mc_cfg_pairs_free(&cfg->written);
 	free(cfg->rules);

@@ -169,6 +169,10 @@ struct mc_rule_spec {
 	struct mc_replay_key *replay_keys;
 	unsigned n_replay_keys;
 	struct mc_cfg_pairs written; /* the section's keys as written */
+	/* globs on the file name of the object (program, library, loader) whose code made the
+	 * call, or NULL; a malloc rule without caller never fails the loader's own allocations */
+	char *caller;
+	char *not_caller;
 };
 
 /* A whole config file: [mlchaos] and the rules in file order. */

@@ -666,6 +666,30 @@ static int parse_dtype(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const cha
 	return ret;
 }
 
+/* caller = / not_caller =: globs on an object's file name (libtorch_cpu.so, python3.11,
+ * ld-linux-x86-64.so.2), never a path: a '/' could never match. */
+static int caller_glob(struct mc_cfg_ctx *ctx, const char *key, const char *v, char **ret)
+{
+	if (strchr(v, '/')) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "%s = %s can never match: it names an object by its file name, such "
+		             "as libtorch* or libfoo.so, without a directory",
+		             key, v);
+		return -EINVAL;
+	}
+	return glob_value(ctx, key, v, ret);
+}
+
+static int parse_caller(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return caller_glob(ctx, "caller", v, &r->caller);
+}
+
+static int parse_not_caller(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return caller_glob(ctx, "not_caller", v, &r->not_caller);
+}
+
 #define ALL 0
 #define ANY MC_ACTIONS_ALL
 static const struct rule_key rule_keys[MC_RKEY_N] = {
@@ -706,6 +730,8 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_BIT] = { "bit", ALL, ACT(CORRUPT), parse_bit, false },
 	[MC_RKEY_FORMAT] = { "format", ALL, ACT(CORRUPT), parse_format, false },
 	[MC_RKEY_DTYPE] = { "dtype", ALL, ACT(CORRUPT), parse_dtype, false },
+	[MC_RKEY_CALLER] = { "caller", ALL, ANY, parse_caller, true },
+	[MC_RKEY_NOT_CALLER] = { "not_caller", ALL, ANY, parse_not_caller, true },
 };
 #undef ALL
 #undef ANY

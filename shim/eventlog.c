@@ -442,6 +442,8 @@ static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, 
 	put_field_hex(&b, "draw", f->d.draw);
 	mc_buf_puts(&b, f->d.shadow ? ",\"shadow\":true" : ",\"shadow\":false");
 	mc_buf_puts(&b, d->applied ? ",\"applied\":true" : ",\"applied\":false");
+	if (f->caller.name[0])
+		put_field_str(&b, "caller", f->caller.name);
 	put_detail(&b, f, d);
 	mc_buf_putc(&b, '}');
 	write_line(&b);
@@ -587,15 +589,23 @@ static void rules_line_write(void)
 /* ---- halt lines ------------------------------------------------------------------ */
 
 /* {"event":"halt","reason":REASON, then n numbers named names[i]}. */
+/* Starts a line of event in line (LINE_MAX_BYTES): false when there is no log to write it to. */
+static bool event_line(struct mc_buf *b, char *line, const char *event)
+{
+	if (!event_log.template[0])
+		return false;
+	mc_buf_init(b, line, LINE_MAX_BYTES - 1);
+	begin_line(b, event);
+	return true;
+}
+
 static void halt_line(const char *reason, const char *const *names, const uint64_t *values,
                       unsigned n)
 {
-	if (!event_log.template[0])
-		return;
 	char line[LINE_MAX_BYTES];
 	struct mc_buf b;
-	mc_buf_init(&b, line, sizeof(line) - 1);
-	begin_line(&b, "halt");
+	if (!event_line(&b, line, "halt"))
+		return;
 	put_field_str(&b, "reason", reason);
 	for (unsigned i = 0; i < n; i++)
 		put_field_u64(&b, names[i], values[i]);
@@ -614,4 +624,23 @@ void mc_log_watchdog_halt(uint64_t errors, uint32_t window, uint32_t rate_ppm)
 	static const char *const names[] = { "errors", "window", "rate_ppm" };
 	const uint64_t values[] = { errors, window, rate_ppm };
 	halt_line("watchdog", names, values, 3);
+}
+
+/* ---- the loader's allocations ------------------------------------------------------- */
+
+void mc_log_loader_spared(const char *rule, uint64_t size, const char *caller)
+{
+	char line[LINE_MAX_BYTES];
+	struct mc_buf b;
+	if (!event_line(&b, line, "loader_spared"))
+		return;
+	put_field_str(&b, "rule", rule);
+	put_field_u64(&b, "size", size);
+	put_field_str(&b, "caller", caller);
+	put_field_str(&b, "note",
+	              "the dynamic loader's own allocations (thread-local storage of loaded "
+	              "libraries) are not failed by a rule without caller; the next ones are "
+	              "spared without a line");
+	mc_buf_putc(&b, '}');
+	write_line(&b);
 }

@@ -28,4 +28,8 @@ void mc_log_halt(const char *reason, uint64_t limit);
 /* {"event":"halt","reason":"watchdog","errors":E,"window":W,"rate_ppm":R}. */
 void mc_log_watchdog_halt(uint64_t errors, uint32_t window, uint32_t rate_ppm);
 
+/* {"event":"loader_spared","rule":R,"size":N,"caller":C,"note":...}: rule R acted on an
+ * allocation of the dynamic loader C and left it alone (fault.c says it once a process). */
+void mc_log_loader_spared(const char *rule, uint64_t size, const char *caller);
+
 #endif

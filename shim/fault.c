@@ -18,6 +18,7 @@
 #include "common.h"
 #include "config.h"
 #include "delay.h"
+#include "eventlog.h"
 #include "fault.h"
 #include "fmt.h"
 #include "guard.h"
@@ -38,6 +39,7 @@ static struct {
 	uint64_t started_ns;
 	_Atomic uint64_t thread_ordinals;
 	_Atomic int reloading;
+	_Atomic bool loader_said; /* the loader's allocation skipped and logged once */
 } process = { .thread_ordinals = 1 };
 /* Families with at least one rule, in any rule set so far: only ever grows
  * (a family armed stays armed, so that it notices the next reload), so a
@@ -167,6 +169,54 @@ static const struct mc_rulemask *path_rules(const struct mc_runtime *rt, uint32_
 		atomic_store_explicit(&cache[1 + i], scratch->w[i], memory_order_relaxed);
 	atomic_store_explicit(&cache[0], gen, memory_order_release);
 	return scratch;
+}
+
+/* The calling object of the call f decides (f given as void *: the engine asks it, for a rule
+ * with caller keys) into f->caller: its name, or NULL when not known. What is done inside C++
+ * operator new is its caller's (hook_new.c), unless the loader did it: a thread-local block
+ * that the runtime's own code touched first. */
+static MC_COLD const char *ask_caller(void *fault)
+{
+	struct mc_fault *f = fault;
+	bool found = mc_objects_find(f->caller_pc, &f->caller);
+	if (mc_new_caller && !f->caller.loader)
+		found = mc_objects_find(mc_new_caller, &f->caller);
+	return found ? f->caller.name : NULL;
+}
+
+/* A malloc rule acted on an allocation the dynamic loader made (the thread-local storage of a
+ * dlopen'ed library, for a new thread or on first use): glibc aborts the process when such an
+ * allocation fails ("cannot allocate memory for thread-local data"). Unless the rule names
+ * its caller (caller = ld-linux* aims at the loader on purpose), the allocation is left alone:
+ * the decision gives back what it took of times and max_faults, and the first such skip of
+ * the process is logged. */
+static MC_COLD bool loader_spared(const struct mc_runtime *rt, struct mc_fault *f,
+                                  const struct mc_call *call)
+{
+	const struct mc_erule *r = f->d.rule;
+	if (call->hook != MC_HOOK_MALLOC || !r || r->caller || !f->caller.loader)
+		return false;
+	mc_engine_unclaim(rt->rs, r, process.state);
+	if (!atomic_exchange_explicit(&process.loader_said, true, memory_order_relaxed))
+		mc_log_loader_spared(r->name, call->size, f->caller.name);
+	f->d = (struct mc_decision){ .action = MC_ACTION_NONE, .express = MC_EXPRESS_NO };
+	return true;
+}
+
+/* A rule acted. A malloc rule spares the loader's allocations (false when it did): the calling
+ * object is asked for it, and named in the log line; so is the caller of a decision of a rule
+ * with caller keys (asked again: the cost is the acting call's). Other decisions leave it
+ * unnamed, and cost what they did. */
+static MC_COLD bool acted(const struct mc_runtime *rt, struct mc_fault *f,
+                          const struct mc_call *call)
+{
+	const struct mc_erule *r = f->d.rule;
+	if (call->hook != MC_HOOK_MALLOC && !(r && (r->caller || r->not_caller))) {
+		f->caller.name[0] = '\0';
+		return true;
+	}
+	ask_caller(f);
+	return !loader_spared(rt, f, call);
 }
 
 /* Asks the engine. Only the decision part of f is written here; the rest
@@ -355,7 +405,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		return false;
 	}
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
-	struct mc_call call = { .hook = h, .size = size };
+	struct mc_call call = { .hook = h, .size = size, .caller = ask_caller, .caller_arg = f };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
 	struct mc_rulemask mask;
@@ -375,7 +425,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 	} else if (needs & MC_NEEDS_KEY) {
 		key = mc_request_thread_key(rt->req);
 	}
-	if (!decide(rt, f, &call, key))
+	if (!decide(rt, f, &call, key) || !acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, fd, size);
 	f->fdi = *fdi;
@@ -468,12 +518,12 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	express_settle(h);
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
-	struct mc_call call = { .hook = h, .size = size };
+	struct mc_call call = { .hook = h, .size = size, .caller = ask_caller, .caller_arg = f };
 	if (mc_armed(MC_ARM_HEAP))
 		call.heap_live_bytes = mc_heap_live_bytes();
 	const struct mc_reqkey *key =
 	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(rt->req) : NULL;
-	if (!decide(rt, f, &call, key))
+	if (!decide(rt, f, &call, key) || !acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
@@ -484,11 +534,11 @@ bool mc_fault_decide_path(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 {
 	express_settle(h);
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
-	struct mc_call call = { .hook = h };
+	struct mc_call call = { .hook = h, .caller = ask_caller, .caller_arg = f };
 	struct mc_rulemask mask;
 	if (path_id)
 		call.path_rules = path_rules(rt, path_id, &mask);
-	if (!decide(rt, f, &call, mc_request_thread_key(rt->req)))
+	if (!decide(rt, f, &call, mc_request_thread_key(rt->req)) || !acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));

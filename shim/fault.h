@@ -16,6 +16,7 @@
 #include "fdtable.h"
 #include "fn.h"
 #include "heap.h"
+#include "objects.h"
 #include "request.h"
 #include "runtime.h"
 
@@ -49,6 +50,11 @@ struct mc_fault {
 	uint64_t file_offset; /* corrupt: where the bytes start in the file */
 	bool have_offset;
 	const char *skip_note; /* corrupt decided but impossible: why (logged) */
+	/* set by the pipeline before the decision: the hooked call's return address (NULL when
+	 * the hook does not know it); the object it lies in, asked for a rule with caller keys
+	 * and once a malloc rule or such a rule acted (its log line names it; "" otherwise) */
+	const void *caller_pc;
+	struct mc_caller caller;
 };
 
 /* ---- the express lane ----------------------------------------------------

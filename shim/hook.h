@@ -22,6 +22,11 @@
 enum { MC_FAMILIES(MC_BIT_ENUM) };
 #undef MC_BIT_ENUM
 
+/* Where the hooked call came from: the hook's return address, for rules with caller keys and
+ * the log (objects.h). Read on the slow path only: the frame pointer (the library keeps one)
+ * or the stack holds it already. Only in the exported hook itself, never in a helper. */
+#define MC_CALLER_PC __builtin_return_address(0)
+
 /* Runs a table update with the guard held and errno as the real call left
  * it: the update's own system calls (getsockname...) must not leak errno. */
 #define FD_UPDATE(stmt)                   \

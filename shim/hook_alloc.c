@@ -43,7 +43,7 @@ MC_EXPORT void *malloc(size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.malloc(n);
-	return mc_pipe_alloc(&row_malloc, n, NULL);
+	return mc_pipe_alloc(&row_malloc, n, NULL, MC_CALLER_PC);
 }
 
 MC_EXPORT void *calloc(size_t nmemb, size_t size)
@@ -54,7 +54,7 @@ MC_EXPORT void *calloc(size_t nmemb, size_t size)
 	if (ALLOC_PASS(n))
 		return mc_real.calloc(nmemb, size);
 	struct mc_alloc_call c = { .nmemb = nmemb, .size = size };
-	return mc_pipe_alloc(&row_calloc, n, &c);
+	return mc_pipe_alloc(&row_calloc, n, &c, MC_CALLER_PC);
 }
 
 /* Moves a bootstrap block to the real heap; the old block stays where it
@@ -76,7 +76,7 @@ MC_EXPORT void *realloc(void *p, size_t n)
 	if (ALLOC_PASS(n))
 		return mc_real.realloc(p, n);
 	struct mc_alloc_call c = { .p = p };
-	return mc_pipe_alloc(&row_realloc, n, &c);
+	return mc_pipe_alloc(&row_realloc, n, &c, MC_CALLER_PC);
 }
 
 MC_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
@@ -96,7 +96,7 @@ MC_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 		return NULL;
 	}
 	struct mc_alloc_call c = { .p = p };
-	return mc_pipe_alloc(&row_reallocarray, n, &c);
+	return mc_pipe_alloc(&row_reallocarray, n, &c, MC_CALLER_PC);
 }
 
 MC_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
@@ -105,7 +105,7 @@ MC_EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 		return mc_real.posix_memalign(ret, align, n);
 	int saved = errno; /* posix_memalign returns the error, errno untouched */
 	struct mc_alloc_call c = { .align = align, .out = ret };
-	mc_pipe_alloc(&row_posix_memalign, n, &c);
+	mc_pipe_alloc(&row_posix_memalign, n, &c, MC_CALLER_PC);
 	errno = saved;
 	return c.err;
 }
@@ -115,7 +115,7 @@ MC_EXPORT void *aligned_alloc(size_t align, size_t n)
 	if (ALLOC_PASS(n))
 		return mc_real.aligned_alloc(align, n);
 	struct mc_alloc_call c = { .align = align };
-	return mc_pipe_alloc(&row_aligned_alloc, n, &c);
+	return mc_pipe_alloc(&row_aligned_alloc, n, &c, MC_CALLER_PC);
 }
 
 MC_EXPORT void *memalign(size_t align, size_t n)
@@ -123,21 +123,21 @@ MC_EXPORT void *memalign(size_t align, size_t n)
 	if (ALLOC_PASS(n))
 		return mc_real.memalign(align, n);
 	struct mc_alloc_call c = { .align = align };
-	return mc_pipe_alloc(&row_memalign, n, &c);
+	return mc_pipe_alloc(&row_memalign, n, &c, MC_CALLER_PC);
 }
 
 MC_EXPORT void *valloc(size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.valloc(n);
-	return mc_pipe_alloc(&row_valloc, n, NULL);
+	return mc_pipe_alloc(&row_valloc, n, NULL, MC_CALLER_PC);
 }
 
 MC_EXPORT void *pvalloc(size_t n)
 {
 	if (ALLOC_PASS(n))
 		return mc_real.pvalloc(n);
-	return mc_pipe_alloc(&row_pvalloc, n, NULL);
+	return mc_pipe_alloc(&row_pvalloc, n, NULL, MC_CALLER_PC);
 }
 
 static MC_COLD void free_slow(void *p)

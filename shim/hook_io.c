@@ -36,9 +36,11 @@ READ_ROW(__recvfrom_chk, mc_real.__recvfrom_chk(c->fd, BUF, c->buflen, c->flags,
 	if (MC_PASS(MC_BIT_READ) || mc_fault_express_fd(MC_HOOK_READ, fd, n)) \
 		return mc_real.name args;                                     \
 	READ_PIPE(name, __VA_ARGS__)
-#define READ_PIPE(name, ...)                                                    \
-	struct iovec one = { .iov_base = buf, .iov_len = n };                   \
-	struct mc_fd_call c = { .fd = fd, .iov = &one, .cnt = 1, __VA_ARGS__ }; \
+#define READ_PIPE(name, ...)                                                     \
+	struct iovec one = { .iov_base = buf, .iov_len = n };                    \
+	struct mc_fd_call c = {                                                  \
+		.pc = MC_CALLER_PC, .fd = fd, .iov = &one, .cnt = 1, __VA_ARGS__ \
+	};                                                                       \
 	return mc_pipe_fd(&row_##name, &c)
 
 /* The same for the reads a request can arrive by (read, recv, recvfrom): a request's memo
@@ -145,10 +147,12 @@ READV_ROW(preadv2, mc_real.preadv2(c->fd, c->iov, c->cnt, (off_t)c->off, c->flag
 READV_ROW(preadv64v2, mc_real.preadv64v2(c->fd, c->iov, c->cnt, c->off, c->flags))
 READV_ROW(recvmsg, mc_real.recvmsg(c->fd, c->msg, c->flags))
 
-#define READV_HOOK(name, args, ...)                                              \
-	if (MC_PASS(MC_BIT_READ))                                                \
-		return mc_real.name args;                                        \
-	struct mc_fd_call c = { .fd = fd, .iov = iov, .cnt = cnt, __VA_ARGS__ }; \
+#define READV_HOOK(name, args, ...)                                               \
+	if (MC_PASS(MC_BIT_READ))                                                 \
+		return mc_real.name args;                                         \
+	struct mc_fd_call c = {                                                   \
+		.pc = MC_CALLER_PC, .fd = fd, .iov = iov, .cnt = cnt, __VA_ARGS__ \
+	};                                                                        \
 	return mc_pipe_fd(&row_##name, &c)
 
 MC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -180,7 +184,8 @@ MC_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	if (MC_PASS(MC_BIT_READ))
 		return mc_real.recvmsg(fd, msg, flags);
-	struct mc_fd_call c = { .fd = fd,
+	struct mc_fd_call c = { .pc = MC_CALLER_PC,
+		                .fd = fd,
 		                .off = MC_OFF_CURRENT,
 		                .flags = flags,
 		                .msg = msg,
@@ -215,10 +220,12 @@ FREAD_ROW(__fread_chk, mc_real.__fread_chk(c->ptr, c->ptrlen, c->size, c->n, c->
 FREAD_ROW(__fread_unlocked_chk,
           mc_real.__fread_unlocked_chk(c->ptr, c->ptrlen, c->size, c->n, c->stream))
 
-#define FREAD_HOOK(name, args, ...)                                                              \
-	if (MC_PASS(MC_BIT_READ))                                                                \
-		return mc_real.name args;                                                        \
-	struct mc_items_call c = { .stream = f, .ptr = ptr, .size = size, .n = n, __VA_ARGS__ }; \
+#define FREAD_HOOK(name, args, ...)                                                            \
+	if (MC_PASS(MC_BIT_READ))                                                              \
+		return mc_real.name args;                                                      \
+	struct mc_items_call c = {                                                             \
+		.pc = MC_CALLER_PC, .stream = f, .ptr = ptr, .size = size, .n = n, __VA_ARGS__ \
+	};                                                                                     \
 	return mc_pipe_items(&row_##name, &c)
 
 MC_EXPORT size_t fread(void *ptr, size_t size, size_t n, FILE *f)

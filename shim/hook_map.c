@@ -114,24 +114,35 @@ MC_EXPORT int munmap(void *addr, size_t len)
 	return munmap_slow(addr, len);
 }
 
+/* The pipeline of mmap and mmap64, whose arguments are the same but for off's type (inline:
+ * the hook builds the call as if written in it). */
+static inline __attribute__((always_inline)) void *map_pipe(const struct mc_map_row *row,
+                                                            void *addr, size_t len, int prot,
+                                                            int flags, int fd, int64_t off,
+                                                            const void *pc)
+{
+	struct mc_map_call c = { .addr = addr,
+		                 .len = len,
+		                 .prot = prot,
+		                 .flags = flags,
+		                 .fd = fd,
+		                 .off = off,
+		                 .pc = pc };
+	return mc_pipe_map(row, &c);
+}
+
 MC_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (MC_PASS(MC_BIT_MMAP | MC_ARM_HEAP))
 		return mc_real.mmap(addr, len, prot, flags, fd, off);
-	struct mc_map_call c = {
-		.addr = addr, .len = len, .prot = prot, .flags = flags, .fd = fd, .off = off
-	};
-	return mc_pipe_map(&row_mmap, &c);
+	return map_pipe(&row_mmap, addr, len, prot, flags, fd, off, MC_CALLER_PC);
 }
 
 MC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
 	if (MC_PASS(MC_BIT_MMAP | MC_ARM_HEAP))
 		return mc_real.mmap64(addr, len, prot, flags, fd, off);
-	struct mc_map_call c = {
-		.addr = addr, .len = len, .prot = prot, .flags = flags, .fd = fd, .off = off
-	};
-	return mc_pipe_map(&row_mmap64, &c);
+	return map_pipe(&row_mmap64, addr, len, prot, flags, fd, off, MC_CALLER_PC);
 }
 
 MC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -145,7 +156,8 @@ MC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	}
 	if (MC_PASS(MC_BIT_MMAP))
 		return mc_real.mremap(old, old_len, new_len, flags, new_addr);
-	struct mc_map_call c = { .addr = old,
+	struct mc_map_call c = { .pc = MC_CALLER_PC,
+		                 .addr = old,
 		                 .len = new_len,
 		                 .flags = flags,
 		                 .old_len = old_len,

@@ -24,7 +24,9 @@ MC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	if (MC_PASS(MC_BIT_SEND) || mc_fault_express_fd(MC_HOOK_SEND, fd, n))
 		return mc_real.send(fd, buf, n, flags);
 	struct iovec one = { .iov_base = (void *)buf, .iov_len = n }; /* never written */
-	struct mc_fd_call c = { .fd = fd, .flags = flags, .iov = &one, .cnt = 1 };
+	struct mc_fd_call c = {
+		.pc = MC_CALLER_PC, .fd = fd, .flags = flags, .iov = &one, .cnt = 1
+	};
 	return mc_pipe_fd(&row_send, &c);
 }
 
@@ -34,7 +36,8 @@ MC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const str
 	if (MC_PASS(MC_BIT_SEND) || mc_fault_express_fd(MC_HOOK_SEND, fd, n))
 		return mc_real.sendto(fd, buf, n, flags, addr, alen);
 	struct iovec one = { .iov_base = (void *)buf, .iov_len = n }; /* never written */
-	struct mc_fd_call c = { .fd = fd,
+	struct mc_fd_call c = { .pc = MC_CALLER_PC,
+		                .fd = fd,
 
 		                .flags = flags,
 		                .addr = (struct sockaddr *)addr,
@@ -48,7 +51,8 @@ MC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if (MC_PASS(MC_BIT_SEND))
 		return mc_real.sendmsg(fd, msg, flags);
-	struct mc_fd_call c = { .fd = fd,
+	struct mc_fd_call c = { .pc = MC_CALLER_PC,
+		                .fd = fd,
 
 		                .flags = flags,
 		                .msg = (struct msghdr *)msg, /* never written: see pipeline.h */

@@ -46,17 +46,19 @@ FOPEN_ROW(freopen64, mc_real.freopen64(c->path, c->fmode, c->stream))
 
 /* The hook of an open: the pass-through test, then the pipeline with the call's arguments
  * (the named fields of struct mc_path_call). */
-#define OPEN_PIPE(name, at, args, ...)                                      \
-	if (MC_PASS(MC_BIT_OPEN))                                           \
-		return mc_real.name args;                                   \
-	struct mc_path_call c = { .path = path, .dirfd = at, __VA_ARGS__ }; \
+#define OPEN_PIPE(name, at, args, ...)                                                          \
+	if (MC_PASS(MC_BIT_OPEN))                                                               \
+		return mc_real.name args;                                                       \
+	struct mc_path_call c = { .pc = MC_CALLER_PC, .path = path, .dirfd = at, __VA_ARGS__ }; \
 	return mc_pipe_path(&row_##name, &c)
 
-#define FOPEN_PIPE(name, args, ...)                                                              \
-	if (MC_PASS(MC_BIT_OPEN))                                                                \
-		return mc_real.name args;                                                        \
-	struct mc_path_call c = { .path = path, .dirfd = AT_FDCWD, .fmode = mode, __VA_ARGS__ }; \
-	mc_pipe_path(&row_##name, &c);                                                           \
+#define FOPEN_PIPE(name, args, ...)                                                             \
+	if (MC_PASS(MC_BIT_OPEN))                                                               \
+		return mc_real.name args;                                                       \
+	struct mc_path_call c = {                                                               \
+		.pc = MC_CALLER_PC, .path = path, .dirfd = AT_FDCWD, .fmode = mode, __VA_ARGS__ \
+	};                                                                                      \
+	mc_pipe_path(&row_##name, &c);                                                          \
 	return c.opened
 
 /* open(2): the mode argument exists only with O_CREAT or O_TMPFILE. */

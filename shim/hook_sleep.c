@@ -25,7 +25,7 @@ static void whole_request_remains(const struct timespec *req, struct timespec *r
 static MC_COLD int clock_nanosleep_slow(clockid_t clk, int flags, const struct timespec *req,
                                         struct timespec *rem)
 {
-	int err = mc_pipe_sleep(MC_FN_clock_nanosleep);
+	int err = mc_pipe_sleep(MC_FN_clock_nanosleep, MC_CALLER_PC);
 	if (!err)
 		return mc_real.clock_nanosleep(clk, flags, req, rem);
 	if (!(flags & TIMER_ABSTIME))
@@ -43,7 +43,7 @@ MC_EXPORT int clock_nanosleep(clockid_t clk, int flags, const struct timespec *r
 
 static MC_COLD int nanosleep_slow(const struct timespec *req, struct timespec *rem)
 {
-	int err = mc_pipe_sleep(MC_FN_nanosleep);
+	int err = mc_pipe_sleep(MC_FN_nanosleep, MC_CALLER_PC);
 	if (!err)
 		return mc_real.nanosleep(req, rem);
 	whole_request_remains(req, rem);
@@ -60,7 +60,7 @@ MC_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 
 static MC_COLD int usleep_slow(useconds_t usec)
 {
-	int err = mc_pipe_sleep(MC_FN_usleep);
+	int err = mc_pipe_sleep(MC_FN_usleep, MC_CALLER_PC);
 	if (!err)
 		return mc_real.usleep(usec);
 	errno = err;
@@ -76,7 +76,7 @@ MC_EXPORT int usleep(useconds_t usec)
 
 static MC_COLD unsigned int sleep_slow(unsigned int sec)
 {
-	if (mc_pipe_sleep(MC_FN_sleep))
+	if (mc_pipe_sleep(MC_FN_sleep, MC_CALLER_PC))
 		return sec; /* interrupted at once: every second remains */
 	return mc_real.sleep(sec);
 }

@@ -24,15 +24,15 @@ static void at_call(struct mc_path_call *c)
  * STAT_HOOK(name, parameters, its arguments, the real call's arguments from c, the fields of
  * struct mc_path_call): c->path is the one to look at (a redirect's target). */
 
-#define STAT_HOOK(name, params, args, call_args, ...)              \
-	MC_PATH_ROW(name, MC_HOOK_STAT, 0, mc_real.name call_args) \
-	MC_EXPORT int name params                                  \
-	{                                                          \
-		if (MC_PASS(MC_BIT_STAT))                          \
-			return mc_real.name args;                  \
-		struct mc_path_call c = { __VA_ARGS__ };           \
-		at_call(&c);                                       \
-		return mc_pipe_path(&row_##name, &c);              \
+#define STAT_HOOK(name, params, args, call_args, ...)                        \
+	MC_PATH_ROW(name, MC_HOOK_STAT, 0, mc_real.name call_args)           \
+	MC_EXPORT int name params                                            \
+	{                                                                    \
+		if (MC_PASS(MC_BIT_STAT))                                    \
+			return mc_real.name args;                            \
+		struct mc_path_call c = { .pc = MC_CALLER_PC, __VA_ARGS__ }; \
+		at_call(&c);                                                 \
+		return mc_pipe_path(&row_##name, &c);                        \
 	}
 
 #define PATH_ARGS .dirfd = AT_FDCWD, .path = path, .out = st

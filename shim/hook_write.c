@@ -41,13 +41,17 @@ VEC(pwritev64v2, mc_real.pwritev64v2(c->fd, c->iov, c->cnt, c->off, c->flags))
 	if (MC_PASS(bits) || write_express(fd, n))                                        \
 		return mc_real.name args;                                                 \
 	struct iovec one = { .iov_base = (void *)buf, .iov_len = n }; /* never written */ \
-	struct mc_fd_call c = { .fd = fd, .iov = &one, .cnt = 1, __VA_ARGS__ };           \
+	struct mc_fd_call c = {                                                           \
+		.pc = MC_CALLER_PC, .fd = fd, .iov = &one, .cnt = 1, __VA_ARGS__          \
+	};                                                                                \
 	return mc_pipe_fd(&row_##name, &c)
 
-#define WRITEV_HOOK(name, bits, args, ...)                                       \
-	if (MC_PASS(bits))                                                       \
-		return mc_real.name args;                                        \
-	struct mc_fd_call c = { .fd = fd, .iov = iov, .cnt = cnt, __VA_ARGS__ }; \
+#define WRITEV_HOOK(name, bits, args, ...)                                        \
+	if (MC_PASS(bits))                                                        \
+		return mc_real.name args;                                         \
+	struct mc_fd_call c = {                                                   \
+		.pc = MC_CALLER_PC, .fd = fd, .iov = iov, .cnt = cnt, __VA_ARGS__ \
+	};                                                                        \
 	return mc_pipe_fd(&row_##name, &c)
 
 MC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -101,7 +105,9 @@ MC_EXPORT size_t fwrite(const void *ptr, size_t size, size_t n, FILE *f)
 {
 	if (MC_PASS(MC_BIT_WRITE))
 		return mc_real.fwrite(ptr, size, n, f);
-	struct mc_items_call c = { .stream = f, .ptr = (void *)ptr, .size = size, .n = n };
+	struct mc_items_call c = {
+		.pc = MC_CALLER_PC, .stream = f, .ptr = (void *)ptr, .size = size, .n = n
+	};
 	return mc_pipe_items(&row_fwrite, &c);
 }
 
@@ -109,6 +115,8 @@ MC_EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t n, FILE *f
 {
 	if (MC_PASS(MC_BIT_WRITE))
 		return mc_real.fwrite_unlocked(ptr, size, n, f);
-	struct mc_items_call c = { .stream = f, .ptr = (void *)ptr, .size = size, .n = n };
+	struct mc_items_call c = {
+		.pc = MC_CALLER_PC, .stream = f, .ptr = (void *)ptr, .size = size, .n = n
+	};
 	return mc_pipe_items(&row_fwrite_unlocked, &c);
 }

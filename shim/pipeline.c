@@ -233,6 +233,7 @@ ssize_t mc_pipe_fd_decided(const struct mc_fd_row *row, struct mc_fd_call *c)
 	struct mc_hookcall hc;
 	struct mc_fault f;
 	struct mc_fd_info fdi;
+	f.caller_pc = c->pc;
 	mc_call_begin(&hc, row->fn, c->fd); /* the decision, and all that uses it, in the bracket */
 	uint64_t word = mc_fd_lookup_word(c->fd, &fdi);
 	enum mc_hook h = family_of(row->family, &fdi);
@@ -291,6 +292,7 @@ MC_COLD size_t mc_pipe_items(const struct mc_items_row *row, struct mc_items_cal
 	struct mc_fd_info fdi;
 	/* fileno_unlocked: the stream's lock is not ours to take here. */
 	int fd = c->stream ? fileno_unlocked(c->stream) : -1;
+	f.caller_pc = c->pc;
 	mc_call_begin(&hc, row->fn, fd);
 	mc_fd_lookup(fd, &fdi);
 	uint64_t bytes = (uint64_t)c->size * c->n;
@@ -339,9 +341,10 @@ static MC_COLD int alloc_fault(struct mc_fault *f)
  * the decision is used (runtime.h); heap: the live heap is counted (a budget is armed), so
  * that every allocation must come here. Nothing here touches errno unless a rule acted.
  * Returns 0, or the error it must fail with (ENOMEM or the rule's; errno set). */
-static int alloc_decide(enum mc_fn fn, size_t n, bool heap)
+static int alloc_decide(enum mc_fn fn, size_t n, bool heap, const void *pc)
 {
 	struct mc_fault f;
+	f.caller_pc = pc;
 	mc_guard_enter();
 	bool acted = mc_fault_decide_anon(&f, MC_HOOK_MALLOC, fn, n);
 	int err = acted ? alloc_fault(&f) : 0;
@@ -368,12 +371,13 @@ static MC_COLD void *alloc_counted(const struct mc_alloc_row *row, size_t n,
 	return q;
 }
 
-MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_alloc_call *c)
+MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_alloc_call *c,
+                            const void *pc)
 {
 	if (mc_unlikely(mc_trace_enabled))
 		mc_trace_target(row->fn, MC_TGT_ANON, 0, n);
 	bool heap = mc_armed(MC_ARM_HEAP);
-	int err = mc_fault_has(MC_HOOK_MALLOC) ? alloc_decide(row->fn, n, heap) : 0;
+	int err = mc_fault_has(MC_HOOK_MALLOC) ? alloc_decide(row->fn, n, heap, pc) : 0;
 	if (err) {
 		if (c)
 			c->err = err;
@@ -393,6 +397,7 @@ static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uin
 {
 	struct mc_fault f;
 	bool acted;
+	f.caller_pc = c->pc;
 	if (c->on_fd) {
 		struct mc_fd_info fdi;
 		mc_fd_lookup(c->fd, &fdi);
@@ -524,6 +529,7 @@ MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
 		judged = c->len > c->old_len ? c->len - c->old_len : 0;
 	mc_call_begin(&hc, row->fn, anon ? -1 : c->fd);
 	f.d.action = MC_ACTION_NONE;
+	f.caller_pc = c->pc;
 	bool proceed = true;
 	if (anon && (judged > 0 || !remap) && mc_fault_has(MC_HOOK_MMAP) &&
 	    mc_fault_decide_anon(&f, MC_HOOK_MMAP, row->fn, judged))
@@ -552,10 +558,11 @@ MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
 
 /* ---- sleeps --------------------------------------------------------------------------- */
 
-MC_COLD int mc_pipe_sleep(enum mc_fn fn)
+MC_COLD int mc_pipe_sleep(enum mc_fn fn, const void *pc)
 {
 	struct mc_hookcall hc;
 	struct mc_fault f;
+	f.caller_pc = pc;
 	int err = 0;
 	mc_call_begin(&hc, fn, -1);
 	if (mc_trace_enabled)

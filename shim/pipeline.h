@@ -40,6 +40,7 @@ struct mc_fd_call {
 	struct msghdr *msg;
 	const struct iovec *iov;
 	int cnt;
+	const void *pc; /* the hook's return address: where its caller is (objects.h) */
 };
 
 /* The buffer of a flat call (read, send, write...): iov[0], cut for a short call. */
@@ -117,8 +118,9 @@ struct mc_items_call {
 	FILE *stream;
 	void *ptr; /* fwrite: never written */
 	size_t size;
-	size_t n;      /* items asked; cut for a short call (one item at least) */
-	size_t ptrlen; /* __fread_chk */
+	size_t n;       /* items asked; cut for a short call (one item at least) */
+	size_t ptrlen;  /* __fread_chk */
+	const void *pc; /* the hook's return address */
 };
 
 /* family: MC_HOOK_READ or MC_FAMILY_BY_FD; what: MC_PIPE_ARRIVED for reads. */
@@ -179,8 +181,10 @@ struct mc_alloc_row {
 	void *(*call)(size_t n, struct mc_alloc_call *c);
 };
 
-/* NULL with errno (and c->err, when c is given) set when a rule failed the allocation. */
-void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_alloc_call *c);
+/* NULL with errno (and c->err, when c is given) set when a rule failed the allocation; pc:
+ * the hook's return address (where its caller is). */
+void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_alloc_call *c,
+                    const void *pc);
 
 #define MC_ALLOC_ROW(name, what, expr)                              \
 	static void *call_##name(size_t n, struct mc_alloc_call *c) \
@@ -206,6 +210,7 @@ struct mc_path_call {
 	int ver;           /* __xstat and kin: the structure's version */
 	unsigned int mask; /* statx */
 	void *out;         /* struct stat, stat64 or statx */
+	const void *pc;    /* the hook's return address */
 };
 
 /* The call opens path: the fd it gives enters the fd table by that path (a redirect's
@@ -242,6 +247,7 @@ struct mc_map_call {
 	int64_t off;
 	size_t old_len; /* mremap */
 	void *new_addr; /* mremap with MREMAP_FIXED */
+	const void *pc; /* the hook's return address */
 };
 
 /* mremap: judged by what it grows (a mapping that does not grow is never failed). */
@@ -264,6 +270,6 @@ void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c);
  * interrupts it with; errno as it was either way. The real sleep is the hook's, made once
  * the guard is left: it may last, and what a signal handler calls meanwhile meets the rules
  * as any call does. */
-int mc_pipe_sleep(enum mc_fn fn);
+int mc_pipe_sleep(enum mc_fn fn, const void *pc);
 
 #endif

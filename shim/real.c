@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdalign.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -261,6 +262,39 @@ static long stub_syscall(long nr, ...)
 	return mc_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/* ---- the C++ runtime's operator new ------------------------------------------------- */
+
+/* Where no runtime could be found (a program that calls operator new has one: only a
+ * library that names another would get here): the allocator itself, and abort() for
+ * bad_alloc, which C cannot throw. */
+static void *cxx_new(size_t n)
+{
+	return mc_real.malloc(n ? n : 1);
+}
+
+static void *cxx_new_nothrow(size_t n, const void *tag)
+{
+	(void)tag;
+	return cxx_new(n);
+}
+
+static void *cxx_new_aligned(size_t n, size_t align)
+{
+	void *p = NULL;
+	return mc_real.posix_memalign(&p, align, n ? n : 1) == 0 ? p : NULL;
+}
+
+static void *cxx_new_aligned_nothrow(size_t n, size_t align, const void *tag)
+{
+	(void)tag;
+	return cxx_new_aligned(n, align);
+}
+
+static __attribute__((noreturn)) void cxx_throw(void)
+{
+	abort();
+}
+
 #define INIT(ret, name, params, args) .name = stub_##name,
 struct mc_real_fns mc_real = {
 	MC_REAL_FIXED(INIT) MC_REAL_ALLOC(INIT).free = stub_free,
@@ -274,6 +308,8 @@ struct mc_real_fns mc_real = {
 	.fcntl64 = stub_fcntl64,
 	.mremap = stub_mremap,
 	.syscall = stub_syscall,
+	.cxx = { cxx_new, cxx_new, cxx_new_nothrow, cxx_new_nothrow, cxx_new_aligned,
+	         cxx_new_aligned, cxx_new_aligned_nothrow, cxx_new_aligned_nothrow, cxx_throw },
 };
 #undef INIT
 
@@ -330,6 +366,7 @@ static void resolve_variadic(void)
 		SET(mremap, (void *(*)(void *, size_t, size_t, int, ...))p);
 	if ((p = lookup("syscall")))
 		SET(syscall, (long (*)(long, ...))p);
+	SET(dl_find_object, (int (*)(void *, struct dl_find_object *))lookup("_dl_find_object"));
 }
 
 void mc_real_resolve(void)
@@ -348,4 +385,53 @@ void mc_real_resolve(void)
 	mc_guard_leave();
 	atomic_store_explicit(&resolved_all, true, memory_order_release);
 	errno = saved_errno;
+}
+
+/* name in the global scope after the library, else in a runtime loaded by soname only. */
+static void *cxx_lookup(const char *name)
+{
+	static const char *const runtimes[] = { "libstdc++.so.6", "libc++.so.1" };
+	void *p = lookup(name);
+	for (unsigned i = 0; !p && i < sizeof(runtimes) / sizeof(runtimes[0]); i++) {
+		void *h = dlopen(runtimes[i], RTLD_LAZY | RTLD_NOLOAD);
+		if (h) {
+			p = dlsym(h, name);
+			dlclose(h);
+		}
+	}
+	return p;
+}
+
+#define CXX_SET(field, name, type)                                                       \
+	{                                                                                \
+		void *p = cxx_lookup(name);                                              \
+		if (p)                                                                   \
+			__atomic_store_n(&mc_real.cxx.field, (type)p, __ATOMIC_RELAXED); \
+	}
+
+static MC_COLD void resolve_cxx(void)
+{
+	int saved = errno;
+	mc_guard_enter();
+	CXX_SET(new_, "_Znwm", void *(*)(size_t));
+	CXX_SET(new_array, "_Znam", void *(*)(size_t));
+	CXX_SET(new_nothrow, "_ZnwmRKSt9nothrow_t", void *(*)(size_t, const void *));
+	CXX_SET(new_array_nothrow, "_ZnamRKSt9nothrow_t", void *(*)(size_t, const void *));
+	CXX_SET(new_aligned, "_ZnwmSt11align_val_t", void *(*)(size_t, size_t));
+	CXX_SET(new_array_aligned, "_ZnamSt11align_val_t", void *(*)(size_t, size_t));
+	CXX_SET(new_aligned_nothrow, "_ZnwmSt11align_val_tRKSt9nothrow_t",
+	        void *(*)(size_t, size_t, const void *));
+	CXX_SET(new_array_aligned_nothrow, "_ZnamSt11align_val_tRKSt9nothrow_t",
+	        void *(*)(size_t, size_t, const void *));
+	CXX_SET(throw_bad_alloc, "_ZSt17__throw_bad_allocv", void (*)(void));
+	mc_guard_leave();
+	errno = saved;
+	atomic_store_explicit(&mc_real.cxx_ready, true, memory_order_release);
+}
+
+const struct mc_real_cxx *mc_real_cxx(void)
+{
+	if (mc_unlikely(!atomic_load_explicit(&mc_real.cxx_ready, memory_order_acquire)))
+		resolve_cxx();
+	return &mc_real.cxx;
 }

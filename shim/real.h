@@ -193,6 +193,23 @@ int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int fl
 
 #define MC_REAL_MEMBER(ret, name, params, args) ret(*name) params;
 
+struct dl_find_object;
+
+/* The C++ runtime's operator new (hook_new.c), found on its first use: the runtime may be
+ * loaded after the library, and outside the global scope (a Python extension's dependency),
+ * where RTLD_NEXT does not reach: then by its soname (libstdc++.so.6, libc++.so.1). */
+struct mc_real_cxx {
+	void *(*new_)(size_t n);
+	void *(*new_array)(size_t n);
+	void *(*new_nothrow)(size_t n, const void *tag);
+	void *(*new_array_nothrow)(size_t n, const void *tag);
+	void *(*new_aligned)(size_t n, size_t align);
+	void *(*new_array_aligned)(size_t n, size_t align);
+	void *(*new_aligned_nothrow)(size_t n, size_t align, const void *tag);
+	void *(*new_array_aligned_nothrow)(size_t n, size_t align, const void *tag);
+	void (*throw_bad_alloc)(void) __attribute__((noreturn));
+};
+
 struct mc_real_fns {
 	MC_REAL_FIXED(MC_REAL_MEMBER)
 	MC_REAL_ALLOC(MC_REAL_MEMBER)
@@ -208,9 +225,20 @@ struct mc_real_fns {
 	int (*fcntl64)(int fd, int cmd, ...);
 	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, ...);
 	long (*syscall)(long nr, ...);
+	/* the loader's lock-free lookup of the object holding an address (glibc 2.35), or NULL
+	 * where the loader has none (objects.c then knows no caller) */
+	int (*dl_find_object)(void *address, struct dl_find_object *ret);
+	struct mc_real_cxx cxx; /* mc_real_cxx() */
+	_Atomic bool cxx_ready;
 };
 
 extern struct mc_real_fns mc_real;
+
+const struct mc_real_cxx *mc_real_cxx(void);
+
+/* hook_new.c's: while a C++ operator new runs (a malloc rule armed), where it was called
+ * from; NULL otherwise. The allocations it makes are that caller's (fault.c). */
+extern __thread const void *mc_new_caller __attribute__((tls_model("initial-exec")));
 
 /* Resolves every entry of mc_real. Idempotent and safe from any thread;
  * entries libc lacks become functions failing with ENOSYS. */

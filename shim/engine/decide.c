@@ -6,9 +6,12 @@
 
 #define RELAXED memory_order_relaxed
 
+/* What a decision asks of the caller at most once: the clock, the calling object. */
 struct clock_memo {
 	bool valid;
 	uint64_t now_ns;
+	bool caller_asked;
+	const char *caller;
 };
 
 static uint64_t now_ns(const struct mc_call *call, struct clock_memo *memo)
@@ -23,6 +26,24 @@ static uint64_t now_ns(const struct mc_call *call, struct clock_memo *memo)
 static bool mask_has(const struct mc_rulemask *m, unsigned id)
 {
 	return (m->w[id / 64] >> (id % 64)) & 1;
+}
+
+static const char *caller_name(const struct mc_call *call, struct clock_memo *memo)
+{
+	if (!memo->caller_asked) {
+		memo->caller = call->caller ? call->caller(call->caller_arg) : NULL;
+		memo->caller_asked = true;
+	}
+	return memo->caller;
+}
+
+/* caller = GLOB: the calling object is known and its file name matches; not_caller = GLOB:
+ * it is not known, or its name does not match. */
+static bool caller_matches(const struct mc_erule *r, const char *caller)
+{
+	if (r->caller && (!caller || !mc_glob_match(r->caller, caller)))
+		return false;
+	return !r->not_caller || !caller || !mc_glob_match(r->not_caller, caller);
 }
 
 /* The targeting tests, cheapest first; only those in r->checks apply. */
@@ -41,6 +62,8 @@ static bool targets(const struct mc_erule *r, const struct mc_call *call, struct
 	if ((c & MC_CHECK_PHASE) && (uint8_t)call->phase != r->phase)
 		return false;
 	if ((c & MC_CHECK_TENSORS) && call->no_tensors)
+		return false;
+	if ((c & MC_CHECK_CALLER) && !caller_matches(r, caller_name(call, memo)))
 		return false;
 	/* Fail only once the live heap would exceed the budget with this allocation. */
 	if ((c & MC_CHECK_BUDGET) && call->heap_live_bytes <= r->budget_bytes &&
@@ -326,7 +349,7 @@ decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_t
             const struct mc_call *call, struct mc_decision *ret, uint64_t c0, uint64_t c1,
             enum first first, uint64_t draw)
 {
-	struct clock_memo memo = { false, 0 };
+	struct clock_memo memo = { false, 0, false, NULL };
 	uint64_t c[MC_MASK_WORDS] = { c0, c1 };
 
 	_Static_assert(MC_MASK_WORDS == 2, "two mask words");
@@ -780,7 +803,9 @@ static void index_runs(struct mc_ruleset *rs)
 
 static uint8_t fast_kind(const struct mc_erule *r)
 {
-	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS)) ||
+	/* a caller test differs call by call: no index, no express hint covers it */
+	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS |
+	                  MC_CHECK_CALLER)) ||
 	    r->rate_ppm >= MC_RATE_ONE || r->replay)
 		return MC_FAST_FULL;
 	if (r->select == MC_SELECT_CALL)

@@ -154,6 +154,8 @@ static uint32_t rule_checks(const struct mc_rule_spec *s)
 	/* format = raw declares its map: what a recogniser thought of the file does not matter */
 	if (s->action == MC_ACTION_CORRUPT && s->region == MC_REGION_TENSORS && !s->raw)
 		checks |= MC_CHECK_TENSORS;
+	if (s->caller || s->not_caller)
+		checks |= MC_CHECK_CALLER;
 	return checks;
 }
 
@@ -214,6 +216,8 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->path = put_string(pool, s->path);
 	r->to = put_string(pool, s->to);
 	r->tensor = put_string(pool, s->tensor);
+	r->caller = put_string(pool, s->caller);
+	r->not_caller = put_string(pool, s->not_caller);
 	r->std = s->std;
 	r->fraction_ppm = s->fraction_ppm;
 	r->noise = (uint8_t)s->noise;
@@ -237,6 +241,8 @@ static uint32_t needs_of(const struct mc_erule *r)
 		needs |= MC_NEEDS_TENSORS;
 	if ((needs & MC_NEEDS_KEY) && r->action == MC_ACTION_CORRUPT)
 		needs |= MC_NEEDS_STREAM; /* the key of a stream's bytes comes with them */
+	if (r->checks & MC_CHECK_CALLER)
+		needs |= MC_NEEDS_CALLER;
 	return needs;
 }
 
@@ -281,6 +287,8 @@ static size_t strings_size(const struct mc_config *cfg)
 		size += s->path ? strlen(s->path) + 1 : 0;
 		size += s->to ? strlen(s->to) + 1 : 0;
 		size += s->tensor ? strlen(s->tensor) + 1 : 0;
+		size += s->caller ? strlen(s->caller) + 1 : 0;
+		size += s->not_caller ? strlen(s->not_caller) + 1 : 0;
 	}
 	return size;
 }

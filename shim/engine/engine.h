@@ -57,11 +57,13 @@ struct mc_erule {
 	/* replay = / replay_key =: the rule acts on the listed calls and requests only, with
 	 * their draws (see replay.c); NULL without them */
 	const struct mc_replay_list *replay;
-	double std;            /* mode = noise: the Gaussian's standard deviation */
-	uint32_t fraction_ppm; /* fraction = P% of each tensor's values; 0: count decides */
-	uint8_t noise;         /* enum mc_noise */
-	uint8_t bit;           /* bitflip under region = tensors: bit N of each value, or
-	                          MC_BIT_NONE */
+	double std;             /* mode = noise: the Gaussian's standard deviation */
+	uint32_t fraction_ppm;  /* fraction = P% of each tensor's values; 0: count decides */
+	uint8_t noise;          /* enum mc_noise */
+	uint8_t bit;            /* bitflip under region = tensors: bit N of each value, or
+	                           MC_BIT_NONE */
+	const char *caller;     /* glob on the calling object's file name, or NULL */
+	const char *not_caller; /* or NULL */
 };
 
 struct mc_ruleset;     /* opaque, immutable, one allocation */
@@ -155,6 +157,12 @@ struct mc_call {
 	 * most once per decision. NULL reads as time 0. */
 	uint64_t (*now_ns)(void *clock_arg);
 	void *clock_arg;
+	/* the file name of the object whose code made the call (libtorch_cpu.so), or NULL when
+	 * not known: rules with caller never match such a call, rules with not_caller always
+	 * do. Called only for a rule with either key, at most once per decision; NULL reads as
+	 * not known. */
+	const char *(*caller)(void *caller_arg);
+	void *caller_arg;
 };
 
 /* What to do. action == MC_ACTION_NONE: pass through. */
@@ -262,6 +270,7 @@ uint64_t mc_engine_max_faults(const struct mc_ruleset *rs);
 #define MC_NEEDS_KEY     (1u << 2)
 #define MC_NEEDS_TENSORS (1u << 3) /* mc_call.no_tensors */
 #define MC_NEEDS_STREAM  (1u << 4) /* stream rules: see enum mc_stage */
+#define MC_NEEDS_CALLER  (1u << 5) /* mc_call.caller */
 uint32_t mc_engine_hook_needs(const struct mc_ruleset *rs, enum mc_hook h);
 
 /* Seed a thread's state: the select = call generator from the experiment seed and the

@@ -8,7 +8,7 @@ place), lists `nm -D --defined-only` of the library, and reports:
   - names the map lists that the library does not export (a hook that lost
     its MC_EXPORT, so the host's calls would bypass the shim);
   - names the map lists that libc does not define (a typo, or a name that
-    would shadow nothing).
+    would shadow nothing); C++ names (operator new) against libstdc++ instead.
 """
 
 import argparse
@@ -61,6 +61,13 @@ def libc_path(lib):
     return m.group(1) if m else None
 
 
+def cxx_runtime():
+    """libstdc++.so.6 as the loader finds it, or None (then the C++ names go unchecked)."""
+    out = subprocess.run(["ldconfig", "-p"], stdout=subprocess.PIPE, text=True).stdout
+    m = re.search(r"\blibstdc\+\+\.so\.6 \(libc6,x86-64\) => (\S+)", out)
+    return m.group(1) if m else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nm", default="nm")
@@ -80,10 +87,17 @@ def main():
         check(p in syms, f"{a.map}: lists '{p}', which {a.lib} does not export")
 
     libc = libc_path(a.lib)
+    cxx = [p for p in literal if p.startswith("_Z")]
     if check(libc is not None, f"{a.lib}: ldd shows a libc.so.6"):
         libc_syms = exported(a.nm, libc)
         for p in literal:
-            check(p in libc_syms, f"{a.map}: '{p}' is not a function of {libc}")
+            if p not in cxx:
+                check(p in libc_syms, f"{a.map}: '{p}' is not a function of {libc}")
+    stdcxx = cxx_runtime()
+    if cxx and stdcxx:
+        cxx_syms = exported(a.nm, stdcxx)
+        for p in cxx:
+            check(p in cxx_syms, f"{a.map}: '{p}' is not a function of {stdcxx}")
     print(f"symbols: {len(syms)} exported, {len(literal)} listed in {a.map}")
     return finish("symbols")
 
