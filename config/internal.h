@@ -46,6 +46,7 @@ enum mc_rkey {
 	MC_RKEY_BIT,
 	MC_RKEY_FORMAT,
 	MC_RKEY_DTYPE,
+	MC_RKEY_AMBIGUOUS,
 	MC_RKEY_N
 };
 /* mc_rule_lines.bad has a bit per rule key */

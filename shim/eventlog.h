@@ -28,4 +28,11 @@ void mc_log_halt(const char *reason, uint64_t limit);
 /* {"event":"halt","reason":"watchdog","errors":E,"window":W,"rate_ppm":R}. */
 void mc_log_watchdog_halt(uint64_t errors, uint32_t window, uint32_t rate_ppm);
 
+/* {"event":"ambiguous","rule":R,"hook":H,"fn":F,"key":K,"phase":P}: rule r would have acted on
+ * this call by the key read last, K, but the thread had several requests in flight: it did
+ * not (ambiguous = request). */
+struct mc_erule;
+void mc_log_ambiguous(const struct mc_erule *r, const char *fn, const char *key, size_t key_len,
+                      const char *phase);
+
 #endif

@@ -50,6 +50,9 @@ struct mc_erule {
 	bool raw;          /* format = raw: the map is the declared one (mc_tensor_raw_map) */
 	uint8_t raw_dtype; /* format = raw: enum mc_dtype */
 	uint32_t count;
+	/* ambiguous = last: acts by the key read last when several requests are in flight
+	 * (struct mc_call's ambiguous) */
+	bool ambiguous_last;
 	const char *name;
 	const char *path;   /* or NULL */
 	const char *to;     /* or NULL */
@@ -79,6 +82,9 @@ struct mc_rule_state {
 	_Atomic uint64_t skipped;  /* matching calls skipped by `after` (stops at after) */
 	_Atomic uint64_t selected; /* calls that matched, passed `after` and were selected */
 	_Atomic uint64_t injected; /* decisions returned (shadow ones included); <= times */
+	/* calls the rule would have selected by the key read last, not acted on: the thread had
+	 * several requests in flight (struct mc_call's ambiguous) */
+	_Atomic uint64_t ambiguous;
 } __attribute__((aligned(64)));
 
 struct mc_engine_state {
@@ -112,6 +118,9 @@ struct mc_thread_state {
 	const struct mc_ruleset *memo_rs;
 	uint64_t memo_gen;
 	struct mc_rulemask memo_known, memo_selected;
+	/* the rule that last did not act on an ambiguous call it would have selected (struct
+	 * mc_call's ambiguous), for the caller to log; the caller clears it */
+	const struct mc_erule *withheld;
 	struct mc_thread_rule rule[MC_MAX_RULES];
 };
 
@@ -151,6 +160,10 @@ struct mc_call {
 	const char *key;
 	size_t key_len;
 	uint64_t key_gen;
+	/* the key is the thread's and the thread has several requests in flight: the key is only
+	 * the one read last, and select = request rules do not act on the call unless they say
+	 * ambiguous = last (the decisions they would have made are counted as ambiguous) */
+	bool ambiguous;
 	/* nanoseconds since process start; called only for rules with start or duration, at
 	 * most once per decision. NULL reads as time 0. */
 	uint64_t (*now_ns)(void *clock_arg);
