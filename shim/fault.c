@@ -173,17 +173,19 @@ static const struct mc_rulemask *path_rules(const struct mc_runtime *rt, uint32_
 /* Asks the engine. Only the decision part of f is written here; the rest
  * is filled by fault_fill() when a rule acted, so the common case (no rule
  * selects the call) touches a few words of the stack. */
-/* A rule did not act on an ambiguous call it would have selected: the log says so. */
+/* A rule did not act on an ambiguous call it would have selected: counted, and the log says
+ * so. */
 static MC_COLD void log_withheld(const struct mc_call *call, enum mc_fn fn)
 {
 	const struct mc_erule *r = self.engine.withheld;
 	self.engine.withheld = NULL;
+	atomic_fetch_add_explicit(&process.state->rule[r->id].ambiguous, 1, memory_order_relaxed);
 	mc_log_ambiguous(r, mc_fn_name(fn), call->key, call->key ? call->key_len : 0,
 	                 call->phase == MC_PHASE_SERVE ? "serve" : "load");
 }
 
 static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struct mc_call *call,
-                          const struct mc_reqkey *key, enum mc_fn fn)
+                          const struct mc_reqkey *key)
 {
 	if (mc_rec_halted()) {
 		f->d.express = MC_EXPRESS_NO;
@@ -196,10 +198,15 @@ static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struc
 		call->key_len = key->len;
 		call->key_gen = key->gen;
 	}
-	bool acted = mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d);
+	return mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d);
+}
+
+/* A call no rule acted on: false, once the log has what an ambiguous call withheld. */
+static inline bool not_acted(const struct mc_call *call, enum mc_fn fn)
+{
 	if (mc_unlikely(call->ambiguous) && self.engine.withheld)
 		log_withheld(call, fn);
-	return acted;
+	return false;
 }
 
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
@@ -406,8 +413,8 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		key = mc_request_thread_key(rt->req);
 		call.ambiguous = mc_request_thread_ambiguous();
 	}
-	if (!decide(rt, f, &call, key, fn))
-		return false;
+	if (!decide(rt, f, &call, key))
+		return not_acted(&call, fn);
 	fault_fill(f, rt, &call, fn, fd, size);
 	f->fdi = *fdi;
 	return true;
@@ -509,8 +516,8 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 		key = mc_request_thread_key(rt->req);
 		call.ambiguous = mc_request_thread_ambiguous();
 	}
-	if (!decide(rt, f, &call, key, fn))
-		return false;
+	if (!decide(rt, f, &call, key))
+		return not_acted(&call, fn);
 	fault_fill(f, rt, &call, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	return true;
@@ -526,8 +533,8 @@ bool mc_fault_decide_path(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 		call.path_rules = path_rules(rt, path_id, &mask);
 	const struct mc_reqkey *key = mc_request_thread_key(rt->req);
 	call.ambiguous = mc_request_thread_ambiguous();
-	if (!decide(rt, f, &call, key, fn))
-		return false;
+	if (!decide(rt, f, &call, key))
+		return not_acted(&call, fn);
 	fault_fill(f, rt, &call, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));
 	f->fdi.kind = MC_FD_FILE;

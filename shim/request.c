@@ -538,7 +538,11 @@ void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *re
 	case MC_REQ_HEADER:
 		if (fd >= 0 && conn_load(fd, ret))
 			return;
-		const struct mc_reqkey *k = mc_request_thread_key(c);
+		/* the thread's key as it stands, when no server key and no request in flight
+		 * can change it: the common case, kept short (every fault's log line asks) */
+		const struct mc_reqkey *k = !api_key.len && !mc_request_tracks_responses()
+		                                ? (mode == MC_REQ_HEADER ? &thread_key : NULL)
+		                                : mc_request_thread_key(c);
 		if (k && k->len) {
 			memcpy(ret->bytes, k->bytes, k->len);
 			ret->len = k->len;

@@ -93,40 +93,21 @@ static bool memo_usable(const struct mc_ruleset *rs, struct mc_thread_state *ts,
 	return true;
 }
 
-static bool select_request_by_key(const struct mc_ruleset *rs, const struct mc_erule *r,
-                                  struct mc_thread_state *ts, const struct mc_call *call,
-                                  uint64_t *ret_draw);
-
 /* A call of a thread with several requests in flight belongs to no single request: the rule
  * does not act on it (unless ambiguous = last); a call the key read last would have selected
- * is counted as ambiguous, so that the user sees what could not be attributed. Out of line:
- * the plain path does not pay for it. */
-static __attribute__((noinline)) bool
-select_ambiguous(const struct mc_ruleset *rs, struct mc_engine_state *st, const struct mc_erule *r,
-                 struct mc_thread_state *ts, const struct mc_call *call)
+ * is left in ts->withheld, for the caller to count and log as ambiguous, so that the user sees
+ * what could not be attributed. Out of line: the plain path does not pay for it. */
+static __attribute__((noinline)) bool withhold(const struct mc_erule *r, struct mc_thread_state *ts,
+                                               bool selected)
 {
-	uint64_t draw;
-
-	if (select_request_by_key(rs, r, ts, call, &draw)) {
-		atomic_fetch_add_explicit(&st->rule[r->id].ambiguous, 1, RELAXED);
-		if (ts)
-			ts->withheld = r;
-	}
+	if (selected && ts)
+		ts->withheld = r;
 	return false;
 }
 
-static inline bool select_request(const struct mc_ruleset *rs, struct mc_engine_state *st,
-                                  const struct mc_erule *r, struct mc_thread_state *ts,
-                                  const struct mc_call *call, uint64_t *ret_draw)
-{
-	if (mc_unlikely(call->ambiguous) && !r->ambiguous_last && r->rate_ppm < MC_RATE_ONE)
-		return select_ambiguous(rs, st, r, ts, call);
-	return select_request_by_key(rs, r, ts, call, ret_draw);
-}
-
-static bool select_request_by_key(const struct mc_ruleset *rs, const struct mc_erule *r,
-                                  struct mc_thread_state *ts, const struct mc_call *call,
-                                  uint64_t *ret_draw)
+static bool select_request(const struct mc_ruleset *rs, const struct mc_erule *r,
+                           struct mc_thread_state *ts, const struct mc_call *call,
+                           uint64_t *ret_draw)
 {
 	uint64_t bit = 1ull << (r->id % 64);
 	unsigned word = r->id / 64;
@@ -153,6 +134,8 @@ static bool select_request_by_key(const struct mc_ruleset *rs, const struct mc_e
 		if (selected)
 			ts->memo_selected.w[word] |= bit;
 	}
+	if (mc_unlikely(call->ambiguous) && !r->ambiguous_last)
+		return withhold(r, ts, selected);
 	*ret_draw = h;
 	return selected;
 }
@@ -375,7 +358,7 @@ decide_slow(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_t
 				if (!(r->replay ? mc_replay_select(r, ts, call, &draw)
 				      : r->select == MC_SELECT_CALL
 				          ? select_call(r, ts, &draw)
-				          : select_request(rs, st, r, ts, call, &draw)))
+				          : select_request(rs, r, ts, call, &draw)))
 					continue;
 			}
 			atomic_fetch_add_explicit(&st->rule[r->id].selected, 1, RELAXED);
@@ -486,7 +469,7 @@ scan_word(const struct mc_ruleset *rs, struct mc_engine_state *st, struct mc_thr
 			continue;
 		}
 		if (f->kind == MC_FAST_REQUEST &&
-		    select_request(rs, st, &rs->rules[id], ts, call, ret_draw))
+		    select_request(rs, &rs->rules[id], ts, call, ret_draw))
 			return FIRST_SELECTED;
 	}
 	return SCAN_DONE;
@@ -602,7 +585,7 @@ decide_request(const struct mc_ruleset *rs, struct mc_engine_state *st, struct m
 	if (rs->fast[id].plain != MC_FAST_PLAIN_REQUEST || (m & (m - 1)) || (m0 && m1) || !ts)
 		return decide_general(rs, st, ts, call, ret);
 	note_matched(ts, st, id);
-	if (!select_request(rs, st, &rs->rules[id], ts, call, &draw)) {
+	if (!select_request(rs, &rs->rules[id], ts, call, &draw)) {
 		clear(ret);
 		return false;
 	}
