@@ -49,10 +49,10 @@ struct mc_erule {
 	uint8_t region;    /* enum mc_region */
 	bool raw;          /* format = raw: the map is the declared one (mc_tensor_raw_map) */
 	uint8_t raw_dtype; /* format = raw: enum mc_dtype */
-	uint32_t count;
 	/* ambiguous = last: acts by the key read last when several requests are in flight
-	 * (struct mc_call's ambiguous) */
+	 * (struct mc_call's ambiguous); in the padding before count */
 	bool ambiguous_last;
+	uint32_t count;
 	const char *name;
 	const char *path;   /* or NULL */
 	const char *to;     /* or NULL */
