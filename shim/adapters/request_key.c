@@ -11,15 +11,18 @@
  * pool that runs a part of the request sets it in the task too.
  *
  * This example works through "requests" named on its command line, one at a time: for each,
- * it sets the key, allocates the 1 KiB buffer the request's work needs, and prints
- * "KEY ok" or "KEY failed" (the allocation failed). usage: request-key-example KEY... */
+ * it sets the key, does the request's work (reads 1 KiB of the model file FILE into a buffer
+ * it allocates), and prints "KEY ok" or "KEY failed" (the read or the allocation failed).
+ * usage: request-key-example FILE KEY... */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #endif
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef void (*request_key_fn)(const char *key, size_t len);
 
@@ -31,15 +34,12 @@ static void set_request_key(const char *key)
 		request_key(key, key ? strlen(key) : 0);
 }
 
-static int serve(const char *key)
+static int serve(int model, const char *key)
 {
 	set_request_key(key);
 	char *buf = malloc(1024); /* the request's own work */
-	int ok = buf != NULL;
-	if (buf) {
-		memset(buf, 0, 1024);
-		free(buf);
-	}
+	int ok = buf != NULL && pread(model, buf, 1024, 0) == 1024;
+	free(buf);
 	set_request_key(NULL); /* what the worker does next is no request's */
 	printf("%s %s\n", key, ok ? "ok" : "failed");
 	return ok;
@@ -51,7 +51,13 @@ int main(int argc, char **argv)
 	*(void **)&request_key = dlsym(RTLD_DEFAULT, "mlchaos_request_key");
 	fprintf(stderr, "request-key-example: mlchaos_request_key %s\n",
 	        request_key ? "found" : "not found: running without it");
-	for (int i = 1; i < argc; i++)
-		serve(argv[i]);
+	int model = argc > 1 ? open(argv[1], O_RDONLY | O_CLOEXEC) : -1;
+	if (model < 0) {
+		fprintf(stderr, "usage: request-key-example FILE KEY...\n");
+		return 2;
+	}
+	for (int i = 2; i < argc; i++)
+		serve(model, argv[i]);
+	close(model);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
