@@ -318,16 +318,16 @@ static void request_began(int fd, uint64_t gen, const void *buf, size_t n)
 	flight_push(fd, gen);
 }
 
-/* The response to the oldest request in flight on fd ended: one fewer in flight; with none
- * left, the connection's key is gone (the thread's goes when it next looks: flight_prune). */
-static void response_ended(int fd, struct resp_slot *s)
+/* The response to the oldest request in flight on fd ended: one fewer in flight. With none
+ * left, the thread's key goes when it next looks (flight_prune). The connection keeps its
+ * key until the next request on it: a read on a socket is decided before its bytes arrive,
+ * so the read that brings the next request (or the end of the connection) is decided with
+ * it, as the calls on a socket always were. */
+static void response_ended(struct resp_slot *s)
 {
 	uint32_t was = atomic_load_explicit(&s->inflight, memory_order_relaxed);
-	if (was == 0)
-		return;
-	atomic_store_explicit(&s->inflight, was - 1, memory_order_relaxed);
-	if (was == 1)
-		conn_store(fd, "", 0, 0);
+	if (was != 0)
+		atomic_store_explicit(&s->inflight, was - 1, memory_order_relaxed);
 }
 
 bool mc_request_awaits_response(int fd)
@@ -347,7 +347,7 @@ void mc_request_on_sent(int fd, const struct iovec *iov, int cnt, size_t sent)
 		size_t n = iov[i].iov_len < sent ? iov[i].iov_len : sent;
 		sent -= n;
 		for (unsigned ends = mc_resp_feed(&s->framing, iov[i].iov_base, n); ends; ends--)
-			response_ended(fd, s);
+			response_ended(s);
 	}
 }
 

@@ -87,7 +87,8 @@ bool mc_request_tracks_responses(void);
 /* True when sends on fd must be shown to mc_request_on_sent. */
 bool mc_request_awaits_response(int fd);
 /* sent bytes of iov[0, cnt) went out on socket fd. A response that ends in them is no longer
- * in flight; with none left on the connection, its key is gone, and the thread's with it. */
+ * in flight; with none left, the thread's key is gone (the connection's stays until its next
+ * request: see response_ended in request.c). */
 void mc_request_on_sent(int fd, const struct iovec *iov, int cnt, size_t sent);
 /* Whether the calling thread had several requests in flight at its last
  * mc_request_thread_key() (header mode, no key set by the server): the key it returned is
