@@ -133,6 +133,7 @@ struct mc_rule_spec {
 	/* selection */
 	uint32_t rate_ppm;
 	enum mc_select select;
+	bool ambiguous_last; /* ambiguous = last */
 	uint64_t after;
 	uint64_t times;    /* MC_UNLIMITED when absent */
 	uint64_t start_ns; /* window start, from process start */

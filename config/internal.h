@@ -48,6 +48,7 @@ enum mc_rkey {
 	MC_RKEY_DTYPE,
 	MC_RKEY_CALLER,
 	MC_RKEY_NOT_CALLER,
+	MC_RKEY_AMBIGUOUS,
 	MC_RKEY_N
 };
 /* mc_rule_lines.bad has a bit per rule key */

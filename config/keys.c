@@ -271,6 +271,18 @@ static int parse_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const ch
 	return ret;
 }
 
+/* ambiguous = request (the default: a call of a thread with several requests in flight is not
+ * acted on) or last (it is, by the key read last). */
+static int parse_ambiguous(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = { "request", "last" };
+	int i, ret = parse_word(ctx, v, "ambiguous", "choices", words, 2, &i);
+
+	if (ret == 0)
+		r->ambiguous_last = i == 1;
+	return ret;
+}
+
 static int parse_after(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
 	return count_value(ctx, "after", v, 0, UINT64_MAX - 1, &r->after);
@@ -732,6 +744,7 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_DTYPE] = { "dtype", ALL, ACT(CORRUPT), parse_dtype, false },
 	[MC_RKEY_CALLER] = { "caller", ALL, ANY, parse_caller, true },
 	[MC_RKEY_NOT_CALLER] = { "not_caller", ALL, ANY, parse_not_caller, true },
+	[MC_RKEY_AMBIGUOUS] = { "ambiguous", ALL, ANY, parse_ambiguous, false },
 };
 #undef ALL
 #undef ANY

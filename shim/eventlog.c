@@ -644,3 +644,25 @@ void mc_log_loader_spared(const char *rule, uint64_t size, const char *caller)
 	mc_buf_putc(&b, '}');
 	write_line(&b);
 }
+
+/* ---- calls no single request owns ------------------------------------------------- */
+
+void mc_log_ambiguous(const struct mc_erule *r, const char *fn, const char *key, size_t key_len,
+                      const char *phase)
+{
+	if (!event_log.template[0])
+		return;
+	char line[LINE_MAX_BYTES];
+	struct mc_buf b;
+	mc_buf_init(&b, line, sizeof(line) - 1);
+	begin_line(&b, "ambiguous");
+	put_field_str(&b, "rule", r ? r->name : "?");
+	put_field_str(&b, "hook", mc_hook_name((enum mc_hook)(r ? r->hook : MC_HOOK_COUNT)));
+	put_field_str(&b, "fn", fn);
+	mc_buf_puts(&b, ",\"key\":\"");
+	mc_buf_json_str(&b, key, key_len);
+	mc_buf_putc(&b, '"');
+	put_field_str(&b, "phase", phase);
+	mc_buf_putc(&b, '}');
+	write_line(&b);
+}

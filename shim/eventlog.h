@@ -31,5 +31,11 @@ void mc_log_watchdog_halt(uint64_t errors, uint32_t window, uint32_t rate_ppm);
 /* {"event":"loader_spared","rule":R,"size":N,"caller":C,"note":...}: rule R acted on an
  * allocation of the dynamic loader C and left it alone (fault.c says it once a process). */
 void mc_log_loader_spared(const char *rule, uint64_t size, const char *caller);
+/* {"event":"ambiguous","rule":R,"hook":H,"fn":F,"key":K,"phase":P}: rule r would have acted on
+ * this call by the key read last, K, but the thread had several requests in flight: it did
+ * not (ambiguous = request). */
+struct mc_erule;
+void mc_log_ambiguous(const struct mc_erule *r, const char *fn, const char *key, size_t key_len,
+                      const char *phase);
 
 #endif

@@ -219,6 +219,17 @@ static MC_COLD bool acted(const struct mc_runtime *rt, struct mc_fault *f,
 	return !loader_spared(rt, f, call);
 }
 
+/* A rule did not act on an ambiguous call it would have selected: counted, and the log says
+ * so. */
+static MC_COLD void log_withheld(const struct mc_call *call, enum mc_fn fn)
+{
+	const struct mc_erule *r = self.engine.withheld;
+	self.engine.withheld = NULL;
+	atomic_fetch_add_explicit(&process.state->rule[r->id].ambiguous, 1, memory_order_relaxed);
+	mc_log_ambiguous(r, mc_fn_name(fn), call->key, call->key ? call->key_len : 0,
+	                 call->phase == MC_PHASE_SERVE ? "serve" : "load");
+}
+
 /* Asks the engine. Only the decision part of f is written here; the rest
  * is filled by fault_fill() when a rule acted, so the common case (no rule
  * selects the call) touches a few words of the stack. */
@@ -239,7 +250,28 @@ static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struc
 	return mc_engine_decide(rt->rs, process.state, this_thread(rt), call, &f->d);
 }
 
+/* A call no rule acted on: false, once the log has what an ambiguous call withheld. */
+static inline bool not_acted(const struct mc_call *call, enum mc_fn fn)
+{
+	if (mc_unlikely(call->ambiguous) && self.engine.withheld)
+		log_withheld(call, fn);
+	return false;
+}
+
 static enum mc_reqkey_mode reqkey_mode(const struct mc_config *cfg);
+
+/* Whether rules of rs decide calls not on a socket by the request key read from the sockets:
+ * requests in flight must then be followed to their responses' end (request.h), which needs
+ * the sends. */
+static bool follows_responses(const struct mc_ruleset *rs)
+{
+	if (!mc_request_wants_reads())
+		return false;
+	for (unsigned h = 0; h < MC_HOOK_COUNT; h++)
+		if (h != MC_HOOK_SEND && (mc_engine_hook_needs(rs, (enum mc_hook)h) & MC_NEEDS_KEY))
+			return true;
+	return false;
+}
 
 /* ---- reload ------------------------------------------------------------------- */
 
@@ -344,6 +376,10 @@ static MC_COLD void reload(struct mc_shm *s)
 		 * next reload; new ones are armed now */
 		atomic_fetch_or(&mc_armed_mask, hooks | mc_heap_arm_for(rs));
 		publish(rt);
+		if (follows_responses(rs)) {
+			mc_request_track_responses();
+			atomic_fetch_or(&mc_armed_mask, MC_HOOK_BIT(MC_HOOK_SEND));
+		}
 		mc_express_invalidate(); /* after the publication: a decision of the new
 		                          * epoch is of a thread that saw it */
 		express_drop_all();      /* this thread: the new rules from its next call on */
@@ -424,8 +460,11 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		key = &conn_key;
 	} else if (needs & MC_NEEDS_KEY) {
 		key = mc_request_thread_key(rt->req);
+		call.ambiguous = mc_request_thread_ambiguous();
 	}
-	if (!decide(rt, f, &call, key) || !acted(rt, f, &call))
+	if (!decide(rt, f, &call, key))
+		return not_acted(&call, fn);
+	if (!acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, fd, size);
 	f->fdi = *fdi;
@@ -495,7 +534,9 @@ void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
 		return; /* trace counts every call; a halt decides none */
 	const struct mc_runtime *rt = runtime_for(MC_HOOK_READ, &epoch);
 	const struct mc_erule *r = rt->foresee_read;
-	const struct mc_erule *s = rt->foresee_send;
+	/* sends on a connection with a request in flight are looked at for the response's
+	 * end: no memo may let them pass unseen */
+	const struct mc_erule *s = mc_request_tracks_responses() ? NULL : rt->foresee_send;
 	if (!r && !s)
 		return;
 	/* the memos these replace are counted with the thread's counts they were kept from;
@@ -521,9 +562,14 @@ bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	struct mc_call call = { .hook = h, .size = size, .caller = ask_caller, .caller_arg = f };
 	if (mc_armed(MC_ARM_HEAP))
 		call.heap_live_bytes = mc_heap_live_bytes();
-	const struct mc_reqkey *key =
-	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(rt->req) : NULL;
-	if (!decide(rt, f, &call, key) || !acted(rt, f, &call))
+	const struct mc_reqkey *key = NULL;
+	if (mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY) {
+		key = mc_request_thread_key(rt->req);
+		call.ambiguous = mc_request_thread_ambiguous();
+	}
+	if (!decide(rt, f, &call, key))
+		return not_acted(&call, fn);
+	if (!acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, size);
 	memset(&f->fdi, 0, sizeof(f->fdi));
@@ -538,7 +584,11 @@ bool mc_fault_decide_path(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	struct mc_rulemask mask;
 	if (path_id)
 		call.path_rules = path_rules(rt, path_id, &mask);
-	if (!decide(rt, f, &call, mc_request_thread_key(rt->req)) || !acted(rt, f, &call))
+	const struct mc_reqkey *key = mc_request_thread_key(rt->req);
+	call.ambiguous = mc_request_thread_ambiguous();
+	if (!decide(rt, f, &call, key))
+		return not_acted(&call, fn);
+	if (!acted(rt, f, &call))
 		return false;
 	fault_fill(f, rt, &call, fn, -1, 0);
 	memset(&f->fdi, 0, sizeof(f->fdi));
@@ -992,5 +1042,9 @@ uint32_t mc_fault_init(uint64_t start_ns)
 		armed |= MC_HOOK_BIT(MC_HOOK_READ);
 	if (watchdog) /* the watchdog reads the responses the process sends */
 		armed |= MC_HOOK_BIT(MC_HOOK_SEND);
+	if (follows_responses(rs)) { /* a request's key ends with its response */
+		mc_request_track_responses();
+		armed |= MC_HOOK_BIT(MC_HOOK_SEND);
+	}
 	return armed;
 }

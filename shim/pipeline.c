@@ -98,12 +98,13 @@ static enum mc_hook family_of(enum mc_hook family, const struct mc_fd_info *fdi)
 
 /* True when the call must be seen after it is made even though no rule acted: bytes from a
  * socket the request-key scanner reads, or an answer the error-rate watchdog counts. */
-static bool must_see(unsigned what, enum mc_hook h, const struct mc_fd_info *fdi)
+static bool must_see(unsigned what, enum mc_hook h, int fd, const struct mc_fd_info *fdi)
 {
 	if (what & MC_PIPE_ARRIVED)
 		return mc_fd_is_socket(fdi) && mc_request_wants_reads();
 	if (what & MC_PIPE_SENT)
-		return h == MC_HOOK_SEND && mc_rec_watches_responses();
+		return h == MC_HOOK_SEND &&
+		       (mc_rec_watches_responses() || mc_request_awaits_response(fd));
 	return false;
 }
 
@@ -155,12 +156,15 @@ static void arrived(struct mc_fault *f, enum mc_fn fn, const struct mc_fd_info *
 	mc_fault_corrupt_iov(f, iov, cnt, got);
 }
 
-/* What was sent: the head of the answer, for the watchdog (errno kept). */
-static void sent(const struct iovec *iov, int cnt, ssize_t r)
+/* What was sent on socket fd: the head of the answer, for the watchdog; the bytes, for the end
+ * of the response in flight (errno kept). */
+static void sent(int fd, const struct iovec *iov, int cnt, ssize_t r)
 {
 	int e = errno;
-	if (cnt > 0)
+	if (cnt > 0 && mc_rec_watches_responses())
 		mc_rec_response(iov[0].iov_base, iov[0].iov_len, r, e);
+	if (r > 0 && cnt > 0)
+		mc_request_on_sent(fd, iov, cnt, (size_t)r);
 	errno = e;
 }
 
@@ -204,8 +208,8 @@ fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row, struct mc_fd_call *
 	}
 	if (row->what & MC_PIPE_ARRIVED)
 		arrived(f, row->fn, fdi, c->fd, asked, c->iov, c->cnt, r > 0 ? (size_t)r : 0);
-	else if ((row->what & MC_PIPE_SENT) && h == MC_HOOK_SEND && mc_rec_watches_responses())
-		sent(c->iov, c->cnt, r);
+	else if ((row->what & MC_PIPE_SENT) && h == MC_HOOK_SEND)
+		sent(c->fd, c->iov, c->cnt, r);
 	mc_call_end_fd(hc, r);
 	return r;
 }
@@ -242,7 +246,7 @@ ssize_t mc_pipe_fd_decided(const struct mc_fd_row *row, struct mc_fd_call *c)
 	    (row->what & MC_PIPE_FLAT) ? c->iov[0].iov_len : mc_iov_bytes(c->iov, c->cnt);
 	bool acted = mc_fault_fd_quick(&f, h, row->fn, c->fd, &fdi, asked);
 	if (mc_likely(!acted && !mc_trace_enabled) && (row->what & MC_PIPE_EXPRESS) &&
-	    !must_see(row->what, h, &fdi)) {
+	    !must_see(row->what, h, c->fd, &fdi)) {
 		mc_call_pass(&hc);
 		if (word) /* calls like this one need nothing either while its hint holds */
 			mc_fault_express_keep(h, word, &f);

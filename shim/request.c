@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -16,6 +17,7 @@
 #include "lazymap.h"
 #include "real.h"
 #include "request.h"
+#include "response.h"
 
 #define CONN_CHUNK_BITS 10
 #define CONN_CHUNK      (1u << CONN_CHUNK_BITS)
@@ -41,8 +43,36 @@ static struct {
 	_Atomic uint64_t accepted;       /* connections accepted: a connection key's ordinal */
 	_Atomic bool serving;            /* the host has left its load phase (become_serving) */
 	_Atomic uint64_t key_generation; /* one more per key stored: tells equal keys apart */
+	_Atomic bool tracking; /* requests in flight are followed to their responses' end */
+	_Atomic(void *) resp_chunks[CONN_CHUNKS]; /* struct resp_slot by fd, mapped on first use */
 } requests;
 static __thread struct mc_reqkey thread_key __attribute__((tls_model("initial-exec")));
+/* The key a server set for the thread with mlchaos_request_key(): it wins over the sniffed
+ * one, for the calls not on a socket. */
+static __thread struct mc_reqkey api_key __attribute__((tls_model("initial-exec")));
+
+/* A connection's requests in flight: read, their responses not yet complete (response.h
+ * follows the bytes sent). The framing state is written by the thread that sends on the
+ * connection, one at a time as servers do; two threads sending on one connection at once
+ * would garble the framing, never memory: every index in it is bounded. */
+struct resp_slot {
+	_Atomic uint32_t inflight;
+	_Atomic uint64_t gen; /* the number of the newest request read on it */
+	struct mc_resp framing;
+};
+
+/* The requests this thread read whose responses were not complete when last looked at:
+ * their connections and numbers. More than one in flight, a call not on a socket belongs to
+ * no single request (it is `ambiguous`). A request that finds the table full sets overflow,
+ * which holds until the table empties: the count is then a floor. */
+#define FLIGHT_MAX 32
+static __thread struct {
+	uint32_t n;
+	bool overflow;
+	bool ambiguous; /* what the last mc_request_thread_key() found */
+	int fd[FLIGHT_MAX];
+	uint64_t gen[FLIGHT_MAX];
+} flight __attribute__((tls_model("initial-exec")));
 
 /* The first settings interned need no allocation; a process sees few (one per request_key
  * and header its configs name), and one past these is allocated and kept. */
@@ -104,6 +134,16 @@ static inline struct conn_slot *conn_slot(int fd, bool create)
 	struct conn_slot *chunk =
 	    mc_lazy_map(&requests.conn_chunks[(unsigned)fd >> CONN_CHUNK_BITS],
 	                CONN_CHUNK * sizeof(struct conn_slot), create);
+	return chunk ? &chunk[(unsigned)fd & (CONN_CHUNK - 1)] : NULL;
+}
+
+static inline struct resp_slot *resp_slot(int fd, bool create)
+{
+	if (fd < 0 || (unsigned)fd >= CONN_CHUNK * CONN_CHUNKS)
+		return NULL;
+	struct resp_slot *chunk =
+	    mc_lazy_map(&requests.resp_chunks[(unsigned)fd >> CONN_CHUNK_BITS],
+	                CONN_CHUNK * sizeof(struct resp_slot), create);
 	return chunk ? &chunk[(unsigned)fd & (CONN_CHUNK - 1)] : NULL;
 }
 
@@ -208,6 +248,175 @@ static void set_thread_key(const char *key, size_t len, uint64_t gen)
 	thread_key.gen = gen;
 }
 
+/* ---- requests in flight ------------------------------------------------------------ */
+
+void mc_request_track_responses(void)
+{
+	if (!atomic_load_explicit(&requests.tracking, memory_order_relaxed))
+		atomic_store_explicit(&requests.tracking, true, memory_order_relaxed);
+}
+
+bool mc_request_tracks_responses(void)
+{
+	return atomic_load_explicit(&requests.tracking, memory_order_relaxed);
+}
+
+/* Entry i of the thread's table is in flight still: its connection has a request in flight
+ * and this one is its newest, or several are (a stale entry of a closed connection whose
+ * number came back then counts too: a call is then not attributed, never misattributed). */
+static bool flight_live(uint32_t i)
+{
+	struct resp_slot *s = resp_slot(flight.fd[i], false);
+	if (!s)
+		return false;
+	uint32_t n = atomic_load_explicit(&s->inflight, memory_order_relaxed);
+	return n > 1 ||
+	       (n == 1 && atomic_load_explicit(&s->gen, memory_order_relaxed) == flight.gen[i]);
+}
+
+/* Drops the entries whose responses are complete (on whatever thread they were sent). */
+static void flight_prune(void)
+{
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < flight.n && i < FLIGHT_MAX; i++) {
+		if (!flight_live(i))
+			continue;
+		flight.fd[kept] = flight.fd[i];
+		flight.gen[kept] = flight.gen[i];
+		kept++;
+	}
+	flight.n = kept;
+	if (kept == 0)
+		flight.overflow = false;
+}
+
+static void flight_push(int fd, uint64_t gen)
+{
+	if (flight.n >= FLIGHT_MAX)
+		flight_prune();
+	if (flight.n >= FLIGHT_MAX) {
+		flight.overflow = true;
+		return;
+	}
+	flight.fd[flight.n] = fd;
+	flight.gen[flight.n] = gen;
+	flight.n++;
+}
+
+/* A request started on fd (its head was read), numbered gen: in flight on the connection and
+ * on this thread until its response's end. A HEAD request's response has no body. */
+static void request_began(int fd, uint64_t gen, const void *buf, size_t n)
+{
+	struct resp_slot *s = resp_slot(fd, true);
+	if (!s)
+		return;
+	uint32_t was = atomic_load_explicit(&s->inflight, memory_order_relaxed);
+	if (was == 0)
+		mc_resp_reset(&s->framing, n >= 5 && memcmp(buf, "HEAD ", 5) == 0);
+	atomic_store_explicit(&s->gen, gen, memory_order_relaxed);
+	atomic_store_explicit(&s->inflight, was < UINT16_MAX ? was + 1 : was, memory_order_relaxed);
+	flight_push(fd, gen);
+}
+
+/* The response to the oldest request in flight on fd ended: one fewer in flight. With none
+ * left, the thread's key goes when it next looks (flight_prune). The connection keeps its
+ * key until the next request on it: a read on a socket is decided before its bytes arrive,
+ * so the read that brings the next request (or the end of the connection) is decided with
+ * it, as the calls on a socket always were. */
+static void response_ended(struct resp_slot *s)
+{
+	uint32_t was = atomic_load_explicit(&s->inflight, memory_order_relaxed);
+	if (was != 0)
+		atomic_store_explicit(&s->inflight, was - 1, memory_order_relaxed);
+}
+
+bool mc_request_awaits_response(int fd)
+{
+	if (!mc_request_tracks_responses())
+		return false;
+	struct resp_slot *s = resp_slot(fd, false);
+	return s && atomic_load_explicit(&s->inflight, memory_order_relaxed) != 0;
+}
+
+void mc_request_on_sent(int fd, const struct iovec *iov, int cnt, size_t sent)
+{
+	struct resp_slot *s = resp_slot(fd, false);
+	if (!s || !atomic_load_explicit(&s->inflight, memory_order_relaxed))
+		return;
+	for (int i = 0; i < cnt && sent > 0; i++) {
+		size_t n = iov[i].iov_len < sent ? iov[i].iov_len : sent;
+		sent -= n;
+		for (unsigned ends = mc_resp_feed(&s->framing, iov[i].iov_base, n); ends; ends--)
+			response_ended(s);
+	}
+}
+
+/* fd was closed: what was in flight on it ended. */
+static void responses_closed(int fd)
+{
+	struct resp_slot *s = resp_slot(fd, false);
+	if (s && atomic_load_explicit(&s->inflight, memory_order_relaxed)) {
+		atomic_store_explicit(&s->inflight, 0, memory_order_relaxed);
+		mc_resp_reset(&s->framing, false);
+	}
+}
+
+/* The thread's sniffed key under header mode, with what is in flight: none, no key; one, its
+ * key (the connection's, if it is that request's still); several, ambiguous, and the key of
+ * the request read last (what `ambiguous = last` acts on). */
+static const struct mc_reqkey *sniffed_key(void)
+{
+	flight.ambiguous = false;
+	if (!mc_request_tracks_responses())
+		return &thread_key;
+	if (flight.n)
+		flight_prune();
+	if (flight.n > 1 || flight.overflow) {
+		flight.ambiguous = true;
+		return &thread_key;
+	}
+	if (flight.n == 0) {
+		thread_key.len = 0;
+		thread_key.gen = 0;
+	} else if (thread_key.gen != flight.gen[0]) {
+		struct mc_reqkey k;
+		if (conn_load(flight.fd[0], &k) && k.gen == flight.gen[0]) {
+			memcpy(thread_key.bytes, k.bytes, k.len);
+			thread_key.len = k.len;
+			thread_key.gen = k.gen;
+		} else {
+			thread_key.len = 0;
+			thread_key.gen = 0;
+		}
+	}
+	return &thread_key;
+}
+
+bool mc_request_thread_ambiguous(void)
+{
+	return flight.ambiguous;
+}
+
+/* ---- the servers' own keys ---------------------------------------------------------- */
+
+MC_EXPORT void mlchaos_request_key(const char *key, size_t len)
+{
+	if (!key) {
+		api_key.len = 0;
+		api_key.gen = 0;
+		return;
+	}
+	if (len > MC_REQKEY_MAX)
+		len = MC_REQKEY_MAX;
+	api_key.len = 0; /* a signal handler in between sees no key, not half of one */
+	atomic_signal_fence(memory_order_seq_cst);
+	memcpy(api_key.bytes, key, len);
+	api_key.gen = next_gen();
+	atomic_signal_fence(memory_order_seq_cst);
+	api_key.len = len;
+	become_serving();
+}
+
 void mc_request_on_accept(int fd)
 {
 	enum mc_reqkey_mode mode = mode_now(NULL);
@@ -243,14 +452,20 @@ const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n, ui
 		conn_store(fd, key, len, gen);
 		set_thread_key(key, len, gen);
 		*ret_word = mc_fd_new_request(fd, gen);
+		if (mc_request_tracks_responses())
+			request_began(fd, gen, buf, n);
 		return &thread_key;
 	}
-	case MC_REQKEY_NEW_NO_KEY:
+	case MC_REQKEY_NEW_NO_KEY: {
+		uint64_t gen = next_gen();
 		become_serving();
 		conn_store(fd, "", 0, 0);
 		set_thread_key(NULL, 0, 0);
-		mc_fd_new_request(fd, next_gen());
+		mc_fd_new_request(fd, gen);
+		if (mc_request_tracks_responses())
+			request_began(fd, gen, buf, n);
 		return NULL;
+	}
 	case MC_REQKEY_NOTHING:
 		break;
 	}
@@ -272,6 +487,7 @@ uint32_t mc_request_close_snapshot(int fd)
 
 void mc_request_on_close(int fd, uint32_t snapshot)
 {
+	responses_closed(fd);
 	struct conn_slot *s = conn_slot(fd, false);
 	uint32_t seq = snapshot - 1;
 	/* only the key the closed fd had: a connection accepted on the same number since
@@ -295,9 +511,16 @@ static void thread_id_key(struct mc_reqkey *ret)
 const struct mc_reqkey *mc_request_thread_key(const struct mc_reqconf *c)
 {
 	enum mc_reqkey_mode mode = c ? c->mode : MC_REQ_NONE;
+	flight.ambiguous = false;
+	if (mode == MC_REQ_NONE)
+		return NULL;
+	if (api_key.len) /* the server's own word */
+		return &api_key;
 	if (mc_unlikely(mode == MC_REQ_THREAD) && thread_key.len == 0)
 		thread_id_key(&thread_key); /* once per thread: gettid is a system call */
-	return mode == MC_REQ_HEADER || mode == MC_REQ_THREAD ? &thread_key : NULL;
+	if (mode == MC_REQ_HEADER)
+		return sniffed_key();
+	return mode == MC_REQ_THREAD ? &thread_key : NULL;
 }
 
 void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *ret)
@@ -315,10 +538,15 @@ void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *re
 	case MC_REQ_HEADER:
 		if (fd >= 0 && conn_load(fd, ret))
 			return;
-		if (mode == MC_REQ_HEADER && thread_key.len) {
-			memcpy(ret->bytes, thread_key.bytes, thread_key.len);
-			ret->len = thread_key.len;
-			ret->gen = thread_key.gen;
+		/* the thread's key as it stands, when no server key and no request in flight
+		 * can change it: the common case, kept short (every fault's log line asks) */
+		const struct mc_reqkey *k = !api_key.len && !mc_request_tracks_responses()
+		                                ? (mode == MC_REQ_HEADER ? &thread_key : NULL)
+		                                : mc_request_thread_key(c);
+		if (k && k->len) {
+			memcpy(ret->bytes, k->bytes, k->len);
+			ret->len = k->len;
+			ret->gen = k->gen;
 		}
 		return;
 	}
@@ -328,4 +556,7 @@ void mc_request_child_after_fork(void)
 {
 	thread_key.len = 0; /* a new process: a new thread id, no request yet */
 	thread_key.gen = 0;
+	api_key.len = 0;
+	flight.n = 0;
+	flight.overflow = false;
 }

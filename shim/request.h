@@ -12,6 +12,8 @@
 
 #include "reqkey.h"
 
+struct iovec;
+
 enum mc_reqkey_mode {
 	MC_REQ_NONE,
 	MC_REQ_HEADER,
@@ -75,6 +77,28 @@ const struct mc_reqkey *mc_request_thread_key(const struct mc_reqconf *c);
 
 /* In a forked child: the thread's key is its parent's no more. */
 void mc_request_child_after_fork(void);
+
+/* Requests in flight (header mode): from the read of a request's head to its response's end
+ * (response.h reads the framing of what is sent on its connection) or the connection's
+ * close. Turned on, for good, when a rule decides calls not on a socket by the request key;
+ * sends on a connection with a request in flight must then be shown to mc_request_on_sent. */
+void mc_request_track_responses(void);
+bool mc_request_tracks_responses(void);
+/* True when sends on fd must be shown to mc_request_on_sent. */
+bool mc_request_awaits_response(int fd);
+/* sent bytes of iov[0, cnt) went out on socket fd. A response that ends in them is no longer
+ * in flight; with none left, the thread's key is gone (the connection's stays until its next
+ * request: see response_ended in request.c). */
+void mc_request_on_sent(int fd, const struct iovec *iov, int cnt, size_t sent);
+/* Whether the calling thread had several requests in flight at its last
+ * mc_request_thread_key() (header mode, no key set by the server): the key it returned is
+ * then only the request read last. */
+bool mc_request_thread_ambiguous(void);
+
+/* The server's own key for the calling thread (the library's exported entry point,
+ * mlchaos_request_key, version 1: README "Request keys and servers"): key[0, len), len cut to
+ * MC_REQKEY_MAX; NULL clears it. Wins over a sniffed key for the calls not on a socket. */
+void mlchaos_request_key(const char *key, size_t len);
 
 /* True once the process has accepted a connection or seen a request key:
  * the boundary between `phase = load` and `phase = serve`. */

@@ -70,7 +70,14 @@ static void rule_labels(FILE *out, const struct mc_seg *seg, uint32_t i, const c
 	fputs("} ", out);
 }
 
-enum rule_figure { FIG_APPLIED, FIG_MATCHED, FIG_SELECTED, FIG_NO_EFFECT, FIG_WOULD };
+enum rule_figure {
+	FIG_APPLIED,
+	FIG_MATCHED,
+	FIG_SELECTED,
+	FIG_NO_EFFECT,
+	FIG_WOULD,
+	FIG_AMBIGUOUS
+};
 
 /* Figure f of rule i; for FIG_APPLIED and FIG_WOULD, in phase p (MC_SHM_PHASES: in all). */
 static uint64_t rule_figure(const struct mc_seg *seg, uint32_t i, enum rule_figure f, unsigned p)
@@ -85,6 +92,8 @@ static uint64_t rule_figure(const struct mc_seg *seg, uint32_t i, enum rule_figu
 		return mc_seg_u64(&seg->shm->engine.rule[i].selected);
 	case FIG_NO_EFFECT:
 		return mc_seg_u64(&r->no_effect);
+	case FIG_AMBIGUOUS:
+		return mc_seg_u64(&seg->shm->engine.rule[i].ambiguous);
 	default:
 		return mc_seg_u64(p < MC_SHM_PHASES ? &r->by_phase[p].would_inject
 		                                    : &r->would_inject);
@@ -188,6 +197,11 @@ static void exposition(FILE *out, const struct mc_seg_list *list)
 	per_rule(out, list, "mlchaos_would_inject_total",
 	         "Faults a shadow rule decided but did not inject, by phase (load or serve).",
 	         FIG_WOULD, true);
+	per_rule(
+	    out, list, "mlchaos_ambiguous_total",
+	    "Calls a select = request rule would have selected by the key read last, not acted "
+	    "on: the thread had several requests in flight.",
+	    FIG_AMBIGUOUS, false);
 	per_process(out, list, "mlchaos_faults_suppressed_total",
 	            "Faults decided, then dropped because a halt came in between.",
 	            offsetof(struct mc_shm, faults_suppressed));

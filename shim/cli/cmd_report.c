@@ -150,6 +150,8 @@ struct report {
 	struct keyset pids;
 	uint64_t rule_sets; /* "rules" lines: the rule set at start and at each reload */
 	uint64_t other_events;
+	uint64_t ambiguous; /* calls a select = request rule left alone: several requests in
+	                       flight on the thread */
 	bool oom;
 };
 
@@ -262,6 +264,8 @@ static int add_event(struct report *r, const struct ev *e)
 		return add_halt(r, e);
 	if (!strcmp(e->event, "rules"))
 		r->rule_sets++;
+	else if (!strcmp(e->event, "ambiguous"))
+		r->ambiguous++;
 	else
 		r->other_events++;
 	return 0;
@@ -343,6 +347,11 @@ static void text_summary(FILE *out, const struct report *r)
 		if (r->logs[i].truncated)
 			fprintf(out, "%s: last line truncated (no newline), skipped\n",
 			        r->logs[i].file);
+	if (r->ambiguous)
+		fprintf(out,
+		        "%" PRIu64 " call(s) not acted on: their thread had several requests in "
+		        "flight (ambiguous)\n",
+		        r->ambiguous);
 	if (r->other_events)
 		fprintf(out, "%" PRIu64 " event(s) of other kinds, not counted\n", r->other_events);
 }
@@ -407,8 +416,10 @@ static void json_logs(FILE *out, const struct report *r)
 		        li->lines, li->events, li->non_json, li->truncated ? "true" : "false",
 		        li->unreadable ? "false" : "true");
 	}
-	fprintf(out, "],\"processes\":%zu,\"rule_sets\":%" PRIu64 ",\"other_events\":%" PRIu64 ",",
-	        r->pids.n, r->rule_sets, r->other_events);
+	fprintf(out,
+	        "],\"processes\":%zu,\"rule_sets\":%" PRIu64 ",\"other_events\":%" PRIu64
+	        ",\"ambiguous\":%" PRIu64 ",",
+	        r->pids.n, r->rule_sets, r->other_events, r->ambiguous);
 }
 
 static void print_json(FILE *out, const struct report *r)

@@ -105,8 +105,11 @@ static void print_rules(FILE *out, const struct mc_seg *seg, const struct rates 
 			               : 0;
 			fprintf(out, "  %9.0f", d);
 		}
-		fprintf(out, "%s%s\n", r->shadow ? "  (shadow)" : "",
+		fprintf(out, "%s%s", r->shadow ? "  (shadow)" : "",
 		        r->enabled ? "" : "  (disabled)");
+		if (mc_seg_u64(&e->ambiguous))
+			fprintf(out, "  (ambiguous %" PRIu64 ")", mc_seg_u64(&e->ambiguous));
+		fputc('\n', out);
 	}
 }
 
@@ -190,6 +193,7 @@ static void json_rule(FILE *out, const struct mc_seg *seg, uint32_t i)
 	json_u64(out, "applied", mc_seg_u64(&r->applied), true);
 	json_u64(out, "no_effect", mc_seg_u64(&r->no_effect), true);
 	json_u64(out, "would_inject", mc_seg_u64(&r->would_inject), true);
+	json_u64(out, "ambiguous", mc_seg_u64(&e->ambiguous), true);
 	fputs("\"by_phase\":{", out);
 	for (unsigned p = 0; p < MC_SHM_PHASES; p++) {
 		fprintf(out, "%s\"%s\":{", p ? "," : "", p == MC_SHM_LOAD ? "load" : "serve");

@@ -116,6 +116,18 @@ static bool memo_usable(const struct mc_ruleset *rs, struct mc_thread_state *ts,
 	return true;
 }
 
+/* A call of a thread with several requests in flight belongs to no single request: the rule
+ * does not act on it (unless ambiguous = last); a call the key read last would have selected
+ * is left in ts->withheld, for the caller to count and log as ambiguous, so that the user sees
+ * what could not be attributed. Out of line: the plain path does not pay for it. */
+static __attribute__((noinline)) bool withhold(const struct mc_erule *r, struct mc_thread_state *ts,
+                                               bool selected)
+{
+	if (selected && ts)
+		ts->withheld = r;
+	return false;
+}
+
 static bool select_request(const struct mc_ruleset *rs, const struct mc_erule *r,
                            struct mc_thread_state *ts, const struct mc_call *call,
                            uint64_t *ret_draw)
@@ -145,6 +157,8 @@ static bool select_request(const struct mc_ruleset *rs, const struct mc_erule *r
 		if (selected)
 			ts->memo_selected.w[word] |= bit;
 	}
+	if (mc_unlikely(call->ambiguous) && !r->ambiguous_last)
+		return withhold(r, ts, selected);
 	*ret_draw = h;
 	return selected;
 }

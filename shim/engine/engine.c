@@ -112,6 +112,7 @@ void mc_engine_state_reset(struct mc_engine_state *st)
 		atomic_store_explicit(&st->rule[i].skipped, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].selected, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].injected, 0, memory_order_relaxed);
+		atomic_store_explicit(&st->rule[i].ambiguous, 0, memory_order_relaxed);
 	}
 }
 
@@ -206,6 +207,7 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->byte = s->byte;
 	r->scope = (uint8_t)s->scope;
 	r->shadow = s->shadow || cfg->shadow;
+	r->ambiguous_last = s->ambiguous_last;
 	r->enabled =
 	    cfg->enabled && (unsigned)s->hook < MC_HOOK_COUNT && process_matches(s->process, proc);
 	r->count = s->count;

@@ -49,6 +49,9 @@ struct mc_erule {
 	uint8_t region;    /* enum mc_region */
 	bool raw;          /* format = raw: the map is the declared one (mc_tensor_raw_map) */
 	uint8_t raw_dtype; /* format = raw: enum mc_dtype */
+	/* ambiguous = last: acts by the key read last when several requests are in flight
+	 * (struct mc_call's ambiguous); in the padding before count */
+	bool ambiguous_last;
 	uint32_t count;
 	const char *name;
 	const char *path;   /* or NULL */
@@ -81,6 +84,10 @@ struct mc_rule_state {
 	_Atomic uint64_t skipped;  /* matching calls skipped by `after` (stops at after) */
 	_Atomic uint64_t selected; /* calls that matched, passed `after` and were selected */
 	_Atomic uint64_t injected; /* decisions returned (shadow ones included); <= times */
+	/* calls the rule would have selected by the key read last, not acted on: the thread had
+	 * several requests in flight (struct mc_call's ambiguous; counted by the caller, from
+	 * mc_thread_state's withheld) */
+	_Atomic uint64_t ambiguous;
 } __attribute__((aligned(64)));
 
 struct mc_engine_state {
@@ -115,6 +122,10 @@ struct mc_thread_state {
 	uint64_t memo_gen;
 	struct mc_rulemask memo_known, memo_selected;
 	struct mc_thread_rule rule[MC_MAX_RULES];
+	/* the rule that last did not act on an ambiguous call it would have selected (struct
+	 * mc_call's ambiguous), for the caller to count (mc_rule_state's ambiguous) and log; the
+	 * caller clears it */
+	const struct mc_erule *withheld;
 };
 
 /* What the hook knows about one call. Zero-fill it, then set what applies. */
@@ -148,6 +159,10 @@ struct mc_call {
 	 * be malformed, or not a file): corrupt rules with region = tensors never match, so
 	 * they spend none of their `times` on it */
 	bool no_tensors;
+	/* the key is the thread's and the thread has several requests in flight: the key is only
+	 * the one read last, and select = request rules do not act on the call unless they say
+	 * ambiguous = last (the decisions they would have made are counted as ambiguous) */
+	bool ambiguous;
 	/* the current request key, NULL when none; key_gen identifies it: nonzero and
 	 * different for every new key (0 = do not memoize) */
 	const char *key;
