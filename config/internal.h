@@ -46,6 +46,14 @@ enum mc_rkey {
 	MC_RKEY_BIT,
 	MC_RKEY_FORMAT,
 	MC_RKEY_DTYPE,
+	MC_RKEY_SIGNAL,
+	MC_RKEY_PROCESSES,
+	MC_RKEY_BYTES,
+	MC_RKEY_DISTRIBUTION,
+	MC_RKEY_P50,
+	MC_RKEY_P99,
+	MC_RKEY_SCALE,
+	MC_RKEY_SHAPE,
 	MC_RKEY_N
 };
 /* mc_rule_lines.bad has a bit per rule key */
