@@ -40,6 +40,7 @@ enum mc_action {
 	MC_ACTION_HANG,   /* the call blocks: until the window ends, a halt, or `delay` */
 	MC_ACTION_LEAK,   /* `bytes` of touched memory allocated and never freed */
 	MC_ACTION_BURN,   /* the delay spent spinning on the CPU instead of sleeping */
+	MC_ACTION_HOG,    /* `bytes` of touched memory held while the rule's window is open */
 	MC_ACTION_COUNT
 };
 
@@ -190,8 +191,10 @@ struct mc_rule_spec {
 	/* processes = P%: the share of the processes that load the rule it is enabled in
 	 * (MC_RATE_ONE: all of them) */
 	uint32_t processes_ppm;
-	/* action = leak: bytes leaked per selected call */
+	/* action = leak: bytes leaked per selected call; hog: bytes held */
 	uint64_t bytes;
+	/* action = hog: rate = N MiB/s, the ramp (bytes per second; 0: all at once) */
+	uint64_t hog_rate_bps;
 	/* delays drawn from a distribution: p50_ns and p99_ns, or scale_ns and shape (see enum
 	 * mc_distribution); times_own > 0: the call takes times_own x its own duration */
 	enum mc_distribution distribution;

@@ -180,7 +180,7 @@ static const char *const action_words[MC_ACTION_COUNT] = {
 	[MC_ACTION_SHORT] = "short",       [MC_ACTION_CORRUPT] = "corrupt",
 	[MC_ACTION_REDIRECT] = "redirect", [MC_ACTION_SIGNAL] = "signal",
 	[MC_ACTION_HANG] = "hang",         [MC_ACTION_LEAK] = "leak",
-	[MC_ACTION_BURN] = "burn",
+	[MC_ACTION_BURN] = "burn",         [MC_ACTION_HOG] = "hog",
 };
 
 static int parse_hook(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
@@ -252,9 +252,46 @@ static int parse_phase(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const cha
 	return ret;
 }
 
+/* rate = 50MiB/s: a size per second, the ramp of action = hog (checked against the action in
+ * validate.c); a share of calls has no unit, or %. */
+static int parse_rate_per_second(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	char size[64];
+	size_t len = strlen(v) - 2;
+
+	if (len >= sizeof(size) || len == 0)
+		len = 0;
+	memcpy(size, v, len);
+	size[len] = '\0';
+	while (len && (size[len - 1] == ' ' || size[len - 1] == '\t'))
+		size[--len] = '\0';
+	if (mc_cfg_parse_size(size, &r->hog_rate_bps) < 0 || r->hog_rate_bps == 0) {
+		mc_cfg_error(
+		    ctx, ctx->lineno,
+		    "bad rate '%s' (a ramp is a size per second such as 50MiB/s; a share of "
+		    "the calls is a percentage such as 5%%)",
+		    v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_rate(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
-	int ret = rate_value(ctx, "rate", v, &r->rate_ppm);
+	size_t len = strlen(v);
+	int ret;
+
+	if (len > 2 && strcmp(v + len - 2, "/s") == 0)
+		return parse_rate_per_second(ctx, r, v);
+	if (mc_cfg_parse_rate(v, &r->rate_ppm) == -ERANGE && !strchr(v, '%') && v[0] != '-') {
+		mc_cfg_error(
+		    ctx, ctx->lineno,
+		    "rate = %s: a share of the calls is at most 100%% (write 5%% or 0.05); "
+		    "a hog's ramp takes a unit per second, such as %sMiB/s",
+		    v, v);
+		return -EINVAL;
+	}
+	ret = rate_value(ctx, "rate", v, &r->rate_ppm);
 
 	if (ret == 0 && r->rate_ppm == 0)
 		mc_cfg_warning(ctx, ctx->lineno, "rate = %s never selects: rule '%s' does nothing",
@@ -848,7 +885,7 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_DTYPE] = { "dtype", ALL, ACT(CORRUPT), parse_dtype, false },
 	[MC_RKEY_SIGNAL] = { "signal", ALL, ACT(SIGNAL), parse_signal, false },
 	[MC_RKEY_PROCESSES] = { "processes", ALL, ANY, parse_processes, false },
-	[MC_RKEY_BYTES] = { "bytes", ALL, ACT(LEAK), parse_bytes, false },
+	[MC_RKEY_BYTES] = { "bytes", ALL, ACT(LEAK) | ACT(HOG), parse_bytes, false },
 	[MC_RKEY_DISTRIBUTION] = { "distribution", ALL, TIMED, parse_distribution, false },
 	[MC_RKEY_P50] = { "p50", ALL, TIMED, parse_p50, false },
 	[MC_RKEY_P99] = { "p99", ALL, TIMED, parse_p99, false },

@@ -71,7 +71,7 @@ static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 	if (!key_set(lines, MC_RKEY_ACTION))
 		mc_cfg_error(ctx, r->line,
 		             "rule '%s' has no action: add action = delay, fail, short, corrupt, "
-		             "redirect, signal, hang, leak or burn",
+		             "redirect, signal, hang, leak, burn or hog",
 		             r->name);
 	if (!key_ok(lines, MC_RKEY_ACTION))
 		return;
@@ -86,6 +86,11 @@ static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		mc_cfg_error(ctx, r->line,
 		             "rule '%s': action = leak needs bytes = <size> leaked per selected "
 		             "call, such as 1MiB",
+		             r->name);
+	if (r->action == MC_ACTION_HOG && !key_set(lines, MC_RKEY_BYTES))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s': action = hog needs bytes = <size> of memory to hold, such "
+		             "as 512MiB",
 		             r->name);
 	if (r->action == MC_ACTION_SHORT && !key_set(lines, MC_RKEY_MAX_BYTES))
 		mc_cfg_error(ctx, r->line,
@@ -406,6 +411,28 @@ static void check_timed(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		             r->times_own, mc_hook_name(r->hook));
 }
 
+/* rate = N MiB/s is a hog's ramp; a hog takes no share of calls (it starts at the first call
+ * of its window). */
+static void check_hog_rate(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                           const struct mc_rule_lines *lines)
+{
+	int line = lines->key[MC_RKEY_RATE];
+
+	if (!line || !key_ok(lines, MC_RKEY_ACTION) || !key_ok(lines, MC_RKEY_RATE))
+		return;
+	if (r->hog_rate_bps && r->action != MC_ACTION_HOG)
+		mc_cfg_error(
+		    ctx, line,
+		    "rate in bytes per second is the ramp of action = hog; for action = %s "
+		    "write a share of the calls, such as 5%%",
+		    mc_action_name(r->action));
+	else if (!r->hog_rate_bps && r->action == MC_ACTION_HOG)
+		mc_cfg_error(ctx, line,
+		             "action = hog takes rate as a ramp with a unit per second, such as "
+		             "rate = 50MiB/s (a hog starts at the first call of its window: no "
+		             "share of calls selects it)");
+}
+
 static void check_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
                          const struct mc_rule_lines *lines)
 {
@@ -446,6 +473,10 @@ static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	check_graded(ctx, r, lines);
 	check_raw(ctx, r, lines);
 	check_timed(ctx, r, lines);
+	check_hog_rate(ctx, r, lines);
+	/* one hog per window: the calls after the one that started it are left alone */
+	if (action_ok && r->action == MC_ACTION_HOG && !key_set(lines, MC_RKEY_TIMES))
+		r->times = 1;
 	check_select(ctx, r, lines);
 	mc_cfg_validate_replay(ctx, r, lines);
 }

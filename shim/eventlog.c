@@ -326,6 +326,11 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		put_field_u64(b, "bytes", d->bytes);
 		put_field_u64(b, "leaked_bytes", d->leaked_bytes);
 		break;
+	case MC_ACTION_HOG:
+		put_field_u64(b, "bytes", d->bytes);
+		if (f->d.rule->hog_rate_bps)
+			put_field_u64(b, "rate_bps", f->d.rule->hog_rate_bps);
+		break;
 	case MC_ACTION_BURN:
 		put_field_u64(b, "delay_ns", d->delay_asked_ns);
 		put_field_u64(b, "burned_ns", d->delay_slept_ns);

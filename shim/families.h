@@ -32,9 +32,10 @@
 #define MC_FAM_ACT(a)   (1u << MC_ACTION_##a)
 #define MC_FAM_TRAIT(t) MC_TRAIT_##t
 /* The actions on the process rather than on the call, which any family's call can trigger:
- * a signal, a hang, a leak, a CPU burn. */
-#define MC_FAM_ANY_CALL                                                                         \
-	(MC_FAM_ACT(SIGNAL) | MC_FAM_ACT(HANG) | MC_FAM_ACT(LEAK) | MC_FAM_ACT(BURN))
+ * a signal, a hang, a leak, a CPU burn, memory held. */
+#define MC_FAM_ANY_CALL                                                                \
+	(MC_FAM_ACT(SIGNAL) | MC_FAM_ACT(HANG) | MC_FAM_ACT(LEAK) | MC_FAM_ACT(BURN) | \
+	 MC_FAM_ACT(HOG))
 
 enum mc_trait {
 	MC_TRAIT_FILE = 1u << 0,

@@ -622,7 +622,7 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* signal, hang, leak, burn: inside the halt bracket, logged when done (a signal before it
+/* signal, hang, leak, burn, hog: inside the halt bracket, logged when done (a signal before it
  * is raised: a killed process leaves its line). */
 static void act_on_process(struct mc_fault *f)
 {
@@ -650,6 +650,22 @@ static void act_on_process(struct mc_fault *f)
 			d.note = "no memory to leak";
 		}
 		break;
+	case MC_ACTION_HOG: {
+		/* the memory is held by the library's thread, from now to the window's end */
+		int r = mc_kind_hog(f->d.rule->id, f->d.bytes, f->d.rule->hog_rate_bps,
+		                    window_end_ns(f));
+		d.bytes = f->d.bytes;
+		if (r == -EALREADY) { /* its memory is held already: this call did nothing */
+			mc_engine_unclaim(f->rt->rs, f->d.rule, process.state);
+			mc_rec_apply_end();
+			return;
+		}
+		if (r < 0) {
+			d.applied = false;
+			d.note = "no thread to hold the memory";
+		}
+		break;
+	}
 	default: /* burn */
 		d.delay_asked_ns = f->d.delay_ns;
 		d.delay_slept_ns = mc_burn_ns(f->d.delay_ns);
@@ -662,7 +678,7 @@ static void act_on_process(struct mc_fault *f)
 static bool on_process(enum mc_action a)
 {
 	return a == MC_ACTION_SIGNAL || a == MC_ACTION_HANG || a == MC_ACTION_LEAK ||
-	       a == MC_ACTION_BURN;
+	       a == MC_ACTION_BURN || a == MC_ACTION_HOG;
 }
 
 bool mc_fault_before(struct mc_fault *f, uint64_t *n)

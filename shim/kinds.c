@@ -1,13 +1,16 @@
-/* kinds.c: signal, hang, leak and burn (kinds.h). Runs with the guard held, inside any hook,
+/* kinds.c: signal, hang, leak and hog (kinds.h). Runs with the guard held, inside any hook,
  * malloc's included: nothing here allocates but through mc_real.mmap, locks or uses stdio. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "delay.h"
+#include "guard.h"
 #include "heap.h"
 #include "kinds.h"
 #include "real.h"
@@ -76,7 +79,100 @@ int mc_kind_leak(uint64_t bytes, uint64_t *ret_total)
 	return 0;
 }
 
+/* ---- hog ---------------------------------------------------------------------- */
+
+#define HOG_STEP_NS 10000000ull /* the ramp grows, and a hog looks for its end, every 10 ms */
+
+/* One hog per rule: its memory and its schedule, written by the triggering call before the
+ * thread starts, read by the thread; `state` says who owns the slot. */
+enum { HOG_IDLE, HOG_RUNNING };
+static struct hog {
+	_Atomic int state;
+	unsigned char *mem;
+	uint64_t bytes, rate_bps, end_ns;
+} hogs[MC_MAX_RULES];
+
+static void touch(unsigned char *p, uint64_t from, uint64_t to)
+{
+	for (uint64_t off = from; off < to; off += PAGE)
+		((volatile unsigned char *)p)[off] = 0x5a;
+}
+
+static void *hog_main(void *arg)
+{
+	struct hog *h = arg;
+	uint64_t start = mc_now_ns(), held = 0;
+
+	mc_guard_enter(); /* the library's own thread: no rule decides on its calls */
+	while (!mc_rec_halted()) {
+		uint64_t now = mc_now_ns();
+		uint64_t want = h->bytes;
+
+		if (now >= h->end_ns)
+			break;
+		if (h->rate_bps) {
+			double ramp = (double)(now - start) * 1e-9 * (double)h->rate_bps;
+			if (ramp < (double)h->bytes)
+				want = (uint64_t)ramp / PAGE * PAGE;
+		}
+		if (want > held) {
+			touch(h->mem, held, want);
+			held = want;
+		}
+		uint64_t step = h->end_ns - now < HOG_STEP_NS ? h->end_ns - now : HOG_STEP_NS;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step };
+		mc_real.clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+	}
+	mc_real.munmap(h->mem, h->bytes);
+	h->mem = NULL;
+	atomic_store(&h->state, HOG_IDLE);
+	return NULL;
+}
+
+int mc_kind_hog(unsigned id, uint64_t bytes, uint64_t rate_bps, uint64_t end_ns)
+{
+	int saved = errno, expected = HOG_IDLE, r = 0;
+	struct hog *h = &hogs[id % MC_MAX_RULES];
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (!atomic_compare_exchange_strong(&h->state, &expected, HOG_RUNNING))
+		return -EALREADY;
+	/* reserved now, written by the thread as the ramp goes: no page is resident before */
+	h->mem = mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h->mem == MAP_FAILED) {
+		h->mem = NULL;
+		atomic_store(&h->state, HOG_IDLE);
+		errno = saved;
+		return -ENOMEM;
+	}
+	h->bytes = bytes;
+	h->rate_bps = rate_bps;
+	h->end_ns = end_ns;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	r = -pthread_create(&thread, &attr, hog_main, h);
+	pthread_attr_destroy(&attr);
+	if (r < 0) {
+		mc_real.munmap(h->mem, bytes);
+		h->mem = NULL;
+		atomic_store(&h->state, HOG_IDLE);
+	}
+	errno = saved;
+	return r;
+}
+
 void mc_kind_after_fork(void)
 {
 	atomic_store_explicit(&leaks.leaked_bytes, 0, memory_order_relaxed);
+	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
+		if (atomic_load(&hogs[i].state) != HOG_RUNNING)
+			continue;
+		if (hogs[i].mem)
+			mc_real.munmap(hogs[i].mem, hogs[i].bytes);
+		hogs[i].mem = NULL;
+		atomic_store(&hogs[i].state, HOG_IDLE);
+	}
 }

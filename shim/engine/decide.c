@@ -225,6 +225,7 @@ static void fill(struct mc_decision *d, const struct mc_erule *r, struct mc_thre
 		d->signo = r->signo;
 		break;
 	case MC_ACTION_LEAK:
+	case MC_ACTION_HOG:
 		d->bytes = r->bytes;
 		break;
 	case MC_ACTION_FAIL:

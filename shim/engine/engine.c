@@ -223,6 +223,7 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->signo = (uint8_t)s->signo;
 	r->processes_ppm = s->processes_ppm;
 	r->bytes = s->bytes;
+	r->hog_rate_bps = s->hog_rate_bps;
 	r->distribution = (uint8_t)s->distribution;
 	mc_engine_latency_params(s, &r->dist_a, &r->dist_b);
 	r->times_own = s->times_own;

@@ -65,7 +65,8 @@ struct mc_erule {
 	uint8_t signo;          /* action = signal: the signal raised */
 	uint8_t distribution;   /* enum mc_distribution: how delay_ns is drawn */
 	uint32_t processes_ppm; /* processes = P%: MC_RATE_ONE for every process */
-	uint64_t bytes;         /* action = leak: bytes per selected call */
+	uint64_t bytes;         /* action = leak: bytes per selected call; hog: bytes held */
+	uint64_t hog_rate_bps;  /* action = hog: the ramp in bytes per second; 0: at once */
 	double dist_a, dist_b;  /* the distribution's parameters (mc_engine_latency_params()) */
 	double times_own;       /* scale = N: the call takes N times its own duration; 0: no */
 };
@@ -179,7 +180,7 @@ struct mc_decision {
 	uint64_t nonce;              /* corrupt with scope = call: pass to mc_engine_corrupt() */
 	const char *to;              /* redirect: open this path instead */
 	int signo;                   /* signal: the signal to raise */
-	uint64_t bytes;              /* leak: bytes to leak */
+	uint64_t bytes;              /* leak: bytes to leak; hog: bytes to hold */
 	double times_own; /* delay with scale = N: the call takes N times its own duration */
 	uint64_t ordinal; /* the rule's matched calls on this thread so far, this one included */
 	uint64_t thread;  /* the thread's ordinal (mc_engine_thread_init) */
