@@ -19,9 +19,20 @@
 #define HANG_LOOK_NS 1000000ull /* a hang looks for a halt every millisecond */
 #define PAGE         4096u
 
+/* One hog per rule: its memory and its schedule, written by the triggering call before the
+ * thread starts, read by the thread; `state` says who owns the slot. */
+enum { HOG_IDLE, HOG_RUNNING };
+struct hog {
+	_Atomic int state;
+	unsigned char *mem;
+	uint64_t bytes, rate_bps, end_ns;
+};
+
+/* What the process has leaked, and its hogs. */
 static struct {
 	_Atomic uint64_t leaked_bytes;
-} leaks;
+	struct hog hogs[MC_MAX_RULES];
+} kinds;
 
 void mc_kind_raise(int signo)
 {
@@ -64,7 +75,7 @@ int mc_kind_leak(uint64_t bytes, uint64_t *ret_total)
 	    mc_real.mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if ((void *)p == MAP_FAILED) {
-		*ret_total = atomic_load_explicit(&leaks.leaked_bytes, memory_order_relaxed);
+		*ret_total = atomic_load_explicit(&kinds.leaked_bytes, memory_order_relaxed);
 		errno = saved;
 		return -ENOMEM;
 	}
@@ -74,7 +85,7 @@ int mc_kind_leak(uint64_t bytes, uint64_t *ret_total)
 		p[off] = 0xa5;
 	mc_heap_note((int64_t)bytes);
 	*ret_total =
-	    atomic_fetch_add_explicit(&leaks.leaked_bytes, bytes, memory_order_relaxed) + bytes;
+	    atomic_fetch_add_explicit(&kinds.leaked_bytes, bytes, memory_order_relaxed) + bytes;
 	errno = saved;
 	return 0;
 }
@@ -82,15 +93,6 @@ int mc_kind_leak(uint64_t bytes, uint64_t *ret_total)
 /* ---- hog ---------------------------------------------------------------------- */
 
 #define HOG_STEP_NS 10000000ull /* the ramp grows, and a hog looks for its end, every 10 ms */
-
-/* One hog per rule: its memory and its schedule, written by the triggering call before the
- * thread starts, read by the thread; `state` says who owns the slot. */
-enum { HOG_IDLE, HOG_RUNNING };
-static struct hog {
-	_Atomic int state;
-	unsigned char *mem;
-	uint64_t bytes, rate_bps, end_ns;
-} hogs[MC_MAX_RULES];
 
 static void touch(unsigned char *p, uint64_t from, uint64_t to)
 {
@@ -132,7 +134,7 @@ static void *hog_main(void *arg)
 int mc_kind_hog(unsigned id, uint64_t bytes, uint64_t rate_bps, uint64_t end_ns)
 {
 	int saved = errno, expected = HOG_IDLE, r = 0;
-	struct hog *h = &hogs[id % MC_MAX_RULES];
+	struct hog *h = &kinds.hogs[id % MC_MAX_RULES];
 	pthread_attr_t attr;
 	pthread_t thread;
 
@@ -166,13 +168,13 @@ int mc_kind_hog(unsigned id, uint64_t bytes, uint64_t rate_bps, uint64_t end_ns)
 
 void mc_kind_after_fork(void)
 {
-	atomic_store_explicit(&leaks.leaked_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&kinds.leaked_bytes, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < MC_MAX_RULES; i++) {
-		if (atomic_load(&hogs[i].state) != HOG_RUNNING)
+		if (atomic_load(&kinds.hogs[i].state) != HOG_RUNNING)
 			continue;
-		if (hogs[i].mem)
-			mc_real.munmap(hogs[i].mem, hogs[i].bytes);
-		hogs[i].mem = NULL;
-		atomic_store(&hogs[i].state, HOG_IDLE);
+		if (kinds.hogs[i].mem)
+			mc_real.munmap(kinds.hogs[i].mem, kinds.hogs[i].bytes);
+		kinds.hogs[i].mem = NULL;
+		atomic_store(&kinds.hogs[i].state, HOG_IDLE);
 	}
 }

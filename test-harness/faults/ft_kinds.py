@@ -16,6 +16,8 @@ processes (Debian's python3), observed from outside them.
   hog        action = hog, bytes = 96MiB, rate = 64MiB/s, a window of 4 s: the process's RSS,
              read from /proc, climbs by the bytes held (within 5%) and falls back once the
              window ends
+  scale      scale = 5 on a read that waits 200 ms for its pipe: the read takes 5 times that
+             (the log asks 4 times the read's own duration after it)
   processes  a parent forks 10 children, each writes once under signal = KILL with
              processes = 30%: exactly 3 die by SIGKILL, the same 3 in a second run, other
              ones under another seed
@@ -110,6 +112,16 @@ end = time.monotonic() + float(sys.argv[1])
 while time.monotonic() < end:
     time.sleep(0.05)
 print("done", flush=True)
+"""
+
+# A read of 12345 bytes on a pipe that a timer thread writes to 200 ms later: its latency.
+PIPE_READ = r"""
+import os, threading, time
+r, w = os.pipe()
+threading.Timer(0.2, os.write, (w, b"x")).start()
+t = time.monotonic()
+os.read(r, 12345)
+print("read %.6f" % (time.monotonic() - t), flush=True)
 """
 
 # Forks 10 children one after the other; each writes once to argv[1] and exits 0. Prints
@@ -325,6 +337,21 @@ class Kinds(mctest.ChaosRuns):
                      f"for {held} held")
         mctest.check(last - base < 0.1 * held, f"RSS {last} after the window, {base} before")
 
+    def scale(self):
+        cfg = (HEAD % 1) + ("[fault.slower]\nhook = read\naction = delay\nscale = 5\n"
+                            "min_size = 12345\nmax_size = 12345\n")
+        p, lines, _ = self.run(self.py(PIPE_READ), cfg)
+        took = [float(l.split()[1]) for l in (p.stdout if p else "").splitlines()
+                if l.startswith("read ")]
+        delays = [l for l in lines if l.get("action") == "delay"]
+        print(f"scale = 5: a read that waits 200 ms took {took} s; the log asked "
+              f"{[d.get('delay_ns') for d in delays]} ns")
+        # at least 5 x 200 ms; the read's own wait may run late on a busy machine, so only a
+        # generous upper bound
+        mctest.check(took and 0.95 <= took[0] < 5.0, f"the read took {took} s, not about 1 s")
+        mctest.check(len(delays) == 1 and 0.75e9 <= delays[0].get("delay_ns", 0) < 4.5e9,
+                     f"the log's delay after the read: {delays}")
+
     def forked(self, seed):
         cfg = (HEAD % seed) + ("[fault.cull]\nhook = write\naction = signal\npath = */f.bin\n"
                                "signal = KILL\nprocesses = 30%\n")
@@ -349,6 +376,7 @@ class Kinds(mctest.ChaosRuns):
         self.hang()
         self.burn()
         self.hog()
+        self.scale()
         self.lognormal()
 
 
