@@ -181,7 +181,9 @@ static const struct mc_rulemask *path_rules(const struct mc_runtime *rt, uint32_
 
 /* The rules processes = P% leaves out in this process, for snapshot rt: computed once per
  * snapshot (and again in a forked child, whose order is new), kept in process_off. Threads
- * that compute it at once store the same words. */
+ * that compute it at once for one snapshot store the same words; as with path_rules' cache,
+ * a thread still deciding on the snapshot a reload replaced may store its words after those
+ * of the new one, and a call decided in that moment may read them. */
 static const struct mc_rulemask *process_off(const struct mc_runtime *rt,
                                              struct mc_rulemask *scratch)
 {
@@ -992,14 +994,16 @@ static const char *base_name(const char *p)
 	return slash ? slash + 1 : p;
 }
 
-/* after = N and times = N count per process: a forked child starts anew.
- * Runs inside the host's fork(), unguarded: the guard keeps the child's new
- * log and segment from the rules, and the host gets fork's errno back. */
+/* In the parent, before each fork: the child's start order, 1, 2, ... in the order this
+ * process forks (a fork that fails uses its number up). */
 static void before_fork(void)
 {
 	fork_ticket = atomic_fetch_add_explicit(&process.forks, 1, memory_order_relaxed) + 1;
 }
 
+/* after = N and times = N count per process: a forked child starts anew.
+ * Runs inside the host's fork(), unguarded: the guard keeps the child's new
+ * log and segment from the rules, and the host gets fork's errno back. */
 static void child_after_fork(void)
 {
 	int saved_errno = errno;

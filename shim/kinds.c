@@ -1,5 +1,8 @@
 /* kinds.c: signal, hang, leak and hog (kinds.h). Runs with the guard held, inside any hook,
- * malloc's included: nothing here allocates but through mc_real.mmap, locks or uses stdio. */
+ * malloc's included: nothing here allocates but through mc_real.mmap, locks or uses stdio,
+ * except that a hog starts a thread (pthread_create maps its stack and may allocate: with
+ * the guard held those calls pass the hooks straight to libc; not async-signal-safe, so a
+ * hog started from a signal handler's call is the one risky spot). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
