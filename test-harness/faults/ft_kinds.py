@@ -19,6 +19,8 @@ processes (Debian's python3), observed from outside them.
              window ends
   scale      scale = 5 on a read that waits 200 ms for its pipe: the read takes 5 times that
              (the log asks 4 times the read's own duration after it)
+  replay     a lognormal delay rule at rate = 30% over 50 writes, its log replayed by
+             `mlchaos replay`: the same calls get the same drawn delays
   processes  a parent forks 10 children, each writes once under signal = KILL with
              processes = 30%: exactly 3 die by SIGKILL, the same 3 in a second run, other
              ones under another seed
@@ -371,6 +373,30 @@ class Kinds(mctest.ChaosRuns):
         mctest.check(len(delays) == 1 and 0.75e9 <= delays[0].get("delay_ns", 0) < 4.5e9,
                      f"the log's delay after the read: {delays}")
 
+    def replay(self):
+        target = os.path.join(self.tmp, "rp.bin")
+        cfg = (HEAD % 3) + ("[fault.tail]\nhook = write\naction = delay\npath = */rp.bin\n"
+                            "distribution = lognormal\np50 = 1ms\np99 = 10ms\nrate = 30%\n")
+        p, lines, rundir = self.run(self.py(WRITER, target, 50), cfg)
+        first = [(l["call"], l["delay_ns"]) for l in lines if l.get("action") == "delay"]
+        logs = [n for n in os.listdir(rundir) if n.startswith("log-") and
+                '"fault"' in open(os.path.join(rundir, n)).read()]
+        if not mctest.check(p is not None and p.returncode == 0 and len(logs) == 1 and
+                            0 < len(first) < 50, f"the logged run: {len(first)} delays in "
+                            f"{logs}"):
+            return
+        replayed = os.path.join(self.tmp, "replay.ini")
+        r = subprocess.run([self.mlchaos, "replay", os.path.join(rundir, logs[0]), "-o",
+                            replayed, "--log", "{log}"], env=self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        if not mctest.check(r.returncode == 0, f"mlchaos replay: {r.returncode}: {r.stdout}"):
+            return
+        p, lines, _ = self.run(self.py(WRITER, target, 50), open(replayed).read())
+        again = [(l["call"], l["delay_ns"]) for l in lines if l.get("action") == "delay"]
+        print(f"replay: {len(first)} of 50 writes delayed, the same {len(again)} calls and "
+              f"delays again: {again == first}")
+        mctest.check(again == first, f"replayed: {again[:5]}..., logged: {first[:5]}...")
+
     def forked(self, seed):
         cfg = (HEAD % seed) + ("[fault.cull]\nhook = write\naction = signal\npath = */f.bin\n"
                                "signal = KILL\nprocesses = 30%\n")
@@ -396,6 +422,7 @@ class Kinds(mctest.ChaosRuns):
         self.burn()
         self.hog()
         self.scale()
+        self.replay()
         self.lognormal()
 
 
