@@ -1675,7 +1675,8 @@ def case_installed(tmp):
 def case_configs_check(tmp):
     """Every scenario passes `mlchaos check`; every shipped experiment parses."""
     for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "nan-weights.ini",
-                 "short-reads.ini", "slow-network.ini", "ci-smoke.ini"):
+                 "short-reads.ini", "slow-network.ini", "ci-smoke.ini", "worker-crash.ini",
+                 "memory-leak.ini"):
         mlchaos_check(config(name))
         text = open(config(name)).read()
         require(re.search(r"(?im)^; .*hypothesis", text), "%s states no hypothesis" % name)
