@@ -36,7 +36,24 @@ enum mc_action {
 	MC_ACTION_SHORT,
 	MC_ACTION_CORRUPT,
 	MC_ACTION_REDIRECT,
+	MC_ACTION_SIGNAL, /* the process raises `signal` at the call */
+	MC_ACTION_HANG,   /* the call blocks: until the window ends, a halt, or `delay` */
+	MC_ACTION_LEAK,   /* `bytes` of touched memory allocated and never freed */
+	MC_ACTION_BURN,   /* the delay spent spinning on the CPU instead of sleeping */
+	MC_ACTION_HOG,    /* `bytes` of touched memory held while the rule's window is open */
 	MC_ACTION_COUNT
+};
+
+/* How a delay is drawn (distribution =): fixed is delay (+ jitter); the others from p50 and
+ * p99, or from scale and shape (lognormal: the median and sigma; pareto: the minimum and
+ * alpha). Every draw comes from the decision's draw: the same call, the same delay. */
+enum mc_distribution {
+	MC_DIST_FIXED,
+	MC_DIST_UNIFORM,
+	MC_DIST_LOGNORMAL,
+	MC_DIST_PARETO,
+	MC_DIST_BIMODAL,
+	MC_DIST_COUNT
 };
 
 enum mc_select { MC_SELECT_REQUEST, MC_SELECT_CALL };
@@ -174,6 +191,21 @@ struct mc_rule_spec {
 	 * call, or NULL; a malloc rule without caller never fails the loader's own allocations */
 	char *caller;
 	char *not_caller;
+	/* action = signal: the signal raised (SIGKILL when not written) */
+	int signo;
+	/* processes = P%: the share of the processes that load the rule it is enabled in
+	 * (MC_RATE_ONE: all of them) */
+	uint32_t processes_ppm;
+	/* action = leak: bytes leaked per selected call; hog: bytes held */
+	uint64_t bytes;
+	/* action = hog: rate = N MiB/s, the ramp (bytes per second; 0: all at once) */
+	uint64_t hog_rate_bps;
+	/* delays drawn from a distribution: p50_ns and p99_ns, or scale_ns and shape (see enum
+	 * mc_distribution); times_own > 0: the call takes times_own x its own duration */
+	enum mc_distribution distribution;
+	uint64_t p50_ns, p99_ns, scale_ns;
+	double shape;
+	double times_own;
 };
 
 /* A whole config file: [mlchaos] and the rules in file order. */
@@ -251,6 +283,14 @@ int mc_cfg_parse_bool(const char *s, bool *ret);
 int mc_cfg_parse_size(const char *s, uint64_t *ret_bytes);
 int mc_cfg_parse_duration(const char *s, uint64_t *ret_ns);
 int mc_cfg_parse_rate(const char *s, uint32_t *ret_ppm);
+
+/* A signal's name without SIG (KILL, SEGV, ABRT, BUS, STOP, TERM) and its number, or 0 when
+ * it is not one that action = signal raises. */
+int mc_cfg_signal_value(const char *name);
+const char *mc_cfg_signal_name(int signo);
+
+/* distribution = names: "fixed", "lognormal"...; "?" out of range. */
+const char *mc_cfg_distribution_name(enum mc_distribution d);
 
 /* A decimal number: digits with an optional '.' and fraction, an optional exponent (1e-4,
  * 2.5E+3), no sign; by hand, so that the host's locale cannot change the decimal point.

@@ -2,6 +2,7 @@
  * that turns its text into the field of struct mc_config or struct mc_rule_spec. Each parser
  * reports its own problem, saying what was wrong and what to write instead. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +178,9 @@ static int glob_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, ch
 static const char *const action_words[MC_ACTION_COUNT] = {
 	[MC_ACTION_DELAY] = "delay",       [MC_ACTION_FAIL] = "fail",
 	[MC_ACTION_SHORT] = "short",       [MC_ACTION_CORRUPT] = "corrupt",
-	[MC_ACTION_REDIRECT] = "redirect",
+	[MC_ACTION_REDIRECT] = "redirect", [MC_ACTION_SIGNAL] = "signal",
+	[MC_ACTION_HANG] = "hang",         [MC_ACTION_LEAK] = "leak",
+	[MC_ACTION_BURN] = "burn",         [MC_ACTION_HOG] = "hog",
 };
 
 static int parse_hook(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
@@ -249,9 +252,46 @@ static int parse_phase(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const cha
 	return ret;
 }
 
+/* rate = 50MiB/s: a size per second, the ramp of action = hog (checked against the action in
+ * validate.c); a share of calls has no unit, or %. */
+static int parse_rate_per_second(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	char size[64];
+	size_t len = strlen(v) - 2;
+
+	if (len >= sizeof(size) || len == 0)
+		len = 0;
+	memcpy(size, v, len);
+	size[len] = '\0';
+	while (len && (size[len - 1] == ' ' || size[len - 1] == '\t'))
+		size[--len] = '\0';
+	if (mc_cfg_parse_size(size, &r->hog_rate_bps) < 0 || r->hog_rate_bps == 0) {
+		mc_cfg_error(
+		    ctx, ctx->lineno,
+		    "bad rate '%s' (a ramp is a size per second such as 50MiB/s; a share of "
+		    "the calls is a percentage such as 5%%)",
+		    v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_rate(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
-	int ret = rate_value(ctx, "rate", v, &r->rate_ppm);
+	size_t len = strlen(v);
+	int ret;
+
+	if (len > 2 && strcmp(v + len - 2, "/s") == 0)
+		return parse_rate_per_second(ctx, r, v);
+	if (mc_cfg_parse_rate(v, &r->rate_ppm) == -ERANGE && !strchr(v, '%') && v[0] != '-') {
+		mc_cfg_error(
+		    ctx, ctx->lineno,
+		    "rate = %s: a share of the calls is at most 100%% (write 5%% or 0.05); "
+		    "a hog's ramp takes a unit per second, such as %sMiB/s",
+		    v, v);
+		return -EINVAL;
+	}
+	ret = rate_value(ctx, "rate", v, &r->rate_ppm);
 
 	if (ret == 0 && r->rate_ppm == 0)
 		mc_cfg_warning(ctx, ctx->lineno, "rate = %s never selects: rule '%s' does nothing",
@@ -702,8 +742,146 @@ static int parse_not_caller(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, cons
 	return caller_glob(ctx, "not_caller", v, &r->not_caller);
 }
 
-#define ALL 0
-#define ANY MC_ACTIONS_ALL
+
+/* ---- the fault kinds of a process: signal, processes, leak, delay distributions ---- */
+
+static int parse_signal(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	static const char *const words[] = { "KILL", "SEGV", "ABRT", "BUS", "STOP", "TERM" };
+	int signo = mc_cfg_signal_value(v);
+
+	if (signo == 0) {
+		unknown_word(ctx, "signal", "signals", v, words, 6);
+		return -EINVAL;
+	}
+	r->signo = signo;
+	return 0;
+}
+
+static int parse_processes(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	uint32_t ppm;
+
+	if (rate_value(ctx, "processes", v, &ppm) < 0)
+		return -EINVAL;
+	if (ppm == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "processes = %s enables the rule in no process: write a share above "
+		             "0%%, such as 30%%",
+		             v);
+		return -EINVAL;
+	}
+	r->processes_ppm = ppm;
+	return 0;
+}
+
+static int parse_bytes(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int ret = size_value(ctx, "bytes", v, &r->bytes);
+
+	if (ret == 0 && r->bytes == 0) {
+		mc_cfg_error(ctx, ctx->lineno, "bytes = %s leaks nothing: give a size such as 1MiB",
+		             v);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static const char *const distribution_words[MC_DIST_COUNT] = {
+	[MC_DIST_FIXED] = "fixed",         [MC_DIST_UNIFORM] = "uniform",
+	[MC_DIST_LOGNORMAL] = "lognormal", [MC_DIST_PARETO] = "pareto",
+	[MC_DIST_BIMODAL] = "bimodal",
+};
+
+const char *mc_cfg_distribution_name(enum mc_distribution d)
+{
+	return (unsigned)d < MC_DIST_COUNT ? distribution_words[d] : "?";
+}
+
+static int parse_distribution(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int i, ret = parse_word(ctx, v, "distribution", "distributions", distribution_words,
+	                        MC_DIST_COUNT, &i);
+
+	if (ret == 0)
+		r->distribution = (enum mc_distribution)i;
+	return ret;
+}
+
+static int positive_duration(struct mc_cfg_ctx *ctx, const char *key, const char *v, uint64_t *ret)
+{
+	int r = duration_value(ctx, key, v, ret);
+
+	if (r == 0 && *ret == 0) {
+		mc_cfg_error(ctx, ctx->lineno, "%s = %s: give a positive duration, such as 20ms",
+		             key, v);
+		return -EINVAL;
+	}
+	return r;
+}
+
+static int parse_p50(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return positive_duration(ctx, "p50", v, &r->p50_ns);
+}
+
+static int parse_p99(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return positive_duration(ctx, "p99", v, &r->p99_ns);
+}
+
+/* scale = 5ms: the distribution's scale (a duration); scale = 10 or 10x: a number without a
+ * time unit, the call takes that many times its own duration. */
+static int parse_scale(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	char number[64];
+	size_t len = strlen(v);
+	double times = 0;
+
+	if (mc_cfg_parse_duration(v, &r->scale_ns) == 0 && r->scale_ns > 0)
+		return 0;
+	r->scale_ns = 0;
+	if (len > 0 && v[len - 1] == 'x')
+		len--;
+	if (len < sizeof(number)) {
+		memcpy(number, v, len);
+		number[len] = '\0';
+	}
+	if (len >= sizeof(number) || mc_cfg_parse_decimal(number, &times) < 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bad scale '%s' (write a duration such as 5ms for the distribution's "
+		             "scale, or a number such as 10 or 10x for that many times the call's "
+		             "own duration)",
+		             v);
+		return -EINVAL;
+	}
+	if (times <= 1 || times > 1000000) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "scale = %s: a multiple of the call's own duration must be above 1 "
+		             "and at most 1000000",
+		             v);
+		return -EINVAL;
+	}
+	r->times_own = times;
+	return 0;
+}
+
+static int parse_shape(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	if (mc_cfg_parse_decimal(v, &r->shape) < 0 || r->shape <= 0 || r->shape > 100) {
+		mc_cfg_error(
+		    ctx, ctx->lineno,
+		    "shape = %s: write a positive number up to 100 (lognormal: sigma, such "
+		    "as 0.5; pareto: alpha, such as 1.5)",
+		    v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+#define ALL   0
+#define ANY   MC_ACTIONS_ALL
+#define TIMED (ACT(DELAY) | ACT(HANG) | ACT(BURN)) /* the actions that take a time */
 static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_HOOK] = { "hook", ALL, ANY, parse_hook, false },
 	[MC_RKEY_ACTION] = { "action", ALL, ANY, parse_action, false },
@@ -720,8 +898,8 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_START] = { "start", ALL, ANY, parse_start, false },
 	[MC_RKEY_DURATION] = { "duration", ALL, ANY, parse_duration, false },
 	[MC_RKEY_SHADOW] = { "shadow", ALL, ANY, parse_shadow, false },
-	[MC_RKEY_DELAY] = { "delay", ALL, ACT(DELAY), parse_delay, false },
-	[MC_RKEY_JITTER] = { "jitter", ALL, ACT(DELAY), parse_jitter, false },
+	[MC_RKEY_DELAY] = { "delay", ALL, TIMED, parse_delay, false },
+	[MC_RKEY_JITTER] = { "jitter", ALL, TIMED, parse_jitter, false },
 	[MC_RKEY_ERRNO] = { "errno", ALL, ACT(FAIL), parse_errno, false },
 	[MC_RKEY_BUDGET] = { "budget", TRAIT(HEAP), ACT(FAIL), parse_budget, false },
 	[MC_RKEY_OOM] = { "oom", TRAIT(HEAP), ACT(FAIL), parse_oom, false },
@@ -745,9 +923,18 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_CALLER] = { "caller", ALL, ANY, parse_caller, true },
 	[MC_RKEY_NOT_CALLER] = { "not_caller", ALL, ANY, parse_not_caller, true },
 	[MC_RKEY_AMBIGUOUS] = { "ambiguous", ALL, ANY, parse_ambiguous, false },
+	[MC_RKEY_SIGNAL] = { "signal", ALL, ACT(SIGNAL), parse_signal, false },
+	[MC_RKEY_PROCESSES] = { "processes", ALL, ANY, parse_processes, false },
+	[MC_RKEY_BYTES] = { "bytes", ALL, ACT(LEAK) | ACT(HOG), parse_bytes, false },
+	[MC_RKEY_DISTRIBUTION] = { "distribution", ALL, TIMED, parse_distribution, false },
+	[MC_RKEY_P50] = { "p50", ALL, TIMED, parse_p50, false },
+	[MC_RKEY_P99] = { "p99", ALL, TIMED, parse_p99, false },
+	[MC_RKEY_SCALE] = { "scale", ALL, TIMED, parse_scale, false },
+	[MC_RKEY_SHAPE] = { "shape", ALL, TIMED, parse_shape, false },
 };
 #undef ALL
 #undef ANY
+#undef TIMED
 
 const char *mc_cfg_rkey_name(enum mc_rkey k)
 {
@@ -785,6 +972,9 @@ void mc_cfg_rule_defaults(struct mc_rule_spec *rule)
 	rule->region = MC_REGION_ANY;
 	rule->noise = MC_NOISE_RELATIVE;
 	rule->bit = MC_BIT_NONE;
+	rule->signo = SIGKILL;
+	rule->processes_ppm = MC_RATE_ONE;
+	rule->distribution = MC_DIST_FIXED;
 }
 
 /* ---- [mlchaos] ---- */

@@ -70,14 +70,27 @@ static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 	}
 	if (!key_set(lines, MC_RKEY_ACTION))
 		mc_cfg_error(ctx, r->line,
-		             "rule '%s' has no action: add action = delay, fail, short, corrupt or "
-		             "redirect",
+		             "rule '%s' has no action: add action = delay, fail, short, corrupt, "
+		             "redirect, signal, hang, leak, burn or hog",
 		             r->name);
 	if (!key_ok(lines, MC_RKEY_ACTION))
 		return;
-	if (r->action == MC_ACTION_DELAY && !key_set(lines, MC_RKEY_DELAY))
+	if ((r->action == MC_ACTION_DELAY || r->action == MC_ACTION_BURN) &&
+	    !key_set(lines, MC_RKEY_DELAY) && !key_set(lines, MC_RKEY_DISTRIBUTION) &&
+	    !key_set(lines, MC_RKEY_SCALE))
 		mc_cfg_error(ctx, r->line,
-		             "rule '%s': action = delay needs delay = <duration>, such as 200ms",
+		             "rule '%s': action = %s needs delay = <duration>, such as 200ms (or "
+		             "distribution = lognormal with p50 and p99)",
+		             r->name, mc_action_name(r->action));
+	if (r->action == MC_ACTION_LEAK && !key_set(lines, MC_RKEY_BYTES))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s': action = leak needs bytes = <size> leaked per selected "
+		             "call, such as 1MiB",
+		             r->name);
+	if (r->action == MC_ACTION_HOG && !key_set(lines, MC_RKEY_BYTES))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s': action = hog needs bytes = <size> of memory to hold, such "
+		             "as 512MiB",
 		             r->name);
 	if (r->action == MC_ACTION_SHORT && !key_set(lines, MC_RKEY_MAX_BYTES))
 		mc_cfg_error(ctx, r->line,
@@ -285,6 +298,141 @@ static void check_raw(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		             mc_dtype_name((enum mc_dtype)r->raw_dtype), lines->key[MC_RKEY_DTYPE]);
 }
 
+static bool from_distribution(const struct mc_rule_spec *r, const struct mc_rule_lines *lines)
+{
+	return key_ok(lines, MC_RKEY_DISTRIBUTION) && r->distribution != MC_DIST_FIXED;
+}
+
+/* p50 and p99 of a distribution: both, the second above the first; a uniform one also starts
+ * at 0 or later (its p99 is at most 1.98 times its p50). */
+static void check_percentiles(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                              const struct mc_rule_lines *lines, bool by_scale)
+{
+	const char *name = mc_cfg_distribution_name(r->distribution);
+	int p50 = lines->key[MC_RKEY_P50], p99 = lines->key[MC_RKEY_P99];
+
+	if (by_scale) {
+		if (p50 || p99)
+			mc_cfg_error(
+			    ctx, p50 ? p50 : p99,
+			    "distribution = %s takes p50 and p99, or scale and shape (line "
+			    "%d), not both: keep one pair",
+			    name, lines->key[MC_RKEY_SCALE]);
+		return;
+	}
+	if (!p50 || !p99) {
+		mc_cfg_error(ctx, lines->key[MC_RKEY_DISTRIBUTION],
+		             "distribution = %s needs p50 and p99, such as p50 = 20ms and p99 = "
+		             "200ms%s",
+		             name,
+		             r->distribution == MC_DIST_LOGNORMAL ||
+		                     r->distribution == MC_DIST_PARETO
+		                 ? " (or scale = <duration> and shape)"
+		                 : "");
+		return;
+	}
+	if (!key_ok(lines, MC_RKEY_P50) || !key_ok(lines, MC_RKEY_P99))
+		return;
+	if (r->p99_ns <= r->p50_ns)
+		mc_cfg_error(ctx, p99,
+		             "p99 is %s p50 (line %d): the 99th percentile must be above the "
+		             "median",
+		             r->p99_ns < r->p50_ns ? "below" : "equal to", p50);
+	else if (r->distribution == MC_DIST_UNIFORM && r->p99_ns - r->p50_ns > r->p50_ns / 100 * 98)
+		mc_cfg_error(ctx, p99,
+		             "a uniform delay with p99 more than 1.98 times p50 (line %d) would "
+		             "start below 0: lower p99, or use distribution = lognormal",
+		             p50);
+}
+
+/* The keys of the timed actions (delay, hang, burn): a fixed delay, a distribution, or a
+ * multiple of the call's own duration, one of them. */
+static void check_timed(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                        const struct mc_rule_lines *lines)
+{
+	bool dist = from_distribution(r, lines);
+	bool times_own = key_ok(lines, MC_RKEY_SCALE) && r->times_own > 0;
+	bool by_scale = key_ok(lines, MC_RKEY_SCALE) && r->scale_ns > 0;
+	int delay =
+	    lines->key[MC_RKEY_DELAY] ? lines->key[MC_RKEY_DELAY] : lines->key[MC_RKEY_JITTER];
+
+	if (!key_ok(lines, MC_RKEY_ACTION) ||
+	    !(r->action == MC_ACTION_DELAY || r->action == MC_ACTION_HANG ||
+	      r->action == MC_ACTION_BURN))
+		return; /* the keys were reported as not applying */
+	if (dist && delay)
+		mc_cfg_error(ctx, delay,
+		             "%s and distribution = %s (line %d): the delay is drawn from p50 and "
+		             "p99 (or scale and shape), remove %s",
+		             lines->key[MC_RKEY_DELAY] ? "delay" : "jitter",
+		             mc_cfg_distribution_name(r->distribution),
+		             lines->key[MC_RKEY_DISTRIBUTION],
+		             lines->key[MC_RKEY_DELAY] ? "delay" : "jitter");
+	if (dist)
+		check_percentiles(ctx, r, lines, by_scale);
+	if (by_scale && !dist)
+		mc_cfg_error(
+		    ctx, lines->key[MC_RKEY_SCALE],
+		    "scale = <duration> is a distribution's scale: add distribution = "
+		    "lognormal or pareto (or write scale = 10 for ten times the call's own "
+		    "duration)");
+	if (by_scale && dist && r->distribution != MC_DIST_LOGNORMAL &&
+	    r->distribution != MC_DIST_PARETO)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_SCALE],
+		             "scale and shape describe distribution = lognormal or pareto, not %s "
+		             "(line %d): give p50 and p99",
+		             mc_cfg_distribution_name(r->distribution),
+		             lines->key[MC_RKEY_DISTRIBUTION]);
+	if (by_scale && !key_set(lines, MC_RKEY_SHAPE))
+		mc_cfg_error(
+		    ctx, lines->key[MC_RKEY_SCALE],
+		    "scale = <duration> needs shape (lognormal: sigma, such as 0.5; pareto: "
+		    "alpha, such as 1.5)");
+	if (key_set(lines, MC_RKEY_SHAPE) && !by_scale)
+		mc_cfg_error(
+		    ctx, lines->key[MC_RKEY_SHAPE],
+		    "shape needs scale = <duration> and distribution = lognormal or pareto");
+	if ((key_set(lines, MC_RKEY_P50) || key_set(lines, MC_RKEY_P99)) && !dist)
+		mc_cfg_error(ctx,
+		             lines->key[MC_RKEY_P50] ? lines->key[MC_RKEY_P50]
+		                                     : lines->key[MC_RKEY_P99],
+		             "%s needs distribution = uniform, lognormal, pareto or bimodal",
+		             lines->key[MC_RKEY_P50] ? "p50" : "p99");
+	if (times_own && (r->action != MC_ACTION_DELAY || dist || delay))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_SCALE],
+		             "scale = %g (times the call's own duration) goes alone with action = "
+		             "delay: no delay, jitter or distribution",
+		             r->times_own);
+	if (times_own && key_ok(lines, MC_RKEY_HOOK) && r->hook != MC_HOOK_READ &&
+	    r->hook != MC_HOOK_SEND && r->hook != MC_HOOK_WRITE)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_SCALE],
+		             "scale = %g measures the call it slows: hook = read, send or write, "
+		             "not %s",
+		             r->times_own, mc_hook_name(r->hook));
+}
+
+/* rate = N MiB/s is a hog's ramp; a hog takes no share of calls (it starts at the first call
+ * of its window). */
+static void check_hog_rate(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                           const struct mc_rule_lines *lines)
+{
+	int line = lines->key[MC_RKEY_RATE];
+
+	if (!line || !key_ok(lines, MC_RKEY_ACTION) || !key_ok(lines, MC_RKEY_RATE))
+		return;
+	if (r->hog_rate_bps && r->action != MC_ACTION_HOG)
+		mc_cfg_error(
+		    ctx, line,
+		    "rate in bytes per second is the ramp of action = hog; for action = %s "
+		    "write a share of the calls, such as 5%%",
+		    mc_action_name(r->action));
+	else if (!r->hog_rate_bps && r->action == MC_ACTION_HOG)
+		mc_cfg_error(ctx, line,
+		             "action = hog takes rate as a ramp with a unit per second, such as "
+		             "rate = 50MiB/s (a hog starts at the first call of its window: no "
+		             "share of calls selects it)");
+}
+
 static void check_select(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
                          const struct mc_rule_lines *lines)
 {
@@ -324,6 +472,11 @@ static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	check_region(ctx, r, lines);
 	check_graded(ctx, r, lines);
 	check_raw(ctx, r, lines);
+	check_timed(ctx, r, lines);
+	check_hog_rate(ctx, r, lines);
+	/* one hog per window: the calls after the one that started it are left alone */
+	if (action_ok && r->action == MC_ACTION_HOG && !key_set(lines, MC_RKEY_TIMES))
+		r->times = 1;
 	check_select(ctx, r, lines);
 	mc_cfg_validate_replay(ctx, r, lines);
 }

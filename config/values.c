@@ -2,6 +2,7 @@
  * rates, parsed exactly in integer arithmetic (no strtod: "12.5%" must be exactly 125000
  * millionths). Pure: never allocates, never reports; callers turn return codes into messages. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 
@@ -262,4 +263,32 @@ int mc_cfg_parse_decimal(const char *s, double *ret)
 		return -ERANGE;
 	*ret = v;
 	return 0;
+}
+
+/* The signals action = signal raises: a crash (SEGV, BUS, ABRT), the kernel's kill (KILL), a
+ * stop (STOP: the process freezes until SIGCONT), an orderly termination (TERM). */
+static const struct {
+	const char *name;
+	int signo;
+} signals[] = {
+	{ "KILL", SIGKILL }, { "SEGV", SIGSEGV }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS },   { "STOP", SIGSTOP }, { "TERM", SIGTERM },
+};
+
+int mc_cfg_signal_value(const char *name)
+{
+	if (strncmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcmp(name, signals[i].name) == 0)
+			return signals[i].signo;
+	return 0;
+}
+
+const char *mc_cfg_signal_name(int signo)
+{
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (signals[i].signo == signo)
+			return signals[i].name;
+	return "?";
 }

@@ -63,3 +63,17 @@ uint64_t mc_delay_ns(uint64_t ns)
 	errno = saved;
 	return slept;
 }
+
+uint64_t mc_burn_ns(uint64_t ns)
+{
+	uint64_t start = mc_now_ns(), now = start;
+
+	/* the thread stays runnable the whole time, as a CPU-starved call or a noisy neighbour
+	 * on the same core keeps it, where a sleep would leave the core to others */
+	while (now - start < ns) {
+		for (int i = 0; i < 64; i++)
+			cpu_relax();
+		now = mc_now_ns();
+	}
+	return now - start;
+}

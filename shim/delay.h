@@ -12,6 +12,10 @@
  * Async-signal-safe; errno is preserved. */
 uint64_t mc_delay_ns(uint64_t ns);
 
+/* Spins on the CPU for ns nanoseconds instead of sleeping (action = burn). Returns the
+ * nanoseconds spun. Async-signal-safe; errno is preserved. */
+uint64_t mc_burn_ns(uint64_t ns);
+
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 uint64_t mc_now_ns(void);
 

@@ -315,6 +315,26 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		if (d->to)
 			put_field_str(b, "to", d->to);
 		break;
+	case MC_ACTION_SIGNAL:
+		put_field_str(b, "signal", mc_cfg_signal_name(d->signo));
+		break;
+	case MC_ACTION_HANG:
+		put_field_u64(b, "hung_ns", d->delay_slept_ns);
+		put_field_str(b, "ended", d->released ? "halt" : "deadline");
+		break;
+	case MC_ACTION_LEAK:
+		put_field_u64(b, "bytes", d->bytes);
+		put_field_u64(b, "leaked_bytes", d->leaked_bytes);
+		break;
+	case MC_ACTION_HOG:
+		put_field_u64(b, "bytes", d->bytes);
+		if (f->d.rule->hog_rate_bps)
+			put_field_u64(b, "rate_bps", f->d.rule->hog_rate_bps);
+		break;
+	case MC_ACTION_BURN:
+		put_field_u64(b, "delay_ns", d->delay_asked_ns);
+		put_field_u64(b, "burned_ns", d->delay_slept_ns);
+		break;
 	default:
 		break;
 	}

@@ -31,6 +31,11 @@
 
 #define MC_FAM_ACT(a)   (1u << MC_ACTION_##a)
 #define MC_FAM_TRAIT(t) MC_TRAIT_##t
+/* The actions on the process rather than on the call, which any family's call can trigger:
+ * a signal, a hang, a leak, a CPU burn, memory held. */
+#define MC_FAM_ANY_CALL                                                                \
+	(MC_FAM_ACT(SIGNAL) | MC_FAM_ACT(HANG) | MC_FAM_ACT(LEAK) | MC_FAM_ACT(BURN) | \
+	 MC_FAM_ACT(HOG))
 
 enum mc_trait {
 	MC_TRAIT_FILE = 1u << 0,
@@ -42,40 +47,48 @@ enum mc_trait {
 /* clang-format off */
 #define MC_FAMILIES(X)                                                                          \
 	X(READ, "read",                                                                         \
-	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(CORRUPT),       \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(CORRUPT) |      \
+	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), EIO,                   \
 	  (EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EIO, EISDIR, /* read(2) */                     \
 	   ENXIO, EOVERFLOW, ESPIPE, /* pread(2) */                                             \
 	   ECONNREFUSED, ENOMEM, ENOTCONN, ENOTSOCK, /* recv(2) */                              \
 	   ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ESTALE /* tcp(7), nfs */))         \
-	X(SEND, "send", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT),               \
+	X(SEND, "send", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) |              \
+	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), ECONNRESET,                                 \
 	  (EACCES, EAGAIN, EALREADY, EBADF, ECONNRESET, EDESTADDRREQ, EFAULT, EINTR, EINVAL,    \
 	   EISCONN, EMSGSIZE, ENOBUFS, ENOMEM, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE,           \
 	   /* send(2) */                                                                        \
 	   EIO, ETIMEDOUT, EHOSTUNREACH, ENETDOWN, ENETUNREACH, ECONNREFUSED /* write(2),      \
 	                                                                       tcp(7) */))      \
-	X(WRITE, "write", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT),             \
+	X(WRITE, "write", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) |            \
+	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED), ENOSPC,                                     \
 	  (EAGAIN, EBADF, EDESTADDRREQ, EDQUOT, EFAULT, EFBIG, EINTR, EINVAL, EIO, ENOSPC,      \
 	   EPERM, EPIPE, /* write(2) */                                                         \
 	   ENXIO, EOVERFLOW, ESPIPE, /* pwrite(2) */                                            \
 	   ESTALE /* nfs */))                                                                   \
-	X(MALLOC, "malloc", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL),                               \
+	X(MALLOC, "malloc", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) |                              \
+	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM, (ENOMEM))                           \
-	X(MMAP, "mmap", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(CORRUPT),             \
+	X(MMAP, "mmap", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(CORRUPT) |            \
+	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM,                \
 	  (EACCES, EAGAIN, EBADF, EEXIST, EINVAL, ENFILE, ENODEV, ENOMEM, EOVERFLOW, EPERM,     \
 	   ETXTBSY, EFAULT /* mremap(2) */))                                                    \
-	X(SLEEP, "sleep", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL), 0, EINTR,                       \
+	X(SLEEP, "sleep", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) |                                \
+	  MC_FAM_ANY_CALL, 0, EINTR,                                                            \
 	  (EFAULT, EINTR, EINVAL, ENOTSUP))                                                     \
-	X(OPEN, "open", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT),            \
+	X(OPEN, "open", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT) |           \
+	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(FILE), ENOENT,                                                           \
 	  (EACCES, EBADF, EBUSY, EDQUOT, EEXIST, EFAULT, EFBIG, EINTR, EINVAL, EISDIR, ELOOP,   \
 	   EMFILE, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOTDIR, ENXIO,        \
 	   EOPNOTSUPP, EOVERFLOW, EPERM, EROFS, ETXTBSY, EAGAIN, ESTALE /* open(2),            \
 	                                                                   fopen(3) */))        \
-	X(STAT, "stat", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT),            \
+	X(STAT, "stat", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT) |           \
+	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(FILE), ENOENT,                                                           \
 	  (EACCES, EBADF, EFAULT, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR,         \
 	   EOVERFLOW, /* stat(2), statx(2) */                                                   \

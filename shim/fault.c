@@ -23,6 +23,7 @@
 #include "fmt.h"
 #include "guard.h"
 #include "heap.h"
+#include "kinds.h"
 #include "record.h"
 #include "real.h"
 #include "request.h"
@@ -33,14 +34,23 @@
 
 /* The process's part of the decisions: the engine's counts shared by every thread (in the
  * segment), when the library started (the clock of the rules' phases), the start order given to
- * threads (0 is the main thread's), and whether a reload is under way (one at a time). */
+ * threads (0 is the main thread's), and whether a reload is under way (one at a time). And its
+ * start order among its siblings, for processes = P%: the number its parent gave it when it
+ * forked it (1, 2, ... in fork order, counted by the parent's library), or for a process
+ * started otherwise $MLCHAOS_START_ORDER, else 0; the forks it has made itself; and the mask
+ * of the rules its order leaves out, for the snapshot generation in word 0 (0: none yet). */
 static struct {
 	struct mc_engine_state *state;
 	uint64_t started_ns;
 	_Atomic uint64_t thread_ordinals;
 	_Atomic int reloading;
 	_Atomic bool loader_said; /* the loader's allocation skipped and logged once */
+	uint64_t start_order;
+	_Atomic uint64_t forks;
+	_Atomic uint64_t process_off[1 + MC_MASK_WORDS];
 } process = { .thread_ordinals = 1 };
+/* The number the forking thread drew for the child it is forking (before_fork). */
+static __thread uint64_t fork_ticket __attribute__((tls_model("initial-exec")));
 /* Families with at least one rule, in any rule set so far: only ever grows
  * (a family armed stays armed, so that it notices the next reload), so a
  * reader that sees it a moment early or late only asks the rules in vain. */
@@ -230,6 +240,28 @@ static MC_COLD void log_withheld(const struct mc_call *call, enum mc_fn fn)
 	                 call->phase == MC_PHASE_SERVE ? "serve" : "load");
 }
 
+/* The rules processes = P% leaves out in this process, for snapshot rt: computed once per
+ * snapshot (and again in a forked child, whose order is new), kept in process_off. Threads
+ * that compute it at once for one snapshot store the same words; as with path_rules' cache,
+ * a thread still deciding on the snapshot a reload replaced may store its words after those
+ * of the new one, and a call decided in that moment may read them. */
+static const struct mc_rulemask *process_off(const struct mc_runtime *rt,
+                                             struct mc_rulemask *scratch)
+{
+	if (atomic_load_explicit(&process.process_off[0], memory_order_acquire) == rt->generation) {
+		for (unsigned i = 0; i < MC_MASK_WORDS; i++)
+			scratch->w[i] =
+			    atomic_load_explicit(&process.process_off[1 + i], memory_order_relaxed);
+		return scratch;
+	}
+	mc_engine_process_mask(rt->rs, process.start_order, scratch);
+	for (unsigned i = 0; i < MC_MASK_WORDS; i++)
+		atomic_store_explicit(&process.process_off[1 + i], scratch->w[i],
+		                      memory_order_relaxed);
+	atomic_store_explicit(&process.process_off[0], rt->generation, memory_order_release);
+	return scratch;
+}
+
 /* Asks the engine. Only the decision part of f is written here; the rest
  * is filled by fault_fill() when a rule acted, so the common case (no rule
  * selects the call) touches a few words of the stack. */
@@ -242,6 +274,9 @@ static inline bool decide(const struct mc_runtime *rt, struct mc_fault *f, struc
 	}
 	call->phase = mc_request_serving() ? MC_PHASE_SERVE : MC_PHASE_LOAD;
 	call->now_ns = since_start_ns;
+	struct mc_rulemask off;
+	if (mc_unlikely(rt->processes))
+		call->process_off = process_off(rt, &off);
 	if (key && key->len) {
 		call->key = key->bytes;
 		call->key_len = key->len;
@@ -287,6 +322,9 @@ static struct mc_runtime *runtime_new(const struct mc_config *cfg, struct mc_rul
 	rt->rs = rs;
 	rt->req = mc_reqconf_intern(reqkey_mode(cfg), cfg->header);
 	rt->tensor_rules = mc_engine_tensor_target(rs, &every_path);
+	for (unsigned i = 0; i < mc_engine_rule_count(rs); i++)
+		if (mc_engine_rule(rs, i)->processes_ppm < MC_RATE_ONE)
+			rt->processes = true;
 	if (!rt->req) {
 		free(rt);
 		return NULL;
@@ -641,6 +679,10 @@ static bool begin(struct mc_fault *f)
 
 static void delay(struct mc_fault *f)
 {
+	if (f->d.times_own > 0) { /* scale = N: slept after the call (mc_fault_after_own) */
+		mc_rec_apply_end();
+		return;
+	}
 	struct mc_rec_detail d = { .applied = true, .delay_asked_ns = f->d.delay_ns };
 	d.delay_slept_ns = mc_delay_ns(f->d.delay_ns);
 	log_fault(f, &d);
@@ -667,6 +709,80 @@ static void cut(struct mc_fault *f, uint64_t *n)
 	mc_rec_apply_end(); /* after the record: halt waits for it */
 }
 
+/* The window's end of the rule that decided f, on the CLOCK_MONOTONIC of mc_now_ns(), or
+ * UINT64_MAX for a rule without one. */
+static uint64_t window_end_ns(const struct mc_fault *f)
+{
+	const struct mc_erule *r = f->d.rule;
+	if (r->duration_ns == MC_UNLIMITED || r->start_ns > UINT64_MAX - r->duration_ns)
+		return UINT64_MAX;
+	return process.started_ns + r->start_ns + r->duration_ns;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* signal, hang, leak, burn, hog: inside the halt bracket, logged when done (a signal before it
+ * is raised: a killed process leaves its line). */
+static void act_on_process(struct mc_fault *f)
+{
+	struct mc_rec_detail d = { .applied = true };
+	switch (f->d.action) {
+	case MC_ACTION_SIGNAL:
+		d.signo = f->d.signo;
+		log_fault(f, &d);
+		mc_rec_apply_end();
+		mc_kind_raise(f->d.signo);
+		return;
+	case MC_ACTION_HANG: {
+		/* until the window ends or delay elapses, whichever is first; a halt ends it */
+		uint64_t deadline = window_end_ns(f);
+		if (f->d.delay_ns && add_sat(mc_now_ns(), f->d.delay_ns) < deadline)
+			deadline = add_sat(mc_now_ns(), f->d.delay_ns);
+		d.delay_asked_ns = f->d.delay_ns;
+		d.released = mc_kind_hang(deadline, &d.delay_slept_ns);
+		break;
+	}
+	case MC_ACTION_LEAK:
+		d.bytes = f->d.bytes;
+		if (mc_kind_leak(f->d.bytes, &d.leaked_bytes) < 0) {
+			d.applied = false;
+			d.note = "no memory to leak";
+		}
+		break;
+	case MC_ACTION_HOG: {
+		/* the memory is held by the library's thread, from now to the window's end */
+		int r = mc_kind_hog(f->d.rule->id, f->d.bytes, f->d.rule->hog_rate_bps,
+		                    window_end_ns(f));
+		d.bytes = f->d.bytes;
+		if (r == -EALREADY) { /* its memory is held already: this call did nothing */
+			mc_engine_unclaim(f->rt->rs, f->d.rule, process.state);
+			mc_rec_apply_end();
+			return;
+		}
+		if (r < 0) {
+			d.applied = false;
+			d.note = "no thread to hold the memory";
+		}
+		break;
+	}
+	default: /* burn */
+		d.delay_asked_ns = f->d.delay_ns;
+		d.delay_slept_ns = mc_burn_ns(f->d.delay_ns);
+		break;
+	}
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
+}
+
+static bool on_process(enum mc_action a)
+{
+	return a == MC_ACTION_SIGNAL || a == MC_ACTION_HANG || a == MC_ACTION_LEAK ||
+	       a == MC_ACTION_BURN || a == MC_ACTION_HOG;
+}
+
 bool mc_fault_before(struct mc_fault *f, uint64_t *n)
 {
 	if (f->d.shadow) {
@@ -674,13 +790,15 @@ bool mc_fault_before(struct mc_fault *f, uint64_t *n)
 		return true;
 	}
 	enum mc_action a = f->d.action;
-	if (a != MC_ACTION_DELAY && a != MC_ACTION_FAIL && a != MC_ACTION_SHORT)
+	if (a != MC_ACTION_DELAY && a != MC_ACTION_FAIL && a != MC_ACTION_SHORT && !on_process(a))
 		return true; /* corrupt and redirect apply later */
 	if (!begin(f)) {
 		f->d.action = MC_ACTION_NONE;
 		return true;
 	}
-	if (a == MC_ACTION_DELAY)
+	if (on_process(a))
+		act_on_process(f);
+	else if (a == MC_ACTION_DELAY)
 		delay(f);
 	else if (a == MC_ACTION_SHORT)
 		cut(f, n);
@@ -689,6 +807,25 @@ bool mc_fault_before(struct mc_fault *f, uint64_t *n)
 		return false;
 	}
 	return true;
+}
+
+void mc_fault_after_own(struct mc_fault *f, uint64_t started_ns)
+{
+	if (f->d.action != MC_ACTION_DELAY || f->d.shadow || f->d.times_own <= 0)
+		return;
+	int saved = errno;
+	double own = (double)(mc_now_ns() - started_ns);
+	if (!begin(f)) {
+		errno = saved;
+		return;
+	}
+	struct mc_rec_detail d = { .applied = true };
+	double more = own * (f->d.times_own - 1);
+	d.delay_asked_ns = more < 1.8e19 ? (uint64_t)more : UINT64_MAX;
+	d.delay_slept_ns = mc_delay_ns(d.delay_asked_ns);
+	log_fault(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
+	errno = saved;
 }
 
 bool mc_fault_redirect(struct mc_fault *f)
@@ -957,6 +1094,13 @@ static const char *base_name(const char *p)
 	return slash ? slash + 1 : p;
 }
 
+/* In the parent, before each fork: the child's start order, 1, 2, ... in the order this
+ * process forks (a fork that fails uses its number up). */
+static void before_fork(void)
+{
+	fork_ticket = atomic_fetch_add_explicit(&process.forks, 1, memory_order_relaxed) + 1;
+}
+
 /* after = N and times = N count per process: a forked child starts anew.
  * Runs inside the host's fork(), unguarded: the guard keeps the child's new
  * log and segment from the rules, and the host gets fork's errno back. */
@@ -964,6 +1108,10 @@ static void child_after_fork(void)
 {
 	int saved_errno = errno;
 	mc_guard_enter();
+	process.start_order = fork_ticket; /* the child's siblings are its parent's children */
+	atomic_store(&process.forks, 0);
+	atomic_store(&process.process_off[0], 0);
+	mc_kind_after_fork();
 	struct mc_engine_state *mine = mc_rec_child_after_fork();
 	mc_request_child_after_fork();
 	mc_runtime_child_after_fork();
@@ -977,6 +1125,19 @@ static void child_after_fork(void)
 	mc_heap_after_fork();
 	mc_guard_leave();
 	errno = saved_errno;
+}
+
+/* $MLCHAOS_START_ORDER: the start order of a process not forked by a process with the
+ * library (a launcher that numbers its workers may set it); digits only, else 0. */
+static uint64_t start_order_from_env(void)
+{
+	const char *v = getenv("MLCHAOS_START_ORDER");
+	uint64_t order = 0;
+	if (!v || !*v)
+		return 0;
+	for (; *v >= '0' && *v <= '9'; v++)
+		order = order * 10 + (uint64_t)(*v - '0');
+	return *v ? 0 : order;
 }
 
 static void refuse_to_start(const char *path)
@@ -996,6 +1157,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	if (!path || !path[0])
 		return 0;
 	process.started_ns = start_ns;
+	process.start_order = start_order_from_env();
 	struct mc_config *cfg = NULL;
 	enum mc_on_error on_error = MC_ON_ERROR_PASSTHROUGH;
 	int r = mc_cfg_parse_file_policy(path, print_diag, NULL, &cfg, &on_error);
@@ -1033,7 +1195,7 @@ uint32_t mc_fault_init(uint64_t start_ns)
 	atomic_store(&mc_express_epoch, 1); /* memos may hold from now on */
 	process.state = st;
 	atomic_store(&mc_fault_hooks, hooks);
-	pthread_atfork(NULL, NULL, child_after_fork);
+	pthread_atfork(before_fork, NULL, child_after_fork);
 	uint32_t armed = hooks | mc_heap_arm_for(rs);
 	/* The fd table names files and sockets for targeting: keep it; and
 	 * request keys arrive through reads on sockets: see them. */

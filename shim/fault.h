@@ -57,6 +57,11 @@ struct mc_fault {
 	struct mc_caller caller;
 };
 
+/* A delay rule with scale = N that decided f: the call that began at started_ns
+ * (mc_now_ns()) has returned; sleeps N - 1 times what it took, so that it took N times its
+ * own duration, and logs it. Nothing for any other decision. errno preserved. */
+void mc_fault_after_own(struct mc_fault *f, uint64_t started_ns);
+
 /* ---- the express lane ----------------------------------------------------
  * Most calls of an armed hook are not selected, and most are like the call
  * before: same fd (so same file, path rules, ports), a size in the same

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "delay.h"
 #include "fault.h"
 #include "hook.h"
 #include "pipeline.h"
@@ -199,7 +200,12 @@ fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row, struct mc_fd_call *
 			c->msg = &msg_cut;
 		}
 	}
+	/* scale = N (a delay of N times the call's own duration): the call is timed */
+	uint64_t started_ns =
+	    mc_unlikely(f->d.action == MC_ACTION_DELAY && f->d.times_own > 0) ? mc_now_ns() : 0;
 	ssize_t r = row->call(c);
+	if (mc_unlikely(started_ns))
+		mc_fault_after_own(f, started_ns);
 	if (c->msg != msg && r >= 0 && (row->what & MC_PIPE_ARRIVED)) {
 		/* what the kernel reported back into the copy */
 		msg->msg_flags = msg_cut.msg_flags;

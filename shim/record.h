@@ -77,6 +77,9 @@ struct mc_rec_detail {
 	const char *format;
 	const struct mc_corrupt_report *report;
 	const struct mc_tensor_map *map;
+	int signo;             /* signal: the signal raised */
+	uint64_t leaked_bytes; /* leak: what the process has leaked so far, this one included */
+	bool released;         /* hang: a halt ended it (else its deadline) */
 };
 
 /* Logs one fault (a decision of the engine, shadow or not) and counts it. */

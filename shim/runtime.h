@@ -35,6 +35,7 @@ struct mc_runtime {
 	 * sends, by its key (mc_engine_foreseeable), or NULL (mc_fault_foresee); none for the
 	 * sends while the error-rate watchdog reads them */
 	const struct mc_erule *foresee_read, *foresee_send;
+	bool processes;      /* some rule has processes = P%: decisions read the process's mask */
 	uint64_t generation; /* 1, 2, ... in publication order: unlike an address, never reused */
 	struct mc_runtime *retired_next; /* the reclaimer's list of replaced snapshots */
 };

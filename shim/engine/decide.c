@@ -63,6 +63,8 @@ static bool targets(const struct mc_erule *r, const struct mc_call *call, struct
 		return false;
 	if ((c & MC_CHECK_TENSORS) && call->no_tensors)
 		return false;
+	if ((c & MC_CHECK_PROCESSES) && call->process_off && mask_has(call->process_off, r->id))
+		return false;
 	if ((c & MC_CHECK_CALLER) && !caller_matches(r, caller_name(call, memo)))
 		return false;
 	/* Fail only once the live heap would exceed the budget with this allocation. */
@@ -243,13 +245,26 @@ static void fill(struct mc_decision *d, const struct mc_erule *r, struct mc_thre
 	d->ordinal = ts ? ts->rule[r->id].calls : 0;
 	d->thread = ts ? ts->thread : 0;
 	switch (r->action) {
-	case MC_ACTION_DELAY: {
+	case MC_ACTION_DELAY:
+	case MC_ACTION_HANG:
+	case MC_ACTION_BURN: {
 		uint64_t jitter = r->jitter_ns ? mc_mix64(draw ^ MC_SALT_JITTER) % r->jitter_ns : 0;
 
-		d->delay_ns =
-		    r->delay_ns + jitter < r->delay_ns ? MC_UNLIMITED : r->delay_ns + jitter;
+		if (r->distribution != MC_DIST_FIXED)
+			d->delay_ns = mc_engine_latency_ns(r, draw);
+		else
+			d->delay_ns = r->delay_ns + jitter < r->delay_ns ? MC_UNLIMITED
+			                                                 : r->delay_ns + jitter;
+		d->times_own = r->times_own;
 		break;
 	}
+	case MC_ACTION_SIGNAL:
+		d->signo = r->signo;
+		break;
+	case MC_ACTION_LEAK:
+	case MC_ACTION_HOG:
+		d->bytes = r->bytes;
+		break;
 	case MC_ACTION_FAIL:
 		d->err =
 		    r->errnos[r->n_errnos > 1 ? mc_mix64(draw ^ MC_SALT_ERRNO) % r->n_errnos : 0];
@@ -819,7 +834,7 @@ static uint8_t fast_kind(const struct mc_erule *r)
 {
 	/* a caller test differs call by call: no index, no express hint covers it */
 	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS |
-	                  MC_CHECK_CALLER)) ||
+	                  MC_CHECK_CALLER | MC_CHECK_PROCESSES)) ||
 	    r->rate_ppm >= MC_RATE_ONE || r->replay)
 		return MC_FAST_FULL;
 	if (r->select == MC_SELECT_CALL)

@@ -157,6 +157,8 @@ static uint32_t rule_checks(const struct mc_rule_spec *s)
 		checks |= MC_CHECK_TENSORS;
 	if (s->caller || s->not_caller)
 		checks |= MC_CHECK_CALLER;
+	if (s->processes_ppm < MC_RATE_ONE)
+		checks |= MC_CHECK_PROCESSES;
 	return checks;
 }
 
@@ -224,6 +226,13 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->fraction_ppm = s->fraction_ppm;
 	r->noise = (uint8_t)s->noise;
 	r->bit = s->region == MC_REGION_TENSORS ? s->bit : MC_BIT_NONE;
+	r->signo = (uint8_t)s->signo;
+	r->processes_ppm = s->processes_ppm;
+	r->bytes = s->bytes;
+	r->hog_rate_bps = s->hog_rate_bps;
+	r->distribution = (uint8_t)s->distribution;
+	mc_engine_latency_params(s, &r->dist_a, &r->dist_b);
+	r->times_own = s->times_own;
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */

@@ -67,6 +67,13 @@ struct mc_erule {
 	                           MC_BIT_NONE */
 	const char *caller;     /* glob on the calling object's file name, or NULL */
 	const char *not_caller; /* or NULL */
+	uint8_t signo;          /* action = signal: the signal raised */
+	uint8_t distribution;   /* enum mc_distribution: how delay_ns is drawn */
+	uint32_t processes_ppm; /* processes = P%: MC_RATE_ONE for every process */
+	uint64_t bytes;         /* action = leak: bytes per selected call; hog: bytes held */
+	uint64_t hog_rate_bps;  /* action = hog: the ramp in bytes per second; 0: at once */
+	double dist_a, dist_b;  /* the distribution's parameters (mc_engine_latency_params()) */
+	double times_own;       /* scale = N: the call takes N times its own duration; 0: no */
 };
 
 struct mc_ruleset;     /* opaque, immutable, one allocation */
@@ -163,6 +170,9 @@ struct mc_call {
 	 * the one read last, and select = request rules do not act on the call unless they say
 	 * ambiguous = last (the decisions they would have made are counted as ambiguous) */
 	bool ambiguous;
+	/* rules with processes = P% that are not enabled in this process (from
+	 * mc_engine_process_mask()); NULL: every such rule is enabled */
+	const struct mc_rulemask *process_off;
 	/* the current request key, NULL when none; key_gen identifies it: nonzero and
 	 * different for every new key (0 = do not memoize) */
 	const char *key;
@@ -192,6 +202,9 @@ struct mc_decision {
 	uint64_t draw;               /* the selector's 64-bit value, for derived choices */
 	uint64_t nonce;              /* corrupt with scope = call: pass to mc_engine_corrupt() */
 	const char *to;              /* redirect: open this path instead */
+	int signo;                   /* signal: the signal to raise */
+	uint64_t bytes;              /* leak: bytes to leak; hog: bytes to hold */
+	double times_own; /* delay with scale = N: the call takes N times its own duration */
 	uint64_t ordinal; /* the rule's matched calls on this thread so far, this one included */
 	uint64_t thread;  /* the thread's ordinal (mc_engine_thread_init) */
 	/* Not selected: whether calls like this one may skip the engine. Every call of the same
@@ -373,6 +386,35 @@ size_t mc_engine_corrupt(const struct mc_erule *rule, uint64_t file_id, uint64_t
  * the number of positions changed. Pure; async-signal-safe. */
 size_t mc_engine_corrupt_stream(const struct mc_erule *rule, uint64_t nonce, uint64_t read_offset,
                                 void *buf, size_t len, size_t read_len);
+
+/* ---- the fault kinds of a process (latency.c) ---------------------------------------- */
+
+/* The parameters of rule spec s's delay distribution (struct mc_erule's dist_a, dist_b):
+ * uniform: start and width; lognormal: mu (ln of the median in ns) and sigma; pareto: the
+ * minimum in ns and alpha; bimodal: the fast and slow delays in ns. From p50 and p99, or from
+ * scale and shape. The spec must be valid (p99 > p50). */
+void mc_engine_latency_params(const struct mc_rule_spec *s, double *ret_a, double *ret_b);
+
+/* The delay of a decision of rule r with draw, in ns: r's delay_ns for distribution = fixed
+ * (jitter apart), else drawn from its distribution, a function of draw alone (the same
+ * decision replayed with its draw sleeps the same), cut at 100 times the distribution's p99.
+ * Lognormal from one Gaussian (mc_engine_gaussian), pareto and uniform by inversion of one
+ * uniform draw, bimodal: the slow mode (p99) on 5% of the draws, p50 on the rest. Pure. */
+uint64_t mc_engine_latency_ns(const struct mc_erule *r, uint64_t draw);
+
+/* e^x and ln x (x > 0), the engine's own: the same bits on every machine, no libm. */
+double mc_engine_exp(double x);
+double mc_engine_ln(double x);
+
+/* processes = P%: whether rule r is enabled in the process of start order `order` (0, 1,
+ * 2, ...: see README, "processes"). Of any N consecutive orders, exactly floor(N P) or
+ * ceil(N P) enable the rule; which ones is fixed by a hash of the seed and the rule's name.
+ * Pure. */
+bool mc_engine_process_enabled(const struct mc_erule *r, uint64_t order);
+
+/* The rules of rs with processes = P% not enabled in start order `order`, as a mask into *ret
+ * (for mc_call.process_off). Returns whether any bit is set. Pure; no allocation. */
+bool mc_engine_process_mask(const struct mc_ruleset *rs, uint64_t order, struct mc_rulemask *ret);
 
 /* ---- region = tensors ---------------------------------------------------------------- */
 

@@ -17,8 +17,9 @@ enum {
 	MC_CHECK_BUDGET = 1u << 5,
 	MC_CHECK_WINDOW = 1u << 6,
 	MC_CHECK_AFTER = 1u << 7,
-	MC_CHECK_TENSORS = 1u << 8, /* region = tensors: not a file known to have none */
-	MC_CHECK_CALLER = 1u << 9,  /* caller, not_caller: the object that made the call */
+	MC_CHECK_TENSORS = 1u << 8,    /* region = tensors: not a file known to have none */
+	MC_CHECK_CALLER = 1u << 9,     /* caller, not_caller: the object that made the call */
+	MC_CHECK_PROCESSES = 1u << 10, /* processes = P%: enabled in this process? */
 };
 
 /* Salts that keep the choices drawn from one selector value independent of each other. */

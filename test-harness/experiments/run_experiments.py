@@ -25,6 +25,8 @@ Cases (the expectations per server are in table.py):
   bad-line            a requests file with a broken line: FILE:LINE:, exit 2
   bad-pointer         an answer pointer that matches nothing: per-request messages, a report
   not-json            a server answering text: per-request messages, a report
+  worker-crash        config/worker-crash.ini in gunicorn's workers: SIGKILL in half of
+                      them; success_rate dips during chaos, is whole after; replacements ran
   tls                 gunicorn + scikit-learn serving HTTPS (a self-signed certificate made
                       with openssl): the experiment over https, readiness and health probed
                       over https, `insecure = true`: exit 0, agreement 100%; without
@@ -481,6 +483,54 @@ def case_halt(a, env, tmp, server, allow=False):
         mctest.check(r.verdict() == table.VERDICT_HALTED, "%s: verdict %r" % (server, r.verdict()))
 
 
+def scenario_faults(name):
+    """The [fault.*] sections of a scenario of config/, to append to an experiment."""
+    with open(os.path.join(HERE, "..", "..", "config", name)) as f:
+        text = f.read()
+    return "\n" + text[text.index("[fault."):]
+
+
+def case_worker_crash(a, env, tmp):
+    """config/worker-crash.ini's rule in gunicorn's workers (sklearn.ini, 2 sync workers): in
+    half the workers, chosen by fork order and seed, the 10th answer raises SIGKILL. gunicorn
+    starts a new worker for each that died, so during chaos a few requests are lost (the
+    success rate shows the gap: below 100%, far above 0) and after it every request succeeds;
+    the experiment's event logs count the kills, and more worker processes ran than the two
+    gunicorn keeps (the replacements)."""
+    server = "sklearn"
+    r = Run(a, env, tmp, ini_text(server) + scenario_faults("worker-crash.ini"),
+            extra=["--keep"])
+    during, after = r.figure("during", "success_rate"), r.figure("after", "success_rate")
+    mctest.check(r.rc == table.EXIT_FAILED, "worker-crash: exit %d, not 1 (success_rate below "
+                 "99%% during chaos)" % r.rc)
+    mctest.check(r.figure("before", "success_rate") == 1.0, "worker-crash: success_rate %s "
+                 "before chaos" % r.figure("before", "success_rate"))
+    mctest.check(during is not None and 0.5 <= during < 1.0, "worker-crash: success_rate %s "
+                 "during chaos: some requests lost with their worker, most served" % during)
+    mctest.check(after == 1.0, "worker-crash: success_rate %s after chaos: the workers "
+                 "restarted serve every request" % after)
+    run_dir = re.search(r"run directory kept: (\S+)", r.err)
+    kills, workers = 0, set()
+    if mctest.check(run_dir is not None, "worker-crash: --keep named no run directory"):
+        d = run_dir.group(1)
+        for name in os.listdir(d):
+            if not (name.startswith("events-") and name.endswith(".jsonl")):
+                continue
+            for line in open(os.path.join(d, name)):
+                ev = json.loads(line)
+                if ev.get("event") == "fault" and ev.get("action") == "signal":
+                    kills += ev.get("applied") is True and ev.get("signal") == "KILL"
+                if ev.get("event") == "rules":
+                    workers.add(ev.get("pid"))
+        shutil.rmtree(d, ignore_errors=True)
+    mctest.check(kills >= 1, "worker-crash: %d SIGKILL faults in the event logs" % kills)
+    # the arbiter, its two workers, and one replacement per kill at least
+    mctest.check(len(workers) >= 3 + kills, "worker-crash: %d processes loaded the rules for "
+                 "%d kills: gunicorn did not start replacements" % (len(workers), kills))
+    print("worker-crash: success_rate before 100%%, during %.1f%%, after %.1f%%; %d workers "
+          "killed, %d processes in all" % (100 * during, 100 * after, kills, len(workers)))
+
+
 def case_openai_input(a, env, tmp):
     server = "openai-completions"
     r = Run(a, env, tmp, ini_text(server) + SERVERS[server]["input"])
@@ -826,6 +876,7 @@ def cases():
         "sweep-ranking": ("sweep", case_sweep_ranking, True),
         "sweep-bad": ("sweep", case_sweep_bad, True),
         "sweep-until": ("sweep", case_sweep_until, True),
+        "worker-crash": ("sklearn", case_worker_crash, True),
     })
     return out
 

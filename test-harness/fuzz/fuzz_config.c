@@ -86,6 +86,12 @@ static bool action_fits(enum mc_hook h, enum mc_action a)
 		return h == MC_HOOK_READ || h == MC_HOOK_MMAP;
 	case MC_ACTION_REDIRECT:
 		return h == MC_HOOK_OPEN;
+	case MC_ACTION_SIGNAL: /* the actions on the process: any family's call */
+	case MC_ACTION_HANG:
+	case MC_ACTION_LEAK:
+	case MC_ACTION_BURN:
+	case MC_ACTION_HOG:
+		return true;
 	default:
 		return false;
 	}

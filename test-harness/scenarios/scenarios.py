@@ -417,6 +417,63 @@ def median(values):
     return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2 if v else float("nan")
 
 
+# ---- memory-leak.ini ----
+
+def rss_bytes(pid):
+    """The process's resident set, from /proc, in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise Failed("no VmRSS for pid %d" % pid)
+
+
+def leaked_so_far(log_dir):
+    """What the event log says the process has leaked (its last leak's leaked_bytes)."""
+    leaks = [e["leaked_bytes"] for e in events(log_dir)
+             if e["event"] == "fault" and e["action"] == "leak" and e["applied"]]
+    return leaks[-1] if leaks else 0
+
+
+def case_memory_leak(tmp):
+    """memory-leak.ini on the reference server: every request leaks (1 MiB per allocation of 1 KiB
+    or more, a few per request) memory that stays resident,
+    so the server's RSS, read from /proc, grows by what the event log says was leaked (within
+    5%), request after request; once the live heap passes the budget the requests fail with
+    503, and the server lives on (its /health answers, 503 out of memory, as it is)."""
+    src = config("memory-leak.ini")
+    mlchaos_check(src)
+    logs = os.path.join(tmp, "logs")
+    os.makedirs(logs)
+    cfg = with_log(tmp, src, os.path.join(logs, "ev-%p.jsonl"))
+    model, data = gen(tmp, seed=1, shape="256-2048-4", samples=200)
+    srv = Server(tmp, model, cfg=cfg)
+    pid = srv.model()["pid"]
+    rss0, leaked0 = rss_bytes(pid), leaked_so_far(logs)
+    first = load(srv.port, 10, data, c=1, prefix="leak")
+    rss1, leaked1 = rss_bytes(pid), leaked_so_far(logs)
+    grew, leaked = rss1 - rss0, leaked1 - leaked0
+    require(first["ok"] == 10, "the first 10 requests, before the budget: %s" % json.dumps(first))
+    require(leaked >= 10 << 20, "10 requests leaked %d bytes, not 1 MiB each at least" % leaked)
+    require(abs(grew - leaked) <= 0.05 * leaked, "RSS grew by %d bytes for %d leaked (more "
+            "than 5%% apart)" % (grew, leaked))
+    rest = load(srv.port, 100, data, c=1, prefix="limit")
+    fails = [e for e in events(logs) if e["event"] == "fault" and e["rule"] == "limit"
+             and e["applied"]]
+    require(rest["ok"] < 100 and fails, "past the budget: %d of 100 answered, %d allocations "
+            "failed" % (rest["ok"], len(fails)))
+    require(all(e["errno"] == "ENOMEM" for e in fails), "a failed allocation without ENOMEM")
+    require(rest["wrong"] == 0, "wrong answers past the budget: %s" % json.dumps(rest))
+    # past the limit even /health needs memory it cannot have: it answers, and says so
+    status, health = srv.get("/health")
+    require(alive(pid) and status in (200, 503), "after the load: %d %s" % (status, health))
+    require(srv.stop() == 0, "server did not stop cleanly")
+    print("memory-leak: RSS +%.1f MiB for %.1f MiB leaked in 10 requests (%.2f%%); then %d of "
+          "100 requests answered, %d allocations failed with ENOMEM"
+          % (grew / 1048576.0, leaked / 1048576.0, 100.0 * (grew - leaked) / leaked,
+             rest["ok"], len(fails)))
+
+
 def case_slow_network(tmp):
     """10% of requests get their answers 100 ms late: p99 rises by the delay, p50 does not,
     and the delayed requests are exactly those `mlchaos select` names.
@@ -1618,7 +1675,8 @@ def case_installed(tmp):
 def case_configs_check(tmp):
     """Every scenario passes `mlchaos check`; every shipped experiment parses."""
     for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "nan-weights.ini",
-                 "short-reads.ini", "slow-network.ini", "ci-smoke.ini"):
+                 "short-reads.ini", "slow-network.ini", "ci-smoke.ini", "worker-crash.ini",
+                 "memory-leak.ini"):
         mlchaos_check(config(name))
         text = open(config(name)).read()
         require(re.search(r"(?im)^; .*hypothesis", text), "%s states no hypothesis" % name)
