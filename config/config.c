@@ -155,9 +155,10 @@ const char *const mc_cfg_hook_names[MC_HOOK_COUNT] = { MC_FAMILIES(HOOK_NAME) };
 #undef HOOK_NAME
 
 static const char *const action_names[MC_ACTION_COUNT] = {
-	[MC_ACTION_NONE] = "none",       [MC_ACTION_DELAY] = "delay",
-	[MC_ACTION_FAIL] = "fail",       [MC_ACTION_SHORT] = "short",
-	[MC_ACTION_CORRUPT] = "corrupt", [MC_ACTION_REDIRECT] = "redirect",
+	[MC_ACTION_NONE] = "none",         [MC_ACTION_DELAY] = "delay",
+	[MC_ACTION_FAIL] = "fail",         [MC_ACTION_SHORT] = "short",
+	[MC_ACTION_CORRUPT] = "corrupt",   [MC_ACTION_REDIRECT] = "redirect",
+	[MC_ACTION_THROTTLE] = "throttle",
 };
 
 const char *mc_hook_name(enum mc_hook hook)

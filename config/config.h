@@ -36,6 +36,7 @@ enum mc_action {
 	MC_ACTION_SHORT,
 	MC_ACTION_CORRUPT,
 	MC_ACTION_REDIRECT,
+	MC_ACTION_THROTTLE,
 	MC_ACTION_COUNT
 };
 
@@ -169,6 +170,10 @@ struct mc_rule_spec {
 	struct mc_replay_key *replay_keys;
 	unsigned n_replay_keys;
 	struct mc_cfg_pairs written; /* the section's keys as written */
+	/* action = throttle: bytes per second (0: bytes are not paced) and calls per second (0:
+	 * calls are not paced); at least one is set */
+	uint64_t bandwidth;
+	uint64_t iops;
 };
 
 /* A whole config file: [mlchaos] and the rules in file order. */

@@ -177,7 +177,7 @@ static int glob_value(struct mc_cfg_ctx *ctx, const char *key, const char *v, ch
 static const char *const action_words[MC_ACTION_COUNT] = {
 	[MC_ACTION_DELAY] = "delay",       [MC_ACTION_FAIL] = "fail",
 	[MC_ACTION_SHORT] = "short",       [MC_ACTION_CORRUPT] = "corrupt",
-	[MC_ACTION_REDIRECT] = "redirect",
+	[MC_ACTION_REDIRECT] = "redirect", [MC_ACTION_THROTTLE] = "throttle",
 };
 
 static int parse_hook(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
@@ -666,6 +666,37 @@ static int parse_dtype(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const cha
 	return ret;
 }
 
+/* bandwidth = 50MiB/s: a size per second ("/s" may be left out), above 0. */
+static int parse_bandwidth(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	char size[64];
+	size_t len = strlen(v);
+
+	if (len >= 2 && strcmp(v + len - 2, "/s") == 0)
+		len -= 2;
+	if (len >= sizeof(size)) {
+		mc_cfg_error(ctx, ctx->lineno, "bandwidth '%s' is too long", v);
+		return -EINVAL;
+	}
+	memcpy(size, v, len);
+	size[len] = '\0';
+	int ret = size_value(ctx, "bandwidth", size, &r->bandwidth);
+	if (ret == 0 && r->bandwidth == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bandwidth = %s would never let a byte through: give a rate above 0, "
+		             "such as 50MiB/s",
+		             v);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+/* iops = N: calls per second, at least 1. */
+static int parse_iops(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return count_value(ctx, "iops", v, 1, 1000000000, &r->iops);
+}
+
 #define ALL 0
 #define ANY MC_ACTIONS_ALL
 static const struct rule_key rule_keys[MC_RKEY_N] = {
@@ -706,6 +737,8 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_BIT] = { "bit", ALL, ACT(CORRUPT), parse_bit, false },
 	[MC_RKEY_FORMAT] = { "format", ALL, ACT(CORRUPT), parse_format, false },
 	[MC_RKEY_DTYPE] = { "dtype", ALL, ACT(CORRUPT), parse_dtype, false },
+	[MC_RKEY_BANDWIDTH] = { "bandwidth", ALL, ACT(THROTTLE), parse_bandwidth, false },
+	[MC_RKEY_IOPS] = { "iops", ALL, ACT(THROTTLE), parse_iops, false },
 };
 #undef ALL
 #undef ANY

@@ -56,23 +56,30 @@ static bool key_ok(const struct mc_rule_lines *lines, enum mc_rkey k)
 	return lines->key[k] != 0 && !(lines->bad & (1ull << k));
 }
 
+/* "rule 'x' has no hook: add hook = a, b or c": key names the missing key, list (as
+ * mc_cfg_hooks_text() writes it, "a, b, c") the words it takes. */
+static void missing_word(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r, const char *key,
+                         char *list)
+{
+	char *last = strrchr(list, ','); /* "a, b, c" -> "a, b or c" */
+	if (last)
+		*last = '\0';
+	mc_cfg_error(ctx, r->line, "rule '%s' has no %s: add %s = %s%s%s", r->name, key, key, list,
+	             last ? " or" : "", last ? last + 1 : "");
+}
+
 static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
                            const struct mc_rule_lines *lines)
 {
+	char every[256];
 	if (!key_set(lines, MC_RKEY_HOOK)) {
-		char every[256];
 		mc_cfg_hooks_text(MC_HOOKS_ALL, every, sizeof(every));
-		char *last = strrchr(every, ','); /* "a, b, c" -> "a, b or c" */
-		if (last)
-			*last = '\0';
-		mc_cfg_error(ctx, r->line, "rule '%s' has no hook: add hook = %s%s%s", r->name,
-		             every, last ? " or" : "", last ? last + 1 : "");
+		missing_word(ctx, r, "hook", every);
 	}
-	if (!key_set(lines, MC_RKEY_ACTION))
-		mc_cfg_error(ctx, r->line,
-		             "rule '%s' has no action: add action = delay, fail, short, corrupt or "
-		             "redirect",
-		             r->name);
+	if (!key_set(lines, MC_RKEY_ACTION)) {
+		mc_cfg_actions_text(MC_ACTIONS_ALL, every, sizeof(every));
+		missing_word(ctx, r, "action", every);
+	}
 	if (!key_ok(lines, MC_RKEY_ACTION))
 		return;
 	if (r->action == MC_ACTION_DELAY && !key_set(lines, MC_RKEY_DELAY))
@@ -82,6 +89,12 @@ static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 	if (r->action == MC_ACTION_SHORT && !key_set(lines, MC_RKEY_MAX_BYTES))
 		mc_cfg_error(ctx, r->line,
 		             "rule '%s': action = short needs max_bytes = <size>, such as 1",
+		             r->name);
+	if (r->action == MC_ACTION_THROTTLE && !key_set(lines, MC_RKEY_BANDWIDTH) &&
+	    !key_set(lines, MC_RKEY_IOPS))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s': action = throttle needs bandwidth = <size>/s (such as "
+		             "50MiB/s), iops = <calls per second>, or both",
 		             r->name);
 	if (r->action == MC_ACTION_REDIRECT && !key_set(lines, MC_RKEY_TO))
 		mc_cfg_error(

@@ -311,6 +311,11 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		if (d->format)
 			put_tensor_detail(b, f, d);
 		break;
+	case MC_ACTION_THROTTLE:
+		put_field_u64(b, "bytes", d->bytes);
+		put_field_u64(b, "delay_ns", d->delay_asked_ns);
+		put_field_u64(b, "slept_ns", d->delay_slept_ns);
+		break;
 	case MC_ACTION_REDIRECT:
 		if (d->to)
 			put_field_str(b, "to", d->to);

@@ -42,20 +42,23 @@ enum mc_trait {
 /* clang-format off */
 #define MC_FAMILIES(X)                                                                          \
 	X(READ, "read",                                                                         \
-	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(CORRUPT),       \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(CORRUPT) |      \
+	      MC_FAM_ACT(THROTTLE),                                                             \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), EIO,                   \
 	  (EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EIO, EISDIR, /* read(2) */                     \
 	   ENXIO, EOVERFLOW, ESPIPE, /* pread(2) */                                             \
 	   ECONNREFUSED, ENOMEM, ENOTCONN, ENOTSOCK, /* recv(2) */                              \
 	   ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ESTALE /* tcp(7), nfs */))         \
-	X(SEND, "send", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT),               \
+	X(SEND, "send",                                                                         \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(THROTTLE),      \
 	  MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), ECONNRESET,                                 \
 	  (EACCES, EAGAIN, EALREADY, EBADF, ECONNRESET, EDESTADDRREQ, EFAULT, EINTR, EINVAL,    \
 	   EISCONN, EMSGSIZE, ENOBUFS, ENOMEM, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE,           \
 	   /* send(2) */                                                                        \
 	   EIO, ETIMEDOUT, EHOSTUNREACH, ENETDOWN, ENETUNREACH, ECONNREFUSED /* write(2),      \
 	                                                                       tcp(7) */))      \
-	X(WRITE, "write", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT),             \
+	X(WRITE, "write",                                                                       \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(THROTTLE),      \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED), ENOSPC,                                     \
 	  (EAGAIN, EBADF, EDESTADDRREQ, EDQUOT, EFAULT, EFBIG, EINTR, EINVAL, EIO, ENOSPC,      \
 	   EPERM, EPIPE, /* write(2) */                                                         \
@@ -63,7 +66,8 @@ enum mc_trait {
 	   ESTALE /* nfs */))                                                                   \
 	X(MALLOC, "malloc", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL),                               \
 	  MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM, (ENOMEM))                           \
-	X(MMAP, "mmap", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(CORRUPT),             \
+	X(MMAP, "mmap",                                                                         \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(CORRUPT) | MC_FAM_ACT(THROTTLE),    \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM,                \
 	  (EACCES, EAGAIN, EBADF, EEXIST, EINVAL, ENFILE, ENODEV, ENOMEM, EOVERFLOW, EPERM,     \
 	   ETXTBSY, EFAULT /* mremap(2) */))                                                    \

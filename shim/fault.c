@@ -603,6 +603,23 @@ bool mc_fault_redirect(struct mc_fault *f)
 	return true;
 }
 
+void mc_fault_throttle(struct mc_fault *f, uint64_t bytes)
+{
+	if (f->d.action != MC_ACTION_THROTTLE || f->d.shadow || !process.state)
+		return;
+	int e = errno;
+	if (begin(f)) {
+		uint64_t now = mc_now_ns();
+		uint64_t until = mc_engine_throttle(f->d.rule, process.state, bytes, now);
+		struct mc_rec_detail d = { .applied = true, .bytes = bytes };
+		d.delay_asked_ns = until > now ? until - now : 0;
+		d.delay_slept_ns = mc_delay_ns(d.delay_asked_ns);
+		log_fault(f, &d);
+		mc_rec_apply_end(); /* after the record: halt waits for it */
+	}
+	errno = e;
+}
+
 void mc_fault_not_applied(struct mc_fault *f, const char *why)
 {
 	if (!f->d.shadow) /* a shadow decision was recorded as would_inject already */

@@ -236,6 +236,12 @@ bool mc_fault_redirect(struct mc_fault *f);
  * counted as not applied. */
 void mc_fault_not_applied(struct mc_fault *f, const char *why);
 
+/* action = throttle, after the real call: charges the rule's bucket with the bytes the call
+ * moved (and the call itself, for iops), then waits until the bucket has paid for them
+ * (engine/throttle.c), in the halt bracket, and logs what it waited. Nothing for another
+ * action or a shadow decision (logged already). errno preserved. Guard held. */
+void mc_fault_throttle(struct mc_fault *f, uint64_t bytes);
+
 /* The file offset a read on fd is about to start at (pread's explicit
  * offset, or the fd's current one); sets f->have_offset. */
 void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off);

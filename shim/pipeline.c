@@ -202,6 +202,7 @@ fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row, struct mc_fd_call *
 		msg->msg_controllen = msg_cut.msg_controllen;
 		msg->msg_namelen = msg_cut.msg_namelen;
 	}
+	mc_fault_throttle(f, r > 0 ? (uint64_t)r : 0);
 	if (row->what & MC_PIPE_ARRIVED)
 		arrived(f, row->fn, fdi, c->fd, asked, c->iov, c->cnt, r > 0 ? (size_t)r : 0);
 	else if ((row->what & MC_PIPE_SENT) && h == MC_HOOK_SEND && mc_rec_watches_responses())
@@ -306,6 +307,7 @@ MC_COLD size_t mc_pipe_items(const struct mc_items_row *row, struct mc_items_cal
 	if (want < bytes) /* short: fewer items, at least one */
 		c->n = want / c->size ? (size_t)(want / c->size) : 1;
 	size_t r = row->call(c);
+	mc_fault_throttle(&f, (uint64_t)r * c->size);
 	if (row->what & MC_PIPE_ARRIVED)
 		mc_fault_corrupt(&f, c->ptr, r * c->size);
 	mc_call_end_fd(&hc, (long long)(r * c->size));
@@ -513,6 +515,25 @@ static void corrupt_mapping(struct mc_fault *f, const struct mc_map_call *c, voi
 		mprotect(addr, span, prot);
 }
 
+/* action = throttle on a file mapping: the mapping is read in when it is made, as
+ * MAP_POPULATE would, at the rule's pace. The bytes of the file it covers are charged to the
+ * bucket and the mmap returns once they are paid for; the kernel is asked to read them ahead
+ * meanwhile, so that the pages the program touches later come from the page cache (a slow
+ * volume's cost is paid once, up front, where a loader waits for it). */
+static void throttle_mapping(struct mc_fault *f, const struct mc_map_call *c, void *addr)
+{
+	uint64_t n = 0;
+	struct stat st;
+	int e = errno;
+	if (addr != MAP_FAILED && mc_real.fstat(c->fd, &st) == 0 && st.st_size > c->off) {
+		uint64_t avail = (uint64_t)(st.st_size - c->off);
+		n = avail < c->len ? avail : c->len;
+		madvise(addr, c->len, MADV_WILLNEED);
+	}
+	errno = e;
+	mc_fault_throttle(f, n);
+}
+
 MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
 {
 	struct mc_hookcall hc;
@@ -539,6 +560,10 @@ MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
 				f.skip_note = "mmap failed";
 			corrupt_mapping(&f, c, r);
 			errno = e;
+		} else if (!anon && f.d.action == MC_ACTION_THROTTLE) {
+			throttle_mapping(&f, c, r);
+		} else if (anon && f.d.action == MC_ACTION_THROTTLE && !f.d.shadow) {
+			mc_fault_not_applied(&f, "anonymous mapping: nothing to read in");
 		}
 	}
 	if (anon && r != MAP_FAILED && row->made && mc_armed(MC_ARM_HEAP))

@@ -112,6 +112,7 @@ void mc_engine_state_reset(struct mc_engine_state *st)
 		atomic_store_explicit(&st->rule[i].skipped, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].selected, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].injected, 0, memory_order_relaxed);
+		atomic_store_explicit(&st->rule[i].paced_until, 0, memory_order_relaxed);
 	}
 }
 
@@ -218,6 +219,8 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->fraction_ppm = s->fraction_ppm;
 	r->noise = (uint8_t)s->noise;
 	r->bit = s->region == MC_REGION_TENSORS ? s->bit : MC_BIT_NONE;
+	r->bandwidth = s->bandwidth;
+	r->iops = s->iops;
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */

@@ -62,6 +62,8 @@ struct mc_erule {
 	uint8_t noise;         /* enum mc_noise */
 	uint8_t bit;           /* bitflip under region = tensors: bit N of each value, or
 	                          MC_BIT_NONE */
+	/* throttle: bytes and calls per second (0: not paced) */
+	uint64_t bandwidth, iops;
 };
 
 struct mc_ruleset;     /* opaque, immutable, one allocation */
@@ -79,6 +81,9 @@ struct mc_rule_state {
 	_Atomic uint64_t skipped;  /* matching calls skipped by `after` (stops at after) */
 	_Atomic uint64_t selected; /* calls that matched, passed `after` and were selected */
 	_Atomic uint64_t injected; /* decisions returned (shadow ones included); <= times */
+	/* action = throttle: the moment (the caller's clock, ns) by which what the rule let
+	 * through is paid for (throttle.c); not a counter */
+	_Atomic uint64_t paced_until;
 } __attribute__((aligned(64)));
 
 struct mc_engine_state {
@@ -326,6 +331,14 @@ bool mc_engine_select_key(const struct mc_erule *rule, const void *key, size_t k
 /* For action = short, the number of bytes the call may move out of n asked: between 1 and
  * min(max_bytes, n), drawn from the selector; n when n == 0. Never 0 for n > 0. */
 uint64_t mc_engine_short_len(const struct mc_decision *d, uint64_t n);
+
+/* action = throttle (throttle.c): what one call moving `bytes` costs at rule r's bandwidth
+ * and iops, in nanoseconds; and the reservation of that cost in the rule's bucket
+ * (st->rule[r->id].paced_until): returns the deadline, on the clock of now_ns, until which
+ * the caller waits. Lock-free; callable from any thread and from a signal handler. */
+uint64_t mc_engine_throttle_cost(const struct mc_erule *r, uint64_t bytes);
+uint64_t mc_engine_throttle(const struct mc_erule *r, struct mc_engine_state *st, uint64_t bytes,
+                            uint64_t now_ns);
 
 /* The file identity corruption is keyed on: a hash of the absolute path. */
 uint64_t mc_engine_file_id(const char *abs_path);
