@@ -158,7 +158,7 @@ static const char *const action_names[MC_ACTION_COUNT] = {
 	[MC_ACTION_NONE] = "none",         [MC_ACTION_DELAY] = "delay",
 	[MC_ACTION_FAIL] = "fail",         [MC_ACTION_SHORT] = "short",
 	[MC_ACTION_CORRUPT] = "corrupt",   [MC_ACTION_REDIRECT] = "redirect",
-	[MC_ACTION_THROTTLE] = "throttle",
+	[MC_ACTION_THROTTLE] = "throttle", [MC_ACTION_TRUNCATE] = "truncate",
 };
 
 const char *mc_hook_name(enum mc_hook hook)

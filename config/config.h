@@ -37,6 +37,7 @@ enum mc_action {
 	MC_ACTION_CORRUPT,
 	MC_ACTION_REDIRECT,
 	MC_ACTION_THROTTLE,
+	MC_ACTION_TRUNCATE,
 	MC_ACTION_COUNT
 };
 
@@ -174,6 +175,11 @@ struct mc_rule_spec {
 	 * calls are not paced); at least one is set */
 	uint64_t bandwidth;
 	uint64_t iops;
+	/* action = truncate: where the file appears to end, in bytes (at_share false) or as a
+	 * share of its real size in millionths (at_share true, below MC_RATE_ONE) */
+	uint64_t at_bytes;
+	uint32_t at_ppm;
+	bool at_share;
 };
 
 /* A whole config file: [mlchaos] and the rules in file order. */

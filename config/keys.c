@@ -178,6 +178,7 @@ static const char *const action_words[MC_ACTION_COUNT] = {
 	[MC_ACTION_DELAY] = "delay",       [MC_ACTION_FAIL] = "fail",
 	[MC_ACTION_SHORT] = "short",       [MC_ACTION_CORRUPT] = "corrupt",
 	[MC_ACTION_REDIRECT] = "redirect", [MC_ACTION_THROTTLE] = "throttle",
+	[MC_ACTION_TRUNCATE] = "truncate",
 };
 
 static int parse_hook(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
@@ -697,6 +698,26 @@ static int parse_iops(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char
 	return count_value(ctx, "iops", v, 1, 1000000000, &r->iops);
 }
 
+/* at = SIZE or at = P%: where a truncated file ends; 100% would cut nothing. */
+static int parse_at(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	size_t len = strlen(v);
+
+	r->at_share = len > 0 && v[len - 1] == '%';
+	if (!r->at_share)
+		return size_value(ctx, "at", v, &r->at_bytes);
+	if (rate_value(ctx, "at", v, &r->at_ppm) < 0)
+		return -EINVAL;
+	if (r->at_ppm == MC_RATE_ONE) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "at = %s leaves the whole file: write a share below 100%% (50%% ends "
+		             "the file halfway) or a size",
+		             v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define ALL 0
 #define ANY MC_ACTIONS_ALL
 static const struct rule_key rule_keys[MC_RKEY_N] = {
@@ -739,6 +760,7 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_DTYPE] = { "dtype", ALL, ACT(CORRUPT), parse_dtype, false },
 	[MC_RKEY_BANDWIDTH] = { "bandwidth", ALL, ACT(THROTTLE), parse_bandwidth, false },
 	[MC_RKEY_IOPS] = { "iops", ALL, ACT(THROTTLE), parse_iops, false },
+	[MC_RKEY_AT] = { "at", ALL, ACT(TRUNCATE), parse_at, false },
 };
 #undef ALL
 #undef ANY

@@ -96,6 +96,12 @@ static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		             "rule '%s': action = throttle needs bandwidth = <size>/s (such as "
 		             "50MiB/s), iops = <calls per second>, or both",
 		             r->name);
+	if (r->action == MC_ACTION_TRUNCATE && !key_set(lines, MC_RKEY_AT))
+		mc_cfg_error(
+		    ctx, r->line,
+		    "rule '%s': action = truncate needs at = <size> or <share>%%, where the "
+		    "file appears to end (such as at = 50%%)",
+		    r->name);
 	if (r->action == MC_ACTION_REDIRECT && !key_set(lines, MC_RKEY_TO))
 		mc_cfg_error(
 		    ctx, r->line,

@@ -29,6 +29,7 @@
 #include "selector.h"
 #include "tensormap.h"
 #include "trace.h"
+#include "truncate.h"
 
 /* The process's part of the decisions: the engine's counts shared by every thread (in the
  * segment), when the library started (the clock of the rules' phases), the start order given to
@@ -603,6 +604,22 @@ bool mc_fault_redirect(struct mc_fault *f)
 	return true;
 }
 
+static void no_effect(struct mc_fault *f, struct mc_rec_detail *d);
+
+bool mc_fault_apply_open(struct mc_fault *f)
+{
+	return begin(f);
+}
+
+void mc_fault_apply_close(struct mc_fault *f, struct mc_rec_detail *d)
+{
+	if (d->applied)
+		log_fault(f, d);
+	else
+		no_effect(f, d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
+}
+
 void mc_fault_throttle(struct mc_fault *f, uint64_t bytes)
 {
 	if (f->d.action != MC_ACTION_THROTTLE || f->d.shadow || !process.state)
@@ -655,6 +672,8 @@ bool mc_fault_apply_before(struct mc_fault *f, uint64_t *n, int64_t explicit_off
 {
 	if (!mc_fault_before(f, n))
 		return false;
+	if (n && f->d.rule && f->d.rule->hook == MC_HOOK_READ)
+		mc_truncate_read(f, n, explicit_off);
 	mc_fault_note_offset(f, explicit_off);
 	return true;
 }

@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "record.h"
 #include "request.h"
+#include "truncate.h"
 
 /* One hooked call on its slow path. */
 struct mc_hookcall {
@@ -273,6 +274,17 @@ static void set_stream_error(FILE *s)
 #endif
 }
 
+/* A truncated file's stream is at its end: feof() says so, as it would for a real one. */
+static void set_stream_eof(FILE *s)
+{
+#ifdef _IO_EOF_SEEN
+	if (s)
+		s->_flags |= _IO_EOF_SEEN;
+#else
+	(void)s;
+#endif
+}
+
 /* The stream's logical position, not the fd's (stdio reads ahead): where a corrupt rule's
  * bytes start. Asked only when a read rule may want it. */
 static int64_t stream_offset(const struct mc_items_row *row, FILE *s)
@@ -304,8 +316,17 @@ MC_COLD size_t mc_pipe_items(const struct mc_items_row *row, struct mc_items_cal
 		mc_call_end_fd(&hc, -1);
 		return 0;
 	}
-	if (want < bytes) /* short: fewer items, at least one */
+	if (want < bytes && f.d.action == MC_ACTION_TRUNCATE) {
+		/* the items before the end; none: end of file, as the stream would say */
+		c->n = (size_t)(want / c->size);
+		if (c->n == 0) {
+			set_stream_eof(c->stream);
+			mc_call_end_fd(&hc, 0);
+			return 0;
+		}
+	} else if (want < bytes) { /* short: fewer items, at least one */
 		c->n = want / c->size ? (size_t)(want / c->size) : 1;
+	}
 	size_t r = row->call(c);
 	mc_fault_throttle(&f, (uint64_t)r * c->size);
 	if (row->what & MC_PIPE_ARRIVED)
@@ -391,7 +412,8 @@ MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_
 /* The rules' verdict on the file c names: false when the call must fail (errno set);
  * c->path and *id change when a redirect rule sends the call elsewhere (id: for an open,
  * whose fd is named by the file it really is). Guard held. */
-static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uint32_t *id)
+static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uint32_t *id,
+                      struct mc_fault *fp)
 {
 	struct mc_fault f;
 	bool acted;
@@ -406,7 +428,9 @@ static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uin
 		return true;
 	if (!mc_fault_before(&f, NULL))
 		return false;
-	if (f.d.action == MC_ACTION_REDIRECT && c->on_fd) {
+	if (f.d.action == MC_ACTION_TRUNCATE) {
+		*fp = f; /* applied to what the call reports */
+	} else if (f.d.action == MC_ACTION_REDIRECT && c->on_fd) {
 		mc_fault_not_applied(&f, "a call on an fd: its file is the one it opened");
 	} else if (mc_fault_redirect(&f)) {
 		c->path = f.d.to; /* absolute: the validator requires it */
@@ -430,12 +454,16 @@ MC_COLD int mc_pipe_path(const struct mc_path_row *row, struct mc_path_call *c)
 	if (!c->on_fd && named && (opens || ruled || mc_trace_enabled))
 		id = mc_path_intern_at(c->dirfd, c->path, -1);
 	uint32_t asked_id = id; /* a stat is traced by the path asked, an open by the file */
-	if (ruled && !path_gate(row, c, &id)) {
+	struct mc_fault f;
+	f.d.action = MC_ACTION_NONE;
+	if (ruled && !path_gate(row, c, &id, &f)) {
 		mc_call_end_fd(&hc, -1);
 		return -1;
 	}
 	int r = row->call(c);
 	int e = errno; /* the after's own calls (a tensor map reads the file) must not leak */
+	if (r == 0 && f.d.action == MC_ACTION_TRUNCATE)
+		mc_truncate_stat(&f, row->fn == MC_FN_statx, c->out);
 	if (opens && named) {
 		if (c->stream)
 			mc_fd_forget_snapshot(old_fd, snap);
@@ -471,6 +499,12 @@ static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, struct mc_map_call 
 	int prot = c->prot;
 	if (!mc_fault_fd_gate(f, MC_HOOK_MMAP, fn, c->fd, &fdi, &n, c->off))
 		return false;
+	if (f->d.action == MC_ACTION_TRUNCATE && !f->d.shadow) {
+		/* the end's page is zeroed in the process's copy, never in the file */
+		if (shared(c->flags) && !(prot & PROT_WRITE))
+			c->flags = (c->flags & ~MAP_TYPE) | MAP_PRIVATE;
+		return true;
+	}
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return true;
 	if (!(prot & PROT_READ)) {
@@ -560,6 +594,8 @@ MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
 				f.skip_note = "mmap failed";
 			corrupt_mapping(&f, c, r);
 			errno = e;
+		} else if (!anon && f.d.action == MC_ACTION_TRUNCATE) {
+			mc_truncate_mapping(&f, c->fd, c->off, r, c->len, c->prot, c->flags);
 		} else if (!anon && f.d.action == MC_ACTION_THROTTLE) {
 			throttle_mapping(&f, c, r);
 		} else if (anon && f.d.action == MC_ACTION_THROTTLE && !f.d.shadow) {

@@ -77,6 +77,8 @@ struct mc_rec_detail {
 	const char *format;
 	const struct mc_corrupt_report *report;
 	const struct mc_tensor_map *map;
+	/* truncate: the file's real size and where it appears to end */
+	uint64_t file_size, at;
 };
 
 /* Logs one fault (a decision of the engine, shadow or not) and counts it. */

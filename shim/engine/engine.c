@@ -221,6 +221,9 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->bit = s->region == MC_REGION_TENSORS ? s->bit : MC_BIT_NONE;
 	r->bandwidth = s->bandwidth;
 	r->iops = s->iops;
+	r->at_bytes = s->at_bytes;
+	r->at_ppm = s->at_ppm;
+	r->at_share = s->at_share;
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */

@@ -64,6 +64,10 @@ struct mc_erule {
 	                          MC_BIT_NONE */
 	/* throttle: bytes and calls per second (0: not paced) */
 	uint64_t bandwidth, iops;
+	/* truncate: the end in bytes, or a share of the file in millionths (at_share) */
+	uint64_t at_bytes;
+	uint32_t at_ppm;
+	bool at_share;
 };
 
 struct mc_ruleset;     /* opaque, immutable, one allocation */
@@ -339,6 +343,12 @@ uint64_t mc_engine_short_len(const struct mc_decision *d, uint64_t n);
 uint64_t mc_engine_throttle_cost(const struct mc_erule *r, uint64_t bytes);
 uint64_t mc_engine_throttle(const struct mc_erule *r, struct mc_engine_state *st, uint64_t bytes,
                             uint64_t now_ns);
+
+/* action = truncate (truncate.c): where a file of `size` bytes appears to end under rule r
+ * (at = SIZE, or at = P% of size; never past size); and how many of n bytes asked at offset
+ * off a read of a file ending at `end` returns (0 at or past the end: end of file). */
+uint64_t mc_engine_truncate_end(const struct mc_erule *r, uint64_t size);
+uint64_t mc_engine_truncate_len(uint64_t end, uint64_t off, uint64_t n);
 
 /* The file identity corruption is keyed on: a hash of the absolute path. */
 uint64_t mc_engine_file_id(const char *abs_path);

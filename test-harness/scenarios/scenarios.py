@@ -507,6 +507,38 @@ def case_slow_storage(tmp):
             "serving slowed down: p50 %.3f -> %.3f ms" % (base["p50_ms"], res["p50_ms"]))
 
 
+# ---- truncated-model.ini ----
+
+def case_truncated_model(tmp):
+    """The model appears to end halfway: the reference server refuses it at start, with the
+    message it gives for a copy really cut there (the path aside), and the file on disk is
+    unchanged; the log's lines cut at half the file."""
+    cfg = config("truncated-model.ini")
+    mlchaos_check(cfg)
+    model, _ = gen(tmp, seed=31, dataset=False)
+    data = open(model, "rb").read()
+    cut = os.path.join(tmp, "cut.bin")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) // 2])
+    real = Server(tmp, cut, expect_ready=False)
+    real_rc = real.wait_exit()
+    log = os.path.join(tmp, "ev-%p.jsonl")
+    srv = Server(tmp, model, cfg=with_log(tmp, cfg, log), expect_ready=False)
+    rc = srv.wait_exit()
+    want = real.stderr().replace(cut, "MODEL").split(": ", 1)[-1].strip()
+    got = srv.stderr().replace(model, "MODEL").split(": ", 1)[-1].strip()
+    print("truncated-model: cut copy exit %d: %s; under the scenario exit %d: %s"
+          % (real_rc, want, rc, got))
+    require(real_rc != 0 and "truncated" in want, "the cut copy: exit %d, %s" % (real_rc, want))
+    require(rc == real_rc and got == want, "refused otherwise than the cut copy: exit %d, %s"
+            % (rc, got))
+    require(not os.path.exists(srv.ready), "the server became ready on half a model")
+    require(open(model, "rb").read() == data, "the model file changed on disk")
+    cuts = [e for e in events(tmp) if e["event"] == "fault" and e["action"] == "truncate"
+            and e["applied"]]
+    require(cuts and all(e["at"] == len(data) // 2 for e in cuts), "log: %s" % cuts[:2])
+
+
 # ---- ci-smoke.ini and scripts/ci-smoke ----
 
 def ci_smoke(tmp, *extra, cfg=None):
@@ -1660,7 +1692,8 @@ def case_installed(tmp):
 def case_configs_check(tmp):
     """Every scenario passes `mlchaos check`; every shipped experiment parses."""
     for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "nan-weights.ini",
-                 "short-reads.ini", "slow-network.ini", "ci-smoke.ini", "slow-storage.ini"):
+                 "short-reads.ini", "slow-network.ini", "ci-smoke.ini", "slow-storage.ini",
+                 "truncated-model.ini"):
         mlchaos_check(config(name))
         text = open(config(name)).read()
         require(re.search(r"(?im)^; .*hypothesis", text), "%s states no hypothesis" % name)
