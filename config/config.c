@@ -706,6 +706,7 @@ void mc_cfg_free(struct mc_config *cfg)
 		free(cfg->rules[i].replay_keys);
 		mc_cfg_pairs_free(&cfg->rules[i].written);
 		free(cfg->rules[i].tensor);
+		free(cfg->rules[i].json_path);
 	}
 	mc_cfg_pairs_free(&cfg->written);
 	free(cfg->rules);

@@ -60,12 +60,13 @@ enum mc_corrupt_mode {
 	MC_CORRUPT_EXPONENT,
 	MC_CORRUPT_SIGN,
 	MC_CORRUPT_NOISE, /* v * (1 + N(0, std)), or v + N(0, std) with noise = absolute */
+	MC_CORRUPT_SWAP,  /* region = json: two numbers exchanged */
 	MC_CORRUPT_MODE_COUNT
 };
 
 /* Where corruption may land: anywhere in the bytes read, or only inside the tensor data of a
  * model file whose format is recognised (safetensors, GGUF, .npy, PyTorch zip). */
-enum mc_region { MC_REGION_ANY, MC_REGION_TENSORS };
+enum mc_region { MC_REGION_ANY, MC_REGION_TENSORS, MC_REGION_JSON };
 
 enum mc_scope { MC_SCOPE_FILE, MC_SCOPE_CALL };
 
@@ -180,6 +181,8 @@ struct mc_rule_spec {
 	uint64_t at_bytes;
 	uint32_t at_ppm;
 	bool at_share;
+	/* region = json: the JSON pointer of the field whose numbers change, or NULL for all */
+	char *json_path;
 };
 
 /* A whole config file: [mlchaos] and the rules in file order. */

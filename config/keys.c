@@ -442,7 +442,7 @@ static const char *const mode_words[MC_CORRUPT_MODE_COUNT] = {
 	[MC_CORRUPT_RANDOM] = "random",     [MC_CORRUPT_BYTE] = "byte:0xNN",
 	[MC_CORRUPT_NAN] = "nan",           [MC_CORRUPT_INF] = "inf",
 	[MC_CORRUPT_EXPONENT] = "exponent", [MC_CORRUPT_SIGN] = "sign",
-	[MC_CORRUPT_NOISE] = "noise",
+	[MC_CORRUPT_NOISE] = "noise",       [MC_CORRUPT_SWAP] = "swap",
 };
 
 const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode)
@@ -454,7 +454,7 @@ const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode)
 
 bool mc_cfg_mode_is_value(enum mc_corrupt_mode mode)
 {
-	return mode == MC_CORRUPT_ZERO || mode >= MC_CORRUPT_NAN;
+	return mode == MC_CORRUPT_ZERO || (mode >= MC_CORRUPT_NAN && mode <= MC_CORRUPT_NOISE);
 }
 
 static int parse_mode(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
@@ -574,9 +574,9 @@ static int parse_damage(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const ch
 static int parse_region(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
 	static const char *const words[] = {
-		[MC_REGION_ANY] = "any", [MC_REGION_TENSORS] = "tensors"
+		[MC_REGION_ANY] = "any", [MC_REGION_TENSORS] = "tensors", [MC_REGION_JSON] = "json"
 	};
-	int i, ret = parse_word(ctx, v, "region", "regions", words, 2, &i);
+	int i, ret = parse_word(ctx, v, "region", "regions", words, 3, &i);
 
 	if (ret == 0)
 		r->region = (enum mc_region)i;
@@ -698,6 +698,19 @@ static int parse_iops(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char
 	return count_value(ctx, "iops", v, 1, 1000000000, &r->iops);
 }
 
+/* json_path = /a/0/b: a JSON pointer, the field (and all under it) whose numbers change. */
+static int parse_json_path(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	if (v[0] != '/' || strlen(v) >= 256) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "json_path '%s' is not a JSON pointer: write /key, /key/0 or "
+		             "/outer/inner, below 256 bytes (leave json_path out for every number)",
+		             v);
+		return -EINVAL;
+	}
+	return string_value(ctx, v, &r->json_path);
+}
+
 /* at = SIZE or at = P%: where a truncated file ends; 100% would cut nothing. */
 static int parse_at(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
@@ -761,6 +774,7 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_BANDWIDTH] = { "bandwidth", ALL, ACT(THROTTLE), parse_bandwidth, false },
 	[MC_RKEY_IOPS] = { "iops", ALL, ACT(THROTTLE), parse_iops, false },
 	[MC_RKEY_AT] = { "at", ALL, ACT(TRUNCATE), parse_at, false },
+	[MC_RKEY_JSON_PATH] = { "json_path", ALL, ACT(CORRUPT), parse_json_path, true },
 };
 #undef ALL
 #undef ANY

@@ -308,6 +308,11 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		put_field_u64(b, "offset", d->offset);
 		put_field_u64(b, "bytes", d->bytes);
 		put_field_u64(b, "changed", d->changed);
+		if (d->json) {
+			put_field_u64(b, "numbers", d->numbers);
+			put_field_u64(b, "matched", d->matched);
+			put_field_u64(b, "unwritable", d->unwritable);
+		}
 		if (d->format)
 			put_tensor_detail(b, f, d);
 		break;

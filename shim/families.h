@@ -50,7 +50,8 @@ enum mc_trait {
 	   ECONNREFUSED, ENOMEM, ENOTCONN, ENOTSOCK, /* recv(2) */                              \
 	   ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ESTALE /* tcp(7), nfs */))         \
 	X(SEND, "send",                                                                         \
-	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(THROTTLE),      \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(THROTTLE) |     \
+	      MC_FAM_ACT(CORRUPT),                                                              \
 	  MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), ECONNRESET,                                 \
 	  (EACCES, EAGAIN, EALREADY, EBADF, ECONNRESET, EDESTADDRREQ, EFAULT, EINTR, EINVAL,    \
 	   EISCONN, EMSGSIZE, ENOBUFS, ENOMEM, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE,           \

@@ -30,6 +30,7 @@
 #include "tensormap.h"
 #include "trace.h"
 #include "truncate.h"
+#include "json.h"
 
 /* The process's part of the decisions: the engine's counts shared by every thread (in the
  * segment), when the library started (the clock of the rules' phases), the start order given to
@@ -753,10 +754,46 @@ void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len)
 	mc_fault_corrupt_iov(f, &one, 1, len);
 }
 
+/* Why a JSON body was left alone, by enum mc_json_status. */
+static const char *const json_notes[] = {
+	[MC_JSON_NO_BODY] = "no JSON body in the bytes: nothing changed",
+	[MC_JSON_PARTIAL] = "the JSON body goes on past these bytes (larger than one read or "
+	                    "send, or its head cut): left alone",
+	[MC_JSON_CHUNKED] = "chunked transfer encoding: left alone",
+	[MC_JSON_MALFORMED] = "not JSON, or nested deeper than 32: left alone",
+};
+
+void mc_fault_corrupt_json(struct mc_fault *f, char *buf, size_t len)
+{
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow || !begin(f))
+		return;
+	struct mc_json_report rep;
+	enum mc_json_status st = mc_json_damage(f->d.rule, f->d.draw, buf, len, &rep);
+	struct mc_rec_detail d = { .applied = true, .bytes = len, .json = true };
+	d.offset = rep.body;
+	d.changed = rep.changed;
+	d.numbers = rep.numbers;
+	d.matched = rep.matched;
+	d.unwritable = rep.unwritable;
+	if (st != MC_JSON_DONE)
+		d.note = json_notes[st];
+	else if (!rep.changed)
+		d.note = rep.matched ? "no picked number could be written in its width"
+		                     : "no number at json_path in the body";
+	corrupt_done(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
+}
+
 void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
 {
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
+	if (f->d.rule->region == MC_REGION_JSON) {
+		/* a read's bytes, in place: the first buffer holds them (a flat read) */
+		mc_fault_corrupt_json(f, iov[0].iov_base,
+		                      cnt > 0 && iov[0].iov_len < len ? iov[0].iov_len : len);
+		return;
+	}
 	if (f->skip_note) {
 		struct mc_rec_detail d = { .note = f->skip_note };
 		no_effect(f, &d);

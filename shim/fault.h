@@ -236,6 +236,11 @@ bool mc_fault_redirect(struct mc_fault *f);
  * counted as not applied. */
 void mc_fault_not_applied(struct mc_fault *f, const char *why);
 
+/* corrupt with region = json: the numbers of the JSON body in buf[0, len) changed in place
+ * (engine/json.c), and the line logged: applied with the counts, or no_effect with why (a
+ * body larger than the bytes, chunked, not JSON). Guard held. */
+void mc_fault_corrupt_json(struct mc_fault *f, char *buf, size_t len);
+
 /* Applying a decision outside this file (truncate.c): open the halt bracket (false: a halt or
  * a reload came in since the decision, logged as not applied: do nothing); close it with the
  * record of what was done, or, when d->applied is false, of a decision that changed nothing

@@ -7,6 +7,7 @@
  * what a flat read the hook let pass brought, and mc_pipe_fd's first step (pipeline.h) lets
  * vectored reads (their bytes shown to the scanner too) and writes on the socket pass. */
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -165,6 +166,44 @@ static void sent(const struct iovec *iov, int cnt, ssize_t r)
 	errno = e;
 }
 
+/* Bodies a send may carry through region = json: gathered into a buffer on the stack, which
+ * is sent in place of the caller's (never written: it may be immutable). */
+#define MC_JSON_SEND_MAX 8192
+
+/* corrupt on a send (region = json): the bytes of c's buffers, gathered, damaged and sent
+ * instead; a send of more than MC_JSON_SEND_MAX bytes is left alone (logged). The count
+ * returned is of the same bytes, so that a caller that sends the rest (a short send) goes on
+ * from its own, undamaged, buffer: the numbers stay well-formed either way. */
+static __attribute__((noinline)) ssize_t send_json(const struct mc_fd_row *row,
+                                                   struct mc_fd_call *c, struct mc_fault *f)
+{
+	char out[MC_JSON_SEND_MAX];
+	size_t n = 0;
+	for (int i = 0; i < c->cnt; i++) {
+		if (c->iov[i].iov_len > sizeof(out) - n) {
+			f->skip_note = "a send larger than 8 KiB: left alone";
+			mc_fault_corrupt(f, out, 0);
+			return row->call(c);
+		}
+		memcpy(out + n, c->iov[i].iov_base, c->iov[i].iov_len);
+		n += c->iov[i].iov_len;
+	}
+	mc_fault_corrupt_json(f, out, n);
+	/* the call sends the copy; the caller's vector and header come back after it */
+	struct iovec one = { .iov_base = out, .iov_len = n };
+	struct msghdr msg_one;
+	struct mc_fd_call copy = *c;
+	copy.iov = &one;
+	copy.cnt = 1;
+	if (c->msg) {
+		msg_one = *c->msg;
+		msg_one.msg_iov = &one;
+		msg_one.msg_iovlen = 1;
+		copy.msg = &msg_one;
+	}
+	return row->call(&copy);
+}
+
 /* A call a rule acted on, or that trace, the scanner or the watchdog must see: the whole
  * bracket (the guard is held). */
 static inline __attribute__((always_inline)) ssize_t
@@ -196,7 +235,8 @@ fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row, struct mc_fd_call *
 			c->msg = &msg_cut;
 		}
 	}
-	ssize_t r = row->call(c);
+	bool json_out = f->d.action == MC_ACTION_CORRUPT && !f->d.shadow && h == MC_HOOK_SEND;
+	ssize_t r = json_out ? send_json(row, c, f) : row->call(c);
 	if (c->msg != msg && r >= 0 && (row->what & MC_PIPE_ARRIVED)) {
 		/* what the kernel reported back into the copy */
 		msg->msg_flags = msg_cut.msg_flags;

@@ -79,6 +79,10 @@ struct mc_rec_detail {
 	const struct mc_tensor_map *map;
 	/* truncate: the file's real size and where it appears to end */
 	uint64_t file_size, at;
+	/* corrupt with region = json: the body's numbers, those json_path addressed, and those
+	 * picked whose new value did not fit their width (left as they were) */
+	bool json;
+	uint32_t numbers, matched, unwritable;
 };
 
 /* Logs one fault (a decision of the engine, shadow or not) and counts it. */

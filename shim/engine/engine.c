@@ -224,6 +224,7 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->at_bytes = s->at_bytes;
 	r->at_ppm = s->at_ppm;
 	r->at_share = s->at_share;
+	r->json_path = put_string(pool, s->json_path);
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */
@@ -241,8 +242,9 @@ static uint32_t needs_of(const struct mc_erule *r)
 		needs |= MC_NEEDS_KEY;
 	if (r->checks & MC_CHECK_TENSORS)
 		needs |= MC_NEEDS_TENSORS;
-	if ((needs & MC_NEEDS_KEY) && r->action == MC_ACTION_CORRUPT)
-		needs |= MC_NEEDS_STREAM; /* the key of a stream's bytes comes with them */
+	/* the key of a stream's bytes comes with them; a send's bytes bring none */
+	if ((needs & MC_NEEDS_KEY) && r->action == MC_ACTION_CORRUPT && r->hook == MC_HOOK_READ)
+		needs |= MC_NEEDS_STREAM;
 	return needs;
 }
 
@@ -287,6 +289,7 @@ static size_t strings_size(const struct mc_config *cfg)
 		size += s->path ? strlen(s->path) + 1 : 0;
 		size += s->to ? strlen(s->to) + 1 : 0;
 		size += s->tensor ? strlen(s->tensor) + 1 : 0;
+		size += s->json_path ? strlen(s->json_path) + 1 : 0;
 	}
 	return size;
 }

@@ -68,6 +68,8 @@ struct mc_erule {
 	uint64_t at_bytes;
 	uint32_t at_ppm;
 	bool at_share;
+	/* region = json: the JSON pointer of the numbers changed, or NULL for all */
+	const char *json_path;
 };
 
 struct mc_ruleset;     /* opaque, immutable, one allocation */
