@@ -539,6 +539,39 @@ def case_truncated_model(tmp):
     require(cuts and all(e["at"] == len(data) // 2 for e in cuts), "log: %s" % cuts[:2])
 
 
+# ---- input-noise.ini ----
+
+def case_input_noise(tmp):
+    """20% of requests' features get 30% noise: every answer is a 200 (well-formed, its
+    Content-Length true), every unselected request is answered right, the log's changed
+    requests are exactly those `mlchaos select` names, and some noisy ones are answered
+    otherwise (the count is printed: the model's robustness)."""
+    cfg = config("input-noise.ini")
+    mlchaos_check(cfg)
+    model, data = gen(tmp, seed=37, samples=300)
+    log = os.path.join(tmp, "ev-%p.jsonl")
+    srv = Server(tmp, model, cfg=with_log(tmp, cfg, log))
+    per = os.path.join(tmp, "per.jsonl")
+    res = load(srv.port, 300, data, prefix="noisy", per_request=per)
+    srv.stop()
+    lines = per_request_lines(per)
+    chosen = selected(cfg, "noisy-features", [l["id"] for l in lines])
+    changed = {e["key"] for e in events(tmp) if e["event"] == "fault" and e["applied"]
+               and e.get("changed", 0) > 0}
+    wrong = [l["id"] for l in lines if l["correct"] is False]
+    print("input-noise: %d of 300 requests noisy, %d of them answered wrongly; success "
+          "rate %.3f, accuracy %.3f" % (len(chosen), len(set(wrong) & chosen),
+                                        res["success_rate"], res["accuracy"]))
+    require(res["success_rate"] == 1.0 and all(l["status"] == 200 for l in lines),
+            "an answer was not a 200: %s" % json.dumps(res))
+    require(0 < len(chosen) < 300 and changed == chosen,
+            "changed %d requests, select names %d; differ by %s"
+            % (len(changed), len(chosen), sorted(changed ^ chosen)[:5]))
+    require(set(wrong) <= chosen, "unselected requests answered wrongly: %s"
+            % sorted(set(wrong) - chosen)[:5])
+    require(wrong, "no noisy request was answered otherwise: the noise reached nothing")
+
+
 # ---- ci-smoke.ini and scripts/ci-smoke ----
 
 def ci_smoke(tmp, *extra, cfg=None):
@@ -1693,7 +1726,7 @@ def case_configs_check(tmp):
     """Every scenario passes `mlchaos check`; every shipped experiment parses."""
     for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "nan-weights.ini",
                  "short-reads.ini", "slow-network.ini", "ci-smoke.ini", "slow-storage.ini",
-                 "truncated-model.ini"):
+                 "truncated-model.ini", "input-noise.ini"):
         mlchaos_check(config(name))
         text = open(config(name)).read()
         require(re.search(r"(?im)^; .*hypothesis", text), "%s states no hypothesis" % name)
