@@ -453,6 +453,8 @@ static void pick(struct scan *s, const struct mc_erule *rule, uint64_t key)
 	uint32_t want = rule->count == MC_COUNT_ALL || rule->count > m ? m : rule->count;
 	if (want > MAX_PICKS)
 		want = MAX_PICKS;
+	if (want == 0)
+		return;
 	if (want == m) {
 		for (uint32_t i = 0; i < m && i < MAX_PICKS; i++)
 			s->picks[i] = i;
