@@ -357,7 +357,7 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		return false;
 	}
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
-	struct mc_call call = { .hook = h, .size = size };
+	struct mc_call call = { .hook = h, .size = size, .not_socket = !socket };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
 	struct mc_rulemask mask;

@@ -42,6 +42,8 @@ static bool targets(const struct mc_erule *r, const struct mc_call *call, struct
 		return false;
 	if ((c & MC_CHECK_TENSORS) && call->no_tensors)
 		return false;
+	if ((c & MC_CHECK_SOCKET) && call->not_socket)
+		return false;
 	/* Fail only once the live heap would exceed the budget with this allocation. */
 	if ((c & MC_CHECK_BUDGET) && call->heap_live_bytes <= r->budget_bytes &&
 	    call->size <= r->budget_bytes - call->heap_live_bytes)
@@ -780,7 +782,8 @@ static void index_runs(struct mc_ruleset *rs)
 
 static uint8_t fast_kind(const struct mc_erule *r)
 {
-	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS)) ||
+	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS |
+	                  MC_CHECK_SOCKET)) ||
 	    r->rate_ppm >= MC_RATE_ONE || r->replay)
 		return MC_FAST_FULL;
 	if (r->select == MC_SELECT_CALL)

@@ -155,6 +155,9 @@ static uint32_t rule_checks(const struct mc_rule_spec *s)
 	/* format = raw declares its map: what a recogniser thought of the file does not matter */
 	if (s->action == MC_ACTION_CORRUPT && s->region == MC_REGION_TENSORS && !s->raw)
 		checks |= MC_CHECK_TENSORS;
+	/* JSON bodies travel on sockets: a file's reads are none of the rule's business */
+	if (s->action == MC_ACTION_CORRUPT && s->region == MC_REGION_JSON)
+		checks |= MC_CHECK_SOCKET;
 	return checks;
 }
 

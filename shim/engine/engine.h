@@ -157,6 +157,9 @@ struct mc_call {
 	 * be malformed, or not a file): corrupt rules with region = tensors never match, so
 	 * they spend none of their `times` on it */
 	bool no_tensors;
+	/* the fd is not a socket: region = json rules never match (zero: a socket, or not an
+	 * fd call) */
+	bool not_socket;
 	/* the current request key, NULL when none; key_gen identifies it: nonzero and
 	 * different for every new key (0 = do not memoize) */
 	const char *key;

@@ -18,6 +18,7 @@ enum {
 	MC_CHECK_WINDOW = 1u << 6,
 	MC_CHECK_AFTER = 1u << 7,
 	MC_CHECK_TENSORS = 1u << 8, /* region = tensors: not a file known to have none */
+	MC_CHECK_SOCKET = 1u << 9,  /* region = json: a socket */
 };
 
 /* Salts that keep the choices drawn from one selector value independent of each other. */

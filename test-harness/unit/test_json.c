@@ -175,11 +175,29 @@ static void test_config(void)
 	mc_cfg_free(cfg);
 }
 
+/* JSON bodies travel on sockets: a read of a file never matches a region = json rule. */
+static void test_sockets_only(void)
+{
+	static struct mc_engine_state st;
+	struct mc_ruleset *rs = json_rules("mode = zero");
+	struct mc_decision d;
+	MC_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	mc_engine_state_reset(&st);
+	struct mc_call call = { .hook = MC_HOOK_SEND, .size = 100, .not_socket = true };
+	MC_CHECK(!mc_engine_decide(rs, &st, NULL, &call, &d));
+	call.not_socket = false;
+	MC_CHECK(mc_engine_decide(rs, &st, NULL, &call, &d) && d.action == MC_ACTION_CORRUPT);
+	mc_engine_free(rs);
+}
+
 int main(void)
 {
 	test_numbers();
 	test_modes();
 	test_bodies();
 	test_config();
+	test_sockets_only();
 	return mc_test_done("json");
 }
