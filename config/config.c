@@ -155,12 +155,13 @@ const char *const mc_cfg_hook_names[MC_HOOK_COUNT] = { MC_FAMILIES(HOOK_NAME) };
 #undef HOOK_NAME
 
 static const char *const action_names[MC_ACTION_COUNT] = {
-	[MC_ACTION_NONE] = "none",       [MC_ACTION_DELAY] = "delay",
-	[MC_ACTION_FAIL] = "fail",       [MC_ACTION_SHORT] = "short",
-	[MC_ACTION_CORRUPT] = "corrupt", [MC_ACTION_REDIRECT] = "redirect",
-	[MC_ACTION_SIGNAL] = "signal",   [MC_ACTION_HANG] = "hang",
-	[MC_ACTION_LEAK] = "leak",       [MC_ACTION_BURN] = "burn",
-	[MC_ACTION_HOG] = "hog",
+	[MC_ACTION_NONE] = "none",         [MC_ACTION_DELAY] = "delay",
+	[MC_ACTION_FAIL] = "fail",         [MC_ACTION_SHORT] = "short",
+	[MC_ACTION_CORRUPT] = "corrupt",   [MC_ACTION_REDIRECT] = "redirect",
+	[MC_ACTION_SIGNAL] = "signal",     [MC_ACTION_HANG] = "hang",
+	[MC_ACTION_LEAK] = "leak",         [MC_ACTION_BURN] = "burn",
+	[MC_ACTION_HOG] = "hog",           [MC_ACTION_THROTTLE] = "throttle",
+	[MC_ACTION_TRUNCATE] = "truncate",
 };
 
 const char *mc_hook_name(enum mc_hook hook)
@@ -710,6 +711,7 @@ void mc_cfg_free(struct mc_config *cfg)
 		free(cfg->rules[i].tensor);
 		free(cfg->rules[i].caller);
 		free(cfg->rules[i].not_caller);
+		free(cfg->rules[i].json_path);
 	}
 	mc_cfg_pairs_free(&cfg->written);
 	free(cfg->rules);

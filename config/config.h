@@ -41,6 +41,8 @@ enum mc_action {
 	MC_ACTION_LEAK,   /* `bytes` of touched memory allocated and never freed */
 	MC_ACTION_BURN,   /* the delay spent spinning on the CPU instead of sleeping */
 	MC_ACTION_HOG,    /* `bytes` of touched memory held while the rule's window is open */
+	MC_ACTION_THROTTLE,
+	MC_ACTION_TRUNCATE,
 	MC_ACTION_COUNT
 };
 
@@ -75,12 +77,13 @@ enum mc_corrupt_mode {
 	MC_CORRUPT_EXPONENT,
 	MC_CORRUPT_SIGN,
 	MC_CORRUPT_NOISE, /* v * (1 + N(0, std)), or v + N(0, std) with noise = absolute */
+	MC_CORRUPT_SWAP,  /* region = json: two numbers exchanged */
 	MC_CORRUPT_MODE_COUNT
 };
 
 /* Where corruption may land: anywhere in the bytes read, or only inside the tensor data of a
  * model file whose format is recognised (safetensors, GGUF, .npy, PyTorch zip). */
-enum mc_region { MC_REGION_ANY, MC_REGION_TENSORS };
+enum mc_region { MC_REGION_ANY, MC_REGION_TENSORS, MC_REGION_JSON };
 
 enum mc_scope { MC_SCOPE_FILE, MC_SCOPE_CALL };
 
@@ -206,6 +209,17 @@ struct mc_rule_spec {
 	uint64_t p50_ns, p99_ns, scale_ns;
 	double shape;
 	double times_own;
+	/* action = throttle: bytes per second (0: bytes are not paced) and calls per second (0:
+	 * calls are not paced); at least one is set */
+	uint64_t bandwidth;
+	uint64_t iops;
+	/* action = truncate: where the file appears to end, in bytes (at_share false) or as a
+	 * share of its real size in millionths (at_share true, below MC_RATE_ONE) */
+	uint64_t at_bytes;
+	uint32_t at_ppm;
+	bool at_share;
+	/* region = json: the JSON pointer of the field whose numbers change, or NULL for all */
+	char *json_path;
 };
 
 /* A whole config file: [mlchaos] and the rules in file order. */

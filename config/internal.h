@@ -57,6 +57,10 @@ enum mc_rkey {
 	MC_RKEY_P99,
 	MC_RKEY_SCALE,
 	MC_RKEY_SHAPE,
+	MC_RKEY_BANDWIDTH,
+	MC_RKEY_IOPS,
+	MC_RKEY_AT,
+	MC_RKEY_JSON_PATH,
 	MC_RKEY_N
 };
 /* mc_rule_lines.bad has a bit per rule key */

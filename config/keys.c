@@ -181,6 +181,7 @@ static const char *const action_words[MC_ACTION_COUNT] = {
 	[MC_ACTION_REDIRECT] = "redirect", [MC_ACTION_SIGNAL] = "signal",
 	[MC_ACTION_HANG] = "hang",         [MC_ACTION_LEAK] = "leak",
 	[MC_ACTION_BURN] = "burn",         [MC_ACTION_HOG] = "hog",
+	[MC_ACTION_THROTTLE] = "throttle", [MC_ACTION_TRUNCATE] = "truncate",
 };
 
 static int parse_hook(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
@@ -493,7 +494,7 @@ static const char *const mode_words[MC_CORRUPT_MODE_COUNT] = {
 	[MC_CORRUPT_RANDOM] = "random",     [MC_CORRUPT_BYTE] = "byte:0xNN",
 	[MC_CORRUPT_NAN] = "nan",           [MC_CORRUPT_INF] = "inf",
 	[MC_CORRUPT_EXPONENT] = "exponent", [MC_CORRUPT_SIGN] = "sign",
-	[MC_CORRUPT_NOISE] = "noise",
+	[MC_CORRUPT_NOISE] = "noise",       [MC_CORRUPT_SWAP] = "swap",
 };
 
 const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode)
@@ -505,7 +506,7 @@ const char *mc_corrupt_mode_name(enum mc_corrupt_mode mode)
 
 bool mc_cfg_mode_is_value(enum mc_corrupt_mode mode)
 {
-	return mode == MC_CORRUPT_ZERO || mode >= MC_CORRUPT_NAN;
+	return mode == MC_CORRUPT_ZERO || (mode >= MC_CORRUPT_NAN && mode <= MC_CORRUPT_NOISE);
 }
 
 static int parse_mode(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
@@ -625,9 +626,9 @@ static int parse_damage(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const ch
 static int parse_region(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
 	static const char *const words[] = {
-		[MC_REGION_ANY] = "any", [MC_REGION_TENSORS] = "tensors"
+		[MC_REGION_ANY] = "any", [MC_REGION_TENSORS] = "tensors", [MC_REGION_JSON] = "json"
 	};
-	int i, ret = parse_word(ctx, v, "region", "regions", words, 2, &i);
+	int i, ret = parse_word(ctx, v, "region", "regions", words, 3, &i);
 
 	if (ret == 0)
 		r->region = (enum mc_region)i;
@@ -741,7 +742,6 @@ static int parse_not_caller(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, cons
 {
 	return caller_glob(ctx, "not_caller", v, &r->not_caller);
 }
-
 
 /* ---- the fault kinds of a process: signal, processes, leak, delay distributions ---- */
 
@@ -879,6 +879,70 @@ static int parse_shape(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const cha
 	return 0;
 }
 
+/* bandwidth = 50MiB/s: a size per second ("/s" may be left out), above 0. */
+static int parse_bandwidth(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	char size[64];
+	size_t len = strlen(v);
+
+	if (len >= 2 && strcmp(v + len - 2, "/s") == 0)
+		len -= 2;
+	if (len >= sizeof(size)) {
+		mc_cfg_error(ctx, ctx->lineno, "bandwidth '%s' is too long", v);
+		return -EINVAL;
+	}
+	memcpy(size, v, len);
+	size[len] = '\0';
+	int ret = size_value(ctx, "bandwidth", size, &r->bandwidth);
+	if (ret == 0 && r->bandwidth == 0) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "bandwidth = %s would never let a byte through: give a rate above 0, "
+		             "such as 50MiB/s",
+		             v);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+/* iops = N: calls per second, at least 1. */
+static int parse_iops(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return count_value(ctx, "iops", v, 1, 1000000000, &r->iops);
+}
+
+/* json_path = /a/0/b: a JSON pointer, the field (and all under it) whose numbers change. */
+static int parse_json_path(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	if (v[0] != '/' || strlen(v) >= 256) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "json_path '%s' is not a JSON pointer: write /key, /key/0 or "
+		             "/outer/inner, below 256 bytes (leave json_path out for every number)",
+		             v);
+		return -EINVAL;
+	}
+	return string_value(ctx, v, &r->json_path);
+}
+
+/* at = SIZE or at = P%: where a truncated file ends; 100% would cut nothing. */
+static int parse_at(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	size_t len = strlen(v);
+
+	r->at_share = len > 0 && v[len - 1] == '%';
+	if (!r->at_share)
+		return size_value(ctx, "at", v, &r->at_bytes);
+	if (rate_value(ctx, "at", v, &r->at_ppm) < 0)
+		return -EINVAL;
+	if (r->at_ppm == MC_RATE_ONE) {
+		mc_cfg_error(ctx, ctx->lineno,
+		             "at = %s leaves the whole file: write a share below 100%% (50%% ends "
+		             "the file halfway) or a size",
+		             v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define ALL   0
 #define ANY   MC_ACTIONS_ALL
 #define TIMED (ACT(DELAY) | ACT(HANG) | ACT(BURN)) /* the actions that take a time */
@@ -931,6 +995,10 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_P99] = { "p99", ALL, TIMED, parse_p99, false },
 	[MC_RKEY_SCALE] = { "scale", ALL, TIMED, parse_scale, false },
 	[MC_RKEY_SHAPE] = { "shape", ALL, TIMED, parse_shape, false },
+	[MC_RKEY_BANDWIDTH] = { "bandwidth", ALL, ACT(THROTTLE), parse_bandwidth, false },
+	[MC_RKEY_IOPS] = { "iops", ALL, ACT(THROTTLE), parse_iops, false },
+	[MC_RKEY_AT] = { "at", ALL, ACT(TRUNCATE), parse_at, false },
+	[MC_RKEY_JSON_PATH] = { "json_path", ALL, ACT(CORRUPT), parse_json_path, true },
 };
 #undef ALL
 #undef ANY

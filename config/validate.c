@@ -56,23 +56,30 @@ static bool key_ok(const struct mc_rule_lines *lines, enum mc_rkey k)
 	return lines->key[k] != 0 && !(lines->bad & (1ull << k));
 }
 
+/* "rule 'x' has no hook: add hook = a, b or c": key names the missing key, list (as
+ * mc_cfg_hooks_text() writes it, "a, b, c") the words it takes. */
+static void missing_word(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r, const char *key,
+                         char *list)
+{
+	char *last = strrchr(list, ','); /* "a, b, c" -> "a, b or c" */
+	if (last)
+		*last = '\0';
+	mc_cfg_error(ctx, r->line, "rule '%s' has no %s: add %s = %s%s%s", r->name, key, key, list,
+	             last ? " or" : "", last ? last + 1 : "");
+}
+
 static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
                            const struct mc_rule_lines *lines)
 {
+	char every[256];
 	if (!key_set(lines, MC_RKEY_HOOK)) {
-		char every[256];
 		mc_cfg_hooks_text(MC_HOOKS_ALL, every, sizeof(every));
-		char *last = strrchr(every, ','); /* "a, b, c" -> "a, b or c" */
-		if (last)
-			*last = '\0';
-		mc_cfg_error(ctx, r->line, "rule '%s' has no hook: add hook = %s%s%s", r->name,
-		             every, last ? " or" : "", last ? last + 1 : "");
+		missing_word(ctx, r, "hook", every);
 	}
-	if (!key_set(lines, MC_RKEY_ACTION))
-		mc_cfg_error(ctx, r->line,
-		             "rule '%s' has no action: add action = delay, fail, short, corrupt, "
-		             "redirect, signal, hang, leak, burn or hog",
-		             r->name);
+	if (!key_set(lines, MC_RKEY_ACTION)) {
+		mc_cfg_actions_text(MC_ACTIONS_ALL, every, sizeof(every));
+		missing_word(ctx, r, "action", every);
+	}
 	if (!key_ok(lines, MC_RKEY_ACTION))
 		return;
 	if ((r->action == MC_ACTION_DELAY || r->action == MC_ACTION_BURN) &&
@@ -96,6 +103,18 @@ static void check_required(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		mc_cfg_error(ctx, r->line,
 		             "rule '%s': action = short needs max_bytes = <size>, such as 1",
 		             r->name);
+	if (r->action == MC_ACTION_THROTTLE && !key_set(lines, MC_RKEY_BANDWIDTH) &&
+	    !key_set(lines, MC_RKEY_IOPS))
+		mc_cfg_error(ctx, r->line,
+		             "rule '%s': action = throttle needs bandwidth = <size>/s (such as "
+		             "50MiB/s), iops = <calls per second>, or both",
+		             r->name);
+	if (r->action == MC_ACTION_TRUNCATE && !key_set(lines, MC_RKEY_AT))
+		mc_cfg_error(
+		    ctx, r->line,
+		    "rule '%s': action = truncate needs at = <size> or <share>%%, where the "
+		    "file appears to end (such as at = 50%%)",
+		    r->name);
 	if (r->action == MC_ACTION_REDIRECT && !key_set(lines, MC_RKEY_TO))
 		mc_cfg_error(
 		    ctx, r->line,
@@ -199,7 +218,9 @@ static void check_region(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		             "tensor needs region = tensors, but region = any (line %d): tensor "
 		             "names exist only in a tensor map",
 		             lines->key[MC_RKEY_REGION]);
-	if (key_ok(lines, MC_RKEY_MODE) && r->mode >= MC_CORRUPT_NAN && !tensors)
+	bool json = key_ok(lines, MC_RKEY_REGION) && r->region == MC_REGION_JSON;
+	if (key_ok(lines, MC_RKEY_MODE) && r->mode >= MC_CORRUPT_NAN && !tensors && !json &&
+	    r->mode != MC_CORRUPT_SWAP)
 		mc_cfg_error(ctx, lines->key[MC_RKEY_MODE],
 		             "mode = %s needs region = tensors: it changes whole float values, "
 		             "which only the tensor map of a recognised model file locates (add "
@@ -243,7 +264,7 @@ static void check_graded(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		mc_cfg_error(ctx, lines->key[MC_RKEY_FRACTION],
 		             "fraction needs region = tensors: it is a share of each tensor's "
 		             "values");
-	if (all && !tensors)
+	if (all && !tensors && !(key_ok(lines, MC_RKEY_REGION) && r->region == MC_REGION_JSON))
 		mc_cfg_error(ctx, lines->key[MC_RKEY_COUNT],
 		             "count = all needs region = tensors: it damages every value of each "
 		             "selected tensor (write a number of positions per 4 KiB instead)");
@@ -256,6 +277,53 @@ static void check_graded(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
 		mc_cfg_error(ctx, lines->key[MC_RKEY_BIT],
 		             "bit needs region = tensors: it numbers the bits of a value, which "
 		             "only the tensor map of a recognised model file locates");
+}
+
+/* region = json changes the numbers of a JSON body on a socket, read or sent, by the modes that
+ * keep it JSON; corrupt on send takes nothing else (other damage would break the framing). */
+static void check_json(struct mc_cfg_ctx *ctx, const struct mc_rule_spec *r,
+                       const struct mc_rule_lines *lines)
+{
+	bool json = key_ok(lines, MC_RKEY_REGION) && r->region == MC_REGION_JSON;
+	bool mode = key_ok(lines, MC_RKEY_MODE);
+	bool hook = key_ok(lines, MC_RKEY_HOOK);
+
+	if (!key_ok(lines, MC_RKEY_ACTION) || r->action != MC_ACTION_CORRUPT)
+		return;
+	if (hook && r->hook == MC_HOOK_SEND && !json && !key_set(lines, MC_RKEY_REGION))
+		mc_cfg_error(
+		    ctx, r->line,
+		    "rule '%s': hook = send takes action = corrupt with region = json only "
+		    "(add region = json: the numbers of a JSON answer change in place; "
+		    "other damage would break the protocol's framing)",
+		    r->name);
+	else if (hook && r->hook == MC_HOOK_SEND && key_ok(lines, MC_RKEY_REGION) && !json)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_REGION],
+		             "hook = send takes region = json only: other damage would break the "
+		             "protocol's framing");
+	if (json && hook && r->hook != MC_HOOK_READ && r->hook != MC_HOOK_SEND)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_REGION],
+		             "region = json needs hook = read (requests arriving) or hook = send "
+		             "(answers leaving)");
+	if (json && !key_set(lines, MC_RKEY_MODE))
+		mc_cfg_error(ctx, lines->key[MC_RKEY_REGION],
+		             "region = json needs mode = noise, zero, nan, sign or swap");
+	else if (json && mode && r->mode != MC_CORRUPT_NOISE && r->mode != MC_CORRUPT_ZERO &&
+	         r->mode != MC_CORRUPT_NAN && r->mode != MC_CORRUPT_SIGN &&
+	         r->mode != MC_CORRUPT_SWAP)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_MODE],
+		             "mode = %s does not apply to region = json (use noise, zero, nan, "
+		             "sign or swap: they keep the body JSON)",
+		             mc_corrupt_mode_name(r->mode));
+	if (mode && r->mode == MC_CORRUPT_SWAP && !json)
+		mc_cfg_error(ctx, lines->key[MC_RKEY_MODE],
+		             "mode = swap needs region = json: it exchanges two numbers of a JSON "
+		             "body");
+	if (key_set(lines, MC_RKEY_JSON_PATH) && !json)
+		mc_cfg_error(
+		    ctx, lines->key[MC_RKEY_JSON_PATH],
+		    "json_path needs region = json: it names the field of a JSON body whose "
+		    "numbers change");
 }
 
 /* format = raw declares the layout of a headerless file: the data's dtype, and where it lies
@@ -474,6 +542,7 @@ static void validate_rule(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 	check_raw(ctx, r, lines);
 	check_timed(ctx, r, lines);
 	check_hog_rate(ctx, r, lines);
+	check_json(ctx, r, lines);
 	/* one hog per window: the calls after the one that started it are left alone */
 	if (action_ok && r->action == MC_ACTION_HOG && !key_set(lines, MC_RKEY_TIMES))
 		r->times = 1;

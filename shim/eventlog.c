@@ -308,8 +308,30 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		put_field_u64(b, "offset", d->offset);
 		put_field_u64(b, "bytes", d->bytes);
 		put_field_u64(b, "changed", d->changed);
+		if (d->json) {
+			put_field_u64(b, "numbers", d->numbers);
+			put_field_u64(b, "matched", d->matched);
+			put_field_u64(b, "unwritable", d->unwritable);
+		}
 		if (d->format)
 			put_tensor_detail(b, f, d);
+		break;
+	case MC_ACTION_THROTTLE:
+		put_field_u64(b, "bytes", d->bytes);
+		put_field_u64(b, "delay_ns", d->delay_asked_ns);
+		put_field_u64(b, "slept_ns", d->delay_slept_ns);
+		break;
+	case MC_ACTION_TRUNCATE:
+		put_field_u64(b, "file_size", d->file_size);
+		put_field_u64(b, "at", d->at);
+		if (f->d.rule->hook == MC_HOOK_READ) {
+			put_field_u64(b, "offset", d->offset);
+			put_field_u64(b, "asked", d->asked);
+			put_field_u64(b, "allowed", d->allowed);
+		} else if (f->d.rule->hook == MC_HOOK_MMAP) {
+			put_field_u64(b, "offset", d->offset);
+			put_field_u64(b, "bytes", d->bytes);
+		}
 		break;
 	case MC_ACTION_REDIRECT:
 		if (d->to)

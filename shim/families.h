@@ -48,22 +48,24 @@ enum mc_trait {
 #define MC_FAMILIES(X)                                                                          \
 	X(READ, "read",                                                                         \
 	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(CORRUPT) |      \
-	  MC_FAM_ANY_CALL,                                                                      \
+	      MC_FAM_ACT(THROTTLE) | MC_FAM_ACT(TRUNCATE) | MC_FAM_ANY_CALL,                    \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), EIO,                   \
 	  (EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EIO, EISDIR, /* read(2) */                     \
 	   ENXIO, EOVERFLOW, ESPIPE, /* pread(2) */                                             \
 	   ECONNREFUSED, ENOMEM, ENOTCONN, ENOTSOCK, /* recv(2) */                              \
 	   ECONNRESET, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ESTALE /* tcp(7), nfs */))         \
-	X(SEND, "send", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) |              \
-	  MC_FAM_ANY_CALL,                                                                      \
+	X(SEND, "send",                                                                         \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(THROTTLE) |     \
+	      MC_FAM_ACT(CORRUPT) | MC_FAM_ANY_CALL,                                            \
 	  MC_FAM_TRAIT(PORT) | MC_FAM_TRAIT(SIZED), ECONNRESET,                                 \
 	  (EACCES, EAGAIN, EALREADY, EBADF, ECONNRESET, EDESTADDRREQ, EFAULT, EINTR, EINVAL,    \
 	   EISCONN, EMSGSIZE, ENOBUFS, ENOMEM, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPIPE,           \
 	   /* send(2) */                                                                        \
 	   EIO, ETIMEDOUT, EHOSTUNREACH, ENETDOWN, ENETUNREACH, ECONNREFUSED /* write(2),      \
 	                                                                       tcp(7) */))      \
-	X(WRITE, "write", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) |            \
-	  MC_FAM_ANY_CALL,                                                                      \
+	X(WRITE, "write",                                                                       \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(SHORT) | MC_FAM_ACT(THROTTLE) |     \
+	      MC_FAM_ANY_CALL,                                                                  \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED), ENOSPC,                                     \
 	  (EAGAIN, EBADF, EDESTADDRREQ, EDQUOT, EFAULT, EFBIG, EINTR, EINVAL, EIO, ENOSPC,      \
 	   EPERM, EPIPE, /* write(2) */                                                         \
@@ -72,8 +74,9 @@ enum mc_trait {
 	X(MALLOC, "malloc", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) |                              \
 	  MC_FAM_ANY_CALL,                                                                      \
 	  MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM, (ENOMEM))                           \
-	X(MMAP, "mmap", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(CORRUPT) |            \
-	  MC_FAM_ANY_CALL,                                                                      \
+	X(MMAP, "mmap",                                                                         \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(CORRUPT) | MC_FAM_ACT(THROTTLE) |   \
+	      MC_FAM_ACT(TRUNCATE) | MC_FAM_ANY_CALL,                                           \
 	  MC_FAM_TRAIT(FILE) | MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP), ENOMEM,                \
 	  (EACCES, EAGAIN, EBADF, EEXIST, EINVAL, ENFILE, ENODEV, ENOMEM, EOVERFLOW, EPERM,     \
 	   ETXTBSY, EFAULT /* mremap(2) */))                                                    \
@@ -87,8 +90,9 @@ enum mc_trait {
 	   EMFILE, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOTDIR, ENXIO,        \
 	   EOPNOTSUPP, EOVERFLOW, EPERM, EROFS, ETXTBSY, EAGAIN, ESTALE /* open(2),            \
 	                                                                   fopen(3) */))        \
-	X(STAT, "stat", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT) |           \
-	  MC_FAM_ANY_CALL,                                                                      \
+	X(STAT, "stat",                                                                         \
+	  MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL) | MC_FAM_ACT(REDIRECT) | MC_FAM_ACT(TRUNCATE) |  \
+	      MC_FAM_ANY_CALL,                                                                  \
 	  MC_FAM_TRAIT(FILE), ENOENT,                                                           \
 	  (EACCES, EBADF, EFAULT, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR,         \
 	   EOVERFLOW, /* stat(2), statx(2) */                                                   \

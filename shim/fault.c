@@ -31,6 +31,8 @@
 #include "selector.h"
 #include "tensormap.h"
 #include "trace.h"
+#include "truncate.h"
+#include "json.h"
 
 /* The process's part of the decisions: the engine's counts shared by every thread (in the
  * segment), when the library started (the clock of the rules' phases), the start order given to
@@ -479,7 +481,11 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 		return false;
 	}
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
-	struct mc_call call = { .hook = h, .size = size, .caller = ask_caller, .caller_arg = f };
+	struct mc_call call = { .hook = h,
+	                        .size = size,
+	                        .not_socket = !socket,
+	                        .caller = ask_caller,
+	                        .caller_arg = f };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
 	struct mc_rulemask mask;
@@ -840,6 +846,39 @@ bool mc_fault_redirect(struct mc_fault *f)
 	return true;
 }
 
+static void no_effect(struct mc_fault *f, struct mc_rec_detail *d);
+
+bool mc_fault_apply_open(struct mc_fault *f)
+{
+	return begin(f);
+}
+
+void mc_fault_apply_close(struct mc_fault *f, struct mc_rec_detail *d)
+{
+	if (d->applied)
+		log_fault(f, d);
+	else
+		no_effect(f, d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
+}
+
+void mc_fault_throttle(struct mc_fault *f, uint64_t bytes)
+{
+	if (f->d.action != MC_ACTION_THROTTLE || f->d.shadow || !process.state)
+		return;
+	int e = errno;
+	if (begin(f)) {
+		uint64_t now = mc_now_ns();
+		uint64_t until = mc_engine_throttle(f->d.rule, process.state, bytes, now);
+		struct mc_rec_detail d = { .applied = true, .bytes = bytes };
+		d.delay_asked_ns = until > now ? until - now : 0;
+		d.delay_slept_ns = mc_delay_ns(d.delay_asked_ns);
+		log_fault(f, &d);
+		mc_rec_apply_end(); /* after the record: halt waits for it */
+	}
+	errno = e;
+}
+
 void mc_fault_not_applied(struct mc_fault *f, const char *why)
 {
 	if (!f->d.shadow) /* a shadow decision was recorded as would_inject already */
@@ -875,6 +914,8 @@ bool mc_fault_apply_before(struct mc_fault *f, uint64_t *n, int64_t explicit_off
 {
 	if (!mc_fault_before(f, n))
 		return false;
+	if (n && f->d.rule && f->d.rule->hook == MC_HOOK_READ)
+		mc_truncate_read(f, n, explicit_off);
 	mc_fault_note_offset(f, explicit_off);
 	return true;
 }
@@ -954,10 +995,46 @@ void mc_fault_corrupt(struct mc_fault *f, void *buf, size_t len)
 	mc_fault_corrupt_iov(f, &one, 1, len);
 }
 
+/* Why a JSON body was left alone, by enum mc_json_status. */
+static const char *const json_notes[] = {
+	[MC_JSON_NO_BODY] = "no JSON body in the bytes: nothing changed",
+	[MC_JSON_PARTIAL] = "the JSON body goes on past these bytes (larger than one read or "
+	                    "send, or its head cut): left alone",
+	[MC_JSON_CHUNKED] = "chunked transfer encoding: left alone",
+	[MC_JSON_MALFORMED] = "not JSON, or nested deeper than 32: left alone",
+};
+
+void mc_fault_corrupt_json(struct mc_fault *f, char *buf, size_t len)
+{
+	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow || !begin(f))
+		return;
+	struct mc_json_report rep;
+	enum mc_json_status st = mc_json_damage(f->d.rule, f->d.draw, buf, len, &rep);
+	struct mc_rec_detail d = { .applied = true, .bytes = len, .json = true };
+	d.offset = rep.body;
+	d.changed = rep.changed;
+	d.numbers = rep.numbers;
+	d.matched = rep.matched;
+	d.unwritable = rep.unwritable;
+	if (st != MC_JSON_DONE)
+		d.note = json_notes[st];
+	else if (!rep.changed)
+		d.note = rep.matched ? "no picked number could be written in its width"
+		                     : "no number at json_path in the body";
+	corrupt_done(f, &d);
+	mc_rec_apply_end(); /* after the record: halt waits for it */
+}
+
 void mc_fault_corrupt_iov(struct mc_fault *f, const struct iovec *iov, int cnt, size_t len)
 {
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return;
+	if (f->d.rule->region == MC_REGION_JSON) {
+		/* a read's bytes, in place: the first buffer holds them (a flat read) */
+		mc_fault_corrupt_json(f, iov[0].iov_base,
+		                      cnt > 0 && iov[0].iov_len < len ? iov[0].iov_len : len);
+		return;
+	}
 	if (f->skip_note) {
 		struct mc_rec_detail d = { .note = f->skip_note };
 		no_effect(f, &d);

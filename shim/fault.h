@@ -247,6 +247,25 @@ bool mc_fault_redirect(struct mc_fault *f);
  * counted as not applied. */
 void mc_fault_not_applied(struct mc_fault *f, const char *why);
 
+/* corrupt with region = json: the numbers of the JSON body in buf[0, len) changed in place
+ * (engine/json.c), and the line logged: applied with the counts, or no_effect with why (a
+ * body larger than the bytes, chunked, not JSON). Guard held. */
+void mc_fault_corrupt_json(struct mc_fault *f, char *buf, size_t len);
+
+/* Applying a decision outside this file (truncate.c): open the halt bracket (false: a halt or
+ * a reload came in since the decision, logged as not applied: do nothing); close it with the
+ * record of what was done, or, when d->applied is false, of a decision that changed nothing
+ * (no_effect: its claim on `times` goes back; d->note says why). */
+struct mc_rec_detail;
+bool mc_fault_apply_open(struct mc_fault *f);
+void mc_fault_apply_close(struct mc_fault *f, struct mc_rec_detail *d);
+
+/* action = throttle, after the real call: charges the rule's bucket with the bytes the call
+ * moved (and the call itself, for iops), then waits until the bucket has paid for them
+ * (engine/throttle.c), in the halt bracket, and logs what it waited. Nothing for another
+ * action or a shadow decision (logged already). errno preserved. Guard held. */
+void mc_fault_throttle(struct mc_fault *f, uint64_t bytes);
+
 /* The file offset a read on fd is about to start at (pread's explicit
  * offset, or the fd's current one); sets f->have_offset. */
 void mc_fault_note_offset(struct mc_fault *f, int64_t explicit_off);

@@ -7,6 +7,7 @@
  * what a flat read the hook let pass brought, and mc_pipe_fd's first step (pipeline.h) lets
  * vectored reads (their bytes shown to the scanner too) and writes on the socket pass. */
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include "pipeline.h"
 #include "record.h"
 #include "request.h"
+#include "truncate.h"
 
 /* One hooked call on its slow path. */
 struct mc_hookcall {
@@ -169,6 +171,44 @@ static void sent(int fd, const struct iovec *iov, int cnt, ssize_t r)
 	errno = e;
 }
 
+/* Bodies a send may carry through region = json: gathered into a buffer on the stack, which
+ * is sent in place of the caller's (never written: it may be immutable). */
+#define MC_JSON_SEND_MAX 8192
+
+/* corrupt on a send (region = json): the bytes of c's buffers, gathered, damaged and sent
+ * instead; a send of more than MC_JSON_SEND_MAX bytes is left alone (logged). The count
+ * returned is of the same bytes, so that a caller that sends the rest (a short send) goes on
+ * from its own, undamaged, buffer: the numbers stay well-formed either way. */
+static __attribute__((noinline)) ssize_t send_json(const struct mc_fd_row *row,
+                                                   struct mc_fd_call *c, struct mc_fault *f)
+{
+	char out[MC_JSON_SEND_MAX];
+	size_t n = 0;
+	for (int i = 0; i < c->cnt; i++) {
+		if (c->iov[i].iov_len > sizeof(out) - n) {
+			f->skip_note = "a send larger than 8 KiB: left alone";
+			mc_fault_corrupt(f, out, 0);
+			return row->call(c);
+		}
+		memcpy(out + n, c->iov[i].iov_base, c->iov[i].iov_len);
+		n += c->iov[i].iov_len;
+	}
+	mc_fault_corrupt_json(f, out, n);
+	/* the call sends the copy; the caller's vector and header come back after it */
+	struct iovec one = { .iov_base = out, .iov_len = n };
+	struct msghdr msg_one;
+	struct mc_fd_call copy = *c;
+	copy.iov = &one;
+	copy.cnt = 1;
+	if (c->msg) {
+		msg_one = *c->msg;
+		msg_one.msg_iov = &one;
+		msg_one.msg_iovlen = 1;
+		copy.msg = &msg_one;
+	}
+	return row->call(&copy);
+}
+
 /* A call a rule acted on, or that trace, the scanner or the watchdog must see: the whole
  * bracket (the guard is held). */
 static inline __attribute__((always_inline)) ssize_t
@@ -203,7 +243,8 @@ fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row, struct mc_fd_call *
 	/* scale = N (a delay of N times the call's own duration): the call is timed */
 	uint64_t started_ns =
 	    mc_unlikely(f->d.action == MC_ACTION_DELAY && f->d.times_own > 0) ? mc_now_ns() : 0;
-	ssize_t r = row->call(c);
+	bool json_out = f->d.action == MC_ACTION_CORRUPT && !f->d.shadow && h == MC_HOOK_SEND;
+	ssize_t r = json_out ? send_json(row, c, f) : row->call(c);
 	if (mc_unlikely(started_ns))
 		mc_fault_after_own(f, started_ns);
 	if (c->msg != msg && r >= 0 && (row->what & MC_PIPE_ARRIVED)) {
@@ -212,6 +253,7 @@ fd_full(struct mc_hookcall *hc, const struct mc_fd_row *row, struct mc_fd_call *
 		msg->msg_controllen = msg_cut.msg_controllen;
 		msg->msg_namelen = msg_cut.msg_namelen;
 	}
+	mc_fault_throttle(f, r > 0 ? (uint64_t)r : 0);
 	if (row->what & MC_PIPE_ARRIVED)
 		arrived(f, row->fn, fdi, c->fd, asked, c->iov, c->cnt, r > 0 ? (size_t)r : 0);
 	else if ((row->what & MC_PIPE_SENT) && h == MC_HOOK_SEND)
@@ -283,6 +325,17 @@ static void set_stream_error(FILE *s)
 #endif
 }
 
+/* A truncated file's stream is at its end: feof() says so, as it would for a real one. */
+static void set_stream_eof(FILE *s)
+{
+#ifdef _IO_EOF_SEEN
+	if (s)
+		s->_flags |= _IO_EOF_SEEN;
+#else
+	(void)s;
+#endif
+}
+
 /* The stream's logical position, not the fd's (stdio reads ahead): where a corrupt rule's
  * bytes start. Asked only when a read rule may want it. */
 static int64_t stream_offset(const struct mc_items_row *row, FILE *s)
@@ -315,9 +368,19 @@ MC_COLD size_t mc_pipe_items(const struct mc_items_row *row, struct mc_items_cal
 		mc_call_end_fd(&hc, -1);
 		return 0;
 	}
-	if (want < bytes) /* short: fewer items, at least one */
+	if (want < bytes && f.d.action == MC_ACTION_TRUNCATE) {
+		/* the items before the end; none: end of file, as the stream would say */
+		c->n = (size_t)(want / c->size);
+		if (c->n == 0) {
+			set_stream_eof(c->stream);
+			mc_call_end_fd(&hc, 0);
+			return 0;
+		}
+	} else if (want < bytes) { /* short: fewer items, at least one */
 		c->n = want / c->size ? (size_t)(want / c->size) : 1;
+	}
 	size_t r = row->call(c);
+	mc_fault_throttle(&f, (uint64_t)r * c->size);
 	if (row->what & MC_PIPE_ARRIVED)
 		mc_fault_corrupt(&f, c->ptr, r * c->size);
 	mc_call_end_fd(&hc, (long long)(r * c->size));
@@ -403,7 +466,8 @@ MC_COLD void *mc_pipe_alloc(const struct mc_alloc_row *row, size_t n, struct mc_
 /* The rules' verdict on the file c names: false when the call must fail (errno set);
  * c->path and *id change when a redirect rule sends the call elsewhere (id: for an open,
  * whose fd is named by the file it really is). Guard held. */
-static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uint32_t *id)
+static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uint32_t *id,
+                      struct mc_fault *fp)
 {
 	struct mc_fault f;
 	bool acted;
@@ -419,7 +483,9 @@ static bool path_gate(const struct mc_path_row *row, struct mc_path_call *c, uin
 		return true;
 	if (!mc_fault_before(&f, NULL))
 		return false;
-	if (f.d.action == MC_ACTION_REDIRECT && c->on_fd) {
+	if (f.d.action == MC_ACTION_TRUNCATE) {
+		*fp = f; /* applied to what the call reports */
+	} else if (f.d.action == MC_ACTION_REDIRECT && c->on_fd) {
 		mc_fault_not_applied(&f, "a call on an fd: its file is the one it opened");
 	} else if (mc_fault_redirect(&f)) {
 		c->path = f.d.to; /* absolute: the validator requires it */
@@ -443,12 +509,16 @@ MC_COLD int mc_pipe_path(const struct mc_path_row *row, struct mc_path_call *c)
 	if (!c->on_fd && named && (opens || ruled || mc_trace_enabled))
 		id = mc_path_intern_at(c->dirfd, c->path, -1);
 	uint32_t asked_id = id; /* a stat is traced by the path asked, an open by the file */
-	if (ruled && !path_gate(row, c, &id)) {
+	struct mc_fault f;
+	f.d.action = MC_ACTION_NONE;
+	if (ruled && !path_gate(row, c, &id, &f)) {
 		mc_call_end_fd(&hc, -1);
 		return -1;
 	}
 	int r = row->call(c);
 	int e = errno; /* the after's own calls (a tensor map reads the file) must not leak */
+	if (r == 0 && f.d.action == MC_ACTION_TRUNCATE)
+		mc_truncate_stat(&f, row->fn == MC_FN_statx, c->out);
 	if (opens && named) {
 		if (c->stream)
 			mc_fd_forget_snapshot(old_fd, snap);
@@ -484,6 +554,12 @@ static bool map_file_gate(struct mc_fault *f, enum mc_fn fn, struct mc_map_call 
 	int prot = c->prot;
 	if (!mc_fault_fd_gate(f, MC_HOOK_MMAP, fn, c->fd, &fdi, &n, c->off))
 		return false;
+	if (f->d.action == MC_ACTION_TRUNCATE && !f->d.shadow) {
+		/* the end's page is zeroed in the process's copy, never in the file */
+		if (shared(c->flags) && !(prot & PROT_WRITE))
+			c->flags = (c->flags & ~MAP_TYPE) | MAP_PRIVATE;
+		return true;
+	}
 	if (f->d.action != MC_ACTION_CORRUPT || f->d.shadow)
 		return true;
 	if (!(prot & PROT_READ)) {
@@ -528,6 +604,25 @@ static void corrupt_mapping(struct mc_fault *f, const struct mc_map_call *c, voi
 		mprotect(addr, span, prot);
 }
 
+/* action = throttle on a file mapping: the mapping is read in when it is made, as
+ * MAP_POPULATE would, at the rule's pace. The bytes of the file it covers are charged to the
+ * bucket and the mmap returns once they are paid for; the kernel is asked to read them ahead
+ * meanwhile, so that the pages the program touches later come from the page cache (a slow
+ * volume's cost is paid once, up front, where a loader waits for it). */
+static void throttle_mapping(struct mc_fault *f, const struct mc_map_call *c, void *addr)
+{
+	uint64_t n = 0;
+	struct stat st;
+	int e = errno;
+	if (addr != MAP_FAILED && mc_real.fstat(c->fd, &st) == 0 && st.st_size > c->off) {
+		uint64_t avail = (uint64_t)(st.st_size - c->off);
+		n = avail < c->len ? avail : c->len;
+		madvise(addr, c->len, MADV_WILLNEED);
+	}
+	errno = e;
+	mc_fault_throttle(f, n);
+}
+
 MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
 {
 	struct mc_hookcall hc;
@@ -555,6 +650,12 @@ MC_COLD void *mc_pipe_map(const struct mc_map_row *row, struct mc_map_call *c)
 				f.skip_note = "mmap failed";
 			corrupt_mapping(&f, c, r);
 			errno = e;
+		} else if (!anon && f.d.action == MC_ACTION_TRUNCATE) {
+			mc_truncate_mapping(&f, c->fd, c->off, r, c->len, c->prot, c->flags);
+		} else if (!anon && f.d.action == MC_ACTION_THROTTLE) {
+			throttle_mapping(&f, c, r);
+		} else if (anon && f.d.action == MC_ACTION_THROTTLE && !f.d.shadow) {
+			mc_fault_not_applied(&f, "anonymous mapping: nothing to read in");
 		}
 	}
 	if (anon && r != MAP_FAILED && row->made && mc_armed(MC_ARM_HEAP))

@@ -80,6 +80,12 @@ struct mc_rec_detail {
 	int signo;             /* signal: the signal raised */
 	uint64_t leaked_bytes; /* leak: what the process has leaked so far, this one included */
 	bool released;         /* hang: a halt ended it (else its deadline) */
+	/* truncate: the file's real size and where it appears to end */
+	uint64_t file_size, at;
+	/* corrupt with region = json: the body's numbers, those json_path addressed, and those
+	 * picked whose new value did not fit their width (left as they were) */
+	bool json;
+	uint32_t numbers, matched, unwritable;
 };
 
 /* Logs one fault (a decision of the engine, shadow or not) and counts it. */

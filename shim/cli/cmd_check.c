@@ -42,6 +42,13 @@ static int key_line(const struct mc_rule_spec *r, const char *key)
 	return r->line;
 }
 
+/* Whether the rule's path names one file (no glob character) that exists, and its stat. */
+static bool literal_file(const struct mc_rule_spec *r, struct stat *st)
+{
+	return r->path && !strpbrk(r->path, "*?[\\") && stat(r->path, st) == 0 &&
+	       S_ISREG(st->st_mode);
+}
+
 /* format = raw on a path that names one file (no glob character) that exists: the file must
  * reach past the declared offset, else the rule could never damage anything (an error); a
  * model file the recognisers know gets a warning, as raw ignores its header. The library
@@ -49,8 +56,7 @@ static int key_line(const struct mc_rule_spec *r, const char *key)
 static int check_raw_file(const char *cfg_path, const struct mc_rule_spec *r)
 {
 	struct stat st;
-	if (!r->raw || !r->path || strpbrk(r->path, "*?[\\") || stat(r->path, &st) != 0 ||
-	    !S_ISREG(st.st_mode))
+	if (!r->raw || !literal_file(r, &st))
 		return 0;
 	if ((uint64_t)st.st_size <= r->offset_lo) {
 		fprintf(stderr,
@@ -72,6 +78,24 @@ static int check_raw_file(const char *cfg_path, const struct mc_rule_spec *r)
 	return 0;
 }
 
+/* action = truncate with at = SIZE on a path that names one file that exists: at must fall
+ * inside it, else the rule could never cut anything (the library says so in its log, call
+ * by call, as it cannot know the file before it is opened). 0 or 1 (an error). */
+static int check_truncate_file(const char *cfg_path, const struct mc_rule_spec *r)
+{
+	struct stat st;
+	if (r->action != MC_ACTION_TRUNCATE || r->at_share || !literal_file(r, &st) ||
+	    r->at_bytes < (uint64_t)st.st_size)
+		return 0;
+	fprintf(stderr,
+	        "%s:%d: at = %" PRIu64 " is at or past the end of %s (%" PRIu64
+	        " bytes): the rule could never cut it (write a size below %" PRIu64
+	        " or a share such as 50%%)\n",
+	        cfg_path, key_line(r, "at"), r->at_bytes, r->path, (uint64_t)st.st_size,
+	        (uint64_t)st.st_size);
+	return 1;
+}
+
 /* 0 when path is valid, 1 when not. */
 static int check_one(const char *path, bool quiet)
 {
@@ -82,7 +106,8 @@ static int check_one(const char *path, bool quiet)
 	if (mc_cfg_parse_file(path, print_diag, NULL, &cfg) < 0)
 		return 1;
 	for (unsigned i = 0; i < cfg->n_rules; i++)
-		bad |= check_raw_file(path, &cfg->rules[i]);
+		bad |= check_raw_file(path, &cfg->rules[i]) |
+		       check_truncate_file(path, &cfg->rules[i]);
 	if (bad) {
 		mc_cfg_free(cfg);
 		return 1;

@@ -63,6 +63,8 @@ static bool targets(const struct mc_erule *r, const struct mc_call *call, struct
 		return false;
 	if ((c & MC_CHECK_TENSORS) && call->no_tensors)
 		return false;
+	if ((c & MC_CHECK_SOCKET) && call->not_socket)
+		return false;
 	if ((c & MC_CHECK_PROCESSES) && call->process_off && mask_has(call->process_off, r->id))
 		return false;
 	if ((c & MC_CHECK_CALLER) && !caller_matches(r, caller_name(call, memo)))
@@ -834,7 +836,7 @@ static uint8_t fast_kind(const struct mc_erule *r)
 {
 	/* a caller test differs call by call: no index, no express hint covers it */
 	if ((r->checks & (MC_CHECK_BUDGET | MC_CHECK_WINDOW | MC_CHECK_AFTER | MC_CHECK_TENSORS |
-	                  MC_CHECK_CALLER | MC_CHECK_PROCESSES)) ||
+	                  MC_CHECK_CALLER | MC_CHECK_PROCESSES | MC_CHECK_SOCKET)) ||
 	    r->rate_ppm >= MC_RATE_ONE || r->replay)
 		return MC_FAST_FULL;
 	if (r->select == MC_SELECT_CALL)

@@ -113,6 +113,7 @@ void mc_engine_state_reset(struct mc_engine_state *st)
 		atomic_store_explicit(&st->rule[i].selected, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].injected, 0, memory_order_relaxed);
 		atomic_store_explicit(&st->rule[i].ambiguous, 0, memory_order_relaxed);
+		atomic_store_explicit(&st->rule[i].paced_until, 0, memory_order_relaxed);
 	}
 }
 
@@ -159,6 +160,9 @@ static uint32_t rule_checks(const struct mc_rule_spec *s)
 		checks |= MC_CHECK_CALLER;
 	if (s->processes_ppm < MC_RATE_ONE)
 		checks |= MC_CHECK_PROCESSES;
+	/* JSON bodies travel on sockets: a file's reads are none of the rule's business */
+	if (s->action == MC_ACTION_CORRUPT && s->region == MC_REGION_JSON)
+		checks |= MC_CHECK_SOCKET;
 	return checks;
 }
 
@@ -233,6 +237,12 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->distribution = (uint8_t)s->distribution;
 	mc_engine_latency_params(s, &r->dist_a, &r->dist_b);
 	r->times_own = s->times_own;
+	r->bandwidth = s->bandwidth;
+	r->iops = s->iops;
+	r->at_bytes = s->at_bytes;
+	r->at_ppm = s->at_ppm;
+	r->at_share = s->at_share;
+	r->json_path = put_string(pool, s->json_path);
 }
 
 /* Group enabled rules by hook, keeping file order within each hook. */
@@ -250,8 +260,9 @@ static uint32_t needs_of(const struct mc_erule *r)
 		needs |= MC_NEEDS_KEY;
 	if (r->checks & MC_CHECK_TENSORS)
 		needs |= MC_NEEDS_TENSORS;
-	if ((needs & MC_NEEDS_KEY) && r->action == MC_ACTION_CORRUPT)
-		needs |= MC_NEEDS_STREAM; /* the key of a stream's bytes comes with them */
+	/* the key of a stream's bytes comes with them; a send's bytes bring none */
+	if ((needs & MC_NEEDS_KEY) && r->action == MC_ACTION_CORRUPT && r->hook == MC_HOOK_READ)
+		needs |= MC_NEEDS_STREAM;
 	if (r->checks & MC_CHECK_CALLER)
 		needs |= MC_NEEDS_CALLER;
 	return needs;
@@ -300,6 +311,7 @@ static size_t strings_size(const struct mc_config *cfg)
 		size += s->tensor ? strlen(s->tensor) + 1 : 0;
 		size += s->caller ? strlen(s->caller) + 1 : 0;
 		size += s->not_caller ? strlen(s->not_caller) + 1 : 0;
+		size += s->json_path ? strlen(s->json_path) + 1 : 0;
 	}
 	return size;
 }

@@ -74,6 +74,14 @@ struct mc_erule {
 	uint64_t hog_rate_bps;  /* action = hog: the ramp in bytes per second; 0: at once */
 	double dist_a, dist_b;  /* the distribution's parameters (mc_engine_latency_params()) */
 	double times_own;       /* scale = N: the call takes N times its own duration; 0: no */
+	/* throttle: bytes and calls per second (0: not paced) */
+	uint64_t bandwidth, iops;
+	/* truncate: the end in bytes, or a share of the file in millionths (at_share) */
+	uint64_t at_bytes;
+	uint32_t at_ppm;
+	bool at_share;
+	/* region = json: the JSON pointer of the numbers changed, or NULL for all */
+	const char *json_path;
 };
 
 struct mc_ruleset;     /* opaque, immutable, one allocation */
@@ -95,6 +103,9 @@ struct mc_rule_state {
 	 * several requests in flight (struct mc_call's ambiguous; counted by the caller, from
 	 * mc_thread_state's withheld) */
 	_Atomic uint64_t ambiguous;
+	/* action = throttle: the moment (the caller's clock, ns) by which what the rule let
+	 * through is paid for (throttle.c); not a counter */
+	_Atomic uint64_t paced_until;
 } __attribute__((aligned(64)));
 
 struct mc_engine_state {
@@ -173,6 +184,9 @@ struct mc_call {
 	/* rules with processes = P% that are not enabled in this process (from
 	 * mc_engine_process_mask()); NULL: every such rule is enabled */
 	const struct mc_rulemask *process_off;
+	/* the fd is not a socket: region = json rules never match (zero: a socket, or not an
+	 * fd call) */
+	bool not_socket;
 	/* the current request key, NULL when none; key_gen identifies it: nonzero and
 	 * different for every new key (0 = do not memoize) */
 	const char *key;
@@ -363,6 +377,20 @@ bool mc_engine_select_key(const struct mc_erule *rule, const void *key, size_t k
 /* For action = short, the number of bytes the call may move out of n asked: between 1 and
  * min(max_bytes, n), drawn from the selector; n when n == 0. Never 0 for n > 0. */
 uint64_t mc_engine_short_len(const struct mc_decision *d, uint64_t n);
+
+/* action = throttle (throttle.c): what one call moving `bytes` costs at rule r's bandwidth
+ * and iops, in nanoseconds; and the reservation of that cost in the rule's bucket
+ * (st->rule[r->id].paced_until): returns the deadline, on the clock of now_ns, until which
+ * the caller waits. Lock-free; callable from any thread and from a signal handler. */
+uint64_t mc_engine_throttle_cost(const struct mc_erule *r, uint64_t bytes);
+uint64_t mc_engine_throttle(const struct mc_erule *r, struct mc_engine_state *st, uint64_t bytes,
+                            uint64_t now_ns);
+
+/* action = truncate (truncate.c): where a file of `size` bytes appears to end under rule r
+ * (at = SIZE, or at = P% of size; never past size); and how many of n bytes asked at offset
+ * off a read of a file ending at `end` returns (0 at or past the end: end of file). */
+uint64_t mc_engine_truncate_end(const struct mc_erule *r, uint64_t size);
+uint64_t mc_engine_truncate_len(uint64_t end, uint64_t off, uint64_t n);
 
 /* The file identity corruption is keyed on: a hash of the absolute path. */
 uint64_t mc_engine_file_id(const char *abs_path);

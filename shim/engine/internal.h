@@ -20,6 +20,7 @@ enum {
 	MC_CHECK_TENSORS = 1u << 8,    /* region = tensors: not a file known to have none */
 	MC_CHECK_CALLER = 1u << 9,     /* caller, not_caller: the object that made the call */
 	MC_CHECK_PROCESSES = 1u << 10, /* processes = P%: enabled in this process? */
+	MC_CHECK_SOCKET = 1u << 11,    /* region = json: a socket */
 };
 
 /* Salts that keep the choices drawn from one selector value independent of each other. */

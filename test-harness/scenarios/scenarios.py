@@ -522,6 +522,113 @@ def case_slow_network(tmp):
              base["p99_ms"], res["p99_ms"]))
 
 
+# ---- slow-storage.ini ----
+
+def start_time(tmp, model, cfg=None):
+    """Seconds from the server's start to its ready file, and the server."""
+    t = time.monotonic()
+    srv = Server(tmp, model, cfg=cfg)
+    return time.monotonic() - t, srv
+
+
+def case_slow_storage(tmp):
+    """A 16 MiB model on a 50 MiB/s volume: the server's start takes at least the model's
+    size at that rate longer than without the library (the bucket's sleep is the lower
+    bound; the upper bound allows a busy machine 1 s more), it answers every request right,
+    and serving is as fast as before (the weights are in memory: p50 within 5 ms or 2 x)."""
+    cfg = config("slow-storage.ini")
+    mlchaos_check(cfg)
+    rate = 50 * 1024 * 1024
+    model, data = gen(tmp, seed=29, shape="1024-4096-4", samples=200)
+    size = os.path.getsize(model)
+    asked = size / rate
+    plain_s, srv = start_time(tmp, model)
+    base = load(srv.port, 200, data, prefix="store")
+    srv.stop()
+    log = os.path.join(tmp, "ev-%p.jsonl")
+    slow_s, srv = start_time(tmp, model, cfg=with_log(tmp, cfg, log))
+    res = load(srv.port, 200, data, prefix="store")
+    srv.stop()
+    paced = [e for e in events(tmp) if e["event"] == "fault" and e["action"] == "throttle"]
+    paid = sum(e["bytes"] for e in paced if e["applied"])
+    print("slow-storage: %d-byte model, asked %.3f s; start %.3f s -> %.3f s; %d throttled "
+          "calls, %d bytes; p50 %.3f -> %.3f ms" % (size, asked, plain_s, slow_s, len(paced),
+                                                   paid, base["p50_ms"], res["p50_ms"]))
+    require(paid >= size, "throttled %d bytes of a %d-byte model" % (paid, size))
+    require(all(e["phase"] == "load" for e in paced), "a throttle line outside phase = load")
+    require(slow_s >= asked, "start took %.3f s, below the asked %.3f s" % (slow_s, asked))
+    require(slow_s <= asked * 1.1 + plain_s + 1.0, "start took %.3f s for %.3f s asked and "
+            "%.3f s without the library" % (slow_s, asked, plain_s))
+    require(res["success_rate"] == 1.0 and res["accuracy"] == 1.0, json.dumps(res))
+    require(res["p50_ms"] <= max(2 * base["p50_ms"], base["p50_ms"] + 5),
+            "serving slowed down: p50 %.3f -> %.3f ms" % (base["p50_ms"], res["p50_ms"]))
+
+
+# ---- truncated-model.ini ----
+
+def case_truncated_model(tmp):
+    """The model appears to end halfway: the reference server refuses it at start, with the
+    message it gives for a copy really cut there (the path aside), and the file on disk is
+    unchanged; the log's lines cut at half the file."""
+    cfg = config("truncated-model.ini")
+    mlchaos_check(cfg)
+    model, _ = gen(tmp, seed=31, dataset=False)
+    data = open(model, "rb").read()
+    cut = os.path.join(tmp, "cut.bin")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) // 2])
+    real = Server(tmp, cut, expect_ready=False)
+    real_rc = real.wait_exit()
+    log = os.path.join(tmp, "ev-%p.jsonl")
+    srv = Server(tmp, model, cfg=with_log(tmp, cfg, log), expect_ready=False)
+    rc = srv.wait_exit()
+    want = real.stderr().replace(cut, "MODEL").split(": ", 1)[-1].strip()
+    got = srv.stderr().replace(model, "MODEL").split(": ", 1)[-1].strip()
+    print("truncated-model: cut copy exit %d: %s; under the scenario exit %d: %s"
+          % (real_rc, want, rc, got))
+    require(real_rc != 0 and "truncated" in want, "the cut copy: exit %d, %s" % (real_rc, want))
+    require(rc == real_rc and got == want, "refused otherwise than the cut copy: exit %d, %s"
+            % (rc, got))
+    require(not os.path.exists(srv.ready), "the server became ready on half a model")
+    require(open(model, "rb").read() == data, "the model file changed on disk")
+    cuts = [e for e in events(tmp) if e["event"] == "fault" and e["action"] == "truncate"
+            and e["applied"]]
+    require(cuts and all(e["at"] == len(data) // 2 for e in cuts), "log: %s" % cuts[:2])
+
+
+# ---- input-noise.ini ----
+
+def case_input_noise(tmp):
+    """20% of requests' features get 30% noise: every answer is a 200 (well-formed, its
+    Content-Length true), every unselected request is answered right, the log's changed
+    requests are exactly those `mlchaos select` names, and some noisy ones are answered
+    otherwise (the count is printed: the model's robustness)."""
+    cfg = config("input-noise.ini")
+    mlchaos_check(cfg)
+    model, data = gen(tmp, seed=37, samples=300)
+    log = os.path.join(tmp, "ev-%p.jsonl")
+    srv = Server(tmp, model, cfg=with_log(tmp, cfg, log))
+    per = os.path.join(tmp, "per.jsonl")
+    res = load(srv.port, 300, data, prefix="noisy", per_request=per)
+    srv.stop()
+    lines = per_request_lines(per)
+    chosen = selected(cfg, "noisy-features", [l["id"] for l in lines])
+    changed = {e["key"] for e in events(tmp) if e["event"] == "fault" and e["applied"]
+               and e.get("changed", 0) > 0}
+    wrong = [l["id"] for l in lines if l["correct"] is False]
+    print("input-noise: %d of 300 requests noisy, %d of them answered wrongly; success "
+          "rate %.3f, accuracy %.3f" % (len(chosen), len(set(wrong) & chosen),
+                                        res["success_rate"], res["accuracy"]))
+    require(res["success_rate"] == 1.0 and all(l["status"] == 200 for l in lines),
+            "an answer was not a 200: %s" % json.dumps(res))
+    require(0 < len(chosen) < 300 and changed == chosen,
+            "changed %d requests, select names %d; differ by %s"
+            % (len(changed), len(chosen), sorted(changed ^ chosen)[:5]))
+    require(set(wrong) <= chosen, "unselected requests answered wrongly: %s"
+            % sorted(set(wrong) - chosen)[:5])
+    require(wrong, "no noisy request was answered otherwise: the noise reached nothing")
+
+
 # ---- ci-smoke.ini and scripts/ci-smoke ----
 
 def ci_smoke(tmp, *extra, cfg=None):
@@ -1676,7 +1783,8 @@ def case_configs_check(tmp):
     """Every scenario passes `mlchaos check`; every shipped experiment parses."""
     for name in ("oom.ini", "stale-model.ini", "corrupt-weights.ini", "nan-weights.ini",
                  "short-reads.ini", "slow-network.ini", "ci-smoke.ini", "worker-crash.ini",
-                 "memory-leak.ini"):
+                 "memory-leak.ini", "slow-storage.ini", "truncated-model.ini",
+                 "input-noise.ini"):
         mlchaos_check(config(name))
         text = open(config(name)).read()
         require(re.search(r"(?im)^; .*hypothesis", text), "%s states no hypothesis" % name)
