@@ -51,8 +51,6 @@ static struct {
 	_Atomic uint64_t forks;
 	_Atomic uint64_t process_off[1 + MC_MASK_WORDS];
 } process = { .thread_ordinals = 1 };
-/* The number the forking thread drew for the child it is forking (before_fork). */
-static __thread uint64_t fork_ticket __attribute__((tls_model("initial-exec")));
 /* Families with at least one rule, in any rule set so far: only ever grows
  * (a family armed stays armed, so that it notices the next reload), so a
  * reader that sees it a moment early or late only asks the rules in vain. */
@@ -62,11 +60,13 @@ __thread struct mc_express_memo mc_express_memo[MC_HOOK_COUNT]
 _Atomic uint32_t mc_express_epoch;
 /* This thread's part of the decisions: its generator and counts (the engine's), the snapshot
  * generation they were seeded for (it reseeds when another comes in force; 0 until its first
- * decision: generations count from 1), and its start order among the threads. */
+ * decision: generations count from 1), its start order among the threads, and the number it
+ * drew for the child it is forking (before_fork). */
 static __thread struct {
 	struct mc_thread_state engine;
 	uint64_t generation;
 	uint64_t ordinal;
+	uint64_t fork_ticket;
 } self __attribute__((tls_model("initial-exec")));
 
 /* ---- the express lane (fault.h) ----------------------------------------------- */
@@ -482,10 +482,10 @@ static bool decide_fd_stage(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, i
 	}
 	express_settle(h); /* the engine sees the rules' counts and gaps as they are */
 	struct mc_call call = { .hook = h,
-	                        .size = size,
-	                        .not_socket = !socket,
-	                        .caller = ask_caller,
-	                        .caller_arg = f };
+		                .size = size,
+		                .not_socket = !socket,
+		                .caller = ask_caller,
+		                .caller_arg = f };
 	if (staged)
 		call.stage = after_bytes ? MC_STAGE_AFTER_BYTES : MC_STAGE_BEFORE_BYTES;
 	struct mc_rulemask mask;
@@ -1175,7 +1175,7 @@ static const char *base_name(const char *p)
  * process forks (a fork that fails uses its number up). */
 static void before_fork(void)
 {
-	fork_ticket = atomic_fetch_add_explicit(&process.forks, 1, memory_order_relaxed) + 1;
+	self.fork_ticket = atomic_fetch_add_explicit(&process.forks, 1, memory_order_relaxed) + 1;
 }
 
 /* after = N and times = N count per process: a forked child starts anew.
@@ -1185,7 +1185,7 @@ static void child_after_fork(void)
 {
 	int saved_errno = errno;
 	mc_guard_enter();
-	process.start_order = fork_ticket; /* the child's siblings are its parent's children */
+	process.start_order = self.fork_ticket; /* the child's siblings are its parent's children */
 	atomic_store(&process.forks, 0);
 	atomic_store(&process.process_off[0], 0);
 	mc_kind_after_fork();

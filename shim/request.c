@@ -46,10 +46,6 @@ static struct {
 	_Atomic bool tracking; /* requests in flight are followed to their responses' end */
 	_Atomic(void *) resp_chunks[CONN_CHUNKS]; /* struct resp_slot by fd, mapped on first use */
 } requests;
-static __thread struct mc_reqkey thread_key __attribute__((tls_model("initial-exec")));
-/* The key a server set for the thread with mlchaos_request_key(): it wins over the sniffed
- * one, for the calls not on a socket. */
-static __thread struct mc_reqkey api_key __attribute__((tls_model("initial-exec")));
 
 /* A connection's requests in flight: read, their responses not yet complete (response.h
  * follows the bytes sent). The framing state is written by the thread that sends on the
@@ -66,13 +62,22 @@ struct resp_slot {
  * no single request (it is `ambiguous`). A request that finds the table full sets overflow,
  * which holds until the table empties: the count is then a floor. */
 #define FLIGHT_MAX 32
-static __thread struct {
+struct flight {
 	uint32_t n;
 	bool overflow;
 	bool ambiguous; /* what the last mc_request_thread_key() found */
 	int fd[FLIGHT_MAX];
 	uint64_t gen[FLIGHT_MAX];
-} flight __attribute__((tls_model("initial-exec")));
+};
+
+/* This thread's requests: the key it read last, the key a server set for it with
+ * mlchaos_request_key() (it wins over the sniffed one, for the calls not on a socket), and its
+ * requests in flight. */
+static __thread struct {
+	struct mc_reqkey key;
+	struct mc_reqkey api_key;
+	struct flight flight;
+} mine __attribute__((tls_model("initial-exec")));
 
 /* The first settings interned need no allocation; a process sees few (one per request_key
  * and header its configs name), and one past these is allocated and kept. */
@@ -243,9 +248,9 @@ static void become_serving(void)
 static void set_thread_key(const char *key, size_t len, uint64_t gen)
 {
 	for (size_t i = 0; i < len; i += 8)
-		memcpy(thread_key.bytes + i, key + i, 8);
-	thread_key.len = len;
-	thread_key.gen = gen;
+		memcpy(mine.key.bytes + i, key + i, 8);
+	mine.key.len = len;
+	mine.key.gen = gen;
 }
 
 /* ---- requests in flight ------------------------------------------------------------ */
@@ -266,41 +271,41 @@ bool mc_request_tracks_responses(void)
  * number came back then counts too: a call is then not attributed, never misattributed). */
 static bool flight_live(uint32_t i)
 {
-	struct resp_slot *s = resp_slot(flight.fd[i], false);
+	struct resp_slot *s = resp_slot(mine.flight.fd[i], false);
 	if (!s)
 		return false;
 	uint32_t n = atomic_load_explicit(&s->inflight, memory_order_relaxed);
-	return n > 1 ||
-	       (n == 1 && atomic_load_explicit(&s->gen, memory_order_relaxed) == flight.gen[i]);
+	return n > 1 || (n == 1 &&
+	                 atomic_load_explicit(&s->gen, memory_order_relaxed) == mine.flight.gen[i]);
 }
 
 /* Drops the entries whose responses are complete (on whatever thread they were sent). */
 static void flight_prune(void)
 {
 	uint32_t kept = 0;
-	for (uint32_t i = 0; i < flight.n && i < FLIGHT_MAX; i++) {
+	for (uint32_t i = 0; i < mine.flight.n && i < FLIGHT_MAX; i++) {
 		if (!flight_live(i))
 			continue;
-		flight.fd[kept] = flight.fd[i];
-		flight.gen[kept] = flight.gen[i];
+		mine.flight.fd[kept] = mine.flight.fd[i];
+		mine.flight.gen[kept] = mine.flight.gen[i];
 		kept++;
 	}
-	flight.n = kept;
+	mine.flight.n = kept;
 	if (kept == 0)
-		flight.overflow = false;
+		mine.flight.overflow = false;
 }
 
 static void flight_push(int fd, uint64_t gen)
 {
-	if (flight.n >= FLIGHT_MAX)
+	if (mine.flight.n >= FLIGHT_MAX)
 		flight_prune();
-	if (flight.n >= FLIGHT_MAX) {
-		flight.overflow = true;
+	if (mine.flight.n >= FLIGHT_MAX) {
+		mine.flight.overflow = true;
 		return;
 	}
-	flight.fd[flight.n] = fd;
-	flight.gen[flight.n] = gen;
-	flight.n++;
+	mine.flight.fd[mine.flight.n] = fd;
+	mine.flight.gen[mine.flight.n] = gen;
+	mine.flight.n++;
 }
 
 /* A request started on fd (its head was read), numbered gen: in flight on the connection and
@@ -318,7 +323,7 @@ static void request_began(int fd, uint64_t gen, const void *buf, size_t n)
 	flight_push(fd, gen);
 }
 
-/* The response to the oldest request in flight on fd ended: one fewer in flight. With none
+/* The response to the oldest request in flight on fd ended: one fewer in mine.flight. With none
  * left, the thread's key goes when it next looks (flight_prune). The connection keeps its
  * key until the next request on it: a read on a socket is decided before its bytes arrive,
  * so the read that brings the next request (or the end of the connection) is decided with
@@ -366,35 +371,35 @@ static void responses_closed(int fd)
  * the request read last (what `ambiguous = last` acts on). */
 static const struct mc_reqkey *sniffed_key(void)
 {
-	flight.ambiguous = false;
+	mine.flight.ambiguous = false;
 	if (!mc_request_tracks_responses())
-		return &thread_key;
-	if (flight.n)
+		return &mine.key;
+	if (mine.flight.n)
 		flight_prune();
-	if (flight.n > 1 || flight.overflow) {
-		flight.ambiguous = true;
-		return &thread_key;
+	if (mine.flight.n > 1 || mine.flight.overflow) {
+		mine.flight.ambiguous = true;
+		return &mine.key;
 	}
-	if (flight.n == 0) {
-		thread_key.len = 0;
-		thread_key.gen = 0;
-	} else if (thread_key.gen != flight.gen[0]) {
+	if (mine.flight.n == 0) {
+		mine.key.len = 0;
+		mine.key.gen = 0;
+	} else if (mine.key.gen != mine.flight.gen[0]) {
 		struct mc_reqkey k;
-		if (conn_load(flight.fd[0], &k) && k.gen == flight.gen[0]) {
-			memcpy(thread_key.bytes, k.bytes, k.len);
-			thread_key.len = k.len;
-			thread_key.gen = k.gen;
+		if (conn_load(mine.flight.fd[0], &k) && k.gen == mine.flight.gen[0]) {
+			memcpy(mine.key.bytes, k.bytes, k.len);
+			mine.key.len = k.len;
+			mine.key.gen = k.gen;
 		} else {
-			thread_key.len = 0;
-			thread_key.gen = 0;
+			mine.key.len = 0;
+			mine.key.gen = 0;
 		}
 	}
-	return &thread_key;
+	return &mine.key;
 }
 
 bool mc_request_thread_ambiguous(void)
 {
-	return flight.ambiguous;
+	return mine.flight.ambiguous;
 }
 
 /* ---- the servers' own keys ---------------------------------------------------------- */
@@ -402,18 +407,18 @@ bool mc_request_thread_ambiguous(void)
 MC_EXPORT void mlchaos_request_key(const char *key, size_t len)
 {
 	if (!key) {
-		api_key.len = 0;
-		api_key.gen = 0;
+		mine.api_key.len = 0;
+		mine.api_key.gen = 0;
 		return;
 	}
 	if (len > MC_REQKEY_MAX)
 		len = MC_REQKEY_MAX;
-	api_key.len = 0; /* a signal handler in between sees no key, not half of one */
+	mine.api_key.len = 0; /* a signal handler in between sees no key, not half of one */
 	atomic_signal_fence(memory_order_seq_cst);
-	memcpy(api_key.bytes, key, len);
-	api_key.gen = next_gen();
+	memcpy(mine.api_key.bytes, key, len);
+	mine.api_key.gen = next_gen();
 	atomic_signal_fence(memory_order_seq_cst);
-	api_key.len = len;
+	mine.api_key.len = len;
 	become_serving();
 }
 
@@ -454,7 +459,7 @@ const struct mc_reqkey *mc_request_on_read(int fd, const void *buf, size_t n, ui
 		*ret_word = mc_fd_new_request(fd, gen);
 		if (mc_request_tracks_responses())
 			request_began(fd, gen, buf, n);
-		return &thread_key;
+		return &mine.key;
 	}
 	case MC_REQKEY_NEW_NO_KEY: {
 		uint64_t gen = next_gen();
@@ -511,16 +516,16 @@ static void thread_id_key(struct mc_reqkey *ret)
 const struct mc_reqkey *mc_request_thread_key(const struct mc_reqconf *c)
 {
 	enum mc_reqkey_mode mode = c ? c->mode : MC_REQ_NONE;
-	flight.ambiguous = false;
+	mine.flight.ambiguous = false;
 	if (mode == MC_REQ_NONE)
 		return NULL;
-	if (api_key.len) /* the server's own word */
-		return &api_key;
-	if (mc_unlikely(mode == MC_REQ_THREAD) && thread_key.len == 0)
-		thread_id_key(&thread_key); /* once per thread: gettid is a system call */
+	if (mine.api_key.len) /* the server's own word */
+		return &mine.api_key;
+	if (mc_unlikely(mode == MC_REQ_THREAD) && mine.key.len == 0)
+		thread_id_key(&mine.key); /* once per thread: gettid is a system call */
 	if (mode == MC_REQ_HEADER)
 		return sniffed_key();
-	return mode == MC_REQ_THREAD ? &thread_key : NULL;
+	return mode == MC_REQ_THREAD ? &mine.key : NULL;
 }
 
 void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *ret)
@@ -540,8 +545,8 @@ void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *re
 			return;
 		/* the thread's key as it stands, when no server key and no request in flight
 		 * can change it: the common case, kept short (every fault's log line asks) */
-		const struct mc_reqkey *k = !api_key.len && !mc_request_tracks_responses()
-		                                ? (mode == MC_REQ_HEADER ? &thread_key : NULL)
+		const struct mc_reqkey *k = !mine.api_key.len && !mc_request_tracks_responses()
+		                                ? (mode == MC_REQ_HEADER ? &mine.key : NULL)
 		                                : mc_request_thread_key(c);
 		if (k && k->len) {
 			memcpy(ret->bytes, k->bytes, k->len);
@@ -554,9 +559,9 @@ void mc_request_current(const struct mc_reqconf *c, int fd, struct mc_reqkey *re
 
 void mc_request_child_after_fork(void)
 {
-	thread_key.len = 0; /* a new process: a new thread id, no request yet */
-	thread_key.gen = 0;
-	api_key.len = 0;
-	flight.n = 0;
-	flight.overflow = false;
+	mine.key.len = 0; /* a new process: a new thread id, no request yet */
+	mine.key.gen = 0;
+	mine.api_key.len = 0;
+	mine.flight.n = 0;
+	mine.flight.overflow = false;
 }
