@@ -465,12 +465,17 @@ void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
 {
+	return mc_fault_decide_live(f, h, fn, size,
+	                            mc_armed(MC_ARM_HEAP) ? mc_heap_live_bytes() : 0);
+}
+
+bool mc_fault_decide_live(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size,
+                          uint64_t live)
+{
 	express_settle(h);
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
-	struct mc_call call = { .hook = h, .size = size };
-	if (mc_armed(MC_ARM_HEAP))
-		call.heap_live_bytes = mc_heap_live_bytes();
+	struct mc_call call = { .hook = h, .size = size, .heap_live_bytes = live };
 	const struct mc_reqkey *key =
 	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(rt->req) : NULL;
 	if (!decide(rt, f, &call, key))

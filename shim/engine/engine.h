@@ -45,6 +45,7 @@ struct mc_erule {
 	uint8_t n_errnos;
 	uint8_t oom, mode, byte, scope;
 	bool shadow;       /* the rule's own shadow = true, or [mlchaos] shadow = true */
+	bool sticky;       /* CUDA: a failure poisons the context (every later call fails) */
 	bool enabled;      /* false: enabled = false, or process = did not match this process */
 	uint8_t region;    /* enum mc_region */
 	bool raw;          /* format = raw: the map is the declared one (mc_tensor_raw_map) */
