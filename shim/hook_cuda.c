@@ -266,8 +266,10 @@ static MC_COLD int cuda_before(struct cuda_call *c, enum cuda_slot slot)
 		return 0;
 	int saved = errno;
 	uint64_t live = 0;
-	if (c->hook == MC_HOOK_CUDA_ALLOC && counts_device_memory(c->kind))
-		live = mc_devmem_live(&mc_cuda.live, device_of(c, slot));
+	if (c->hook == MC_HOOK_CUDA_ALLOC) {
+		int dev = counts_device_memory(c->kind) ? device_of(c, slot) : -1;
+		live = dev >= 0 ? mc_devmem_live(&mc_cuda.live, dev) : MC_LIVE_UNBUDGETED;
+	}
 	struct mc_fault f;
 	mc_guard_enter();
 	if (mc_fault_decide_live(&f, c->hook, c->fn, c->size, live) && !mc_fault_before(&f, NULL)) {
@@ -479,6 +481,8 @@ static void *driver_substitute(const char *sym, void *p, int version, unsigned l
 		    (driver_names[i].stream && (flags & PER_THREAD_STREAM)))
 			return p;
 		const struct cuda_name *n = &cuda_names[driver_names[i].slot];
+		if (p == n->wrapper) /* a driver that looks its functions up in the global scope */
+			return p;
 		cache_real(n->slot, n->stub, p);
 		return n->wrapper;
 	}
