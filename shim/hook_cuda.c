@@ -161,6 +161,21 @@ static int created_on(const void *prop)
 	return loc[0] == 1 /* CU_MEM_LOCATION_TYPE_DEVICE */ ? loc[1] : -1;
 }
 
+/* The function name of the library whose real function is in slot: asked of that library's
+ * handle (already loaded: RTLD_NOLOAD), so that a library opened with RTLD_LOCAL answers
+ * too. NULL when not found. Guard held by the caller, or nothing hooked meets it. */
+static void *beside(enum cuda_slot slot, const char *name)
+{
+	Dl_info info;
+	void *h, *p = NULL;
+	if (dladdr(REAL(slot, void *), &info) && info.dli_fname &&
+	    (h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD))) {
+		p = mc_dlsym_real(h, name);
+		dlclose(h);
+	}
+	return p;
+}
+
 /* The current device of the runtime or the driver that the call went to: asked of the same
  * library as the call's real function (found beside it, never loaded), 0 when unknown. */
 static int current_device(enum cuda_slot slot, bool runtime)
@@ -168,14 +183,7 @@ static int current_device(enum cuda_slot slot, bool runtime)
 	void *_Atomic *cache = runtime ? &mc_cuda.get_device : &mc_cuda.ctx_get_device;
 	int (*get)(int *) = (int (*)(int *))atomic_load_explicit(cache, memory_order_relaxed);
 	if (!get) {
-		Dl_info info;
-		void *h;
-		void *p = NULL;
-		if (dladdr(REAL(slot, void *), &info) && info.dli_fname &&
-		    (h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD))) {
-			p = mc_dlsym_real(h, runtime ? "cudaGetDevice" : "cuCtxGetDevice");
-			dlclose(h);
-		}
+		void *p = beside(slot, runtime ? "cudaGetDevice" : "cuCtxGetDevice");
 		if (!p)
 			return 0;
 		get = (int (*)(int *))p;
@@ -470,7 +478,8 @@ static const struct {
 
 /* A driver function found by a lookup (p: what the real lookup gave): the wrapper that
  * stands for it, or p itself. */
-static void *driver_substitute(const char *sym, void *p, int version, unsigned long long flags)
+static void *driver_substitute(enum cuda_slot lookup, const char *sym, void *p, int version,
+                               unsigned long long flags)
 {
 	if (!sym || !p || sym[0] != 'c' || sym[1] != 'u')
 		return p;
@@ -481,8 +490,19 @@ static void *driver_substitute(const char *sym, void *p, int version, unsigned l
 		    (driver_names[i].stream && (flags & PER_THREAD_STREAM)))
 			return p;
 		const struct cuda_name *n = &cuda_names[driver_names[i].slot];
-		if (p == n->wrapper) /* a driver that looks its functions up in the global scope */
-			return p;
+		if (p == n->wrapper) {
+			/* a driver whose table holds its functions' interposable addresses, which
+			 * the preloaded library's own: its real one is the one beside the lookup */
+			int saved = errno;
+			mc_guard_enter();
+			p = beside(lookup, n->name);
+			if (!p) /* the runtime's entry points: the driver's lookup knows */
+				p = beside(S_cuGetProcAddress_v2, n->name);
+			mc_guard_leave();
+			errno = saved;
+			if (!p)
+				return n->wrapper;
+		}
 		cache_real(n->slot, n->stub, p);
 		return n->wrapper;
 	}
@@ -525,18 +545,18 @@ static void *lookup_stub(enum cuda_slot slot)
 
 /* A lookup's answer is replaced only when the real lookup succeeded (a status, when the
  * caller asked for one, says found: 0 in both APIs). */
-static void substitute_found(int r, const char *sym, void **pfn, int version,
+static void substitute_found(enum cuda_slot lookup, int r, const char *sym, void **pfn, int version,
                              unsigned long long flags, const int *status)
 {
 	if (r == 0 && pfn && *pfn && (!status || *status == 0))
-		*pfn = driver_substitute(sym, *pfn, version, flags);
+		*pfn = driver_substitute(lookup, sym, *pfn, version, flags);
 }
 
 MC_EXPORT int cuGetProcAddress(const char *sym, void **pfn, int version, unsigned long long flags)
 {
 	int r = REAL(S_cuGetProcAddress, int (*)(const char *, void **, int, unsigned long long))(
 	    sym, pfn, version, flags);
-	substitute_found(r, sym, pfn, version, flags, NULL);
+	substitute_found(S_cuGetProcAddress, r, sym, pfn, version, flags, NULL);
 	return r;
 }
 
@@ -545,7 +565,7 @@ MC_EXPORT int cuGetProcAddress_v2(const char *sym, void **pfn, int version,
 {
 	int r = REAL(S_cuGetProcAddress_v2, int (*)(const char *, void **, int, unsigned long long,
 	                                            int *))(sym, pfn, version, flags, status);
-	substitute_found(r, sym, pfn, version, flags, status);
+	substitute_found(S_cuGetProcAddress_v2, r, sym, pfn, version, flags, status);
 	return r;
 }
 
@@ -554,7 +574,7 @@ MC_EXPORT int cudaGetDriverEntryPoint(const char *sym, void **pfn, unsigned long
 {
 	int r = REAL(S_cudaGetDriverEntryPoint, int (*)(const char *, void **, unsigned long long,
 	                                                int *))(sym, pfn, flags, status);
-	substitute_found(r, sym, pfn, INT_MAX, flags, status);
+	substitute_found(S_cudaGetDriverEntryPoint, r, sym, pfn, INT_MAX, flags, status);
 	return r;
 }
 
@@ -564,6 +584,7 @@ MC_EXPORT int cudaGetDriverEntryPointByVersion(const char *sym, void **pfn, unsi
 	int r = REAL(S_cudaGetDriverEntryPointByVersion,
 	             int (*)(const char *, void **, unsigned int, unsigned long long, int *))(
 	    sym, pfn, version, flags, status);
-	substitute_found(r, sym, pfn, version > INT_MAX ? INT_MAX : (int)version, flags, status);
+	substitute_found(S_cudaGetDriverEntryPointByVersion, r, sym, pfn,
+	                 version > INT_MAX ? INT_MAX : (int)version, flags, status);
 	return r;
 }
