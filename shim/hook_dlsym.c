@@ -92,6 +92,15 @@ __attribute__((visibility("hidden"))) void *mc_dlsym_cuda_next(void *handle, con
 
 /* clang-format off */
 #if defined(__x86_64__)
+/* dlsym's two arguments kept across a call, the stack aligned for it */
+#define SAVE_ARGS                                                                          \
+	"	pushq %rdi\n	.cfi_adjust_cfa_offset 8\n"                                        \
+	"	pushq %rsi\n	.cfi_adjust_cfa_offset 8\n"                                        \
+	"	subq $8, %rsp\n	.cfi_adjust_cfa_offset 8\n"
+#define RESTORE_ARGS                                                                       \
+	"	addq $8, %rsp\n	.cfi_adjust_cfa_offset -8\n"                                       \
+	"	popq %rsi\n	.cfi_adjust_cfa_offset -8\n"                                           \
+	"	popq %rdi\n	.cfi_adjust_cfa_offset -8\n"
 __asm__(".text\n"
         ".globl dlsym\n"
         ".type dlsym, @function\n"
@@ -111,34 +120,16 @@ __asm__(".text\n"
         "	testq %rax, %rax\n"
         "	je 2f\n"
         "	jmp *%rax\n"
-        "2:	pushq %rdi\n"
-        "	.cfi_adjust_cfa_offset 8\n"
-        "	pushq %rsi\n"
-        "	.cfi_adjust_cfa_offset 8\n"
-        "	subq $8, %rsp\n"
-        "	.cfi_adjust_cfa_offset 8\n"
+        "2:\n"
+        SAVE_ARGS
         "	call mc_dlsym_resolve\n"
-        "	addq $8, %rsp\n"
-        "	.cfi_adjust_cfa_offset -8\n"
-        "	popq %rsi\n"
-        "	.cfi_adjust_cfa_offset -8\n"
-        "	popq %rdi\n"
-        "	.cfi_adjust_cfa_offset -8\n"
+        RESTORE_ARGS
         "	jmp *%rax\n"
-        "3:	pushq %rdi\n"
-        "	.cfi_adjust_cfa_offset 8\n"
-        "	pushq %rsi\n"
-        "	.cfi_adjust_cfa_offset 8\n"
-        "	subq $8, %rsp\n"
-        "	.cfi_adjust_cfa_offset 8\n"
+        "3:\n"
+        SAVE_ARGS
         "	movq 24(%rsp), %rdi\n"       /* the caller's return address */
         "	call mc_dlsym_from_main\n"
-        "	addq $8, %rsp\n"
-        "	.cfi_adjust_cfa_offset -8\n"
-        "	popq %rsi\n"
-        "	.cfi_adjust_cfa_offset -8\n"
-        "	popq %rdi\n"
-        "	.cfi_adjust_cfa_offset -8\n"
+        RESTORE_ARGS
         "	testl %eax, %eax\n"
         "	je 1b\n"
         "	jmp mc_dlsym_cuda_next\n"
