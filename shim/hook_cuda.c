@@ -163,7 +163,7 @@ static int created_on(const void *prop)
 
 /* The function name of the library whose real function is in slot: asked of that library's
  * handle (already loaded: RTLD_NOLOAD), so that a library opened with RTLD_LOCAL answers
- * too. NULL when not found. Guard held by the caller, or nothing hooked meets it. */
+ * too. NULL when not found. Guard held. */
 static void *beside(enum cuda_slot slot, const char *name)
 {
 	Dl_info info;
@@ -181,19 +181,20 @@ static void *beside(enum cuda_slot slot, const char *name)
 static int current_device(enum cuda_slot slot, bool runtime)
 {
 	void *_Atomic *cache = runtime ? &mc_cuda.get_device : &mc_cuda.ctx_get_device;
+	int saved = errno;
+	mc_guard_enter(); /* the library's own calls: no rule decides on them */
 	int (*get)(int *) = (int (*)(int *))atomic_load_explicit(cache, memory_order_relaxed);
 	if (!get) {
-		void *p = beside(slot, runtime ? "cudaGetDevice" : "cuCtxGetDevice");
-		if (!p)
-			return 0;
-		get = (int (*)(int *))p;
-		atomic_store_explicit(cache, p, memory_order_relaxed);
+		get = (int (*)(int *))beside(slot, runtime ? "cudaGetDevice" : "cuCtxGetDevice");
+		if (get)
+			atomic_store_explicit(cache, (void *)get, memory_order_relaxed);
 	}
 	int dev = 0;
-	cuda_depth++; /* the runtime's own driver calls are this one's */
-	int r = get(&dev);
-	cuda_depth--;
-	return r == 0 ? dev : 0;
+	if (get && get(&dev) != 0)
+		dev = 0;
+	mc_guard_leave();
+	errno = saved;
+	return dev;
 }
 
 static int device_of(const struct cuda_call *c, enum cuda_slot slot)
@@ -435,7 +436,11 @@ void *mc_cuda_substitute(const char *name, void *found)
 	if (found == wrapper) {
 		/* the program asked the global scope and found this library's own: its real one
 		 * is the next; none means no CUDA library is loaded, and the lookup fails */
+		int saved = errno;
+		mc_guard_enter();
 		found = mc_dlsym_real_next(name);
+		mc_guard_leave();
+		errno = saved;
 		if (!found)
 			return NULL;
 	}
