@@ -23,7 +23,8 @@
  *               cuMemAllocPitch cuMemAllocManaged cuMemCreate): size=SIZE; a pitched
  *               allocation is 16 rows of SIZE/16 bytes (SIZE a multiple of 8 KiB), cuMemCreate's
  *               SIZE a multiple of 2 MiB; kept until freed
- *   free freeall     the last live allocation (all of them) with its own free function
+ *   free freeall     the last live allocation (all of them) with its own free function (a
+ *                    line with fn=none when none is live)
  *   LAUNCH      (cudaLaunchKernel cudaLaunchKernelExC cudaGraphLaunch cuLaunchKernel
  *               cuLaunchKernelEx cuGraphLaunch): ran=1 when the kernel ran
  *   COPY:SIZE   (cudaMemcpyHtoD cudaMemcpyDtoH cudaMemcpyDtoD cudaMemcpyAsyncHtoD
@@ -34,12 +35,12 @@
  *   torch:SIZE  a caching allocator's allocation (cudaMalloc; a cached block that fits is
  *               reused): on error 2 it frees every cached block and tries once more, as
  *               PyTorch's does: attempts=1|2 cache_freed=N reused=0|1
- *   torch-free  the last live torch block goes back to the cache (no cudaFree)
- *   expand:SIZE expandable segments: SIZE more bytes (2 MiB granules) mapped at the end of a
- *               reserved range with cuMemCreate + cuMemMap + cuMemSetAccess, found by PATH (direct
- *               when PATH is dlsym or direct); on error 2 the granules released by expand-free
- *               are unmapped and released, and the granule tried once more: attempts=,
- *               cache_freed=, data=ok when the mapped bytes hold what was written
+ *   torch-free  the last live torch block goes back to the cache (no cudaFree; none: a line)
+ *   expand:SIZE expandable segments: SIZE bytes (2 MiB granules) of a reserved range: the
+ *               cached granules when they hold SIZE (reused=), else new ones mapped with
+ *               cuMemCreate + cuMemMap + cuMemSetAccess, found by PATH (mapped=); on error 2
+ *               the cached granules are unmapped and released and the granule is tried once
+ *               more: attempts=, cache_freed=; data=ok when the granules hold what was written
  *   expand-free the last mapped granule goes to the segment's cache (still mapped)
  *   request:KEY the thread's request key becomes KEY: a request with "X-Request-Id: KEY"
  *               arrives on a loopback connection the program accepted
@@ -446,12 +447,14 @@ static int free_one(struct live *l)
 
 static void op_free(const char *op, int all)
 {
-	if (nlive == 0)
-		usage("free: nothing is allocated");
-	do {
+	if (nlive == 0) /* what failed left nothing to free: said, not an error */
+		say(op, "none", 0, "size=0");
+	while (nlive > 0) {
 		struct live *l = &live[--nlive];
 		say(op, l->freer, free_one(l), "size=%zu", l->size);
-	} while (all && nlive > 0);
+		if (!all)
+			break;
+	}
 }
 
 /* ---- a PyTorch-like caching allocator ---------------------------------------------------------
@@ -500,10 +503,12 @@ static void op_torch(const char *op, size_t size)
 
 static void op_torch_free(const char *op)
 {
-	if (ntorch_live == 0)
-		usage("torch-free: no torch block is live");
-	torch_cache[ntorch_cache++] = torch_live[--ntorch_live];
-	say(op, "none", 0, "size=%zu cached=%zu", torch_cache[ntorch_cache - 1].size, ntorch_cache);
+	size_t size = 0;
+	if (ntorch_live > 0) { /* none when the allocation failed */
+		torch_cache[ntorch_cache++] = torch_live[--ntorch_live];
+		size = torch_cache[ntorch_cache - 1].size;
+	}
+	say(op, "none", 0, "size=%zu cached=%zu", size, ntorch_cache);
 }
 
 /* ---- expandable segments ----------------------------------------------------------------------
@@ -571,20 +576,21 @@ static void op_expand(const char *op, size_t size)
 	DRIVER_READY(op, "cuMemCreate");
 	int rc = segment_reserve();
 	int attempts = 1, freed = 0, reused = 0, mapped = 0, data_ok = 1;
-	size_t want = (size + GRANULE - 1) / GRANULE;
+	size_t want = (size + GRANULE - 1) / GRANULE, cached = 0;
+	for (int i = 0; i < MAX_GRANULES; i++)
+		cached += seg.state[i] == GRANULE_CACHED;
+	/* The cache serves a request it can hold whole, as a cached block that fits does. */
+	enum granule_state take = cached >= want ? GRANULE_CACHED : GRANULE_FREE;
 	for (size_t n = 0; rc == 0 && n < want; n++) {
 		int slot = -1;
 		for (int i = 0; i < MAX_GRANULES && slot < 0; i++)
-			if (seg.state[i] == GRANULE_CACHED)
+			if (seg.state[i] == take)
 				slot = i;
-		if (slot >= 0) {
+		if (slot < 0)
+			usage("expand: the segment is full");
+		if (take == GRANULE_CACHED) {
 			reused++;
 		} else {
-			for (int i = 0; i < MAX_GRANULES && slot < 0; i++)
-				if (seg.state[i] == GRANULE_FREE)
-					slot = i;
-			if (slot < 0)
-				usage("expand: the segment is full");
 			rc = segment_map(slot, &attempts, &freed);
 			if (rc != 0)
 				break;
