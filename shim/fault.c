@@ -117,6 +117,12 @@ void mc_fault_exit(void)
 	mc_rec_exit();
 }
 
+void mc_fault_count_now(void)
+{
+	if (process.state && self.generation)
+		mc_engine_thread_flush(&self.engine, process.state);
+}
+
 static uint64_t since_start_ns(void *unused)
 {
 	(void)unused;

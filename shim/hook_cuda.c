@@ -114,12 +114,25 @@ static void cache_real(enum cuda_slot slot, void *stub, void *p)
 	                                        memory_order_relaxed, memory_order_relaxed);
 }
 
-/* A direct call with no real function known yet: the next definition after this library. */
-static void *resolve_next(enum cuda_slot slot, void *stub, const char *name)
+static void *beside(enum cuda_slot slot, const char *name);
+static void *lookup_stub(enum cuda_slot slot);
+
+/* A call with no real function known yet (a direct call; or one through a pointer a lookup
+ * handed out as this library's own, a driver's table of interposable addresses): the next
+ * definition after this library, else the one beside a lookup function already found (a
+ * library opened with RTLD_LOCAL is out of RTLD_NEXT's reach). wrapper: this library's. */
+static void *resolve_next(enum cuda_slot slot, void *stub, const char *name, void *wrapper)
 {
 	int saved = errno;
 	mc_guard_enter();
 	void *p = mc_dlsym_real_next(name);
+	for (int s = S_cuGetProcAddress; !p && s < S_COUNT; s++) {
+		if (REAL((enum cuda_slot)s, void *) == lookup_stub((enum cuda_slot)s))
+			continue; /* not found yet: beside it is this library */
+		p = beside((enum cuda_slot)s, name);
+		if (p == wrapper)
+			p = NULL;
+	}
 	mc_guard_leave();
 	errno = saved;
 	if (p)
@@ -281,7 +294,9 @@ static MC_COLD int cuda_before(struct cuda_call *c, enum cuda_slot slot)
 	}
 	struct mc_fault f;
 	mc_guard_enter();
-	if (mc_fault_decide_live(&f, c->hook, c->fn, c->size, live) && !mc_fault_before(&f, NULL)) {
+	bool acted = mc_fault_decide_live(&f, c->hook, c->fn, c->size, live);
+	mc_fault_count_now(); /* CUDA calls are few and slow: their counts are exact, live */
+	if (acted && !mc_fault_before(&f, NULL)) {
 		err = f.d.err;
 		if (f.d.rule->sticky) {
 			int none = 0;
@@ -353,33 +368,33 @@ static MC_COLD void cuda_after(const struct cuda_call *c, enum cuda_slot slot, i
 /* The stub of each slot, its slow half, and the exported function. The exported one passes
  * with a tail call when no CUDA family is armed, the library is calling, or the thread is
  * inside an interposed CUDA call. */
-#define WRAP(name, family, params, args, bytes, what)                    \
-	static int stub_##name params                                    \
-	{                                                                \
-		if (!resolve_next(S_##name, (void *)stub_##name, #name)) \
-			return CUDA_NOT_FOUND;                           \
-		return REAL(S_##name, int(*) params) args;               \
-	}                                                                \
-	static MC_COLD int slow_##name params                            \
-	{                                                                \
-		struct cuda_call c = { .fn = MC_FN_##name,               \
-			               .hook = HOOK_OF(family),          \
-			               .kind = K_##what,                 \
-			               .size = (uint64_t)(bytes) };      \
-		PREP_##what int err = cuda_before(&c, S_##name);         \
-		if (err)                                                 \
-			return err;                                      \
-		cuda_depth++;                                            \
-		int r = REAL(S_##name, int(*) params) args;              \
-		cuda_depth--;                                            \
-		cuda_after(&c, S_##name, r);                             \
-		return r;                                                \
-	}                                                                \
-	MC_EXPORT int name params                                        \
-	{                                                                \
-		if (MC_PASS(MC_HOOKS_CUDA) || cuda_depth)                \
-			return REAL(S_##name, int(*) params) args;       \
-		return slow_##name args;                                 \
+#define WRAP(name, family, params, args, bytes, what)                                  \
+	static int stub_##name params                                                  \
+	{                                                                              \
+		if (!resolve_next(S_##name, (void *)stub_##name, #name, (void *)name)) \
+			return CUDA_NOT_FOUND;                                         \
+		return REAL(S_##name, int(*) params) args;                             \
+	}                                                                              \
+	static MC_COLD int slow_##name params                                          \
+	{                                                                              \
+		struct cuda_call c = { .fn = MC_FN_##name,                             \
+			               .hook = HOOK_OF(family),                        \
+			               .kind = K_##what,                               \
+			               .size = (uint64_t)(bytes) };                    \
+		PREP_##what int err = cuda_before(&c, S_##name);                       \
+		if (err)                                                               \
+			return err;                                                    \
+		cuda_depth++;                                                          \
+		int r = REAL(S_##name, int(*) params) args;                            \
+		cuda_depth--;                                                          \
+		cuda_after(&c, S_##name, r);                                           \
+		return r;                                                              \
+	}                                                                              \
+	MC_EXPORT int name params                                                      \
+	{                                                                              \
+		if (MC_PASS(MC_HOOKS_CUDA) || cuda_depth)                              \
+			return REAL(S_##name, int(*) params) args;                     \
+		return slow_##name args;                                               \
 	}
 MC_CUDA_FNS(WRAP)
 #undef WRAP
@@ -405,8 +420,6 @@ static const struct cuda_name *by_name(const char *name)
 			return &cuda_names[i];
 	return NULL;
 }
-
-static void *lookup_stub(enum cuda_slot slot);
 
 void *mc_cuda_substitute(const char *name, void *found)
 {
@@ -514,12 +527,12 @@ static void *driver_substitute(enum cuda_slot lookup, const char *sym, void *p, 
 	return p;
 }
 
-#define LOOKUP_STUB(name, params, args)                                    \
-	static int stub_##name params                                      \
-	{                                                                  \
-		if (!resolve_next(S_##name, lookup_stub(S_##name), #name)) \
-			return CUDA_NOT_FOUND;                             \
-		return REAL(S_##name, int(*) params) args;                 \
+#define LOOKUP_STUB(name, params, args)                                                  \
+	static int stub_##name params                                                    \
+	{                                                                                \
+		if (!resolve_next(S_##name, lookup_stub(S_##name), #name, (void *)name)) \
+			return CUDA_NOT_FOUND;                                           \
+		return REAL(S_##name, int(*) params) args;                               \
 	}
 LOOKUP_STUB(cuGetProcAddress, (const char *sym, void **pfn, int version, unsigned long long flags),
             (sym, pfn, version, flags))
@@ -559,8 +572,10 @@ static void substitute_found(enum cuda_slot lookup, int r, const char *sym, void
 
 MC_EXPORT int cuGetProcAddress(const char *sym, void **pfn, int version, unsigned long long flags)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cuGetProcAddress, int (*)(const char *, void **, int, unsigned long long))(
 	    sym, pfn, version, flags);
+	cuda_depth--;
 	substitute_found(S_cuGetProcAddress, r, sym, pfn, version, flags, NULL);
 	return r;
 }
@@ -568,8 +583,10 @@ MC_EXPORT int cuGetProcAddress(const char *sym, void **pfn, int version, unsigne
 MC_EXPORT int cuGetProcAddress_v2(const char *sym, void **pfn, int version,
                                   unsigned long long flags, int *status)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cuGetProcAddress_v2, int (*)(const char *, void **, int, unsigned long long,
 	                                            int *))(sym, pfn, version, flags, status);
+	cuda_depth--;
 	substitute_found(S_cuGetProcAddress_v2, r, sym, pfn, version, flags, status);
 	return r;
 }
@@ -577,8 +594,10 @@ MC_EXPORT int cuGetProcAddress_v2(const char *sym, void **pfn, int version,
 MC_EXPORT int cudaGetDriverEntryPoint(const char *sym, void **pfn, unsigned long long flags,
                                       int *status)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cudaGetDriverEntryPoint, int (*)(const char *, void **, unsigned long long,
 	                                                int *))(sym, pfn, flags, status);
+	cuda_depth--;
 	substitute_found(S_cudaGetDriverEntryPoint, r, sym, pfn, INT_MAX, flags, status);
 	return r;
 }
@@ -586,9 +605,11 @@ MC_EXPORT int cudaGetDriverEntryPoint(const char *sym, void **pfn, unsigned long
 MC_EXPORT int cudaGetDriverEntryPointByVersion(const char *sym, void **pfn, unsigned int version,
                                                unsigned long long flags, int *status)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cudaGetDriverEntryPointByVersion,
 	             int (*)(const char *, void **, unsigned int, unsigned long long, int *))(
 	    sym, pfn, version, flags, status);
+	cuda_depth--;
 	substitute_found(S_cudaGetDriverEntryPointByVersion, r, sym, pfn,
 	                 version > INT_MAX ? INT_MAX : (int)version, flags, status);
 	return r;

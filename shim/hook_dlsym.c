@@ -64,9 +64,7 @@ __attribute__((visibility("hidden"))) void *mc_dlsym_real_next(const char *name)
 __attribute__((visibility("hidden"))) void *mc_dlsym_cuda(void *handle, const char *name)
 {
 	void *p = mc_dlsym_real(handle, name);
-	if (!p || mc_guard_held())
-		return p;
-	return mc_cuda_substitute(name, p);
+	return p ? mc_cuda_substitute(name, p) : NULL;
 }
 
 /* dlsym(RTLD_NEXT, "cu...") from the program itself: what comes after the program is the
@@ -85,9 +83,7 @@ __attribute__((visibility("hidden"))) void *mc_dlsym_cuda_next(void *handle, con
 {
 	(void)handle;
 	void *p = mc_dlsym_real_next(name);
-	if (!p || mc_guard_held())
-		return p;
-	return mc_cuda_substitute(name, p);
+	return p ? mc_cuda_substitute(name, p) : NULL;
 }
 
 /* clang-format off */
