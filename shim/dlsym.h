@@ -20,7 +20,11 @@ void *mc_dlsym_real(void *handle, const char *name);
 /* The definition of name after this library's (dlsym(RTLD_NEXT) from here). */
 void *mc_dlsym_real_next(const char *name);
 
-/* dlsym's entry hands a name that starts with "cu", on any handle but RTLD_NEXT, here. */
+/* dlsym's entry hands a name that starts with "cu", on any handle but RTLD_NEXT, here;
+ * RTLD_NEXT to the second when the caller is the program (the first says, by the caller's
+ * return address). */
 void *mc_dlsym_cuda(void *handle, const char *name);
+int mc_dlsym_from_main(const void *caller);
+void *mc_dlsym_cuda_next(void *handle, const char *name);
 
 #endif

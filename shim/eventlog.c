@@ -284,8 +284,6 @@ static void put_tensor_detail(struct mc_buf *b, const struct mc_fault *f,
  * poisoned the context. */
 static void put_cuda_error(struct mc_buf *b, const struct mc_fault *f, int err)
 {
-	if (f->fd < 0 && f->asked)
-		put_field_u64(b, "size", f->asked);
 	const char *name = mc_cuda_error_name(err);
 	if (name)
 		put_field_str(b, "error", name);
@@ -305,11 +303,11 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 	case MC_ACTION_FAIL: {
 		if (f->fd < 0 && f->asked)
 			put_field_u64(b, "size", f->asked); /* malloc, mmap: the size asked */
+		const char *name = mc_errno_name(d->err);
 		if (f->d.rule && mc_hook_is_cuda((enum mc_hook)f->d.rule->hook)) {
 			put_cuda_error(b, f, d->err);
 			break;
 		}
-		const char *name = mc_errno_name(d->err);
 		if (name)
 			put_field_str(b, "errno", name);
 		else

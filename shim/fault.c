@@ -117,6 +117,12 @@ void mc_fault_exit(void)
 	mc_rec_exit();
 }
 
+void mc_fault_count_now(void)
+{
+	if (process.state && self.generation)
+		mc_engine_thread_flush(&self.engine, process.state);
+}
+
 static uint64_t since_start_ns(void *unused)
 {
 	(void)unused;
@@ -475,7 +481,10 @@ bool mc_fault_decide_live(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uin
 	express_settle(h);
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
-	struct mc_call call = { .hook = h, .size = size, .heap_live_bytes = live };
+	struct mc_call call = { .hook = h,
+		                .size = size,
+		                .heap_live_bytes = live == MC_LIVE_UNBUDGETED ? 0 : live,
+		                .unbudgeted = live == MC_LIVE_UNBUDGETED };
 	const struct mc_reqkey *key =
 	    mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY ? mc_request_thread_key(rt->req) : NULL;
 	if (!decide(rt, f, &call, key))

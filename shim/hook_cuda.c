@@ -114,12 +114,25 @@ static void cache_real(enum cuda_slot slot, void *stub, void *p)
 	                                        memory_order_relaxed, memory_order_relaxed);
 }
 
-/* A direct call with no real function known yet: the next definition after this library. */
-static void *resolve_next(enum cuda_slot slot, void *stub, const char *name)
+static void *beside(enum cuda_slot slot, const char *name);
+static void *lookup_stub(enum cuda_slot slot);
+
+/* A call with no real function known yet (a direct call; or one through a pointer a lookup
+ * handed out as this library's own, a driver's table of interposable addresses): the next
+ * definition after this library, else the one beside a lookup function already found (a
+ * library opened with RTLD_LOCAL is out of RTLD_NEXT's reach). wrapper: this library's. */
+static void *resolve_next(enum cuda_slot slot, void *stub, const char *name, void *wrapper)
 {
 	int saved = errno;
 	mc_guard_enter();
 	void *p = mc_dlsym_real_next(name);
+	for (int s = S_cuGetProcAddress; !p && s < S_COUNT; s++) {
+		if (REAL((enum cuda_slot)s, void *) == lookup_stub((enum cuda_slot)s))
+			continue; /* not found yet: beside it is this library */
+		p = beside((enum cuda_slot)s, name);
+		if (p == wrapper)
+			p = NULL;
+	}
 	mc_guard_leave();
 	errno = saved;
 	if (p)
@@ -161,31 +174,40 @@ static int created_on(const void *prop)
 	return loc[0] == 1 /* CU_MEM_LOCATION_TYPE_DEVICE */ ? loc[1] : -1;
 }
 
+/* The function name of the library whose real function is in slot: asked of that library's
+ * handle (already loaded: RTLD_NOLOAD), so that a library opened with RTLD_LOCAL answers
+ * too. NULL when not found. Guard held. */
+static void *beside(enum cuda_slot slot, const char *name)
+{
+	Dl_info info;
+	void *h, *p = NULL;
+	if (dladdr(REAL(slot, void *), &info) && info.dli_fname &&
+	    (h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD))) {
+		p = mc_dlsym_real(h, name);
+		dlclose(h);
+	}
+	return p;
+}
+
 /* The current device of the runtime or the driver that the call went to: asked of the same
  * library as the call's real function (found beside it, never loaded), 0 when unknown. */
 static int current_device(enum cuda_slot slot, bool runtime)
 {
 	void *_Atomic *cache = runtime ? &mc_cuda.get_device : &mc_cuda.ctx_get_device;
+	int saved = errno;
+	mc_guard_enter(); /* the library's own calls: no rule decides on them */
 	int (*get)(int *) = (int (*)(int *))atomic_load_explicit(cache, memory_order_relaxed);
 	if (!get) {
-		Dl_info info;
-		void *h;
-		void *p = NULL;
-		if (dladdr(REAL(slot, void *), &info) && info.dli_fname &&
-		    (h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD))) {
-			p = mc_dlsym_real(h, runtime ? "cudaGetDevice" : "cuCtxGetDevice");
-			dlclose(h);
-		}
-		if (!p)
-			return 0;
-		get = (int (*)(int *))p;
-		atomic_store_explicit(cache, p, memory_order_relaxed);
+		get = (int (*)(int *))beside(slot, runtime ? "cudaGetDevice" : "cuCtxGetDevice");
+		if (get)
+			atomic_store_explicit(cache, (void *)get, memory_order_relaxed);
 	}
 	int dev = 0;
-	cuda_depth++; /* the runtime's own driver calls are this one's */
-	int r = get(&dev);
-	cuda_depth--;
-	return r == 0 ? dev : 0;
+	if (get && get(&dev) != 0)
+		dev = 0;
+	mc_guard_leave();
+	errno = saved;
+	return dev;
 }
 
 static int device_of(const struct cuda_call *c, enum cuda_slot slot)
@@ -266,11 +288,15 @@ static MC_COLD int cuda_before(struct cuda_call *c, enum cuda_slot slot)
 		return 0;
 	int saved = errno;
 	uint64_t live = 0;
-	if (c->hook == MC_HOOK_CUDA_ALLOC && counts_device_memory(c->kind))
-		live = mc_devmem_live(&mc_cuda.live, device_of(c, slot));
+	if (c->hook == MC_HOOK_CUDA_ALLOC) {
+		int dev = counts_device_memory(c->kind) ? device_of(c, slot) : -1;
+		live = dev >= 0 ? mc_devmem_live(&mc_cuda.live, dev) : MC_LIVE_UNBUDGETED;
+	}
 	struct mc_fault f;
 	mc_guard_enter();
-	if (mc_fault_decide_live(&f, c->hook, c->fn, c->size, live) && !mc_fault_before(&f, NULL)) {
+	bool acted = mc_fault_decide_live(&f, c->hook, c->fn, c->size, live);
+	mc_fault_count_now(); /* CUDA calls are few and slow: their counts are exact, live */
+	if (acted && !mc_fault_before(&f, NULL)) {
 		err = f.d.err;
 		if (f.d.rule->sticky) {
 			int none = 0;
@@ -342,33 +368,33 @@ static MC_COLD void cuda_after(const struct cuda_call *c, enum cuda_slot slot, i
 /* The stub of each slot, its slow half, and the exported function. The exported one passes
  * with a tail call when no CUDA family is armed, the library is calling, or the thread is
  * inside an interposed CUDA call. */
-#define WRAP(name, family, params, args, bytes, what)                    \
-	static int stub_##name params                                    \
-	{                                                                \
-		if (!resolve_next(S_##name, (void *)stub_##name, #name)) \
-			return CUDA_NOT_FOUND;                           \
-		return REAL(S_##name, int(*) params) args;               \
-	}                                                                \
-	static MC_COLD int slow_##name params                            \
-	{                                                                \
-		struct cuda_call c = { .fn = MC_FN_##name,               \
-			               .hook = HOOK_OF(family),          \
-			               .kind = K_##what,                 \
-			               .size = (uint64_t)(bytes) };      \
-		PREP_##what int err = cuda_before(&c, S_##name);         \
-		if (err)                                                 \
-			return err;                                      \
-		cuda_depth++;                                            \
-		int r = REAL(S_##name, int(*) params) args;              \
-		cuda_depth--;                                            \
-		cuda_after(&c, S_##name, r);                             \
-		return r;                                                \
-	}                                                                \
-	MC_EXPORT int name params                                        \
-	{                                                                \
-		if (MC_PASS(MC_HOOKS_CUDA) || cuda_depth)                \
-			return REAL(S_##name, int(*) params) args;       \
-		return slow_##name args;                                 \
+#define WRAP(name, family, params, args, bytes, what)                                  \
+	static int stub_##name params                                                  \
+	{                                                                              \
+		if (!resolve_next(S_##name, (void *)stub_##name, #name, (void *)name)) \
+			return CUDA_NOT_FOUND;                                         \
+		return REAL(S_##name, int(*) params) args;                             \
+	}                                                                              \
+	static MC_COLD int slow_##name params                                          \
+	{                                                                              \
+		struct cuda_call c = { .fn = MC_FN_##name,                             \
+			               .hook = HOOK_OF(family),                        \
+			               .kind = K_##what,                               \
+			               .size = (uint64_t)(bytes) };                    \
+		PREP_##what int err = cuda_before(&c, S_##name);                       \
+		if (err)                                                               \
+			return err;                                                    \
+		cuda_depth++;                                                          \
+		int r = REAL(S_##name, int(*) params) args;                            \
+		cuda_depth--;                                                          \
+		cuda_after(&c, S_##name, r);                                           \
+		return r;                                                              \
+	}                                                                              \
+	MC_EXPORT int name params                                                      \
+	{                                                                              \
+		if (MC_PASS(MC_HOOKS_CUDA) || cuda_depth)                              \
+			return REAL(S_##name, int(*) params) args;                     \
+		return slow_##name args;                                               \
 	}
 MC_CUDA_FNS(WRAP)
 #undef WRAP
@@ -394,8 +420,6 @@ static const struct cuda_name *by_name(const char *name)
 			return &cuda_names[i];
 	return NULL;
 }
-
-static void *lookup_stub(enum cuda_slot slot);
 
 void *mc_cuda_substitute(const char *name, void *found)
 {
@@ -425,7 +449,11 @@ void *mc_cuda_substitute(const char *name, void *found)
 	if (found == wrapper) {
 		/* the program asked the global scope and found this library's own: its real one
 		 * is the next; none means no CUDA library is loaded, and the lookup fails */
+		int saved = errno;
+		mc_guard_enter();
 		found = mc_dlsym_real_next(name);
+		mc_guard_leave();
+		errno = saved;
 		if (!found)
 			return NULL;
 	}
@@ -468,7 +496,8 @@ static const struct {
 
 /* A driver function found by a lookup (p: what the real lookup gave): the wrapper that
  * stands for it, or p itself. */
-static void *driver_substitute(const char *sym, void *p, int version, unsigned long long flags)
+static void *driver_substitute(enum cuda_slot lookup, const char *sym, void *p, int version,
+                               unsigned long long flags)
 {
 	if (!sym || !p || sym[0] != 'c' || sym[1] != 'u')
 		return p;
@@ -479,18 +508,31 @@ static void *driver_substitute(const char *sym, void *p, int version, unsigned l
 		    (driver_names[i].stream && (flags & PER_THREAD_STREAM)))
 			return p;
 		const struct cuda_name *n = &cuda_names[driver_names[i].slot];
+		if (p == n->wrapper) {
+			/* a driver whose table holds its functions' interposable addresses, which
+			 * the preloaded library's own: its real one is the one beside the lookup */
+			int saved = errno;
+			mc_guard_enter();
+			p = beside(lookup, n->name);
+			if (!p) /* the runtime's entry points: the driver's lookup knows */
+				p = beside(S_cuGetProcAddress_v2, n->name);
+			mc_guard_leave();
+			errno = saved;
+			if (!p)
+				return n->wrapper;
+		}
 		cache_real(n->slot, n->stub, p);
 		return n->wrapper;
 	}
 	return p;
 }
 
-#define LOOKUP_STUB(name, params, args)                                    \
-	static int stub_##name params                                      \
-	{                                                                  \
-		if (!resolve_next(S_##name, lookup_stub(S_##name), #name)) \
-			return CUDA_NOT_FOUND;                             \
-		return REAL(S_##name, int(*) params) args;                 \
+#define LOOKUP_STUB(name, params, args)                                                  \
+	static int stub_##name params                                                    \
+	{                                                                                \
+		if (!resolve_next(S_##name, lookup_stub(S_##name), #name, (void *)name)) \
+			return CUDA_NOT_FOUND;                                           \
+		return REAL(S_##name, int(*) params) args;                               \
 	}
 LOOKUP_STUB(cuGetProcAddress, (const char *sym, void **pfn, int version, unsigned long long flags),
             (sym, pfn, version, flags))
@@ -521,45 +563,54 @@ static void *lookup_stub(enum cuda_slot slot)
 
 /* A lookup's answer is replaced only when the real lookup succeeded (a status, when the
  * caller asked for one, says found: 0 in both APIs). */
-static void substitute_found(int r, const char *sym, void **pfn, int version,
+static void substitute_found(enum cuda_slot lookup, int r, const char *sym, void **pfn, int version,
                              unsigned long long flags, const int *status)
 {
 	if (r == 0 && pfn && *pfn && (!status || *status == 0))
-		*pfn = driver_substitute(sym, *pfn, version, flags);
+		*pfn = driver_substitute(lookup, sym, *pfn, version, flags);
 }
 
 MC_EXPORT int cuGetProcAddress(const char *sym, void **pfn, int version, unsigned long long flags)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cuGetProcAddress, int (*)(const char *, void **, int, unsigned long long))(
 	    sym, pfn, version, flags);
-	substitute_found(r, sym, pfn, version, flags, NULL);
+	cuda_depth--;
+	substitute_found(S_cuGetProcAddress, r, sym, pfn, version, flags, NULL);
 	return r;
 }
 
 MC_EXPORT int cuGetProcAddress_v2(const char *sym, void **pfn, int version,
                                   unsigned long long flags, int *status)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cuGetProcAddress_v2, int (*)(const char *, void **, int, unsigned long long,
 	                                            int *))(sym, pfn, version, flags, status);
-	substitute_found(r, sym, pfn, version, flags, status);
+	cuda_depth--;
+	substitute_found(S_cuGetProcAddress_v2, r, sym, pfn, version, flags, status);
 	return r;
 }
 
 MC_EXPORT int cudaGetDriverEntryPoint(const char *sym, void **pfn, unsigned long long flags,
                                       int *status)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cudaGetDriverEntryPoint, int (*)(const char *, void **, unsigned long long,
 	                                                int *))(sym, pfn, flags, status);
-	substitute_found(r, sym, pfn, INT_MAX, flags, status);
+	cuda_depth--;
+	substitute_found(S_cudaGetDriverEntryPoint, r, sym, pfn, INT_MAX, flags, status);
 	return r;
 }
 
 MC_EXPORT int cudaGetDriverEntryPointByVersion(const char *sym, void **pfn, unsigned int version,
                                                unsigned long long flags, int *status)
 {
+	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cudaGetDriverEntryPointByVersion,
 	             int (*)(const char *, void **, unsigned int, unsigned long long, int *))(
 	    sym, pfn, version, flags, status);
-	substitute_found(r, sym, pfn, version > INT_MAX ? INT_MAX : (int)version, flags, status);
+	cuda_depth--;
+	substitute_found(S_cudaGetDriverEntryPointByVersion, r, sym, pfn,
+	                 version > INT_MAX ? INT_MAX : (int)version, flags, status);
 	return r;
 }

@@ -6,12 +6,14 @@
  * its return address: a C wrapper calling the real dlsym would make every caller's "next"
  * this library's. So dlsym's entry is a few instructions of assembly that jump to the real
  * dlsym, the caller's return address untouched, unless the name starts with "cu" (cuda*,
- * cu*) and the handle is not RTLD_NEXT; only those reach mc_dlsym_cuda(), in C. Nothing is
+ * cu*): those reach mc_dlsym_cuda() in C, and with RTLD_NEXT only when the program itself
+ * asks (mc_dlsym_from_main). Nothing is
  * read or allocated on the way: dlsym may be called before the library's constructor, and
  * from inside dlsym (its calloc). */
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/auxv.h>
 
 #include "common.h"
 #include "cuda.h"
@@ -62,46 +64,71 @@ __attribute__((visibility("hidden"))) void *mc_dlsym_real_next(const char *name)
 __attribute__((visibility("hidden"))) void *mc_dlsym_cuda(void *handle, const char *name)
 {
 	void *p = mc_dlsym_real(handle, name);
-	if (!p || mc_guard_held())
-		return p;
-	return mc_cuda_substitute(name, p);
+	return p ? mc_cuda_substitute(name, p) : NULL;
+}
+
+/* dlsym(RTLD_NEXT, "cu...") from the program itself: what comes after the program is the
+ * preloaded libraries, this one included, so the answer is this library's wrapper when a
+ * real function exists after it, and nothing when none does (no CUDA library loaded). From
+ * any other object the real dlsym answers, for that object. */
+__attribute__((visibility("hidden"))) int mc_dlsym_from_main(const void *caller)
+{
+	Dl_info at, program;
+	const void *phdr = (const void *)getauxval(AT_PHDR);
+	return phdr && dladdr(caller, &at) && dladdr(phdr, &program) &&
+	       at.dli_fbase == program.dli_fbase;
+}
+
+__attribute__((visibility("hidden"))) void *mc_dlsym_cuda_next(void *handle, const char *name)
+{
+	(void)handle;
+	void *p = mc_dlsym_real_next(name);
+	return p ? mc_cuda_substitute(name, p) : NULL;
 }
 
 /* clang-format off */
 #if defined(__x86_64__)
+/* dlsym's two arguments kept across a call, the stack aligned for it */
+#define SAVE_ARGS                                                                          \
+	"	pushq %rdi\n	.cfi_adjust_cfa_offset 8\n"                                        \
+	"	pushq %rsi\n	.cfi_adjust_cfa_offset 8\n"                                        \
+	"	subq $8, %rsp\n	.cfi_adjust_cfa_offset 8\n"
+#define RESTORE_ARGS                                                                       \
+	"	addq $8, %rsp\n	.cfi_adjust_cfa_offset -8\n"                                       \
+	"	popq %rsi\n	.cfi_adjust_cfa_offset -8\n"                                           \
+	"	popq %rdi\n	.cfi_adjust_cfa_offset -8\n"
 __asm__(".text\n"
         ".globl dlsym\n"
         ".type dlsym, @function\n"
         "dlsym:\n"
         "	.cfi_startproc\n"
         "	endbr64\n"
-        "	cmpq $-1, %rdi\n"            /* RTLD_NEXT */
-        "	je 1f\n"
         "	testq %rsi, %rsi\n"
         "	je 1f\n"
         "	cmpb $0x63, (%rsi)\n"        /* 'c' */
         "	jne 1f\n"
         "	cmpb $0x75, 1(%rsi)\n"       /* 'u' */
         "	jne 1f\n"
+        "	cmpq $-1, %rdi\n"            /* RTLD_NEXT */
+        "	je 3f\n"
         "	jmp mc_dlsym_cuda\n"
-        "1:	movq mc_cuda(%rip), %rax\n"
+        "1:	movq mc_cuda(%rip), %rax\n"  /* the real dlsym, once found */
         "	testq %rax, %rax\n"
         "	je 2f\n"
         "	jmp *%rax\n"
-        "2:	pushq %rdi\n"
-        "	.cfi_adjust_cfa_offset 8\n"
-        "	pushq %rsi\n"
-        "	.cfi_adjust_cfa_offset 8\n"
-        "	subq $8, %rsp\n"
-        "	.cfi_adjust_cfa_offset 8\n"
+        "2:\n"
+        SAVE_ARGS
         "	call mc_dlsym_resolve\n"
-        "	addq $8, %rsp\n"
-        "	.cfi_adjust_cfa_offset -8\n"
-        "	popq %rsi\n"
-        "	.cfi_adjust_cfa_offset -8\n"
-        "	popq %rdi\n"
-        "	.cfi_adjust_cfa_offset -8\n"
+        RESTORE_ARGS
         "	jmp *%rax\n"
+        "3:\n"
+        SAVE_ARGS
+        "	movq 24(%rsp), %rdi\n"       /* the caller's return address */
+        "	call mc_dlsym_from_main\n"
+        RESTORE_ARGS
+        "	testl %eax, %eax\n"
+        "	je 1b\n"
+        "	jmp mc_dlsym_cuda_next\n"
         "	.cfi_endproc\n"
         ".size dlsym, .-dlsym\n");
 #elif defined(__aarch64__)
@@ -109,8 +136,6 @@ __asm__(".text\n"
         ".globl dlsym\n"
         ".type dlsym, %function\n"
         "dlsym:\n"
-        "	cmn x0, #1\n"
-        "	b.eq 1f\n"
         "	cbz x1, 1f\n"
         "	ldrb w9, [x1]\n"
         "	cmp w9, #0x63\n"
@@ -118,6 +143,8 @@ __asm__(".text\n"
         "	ldrb w9, [x1, #1]\n"
         "	cmp w9, #0x75\n"
         "	b.ne 1f\n"
+        "	cmn x0, #1\n"
+        "	b.eq 3f\n"
         "	b mc_dlsym_cuda\n"
         "1:	adrp x9, mc_cuda\n"
         "	ldr x9, [x9, :lo12:mc_cuda]\n"
@@ -130,6 +157,15 @@ __asm__(".text\n"
         "	ldp x0, x1, [sp, #16]\n"
         "	ldp x29, x30, [sp], #32\n"
         "	br x9\n"
+        "3:	stp x29, x30, [sp, #-32]!\n"
+        "	stp x0, x1, [sp, #16]\n"
+        "	mov x0, x30\n"
+        "	bl mc_dlsym_from_main\n"
+        "	mov w9, w0\n"
+        "	ldp x0, x1, [sp, #16]\n"
+        "	ldp x29, x30, [sp], #32\n"
+        "	cbz w9, 1b\n"
+        "	b mc_dlsym_cuda_next\n"
         ".size dlsym, .-dlsym\n");
 #else
 #error "dlsym's entry is written for x86_64 and aarch64"

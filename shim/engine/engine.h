@@ -138,6 +138,8 @@ struct mc_call {
 	uint64_t size;
 	/* malloc and mmap with a budget rule: live heap bytes before this call */
 	uint64_t heap_live_bytes;
+	/* memory no budget counts (CUDA's pinned host memory): rules with a budget never match */
+	bool unbudgeted;
 	/* rules whose path glob matched the file (from mc_engine_match_path(), cached per fd);
 	 * NULL when the fd is not a file with a known path: rules with `path` never match */
 	const struct mc_rulemask *path_rules;
