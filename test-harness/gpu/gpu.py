@@ -633,7 +633,7 @@ def case_trace(runs):
                   % (path, fn, target, got_calls, got_bytes, calls, nbytes))
         # device memory once: cudaMalloc's own driver call is not another row's bytes
         dev = sum(r.get("bytes", 0) for r in rows if r["target"] == "gpu:device-memory")
-        want_dev = 7 * MiB + (5 * MiB if path in RUNTIME_PATHS else 0)
+        want_dev = 5 * MiB + (5 * MiB if path in RUNTIME_PATHS else 0)
         check(dev == want_dev, "%s: device memory allocated %d, expected %d: %s"
               % (path, dev, want_dev, rows))
         check(not any(r["target"] == "gpu:device-memory" and r["fn"] == "cudaMallocHost"
