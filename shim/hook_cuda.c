@@ -93,12 +93,12 @@ __attribute__((visibility("hidden"))) struct cuda_state mc_cuda = {
 /* Depth of interposed CUDA calls on this thread: the calls they make are theirs. */
 static __thread unsigned cuda_depth __attribute__((tls_model("initial-exec")));
 
-mc_dlsym_fn mc_dlsym_next(void)
+MC_DLSYM_EARLY mc_dlsym_fn mc_dlsym_next(void)
 {
 	return atomic_load_explicit(&mc_cuda.dlsym_next, memory_order_acquire);
 }
 
-void mc_dlsym_found(mc_dlsym_fn f)
+MC_DLSYM_EARLY void mc_dlsym_found(mc_dlsym_fn f)
 {
 	atomic_store_explicit(&mc_cuda.dlsym_next, f, memory_order_release);
 }
