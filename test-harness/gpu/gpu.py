@@ -33,7 +33,8 @@ cudaGetDriverEntryPoint and cudaGetDriverEntryPointByVersion.
   request          select = request by X-Request-Id: the keys `mlchaos select` names fail all
                    their allocations, retry included, the others none; the log's key; phase
   times-shadow     times = N, after = N, shadow = true (would_inject, nothing injected)
-  stats            `mlchaos stats --json` of a live process: matched, injected, applied
+  stats            `mlchaos stats --json` of a live process: injected and applied per rule,
+                   as many as the calls that failed and the log's lines
   trace            `mlchaos trace`: calls per CUDA function, device memory allocated, bytes
                    copied each way, once per call (libcudart's own driver calls not twice);
                    the table's GPU section
@@ -87,6 +88,8 @@ ERRORS = {"out_of_memory": 2, "no_device": 100, "illegal_address": 700, "launch_
           "unknown": 999}
 
 ARGS = None
+# One run of a program: it makes a few hundred calls at most; a run past this hangs.
+RUN_TIMEOUT_S = 20
 
 
 def rule(name, **keys):
@@ -120,7 +123,7 @@ class Runs(mctest.ChaosRuns):
         self.env.update(env or {})
         t0 = time.monotonic()
         try:
-            p, log, _ = self.run([ARGS.paths, "--path", path] + list(ops), config)
+            p, log, _ = self.run([ARGS.paths, "--path", path] + list(ops), config, RUN_TIMEOUT_S)
         finally:
             self.env = saved
         took = time.monotonic() - t0
@@ -572,9 +575,11 @@ def case_stats(runs):
         for name, (matched, injected) in expect.items():
             r = st.get(name)
             require(r, "%s: stats has rule %s: %s" % (path, name, st))
-            check(r["matched"] == matched and r["injected"] == injected
+            # matched is folded into the shared count in batches while a thread lives:
+            # at most the calls made; injected and applied are exact
+            check(r["matched"] <= matched and r["injected"] == injected
                   and r["applied"] == injected,
-                  "%s: rule %s: matched %d injected %d applied %d, expected %d, %d"
+                  "%s: rule %s: matched %d injected %d applied %d, expected <= %d, %d"
                   % (path, name, r["matched"], r["injected"], r["applied"], matched, injected))
             check(sum(1 for f in faults if f["rule"] == name) == injected,
                   "%s: rule %s: the log has a line per injected fault" % (path, name))
@@ -659,7 +664,7 @@ def plain(runs, mode, rules=None, trace=False):
     argv = [ARGS.plain, mode]
     if trace:
         argv = [ARGS.mlchaos, "trace", "--"] + argv
-    p, log, _ = runs.run(argv, None if rules is None else HEAD + rules)
+    p, log, _ = runs.run(argv, None if rules is None else HEAD + rules, RUN_TIMEOUT_S)
     require(p is not None, "gpu-plain %s timed out" % mode)
     return p, log
 

@@ -5,7 +5,7 @@
  *
  * usage: gpu-plain MODE
  *   none        ordinary work (allocations, a file read, dlopen + dlsym of libm), then lookups
- *               of CUDA names through dlsym(RTLD_DEFAULT) and dlsym(RTLD_NEXT)
+ *               of CUDA names through dlsym(RTLD_DEFAULT)
  *   driver-only dlopen("libcuda.so.1") and cuInit through dlsym on its handle
  *   runtime-dl  dlopen("libcudart.so.12") and cudaMalloc, cudaLaunchKernel through dlsym on
  *               its handle (the runtime then loads the driver itself)
@@ -78,7 +78,6 @@ static int mode_none(void)
 	int bad = ordinary_work();
 	for (const char *const *n = cuda_names; *n; n++) {
 		printf("default %s=%s\n", *n, dlsym(RTLD_DEFAULT, *n) ? "found" : "null");
-		printf("next %s=%s\n", *n, dlsym(RTLD_NEXT, *n) ? "found" : "null");
 	}
 	return bad;
 }
