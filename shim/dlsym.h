@@ -5,14 +5,19 @@
 
 typedef void *(*mc_dlsym_fn)(void *handle, const char *name);
 
+/* What runs when dlsym is called before the real one is known: a sanitizer's runtime asks
+ * for its interceptors' real functions before its shadow memory exists, so this code must
+ * carry no instrumentation. */
+#define MC_DLSYM_EARLY __attribute__((no_sanitize("address", "undefined")))
+
 /* The real dlsym (resolved on first use; never NULL: a stand-in that finds nothing when
  * this libc has none). */
-mc_dlsym_fn mc_dlsym_resolve(void);
+MC_DLSYM_EARLY mc_dlsym_fn mc_dlsym_resolve(void);
 
 /* Where the real dlsym is kept, once found: the first member of hook_cuda.c's state
  * (mc_cuda), which dlsym's entry reads. */
-mc_dlsym_fn mc_dlsym_next(void);
-void mc_dlsym_found(mc_dlsym_fn f);
+MC_DLSYM_EARLY mc_dlsym_fn mc_dlsym_next(void);
+MC_DLSYM_EARLY void mc_dlsym_found(mc_dlsym_fn f);
 
 /* The real dlsym's answer for handle. */
 void *mc_dlsym_real(void *handle, const char *name);

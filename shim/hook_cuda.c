@@ -93,12 +93,12 @@ __attribute__((visibility("hidden"))) struct cuda_state mc_cuda = {
 /* Depth of interposed CUDA calls on this thread: the calls they make are theirs. */
 static __thread unsigned cuda_depth __attribute__((tls_model("initial-exec")));
 
-mc_dlsym_fn mc_dlsym_next(void)
+MC_DLSYM_EARLY mc_dlsym_fn mc_dlsym_next(void)
 {
 	return atomic_load_explicit(&mc_cuda.dlsym_next, memory_order_acquire);
 }
 
-void mc_dlsym_found(mc_dlsym_fn f)
+MC_DLSYM_EARLY void mc_dlsym_found(mc_dlsym_fn f)
 {
 	atomic_store_explicit(&mc_cuda.dlsym_next, f, memory_order_release);
 }
@@ -274,14 +274,25 @@ static int failed(const struct cuda_call *c, int err)
 	return err;
 }
 
+/* A call the trace counts with no bytes (it failed before its real call). */
+static void traced_failure(const struct cuda_call *c)
+{
+	if (!mc_trace_enabled)
+		return;
+	int saved = errno;
+	mc_guard_enter();
+	mc_trace_target(c->fn, MC_TGT_GPU, MC_GPU_OTHER, 0);
+	mc_guard_leave();
+	errno = saved;
+}
+
 /* Before the real call: the poison, then the rules. 0 to make the real call, or the error
  * to return instead. Guard held for the decision; errno as it was. */
 static MC_COLD int cuda_before(struct cuda_call *c, enum cuda_slot slot)
 {
 	int err = atomic_load_explicit(&mc_cuda.poison, memory_order_acquire);
 	if (err) {
-		if (mc_trace_enabled)
-			mc_trace_target(c->fn, MC_TGT_GPU, MC_GPU_OTHER, 0);
+		traced_failure(c);
 		return failed(c, err);
 	}
 	if (c->hook == MC_HOOK_COUNT || is_free(c->kind) || !mc_fault_has(c->hook))
@@ -307,9 +318,10 @@ static MC_COLD int cuda_before(struct cuda_call *c, enum cuda_slot slot)
 	}
 	mc_guard_leave();
 	errno = saved;
-	if (err && mc_trace_enabled)
-		mc_trace_target(c->fn, MC_TGT_GPU, MC_GPU_OTHER, 0);
-	return err ? failed(c, err) : 0;
+	if (!err)
+		return 0;
+	traced_failure(c);
+	return failed(c, err);
 }
 
 /* After the real call (r: its result): the live memory and the trace. */
@@ -325,8 +337,8 @@ static MC_COLD void cuda_after(const struct cuda_call *c, enum cuda_slot slot, i
 		what = c->kind == K_PINNED ? MC_GPU_PINNED : MC_GPU_DEVICE_MEMORY;
 		if (c->kind == K_CREATE)
 			key |= MC_DEVMEM_HANDLE;
-		int dev = device_of(c, slot);
-		if (what == MC_GPU_DEVICE_MEMORY && dev >= 0 && budgeting())
+		int dev = what == MC_GPU_DEVICE_MEMORY && budgeting() ? device_of(c, slot) : -1;
+		if (dev >= 0)
 			mc_devmem_add(&mc_cuda.live, key, bytes, dev);
 	} else if (r == 0 && is_free(c->kind)) {
 		mc_devmem_remove(&mc_cuda.live, c->freed);

@@ -25,7 +25,7 @@
 
 typedef mc_dlsym_fn dlsym_fn;
 
-static void *no_dlsym(void *handle, const char *name)
+static MC_DLSYM_EARLY void *no_dlsym(void *handle, const char *name)
 {
 	(void)handle;
 	(void)name;
@@ -34,7 +34,7 @@ static void *no_dlsym(void *handle, const char *name)
 
 /* Finds the real dlsym through dlvsym, which the library does not interpose: by the version
  * of today's glibc, else the first one. Returns it (never NULL). */
-__attribute__((visibility("hidden"))) dlsym_fn mc_dlsym_resolve(void)
+__attribute__((visibility("hidden"))) MC_DLSYM_EARLY dlsym_fn mc_dlsym_resolve(void)
 {
 	dlsym_fn f = mc_dlsym_next();
 	if (f)
