@@ -162,7 +162,9 @@ struct mc_rule_spec {
 	/* action parameters */
 	uint64_t delay_ns, jitter_ns;
 	int errnos[MC_MAX_ERRNOS];
-	unsigned n_errnos;     /* >= 1 for action = fail (the hook's default when not written) */
+	unsigned n_errnos; /* >= 1 for action = fail (the hook's default when not written) */
+	/* the CUDA families: the CUDA error a failure returns is errnos[0] (`error =`) */
+	bool sticky;           /* the error poisons the context: every later CUDA call returns it */
 	uint64_t budget_bytes; /* 0 = no budget */
 	enum mc_oom oom;
 	uint64_t max_bytes;
@@ -285,6 +287,9 @@ bool mc_cfg_mode_is_value(enum mc_corrupt_mode mode);
 
 /* The errno's symbolic name ("EIO"), or NULL when not in mlchaos's table. */
 const char *mc_errno_name(int err);
+
+/* The name `error =` gives a CUDA error ("illegal_address"), or NULL (config/cudaerr.c). */
+const char *mc_cuda_error_name(int code);
 
 /* Value parsers of the INI language, exposed for the command and the tests. Each returns 0,
  * -EINVAL when the text is malformed, or -ERANGE when it is well-formed but too large.

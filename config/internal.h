@@ -61,6 +61,8 @@ enum mc_rkey {
 	MC_RKEY_IOPS,
 	MC_RKEY_AT,
 	MC_RKEY_JSON_PATH,
+	MC_RKEY_ERROR,
+	MC_RKEY_STICKY,
 	MC_RKEY_N
 };
 /* mc_rule_lines.bad has a bit per rule key */
@@ -162,6 +164,12 @@ const char *mc_cfg_errno_suggest(const char *name);
 bool mc_cfg_errno_allowed(enum mc_hook hook, int err);
 int mc_cfg_default_errno(enum mc_hook hook);
 size_t mc_cfg_errno_list(enum mc_hook hook, char *buf, size_t size);
+
+/* CUDA errors (cudaerr.c): `error =`'s names, the same numbers in the runtime and the driver
+ * API (cudaError_t, CUresult). */
+#define MC_CUDA_ERROR_MAX 9999
+int mc_cfg_cuda_error_value(const char *text); /* the code, or 0 when not one */
+void mc_cfg_cuda_error_names(char *buf, size_t size);
 
 /* "read, send" for the hooks in mask, "delay, fail" for the actions in mask. */
 void mc_cfg_hooks_text(uint32_t mask, char *buf, size_t size);

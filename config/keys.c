@@ -363,6 +363,30 @@ static int parse_shadow(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const ch
 	return bool_value(ctx, "shadow", v, &r->shadow);
 }
 
+/* error = illegal_address, launch_failure, unknown, no_device, out_of_memory or a number:
+ * the CUDA error a failure of the CUDA families returns (config/cudaerr.c). */
+static int parse_error(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	int code = mc_cfg_cuda_error_value(v);
+
+	if (code <= 0) {
+		char names[160];
+		mc_cfg_cuda_error_names(names, sizeof(names));
+		mc_cfg_error(ctx, ctx->lineno,
+		             "error = %s: write a CUDA error name (%s) or its number, from 1 to %d",
+		             v, names, MC_CUDA_ERROR_MAX);
+		return -EINVAL;
+	}
+	r->errnos[0] = code;
+	r->n_errnos = 1;
+	return 0;
+}
+
+static int parse_sticky(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
+{
+	return bool_value(ctx, "sticky", v, &r->sticky);
+}
+
 static int parse_delay(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r, const char *v)
 {
 	int ret = duration_value(ctx, "delay", v, &r->delay_ns);
@@ -999,6 +1023,8 @@ static const struct rule_key rule_keys[MC_RKEY_N] = {
 	[MC_RKEY_IOPS] = { "iops", ALL, ACT(THROTTLE), parse_iops, false },
 	[MC_RKEY_AT] = { "at", ALL, ACT(TRUNCATE), parse_at, false },
 	[MC_RKEY_JSON_PATH] = { "json_path", ALL, ACT(CORRUPT), parse_json_path, true },
+	[MC_RKEY_ERROR] = { "error", TRAIT(CUDA), ACT(FAIL), parse_error, false },
+	[MC_RKEY_STICKY] = { "sticky", TRAIT(POISON), ACT(FAIL), parse_sticky, false },
 };
 #undef ALL
 #undef ANY

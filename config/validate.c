@@ -158,7 +158,13 @@ static void check_errnos(struct mc_cfg_ctx *ctx, struct mc_rule_spec *r,
 
 	if (!hook_ok)
 		return;
-	if (key_ok(lines, MC_RKEY_ERRNO)) {
+	if (key_ok(lines, MC_RKEY_ERRNO) &&
+	    (mc_cfg_hooks_with(MC_TRAIT_CUDA) & MC_HOOK_BIT(r->hook))) {
+		mc_cfg_error(ctx, lines->key[MC_RKEY_ERRNO],
+		             "errno does not apply to hook = %s: a CUDA call fails with a CUDA "
+		             "error (write error = illegal_address, out_of_memory... or a number)",
+		             mc_hook_name(r->hook));
+	} else if (key_ok(lines, MC_RKEY_ERRNO)) {
 		for (unsigned i = 0; i < r->n_errnos; i++) {
 			if (mc_cfg_errno_allowed(r->hook, r->errnos[i]))
 				continue;

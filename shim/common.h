@@ -26,6 +26,17 @@ enum mc_hook { MC_FAMILIES(MC_HOOK_ENUM) MC_HOOK_COUNT };
 
 #define MC_HOOK_BIT(h) (1u << (h))
 
+/* The CUDA families' bits: any of them armed sends every CUDA call to its slow path (a
+ * poisoned context fails them all). */
+#define MC_HOOKS_CUDA                                                         \
+	(MC_HOOK_BIT(MC_HOOK_CUDA_ALLOC) | MC_HOOK_BIT(MC_HOOK_CUDA_LAUNCH) | \
+	 MC_HOOK_BIT(MC_HOOK_CUDA_COPY) | MC_HOOK_BIT(MC_HOOK_CUDA_INIT))
+
+static inline bool mc_hook_is_cuda(enum mc_hook h)
+{
+	return (unsigned)h < MC_HOOK_COUNT && (MC_HOOK_BIT(h) & MC_HOOKS_CUDA);
+}
+
 /* Bit h is set when family h has work to do: trace mode, or at least one
  * rule for it. Written at init (and on reload); read with one relaxed load
  * on every hooked call. Zero means pure pass-through. */

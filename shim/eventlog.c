@@ -280,6 +280,19 @@ static void put_tensor_detail(struct mc_buf *b, const struct mc_fault *f,
 		mc_buf_puts(b, ",\"changes_truncated\":true");
 }
 
+/* A CUDA family's failure: the CUDA error by its `error =` name (or number), and whether it
+ * poisoned the context. */
+static void put_cuda_error(struct mc_buf *b, const struct mc_fault *f, int err)
+{
+	const char *name = mc_cuda_error_name(err);
+	if (name)
+		put_field_str(b, "error", name);
+	else
+		put_field_u64(b, "error", (uint64_t)err);
+	if (f->d.rule->sticky)
+		put_field_str(b, "sticky", "true");
+}
+
 static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct mc_rec_detail *d)
 {
 	switch (f->d.action) {
@@ -291,6 +304,10 @@ static void put_detail(struct mc_buf *b, const struct mc_fault *f, const struct 
 		if (f->fd < 0 && f->asked)
 			put_field_u64(b, "size", f->asked); /* malloc, mmap: the size asked */
 		const char *name = mc_errno_name(d->err);
+		if (f->d.rule && mc_hook_is_cuda((enum mc_hook)f->d.rule->hook)) {
+			put_cuda_error(b, f, d->err);
+			break;
+		}
 		if (name)
 			put_field_str(b, "errno", name);
 		else

@@ -42,6 +42,8 @@ enum mc_trait {
 	MC_TRAIT_PORT = 1u << 1,
 	MC_TRAIT_SIZED = 1u << 2,
 	MC_TRAIT_HEAP = 1u << 3,
+	MC_TRAIT_CUDA = 1u << 4,   /* a CUDA call: fails with a CUDA error (`error`), not errno */
+	MC_TRAIT_POISON = 1u << 5, /* a CUDA error that can poison the context (`sticky`) */
 };
 
 /* clang-format off */
@@ -96,7 +98,17 @@ enum mc_trait {
 	  MC_FAM_TRAIT(FILE), ENOENT,                                                           \
 	  (EACCES, EBADF, EFAULT, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR,         \
 	   EOVERFLOW, /* stat(2), statx(2) */                                                   \
-	   EIO, ESTALE /* nfs */))
+	   EIO, ESTALE /* nfs */))                                                              \
+	/* The CUDA families fail with a CUDA error (`error =`, config/cudaerr.c), the same    \
+	 * number in the runtime and the driver API; the errno columns hold its default. */    \
+	X(CUDA_ALLOC, "cuda_alloc", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL),                       \
+	  MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(HEAP) | MC_FAM_TRAIT(CUDA), 2, (0))                \
+	X(CUDA_LAUNCH, "cuda_launch", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL),                     \
+	  MC_FAM_TRAIT(CUDA) | MC_FAM_TRAIT(POISON), 700, (0))                                  \
+	X(CUDA_COPY, "cuda_copy", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL),                         \
+	  MC_FAM_TRAIT(SIZED) | MC_FAM_TRAIT(CUDA) | MC_FAM_TRAIT(POISON), 700, (0))            \
+	X(CUDA_INIT, "cuda_init", MC_FAM_ACT(DELAY) | MC_FAM_ACT(FAIL), MC_FAM_TRAIT(CUDA), 100, \
+	  (0))
 
 /* The system calls that do each family's work, X(ID, number): a program that makes them through
  * syscall() goes around the family's hooks, and `mlchaos trace` says so. Then the calls that go
@@ -115,6 +127,9 @@ enum mc_trait {
 	X(OPEN, MC_SYS_open) X(OPEN, SYS_openat) X(OPEN, MC_SYS_openat2)                       \
 	X(STAT, MC_SYS_stat) X(STAT, MC_SYS_lstat) X(STAT, SYS_fstat) X(STAT, SYS_newfstatat)  \
 	X(STAT, SYS_statx)
+/* The families whose work no system call of their own does (the CUDA ones: ioctls on the
+ * driver's device files, which no rule could read), X(ID). */
+#define MC_FAMILIES_WITHOUT_SYSCALLS(X) X(CUDA_ALLOC) X(CUDA_LAUNCH) X(CUDA_COPY) X(CUDA_INIT)
 #define MC_AROUND_LIBC_SYSCALLS(X)                                                              \
 	X(SYS_io_uring_setup) X(SYS_io_uring_enter) X(SYS_io_setup) X(SYS_io_submit)           \
 	X(SYS_sendfile) X(SYS_splice) X(SYS_copy_file_range) X(SYS_close)

@@ -131,6 +131,12 @@ void mc_fault_exit(void)
 	mc_rec_exit();
 }
 
+void mc_fault_count_now(void)
+{
+	if (process.state && self.generation)
+		mc_engine_thread_flush(&self.engine, process.state);
+}
+
 static uint64_t since_start_ns(void *unused)
 {
 	(void)unused;
@@ -600,12 +606,22 @@ void mc_fault_foresee(uint64_t word, const struct mc_reqkey *key)
 
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size)
 {
+	return mc_fault_decide_live(f, h, fn, size,
+	                            mc_armed(MC_ARM_HEAP) ? mc_heap_live_bytes() : 0);
+}
+
+bool mc_fault_decide_live(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size,
+                          uint64_t live)
+{
 	express_settle(h);
 	const struct mc_runtime *rt = runtime_for(h, &f->epoch);
 	const struct mc_ruleset *rs = rt->rs;
-	struct mc_call call = { .hook = h, .size = size, .caller = ask_caller, .caller_arg = f };
-	if (mc_armed(MC_ARM_HEAP))
-		call.heap_live_bytes = mc_heap_live_bytes();
+	struct mc_call call = { .hook = h,
+		                .size = size,
+		                .heap_live_bytes = live == MC_LIVE_UNBUDGETED ? 0 : live,
+		                .unbudgeted = live == MC_LIVE_UNBUDGETED,
+		                .caller = ask_caller,
+		                .caller_arg = f };
 	const struct mc_reqkey *key = NULL;
 	if (mc_engine_hook_needs(rs, h) & MC_NEEDS_KEY) {
 		key = mc_request_thread_key(rt->req);

@@ -217,6 +217,15 @@ void mc_fault_decide_stream(struct mc_fault *f, enum mc_fn fn, int fd, const str
                             uint64_t asked);
 /* For calls without an fd: malloc, anonymous mmap, sleep. */
 bool mc_fault_decide_anon(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size);
+/* Adds the calls this thread's rules matched and has not yet counted to the shared
+ * counters (they are folded in batches otherwise). Guard held. */
+void mc_fault_count_now(void);
+
+/* The same, with the live memory a budget is measured against given (a device's), or
+ * MC_LIVE_UNBUDGETED for memory no budget counts. */
+#define MC_LIVE_UNBUDGETED UINT64_MAX
+bool mc_fault_decide_live(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint64_t size,
+                          uint64_t live);
 /* For a call of family h on a path (open, stat): the path about to be opened or looked at
  * (interned id). */
 bool mc_fault_decide_path(struct mc_fault *f, enum mc_hook h, enum mc_fn fn, uint32_t path_id);

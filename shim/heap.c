@@ -36,6 +36,8 @@ uint32_t mc_heap_arm_for(const struct mc_ruleset *rs)
 	uint64_t smallest = 0;
 	for (unsigned i = 0; i < mc_engine_rule_count(rs); i++) {
 		const struct mc_erule *r = mc_engine_rule(rs, i);
+		if (r->hook == MC_HOOK_CUDA_ALLOC)
+			continue; /* device memory: hook_cuda.c's own table */
 		if (r->enabled && r->budget_bytes && (!smallest || r->budget_bytes < smallest))
 			smallest = r->budget_bytes;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "dlsym.h"
 #include "guard.h"
 #include "real.h"
 
@@ -59,7 +60,7 @@ static _Atomic bool resolved_all;
 
 static void *lookup(const char *name)
 {
-	return dlsym(RTLD_NEXT, name);
+	return mc_dlsym_real_next(name);
 }
 
 /* Failing replacements for functions this libc does not have. A host only
@@ -376,6 +377,7 @@ void mc_real_resolve(void)
 	int saved_errno = errno;
 	resolving_here = true;
 	mc_guard_enter();
+	(void)mc_dlsym_real_next("free"); /* the real dlsym found while the arena serves */
 	/* The allocator first: once it is real, dlsym's own allocations in the
 	 * rest of the loop no longer need the arena. */
 	resolve_alloc_family();

@@ -65,6 +65,18 @@ void mc_target_put(struct mc_buf *b, enum mc_target_kind kind, uint32_t value, b
 		mc_buf_puts(b, "syscall:");
 		mc_buf_u64(b, value);
 		break;
+	case MC_TGT_GPU: {
+		static const char *const gpu[] = {
+			[MC_GPU_DEVICE_MEMORY] = "gpu:device-memory",
+			[MC_GPU_TO_DEVICE] = "gpu:host-to-device",
+			[MC_GPU_TO_HOST] = "gpu:device-to-host",
+			[MC_GPU_ON_DEVICE] = "gpu:device-to-device",
+			[MC_GPU_PINNED] = "gpu:pinned-memory",
+			[MC_GPU_OTHER] = "gpu:other",
+		};
+		mc_buf_puts(b, value <= MC_GPU_OTHER ? gpu[value] : "gpu:other");
+		break;
+	}
 	default:
 		mc_buf_puts(b, "other");
 		break;

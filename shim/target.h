@@ -19,6 +19,17 @@ enum mc_target_kind {
 	MC_TGT_ANON,
 	MC_TGT_OTHER,
 	MC_TGT_SYSCALL, /* value: system call number */
+	MC_TGT_GPU,     /* value: enum mc_gpu_target */
+};
+
+/* What a CUDA call did, as trace's GPU section counts it. */
+enum mc_gpu_target {
+	MC_GPU_DEVICE_MEMORY, /* bytes of device memory allocated */
+	MC_GPU_TO_DEVICE,     /* bytes copied host to device */
+	MC_GPU_TO_HOST,       /* device to host */
+	MC_GPU_ON_DEVICE,     /* device to device */
+	MC_GPU_PINNED,        /* pinned host memory allocated */
+	MC_GPU_OTHER,         /* launches, frees, init, other copies */
 };
 
 /* The target of a call on an fd that fdtable classified as info. */

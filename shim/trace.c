@@ -203,7 +203,16 @@ void mc_trace_arrived(const struct mc_fd_info *fdi, const void *buf, size_t n)
 /* ---- the report ------------------------------------------------------------ */
 
 /* The report's sections, in the order they are printed. */
-enum section { SEC_MODEL, SEC_SOCKET, SEC_MEMORY, SEC_FILE, SEC_SYSCALL, SEC_OTHER, SEC_COUNT };
+enum section {
+	SEC_MODEL,
+	SEC_SOCKET,
+	SEC_MEMORY,
+	SEC_FILE,
+	SEC_SYSCALL,
+	SEC_OTHER,
+	SEC_GPU,
+	SEC_COUNT
+};
 
 struct row {
 	uint64_t key, calls, bytes;
@@ -267,6 +276,8 @@ static enum section section_of(struct row *r)
 		return SEC_MEMORY;
 	case MC_TGT_SYSCALL:
 		return SEC_SYSCALL;
+	case MC_TGT_GPU:
+		return SEC_GPU;
 	default:
 		return SEC_OTHER;
 	}
@@ -386,7 +397,8 @@ static void arrange(struct report *rep)
 			    key_target(rep->rows[i].key) != key_target(rep->rows[i - 1].key);
 		rep->sec_end[s] = i;
 	}
-	static const enum section by_bytes[] = { SEC_MEMORY, SEC_FILE, SEC_SYSCALL, SEC_OTHER };
+	static const enum section by_bytes[] = { SEC_MEMORY, SEC_FILE, SEC_SYSCALL, SEC_OTHER,
+		                                 SEC_GPU };
 	for (size_t k = 0; k < sizeof(by_bytes) / sizeof(by_bytes[0]); k++) {
 		enum section s = by_bytes[k];
 		sort_by(rep->rows + rep->sec_first[s], rep->sec_end[s] - rep->sec_first[s],
@@ -624,6 +636,8 @@ static void print_table(const struct report *rep)
 	print_section(&b, rep, SEC_FILE, "other files", true);
 	print_section(&b, rep, SEC_SYSCALL, "through syscall(), out of the hooks' reach", false);
 	print_section(&b, rep, SEC_OTHER, "other (pipes, terminals, sleeps)", true);
+	print_section(&b, rep, SEC_GPU,
+	              "GPU (CUDA calls; device memory allocated, bytes copied each way)", false);
 	(void)mc_write_all(2, b.p, b.len);
 }
 

@@ -70,8 +70,9 @@ static bool targets(const struct mc_erule *r, const struct mc_call *call, struct
 	if ((c & MC_CHECK_CALLER) && !caller_matches(r, caller_name(call, memo)))
 		return false;
 	/* Fail only once the live heap would exceed the budget with this allocation. */
-	if ((c & MC_CHECK_BUDGET) && call->heap_live_bytes <= r->budget_bytes &&
-	    call->size <= r->budget_bytes - call->heap_live_bytes)
+	if ((c & MC_CHECK_BUDGET) &&
+	    (call->unbudgeted || (call->heap_live_bytes <= r->budget_bytes &&
+	                          call->size <= r->budget_bytes - call->heap_live_bytes)))
 		return false;
 	if (c & MC_CHECK_WINDOW) {
 		uint64_t now = now_ns(call, memo);

@@ -208,6 +208,7 @@ static void compile_rule(const struct mc_config *cfg, const struct mc_rule_spec 
 	r->offset_hi = s->offset_hi;
 	memcpy(r->errnos, s->errnos, sizeof(r->errnos));
 	r->n_errnos = (uint8_t)s->n_errnos;
+	r->sticky = s->sticky;
 	r->oom = (uint8_t)s->oom;
 	r->mode = (uint8_t)s->mode;
 	r->byte = s->byte;

@@ -45,6 +45,7 @@ struct mc_erule {
 	uint8_t n_errnos;
 	uint8_t oom, mode, byte, scope;
 	bool shadow;       /* the rule's own shadow = true, or [mlchaos] shadow = true */
+	bool sticky;       /* CUDA: a failure poisons the context (every later call fails) */
 	bool enabled;      /* false: enabled = false, or process = did not match this process */
 	uint8_t region;    /* enum mc_region */
 	bool raw;          /* format = raw: the map is the declared one (mc_tensor_raw_map) */
@@ -168,6 +169,8 @@ struct mc_call {
 	uint64_t size;
 	/* malloc and mmap with a budget rule: live heap bytes before this call */
 	uint64_t heap_live_bytes;
+	/* memory no budget counts (CUDA's pinned host memory): rules with a budget never match */
+	bool unbudgeted;
 	/* rules whose path glob matched the file (from mc_engine_match_path(), cached per fd);
 	 * NULL when the fd is not a file with a known path: rules with `path` never match */
 	const struct mc_rulemask *path_rules;

@@ -4,10 +4,12 @@ table, so that a family is added in one place and a forgotten list fails here, n
 
   - every function of shim/fn.h belongs to a family of shim/families.h (or is syscall, counted
     only), and every family has at least one function;
-  - every function of fn.h has its real one in shim/real.h (MC_REAL_FNS) and is exported by
-    shim/shim.map (else the host's calls would never reach the hook);
+  - every function of fn.h has its real one in shim/real.h (MC_REAL_FNS), or, for the CUDA
+    functions, in shim/cuda.h's list (MC_CUDA_FNS, found on first use), in the same family, and
+    is exported by shim/shim.map (else the host's calls would never reach the hook);
   - every family names the system calls that do its work (MC_FAMILY_SYSCALLS), which
-    `mlchaos trace` warns of when a program makes them through syscall().
+    `mlchaos trace` warns of when a program makes them through syscall(), or is one of those
+    whose work no system call of its own does (MC_FAMILIES_WITHOUT_SYSCALLS).
 
     check_families.py --shim DIR
 """
@@ -46,6 +48,18 @@ def syscall_families(text):
     return set(re.findall(r"X\((\w+),\s*\w+\)", body))
 
 
+def no_syscall_families(text):
+    """The family IDs of MC_FAMILIES_WITHOUT_SYSCALLS's rows X(ID)."""
+    body = text.split("#define MC_FAMILIES_WITHOUT_SYSCALLS(X)", 1)[1].split("\n", 1)[0]
+    return set(re.findall(r"X\((\w+)\)", body))
+
+
+def cuda_fns(text):
+    """{function: family} of shim/cuda.h's MC_CUDA_FNS(X) rows X(name, family, ...)."""
+    body = text.split("#define MC_CUDA_FNS(X)", 1)[1].split("\n\n", 1)[0]
+    return dict(re.findall(r"X\((\w+),\s*(\w+),", body))
+
+
 def real_fns(text):
     """The members of struct mc_real_fns: the rows X(ret, name, (params), (args)) of its list,
     and the variadic ones declared by hand (ret (*name)(...))."""
@@ -65,7 +79,9 @@ def check_lists(shim):
     table = read(shim, "families.h")
     ids = families(table)
     with_syscalls = syscall_families(table)
+    without_syscalls = no_syscall_families(table)
     real = real_fns(read(shim, "real.h"))
+    cuda = cuda_fns(read(shim, "cuda.h"))
     exports = exported(read(shim, "shim.map"))
     if not check(fns and ids, f"fn.h and families.h read: {len(fns)} functions, "
                               f"{len(ids)} families"):
@@ -73,14 +89,22 @@ def check_lists(shim):
     for name, family in fns:
         check(family in ids or family == COUNTED_ONLY,
               f"fn.h: {name} belongs to {family}, which families.h has")
-        check(name in real, f"real.h: a real function for {name} (fn.h lists it)")
+        if name in cuda:
+            check(cuda[name] == family,
+                  f"cuda.h: {name} in family {family}, as fn.h says (it says {cuda[name]})")
+        else:
+            check(name in real, f"real.h: a real function for {name} (fn.h lists it)")
         check(name == "syscall" or name in exports,
               f"shim.map: {name} exported (fn.h lists it)")
     used = {family for _name, family in fns}
     for family in ids:
         check(family in used, f"fn.h: family {family} of families.h has a function")
-        check(family in with_syscalls,
+        check(family in with_syscalls or family in without_syscalls,
               f"families.h: family {family} names its system calls in MC_FAMILY_SYSCALLS")
+        check(not (family in with_syscalls and family in without_syscalls),
+              f"families.h: family {family} has system calls or none, not both")
+    for name, family in cuda.items():
+        check((name, family) in fns, f"fn.h: {name} of cuda.h listed, in family {family}")
     for family in sorted(with_syscalls):
         check(family in ids, f"families.h: MC_FAMILY_SYSCALLS's {family} is a family")
     print(f"{len(fns)} functions in {len(ids)} families checked against real.h, shim.map and "

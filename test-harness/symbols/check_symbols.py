@@ -8,7 +8,9 @@ place), lists `nm -D --defined-only` of the library, and reports:
   - names the map lists that the library does not export (a hook that lost
     its MC_EXPORT, so the host's calls would bypass the shim);
   - names the map lists that libc does not define (a typo, or a name that
-    would shadow nothing); C++ names (operator new) against libstdc++ instead.
+    would shadow nothing); C++ names (operator new) against libstdc++ instead; the CUDA
+    functions of shim/cuda.h (given with --cuda), which shadow libcudart's and libcuda's,
+    must each be a function cuda.h declares.
 """
 
 import argparse
@@ -71,9 +73,15 @@ def cxx_runtime():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nm", default="nm")
+    ap.add_argument("--cuda", help="shim/cuda.h: the CUDA functions the map may list")
     ap.add_argument("lib")
     ap.add_argument("map")
     a = ap.parse_args()
+    cuda = set()
+    if a.cuda:
+        text = open(a.cuda, encoding="utf-8").read()
+        cuda = set(re.findall(r"\bX\((cu\w+),", text))
+        cuda |= set(re.findall(r"^int (cu\w+)\(", text, re.M))
 
     patterns = map_names(a.map)
     if not check(patterns, f"{a.map}: global: names found"):
@@ -91,7 +99,7 @@ def main():
     if check(libc is not None, f"{a.lib}: ldd shows a libc.so.6"):
         libc_syms = exported(a.nm, libc)
         for p in literal:
-            if p.startswith("mlchaos_"):  # the library's own entry points
+            if p.startswith("mlchaos_") or p in cuda:  # its own entry points; CUDA's
                 continue
             if p not in cxx:
                 check(p in libc_syms, f"{a.map}: '{p}' is not a function of {libc}")

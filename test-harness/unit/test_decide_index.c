@@ -213,8 +213,12 @@ static const char *action_for(enum mc_hook h)
 		[MC_HOOK_SLEEP] = { "delay", "fail", "delay", "fail" },
 		[MC_HOOK_OPEN] = { "delay", "fail", "redirect", "fail" },
 		[MC_HOOK_STAT] = { "delay", "fail", "redirect", "fail" },
+		[MC_HOOK_CUDA_ALLOC] = { "delay", "fail", "delay", "fail" },
+		[MC_HOOK_CUDA_LAUNCH] = { "delay", "fail", "delay", "fail" },
+		[MC_HOOK_CUDA_COPY] = { "delay", "fail", "delay", "fail" },
+		[MC_HOOK_CUDA_INIT] = { "delay", "fail", "delay", "fail" },
 	};
-	_Static_assert(MC_HOOK_STAT + 1 == MC_HOOK_COUNT, "a family without actions here");
+	_Static_assert(MC_HOOK_CUDA_INIT + 1 == MC_HOOK_COUNT, "a family without actions here");
 	return per_hook[h][pick(4)];
 }
 
