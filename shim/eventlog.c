@@ -34,6 +34,13 @@ static struct {
 	char template[1024];
 	int fd;
 	_Atomic int pid;
+	/* the rules line (rules_line_build()): RULES_PREFIX_ROOM bytes, then the body, then room
+	 * for '\n'; generation 0 at start, then one more per reload */
+	struct {
+		char *map;
+		size_t map_bytes, body_len;
+		uint64_t generation;
+	} rules;
 } event_log = { .fd = -1 };
 static __thread int cached_tid __attribute__((tls_model("initial-exec")));
 
@@ -518,12 +525,6 @@ static void fault_line(const struct mc_fault *f, const struct mc_rec_detail *d, 
 
 #define RULES_PREFIX_ROOM 256 /* begin_line's fields, written just before the body */
 
-static struct {
-	char *map; /* RULES_PREFIX_ROOM bytes, then the body, then room for '\n' */
-	size_t map_bytes, body_len;
-	uint64_t generation; /* 0 at start, then one more per reload */
-} rules_line;
-
 /* Bytes a JSON string of s takes at most, quotes included. */
 static size_t json_bound(const char *s)
 {
@@ -596,10 +597,10 @@ static void put_rules(struct mc_buf *b, const struct mc_config *cfg, const struc
 static void rules_line_build(const struct mc_config *cfg, const struct mc_ruleset *rs,
                              const char *config_path)
 {
-	if (rules_line.map) { /* the previous rule set's: a reload */
-		mc_real.munmap(rules_line.map, rules_line.map_bytes);
-		rules_line.map = NULL;
-		rules_line.generation++;
+	if (event_log.rules.map) { /* the previous rule set's: a reload */
+		mc_real.munmap(event_log.rules.map, event_log.rules.map_bytes);
+		event_log.rules.map = NULL;
+		event_log.rules.generation++;
 	}
 	if (!event_log.template[0])
 		return;
@@ -611,7 +612,7 @@ static void rules_line_build(const struct mc_config *cfg, const struct mc_rulese
 	struct mc_buf b;
 	mc_buf_init(&b, (char *)p + RULES_PREFIX_ROOM, bytes - RULES_PREFIX_ROOM - 1);
 	put_field_str(&b, "config", config_path);
-	put_field_u64(&b, "generation", rules_line.generation);
+	put_field_u64(&b, "generation", event_log.rules.generation);
 	put_field_u64(&b, "seed", cfg->seed);
 	put_request_key(&b, cfg);
 	mc_buf_puts(&b, ",\"mlchaos\":");
@@ -622,14 +623,14 @@ static void rules_line_build(const struct mc_config *cfg, const struct mc_rulese
 		mc_real.munmap(p, bytes);
 		return;
 	}
-	rules_line.map = p;
-	rules_line.map_bytes = bytes;
-	rules_line.body_len = b.len;
+	event_log.rules.map = p;
+	event_log.rules.map_bytes = bytes;
+	event_log.rules.body_len = b.len;
 }
 
 static void rules_line_write(void)
 {
-	if (!rules_line.map)
+	if (!event_log.rules.map)
 		return;
 	char prefix[RULES_PREFIX_ROOM];
 	struct mc_buf pb;
@@ -637,11 +638,11 @@ static void rules_line_write(void)
 	begin_line(&pb, "rules");
 	if (pb.truncated)
 		return;
-	char *start = rules_line.map + RULES_PREFIX_ROOM - pb.len;
+	char *start = event_log.rules.map + RULES_PREFIX_ROOM - pb.len;
 	memcpy(start, prefix, pb.len);
 	struct mc_buf line = { .p = start,
-		               .len = pb.len + rules_line.body_len,
-		               .cap = pb.len + rules_line.body_len + 2 };
+		               .len = pb.len + event_log.rules.body_len,
+		               .cap = pb.len + event_log.rules.body_len + 2 };
 	write_line(&line);
 }
 

@@ -197,8 +197,8 @@ static MC_COLD const char *ask_caller(void *fault)
 {
 	struct mc_fault *f = fault;
 	bool found = mc_objects_find(f->caller_pc, &f->caller);
-	if (mc_new_caller && !f->caller.loader)
-		found = mc_objects_find(mc_new_caller, &f->caller);
+	if (mc_inside.new_caller && !f->caller.loader)
+		found = mc_objects_find(mc_inside.new_caller, &f->caller);
 	return found ? f->caller.name : NULL;
 }
 

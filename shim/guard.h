@@ -7,21 +7,30 @@
 
 #include <stdbool.h>
 
-extern __thread unsigned mc_guard_depth __attribute__((tls_model("initial-exec")));
+/* What this thread is inside of: the library (the guard's depth), an interposed CUDA call
+ * (hook_cuda.c: the driver calls libcudart makes while serving it are part of it), and C++
+ * operator new (hook_new.c: the code that called it, so that the allocation counts as that
+ * caller's; NULL outside). One object for the three, defined in init.c. */
+struct mc_inside {
+	unsigned guard;
+	unsigned cuda;
+	const void *new_caller;
+};
+extern __thread struct mc_inside mc_inside __attribute__((tls_model("initial-exec")));
 
 static inline bool mc_guard_held(void)
 {
-	return mc_guard_depth != 0;
+	return mc_inside.guard != 0;
 }
 
 static inline void mc_guard_enter(void)
 {
-	mc_guard_depth++;
+	mc_inside.guard++;
 }
 
 static inline void mc_guard_leave(void)
 {
-	mc_guard_depth--;
+	mc_inside.guard--;
 }
 
 #endif

@@ -91,7 +91,6 @@ __attribute__((visibility("hidden"))) struct cuda_state mc_cuda = {
 #undef SLOT_STUB
 
 /* Depth of interposed CUDA calls on this thread: the calls they make are theirs. */
-static __thread unsigned cuda_depth __attribute__((tls_model("initial-exec")));
 
 MC_DLSYM_EARLY mc_dlsym_fn mc_dlsym_next(void)
 {
@@ -398,15 +397,15 @@ static MC_COLD void cuda_after(const struct cuda_call *c, enum cuda_slot slot, i
 		PREP_##what int err = cuda_before(&c, S_##name);                       \
 		if (err)                                                               \
 			return err;                                                    \
-		cuda_depth++;                                                          \
+		mc_inside.cuda++;                                                      \
 		int r = REAL(S_##name, int(*) params) args;                            \
-		cuda_depth--;                                                          \
+		mc_inside.cuda--;                                                      \
 		cuda_after(&c, S_##name, r);                                           \
 		return r;                                                              \
 	}                                                                              \
 	MC_EXPORT int name params                                                      \
 	{                                                                              \
-		if (MC_PASS(MC_HOOKS_CUDA) || cuda_depth)                              \
+		if (MC_PASS(MC_HOOKS_CUDA) || mc_inside.cuda)                          \
 			return REAL(S_##name, int(*) params) args;                     \
 		return slow_##name args;                                               \
 	}
@@ -586,10 +585,10 @@ static void substitute_found(enum cuda_slot lookup, int r, const char *sym, void
 
 MC_EXPORT int cuGetProcAddress(const char *sym, void **pfn, int version, unsigned long long flags)
 {
-	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
+	mc_inside.cuda++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cuGetProcAddress, int (*)(const char *, void **, int, unsigned long long))(
 	    sym, pfn, version, flags);
-	cuda_depth--;
+	mc_inside.cuda--;
 	substitute_found(S_cuGetProcAddress, r, sym, pfn, version, flags, NULL);
 	return r;
 }
@@ -597,10 +596,10 @@ MC_EXPORT int cuGetProcAddress(const char *sym, void **pfn, int version, unsigne
 MC_EXPORT int cuGetProcAddress_v2(const char *sym, void **pfn, int version,
                                   unsigned long long flags, int *status)
 {
-	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
+	mc_inside.cuda++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cuGetProcAddress_v2, int (*)(const char *, void **, int, unsigned long long,
 	                                            int *))(sym, pfn, version, flags, status);
-	cuda_depth--;
+	mc_inside.cuda--;
 	substitute_found(S_cuGetProcAddress_v2, r, sym, pfn, version, flags, status);
 	return r;
 }
@@ -608,10 +607,10 @@ MC_EXPORT int cuGetProcAddress_v2(const char *sym, void **pfn, int version,
 MC_EXPORT int cudaGetDriverEntryPoint(const char *sym, void **pfn, unsigned long long flags,
                                       int *status)
 {
-	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
+	mc_inside.cuda++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cudaGetDriverEntryPoint, int (*)(const char *, void **, unsigned long long,
 	                                                int *))(sym, pfn, flags, status);
-	cuda_depth--;
+	mc_inside.cuda--;
 	substitute_found(S_cudaGetDriverEntryPoint, r, sym, pfn, INT_MAX, flags, status);
 	return r;
 }
@@ -619,11 +618,11 @@ MC_EXPORT int cudaGetDriverEntryPoint(const char *sym, void **pfn, unsigned long
 MC_EXPORT int cudaGetDriverEntryPointByVersion(const char *sym, void **pfn, unsigned int version,
                                                unsigned long long flags, int *status)
 {
-	cuda_depth++; /* the runtime's start-up calls (cuInit...) are the lookup's */
+	mc_inside.cuda++; /* the runtime's start-up calls (cuInit...) are the lookup's */
 	int r = REAL(S_cudaGetDriverEntryPointByVersion,
 	             int (*)(const char *, void **, unsigned int, unsigned long long, int *))(
 	    sym, pfn, version, flags, status);
-	cuda_depth--;
+	mc_inside.cuda--;
 	substitute_found(S_cudaGetDriverEntryPointByVersion, r, sym, pfn,
 	                 version > INT_MAX ? INT_MAX : (int)version, flags, status);
 	return r;

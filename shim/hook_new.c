@@ -20,30 +20,29 @@ void *_ZnamSt11align_val_t(size_t n, size_t align);
 void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const void *tag);
 void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const void *tag);
 
-__thread const void *mc_new_caller __attribute__((tls_model("initial-exec")));
-
 /* Whether operator new passes straight to the runtime: no malloc rule, the library's own
  * call, or a new inside a new (the nothrow forms call the throwing ones: the outer caller is
  * noted already). */
-#define NEW_PASS() (mc_likely(!mc_armed(MC_BIT_MALLOC)) || mc_guard_held() || mc_new_caller != NULL)
+#define NEW_PASS() \
+	(mc_likely(!mc_armed(MC_BIT_MALLOC)) || mc_guard_held() || mc_inside.new_caller != NULL)
 
 /* What nothrow forms take: the runtime never reads it. */
 static const char nothrow_tag;
 
 static void *noted(void *(*nothrow)(size_t, const void *), size_t n, const void *pc)
 {
-	mc_new_caller = pc;
+	mc_inside.new_caller = pc;
 	void *p = nothrow(n, &nothrow_tag);
-	mc_new_caller = NULL;
+	mc_inside.new_caller = NULL;
 	return p;
 }
 
 static void *noted_aligned(void *(*nothrow)(size_t, size_t, const void *), size_t n, size_t align,
                            const void *pc)
 {
-	mc_new_caller = pc;
+	mc_inside.new_caller = pc;
 	void *p = nothrow(n, align, &nothrow_tag);
-	mc_new_caller = NULL;
+	mc_inside.new_caller = NULL;
 	return p;
 }
 

@@ -17,7 +17,7 @@
 #include "trace.h"
 
 _Atomic uint32_t mc_armed_mask;
-__thread unsigned mc_guard_depth __attribute__((tls_model("initial-exec")));
+__thread struct mc_inside mc_inside __attribute__((tls_model("initial-exec")));
 
 static _Atomic int init_state; /* 0 not started, 1 running, 2 done */
 

@@ -236,10 +236,6 @@ extern struct mc_real_fns mc_real;
 
 const struct mc_real_cxx *mc_real_cxx(void);
 
-/* hook_new.c's: while a C++ operator new runs (a malloc rule armed), where it was called
- * from; NULL otherwise. The allocations it makes are that caller's (fault.c). */
-extern __thread const void *mc_new_caller __attribute__((tls_model("initial-exec")));
-
 /* Resolves every entry of mc_real. Idempotent and safe from any thread;
  * entries libc lacks become functions failing with ENOSYS. */
 void mc_real_resolve(void);
