@@ -5,10 +5,10 @@
 
 typedef void *(*mc_dlsym_fn)(void *handle, const char *name);
 
-/* What runs when dlsym is called before the real one is known: a sanitizer's runtime asks
- * for its interceptors' real functions before its shadow memory exists, so this code must
- * carry no instrumentation. */
-#define MC_DLSYM_EARLY __attribute__((no_sanitize("address", "undefined")))
+/* What runs when dlsym is called before the real one is known: a sanitizer's runtime (ASan,
+ * TSan) asks for its interceptors' real functions before its shadow memory or its thread state
+ * exists, so this code must carry no instrumentation, not even TSan's function entries. */
+#define MC_DLSYM_EARLY __attribute__((no_sanitize("address", "thread", "undefined")))
 
 /* The real dlsym (resolved on first use; never NULL: a stand-in that finds nothing when
  * this libc has none). */
