@@ -7,6 +7,7 @@
  * the rules never decide on the library's own calls. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,8 @@ static struct {
 	uint64_t started_ns;
 	_Atomic uint64_t thread_ordinals;
 	_Atomic int reloading;
-	_Atomic bool loader_said; /* the loader's allocation skipped and logged once */
+	_Atomic unsigned counting; /* faults between their staleness test and their count */
+	_Atomic bool loader_said;  /* the loader's allocation skipped and logged once */
 	uint64_t start_order;
 	_Atomic uint64_t forks;
 	_Atomic uint64_t process_off[1 + MC_MASK_WORDS];
@@ -396,6 +398,19 @@ static int reload_build(const char *path, struct reload_messages *m, struct mc_c
  * malloc and mmap families) on whatever path the host's call took, so it
  * holds the guard itself: the parser's reads and allocations go straight
  * to libc, never to the rules; and it gives the host its errno back. */
+/* After a publication, before the counters start anew: a fault of the old rules that found
+ * them still in force (log_fault) must have counted itself by then, or its count would land
+ * on the new rules. Such a fault is a few instructions from its count, so this waits briefly;
+ * bounded, since the thread may be one that a signal handler of this thread interrupted (the
+ * count is then off by that fault). */
+static MC_COLD void counted_settle(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0;
+	     i < 1000 && atomic_load_explicit(&process.counting, memory_order_acquire); i++)
+		sched_yield();
+}
+
 static MC_COLD void reload(struct mc_shm *s)
 {
 	if (atomic_exchange(&process.reloading, 1))
@@ -433,6 +448,7 @@ static MC_COLD void reload(struct mc_shm *s)
 		 * ones still being applied (a delay asleep) are logged when they
 		 * end, but no longer counted (mc_fault_log), and any other
 		 * decision of theirs is dropped by begin(). */
+		counted_settle();
 		mc_engine_state_reset(process.state);
 		mc_rec_rules_changed(cfg, rs, s->config_path);
 	}
@@ -668,8 +684,13 @@ static void kill_like_the_oom_killer(void)
  * logged but not counted, so the new rules' counters are theirs alone. */
 static void log_fault(const struct mc_fault *f, struct mc_rec_detail *d)
 {
+	/* counted while the reload waits for it (counted_settle), or stale: never counted on the
+	 * new rules once their counters started anew */
+	atomic_fetch_add_explicit(&process.counting, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
 	d->stale = replaced(f);
 	mc_rec_fault(f, d);
+	atomic_fetch_sub_explicit(&process.counting, 1, memory_order_release);
 	uint64_t max = mc_engine_max_faults(f->rt->rs);
 	if (d->applied && !d->stale && max != MC_UNLIMITED &&
 	    atomic_load_explicit(&process.state->faults, memory_order_relaxed) >= max)
