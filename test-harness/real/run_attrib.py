@@ -44,27 +44,19 @@ REQUESTS = 200
 TIMEOUT_S = 120
 START_DEADLINE_S = 180
 DELAY_S = 0.3
+ALLOC_RULE = """[fault.alloc]
+hook = malloc
+action = fail
+phase = serve
+rate = 10%
+select = request
+min_size = 1KiB
+max_size = 1KiB
+"""
 RULES = {
-    "alloc": """[fault.alloc]
-hook = malloc
-action = fail
-phase = serve
-rate = 10%
-select = request
-min_size = 1KiB
-max_size = 1KiB
-""",
+    "alloc": ALLOC_RULE,
     # the allocation rule acting by the key read last when several requests are in flight
-    "alloc-last": """[fault.alloc]
-hook = malloc
-action = fail
-phase = serve
-rate = 10%
-select = request
-min_size = 1KiB
-max_size = 1KiB
-ambiguous = last
-""",
+    "alloc-last": ALLOC_RULE + "ambiguous = last\n",
     "send": f"""[fault.slow]
 hook = send
 action = delay
